@@ -1,0 +1,27 @@
+/**
+ * An input that cratewatch cannot read. Every reader in `shared/` throws this, naming where the
+ * problem is (file, and line or field when known) so that a security engineer can go and fix it.
+ */
+export class FormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly where?: { line?: number; field?: string },
+  ) {
+    const at = [
+      file,
+      where?.line !== undefined ? `line ${where.line}` : undefined,
+      where?.field !== undefined ? `field \`${where.field}\`` : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    super(`${at}: ${detail}`);
+    this.name = 'FormatError';
+  }
+}
+
+/** smol-toml's parse errors carry a line; keep it when re-throwing as a FormatError. */
+export function tomlLine(err: unknown): number | undefined {
+  const line = (err as { line?: unknown })?.line;
+  return typeof line === 'number' ? line : undefined;
+}

@@ -1,0 +1,106 @@
+import { parse as parseToml } from 'smol-toml';
+import { FormatError, tomlLine } from './errors.js';
+
+/** The crates.io registry, as Cargo writes it in `source` (git index and sparse protocol). */
+export const CRATES_IO_SOURCES = new Set([
+  'registry+https://github.com/rust-lang/crates.io-index',
+  'sparse+https://index.crates.io/',
+]);
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+  /** Absent for path dependencies: the workspace's own (first-party) crates. */
+  source?: string;
+  checksum?: string;
+  /** Resolved dependencies as `name@version` ids of other packages in the same lockfile. */
+  dependencies: string[];
+}
+
+export interface Lockfile {
+  /** Lockfile format: 3 or 4 (v1/v2 have no `version` key and keep checksums in [metadata]). */
+  version: number;
+  packages: LockedPackage[];
+}
+
+export const packageId = (name: string, version: string): string => `${name}@${version}`;
+
+export const isCratesIo = (p: { source?: string }): boolean =>
+  p.source !== undefined && CRATES_IO_SOURCES.has(p.source);
+
+/** A package with no source is a path dependency: part of the workspace itself, never audited. */
+export const isFirstParty = (p: { source?: string }): boolean => p.source === undefined;
+
+/**
+ * Reads a `Cargo.lock` (format v3 or v4; v1/v2 are accepted too). Dependency entries are
+ * `name`, `name version` or `name version (source)`, and are resolved to package ids here so that
+ * every consumer sees the same graph. Edge kinds (normal/build/dev) are not in a lockfile.
+ */
+export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new FormatError(file, `not valid TOML: ${(err as Error).message.split('\n')[0]}`, {
+      line: tomlLine(err),
+    });
+  }
+  const version = doc.version === undefined ? 2 : doc.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 4) {
+    throw new FormatError(file, `unsupported lockfile version ${JSON.stringify(version)}`, {
+      field: 'version',
+    });
+  }
+  const raw = doc.package ?? [];
+  if (!Array.isArray(raw)) throw new FormatError(file, 'expected [[package]] tables', { field: 'package' });
+
+  const packages: (LockedPackage & { rawDeps: string[] })[] = raw.map((p: unknown, i: number) => {
+    const at = (f: string) => `package[${i}].${f}`;
+    if (typeof p !== 'object' || p === null) throw new FormatError(file, 'expected a table', { field: `package[${i}]` });
+    const r = p as Record<string, unknown>;
+    const str = (f: string, required: boolean): string | undefined => {
+      const v = r[f];
+      if (v === undefined && !required) return undefined;
+      if (typeof v !== 'string' || v === '') throw new FormatError(file, `expected a non-empty string`, { field: at(f) });
+      return v;
+    };
+    const deps = r.dependencies ?? [];
+    if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string')) {
+      throw new FormatError(file, 'expected an array of strings', { field: at('dependencies') });
+    }
+    return {
+      name: str('name', true)!,
+      version: str('version', true)!,
+      source: str('source', false),
+      checksum: str('checksum', false),
+      dependencies: [],
+      rawDeps: deps as string[],
+    };
+  });
+
+  const byName = new Map<string, LockedPackage[]>();
+  for (const p of packages) {
+    const list = byName.get(p.name) ?? [];
+    list.push(p);
+    byName.set(p.name, list);
+  }
+  for (const [i, p] of packages.entries()) {
+    p.dependencies = p.rawDeps.map((d, j) => {
+      const m = /^(\S+)(?: (\S+))?(?: \((.+)\))?$/.exec(d);
+      const candidates = m ? (byName.get(m[1]!) ?? []).filter((c) => !m[2] || c.version === m[2]) : [];
+      const hit = m?.[3] ? candidates.filter((c) => c.source === m[3]) : candidates;
+      if (hit.length !== 1) {
+        throw new FormatError(
+          file,
+          hit.length === 0 ? `dependency "${d}" names no package in the lockfile` : `dependency "${d}" is ambiguous`,
+          { field: `package[${i}].dependencies[${j}]` },
+        );
+      }
+      return packageId(hit[0]!.name, hit[0]!.version);
+    });
+  }
+  return {
+    version,
+    packages: packages.map(({ rawDeps: _r, ...p }) => p),
+  };
+}
