@@ -8,6 +8,8 @@ export const CRATES_IO_SOURCES = new Set([
 ]);
 
 export interface LockedPackage {
+  /** `name@version`, plus ` (source)` only when two locked packages share name and version. */
+  id: string;
   name: string;
   version: string;
   /** Absent for path dependencies: the workspace's own (first-party) crates. */
@@ -69,6 +71,7 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
       throw new FormatError(file, 'expected an array of strings', { field: at('dependencies') });
     }
     return {
+      id: '',
       name: str('name', true)!,
       version: str('version', true)!,
       source: str('source', false),
@@ -84,11 +87,19 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
     list.push(p);
     byName.set(p.name, list);
   }
+  // Two packages may share name and version (a crates.io crate and a git fork of it): only then
+  // does the id carry the source, so that ids stay short and stable in the common case.
+  const idOf = (p: LockedPackage): string =>
+    byName.get(p.name)!.filter((q) => q.version === p.version).length > 1
+      ? `${packageId(p.name, p.version)} (${p.source?.split('#')[0] ?? 'path'})`
+      : packageId(p.name, p.version);
   for (const [i, p] of packages.entries()) {
+    p.id = idOf(p);
     p.dependencies = p.rawDeps.map((d, j) => {
       const m = /^(\S+)(?: (\S+))?(?: \((.+)\))?$/.exec(d);
       const candidates = m ? (byName.get(m[1]!) ?? []).filter((c) => !m[2] || c.version === m[2]) : [];
-      const hit = m?.[3] ? candidates.filter((c) => c.source === m[3]) : candidates;
+      // Cargo writes a git source here without its `#commit` fragment.
+      const hit = m?.[3] ? candidates.filter((c) => c.source?.split('#')[0] === m[3]) : candidates;
       if (hit.length !== 1) {
         throw new FormatError(
           file,
@@ -96,7 +107,7 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
           { field: `package[${i}].dependencies[${j}]` },
         );
       }
-      return packageId(hit[0]!.name, hit[0]!.version);
+      return idOf(hit[0]!);
     });
   }
   return {
