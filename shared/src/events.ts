@@ -1,0 +1,227 @@
+/**
+ * The events on cratewatch's Kafka topics (see DESIGN.md): one zod schema per topic, versioned by a
+ * `v` field, validated by the producer before sending and by every consumer on receipt. A value that
+ * fails validation is refused with the path of the offending field, and goes to `<topic>.dlq`.
+ *
+ * zod rather than hand-written checks: one declaration gives both the TypeScript type and a
+ * validator whose errors name the field path, which is what a DLQ reason must say.
+ */
+import { z } from 'zod';
+
+export const TOPICS = {
+  releases: 'crates.releases',
+  advisories: 'rustsec.advisories',
+  audits: 'audits.pool',
+  maintainers: 'maintainers.signals',
+  workspaces: 'org.workspaces',
+  findings: 'risk.findings',
+} as const;
+export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
+
+/** Topics whose latest value per key is the truth, so Neo4j can be rebuilt from Kafka. */
+export const COMPACTED_TOPICS: Topic[] = [TOPICS.advisories, TOPICS.audits, TOPICS.maintainers, TOPICS.workspaces, TOPICS.findings];
+
+export const dlqTopic = (topic: string): string => `${topic}.dlq`;
+
+const isoTime = z.string().datetime({ offset: true });
+const nonEmpty = z.string().min(1);
+
+export const AdvisorySchema = z.object({
+  id: nonEmpty,
+  package: nonEmpty,
+  collection: z.enum(['crates', 'rust']),
+  title: z.string(),
+  description: z.string(),
+  date: z.string(),
+  url: z.string().optional(),
+  aliases: z.array(z.string()),
+  related: z.array(z.string()),
+  categories: z.array(z.string()),
+  keywords: z.array(z.string()),
+  cvss: z.string().optional(),
+  informational: z.string().optional(),
+  withdrawn: z.string().optional(),
+  references: z.array(z.string()),
+  license: z.string().optional(),
+  expectDeleted: z.boolean().optional(),
+  affected: z.object({ arch: z.array(z.string()), os: z.array(z.string()), functions: z.record(z.array(z.string())) }),
+  versions: z.object({ patched: z.array(z.string()), unaffected: z.array(z.string()) }),
+});
+
+/** `rustsec.advisories`, keyed by advisory id; a deleted advisory is a tombstone (null value). */
+export const AdvisoryEventSchema = z.object({
+  v: z.literal(1),
+  advisory: AdvisorySchema,
+  /** Where it was read: path in the advisory-db, and the commit when the db is a git checkout. */
+  origin: z.object({ path: nonEmpty, commit: z.string().optional() }),
+  observedAt: isoTime,
+});
+export type AdvisoryEvent = z.infer<typeof AdvisoryEventSchema>;
+
+export const DependencyKind = z.enum(['normal', 'build', 'dev', 'unknown']);
+
+/** `org.workspaces`, keyed by workspace id. */
+export const WorkspaceEventSchema = z.object({
+  v: z.literal(1),
+  id: nonEmpty,
+  org: nonEmpty,
+  team: z.string().optional(),
+  packages: z.array(
+    z.object({
+      id: nonEmpty,
+      name: nonEmpty,
+      version: nonEmpty,
+      source: z.string().optional(),
+      checksum: z.string().optional(),
+    }),
+  ),
+  /** Resolved dependency edges between package ids; `unknown` when only a Cargo.lock was given. */
+  edges: z.array(z.object({ from: nonEmpty, to: nonEmpty, kind: DependencyKind })),
+  /** Package ids of the workspace's own (first-party) crates. */
+  members: z.array(nonEmpty),
+  /** The cargo-vet store as files' text, when the workspace has one. */
+  store: z
+    .object({ config: z.string().optional(), audits: z.string().optional(), importsLock: z.string().optional() })
+    .optional(),
+  origin: z.object({ path: z.string(), checksum: z.string() }),
+  observedAt: isoTime,
+});
+export type WorkspaceEvent = z.infer<typeof WorkspaceEventSchema>;
+
+/** `crates.releases`, keyed by crate name: one published or yanked version. */
+export const ReleaseEventSchema = z.object({
+  v: z.literal(1),
+  crate: nonEmpty,
+  version: nonEmpty,
+  checksum: z.string().optional(),
+  yanked: z.boolean(),
+  features: z.record(z.array(z.string())),
+  dependencies: z.array(
+    z.object({
+      name: nonEmpty,
+      req: nonEmpty,
+      kind: z.enum(['normal', 'build', 'dev']),
+      optional: z.boolean(),
+      target: z.string().optional(),
+      package: z.string().optional(),
+    }),
+  ),
+  publishedAt: isoTime.optional(),
+  publisher: z.string().optional(),
+  observedAt: isoTime,
+});
+export type ReleaseEvent = z.infer<typeof ReleaseEventSchema>;
+
+/** `audits.pool`, keyed `pool/crate` (criteria under `pool/*criteria*`): that pool's entries now. */
+export const PoolEventSchema = z.object({
+  v: z.literal(1),
+  pool: nonEmpty,
+  url: z.string(),
+  crate: nonEmpty,
+  /** Entries as cargo-vet's audits.toml holds them for this crate (audits, wildcard-audits, trusted). */
+  entries: z.record(z.array(z.record(z.unknown()))),
+  observedAt: isoTime,
+});
+export type PoolEvent = z.infer<typeof PoolEventSchema>;
+
+/** `maintainers.signals`, keyed by crate name. */
+export const MaintainerEventSchema = z.object({
+  v: z.literal(1),
+  crate: nonEmpty,
+  owners: z.array(z.object({ login: nonEmpty, kind: z.enum(['user', 'team']), observedAt: isoTime })),
+  repository: z.string().optional(),
+  signals: z.record(z.object({ value: z.unknown(), observedAt: isoTime })),
+  observedAt: isoTime,
+});
+export type MaintainerEvent = z.infer<typeof MaintainerEventSchema>;
+
+export const SeveritySchema = z.enum(['critical', 'high', 'medium', 'low', 'info']);
+
+/** `risk.findings`, keyed by finding id. */
+export const FindingEventSchema = z.object({
+  v: z.literal(1),
+  id: nonEmpty,
+  kind: z.enum(['advisory', 'unvetted', 'maintainer']),
+  state: z.enum(['open', 'resolved']),
+  severity: SeveritySchema,
+  score: z.number().min(0).max(10),
+  workspace: z.object({ id: nonEmpty, org: nonEmpty, team: z.string().optional() }),
+  crate: nonEmpty,
+  version: nonEmpty,
+  /** Each signal's contribution to the score, so a reader sees why. */
+  why: z.array(z.object({ signal: nonEmpty, contribution: z.number(), detail: z.string() })),
+  advisory: z
+    .object({
+      id: nonEmpty,
+      title: z.string(),
+      url: z.string().optional(),
+      informational: z.string().optional(),
+      patched: z.array(z.string()),
+      aliases: z.array(z.string()),
+    })
+    .optional(),
+  observedAt: isoTime,
+});
+export type FindingEvent = z.infer<typeof FindingEventSchema>;
+
+/** What a consumer writes to `<topic>.dlq` when it refuses a message. */
+export const DlqRecordSchema = z.object({
+  v: z.literal(1),
+  topic: nonEmpty,
+  partition: z.number().int(),
+  offset: z.string(),
+  key: z.string().nullable(),
+  /** The raw value as received (UTF-8; base64 under `valueBase64` when it is not text). */
+  value: z.string().nullable(),
+  valueBase64: z.string().optional(),
+  error: z.string(),
+  service: nonEmpty,
+  at: isoTime,
+});
+export type DlqRecord = z.infer<typeof DlqRecordSchema>;
+
+export const SCHEMAS = {
+  [TOPICS.advisories]: AdvisoryEventSchema,
+  [TOPICS.workspaces]: WorkspaceEventSchema,
+  [TOPICS.releases]: ReleaseEventSchema,
+  [TOPICS.audits]: PoolEventSchema,
+  [TOPICS.maintainers]: MaintainerEventSchema,
+  [TOPICS.findings]: FindingEventSchema,
+} as const;
+
+export class EventValidationError extends Error {
+  constructor(readonly topic: string, readonly issues: string[]) {
+    super(`invalid ${topic} event: ${issues.join('; ')}`);
+    this.name = 'EventValidationError';
+  }
+}
+
+type SchemaOf<T extends keyof typeof SCHEMAS> = z.infer<(typeof SCHEMAS)[T]>;
+
+/** Validates a value for a topic; throws EventValidationError naming each bad field's path. */
+export function validateEvent<T extends keyof typeof SCHEMAS>(topic: T, value: unknown): SchemaOf<T> {
+  const result = SCHEMAS[topic].safeParse(value);
+  if (!result.success) {
+    throw new EventValidationError(
+      topic,
+      result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+    );
+  }
+  return result.data as SchemaOf<T>;
+}
+
+/** Decodes a Kafka value (JSON bytes) and validates it; null stays null (a tombstone). */
+export function decodeEvent<T extends keyof typeof SCHEMAS>(topic: T, raw: Buffer | string | null): SchemaOf<T> | null {
+  if (raw === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (err) {
+    throw new EventValidationError(topic, [`(root): not JSON: ${(err as Error).message}`]);
+  }
+  return validateEvent(topic, parsed);
+}
+
+export function encodeEvent<T extends keyof typeof SCHEMAS>(topic: T, value: SchemaOf<T>): string {
+  return JSON.stringify(validateEvent(topic, value));
+}
