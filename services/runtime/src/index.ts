@@ -1,0 +1,5 @@
+export * from './log.js';
+export * from './kafka.js';
+export * from './neo4j.js';
+export * from './checkpoint.js';
+export * from './lifecycle.js';

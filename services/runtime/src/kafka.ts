@@ -1,0 +1,154 @@
+/**
+ * Kafka wiring shared by the three services: the client from the environment, topic creation with
+ * the design's retention, and a consumer loop that sends any message it cannot validate (or that
+ * the handler refuses as bad input) to `<topic>.dlq` with the reason, and goes on.
+ *
+ * Delivery is at-least-once: an offset is committed only after its message was handled, so a
+ * restart repeats at most the messages in flight, and every handler is idempotent.
+ */
+import { Kafka, logLevel, type Consumer, type KafkaMessage, type Producer, type Admin } from 'kafkajs';
+import { COMPACTED_TOPICS, DlqRecordSchema, EventValidationError, TOPICS, dlqTopic, type DlqRecord } from '@cratewatch/shared';
+import type { Logger } from './log.js';
+
+export function brokersFromEnv(): string[] {
+  const raw = process.env.KAFKA_BROKERS;
+  if (!raw) throw new Error('KAFKA_BROKERS is not set (e.g. KAFKA_BROKERS=127.0.0.1:19092; `infra/local/start` prints it)');
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.ERROR,
+    retry: { initialRetryTime: 200, retries: 10 },
+  });
+}
+
+/** Topics the service's own bookkeeping needs besides the design's topics. */
+export const INTERNAL_TOPICS = { deliveries: 'notifier.deliveries' } as const;
+
+/**
+ * Creates every design topic and its DLQ (idempotent). Compacted topics keep the latest value per
+ * key; `crates.releases` and the DLQs are long-retention delete topics.
+ */
+export async function ensureTopics(admin: Admin, partitions = Number(process.env.KAFKA_PARTITIONS ?? 3)): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const wanted: { topic: string; compacted: boolean }[] = [];
+  for (const t of Object.values(TOPICS)) {
+    wanted.push({ topic: t, compacted: COMPACTED_TOPICS.includes(t) });
+    wanted.push({ topic: dlqTopic(t), compacted: false });
+  }
+  wanted.push({ topic: INTERNAL_TOPICS.deliveries, compacted: true });
+  const missing = wanted.filter((w) => !existing.has(w.topic));
+  if (missing.length === 0) return;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((w) => ({
+      topic: w.topic,
+      numPartitions: partitions,
+      replicationFactor: -1,
+      configEntries: w.compacted
+        ? [{ name: 'cleanup.policy', value: 'compact' }]
+        : [{ name: 'retention.ms', value: String(90 * 24 * 3600 * 1000) }],
+    })),
+  });
+}
+
+export async function withAdmin<T>(kafka: Kafka, fn: (a: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function newProducer(kafka: Kafka): Producer {
+  // Idempotent producer: a retried send is not written twice to the log.
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+/** An input the handler refuses: it goes to the DLQ with this reason instead of being retried. */
+export class BadMessageError extends Error {
+  override name = 'BadMessageError';
+}
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+  key: string | null;
+}
+
+export interface ConsumerLoopOptions {
+  kafka: Kafka;
+  producer: Producer;
+  groupId: string;
+  topics: string[];
+  service: string;
+  log: Logger;
+  fromBeginning?: boolean;
+  handle: (m: ConsumedMessage) => Promise<void>;
+}
+
+export async function sendToDlq(
+  producer: Producer,
+  service: string,
+  m: { topic: string; partition: number; offset: string; key: Buffer | string | null; value: Buffer | string | null },
+  error: string,
+): Promise<void> {
+  const valueText = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value.toString('utf8') : m.value;
+  const lossless = valueText === null || !Buffer.isBuffer(m.value) || Buffer.from(valueText, 'utf8').equals(m.value);
+  const record: DlqRecord = DlqRecordSchema.parse({
+    v: 1,
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    key: m.key === null ? null : m.key.toString(),
+    value: lossless ? valueText : null,
+    ...(lossless ? {} : { valueBase64: (m.value as Buffer).toString('base64') }),
+    error,
+    service,
+    at: new Date().toISOString(),
+  });
+  await producer.send({
+    topic: dlqTopic(m.topic),
+    messages: [{ key: m.key, value: JSON.stringify(record) }],
+  });
+}
+
+/**
+ * Runs a consumer group until `stop()`. Bad input (validation or BadMessageError) goes to the DLQ;
+ * any other error (Neo4j down, broker hiccup) is retried by kafkajs without committing, so nothing
+ * is skipped.
+ */
+export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void> }> {
+  const consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, retry: { retries: 1000 } });
+  await consumer.connect();
+  await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: true,
+    eachMessage: async ({ topic, partition, message }) => {
+      const key = message.key === null ? null : message.key.toString();
+      try {
+        await opts.handle({ topic, partition, message, key });
+      } catch (err) {
+        if (err instanceof EventValidationError || err instanceof BadMessageError) {
+          opts.log.warn('refused message: sent to DLQ', { topic, partition, offset: message.offset, key, reason: err.message });
+          await sendToDlq(opts.producer, opts.service, { topic, partition, offset: message.offset, key: message.key, value: message.value }, err.message);
+          return;
+        }
+        opts.log.error('handler failed; will retry', { topic, partition, offset: message.offset, key, error: err });
+        throw err;
+      }
+    },
+  });
+  return {
+    consumer,
+    stop: async () => {
+      await consumer.disconnect();
+    },
+  };
+}
