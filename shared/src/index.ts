@@ -5,3 +5,4 @@ export * from './advisory.js';
 export * from './severity.js';
 export * from './events.js';
 export * from './findings.js';
+export * from './vet/index.js';

@@ -1,0 +1,655 @@
+/**
+ * cargo-vet's store: `supply-chain/config.toml`, `audits.toml` and `imports.lock`, read into typed
+ * records and written back the way cargo-vet writes them (see ./toml.ts). Pure: text in, text out.
+ *
+ * Errors are FormatErrors naming the file, and the table and key (`field`) at fault.
+ */
+import { parse as parseToml } from 'smol-toml';
+import { FormatError, tomlLine } from '../errors.js';
+import { aot, detectStringStyle, renderDocument, tbl, val, valueRepr, withStringStyle, type StringStyle, type TItem, type TTable, type TValue } from './toml.js';
+
+export const SAFE_TO_DEPLOY = 'safe-to-deploy';
+export const SAFE_TO_RUN = 'safe-to-run';
+
+export interface CriteriaDef {
+  description?: string;
+  descriptionUrl?: string;
+  implies: string[];
+  aggregatedFrom: string[];
+}
+
+export interface AuditEntry {
+  who: string[];
+  criteria: string[];
+  /** Exactly one of version (full audit), delta, violation (a Rust semver requirement). */
+  version?: string;
+  delta?: { from: string; to: string };
+  violation?: string;
+  /** `importable = false`: kept out of what others import. Absent means importable. */
+  importable?: boolean;
+  notes?: string;
+  aggregatedFrom: string[];
+}
+
+export interface WildcardEntry {
+  who: string[];
+  criteria: string[];
+  /** crates.io user id, or `trustedPublisher` ("github:owner/repo"). */
+  userId?: number;
+  trustedPublisher?: string;
+  start: string;
+  end: string;
+  renew?: boolean;
+  notes?: string;
+  aggregatedFrom: string[];
+  /** The `# Name (login)` comment cargo-vet writes after `user-id`. */
+  userIdComment?: string;
+}
+
+export interface TrustEntry {
+  criteria: string[];
+  userId?: number;
+  trustedPublisher?: string;
+  start: string;
+  end: string;
+  notes?: string;
+  aggregatedFrom: string[];
+  userIdComment?: string;
+}
+
+export interface AuditsFile {
+  /** Text before the first table (cargo-vet writes `\n# cargo-vet audits file\n`). */
+  header: string;
+  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
+  stringStyle?: StringStyle;
+  criteria: Map<string, CriteriaDef>;
+  wildcardAudits: Map<string, WildcardEntry[]>;
+  audits: Map<string, AuditEntry[]>;
+  trusted: Map<string, TrustEntry[]>;
+}
+
+export interface RemoteImport {
+  url: string[];
+  exclude: string[];
+  /** Foreign criteria name -> local criteria names. */
+  criteriaMap: Map<string, string[]>;
+}
+
+export interface PolicyEntry {
+  auditAsCratesIo?: boolean;
+  criteria?: string[];
+  devCriteria?: string[];
+  dependencyCriteria: Map<string, string[]>;
+  notes?: string;
+}
+
+export interface ExemptionEntry {
+  version: string;
+  criteria: string[];
+  /** `suggest = false`: never suggest replacing this exemption. Absent means true. */
+  suggest?: boolean;
+  notes?: string;
+}
+
+export interface ConfigFile {
+  header: string;
+  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
+  stringStyle?: StringStyle;
+  cargoVetVersion?: string;
+  /** Absent means safe-to-deploy. */
+  defaultCriteria?: string;
+  imports: Map<string, RemoteImport>;
+  /** Keyed as written: `name` or `name:version` (one entry per locked version). */
+  policy: Map<string, PolicyEntry>;
+  exemptions: Map<string, ExemptionEntry[]>;
+}
+
+export interface PublisherEntry {
+  version: string;
+  when: string;
+  userId?: number;
+  userLogin?: string;
+  userName?: string;
+  trustedPublisher?: string;
+}
+
+export interface UnpublishedEntry {
+  version: string;
+  auditedAs: string;
+}
+
+export interface ImportsLock {
+  header: string;
+  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
+  stringStyle?: StringStyle;
+  unpublished: Map<string, UnpublishedEntry[]>;
+  publisher: Map<string, PublisherEntry[]>;
+  /** Per import name: what that import said, as an audits file (header unused). */
+  audits: Map<string, AuditsFile>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading
+
+type Tbl = Record<string, unknown>;
+
+class Reader {
+  constructor(
+    readonly file: string,
+    /** `user-id = N # comment` comments, by table path and occurrence. */
+    readonly comments: Map<string, string>,
+  ) {}
+  fail(field: string, detail: string): never {
+    throw new FormatError(this.file, detail, { field });
+  }
+  table(v: unknown, field: string): Tbl {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) this.fail(field, 'expected a table');
+    return v as Tbl;
+  }
+  optTable(v: unknown, field: string): Tbl {
+    return v === undefined ? {} : this.table(v, field);
+  }
+  str(t: Tbl, k: string, at: string, required: true): string;
+  str(t: Tbl, k: string, at: string, required?: false): string | undefined;
+  str(t: Tbl, k: string, at: string, required = false): string | undefined {
+    const v = t[k];
+    if (v === undefined) {
+      if (required) this.fail(`${at}.${k}`, 'missing required key');
+      return undefined;
+    }
+    if (typeof v !== 'string') this.fail(`${at}.${k}`, 'expected a string');
+    return v;
+  }
+  /** A date that cargo-vet writes as a quoted "YYYY-MM-DD" (smol-toml would also read bare dates). */
+  date(t: Tbl, k: string, at: string): string {
+    const v = t[k];
+    if (v === undefined) this.fail(`${at}.${k}`, 'missing required key');
+    const s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString().slice(0, 10) : undefined;
+    if (s === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(s)) this.fail(`${at}.${k}`, 'expected a date "YYYY-MM-DD"');
+    return s;
+  }
+  bool(t: Tbl, k: string, at: string): boolean | undefined {
+    const v = t[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') this.fail(`${at}.${k}`, 'expected true or false');
+    return v;
+  }
+  int(t: Tbl, k: string, at: string): number | undefined {
+    const v = t[k];
+    if (v === undefined) return undefined;
+    if (typeof v === 'bigint') return Number(v);
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`${at}.${k}`, 'expected an integer');
+    return v;
+  }
+  /** cargo-vet's string_or_vec: "a" or ["a", "b"]. */
+  strs(t: Tbl, k: string, at: string, required = false): string[] {
+    const v = t[k];
+    if (v === undefined) {
+      if (required) this.fail(`${at}.${k}`, 'missing required key');
+      return [];
+    }
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    return this.fail(`${at}.${k}`, 'expected a string or an array of strings');
+  }
+  optStrs(t: Tbl, k: string, at: string): string[] | undefined {
+    return t[k] === undefined ? undefined : this.strs(t, k, at);
+  }
+  list(v: unknown, field: string): Tbl[] {
+    if (!Array.isArray(v)) this.fail(field, 'expected an array of tables');
+    return v.map((x, i) => this.table(x, `${field}[${i}]`));
+  }
+  unknownKeys(t: Tbl, known: string[], at: string): void {
+    for (const k of Object.keys(t)) if (!known.includes(k)) this.fail(`${at}.${k}`, 'unknown key');
+  }
+  comment(path: string, index: number): string | undefined {
+    return this.comments.get(`${path}#${index}`);
+  }
+}
+
+function parseDoc(text: string, file: string): Tbl {
+  try {
+    return parseToml(text) as Tbl;
+  } catch (err) {
+    throw new FormatError(file, `not valid TOML: ${(err as Error).message.split('\n')[0]}`, { line: tomlLine(err) });
+  }
+}
+
+/** The text before the first key or table, less the blank line the emitter puts before a header. */
+function headerOf(text: string): string {
+  const m = /^(?:[ \t]*(?:#[^\n]*)?\n)*/.exec(text);
+  const prefix = m ? m[0] : '';
+  const rest = text.slice(prefix.length);
+  return rest.startsWith('[') && prefix.endsWith('\n') ? prefix.slice(0, -1) : prefix;
+}
+
+/** Collects `user-id = N # comment` per `[[table.path]]` occurrence. */
+function scanComments(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const seen = new Map<string, number>();
+  let current = '';
+  for (const l of text.split('\n')) {
+    const h = /^\[\[(.+)\]\]\s*$/.exec(l);
+    if (h) {
+      const path = h[1]!.replace(/\s+/g, '');
+      const n = seen.get(path) ?? 0;
+      seen.set(path, n + 1);
+      current = `${path}#${n}`;
+      continue;
+    }
+    if (/^\[[^[]/.test(l)) {
+      current = '';
+      continue;
+    }
+    const c = /^user-id\s*=\s*\d+\s*#\s?(.*)$/.exec(l);
+    if (c && current) out.set(current, c[1]!);
+  }
+  return out;
+}
+
+const tomlPath = (parts: string[]) => parts.map((p) => (/^[A-Za-z0-9_-]+$/.test(p) ? p : JSON.stringify(p))).join('.');
+
+function readAuditsTables(r: Reader, doc: Tbl, prefix: string[]): Omit<AuditsFile, 'header'> {
+  const at = (...p: string[]) => [...prefix, ...p].join('.');
+  r.unknownKeys(doc, ['criteria', 'wildcard-audits', 'audits', 'trusted'], prefix.join('.') || 'root');
+  const criteria = new Map<string, CriteriaDef>();
+  for (const [name, raw] of Object.entries(r.optTable(doc.criteria, at('criteria')))) {
+    const f = at('criteria', name);
+    const t = r.table(raw, f);
+    r.unknownKeys(t, ['description', 'description-url', 'implies', 'aggregated-from'], f);
+    const def: CriteriaDef = {
+      description: r.str(t, 'description', f),
+      descriptionUrl: r.str(t, 'description-url', f),
+      implies: r.strs(t, 'implies', f),
+      aggregatedFrom: r.strs(t, 'aggregated-from', f),
+    };
+    if (def.description === undefined && def.descriptionUrl === undefined) r.fail(f, 'criteria need a description or description-url');
+    criteria.set(name, def);
+  }
+  const wildcardAudits = new Map<string, WildcardEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc['wildcard-audits'], at('wildcard-audits')))) {
+    const path = tomlPath([...prefix, 'wildcard-audits', crate]);
+    wildcardAudits.set(
+      crate,
+      r.list(raw, at('wildcard-audits', crate)).map((t, i) => {
+        const f = `${at('wildcard-audits', crate)}[${i}]`;
+        r.unknownKeys(t, ['who', 'criteria', 'user-id', 'trusted-publisher', 'start', 'end', 'renew', 'notes', 'aggregated-from'], f);
+        const e: WildcardEntry = {
+          who: r.strs(t, 'who', f),
+          criteria: r.strs(t, 'criteria', f, true),
+          userId: r.int(t, 'user-id', f),
+          trustedPublisher: r.str(t, 'trusted-publisher', f),
+          start: r.date(t, 'start', f),
+          end: r.date(t, 'end', f),
+          renew: r.bool(t, 'renew', f),
+          notes: r.str(t, 'notes', f),
+          aggregatedFrom: r.strs(t, 'aggregated-from', f),
+          userIdComment: r.comment(path, i),
+        };
+        if ((e.userId === undefined) === (e.trustedPublisher === undefined)) r.fail(f, 'expected exactly one of user-id and trusted-publisher');
+        return e;
+      }),
+    );
+  }
+  const audits = new Map<string, AuditEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc.audits, at('audits')))) {
+    audits.set(
+      crate,
+      r.list(raw, at('audits', crate)).map((t, i) => {
+        const f = `${at('audits', crate)}[${i}]`;
+        r.unknownKeys(t, ['who', 'criteria', 'version', 'delta', 'violation', 'importable', 'notes', 'aggregated-from'], f);
+        const e: AuditEntry = {
+          who: r.strs(t, 'who', f),
+          criteria: r.strs(t, 'criteria', f, true),
+          version: r.str(t, 'version', f),
+          violation: r.str(t, 'violation', f),
+          importable: r.bool(t, 'importable', f),
+          notes: r.str(t, 'notes', f),
+          aggregatedFrom: r.strs(t, 'aggregated-from', f),
+        };
+        const delta = r.str(t, 'delta', f);
+        if (delta !== undefined) {
+          const m = /^\s*(\S+)\s*->\s*(\S+)\s*$/.exec(delta);
+          if (!m) r.fail(`${f}.delta`, `expected "FROM -> TO", got ${JSON.stringify(delta)}`);
+          e.delta = { from: m[1]!, to: m[2]! };
+        }
+        const kinds = [e.version, e.delta, e.violation].filter((x) => x !== undefined).length;
+        if (kinds !== 1) r.fail(f, "expected exactly one of 'version', 'delta' and 'violation'");
+        return e;
+      }),
+    );
+  }
+  const trusted = new Map<string, TrustEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc.trusted, at('trusted')))) {
+    const path = tomlPath([...prefix, 'trusted', crate]);
+    trusted.set(
+      crate,
+      r.list(raw, at('trusted', crate)).map((t, i) => {
+        const f = `${at('trusted', crate)}[${i}]`;
+        r.unknownKeys(t, ['criteria', 'user-id', 'trusted-publisher', 'start', 'end', 'notes', 'aggregated-from'], f);
+        const e: TrustEntry = {
+          criteria: r.strs(t, 'criteria', f, true),
+          userId: r.int(t, 'user-id', f),
+          trustedPublisher: r.str(t, 'trusted-publisher', f),
+          start: r.date(t, 'start', f),
+          end: r.date(t, 'end', f),
+          notes: r.str(t, 'notes', f),
+          aggregatedFrom: r.strs(t, 'aggregated-from', f),
+          userIdComment: r.comment(path, i),
+        };
+        if ((e.userId === undefined) === (e.trustedPublisher === undefined)) r.fail(f, 'expected exactly one of user-id and trusted-publisher');
+        return e;
+      }),
+    );
+  }
+  return { criteria, wildcardAudits, audits, trusted };
+}
+
+/** Reads an `audits.toml` (a project's own, or a pool's). */
+export function parseAuditsFile(text: string, file = 'audits.toml'): AuditsFile {
+  const doc = parseDoc(text, file);
+  const r = new Reader(file, scanComments(text));
+  return { header: headerOf(text), stringStyle: detectStringStyle(text), ...readAuditsTables(r, doc, []) };
+}
+
+/** Reads `supply-chain/config.toml`. */
+export function parseConfigFile(text: string, file = 'config.toml'): ConfigFile {
+  const doc = parseDoc(text, file);
+  const r = new Reader(file, new Map());
+  r.unknownKeys(doc, ['cargo-vet', 'default-criteria', 'imports', 'policy', 'exemptions', 'unaudited'], 'root');
+  const cv = r.optTable(doc['cargo-vet'], 'cargo-vet');
+  const imports = new Map<string, RemoteImport>();
+  for (const [name, raw] of Object.entries(r.optTable(doc.imports, 'imports'))) {
+    const f = `imports.${name}`;
+    const t = r.table(raw, f);
+    r.unknownKeys(t, ['url', 'exclude', 'criteria-map'], f);
+    const criteriaMap = new Map<string, string[]>();
+    for (const [theirs, ours] of Object.entries(r.optTable(t['criteria-map'], `${f}.criteria-map`))) {
+      criteriaMap.set(theirs, r.strs({ [theirs]: ours }, theirs, `${f}.criteria-map`));
+    }
+    imports.set(name, { url: r.strs(t, 'url', f, true), exclude: r.strs(t, 'exclude', f), criteriaMap });
+  }
+  const policy = new Map<string, PolicyEntry>();
+  for (const [name, raw] of Object.entries(r.optTable(doc.policy, 'policy'))) {
+    const f = `policy.${name}`;
+    const t = r.table(raw, f);
+    r.unknownKeys(t, ['audit-as-crates-io', 'criteria', 'dev-criteria', 'dependency-criteria', 'notes'], f);
+    const dependencyCriteria = new Map<string, string[]>();
+    for (const [dep, c] of Object.entries(r.optTable(t['dependency-criteria'], `${f}.dependency-criteria`))) {
+      dependencyCriteria.set(dep, r.strs({ [dep]: c }, dep, `${f}.dependency-criteria`));
+    }
+    policy.set(name, {
+      auditAsCratesIo: r.bool(t, 'audit-as-crates-io', f),
+      criteria: r.optStrs(t, 'criteria', f),
+      devCriteria: r.optStrs(t, 'dev-criteria', f),
+      dependencyCriteria,
+      notes: r.str(t, 'notes', f),
+    });
+  }
+  const exemptions = new Map<string, ExemptionEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc.exemptions ?? doc.unaudited, 'exemptions'))) {
+    exemptions.set(
+      crate,
+      r.list(raw, `exemptions.${crate}`).map((t, i) => {
+        const f = `exemptions.${crate}[${i}]`;
+        r.unknownKeys(t, ['version', 'criteria', 'suggest', 'notes', 'dependency-criteria'], f);
+        return {
+          version: r.str(t, 'version', f, true),
+          criteria: r.strs(t, 'criteria', f, true),
+          suggest: r.bool(t, 'suggest', f),
+          notes: r.str(t, 'notes', f),
+        };
+      }),
+    );
+  }
+  const defaultCriteria = r.str(doc, 'default-criteria', 'root');
+  return {
+    header: headerOf(text),
+    stringStyle: detectStringStyle(text),
+    cargoVetVersion: r.str(cv, 'version', 'cargo-vet'),
+    defaultCriteria,
+    imports,
+    policy,
+    exemptions,
+  };
+}
+
+/** Reads `supply-chain/imports.lock`: what each import said when `cargo vet` last ran. */
+export function parseImportsLock(text: string, file = 'imports.lock'): ImportsLock {
+  const doc = parseDoc(text, file);
+  const r = new Reader(file, scanComments(text));
+  r.unknownKeys(doc, ['unpublished', 'publisher', 'audits'], 'root');
+  const publisher = new Map<string, PublisherEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc.publisher, 'publisher'))) {
+    publisher.set(
+      crate,
+      r.list(raw, `publisher.${crate}`).map((t, i) => {
+        const f = `publisher.${crate}[${i}]`;
+        r.unknownKeys(t, ['version', 'when', 'user-id', 'user-login', 'user-name', 'trusted-publisher'], f);
+        return {
+          version: r.str(t, 'version', f, true),
+          when: r.date(t, 'when', f),
+          userId: r.int(t, 'user-id', f),
+          userLogin: r.str(t, 'user-login', f),
+          userName: r.str(t, 'user-name', f),
+          trustedPublisher: r.str(t, 'trusted-publisher', f),
+        };
+      }),
+    );
+  }
+  const unpublished = new Map<string, UnpublishedEntry[]>();
+  for (const [crate, raw] of Object.entries(r.optTable(doc.unpublished, 'unpublished'))) {
+    unpublished.set(
+      crate,
+      r.list(raw, `unpublished.${crate}`).map((t, i) => {
+        const f = `unpublished.${crate}[${i}]`;
+        r.unknownKeys(t, ['version', 'audited_as'], f);
+        return { version: r.str(t, 'version', f, true), auditedAs: r.str(t, 'audited_as', f, true) };
+      }),
+    );
+  }
+  const audits = new Map<string, AuditsFile>();
+  for (const [name, raw] of Object.entries(r.optTable(doc.audits, 'audits'))) {
+    audits.set(name, { header: '', ...readAuditsTables(r, r.table(raw, `audits.${name}`), ['audits', name]) });
+  }
+  return { header: headerOf(text), stringStyle: detectStringStyle(text), unpublished, publisher, audits };
+}
+
+// ---------------------------------------------------------------------------------------------
+// writing
+
+type Field = [string, TValue | undefined, string?];
+/** A table from fields in cargo-vet's serde order, leaving out absent ones. */
+function fields(fs: Field[]): TTable {
+  return fs.filter((f) => f[1] !== undefined).map(([k, v, c]) => [k, val(v!, c)] as [string, TItem]);
+}
+/** string_or_vec: one item is written as a plain string. */
+const sov = (v: string[]): TValue => (v.length === 1 ? v[0]! : v);
+const sovOpt = (v: string[]): TValue | undefined => (v.length === 0 ? undefined : sov(v));
+/** A map of lists becomes [[map.key]] tables; an empty list stays an inline `key = []`. */
+function listMap<T>(m: Map<string, T[]>, one: (e: T) => TTable): TTable {
+  return [...m].map(([k, list]) => [k, list.length === 0 ? val([]) : aot(list.map(one))] as [string, TItem]);
+}
+
+function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
+  const out: TTable = [];
+  if (a.criteria.size > 0) {
+    out.push([
+      'criteria',
+      tbl(
+        [...a.criteria].map(([n, c]) => [
+          n,
+          tbl(
+            fields([
+              ['description', c.description],
+              ['description-url', c.descriptionUrl],
+              ['implies', sovOpt(c.implies)],
+              ['aggregated-from', sovOpt(c.aggregatedFrom)],
+            ]),
+          ),
+        ]),
+      ),
+    ]);
+  }
+  if (a.wildcardAudits.size > 0) {
+    out.push([
+      'wildcard-audits',
+      tbl(
+        listMap(a.wildcardAudits, (e) =>
+          fields([
+            ['who', sovOpt(e.who)],
+            ['criteria', sov(e.criteria)],
+            ['user-id', e.userId, e.userIdComment],
+            ['trusted-publisher', e.trustedPublisher],
+            ['start', e.start],
+            ['end', e.end],
+            ['renew', e.renew],
+            ['notes', e.notes],
+            ['aggregated-from', sovOpt(e.aggregatedFrom)],
+          ]),
+        ),
+      ),
+    ]);
+  }
+  out.push([
+    'audits',
+    tbl(
+      listMap(a.audits, (e) =>
+        fields([
+          ['who', sovOpt(e.who)],
+          ['criteria', sov(e.criteria)],
+          ['version', e.version],
+          ['delta', e.delta ? `${e.delta.from} -> ${e.delta.to}` : undefined],
+          ['violation', e.violation],
+          ['importable', e.importable === false ? false : undefined],
+          ['notes', e.notes],
+          ['aggregated-from', sovOpt(e.aggregatedFrom)],
+        ]),
+      ),
+    ),
+  ]);
+  if (a.trusted.size > 0) {
+    out.push([
+      'trusted',
+      tbl(
+        listMap(a.trusted, (e) =>
+          fields([
+            ['criteria', sov(e.criteria)],
+            ['user-id', e.userId, e.userIdComment],
+            ['trusted-publisher', e.trustedPublisher],
+            ['start', e.start],
+            ['end', e.end],
+            ['notes', e.notes],
+            ['aggregated-from', sovOpt(e.aggregatedFrom)],
+          ]),
+        ),
+      ),
+    ]);
+  }
+  return out;
+}
+
+export function serializeAuditsFile(a: AuditsFile): string {
+  return withStringStyle(a.stringStyle ?? 'current', () => renderDocument(a.header, auditsTables(a)));
+}
+
+const INLINE_TABLE_THRESHOLD = 120;
+
+export function serializeConfigFile(c: ConfigFile): string {
+  return withStringStyle(c.stringStyle ?? 'current', () => configDoc(c));
+}
+function configDoc(c: ConfigFile): string {
+  const root: TTable = [];
+  if (c.defaultCriteria !== undefined && c.defaultCriteria !== SAFE_TO_DEPLOY) root.push(['default-criteria', val(c.defaultCriteria)]);
+  root.push(['cargo-vet', tbl(fields([['version', c.cargoVetVersion]]))]);
+  if (c.imports.size > 0) {
+    root.push([
+      'imports',
+      tbl(
+        [...c.imports].map(([n, i]) => {
+          const t = fields([
+            ['url', sov(i.url)],
+            ['exclude', i.exclude.length ? i.exclude : undefined],
+          ]);
+          if (i.criteriaMap.size > 0) t.push(['criteria-map', tbl([...i.criteriaMap].map(([k, v]) => [k, val(sov(v))]))]);
+          return [n, tbl(t)];
+        }),
+      ),
+    ]);
+  }
+  if (c.policy.size > 0) {
+    root.push([
+      'policy',
+      tbl(
+        [...c.policy].map(([n, p]) => {
+          const t = fields([
+            ['audit-as-crates-io', p.auditAsCratesIo],
+            ['criteria', p.criteria ? sov(p.criteria) : undefined],
+            ['dev-criteria', p.devCriteria ? sov(p.devCriteria) : undefined],
+          ]);
+          if (p.dependencyCriteria.size > 0) {
+            const inline = { inline: [...p.dependencyCriteria].map(([k, v]) => [k, sov(v)] as [string, TValue]) };
+            const item = val(inline);
+            t.push(['dependency-criteria', item]);
+            // cargo-vet keeps it inline only up to 120 characters.
+            const rendered = [...`dependency-criteria = ${valueRepr(inline)}`].length;
+            if (rendered > INLINE_TABLE_THRESHOLD) t[t.length - 1] = ['dependency-criteria', tbl(inline.inline.map(([k, v]) => [k, val(v)]))];
+          }
+          if (p.notes !== undefined) t.push(['notes', val(p.notes)]);
+          return [n, tbl(t)];
+        }),
+      ),
+    ]);
+  }
+  if (c.exemptions.size > 0) {
+    root.push([
+      'exemptions',
+      tbl(
+        listMap(c.exemptions, (e) =>
+          fields([
+            ['version', e.version],
+            ['criteria', sov(e.criteria)],
+            ['suggest', e.suggest === false ? false : undefined],
+            ['notes', e.notes],
+          ]),
+        ),
+      ),
+    ]);
+  }
+  return renderDocument(c.header, root);
+}
+
+export function serializeImportsLock(l: ImportsLock): string {
+  return withStringStyle(l.stringStyle ?? 'current', () => importsDoc(l));
+}
+function importsDoc(l: ImportsLock): string {
+  const root: TTable = [];
+  if (l.unpublished.size > 0) {
+    root.push(['unpublished', tbl(listMap(l.unpublished, (e) => fields([['version', e.version], ['audited_as', e.auditedAs]])))]);
+  }
+  if (l.publisher.size > 0) {
+    root.push([
+      'publisher',
+      tbl(
+        listMap(l.publisher, (e) =>
+          fields([
+            ['version', e.version],
+            ['when', e.when],
+            ['user-id', e.userId],
+            ['user-login', e.userLogin],
+            ['user-name', e.userName],
+            ['trusted-publisher', e.trustedPublisher],
+          ]),
+        ),
+      ),
+    ]);
+  }
+  root.push(['audits', tbl([...l.audits].map(([n, a]) => [n, tbl(auditsTables(a))]))]);
+  return renderDocument(l.header, root);
+}
+
+/** Splits a policy key `name` or `name:version`. */
+export function policyKey(key: string): { name: string; version?: string } {
+  const i = key.indexOf(':');
+  return i < 0 ? { name: key } : { name: key.slice(0, i), version: key.slice(i + 1) };
+}

@@ -1,0 +1,2 @@
+export * from './format.js';
+export { stringRepr, detectStringStyle, type StringStyle } from './toml.js';
