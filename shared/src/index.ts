@@ -6,3 +6,4 @@ export * from './severity.js';
 export * from './events.js';
 export * from './findings.js';
 export * from './vet/index.js';
+export * from './workspace.js';

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * cratewatch ingest: source adapters that turn upstream changes into Kafka events.
+ *
+ *   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <s>]
+ *   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
+ *   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <s>]
+ *
+ * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR.
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { Checkpoint, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
+import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
+import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
+
+const USAGE = `usage:
+  cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <seconds>]
+  cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
+  cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      db: { type: 'string' },
+      lockfile: { type: 'string' },
+      dir: { type: 'string' },
+      id: { type: 'string' },
+      org: { type: 'string' },
+      team: { type: 'string' },
+      interval: { type: 'string' },
+    },
+  });
+  const need = (k: keyof typeof values): string => {
+    const v = values[k];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${k} is required for \`${command}\``);
+    return v;
+  };
+  const interval = values.interval ? Number(values.interval) * 1000 : undefined;
+  if (interval !== undefined && !(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+
+  const log = logger(`ingest/${command}`);
+  const kafka = kafkaClient(`cratewatch-ingest-${command}`);
+  const producer = newProducer(kafka);
+
+  let pollOnce: () => Promise<unknown>;
+  switch (command) {
+    case 'rustsec': {
+      const db = resolve(need('db'));
+      const source = new RustsecSource(db, producer, new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec.json'), { files: {} }), log);
+      pollOnce = async () => log.info('rustsec poll done', { db, ...(await source.poll()) });
+      break;
+    }
+    case 'workspace': {
+      const ref = { id: need('id'), org: need('org'), ...(values.team ? { team: values.team } : {}), path: resolve(need('lockfile')) };
+      const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} }), log);
+      pollOnce = async () => log.info('workspace done', { workspace: ref.id, sent: await source.submit(ref) });
+      break;
+    }
+    case 'watch': {
+      const dir = resolve(need('dir'));
+      const org = need('org');
+      const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} }), log);
+      pollOnce = async () => {
+        let sent = 0;
+        for (const ref of WorkspaceSource.discover(dir, org, values.team)) {
+          try {
+            if (await source.submit(ref)) sent++;
+          } catch (err) {
+            log.error('workspace unreadable', { workspace: ref.id, error: err });
+          }
+        }
+        log.info('watch poll done', { dir, sent });
+      };
+      break;
+    }
+    default:
+      throw new UsageError(command ? `unknown source "${command}"` : 'no source given');
+  }
+
+  await withAdmin(kafka, (a) => ensureTopics(a));
+  await producer.connect();
+  if (interval === undefined) {
+    try {
+      await pollOnce();
+    } finally {
+      await producer.disconnect();
+    }
+    return 0;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let running = Promise.resolve();
+  const tick = () => {
+    running = pollOnce()
+      .catch((err) => log.error('poll failed; will retry next interval', { error: err }))
+      .then(() => {
+        timer = setTimeout(tick, interval);
+      });
+  };
+  onShutdown(log, async () => {
+    clearTimeout(timer);
+    await running;
+    await producer.disconnect();
+  });
+  tick();
+  return await new Promise<number>(() => {});
+}
+
+export class UsageError extends Error {}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`cratewatch-ingest: ${(err as Error).message}\n${USAGE}\n`);
+        process.exit(2);
+      }
+      logger('ingest').error('ingest failed', { error: err });
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * Org workspace source: a `Cargo.lock` (with the `supply-chain/` store beside it when there is one)
+ * becomes one `org.workspaces` event. Workspaces come from the command line, or from a watched
+ * folder where each `<id>.lock` file or each `<id>/Cargo.lock` folder is one workspace.
+ * An unchanged workspace (same content hash as in the checkpoint) is not sent again.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Producer } from 'kafkajs';
+import { FormatError, TOPICS, dlqTopic, encodeEvent, parseLockfile, workspaceEvent } from '@cratewatch/shared';
+import { Checkpoint, type Logger } from '@cratewatch/runtime';
+
+export interface WorkspaceRef {
+  id: string;
+  org: string;
+  team?: string;
+  /** A Cargo.lock file, or a folder holding one (and maybe `supply-chain/`). */
+  path: string;
+}
+
+export interface WorkspaceCheckpoint {
+  workspaces: Record<string, string>; // id -> content hash
+}
+
+const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
+
+/** Reads a workspace from disk: its lockfile text and its store, and a hash over all of it. */
+export function readWorkspaceFiles(path: string): { lockPath: string; lockText: string; store?: Record<string, string>; checksum: string } {
+  const isDir = statSync(path).isDirectory();
+  const lockPath = isDir ? join(path, 'Cargo.lock') : path;
+  if (!existsSync(lockPath)) throw new Error(`${lockPath}: no Cargo.lock there`);
+  const lockText = readFileSync(lockPath, 'utf8');
+  const hash = createHash('sha256').update(lockText);
+  let store: Record<string, string> | undefined;
+  const sc = join(isDir ? path : join(lockPath, '..'), 'supply-chain');
+  if (existsSync(sc)) {
+    store = {};
+    for (const [k, f] of Object.entries(STORE_FILES)) {
+      if (existsSync(join(sc, f))) {
+        store[k] = readFileSync(join(sc, f), 'utf8');
+        hash.update(`\0${f}\0`).update(store[k]!);
+      }
+    }
+  }
+  return { lockPath, lockText, ...(store ? { store } : {}), checksum: hash.digest('hex') };
+}
+
+export class WorkspaceSource {
+  constructor(
+    private readonly producer: Producer,
+    private readonly checkpoint: Checkpoint<WorkspaceCheckpoint>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Produces the workspace if it changed since last sent. Returns whether an event was produced. */
+  async submit(ref: WorkspaceRef): Promise<boolean> {
+    const state = this.checkpoint.load();
+    const files = readWorkspaceFiles(ref.path);
+    if (state.workspaces[ref.id] === files.checksum) return false;
+    let value: string;
+    try {
+      const lock = parseLockfile(files.lockText, files.lockPath);
+      value = encodeEvent(
+        TOPICS.workspaces,
+        workspaceEvent({
+          id: ref.id,
+          org: ref.org,
+          ...(ref.team ? { team: ref.team } : {}),
+          lock,
+          ...(files.store ? { store: files.store } : {}),
+          origin: { path: files.lockPath, checksum: files.checksum },
+          observedAt: new Date().toISOString(),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: files.lockPath, reason: err.message });
+      await this.producer.send({
+        topic: dlqTopic(TOPICS.workspaces),
+        messages: [{ key: ref.id, value: JSON.stringify({ v: 1, topic: TOPICS.workspaces, partition: -1, offset: '-', key: ref.id, value: files.lockText, error: err.message, service: 'ingest/workspace', at: new Date().toISOString() }) }],
+      });
+      state.workspaces[ref.id] = files.checksum;
+      this.checkpoint.save(state);
+      return false;
+    }
+    await this.producer.send({ topic: TOPICS.workspaces, messages: [{ key: ref.id, value }] });
+    state.workspaces[ref.id] = files.checksum;
+    this.checkpoint.save(state);
+    this.log.info('workspace sent', { workspace: ref.id, file: files.lockPath });
+    return true;
+  }
+
+  /** Every workspace in a watched folder: `<id>.lock` files and `<id>/Cargo.lock` folders. */
+  static discover(dir: string, org: string, team?: string): WorkspaceRef[] {
+    const refs: WorkspaceRef[] = [];
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(dir, e.name);
+      if (e.isFile() && e.name.endsWith('.lock')) refs.push({ id: basename(e.name, '.lock'), org, ...(team ? { team } : {}), path: p });
+      else if (e.isDirectory() && existsSync(join(p, 'Cargo.lock'))) refs.push({ id: e.name, org, ...(team ? { team } : {}), path: p });
+    }
+    return refs.sort((a, b) => a.id.localeCompare(b.id));
+  }
+}

@@ -1,0 +1,3 @@
+export { startScorer, type ScorerHandle } from './main.js';
+export { Scorer } from './scorer.js';
+export { Graph, SCHEMA } from './graph.js';
