@@ -1,2 +1,5 @@
 export * from './format.js';
 export { stringRepr, detectStringStyle, type StringStyle } from './toml.js';
+export * from './graph.js';
+export * from './resolver.js';
+export { cargoReqMatches } from './versionreq.js';

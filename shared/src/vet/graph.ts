@@ -1,0 +1,97 @@
+/**
+ * The dependency graph the resolver walks: from `cargo metadata --format-version 1` JSON (what
+ * cargo-vet itself reads: edges carry kinds) or from a Cargo.lock (edges of unknown kind).
+ */
+import { FormatError } from '../errors.js';
+import { packageId, type Lockfile } from '../lockfile.js';
+
+export type DepKind = 'normal' | 'build' | 'dev' | 'unknown';
+
+export interface GraphNode {
+  /** Same ids as the lockfile reader: `name@version`, plus ` (source)` when ambiguous. */
+  id: string;
+  name: string;
+  version: string;
+  /** The version as cargo-vet names it: `1.2.3`, or `1.2.3@git:<commit>` for a git source. */
+  vetVersion: string;
+  source?: string;
+  /** A path package: a workspace member (only these have dev-dependency edges). */
+  workspaceMember: boolean;
+  deps: { to: string; kinds: DepKind[] }[];
+}
+
+export interface DepGraph {
+  nodes: Map<string, GraphNode>;
+  /** False when built from a Cargo.lock: every edge is of unknown kind. */
+  kindsKnown: boolean;
+}
+
+export function vetVersionOf(p: { version: string; source?: string }): string {
+  if (p.source?.startsWith('git+')) {
+    const rev = p.source.split('#')[1];
+    if (rev) return `${p.version}@git:${rev}`;
+  }
+  return p.version;
+}
+
+export function graphFromLockfile(lock: Lockfile): DepGraph {
+  const nodes = new Map<string, GraphNode>();
+  for (const p of lock.packages) {
+    nodes.set(p.id, {
+      id: p.id,
+      name: p.name,
+      version: p.version,
+      vetVersion: vetVersionOf(p),
+      source: p.source,
+      workspaceMember: p.source === undefined,
+      deps: p.dependencies.map((to) => ({ to, kinds: ['unknown'] })),
+    });
+  }
+  return { nodes, kindsKnown: false };
+}
+
+/** Reads `cargo metadata --format-version 1` output (already JSON-parsed). */
+export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): DepGraph {
+  const m = meta as {
+    packages?: { id: string; name: string; version: string; source?: string | null }[];
+    resolve?: { nodes?: { id: string; deps?: { pkg: string; dep_kinds?: { kind: string | null }[] }[] }[] } | null;
+    workspace_members?: string[];
+  };
+  if (!m || !Array.isArray(m.packages)) throw new FormatError(file, 'expected cargo metadata JSON with `packages`', { field: 'packages' });
+  if (!m.resolve || !Array.isArray(m.resolve.nodes)) {
+    throw new FormatError(file, 'no dependency resolution: run cargo metadata without --no-deps', { field: 'resolve' });
+  }
+  const members = new Set(m.workspace_members ?? []);
+  const count = new Map<string, number>();
+  for (const p of m.packages) count.set(packageId(p.name, p.version), (count.get(packageId(p.name, p.version)) ?? 0) + 1);
+  const ids = new Map<string, string>();
+  for (const p of m.packages) {
+    const base = packageId(p.name, p.version);
+    ids.set(p.id, (count.get(base) ?? 0) > 1 ? `${base} (${p.source?.split('#')[0] ?? 'path'})` : base);
+  }
+  const nodes = new Map<string, GraphNode>();
+  for (const p of m.packages) {
+    const id = ids.get(p.id)!;
+    const source = p.source ?? undefined;
+    nodes.set(id, {
+      id,
+      name: p.name,
+      version: p.version,
+      vetVersion: vetVersionOf({ version: p.version, source }),
+      source,
+      workspaceMember: members.has(p.id) || source === undefined,
+      deps: [],
+    });
+  }
+  for (const [i, n] of m.resolve.nodes.entries()) {
+    const node = nodes.get(ids.get(n.id) ?? '');
+    if (!node) throw new FormatError(file, `resolve node ${n.id} is not among packages`, { field: `resolve.nodes[${i}].id` });
+    for (const d of n.deps ?? []) {
+      const to = ids.get(d.pkg);
+      if (!to) throw new FormatError(file, `dependency ${d.pkg} is not among packages`, { field: `resolve.nodes[${i}].deps` });
+      const kinds = [...new Set((d.dep_kinds ?? [{ kind: null }]).map((k) => (k.kind === 'dev' ? 'dev' : k.kind === 'build' ? 'build' : 'normal')))] as DepKind[];
+      node.deps.push({ to, kinds });
+    }
+  }
+  return { nodes, kindsKnown: true };
+}

@@ -1,0 +1,550 @@
+/**
+ * cargo-vet's resolver (`cargo vet --locked` semantics), as pure code.
+ *
+ * 1. Requirements. First-party packages are not audited; each imposes its policy on its direct
+ *    dependencies: `dependency-criteria[dep]`, else `criteria` (default: `default-criteria`, itself
+ *    default safe-to-deploy) for normal and build edges, `dev-criteria` (default safe-to-run) for
+ *    dev edges (which only workspace members have). A third-party package passes everything asked
+ *    of it on to its own dependencies. Third-party = from crates.io, or `audit-as-crates-io = true`.
+ * 2. Audit graph, per crate: nodes are versions plus an empty root. A full audit, an exemption, a
+ *    wildcard audit or a trusted entry (for each version whose `publisher` record in imports.lock
+ *    has that user-id / trusted publisher and a publication day in [start, end)) is an edge from
+ *    the root; a delta `A -> B` is an edge A to B. Each edge certifies the closure of its criteria
+ *    under `implies`; an import's criteria are namespaced (`import::name`), the built-ins are
+ *    shared, and `criteria-map` maps a foreign name onto local ones. A version is vetted for a
+ *    criterion when a path from the root reaches it using only edges certifying that criterion.
+ * 3. Violations: a version matching a violation's requirement can't be vetted for any criterion
+ *    that implies a violated one, whatever audits say (cargo-vet reports that as an error).
+ * 4. A package is `vetted` if every required criterion is reached without exemptions, `exempted`
+ *    if exemptions were needed, otherwise `unvetted` (with the cheapest audit that would fix it).
+ */
+import semver from 'semver';
+import type { Lockfile } from '../lockfile.js';
+import {
+  SAFE_TO_DEPLOY,
+  SAFE_TO_RUN,
+  type AuditsFile,
+  type ConfigFile,
+  type CriteriaDef,
+  type ImportsLock,
+  type PolicyEntry,
+  type PublisherEntry,
+} from './format.js';
+import { graphFromLockfile, type DepGraph, type DepKind, type GraphNode } from './graph.js';
+import { cargoReqMatches } from './versionreq.js';
+
+export interface VetStore {
+  config: ConfigFile;
+  audits: AuditsFile;
+  /** `cargo vet --locked`: what the imports said, cached. */
+  imports?: ImportsLock;
+}
+
+export interface ResolveOptions {
+  /** Extra audit sources treated like imports (live pools), by name; `importable = false` skipped. */
+  pools?: Map<string, AuditsFile>;
+  /**
+   * With a Cargo.lock graph (kinds unknown), also resolve assuming workspace members' edges could
+   * be dev-dependencies, to name the verdicts that hang on the assumption. Default true.
+   */
+  reportKindAssumption?: boolean;
+}
+
+/** Where an audit-graph edge comes from: enough to find (and remove) the entry. */
+export interface AuditRef {
+  source: 'local' | 'import' | 'pool' | 'exemption';
+  /** Import or pool name. */
+  from?: string;
+  table: 'audits' | 'wildcard-audits' | 'trusted' | 'exemptions';
+  crate: string;
+  index: number;
+}
+export const auditRefKey = (r: AuditRef): string => `${r.source}:${r.from ?? ''}:${r.table}:${r.crate}[${r.index}]`;
+
+export interface Requirement {
+  /** Who asks: a package id. */
+  by: string;
+  criteria: string[];
+  kind: DepKind;
+  /** Which rule produced it. */
+  why: 'policy.criteria' | 'policy.dev-criteria' | 'policy.dependency-criteria' | 'default-criteria' | 'dev default (safe-to-run)' | 'dependent';
+}
+
+export interface Suggestion {
+  criteria: string[];
+  /** A delta from an already vetted version, or a full audit. */
+  kind: 'delta' | 'full';
+  from?: string;
+  to: string;
+  command: string;
+}
+
+export type Status = 'vetted' | 'exempted' | 'unvetted' | 'violation' | 'first-party' | 'not-required';
+
+export interface PackageVerdict {
+  id: string;
+  name: string;
+  version: string;
+  vetVersion: string;
+  thirdParty: boolean;
+  status: Status;
+  /** Local criteria required (minimal: implied ones left out). */
+  required: string[];
+  requiredBy: Requirement[];
+  /** Required criteria not reached. */
+  missing: string[];
+  /** The audit entries on the path that vetted it (empty root to this version). */
+  path: AuditRef[];
+  violations?: { crate: string; violation: string; criteria: string[]; from: string }[];
+  suggestion?: Suggestion;
+  /** Kinds unknown (Cargo.lock graph): the verdict differs if workspace members' edges are dev. */
+  kindDependent?: { ifDevEdges: Status; required: string[] };
+}
+
+export interface UnneededExemption {
+  crate: string;
+  version: string;
+  criteria: string[];
+  reason: 'not locked' | 'not required' | 'audited';
+}
+
+export interface VetReport {
+  kindsKnown: boolean;
+  packages: PackageVerdict[];
+  unneededExemptions: UnneededExemption[];
+  summary: { thirdParty: number; vetted: number; exempted: number; unvetted: number; violation: number; firstParty: number; kindDependent: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// criteria
+
+export class CriteriaSpace {
+  private readonly implies = new Map<string, Set<string>>();
+  private readonly memo = new Map<string, Set<string>>();
+  constructor() {
+    this.addImplies(SAFE_TO_DEPLOY, SAFE_TO_RUN);
+    this.addImplies(SAFE_TO_RUN);
+  }
+  static qualify(ns: string | undefined, name: string): string {
+    if (ns === undefined || name === SAFE_TO_DEPLOY || name === SAFE_TO_RUN) return name;
+    return `${ns}::${name}`;
+  }
+  addImplies(name: string, ...to: string[]): void {
+    const s = this.implies.get(name) ?? new Set<string>();
+    for (const t of to) s.add(t);
+    this.implies.set(name, s);
+    this.memo.clear();
+  }
+  define(ns: string | undefined, defs: Map<string, CriteriaDef>): void {
+    for (const [name, d] of defs) this.addImplies(CriteriaSpace.qualify(ns, name), ...d.implies.map((i) => CriteriaSpace.qualify(ns, i)));
+  }
+  closure(name: string): Set<string> {
+    const hit = this.memo.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    const stack = [name];
+    while (stack.length) {
+      const c = stack.pop()!;
+      if (out.has(c)) continue;
+      out.add(c);
+      for (const n of this.implies.get(c) ?? []) stack.push(n);
+    }
+    this.memo.set(name, out);
+    return out;
+  }
+  closureOf(names: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const n of names) for (const c of this.closure(n)) out.add(c);
+    return out;
+  }
+  /** Drops criteria implied by another one in the list. */
+  minimal(names: Iterable<string>): string[] {
+    const list = [...new Set(names)].sort();
+    return list.filter((c) => !list.some((o) => o !== c && this.closure(o).has(c)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit graph
+
+interface Edge {
+  from: string | null; // null: the empty root
+  to: string;
+  criteria: Set<string>;
+  ref: AuditRef;
+  exemption: boolean;
+}
+interface Violation {
+  req: string;
+  /** The violated criteria, qualified by namespace. */
+  qualified: string[];
+  names: string[];
+  from: string;
+}
+
+export class AuditGraph {
+  readonly edges = new Map<string, Edge[]>();
+  readonly violations = new Map<string, Violation[]>();
+  readonly criteria = new CriteriaSpace();
+  private readonly removed = new Set<string>();
+
+  addEdge(crate: string, e: Edge): void {
+    const l = this.edges.get(crate) ?? [];
+    l.push(e);
+    this.edges.set(crate, l);
+  }
+
+  /** Audits of one file (local, an import, or a pool) in namespace `ns`. */
+  addAuditsFile(
+    a: Omit<AuditsFile, 'header'>,
+    ns: string | undefined,
+    source: AuditRef['source'],
+    publishers: Map<string, PublisherEntry[]>,
+    opts: { exclude?: string[]; skipUnimportable?: boolean } = {},
+  ): void {
+    this.criteria.define(ns, a.criteria);
+    const q = (names: string[]) => this.criteria.closureOf(names.map((n) => CriteriaSpace.qualify(ns, n)));
+    const excluded = new Set(opts.exclude ?? []);
+    for (const [crate, list] of a.audits) {
+      if (excluded.has(crate)) continue;
+      list.forEach((e, index) => {
+        if (opts.skipUnimportable && e.importable === false) return;
+        const ref: AuditRef = { source, from: ns, table: 'audits', crate, index };
+        if (e.violation !== undefined) {
+          const l = this.violations.get(crate) ?? [];
+          l.push({ req: e.violation, qualified: e.criteria.map((n) => CriteriaSpace.qualify(ns, n)), names: e.criteria, from: ns ?? 'local' });
+          this.violations.set(crate, l);
+        } else if (e.version !== undefined) this.addEdge(crate, { from: null, to: e.version, criteria: q(e.criteria), ref, exemption: false });
+        else if (e.delta) this.addEdge(crate, { from: e.delta.from, to: e.delta.to, criteria: q(e.criteria), ref, exemption: false });
+      });
+    }
+    const publisherEdges = (table: 'wildcard-audits' | 'trusted', m: Map<string, { criteria: string[]; userId?: number; trustedPublisher?: string; start: string; end: string }[]>) => {
+      for (const [crate, list] of m) {
+        if (excluded.has(crate)) continue;
+        list.forEach((w, index) => {
+          const crit = q(w.criteria);
+          for (const p of publishers.get(crate) ?? []) {
+            const who = w.userId !== undefined ? p.userId === w.userId : p.trustedPublisher !== undefined && p.trustedPublisher === w.trustedPublisher;
+            if (who && w.start <= p.when && p.when < w.end) {
+              this.addEdge(crate, { from: null, to: p.version, criteria: crit, ref: { source, from: ns, table, crate, index }, exemption: false });
+            }
+          }
+        });
+      }
+    };
+    publisherEdges('wildcard-audits', a.wildcardAudits);
+    publisherEdges('trusted', a.trusted);
+  }
+
+  addExemptions(config: ConfigFile): void {
+    for (const [crate, list] of config.exemptions) {
+      list.forEach((e, index) => {
+        this.addEdge(crate, {
+          from: null,
+          to: e.version,
+          criteria: this.criteria.closureOf(e.criteria),
+          ref: { source: 'exemption', table: 'exemptions', crate, index },
+          exemption: true,
+        });
+      });
+    }
+  }
+
+  /** Ignore one entry from now on (what-if analysis). */
+  remove(ref: AuditRef): void {
+    this.removed.add(auditRefKey(ref));
+  }
+
+  blockedBy(crate: string, version: string, criterion: string): Violation[] {
+    return (this.violations.get(crate) ?? []).filter((v) => {
+      // Blocked: any criterion that implies a violated one.
+      if (!v.qualified.some((c) => this.criteria.closure(criterion).has(c))) return false;
+      try {
+        return cargoReqMatches(v.req, version);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  private usable(crate: string, c: string, withExemptions: boolean): Edge[] {
+    return (this.edges.get(crate) ?? []).filter(
+      (e) => e.criteria.has(c) && (withExemptions || !e.exemption) && !this.removed.has(auditRefKey(e.ref)),
+    );
+  }
+
+  /** Versions reachable from the root for criterion `c`, each with the edge that reached it. */
+  reach(crate: string, c: string, withExemptions: boolean): Map<string, Edge | null> {
+    const edges = this.usable(crate, c, withExemptions);
+    const out = new Map<string | null, Edge | null>([[null, null]]);
+    const queue: (string | null)[] = [null];
+    // Prefer audits over exemptions on a path: visit non-exemption edges first.
+    edges.sort((a, b) => Number(a.exemption) - Number(b.exemption));
+    while (queue.length) {
+      const v = queue.shift()!;
+      for (const e of edges) {
+        if (e.from === v && !out.has(e.to)) {
+          out.set(e.to, e);
+          queue.push(e.to);
+        }
+      }
+    }
+    out.delete(null);
+    return out as Map<string, Edge | null>;
+  }
+
+  /** Versions from which `target` can be reached using edges certifying every criterion in `cs`. */
+  reachBack(crate: string, cs: string[], target: string): Set<string> {
+    const edges = (this.edges.get(crate) ?? []).filter((e) => cs.every((c) => e.criteria.has(c)) && !this.removed.has(auditRefKey(e.ref)));
+    const out = new Set<string>([target]);
+    const queue = [target];
+    while (queue.length) {
+      const v = queue.shift()!;
+      for (const e of edges) if (e.to === v && e.from !== null && !out.has(e.from)) (out.add(e.from), queue.push(e.from));
+    }
+    return out;
+  }
+
+  /** The path of entries from the root to `version` found by `reach`. */
+  pathTo(reached: Map<string, Edge | null>, version: string): AuditRef[] {
+    const refs: AuditRef[] = [];
+    let v: string | null = version;
+    const seen = new Set<string>();
+    while (v !== null && !seen.has(v)) {
+      seen.add(v);
+      const e = reached.get(v);
+      if (!e) break;
+      refs.unshift(e.ref);
+      v = e.from;
+    }
+    return refs;
+  }
+}
+
+/** Builds the audit graph of a store (local audits, exemptions, imports.lock) and extra pools. */
+export function buildAuditGraph(store: VetStore | undefined, pools?: Map<string, AuditsFile>): AuditGraph {
+  const g = new AuditGraph();
+  const publishers = store?.imports?.publisher ?? new Map<string, PublisherEntry[]>();
+  if (store) {
+    g.criteria.define(undefined, store.audits.criteria);
+    for (const [name, imp] of store.config.imports) {
+      for (const [theirs, ours] of imp.criteriaMap) g.criteria.addImplies(CriteriaSpace.qualify(name, theirs), ...ours);
+    }
+    g.addAuditsFile(store.audits, undefined, 'local', publishers);
+    for (const [name, a] of store.imports?.audits ?? []) {
+      g.addAuditsFile(a, name, 'import', publishers, { exclude: store.config.imports.get(name)?.exclude });
+    }
+    g.addExemptions(store.config);
+  }
+  for (const [name, a] of pools ?? []) g.addAuditsFile(a, name, 'pool', publishers, { skipUnimportable: true });
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------------
+// requirements
+
+function policyFor(config: ConfigFile | undefined, n: GraphNode): PolicyEntry | undefined {
+  return config?.policy.get(`${n.name}:${n.vetVersion}`) ?? config?.policy.get(n.name);
+}
+
+export function isThirdParty(n: GraphNode, config?: ConfigFile): boolean {
+  const CRATES = ['registry+https://github.com/rust-lang/crates.io-index', 'sparse+https://index.crates.io/'];
+  if (n.source !== undefined && CRATES.includes(n.source)) return true;
+  return policyFor(config, n)?.auditAsCratesIo === true;
+}
+
+function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Set<string>, unknownAs: 'normal' | 'dev') {
+  const req = new Map<string, Set<string>>();
+  const reasons = new Map<string, Requirement[]>();
+  const queue: string[] = [];
+  const ask = (to: string, r: Requirement) => {
+    if (!third.has(to)) return;
+    const s = req.get(to) ?? new Set<string>();
+    const before = s.size;
+    for (const c of r.criteria) s.add(c);
+    req.set(to, s);
+    const rs = reasons.get(to) ?? [];
+    rs.push(r);
+    reasons.set(to, rs);
+    if (s.size > before) queue.push(to);
+  };
+  const defaultCriteria = config?.defaultCriteria ?? SAFE_TO_DEPLOY;
+  for (const n of graph.nodes.values()) {
+    if (third.has(n.id)) continue;
+    const pol = policyFor(config, n);
+    for (const d of n.deps) {
+      const dep = graph.nodes.get(d.to);
+      if (!dep) continue;
+      const kinds = d.kinds.map((k) => (k === 'unknown' ? (n.workspaceMember ? unknownAs : 'normal') : k));
+      const dev = kinds.every((k) => k === 'dev');
+      const kind: DepKind = d.kinds.includes('unknown') ? 'unknown' : dev ? 'dev' : kinds.includes('normal') ? 'normal' : 'build';
+      const depCrit = pol?.dependencyCriteria.get(dep.name);
+      if (depCrit) ask(dep.id, { by: n.id, criteria: depCrit, kind, why: 'policy.dependency-criteria' });
+      else if (dev) {
+        if (pol?.devCriteria) ask(dep.id, { by: n.id, criteria: pol.devCriteria, kind, why: 'policy.dev-criteria' });
+        else ask(dep.id, { by: n.id, criteria: [SAFE_TO_RUN], kind, why: 'dev default (safe-to-run)' });
+      } else if (pol?.criteria) ask(dep.id, { by: n.id, criteria: pol.criteria, kind, why: 'policy.criteria' });
+      else ask(dep.id, { by: n.id, criteria: [defaultCriteria], kind, why: 'default-criteria' });
+    }
+  }
+  while (queue.length) {
+    const id = queue.shift()!;
+    const n = graph.nodes.get(id)!;
+    const mine = [...(req.get(id) ?? [])];
+    for (const d of n.deps) {
+      if (d.kinds.every((k) => k === 'dev')) continue; // a third-party crate's dev-deps are never built
+      ask(d.to, { by: id, criteria: mine, kind: d.kinds[0] ?? 'normal', why: 'dependent' });
+    }
+  }
+  // keep one reason per (by, criteria) pair: propagation may repeat them
+  for (const [id, rs] of reasons) {
+    const seen = new Set<string>();
+    reasons.set(id, rs.filter((r) => {
+      const k = `${r.by}|${r.criteria.join(',')}|${r.why}`;
+      return seen.has(k) ? false : (seen.add(k), true);
+    }));
+  }
+  return { req, reasons };
+}
+
+// ---------------------------------------------------------------------------------------------
+// verdicts and suggestions
+
+const sv = (v: string) => semver.parse(v.replace(/@git:.*$/, ''));
+/** Delta size proxy without diff sizes: distance between versions, a forward delta before a reverse one. */
+function distance(from: string, to: string): number[] {
+  const a = sv(from);
+  const b = sv(to);
+  if (!a || !b) return [1e9, 1e9, 1e9, 1];
+  const reverse = semver.compare(a, b) > 0 ? 1 : 0;
+  return [Math.abs(a.major - b.major), Math.abs(a.minor - b.minor), Math.abs(a.patch - b.patch), reverse, from.includes('@git:') ? 1 : 0];
+}
+const lexLess = (x: number[], y: number[]) => {
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return false;
+};
+
+export function suggest(g: AuditGraph, crate: string, version: string, missing: string[]): Suggestion {
+  const criteria = g.criteria.minimal(missing);
+  const closureNeeded = [...g.criteria.closureOf(criteria)].filter((c) => missing.includes(c) || criteria.includes(c));
+  // Starting points: versions already vetted (audits or exemptions) for every missing criterion.
+  let starts: Set<string> | undefined;
+  for (const c of closureNeeded) {
+    const r = new Set(g.reach(crate, c, true).keys());
+    starts = starts ? new Set([...starts].filter((v) => r.has(v))) : r;
+  }
+  const ends = g.reachBack(crate, closureNeeded, version);
+  let best: { from: string; to: string; d: number[] } | undefined;
+  for (const from of starts ?? []) {
+    if (from === version) continue;
+    for (const to of ends) {
+      if (from === to) continue;
+      const d = distance(from, to);
+      if (!best || lexLess(d, best.d)) best = { from, to, d };
+    }
+  }
+  const crit = criteria.join(', ');
+  if (best) {
+    return { criteria, kind: 'delta', from: best.from, to: best.to, command: `cargo vet certify ${crate} ${best.from} ${best.to} --criteria ${crit}` };
+  }
+  return { criteria, kind: 'full', to: version, command: `cargo vet certify ${crate} ${version} --criteria ${crit}` };
+}
+
+function judge(g: AuditGraph, n: GraphNode, required: string[]): Pick<PackageVerdict, 'status' | 'missing' | 'path' | 'violations'> {
+  if (required.length === 0) return { status: 'not-required', missing: [], path: [] };
+  const violations: NonNullable<PackageVerdict['violations']> = [];
+  for (const c of required) {
+    for (const v of g.blockedBy(n.name, n.vetVersion, c)) violations.push({ crate: n.name, violation: v.req, criteria: v.names, from: v.from });
+  }
+  if (violations.length) return { status: 'violation', missing: required, path: [], violations };
+  const path: AuditRef[] = [];
+  const missing: string[] = [];
+  let exempted = false;
+  for (const c of required) {
+    const strict = g.reach(n.name, c, false);
+    if (strict.has(n.vetVersion)) {
+      path.push(...g.pathTo(strict, n.vetVersion));
+      continue;
+    }
+    const loose = g.reach(n.name, c, true);
+    if (loose.has(n.vetVersion)) {
+      exempted = true;
+      path.push(...g.pathTo(loose, n.vetVersion));
+    } else missing.push(c);
+  }
+  const uniq = [...new Map(path.map((r) => [auditRefKey(r), r])).values()];
+  return { status: missing.length ? 'unvetted' : exempted ? 'exempted' : 'vetted', missing, path: uniq };
+}
+
+export interface VetInput {
+  lockfile?: Lockfile;
+  /** Preferred over the lockfile: a graph with dependency kinds (graphFromCargoMetadata). */
+  graph?: DepGraph;
+  store?: VetStore;
+}
+
+/** Resolves every locked package against the store (and pools), like `cargo vet --locked`. */
+export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?: AuditGraph): VetReport {
+  const graph = input.graph ?? (input.lockfile ? graphFromLockfile(input.lockfile) : undefined);
+  if (!graph) throw new Error('resolveVet needs a lockfile or a graph');
+  const config = input.store?.config;
+  const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
+  const third = new Set([...graph.nodes.values()].filter((n) => isThirdParty(n, config)).map((n) => n.id));
+  const strict = requirements(graph, config, third, 'normal');
+  const lenient = !graph.kindsKnown && opts.reportKindAssumption !== false ? requirements(graph, config, third, 'dev') : undefined;
+
+  const packages: PackageVerdict[] = [];
+  for (const n of graph.nodes.values()) {
+    const base = { id: n.id, name: n.name, version: n.version, vetVersion: n.vetVersion };
+    if (!third.has(n.id)) {
+      packages.push({ ...base, thirdParty: false, status: 'first-party', required: [], requiredBy: [], missing: [], path: [] });
+      continue;
+    }
+    const required = g.criteria.minimal(strict.req.get(n.id) ?? []);
+    const v = judge(g, n, required);
+    const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: strict.reasons.get(n.id) ?? [], ...v };
+    if (v.status === 'unvetted' || v.status === 'violation') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
+    if (lenient && (v.status === 'unvetted' || v.status === 'violation')) {
+      const lreq = g.criteria.minimal(lenient.req.get(n.id) ?? []);
+      const lv = judge(g, n, lreq);
+      if (lv.status !== v.status) verdict.kindDependent = { ifDevEdges: lv.status, required: lreq };
+    }
+    packages.push(verdict);
+  }
+
+  // Exemptions that are no longer needed (what `cargo vet prune` would drop).
+  const unneededExemptions: UnneededExemption[] = [];
+  const byNameVersion = new Map(packages.filter((p) => p.thirdParty).map((p) => [`${p.name}@${p.vetVersion}`, p]));
+  for (const [crate, list] of config?.exemptions ?? []) {
+    for (const e of list) {
+      const p = byNameVersion.get(`${crate}@${e.version}`);
+      const reason: UnneededExemption['reason'] | undefined = !p
+        ? 'not locked'
+        : p.required.length === 0
+          ? 'not required'
+          : p.status === 'vetted'
+            ? 'audited'
+            : undefined;
+      if (reason) unneededExemptions.push({ crate, version: e.version, criteria: e.criteria, reason });
+    }
+  }
+
+  const tp = packages.filter((p) => p.thirdParty);
+  return {
+    kindsKnown: graph.kindsKnown,
+    packages,
+    unneededExemptions,
+    summary: {
+      thirdParty: tp.length,
+      vetted: tp.filter((p) => p.status === 'vetted' || p.status === 'not-required').length,
+      exempted: tp.filter((p) => p.status === 'exempted').length,
+      unvetted: tp.filter((p) => p.status === 'unvetted').length,
+      violation: tp.filter((p) => p.status === 'violation').length,
+      firstParty: packages.length - tp.length,
+      kindDependent: tp.filter((p) => p.kindDependent).length,
+    },
+  };
+}
+
+/** The failing packages: unvetted or blocked by a violation. */
+export const failures = (r: VetReport): PackageVerdict[] => r.packages.filter((p) => p.status === 'unvetted' || p.status === 'violation');
