@@ -358,6 +358,7 @@ export function parseConfigFile(text: string, file = 'config.toml'): ConfigFile 
   const r = new Reader(file, new Map());
   r.unknownKeys(doc, ['cargo-vet', 'default-criteria', 'imports', 'policy', 'exemptions', 'unaudited'], 'root');
   const cv = r.optTable(doc['cargo-vet'], 'cargo-vet');
+  r.unknownKeys(cv, ['version'], 'cargo-vet');
   const imports = new Map<string, RemoteImport>();
   for (const [name, raw] of Object.entries(r.optTable(doc.imports, 'imports'))) {
     const f = `imports.${name}`;

@@ -3,3 +3,4 @@ export { stringRepr, detectStringStyle, type StringStyle } from './toml.js';
 export * from './graph.js';
 export * from './resolver.js';
 export { cargoReqMatches } from './versionreq.js';
+export * from './coverage.js';

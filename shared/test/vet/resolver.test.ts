@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { graphFromCargoMetadata, resolveVet, type VetReport } from '../../src/index.js';
+import { lock, store } from './fixtures.js';
+
+const verdict = (r: VetReport, id: string) => {
+  const p = r.packages.find((x) => x.id === id);
+  if (!p) throw new Error(`no ${id}`);
+  return p;
+};
+
+describe('resolver rules', () => {
+  it('built-in safe-to-deploy implies safe-to-run; safe-to-run does not imply safe-to-deploy', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 bar@1.0.0\nfoo 1.0.0\nbar 1.0.0');
+    const s = store(
+      '[policy.app]\ncriteria = "safe-to-run"\n',
+      '[[audits.foo]]\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n\n[[audits.bar]]\ncriteria = "safe-to-run"\nversion = "1.0.0"\n',
+    );
+    expect(verdict(resolveVet({ lockfile: l, store: s }), 'foo@1.0.0').status).toBe('vetted');
+    const strict = store('', s.audits === undefined ? '' : '[[audits.bar]]\ncriteria = "safe-to-run"\nversion = "1.0.0"\n');
+    const r = resolveVet({ lockfile: lock('@app 0.1.0 -> bar@1.0.0\nbar 1.0.0'), store: strict });
+    expect(verdict(r, 'bar@1.0.0').status).toBe('unvetted');
+    expect(verdict(r, 'bar@1.0.0').missing).toEqual(['safe-to-deploy']);
+  });
+
+  it('criteria implication across namespaces: an imported criterion that implies safe-to-deploy, and criteria-map', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 bar@2.0.0\nfoo 1.0.0\nbar 2.0.0');
+    const imports = `
+[audits.google.criteria.rule-of-two]
+description = "strong"
+implies = "safe-to-deploy"
+
+[audits.google.criteria.crypto-safe]
+description = "crypto reviewed"
+
+[[audits.google.audits.foo]]
+who = "g"
+criteria = "rule-of-two"
+version = "1.0.0"
+
+[[audits.google.audits.bar]]
+who = "g"
+criteria = ["crypto-safe", "safe-to-deploy"]
+version = "2.0.0"
+`;
+    const config = `
+[imports.google]
+url = "https://example.invalid/audits.toml"
+
+[imports.google.criteria-map]
+crypto-safe = "our-crypto"
+
+[policy.app]
+criteria = ["safe-to-deploy", "our-crypto"]
+dependency-criteria = { foo = "safe-to-deploy" }
+`;
+    const audits = '[criteria.our-crypto]\ndescription = "ours"\n\n[audits]\n';
+    const r = resolveVet({ lockfile: l, store: store(config, audits, imports) });
+    expect(verdict(r, 'foo@1.0.0').status).toBe('vetted'); // google::rule-of-two -> safe-to-deploy
+    expect(verdict(r, 'bar@2.0.0').status).toBe('vetted'); // google::crypto-safe -> our-crypto via criteria-map
+    // Without the mapping the foreign name is not ours: bar lacks our-crypto.
+    const unmapped = resolveVet({ lockfile: l, store: store(config.replace('crypto-safe = "our-crypto"', ''), audits, imports) });
+    expect(verdict(unmapped, 'bar@2.0.0').missing).toEqual(['our-crypto']);
+    // And a local criterion of the same name as a foreign one is a different criterion.
+    const sameName = resolveVet({
+      lockfile: lock('@app 0.1.0 -> bar@2.0.0\nbar 2.0.0'),
+      store: store('[policy.app]\ncriteria = "crypto-safe"\n', '[criteria.crypto-safe]\ndescription = "ours"\n\n[audits]\n', imports),
+    });
+    expect(verdict(sameName, 'bar@2.0.0').status).toBe('unvetted');
+  });
+
+  it('a delta chain vets; a gap in it does not, and the suggestion is the gap', () => {
+    const l = lock('@app 0.1.0 -> foo@1.3.0\nfoo 1.3.0');
+    const chain = (gap: boolean) => `
+[[audits.foo]]
+criteria = "safe-to-deploy"
+version = "1.0.0"
+
+${gap ? '' : '[[audits.foo]]\ncriteria = "safe-to-deploy"\ndelta = "1.0.0 -> 1.1.0"\n'}
+[[audits.foo]]
+criteria = "safe-to-deploy"
+delta = "1.1.0 -> 1.2.0"
+
+[[audits.foo]]
+criteria = "safe-to-deploy"
+delta = "1.2.0 -> 1.3.0"
+`;
+    const ok = verdict(resolveVet({ lockfile: l, store: store('', chain(false)) }), 'foo@1.3.0');
+    expect(ok.status).toBe('vetted');
+    expect(ok.path.map((p) => p.index)).toEqual([0, 1, 2, 3]);
+    const gap = verdict(resolveVet({ lockfile: l, store: store('', chain(true)) }), 'foo@1.3.0');
+    expect(gap.status).toBe('unvetted');
+    expect(gap.suggestion).toMatchObject({ kind: 'delta', from: '1.0.0', to: '1.1.0', criteria: ['safe-to-deploy'] });
+  });
+
+  it('without any vetted version the suggestion is a full audit; with one, the delta from the closest lower version', () => {
+    const l = lock('@app 0.1.0 -> foo@1.4.0\nfoo 1.4.0');
+    const none = verdict(resolveVet({ lockfile: l, store: store('') }), 'foo@1.4.0');
+    expect(none.suggestion).toMatchObject({ kind: 'full', to: '1.4.0' });
+    const some = verdict(
+      resolveVet({
+        lockfile: l,
+        store: store('', ['0.9.0', '1.2.0', '1.3.5', '2.0.0'].map((v) => `[[audits.foo]]\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join('\n')),
+      }),
+      'foo@1.4.0',
+    );
+    expect(some.suggestion).toMatchObject({ kind: 'delta', from: '1.3.5', to: '1.4.0' });
+    expect(some.suggestion!.command).toBe('cargo vet certify foo 1.3.5 1.4.0 --criteria safe-to-deploy');
+  });
+
+  it('a violation covering a version range blocks those versions whatever the audits say', () => {
+    const l = lock('@app 0.1.0 -> foo@1.5.0 bar@2.1.0\nfoo 1.5.0\nbar 2.1.0');
+    const audits = `
+[[audits.foo]]
+criteria = "safe-to-deploy"
+version = "1.5.0"
+
+[[audits.foo]]
+criteria = "safe-to-run"
+violation = ">=1.2.0, <1.6"
+
+[[audits.bar]]
+criteria = "safe-to-deploy"
+version = "2.1.0"
+
+[[audits.bar]]
+criteria = "safe-to-deploy"
+violation = "<2.1.0"
+`;
+    const r = resolveVet({ lockfile: l, store: store('', audits) });
+    const foo = verdict(r, 'foo@1.5.0');
+    expect(foo.status).toBe('violation'); // safe-to-deploy implies the violated safe-to-run
+    expect(foo.violations![0]!.violation).toBe('>=1.2.0, <1.6');
+    expect(verdict(r, 'bar@2.1.0').status).toBe('vetted'); // 2.1.0 is outside <2.1.0
+  });
+
+  it('an expired wildcard audit does not cover versions published after its end', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 bar@2.0.0\nfoo 1.0.0\nbar 2.0.0');
+    const audits = `
+[[wildcard-audits.foo]]
+criteria = "safe-to-deploy"
+user-id = 7
+start = "2020-01-01"
+end = "2023-01-01"
+
+[[trusted.bar]]
+criteria = "safe-to-deploy"
+user-id = 7
+start = "2020-01-01"
+end = "2030-01-01"
+`;
+    const imports = (fooWhen: string) => `
+[[publisher.bar]]
+version = "2.0.0"
+when = "2024-05-01"
+user-id = 7
+
+[[publisher.foo]]
+version = "1.0.0"
+when = "${fooWhen}"
+user-id = 7
+
+[audits]
+`;
+    const live = resolveVet({ lockfile: l, store: store('', audits, imports('2022-06-01')) });
+    expect(verdict(live, 'foo@1.0.0').status).toBe('vetted');
+    expect(verdict(live, 'bar@2.0.0').status).toBe('vetted');
+    expect(verdict(live, 'foo@1.0.0').path[0]).toMatchObject({ table: 'wildcard-audits' });
+    const expired = resolveVet({ lockfile: l, store: store('', audits, imports('2023-03-01')) });
+    expect(verdict(expired, 'foo@1.0.0').status).toBe('unvetted');
+    // another publisher does not count either
+    const other = resolveVet({ lockfile: l, store: store('', audits, imports('2022-06-01').replace(/user-id = 7\n\n\[audits\]/, 'user-id = 8\n\n[audits]')) });
+    expect(verdict(other, 'foo@1.0.0').status).toBe('unvetted');
+  });
+
+  it('exemptions vet; an exemption that audits now cover is reported as no longer needed', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 bar@1.0.0\nfoo 1.0.0\nbar 1.0.0');
+    const config = '[[exemptions.foo]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.bar]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.gone]]\nversion = "3.0.0"\ncriteria = "safe-to-deploy"\n';
+    const r = resolveVet({ lockfile: l, store: store(config, '[[audits.bar]]\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n') });
+    expect(verdict(r, 'foo@1.0.0').status).toBe('exempted');
+    expect(verdict(r, 'bar@1.0.0').status).toBe('vetted');
+    expect(r.unneededExemptions).toEqual([
+      { crate: 'bar', version: '1.0.0', criteria: ['safe-to-deploy'], reason: 'audited' },
+      { crate: 'gone', version: '3.0.0', criteria: ['safe-to-deploy'], reason: 'not locked' },
+    ]);
+  });
+
+  it('a dev-only crate needs only safe-to-run (metadata); from a Cargo.lock the verdict is named as kind-dependent', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 tester@1.0.0\nfoo 1.0.0\ntester 1.0.0 -> helper@1.0.0\nhelper 1.0.0');
+    const s = store(
+      '',
+      ['foo', 'tester', 'helper'].map((n) => `[[audits.${n}]]\ncriteria = "${n === 'foo' ? 'safe-to-deploy' : 'safe-to-run'}"\nversion = "1.0.0"\n`).join('\n'),
+    );
+    const reg = 'registry+https://github.com/rust-lang/crates.io-index';
+    const pkg = (name: string, source: string | null) => ({ id: `${name}-id`, name, version: name === 'app' ? '0.1.0' : '1.0.0', source });
+    const meta = {
+      packages: [pkg('app', null), pkg('foo', reg), pkg('tester', reg), pkg('helper', reg)],
+      workspace_members: ['app-id'],
+      resolve: {
+        nodes: [
+          { id: 'app-id', deps: [{ pkg: 'foo-id', dep_kinds: [{ kind: null }] }, { pkg: 'tester-id', dep_kinds: [{ kind: 'dev' }] }] },
+          { id: 'foo-id', deps: [] },
+          { id: 'tester-id', deps: [{ pkg: 'helper-id', dep_kinds: [{ kind: null }] }] },
+          { id: 'helper-id', deps: [] },
+        ],
+      },
+    };
+    const withKinds = resolveVet({ graph: graphFromCargoMetadata(meta), store: s });
+    expect(verdict(withKinds, 'tester@1.0.0')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
+    expect(verdict(withKinds, 'helper@1.0.0')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
+    expect(verdict(withKinds, 'tester@1.0.0').requiredBy[0]).toMatchObject({ by: 'app@0.1.0', kind: 'dev' });
+    const fromLock = resolveVet({ lockfile: l, store: s });
+    expect(fromLock.kindsKnown).toBe(false);
+    expect(verdict(fromLock, 'tester@1.0.0')).toMatchObject({ status: 'unvetted', kindDependent: { ifDevEdges: 'vetted' } });
+    expect(verdict(fromLock, 'helper@1.0.0').kindDependent?.ifDevEdges).toBe('vetted');
+    expect(verdict(fromLock, 'foo@1.0.0').kindDependent).toBeUndefined();
+    expect(fromLock.summary.kindDependent).toBe(2);
+  });
+
+  it('policy: dependency-criteria, dev-criteria, default-criteria, audit-as-crates-io', () => {
+    const l = lock('@app 0.1.0 -> foo@1.0.0 bar@1.0.0\nfoo 1.0.0 -> deep@1.0.0\ndeep 1.0.0\nbar 1.0.0');
+    const s = store('default-criteria = "safe-to-run"\n', '', '');
+    s.config.policy.set('app', { dependencyCriteria: new Map([['bar', ['safe-to-deploy']]]) });
+    const r = resolveVet({ lockfile: l, store: s });
+    expect(verdict(r, 'foo@1.0.0').required).toEqual(['safe-to-run']);
+    expect(verdict(r, 'deep@1.0.0').required).toEqual(['safe-to-run']); // passed down by foo
+    expect(verdict(r, 'deep@1.0.0').requiredBy[0]).toMatchObject({ by: 'foo@1.0.0', why: 'dependent' });
+    expect(verdict(r, 'bar@1.0.0').required).toEqual(['safe-to-deploy']);
+    expect(verdict(r, 'bar@1.0.0').requiredBy[0]!.why).toBe('policy.dependency-criteria');
+    // a path crate with audit-as-crates-io = true is third-party
+    const l2 = lock('@app 0.1.0 -> vendored@1.0.0\n@vendored 1.0.0');
+    const r2 = resolveVet({ lockfile: l2, store: store('[policy.vendored]\naudit-as-crates-io = true\n') });
+    expect(verdict(r2, 'vendored@1.0.0')).toMatchObject({ thirdParty: true, status: 'unvetted' });
+  });
+});
