@@ -255,6 +255,11 @@ export class AuditGraph {
     this.removed.add(auditRefKey(ref));
   }
 
+  /** Undo every `remove`. */
+  restoreAll(): void {
+    this.removed.clear();
+  }
+
   blockedBy(crate: string, version: string, criterion: string): Violation[] {
     return (this.violations.get(crate) ?? []).filter((v) => {
       // Blocked: any criterion that implies a violated one.
