@@ -1,0 +1,100 @@
+/**
+ * `cratewatch scan <workspace dir | Cargo.lock>`: audit coverage with cargo-vet semantics, the
+ * unvetted list with suggested audits, pool coverage, RustSec hits. No infrastructure.
+ */
+import { failures, matchLockfile, poolCoverage, resolveVet, type PackageVerdict, type VetReport } from '@cratewatch/shared';
+import { loadAdvisoryDb, loadPools, loadWorkspace, parseArgs, progress, UsageError } from '../io.js';
+
+export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
+                [--pools DIR|file[,file]] [--advisory-db DIR] [--json]`;
+
+export function describeFailure(p: PackageVerdict): string {
+  const by = p.requiredBy
+    .slice(0, 3)
+    .map((r) => `${r.by} (${r.why}${r.kind === 'dev' ? ', dev' : ''})`)
+    .join(', ');
+  const more = p.requiredBy.length > 3 ? ` and ${p.requiredBy.length - 3} more` : '';
+  const lines = [`  ${p.id}: ${p.status === 'violation' ? 'blocked by a violation' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
+  for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from})`);
+  if (p.suggestion) lines.push(`      fix: ${p.suggestion.command}${p.suggestion.kind === 'delta' ? '' : '  (full audit)'}`);
+  if (p.kindDependent) lines.push(`      note: vetted as ${p.kindDependent.ifDevEdges} if it is only a dev-dependency (kinds unknown: pass --metadata)`);
+  return lines.join('\n');
+}
+
+export function run(argv: string[]): number {
+  const a = parseArgs(argv, { values: ['store', 'metadata', 'pools', 'advisory-db'], bools: ['json'] });
+  if (a.positional.length !== 1) throw new UsageError(`expected one workspace directory or Cargo.lock\n${usage}`);
+  progress(`reading ${a.positional[0]}`);
+  const ws = loadWorkspace(a.positional[0]!, a.one('store'), a.one('metadata'));
+  const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
+  if (pools) progress(`loaded ${pools.size} pools`);
+  progress(`resolving ${ws.graph.nodes.size} packages${ws.store ? ` against ${ws.storeDir}` : ' (no store: default policy)'}`);
+  const report: VetReport = resolveVet({ graph: ws.graph, store: ws.store }, { pools });
+  const coverage = pools ? poolCoverage(ws.lockfile, pools, ws.store?.imports?.publisher) : undefined;
+  let hits: ReturnType<typeof matchLockfile> = [];
+  if (a.one('advisory-db')) {
+    progress(`reading advisories from ${a.one('advisory-db')}`);
+    const advisories = loadAdvisoryDb(a.one('advisory-db')!);
+    hits = matchLockfile(advisories, ws.lockfile);
+  }
+  const fails = failures(report);
+  const vulns = hits.filter((h) => h.advisory.informational === undefined);
+  if (a.bools.has('json')) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          lockfile: ws.lockPath,
+          store: ws.storeDir ?? null,
+          kindsKnown: report.kindsKnown,
+          summary: report.summary,
+          byCriteria: byCriteria(report),
+          unvetted: fails,
+          kindDependent: fails.filter((f) => f.kindDependent).map((f) => f.id),
+          unneededExemptions: report.unneededExemptions,
+          poolCoverage: coverage
+            ? { thirdParty: coverage.thirdParty, safeToDeploy: coverage.safeToDeploy.length, safeToRun: coverage.safeToRun.length, byPool: coverage.byPool }
+            : null,
+          advisories: hits.map((h) => ({ id: h.advisory.id, package: h.package.id, informational: h.advisory.informational ?? null, title: h.advisory.title })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const s = report.summary;
+    const out: string[] = [];
+    out.push(`${ws.lockPath}: ${s.thirdParty} third-party packages, ${s.firstParty} first-party`);
+    out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, blocked by violations ${s.violation}`);
+    for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
+    if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata for exact ones`);
+    if (fails.length) {
+      out.push('', `Unvetted (${fails.length}):`);
+      for (const f of fails) out.push(describeFailure(f));
+    }
+    if (report.unneededExemptions.length) out.push('', `Exemptions no longer needed: ${report.unneededExemptions.length} (${report.unneededExemptions.slice(0, 5).map((e) => `${e.crate}@${e.version} ${e.reason}`).join(', ')}${report.unneededExemptions.length > 5 ? ', …' : ''})`);
+    if (coverage) {
+      out.push('', `Pools alone (no store): ${coverage.safeToDeploy.length}/${coverage.thirdParty} safe-to-deploy, ${coverage.safeToRun.length}/${coverage.thirdParty} safe-to-run`);
+      for (const [n, c] of Object.entries(coverage.byPool)) out.push(`  ${n}: ${c.safeToDeploy} safe-to-deploy, ${c.safeToRun} safe-to-run`);
+    }
+    if (a.one('advisory-db')) {
+      out.push('', `RustSec: ${vulns.length} vulnerabilities, ${hits.length - vulns.length} informational`);
+      for (const h of hits) out.push(`  ${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`);
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  return fails.length > 0 || vulns.length > 0 ? 1 : 0;
+}
+
+function byCriteria(r: VetReport): Record<string, { vetted: number; exempted: number; unvetted: number }> {
+  const out: Record<string, { vetted: number; exempted: number; unvetted: number }> = {};
+  for (const p of r.packages) {
+    if (!p.thirdParty) continue;
+    for (const c of p.required) {
+      const e = (out[c] ??= { vetted: 0, exempted: 0, unvetted: 0 });
+      if (p.status === 'vetted') e.vetted++;
+      else if (p.status === 'exempted') e.exempted++;
+      else if (p.status === 'unvetted' || p.status === 'violation') e.unvetted++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+/** File-system side of the CLI: everything shared/ refuses to do (it has no I/O). */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  graphFromCargoMetadata,
+  graphFromLockfile,
+  parseAdvisory,
+  parseAuditsFile,
+  parseConfigFile,
+  parseImportsLock,
+  parseLockfile,
+  type Advisory,
+  type AuditsFile,
+  type DepGraph,
+  type Lockfile,
+  type VetStore,
+} from '@cratewatch/shared';
+
+/** Wrong invocation or unreadable input: exit code 2. */
+export class UsageError extends Error {}
+
+export const progress = (msg: string): void => {
+  if (!process.env.CRATEWATCH_QUIET) process.stderr.write(`cratewatch: ${msg}\n`);
+};
+
+export function read(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export interface Workspace {
+  lockPath: string;
+  lockText: string;
+  lockfile: Lockfile;
+  graph: DepGraph;
+  store?: VetStore;
+  storeDir?: string;
+}
+
+/** `<workspace dir | Cargo.lock>`, its `supply-chain/` (or `--store`), and `--metadata` JSON. */
+export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string): Workspace {
+  if (!existsSync(target)) throw new UsageError(`${target}: no such file or directory`);
+  const dir = statSync(target).isDirectory() ? target : path.dirname(target);
+  const lockPath = statSync(target).isDirectory() ? path.join(target, 'Cargo.lock') : target;
+  const lockText = read(lockPath);
+  const lockfile = parseLockfile(lockText, lockPath);
+  const graph = metadataArg ? graphFromCargoMetadata(JSON.parse(read(metadataArg)) as unknown, metadataArg) : graphFromLockfile(lockfile);
+  const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
+  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir };
+}
+
+export function loadStore(dir: string): VetStore {
+  const f = (n: string) => path.join(dir, n);
+  if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
+  return {
+    config: parseConfigFile(read(f('config.toml')), f('config.toml')),
+    audits: existsSync(f('audits.toml')) ? parseAuditsFile(read(f('audits.toml')), f('audits.toml')) : parseAuditsFile('', f('audits.toml')),
+    imports: existsSync(f('imports.lock')) ? parseImportsLock(read(f('imports.lock')), f('imports.lock')) : undefined,
+  };
+}
+
+/** `--pools DIR|file[,file...]`: every `*.toml` in a directory, named after the file. */
+export function loadPools(args: string[]): Map<string, AuditsFile> {
+  const pools = new Map<string, AuditsFile>();
+  for (const arg of args.flatMap((a) => a.split(','))) {
+    if (!existsSync(arg)) throw new UsageError(`--pools ${arg}: no such file or directory`);
+    const files = statSync(arg).isDirectory()
+      ? readdirSync(arg).filter((f) => f.endsWith('.toml')).sort().map((f) => path.join(arg, f))
+      : [arg];
+    for (const file of files) pools.set(path.basename(file).replace(/(\.audits)?\.toml$/, ''), parseAuditsFile(read(file), file));
+  }
+  return pools;
+}
+
+/** A local RustSec advisory-db checkout: `crates/<name>/RUSTSEC-*.md` (and `rust/`). */
+export function loadAdvisoryDb(dir: string): Advisory[] {
+  if (!existsSync(path.join(dir, 'crates'))) throw new UsageError(`--advisory-db ${dir}: no crates/ directory`);
+  const out: Advisory[] = [];
+  for (const coll of ['crates', 'rust']) {
+    const base = path.join(dir, coll);
+    if (!existsSync(base)) continue;
+    for (const name of readdirSync(base)) {
+      const sub = path.join(base, name);
+      if (!statSync(sub).isDirectory()) continue;
+      for (const f of readdirSync(sub)) if (f.endsWith('.md')) out.push(parseAdvisory(read(path.join(sub, f)), path.join(sub, f)));
+    }
+  }
+  return out;
+}
+
+/** Minimal flag parser: `--flag value`, `--flag=value`, boolean flags, repeated flags. */
+export function parseArgs(argv: string[], spec: { values: string[]; bools: string[] }) {
+  const values = new Map<string, string[]>();
+  const bools = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (spec.bools.includes(name)) bools.add(name);
+    else if (spec.values.includes(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`--${name} needs a value`);
+      values.set(name, [...(values.get(name) ?? []), v]);
+    } else throw new UsageError(`unknown option --${name}`);
+  }
+  return { positional, bools, one: (n: string) => values.get(n)?.at(-1), all: (n: string) => values.get(n) ?? [] };
+}
