@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = path.join(root, 'cli/dist/main.js');
+const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
+
+function cratewatch(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const lockText = (pkgs: [string, string, string[]?][]) =>
+  `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = [${pkgs.map(([n]) => `"${n}"`).join(', ')}]\n` +
+  pkgs.map(([n, v, d]) => `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "${CRATES}"\n${d ? `dependencies = [${d.map((x) => `"${x}"`).join(', ')}]\n` : ''}`).join('');
+
+let dir = '';
+beforeAll(() => {
+  if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+  dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-cli-'));
+  mkdirSync(path.join(dir, 'ws/supply-chain'), { recursive: true });
+  writeFileSync(path.join(dir, 'base.lock'), lockText([['foo', '1.0.0']]));
+  writeFileSync(path.join(dir, 'ws/Cargo.lock'), lockText([['foo', '1.1.0'], ['bar', '2.0.0']]));
+  writeFileSync(path.join(dir, 'ws/supply-chain/config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
+  writeFileSync(
+    path.join(dir, 'ws/supply-chain/audits.toml'),
+    '\n# cargo-vet audits file\n\n[[audits.foo]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n',
+  );
+  writeFileSync(path.join(dir, 'pool.audits.toml'), '[[audits.foo]]\nwho = "p"\ncriteria = "safe-to-deploy"\ndelta = "1.0.0 -> 1.1.0"\n');
+});
+
+describe('cratewatch CLI (built, as a process)', () => {
+  it('scan: text report with the unvetted list and suggested audits; exit 1', () => {
+    const r = cratewatch('scan', path.join(dir, 'ws'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('2 third-party packages');
+    expect(r.stdout).toContain('foo@1.1.0: unvetted; needs safe-to-deploy');
+    expect(r.stdout).toContain('fix: cargo vet certify foo 1.0.0 1.1.0 --criteria safe-to-deploy');
+    expect(r.stdout).toContain('fix: cargo vet certify bar 2.0.0 --criteria safe-to-deploy  (full audit)');
+    expect(r.stderr).toContain('cratewatch: resolving');
+  });
+
+  it('scan --json with a pool that closes the gap for foo', () => {
+    const r = cratewatch('scan', path.join(dir, 'ws/Cargo.lock'), '--pools', path.join(dir, 'pool.audits.toml'), '--json');
+    const j = JSON.parse(r.stdout);
+    expect(j.summary).toMatchObject({ thirdParty: 2, vetted: 1, unvetted: 1 });
+    expect(j.unvetted.map((p: { id: string }) => p.id)).toEqual(['bar@2.0.0']);
+    expect(j.poolCoverage).toMatchObject({ thirdParty: 2, safeToDeploy: 0 }); // the pool alone has no full audit
+    expect(r.code).toBe(1);
+  });
+
+  it('gate: fails on the upgrade and the addition, passes once pools vet them; SARIF', () => {
+    const base = path.join(dir, 'base.lock');
+    const head = path.join(dir, 'ws/Cargo.lock');
+    const store = path.join(dir, 'ws/supply-chain');
+    const fail = cratewatch('gate', '--base', base, '--head', head, '--store', store);
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toContain('FAIL upgraded foo@1.1.0');
+    expect(fail.stdout).toContain('FAIL added bar@2.0.0');
+    const s = JSON.parse(cratewatch('gate', '--base', base, '--head', head, '--store', store, '--sarif').stdout);
+    expect(s.version).toBe('2.1.0');
+    expect(s.runs[0].results).toHaveLength(2);
+    expect(s.runs[0].results[0]).toMatchObject({ ruleId: 'unvetted-crate', level: 'error' });
+    expect(s.runs[0].results[0].locations[0].physicalLocation.region.startLine).toBeGreaterThan(1);
+    writeFileSync(path.join(dir, 'pool2.audits.toml'), '[[audits.bar]]\nwho = "p"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n');
+    const pass = cratewatch('gate', '--base', base, '--head', head, '--store', store, '--pools', `${path.join(dir, 'pool.audits.toml')},${path.join(dir, 'pool2.audits.toml')}`, '--json');
+    expect(JSON.parse(pass.stdout).blocking).toEqual([]);
+    expect(pass.code).toBe(0);
+    expect(cratewatch('gate', '--base', head, '--head', head, '--store', store).code).toBe(0); // nothing changed
+  });
+
+  it('usage and input errors exit 2 and say where', () => {
+    expect(cratewatch('gate', '--head', 'x').code).toBe(2);
+    expect(cratewatch('frobnicate').code).toBe(2);
+    writeFileSync(path.join(dir, 'bad.lock'), '[[package]]\nname = 3\n');
+    const bad = cratewatch('scan', path.join(dir, 'bad.lock'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bad.lock, field `package\[0\].name`/);
+  });
+});
