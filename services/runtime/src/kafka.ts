@@ -8,7 +8,7 @@
  */
 import { Kafka, logLevel, type Consumer, type KafkaMessage, type Producer, type Admin } from 'kafkajs';
 import { COMPACTED_TOPICS, DlqRecordSchema, EventValidationError, TOPICS, dlqTopic, type DlqRecord } from '@cratewatch/shared';
-import type { Logger } from './log.js';
+import { logger, type Logger } from './log.js';
 
 export function brokersFromEnv(): string[] {
   const raw = process.env.KAFKA_BROKERS;
@@ -20,7 +20,18 @@ export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka
   return new Kafka({
     clientId,
     brokers,
-    logLevel: logLevel.ERROR,
+    logLevel: logLevel.WARN,
+    // kafkajs reports every retried request (leader moves, a coordinator loading) as an ERROR.
+    // It retries those itself, and our code logs what finally fails, so they are warnings here,
+    // in the same JSON lines (and through the same secret redaction) as the rest.
+    logCreator: () => {
+      const log = logger(`kafkajs/${clientId}`);
+      return ({ level, log: entry }) => {
+        const { message, timestamp: _t, logger: _l, ...fields } = entry as { message: string } & Record<string, unknown>;
+        if (level === logLevel.ERROR || level === logLevel.WARN) log.warn(message, fields);
+        else log.debug(message, fields);
+      };
+    },
     retry: { initialRetryTime: 200, retries: 10 },
   });
 }
