@@ -76,7 +76,12 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
   let scorer: Service;
   let notifier: Service;
   const run = unique('e2e');
+  // Topics of this run only (other tests and the demo share the broker), and a graph cleared first:
+  // the test servers are throwaway ones (README: never point the tests at a real Neo4j).
+  const prefix = `${run}.`;
+  const topic = (name: string) => `${prefix}${name}`;
   const env = {
+    CRATEWATCH_TOPIC_PREFIX: prefix,
     SCORER_GROUP: `${run}-scorer`,
     NOTIFIER_GROUP: `${run}-notifier`,
     CRATEWATCH_STATE_DIR: tempDir('state'),
@@ -97,6 +102,9 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     runIngest(['workspace', '--lockfile', join(sharedData, 'projects', project), '--id', id, '--org', 'acme', '--team', 'platform'], { ...env, CRATEWATCH_STATE_DIR: stateDir });
 
   beforeAll(async () => {
+    const wipe = driver.session(); // CALL … IN TRANSACTIONS needs an auto-commit transaction
+    await wipe.run('MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS');
+    await wipe.close();
     for (const rel of ADVISORIES) {
       mkdirSync(join(db, dirname(rel)), { recursive: true });
       cpSync(join(sharedData, 'rustsec', rel), join(db, rel));
@@ -174,9 +182,10 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
       const admin = kafka.admin();
       await admin.connect();
       try {
-        const lag = await admin.fetchOffsets({ groupId: env.SCORER_GROUP, topics: ['org.workspaces', 'rustsec.advisories'] });
-        const ends = await Promise.all(['org.workspaces', 'rustsec.advisories'].map((t) => admin.fetchTopicOffsets(t)));
-        const endOf = new Map(ends.flatMap((e, i) => e.map((p) => [`${['org.workspaces', 'rustsec.advisories'][i]}/${p.partition}`, p.high])));
+        const topics = [topic('org.workspaces'), topic('rustsec.advisories')];
+        const lag = await admin.fetchOffsets({ groupId: env.SCORER_GROUP, topics });
+        const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
+        const endOf = new Map(ends.flatMap((e, i) => e.map((p) => [`${topics[i]}/${p.partition}`, p.high])));
         // A partition the group never read has no committed offset (-1): caught up when it is empty.
         return lag.every((t) =>
           t.partitions.every((p) => {
@@ -198,7 +207,7 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     await producer.connect();
     const badKey = `${run}-bad`;
     await producer.send({
-      topic: 'org.workspaces',
+      topic: topic('org.workspaces'),
       messages: [
         { key: badKey, value: JSON.stringify({ v: 1, id: badKey, org: 'acme', packages: 'not-a-list' }) },
         { key: `${badKey}-json`, value: '{ this is not json' },
@@ -208,7 +217,7 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     const consumer = kafka.consumer({ groupId: unique('dlq-reader') });
     const dlq: { key: string; error: string; service: string }[] = [];
     await consumer.connect();
-    await consumer.subscribe({ topic: 'org.workspaces.dlq', fromBeginning: true });
+    await consumer.subscribe({ topic: topic('org.workspaces.dlq'), fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
         const rec = JSON.parse(message.value!.toString());

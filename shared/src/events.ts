@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-export const TOPICS = {
+const TOPIC_NAMES = {
   releases: 'crates.releases',
   advisories: 'rustsec.advisories',
   audits: 'audits.pool',
@@ -16,6 +16,18 @@ export const TOPICS = {
   workspaces: 'org.workspaces',
   findings: 'risk.findings',
 } as const;
+
+/**
+ * A deployment namespace for every topic (`CRATEWATCH_TOPIC_PREFIX`, e.g. `staging.`), so that
+ * several cratewatch instances — staging and production, or test runs — can share one Kafka
+ * cluster without reading each other's facts. Read once at load; empty by default. The types keep
+ * the unprefixed names: they only name which schema a topic carries.
+ */
+export const TOPIC_PREFIX: string = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CRATEWATCH_TOPIC_PREFIX ?? '';
+
+export const TOPICS = Object.fromEntries(
+  Object.entries(TOPIC_NAMES).map(([k, v]) => [k, `${TOPIC_PREFIX}${v}`]),
+) as unknown as typeof TOPIC_NAMES;
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 
 /** Topics whose latest value per key is the truth, so Neo4j can be rebuilt from Kafka. */

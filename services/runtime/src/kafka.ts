@@ -7,7 +7,7 @@
  * restart repeats at most the messages in flight, and every handler is idempotent.
  */
 import { Kafka, logLevel, type Consumer, type KafkaMessage, type Producer, type Admin } from 'kafkajs';
-import { COMPACTED_TOPICS, DlqRecordSchema, EventValidationError, TOPICS, dlqTopic, type DlqRecord } from '@cratewatch/shared';
+import { COMPACTED_TOPICS, TOPIC_PREFIX, DlqRecordSchema, EventValidationError, TOPICS, dlqTopic, type DlqRecord } from '@cratewatch/shared';
 import { logger, type Logger } from './log.js';
 
 export function brokersFromEnv(): string[] {
@@ -37,7 +37,7 @@ export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka
 }
 
 /** Topics the service's own bookkeeping needs besides the design's topics. */
-export const INTERNAL_TOPICS = { deliveries: 'notifier.deliveries' } as const;
+export const INTERNAL_TOPICS = { deliveries: `${TOPIC_PREFIX}notifier.deliveries` } as const;
 
 /**
  * Creates every design topic and its DLQ (idempotent). Compacted topics keep the latest value per
