@@ -5,6 +5,7 @@
  *   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <s>]
  *   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
  *   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <s>]
+ *   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <s>]
  *
  * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR.
  */
@@ -14,11 +15,14 @@ import { pathToFileURL } from 'node:url';
 import { Checkpoint, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
 import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
 import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
+import { PoolsSource, poolRefs } from './sources/pools.js';
+import { HttpClient } from './http.js';
 
 const USAGE = `usage:
   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <seconds>]
   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
-  cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]`;
+  cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]
+  cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <seconds>]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -32,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       org: { type: 'string' },
       team: { type: 'string' },
       interval: { type: 'string' },
+      url: { type: 'string', multiple: true },
+      'no-registry': { type: 'boolean' },
     },
   });
   const need = (k: keyof typeof values): string => {
@@ -75,6 +81,13 @@ export async function main(argv: string[]): Promise<number> {
         }
         log.info('watch poll done', { dir, sent });
       };
+      break;
+    }
+    case 'pools': {
+      // cargo-vet's registry of public pools plus every --url NAME=URL (which overrides a registry name).
+      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
+      const source = new PoolsSource(poolRefs(values.url ?? [], !values['no-registry']), producer, http, join(stateDir(), 'pools'), log);
+      pollOnce = async () => log.info('pools poll done', { pools: await source.poll() });
       break;
     }
     default:
