@@ -28,7 +28,8 @@ export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka
       const log = logger(`kafkajs/${clientId}`);
       return ({ level, log: entry }) => {
         const { message, timestamp: _t, logger: _l, ...fields } = entry as { message: string } & Record<string, unknown>;
-        if (level === logLevel.ERROR || level === logLevel.WARN) log.warn(message, fields);
+        // kafkajs's own WARNs are advice to library users (partitioner change, retry limits).
+        if (level === logLevel.ERROR) log.warn(message, fields);
         else log.debug(message, fields);
       };
     },
@@ -52,8 +53,8 @@ export async function ensureTopics(admin: Admin, partitions = Number(process.env
   }
   wanted.push({ topic: INTERNAL_TOPICS.deliveries, compacted: true });
   const missing = wanted.filter((w) => !existing.has(w.topic));
-  if (missing.length === 0) return;
-  await admin.createTopics({
+  if (missing.length > 0) {
+    await admin.createTopics({
     waitForLeaders: true,
     topics: missing.map((w) => ({
       topic: w.topic,
@@ -63,7 +64,22 @@ export async function ensureTopics(admin: Admin, partitions = Number(process.env
         ? [{ name: 'cleanup.policy', value: 'compact' }]
         : [{ name: 'retention.ms', value: String(90 * 24 * 3600 * 1000) }],
     })),
-  });
+    });
+  }
+  // Another service may have created the topics a moment ago: wait until every partition has a
+  // leader, or the first offset lookup or produce fails with "not the leader".
+  const topics = wanted.map((w) => w.topic);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics have no leader after 60 s: ${topics.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export async function withAdmin<T>(kafka: Kafka, fn: (a: Admin) => Promise<T>): Promise<T> {

@@ -44,7 +44,8 @@ export class Graph {
     return this.driver.session({ database: this.database });
   }
 
-  private async run<T>(mode: 'read' | 'write', fn: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+  /** One transaction: a handler composes several of the queries below so it commits once. */
+  async run<T>(mode: 'read' | 'write', fn: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
     const s = this.session();
     try {
       return mode === 'write' ? await s.executeWrite(fn) : await s.executeRead(fn);
@@ -58,7 +59,7 @@ export class Graph {
   }
 
   /** Writes a workspace's locked packages and edges; drops LOCKS of versions it no longer locks. */
-  async upsertWorkspace(ev: WorkspaceEvent): Promise<void> {
+  static async upsertWorkspace(tx: ManagedTransaction, ev: WorkspaceEvent): Promise<LockedVersion[]> {
     const members = new Set(ev.members);
     const packages = ev.packages.map((p) => ({
       id: versionNodeId(ev.id, p),
@@ -70,146 +71,157 @@ export class Graph {
     }));
     const idOf = new Map(ev.packages.map((p) => [p.id, versionNodeId(ev.id, p)]));
     const edges = ev.edges.map((e) => ({ from: idOf.get(e.from), to: idOf.get(e.to), kind: e.kind })).filter((e) => e.from && e.to);
-    await this.run('write', async (tx) => {
-      await tx.run(
-        `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt`,
-        { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt },
-      );
-      await tx.run(
-        `MATCH (w:Workspace {id: $id})
-         UNWIND $packages AS p
-         MERGE (c:Crate {name: p.crate})
-         MERGE (v:Version {id: p.id})
-           SET v.crate = p.crate, v.version = p.version, v.source = p.source, v.checksum = p.checksum
-         MERGE (c)-[:HAS_VERSION]->(v)
-         MERGE (w)-[l:LOCKS]->(v) SET l.firstParty = p.firstParty`,
-        { id: ev.id, packages },
-      );
-      await tx.run(
-        `MATCH (w:Workspace {id: $id})-[l:LOCKS]->(v:Version) WHERE NOT v.id IN $ids DELETE l`,
-        { id: ev.id, ids: packages.map((p) => p.id) },
-      );
-      await tx.run(
-        `UNWIND $edges AS e
-         MATCH (a:Version {id: e.from}), (b:Version {id: e.to})
-         MERGE (a)-[d:DEPENDS_ON]->(b) SET d.kind = e.kind`,
-        { edges },
-      );
+    await tx.run(
+      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt`,
+      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt },
+    );
+    await tx.run(
+      `MATCH (w:Workspace {id: $id})
+       UNWIND $packages AS p
+       MERGE (c:Crate {name: p.crate})
+       MERGE (v:Version {id: p.id})
+         SET v.crate = p.crate, v.version = p.version, v.source = p.source, v.checksum = p.checksum
+       MERGE (c)-[:HAS_VERSION]->(v)
+       MERGE (w)-[l:LOCKS]->(v) SET l.firstParty = p.firstParty`,
+      { id: ev.id, packages },
+    );
+    await tx.run(`MATCH (w:Workspace {id: $id})-[l:LOCKS]->(v:Version) WHERE NOT v.id IN $ids DELETE l`, {
+      id: ev.id,
+      ids: packages.map((p) => p.id),
     });
+    await tx.run(
+      `UNWIND $edges AS e
+       MATCH (a:Version {id: e.from}), (b:Version {id: e.to})
+       MERGE (a)-[d:DEPENDS_ON]->(b) SET d.kind = e.kind`,
+      { edges },
+    );
+    return packages.map((p) => ({ id: p.id, crate: p.crate, version: p.version, source: p.source }));
   }
 
-  async upsertAdvisory(a: Advisory): Promise<void> {
-    await this.run('write', (tx) =>
-      tx.run(
-        `MERGE (a:Advisory {id: $id})
-         SET a.package = $package, a.collection = $collection, a.title = $title, a.date = $date,
-             a.informational = $informational, a.withdrawn = $withdrawn, a.cvss = $cvss,
-             a.aliases = $aliases, a.patched = $patched, a.unaffected = $unaffected, a.json = $json`,
-        {
-          id: a.id,
-          package: a.package,
-          collection: a.collection,
-          title: a.title,
-          date: a.date,
-          informational: a.informational ?? null,
-          withdrawn: a.withdrawn ?? null,
-          cvss: a.cvss ?? null,
-          aliases: a.aliases,
-          patched: a.versions.patched,
-          unaffected: a.versions.unaffected,
-          json: JSON.stringify(a),
-        },
-      ),
+  static async upsertAdvisory(tx: ManagedTransaction, a: Advisory): Promise<void> {
+    await tx.run(
+      `MERGE (a:Advisory {id: $id})
+       SET a.package = $package, a.collection = $collection, a.title = $title, a.date = $date,
+           a.informational = $informational, a.withdrawn = $withdrawn, a.cvss = $cvss,
+           a.aliases = $aliases, a.patched = $patched, a.unaffected = $unaffected, a.json = $json`,
+      {
+        id: a.id,
+        package: a.package,
+        collection: a.collection,
+        title: a.title,
+        date: a.date,
+        informational: a.informational ?? null,
+        withdrawn: a.withdrawn ?? null,
+        cvss: a.cvss ?? null,
+        aliases: a.aliases,
+        patched: a.versions.patched,
+        unaffected: a.versions.unaffected,
+        json: JSON.stringify(a),
+      },
     );
   }
 
   /** Removes an advisory whose file was deleted; returns the workspaces it touched. */
-  async deleteAdvisory(id: string): Promise<string[]> {
-    return this.run('write', async (tx) => {
-      const r = await tx.run(
-        `MATCH (a:Advisory {id: $id})
-         OPTIONAL MATCH (a)-[:AFFECTS]->(:Version)<-[:LOCKS]-(w:Workspace)
-         WITH a, collect(DISTINCT w.id) AS ws
-         DETACH DELETE a
-         RETURN ws`,
-        { id },
-      );
-      return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
+  static async deleteAdvisory(tx: ManagedTransaction, id: string): Promise<string[]> {
+    const r = await tx.run(
+      `MATCH (a:Advisory {id: $id})
+       OPTIONAL MATCH (a)-[:AFFECTS]->(:Version)<-[:LOCKS]-(w:Workspace)
+       WITH a, collect(DISTINCT w.id) AS ws
+       DETACH DELETE a
+       RETURN ws`,
+      { id },
+    );
+    return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
+  }
+
+  static async advisoriesFor(tx: ManagedTransaction, crates: string[]): Promise<Advisory[]> {
+    const r = await tx.run(`MATCH (a:Advisory) WHERE a.package IN $crates RETURN a.json AS json`, { crates });
+    return r.records.map((rec) => JSON.parse(rec.get('json') as string) as Advisory);
+  }
+
+  /** Every version node of a crate (what some workspace locks or once locked). */
+  static async versionsOf(tx: ManagedTransaction, crate: string): Promise<LockedVersion[]> {
+    const r = await tx.run(
+      `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version)
+       RETURN v.id AS id, v.crate AS crate, v.version AS version, v.source AS source`,
+      { crate },
+    );
+    return r.records.map((rec) => rec.toObject() as LockedVersion);
+  }
+
+  /** Sets exactly which versions an advisory affects: removes stale AFFECTS edges, adds new ones. */
+  static async setAffects(tx: ManagedTransaction, advisoryId: string, versionIds: string[]): Promise<void> {
+    await tx.run(`MATCH (a:Advisory {id: $id})-[r:AFFECTS]->(v:Version) WHERE NOT v.id IN $ids DELETE r`, { id: advisoryId, ids: versionIds });
+    await tx.run(`MATCH (a:Advisory {id: $id}) UNWIND $ids AS vid MATCH (v:Version {id: vid}) MERGE (a)-[:AFFECTS]->(v)`, {
+      id: advisoryId,
+      ids: versionIds,
     });
   }
 
-  async advisoriesFor(crates: string[]): Promise<Advisory[]> {
-    return this.run('read', async (tx) => {
-      const r = await tx.run(`MATCH (a:Advisory) WHERE a.package IN $crates RETURN a.json AS json`, { crates });
-      return r.records.map((rec) => JSON.parse(rec.get('json') as string) as Advisory);
-    });
+  /** Adds AFFECTS edges (advisory id → version id) in one batch. */
+  static async addAffects(tx: ManagedTransaction, pairs: { advisory: string; version: string }[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await tx.run(
+      `UNWIND $pairs AS p MATCH (a:Advisory {id: p.advisory}), (v:Version {id: p.version}) MERGE (a)-[:AFFECTS]->(v)`,
+      { pairs },
+    );
   }
 
-  /** Every version node of a crate that some workspace locks from crates.io. */
-  async lockedVersionsOf(crate: string): Promise<LockedVersion[]> {
-    return this.run('read', async (tx) => {
-      const r = await tx.run(
-        `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version) WHERE v.source IS NOT NULL
-         RETURN v.id AS id, v.crate AS crate, v.version AS version, v.source AS source`,
-        { crate },
-      );
-      return r.records.map((rec) => rec.toObject() as LockedVersion);
-    });
+  /** Workspaces that lock any version of a crate. */
+  static async workspacesLocking(tx: ManagedTransaction, crate: string): Promise<string[]> {
+    const r = await tx.run(
+      `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace) RETURN collect(DISTINCT w.id) AS ws`,
+      { crate },
+    );
+    return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
   }
 
   /**
-   * Sets exactly which versions an advisory affects (adds the new AFFECTS edges, removes stale ones)
-   * and returns the workspaces whose locked versions gained or lost an edge or still have one.
+   * All a workspace's advisory findings need, read at once: the workspace, the (version, advisory)
+   * pairs it is exposed to now (locked, affected, not withdrawn), and its current findings with the
+   * advisory each is about (null when that advisory was deleted).
    */
-  async setAffects(advisoryId: string, crate: string, versionIds: string[]): Promise<string[]> {
-    return this.run('write', async (tx) => {
-      await tx.run(
-        `MATCH (a:Advisory {id: $id})-[r:AFFECTS]->(v:Version) WHERE NOT v.id IN $ids DELETE r`,
-        { id: advisoryId, ids: versionIds },
-      );
-      await tx.run(
-        `MATCH (a:Advisory {id: $id}) UNWIND $ids AS vid MATCH (v:Version {id: vid}) MERGE (a)-[:AFFECTS]->(v)`,
-        { id: advisoryId, ids: versionIds },
-      );
-      const r = await tx.run(
-        `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace) RETURN collect(DISTINCT w.id) AS ws`,
-        { crate },
-      );
-      return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
-    });
+  static async advisoryFindingContext(
+    tx: ManagedTransaction,
+    workspaceId: string,
+  ): Promise<
+    | {
+        workspace: { id: string; org: string; team?: string };
+        exposure: { version: string; advisory: Advisory }[];
+        current: { id: string; state: string; version: string; advisory: Advisory | null; advisoryId: string }[];
+      }
+    | undefined
+  > {
+    const w = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team`, { id: workspaceId });
+    const rec = w.records[0];
+    if (!rec) return undefined;
+    const team = rec.get('team') as string | null;
+    const exposure = await tx.run(
+      `MATCH (:Workspace {id: $id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
+       WHERE a.withdrawn IS NULL AND a.collection = 'crates'
+       RETURN v.version AS version, a.json AS json`,
+      { id: workspaceId },
+    );
+    const current = await tx.run(
+      `MATCH (f:Finding {workspace: $id, kind: 'advisory'})
+       OPTIONAL MATCH (a:Advisory {id: f.advisory})
+       RETURN f.id AS id, f.state AS state, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
+      { id: workspaceId },
+    );
+    return {
+      workspace: { id: workspaceId, org: rec.get('org') as string, ...(team ? { team } : {}) },
+      exposure: exposure.records.map((r) => ({ version: r.get('version') as string, advisory: JSON.parse(r.get('json') as string) as Advisory })),
+      current: current.records.map((r) => ({
+        id: r.get('id') as string,
+        state: r.get('state') as string,
+        version: r.get('version') as string,
+        advisoryId: r.get('advisoryId') as string,
+        advisory: r.get('json') ? (JSON.parse(r.get('json') as string) as Advisory) : null,
+      })),
+    };
   }
 
-  async workspace(id: string): Promise<{ id: string; org: string; team?: string } | undefined> {
-    return this.run('read', async (tx) => {
-      const r = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team`, { id });
-      const rec = r.records[0];
-      if (!rec) return undefined;
-      const team = rec.get('team') as string | null;
-      return { id, org: rec.get('org') as string, ...(team ? { team } : {}) };
-    });
-  }
-
-  /** (version, advisory) pairs a workspace is exposed to right now: locked, affected, not withdrawn. */
-  async advisoryExposure(workspaceId: string): Promise<{ version: string; advisory: Advisory }[]> {
-    return this.run('read', async (tx) => {
-      const r = await tx.run(
-        `MATCH (:Workspace {id: $id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
-         WHERE a.withdrawn IS NULL AND a.collection = 'crates'
-         RETURN v.version AS version, a.json AS json`,
-        { id: workspaceId },
-      );
-      return r.records.map((rec) => ({ version: rec.get('version') as string, advisory: JSON.parse(rec.get('json') as string) as Advisory }));
-    });
-  }
-
-  async findingStates(workspaceId: string, kind: string): Promise<Map<string, string>> {
-    return this.run('read', async (tx) => {
-      const r = await tx.run(`MATCH (f:Finding {workspace: $id, kind: $kind}) RETURN f.id AS id, f.state AS state`, { id: workspaceId, kind });
-      return new Map(r.records.map((rec) => [rec.get('id') as string, rec.get('state') as string]));
-    });
-  }
-
-  async writeFindings(findings: FindingEvent[]): Promise<void> {
+  static async writeFindings(tx: ManagedTransaction, findings: FindingEvent[]): Promise<void> {
     if (findings.length === 0) return;
     const rows = findings.map((f) => ({
       id: f.id,
@@ -224,21 +236,19 @@ export class Graph {
       why: JSON.stringify(f.why),
       observedAt: f.observedAt,
     }));
-    await this.run('write', (tx) =>
-      tx.run(
-        `UNWIND $rows AS f
-         MERGE (n:Finding {id: f.id})
-           SET n.kind = f.kind, n.state = f.state, n.severity = f.severity, n.score = f.score,
-               n.workspace = f.workspace, n.crate = f.crate, n.version = f.version,
-               n.advisory = f.advisory, n.why = f.why, n.observedAt = f.observedAt
-         WITH n, f
-         MATCH (w:Workspace {id: f.workspace})
-         MERGE (n)-[:IN]->(w)
-         WITH n, f, w
-         OPTIONAL MATCH (w)-[:LOCKS]->(v:Version {crate: f.crate, version: f.version})
-         FOREACH (_ IN CASE WHEN v IS NULL THEN [] ELSE [1] END | MERGE (n)-[:ABOUT]->(v))`,
-        { rows },
-      ),
+    await tx.run(
+      `UNWIND $rows AS f
+       MERGE (n:Finding {id: f.id})
+         SET n.kind = f.kind, n.state = f.state, n.severity = f.severity, n.score = f.score,
+             n.workspace = f.workspace, n.crate = f.crate, n.version = f.version,
+             n.advisory = f.advisory, n.why = f.why, n.observedAt = f.observedAt
+       WITH n, f
+       MATCH (w:Workspace {id: f.workspace})
+       MERGE (n)-[:IN]->(w)
+       WITH n, f, w
+       OPTIONAL MATCH (w)-[:LOCKS]->(v:Version {crate: f.crate, version: f.version})
+       FOREACH (_ IN CASE WHEN v IS NULL THEN [] ELSE [1] END | MERGE (n)-[:ABOUT]->(v))`,
+      { rows },
     );
   }
 }

@@ -21,7 +21,7 @@ import {
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { Graph } from './graph.js';
+import { Graph, type LockedVersion } from './graph.js';
 
 export class Scorer {
   constructor(
@@ -51,91 +51,112 @@ export class Scorer {
     }
   }
 
+  /** An advisory added or changed: one transaction sets what it affects; then the touched workspaces. */
   async onAdvisory(a: Advisory): Promise<void> {
-    let intervals;
+    let intervals: ReturnType<typeof unaffectedIntervals>;
     try {
       intervals = unaffectedIntervals(a);
     } catch (err) {
       throw new BadMessageError(`advisory ${a.id}: ${(err as Error).message}`);
     }
-    await this.graph.upsertAdvisory(a);
-    const matchable = a.collection === 'crates' && !a.withdrawn;
-    const versions = matchable ? await this.graph.lockedVersionsOf(a.package) : [];
-    const hit = versions
-      .filter((v) => v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals))
-      .map((v) => v.id);
-    const workspaces = await this.graph.setAffects(a.id, a.package, hit);
+    const { hit, workspaces } = await this.graph.run('write', async (tx) => {
+      await Graph.upsertAdvisory(tx, a);
+      const matchable = a.collection === 'crates' && !a.withdrawn;
+      const versions = matchable ? await Graph.versionsOf(tx, a.package) : [];
+      const hit = versions.filter((v) => affects(a, v, intervals)).map((v) => v.id);
+      await Graph.setAffects(tx, a.id, hit);
+      return { hit, workspaces: await Graph.workspacesLocking(tx, a.package) };
+    });
     this.log.info('advisory applied', { advisory: a.id, crate: a.package, affectedVersions: hit.length, workspaces: workspaces.length });
     for (const ws of workspaces) await this.recomputeAdvisoryFindings(ws);
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
-    const workspaces = await this.graph.deleteAdvisory(id);
+    const workspaces = await this.graph.run('write', (tx) => Graph.deleteAdvisory(tx, id));
     this.log.info('advisory deleted', { advisory: id, workspaces: workspaces.length });
     for (const ws of workspaces) await this.recomputeAdvisoryFindings(ws);
   }
 
+  /**
+   * A workspace registered or changed: one transaction writes its packages and the AFFECTS edges of
+   * the advisories on the crates it locks. Edges of versions it shares with other workspaces were
+   * set when those advisories arrived, so only this workspace's versions are matched here.
+   */
   async onWorkspace(ev: WorkspaceEvent): Promise<void> {
-    await this.graph.upsertWorkspace(ev);
-    const crates = [...new Set(ev.packages.filter((p) => p.source && CRATES_IO_SOURCES.has(p.source)).map((p) => p.name))];
-    const advisories = await this.graph.advisoriesFor(crates);
-    for (const a of advisories) {
-      if (a.collection !== 'crates' || a.withdrawn) continue;
-      // Recompute the advisory's edges over every locked version of its crate, this workspace's included.
-      const versions = await this.graph.lockedVersionsOf(a.package);
-      const intervals = unaffectedIntervals(a);
-      const hit = versions.filter((v) => v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals)).map((v) => v.id);
-      await this.graph.setAffects(a.id, a.package, hit);
-    }
-    this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: advisories.length });
+    const checked = await this.graph.run('write', async (tx) => {
+      const locked = await Graph.upsertWorkspace(tx, ev);
+      const byCrate = new Map<string, typeof locked>();
+      for (const v of locked) if (v.source !== null && CRATES_IO_SOURCES.has(v.source)) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
+      const advisories = await Graph.advisoriesFor(tx, [...byCrate.keys()]);
+      const pairs: { advisory: string; version: string }[] = [];
+      for (const a of advisories) {
+        if (a.collection !== 'crates' || a.withdrawn) continue;
+        const intervals = unaffectedIntervals(a);
+        for (const v of byCrate.get(a.package) ?? []) if (affects(a, v, intervals)) pairs.push({ advisory: a.id, version: v.id });
+      }
+      await Graph.addAffects(tx, pairs);
+      return advisories.length;
+    });
+    this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
     await this.recomputeAdvisoryFindings(ev.id);
   }
 
   /** Opens, resolves or reopens the workspace's advisory findings to match the graph. */
   async recomputeAdvisoryFindings(workspaceId: string): Promise<FindingEvent[]> {
-    const ws = await this.graph.workspace(workspaceId);
-    if (!ws) return [];
+    const ctx = await this.graph.run('read', (tx) => Graph.advisoryFindingContext(tx, workspaceId));
+    if (!ctx) return [];
     const at = this.now();
     const desired = new Map<string, FindingEvent>();
-    for (const { version, advisory } of await this.graph.advisoryExposure(workspaceId)) {
-      const f = advisoryFinding(ws, advisory, version, 'open', at);
+    for (const { version, advisory } of ctx.exposure) {
+      const f = advisoryFinding(ctx.workspace, advisory, version, 'open', at);
       desired.set(f.id, f);
     }
-    const current = await this.graph.findingStates(workspaceId, 'advisory');
     const changes: FindingEvent[] = [];
-    for (const [id, f] of desired) if (current.get(id) !== 'open') changes.push(f);
-    for (const [id, state] of current) {
-      if (state === 'open' && !desired.has(id)) changes.push(await this.resolved(id, ws, at));
+    const current = new Map(ctx.current.map((c) => [c.id, c]));
+    for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
+    for (const c of ctx.current) {
+      if (c.state === 'open' && !desired.has(c.id)) changes.push(resolvedFinding(ctx.workspace, c, at));
     }
     if (changes.length === 0) return [];
     await this.producer.send({
       topic: TOPICS.findings,
       messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })),
     });
-    await this.graph.writeFindings(changes);
-    this.log.info('findings changed', { workspace: workspaceId, opened: changes.filter((c) => c.state === 'open').length, resolved: changes.filter((c) => c.state === 'resolved').length });
+    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    this.log.info('findings changed', {
+      workspace: workspaceId,
+      opened: changes.filter((c) => c.state === 'open').length,
+      resolved: changes.filter((c) => c.state === 'resolved').length,
+    });
     return changes;
   }
+}
 
-  private async resolved(id: string, ws: { id: string; org: string; team?: string }, at: string): Promise<FindingEvent> {
-    const [, crate, version, kind] = id.split('|') as [string, string, string, string];
-    const advisoryId = kind.replace(/^advisory:/, '');
-    const [advisory] = (await this.graph.advisoriesFor([crate])).filter((a) => a.id === advisoryId);
-    if (advisory) return advisoryFinding(ws, advisory, version, 'resolved', at);
-    // The advisory itself was deleted: the finding is resolved with what the id tells.
-    return {
-      v: 1,
-      id,
-      kind: 'advisory',
-      state: 'resolved',
-      severity: 'info',
-      score: 0,
-      workspace: ws,
-      crate,
-      version,
-      why: [{ signal: 'advisory.deleted', contribution: 0, detail: `${advisoryId} was removed from the advisory database` }],
-      advisory: { id: advisoryId, title: '(removed from the advisory database)', patched: [], aliases: [] },
-      observedAt: at,
-    };
-  }
+/** Only crates.io versions are matched against RustSec (a git fork or path crate is another crate). */
+function affects(a: Advisory, v: LockedVersion, intervals: ReturnType<typeof unaffectedIntervals>): boolean {
+  return v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals);
+}
+
+function resolvedFinding(
+  ws: { id: string; org: string; team?: string },
+  c: { id: string; version: string; advisory: Advisory | null; advisoryId: string },
+  at: string,
+): FindingEvent {
+  if (c.advisory) return advisoryFinding(ws, c.advisory, c.version, 'resolved', at);
+  // The advisory itself was deleted from the database: resolved with what the finding id tells.
+  const crate = c.id.split('|')[1] ?? '';
+  return {
+    v: 1,
+    id: c.id,
+    kind: 'advisory',
+    state: 'resolved',
+    severity: 'info',
+    score: 0,
+    workspace: ws,
+    crate,
+    version: c.version,
+    why: [{ signal: 'advisory.deleted', contribution: 0, detail: `${c.advisoryId} was removed from the advisory database` }],
+    advisory: { id: c.advisoryId, title: '(removed from the advisory database)', patched: [], aliases: [] },
+    observedAt: at,
+  };
 }
