@@ -1,0 +1,161 @@
+/**
+ * Delivery of one JSON body to a webhook (Slack incoming webhook) with retries:
+ * - network errors, timeouts and 5xx: retried with exponential backoff and full jitter;
+ * - 429: waits exactly `Retry-After` (seconds or an HTTP date), capped by `maxRetryAfterMs`;
+ *   without the header, the backoff applies;
+ * - any other 4xx: permanent, not retried (a retry cannot fix a revoked hook or a bad payload);
+ * - after `attempts` attempts in all: gives up with a DeliveryError.
+ *
+ * The webhook URL is a secret (its path is the credential): it never appears in an error message or
+ * in a log line. Errors from the HTTP client are reduced to their code and scrubbed of the URL.
+ */
+import { request } from 'undici';
+
+export interface DeliverOptions {
+  /** Attempts in all, the first included (default 6). */
+  attempts?: number;
+  /** First backoff, doubled at every retry (default 500 ms). */
+  baseDelayMs?: number;
+  /** Cap of one backoff (default 30 s). */
+  maxDelayMs?: number;
+  /** Cap of one Retry-After wait (default 60 s). */
+  maxRetryAfterMs?: number;
+  /** Time allowed for the response headers, and for the body (default 10 s each). */
+  timeoutMs?: number;
+  /** Aborts the waits between attempts (never a request in flight: its answer must be known). */
+  signal?: AbortSignal;
+  /** Called before each wait, for logs. The reason never contains the URL. */
+  onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  /** Random in [0, 1) for the jitter (tests can fix it). */
+  random?: () => number;
+}
+
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  constructor(
+    message: string,
+    /** True when retrying cannot help (4xx other than 429). */
+    readonly permanent: boolean,
+    readonly attempts: number,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The waits between attempts were aborted (the notifier is stopping): not a delivery failure. */
+export class DeliveryAbortedError extends Error {
+  override name = 'DeliveryAbortedError';
+}
+
+export interface DeliveryResult {
+  status: number;
+  attempts: number;
+}
+
+export const DEFAULT_DELIVER_OPTIONS = {
+  attempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 60_000,
+  timeoutMs: 10_000,
+} as const;
+
+/** Parses Retry-After: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return undefined;
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const date = Date.parse(s);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** Exponential backoff with full jitter: a random wait in [base·2^(n-1)/2, base·2^(n-1)], capped. */
+export function backoffMs(retry: number, base: number, max: number, random: () => number): number {
+  const ceiling = Math.min(max, base * 2 ** Math.max(0, retry - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new DeliveryAbortedError('delivery aborted: stopping'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new DeliveryAbortedError('delivery aborted: stopping'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A client error reduced to something safe to show: its code, never its message (it may hold the URL). */
+function describeNetworkError(err: unknown, url: string): string {
+  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
+  const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  return scrub(`network error (${code ?? name})`, url);
+}
+
+/** Removes the URL, and its path and query (the secret part), from a text. */
+export function scrub(text: string, url: string): string {
+  let out = text.split(url).join('[webhook]');
+  try {
+    const u = new URL(url);
+    const secret = u.pathname + u.search;
+    if (secret.length > 1) out = out.split(secret).join('[webhook-path]');
+  } catch {
+    /* not a URL: nothing more to remove */
+  }
+  return out;
+}
+
+/** POSTs `body` as JSON to `url`, retrying as described above; throws DeliveryError when it gives up. */
+export async function postJson(url: string, body: unknown, options: DeliverOptions = {}): Promise<DeliveryResult> {
+  const o = { ...DEFAULT_DELIVER_OPTIONS, ...options };
+  const random = options.random ?? Math.random;
+  const payload = JSON.stringify(body);
+  let retries = 0;
+  for (let attempt = 1; ; attempt++) {
+    let reason: string;
+    let waitMs: number | undefined;
+    let status: number | undefined;
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: payload,
+        headersTimeout: o.timeoutMs,
+        bodyTimeout: o.timeoutMs,
+      });
+      status = res.statusCode;
+      // Read (a bounded part of) the body so the connection is reusable; Slack explains errors there.
+      const text = (await res.body.text()).slice(0, 200);
+      if (status >= 200 && status < 300) return { status, attempts: attempt };
+      const detail = text ? `: ${scrub(text.replace(/\s+/g, ' ').trim(), url)}` : '';
+      if (status === 429) {
+        reason = `HTTP 429 (rate limited)${detail}`;
+        const ra = parseRetryAfter(res.headers['retry-after']);
+        if (ra !== undefined) waitMs = Math.min(ra, o.maxRetryAfterMs);
+      } else if (status >= 500) {
+        reason = `HTTP ${status}${detail}`;
+      } else {
+        throw new DeliveryError(`webhook refused the message: HTTP ${status}${detail} (not retried)`, true, attempt, status);
+      }
+    } catch (err) {
+      if (err instanceof DeliveryError) throw err;
+      reason = describeNetworkError(err, url);
+    }
+    if (attempt >= o.attempts) {
+      throw new DeliveryError(`webhook delivery failed after ${attempt} attempts; last: ${reason}`, false, attempt, status);
+    }
+    retries++;
+    const wait = waitMs ?? backoffMs(retries, o.baseDelayMs, o.maxDelayMs, random);
+    options.onRetry?.({ attempt, waitMs: wait, reason });
+    await sleep(wait, options.signal);
+  }
+}
