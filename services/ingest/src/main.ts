@@ -6,9 +6,12 @@
  *   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
  *   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <s>]
  *   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <s>]
+ *   cratewatch-ingest crates-index (--crate NAME ... | --lockfile Cargo.lock) [--deps] [--index URL] [--interval <s>]
+ *   cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <s>]
  *
  * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -17,12 +20,16 @@ import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
 import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
 import { PoolsSource, poolRefs } from './sources/pools.js';
 import { HttpClient } from './http.js';
+import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
+import { CratesFeedSource, type CratesFeedCheckpoint } from './sources/crates-io-feed.js';
 
 const USAGE = `usage:
   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <seconds>]
   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]
-  cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <seconds>]`;
+  cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <seconds>]
+  cratewatch-ingest crates-index (--crate NAME ... | --lockfile Cargo.lock) [--deps] [--index URL] [--interval <seconds>]
+  cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <seconds>]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -38,6 +45,11 @@ export async function main(argv: string[]): Promise<number> {
       interval: { type: 'string' },
       url: { type: 'string', multiple: true },
       'no-registry': { type: 'boolean' },
+      crate: { type: 'string', multiple: true },
+      deps: { type: 'boolean' },
+      index: { type: 'string' },
+      api: { type: 'string' },
+      all: { type: 'boolean' },
     },
   });
   const need = (k: keyof typeof values): string => {
@@ -88,6 +100,24 @@ export async function main(argv: string[]): Promise<number> {
       const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
       const source = new PoolsSource(poolRefs(values.url ?? [], !values['no-registry']), producer, http, join(stateDir(), 'pools'), log);
       pollOnce = async () => log.info('pools poll done', { pools: await source.poll() });
+      break;
+    }
+    case 'crates-index':
+    case 'crates-feed': {
+      // Tracked crates: --crate names plus a Cargo.lock's crates.io packages (re-read each poll).
+      const tracked = (): string[] => [...(values.crate ?? []), ...(values.lockfile ? lockedCrates(readFileSync(resolve(values.lockfile), 'utf8'), values.lockfile) : [])];
+      if (!values.crate?.length && !values.lockfile && !(command === 'crates-feed' && values.all)) throw new UsageError(`\`${command}\` needs --crate or --lockfile${command === 'crates-feed' ? ' or --all' : ''}`);
+      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
+      const index = new CratesIndexSource(producer, http, new Checkpoint<CratesIndexCheckpoint>(join(stateDir(), 'crates-index.json'), { crates: {} }), log, {
+        ...(values.index ? { base: values.index } : {}),
+        followDeps: !!values.deps,
+      });
+      if (command === 'crates-index') {
+        pollOnce = async () => log.info('crates-index poll done', { ...(await index.poll(tracked())) });
+      } else {
+        const feed = new CratesFeedSource(index, http, new Checkpoint<CratesFeedCheckpoint>(join(stateDir(), 'crates-feed.json'), { seen: {} }), log, values.api);
+        pollOnce = async () => log.info('crates-feed poll done', { ...(await feed.poll(values.all ? 'all' : new Set(tracked().map((n) => n.toLowerCase())))) });
+      }
       break;
     }
     default:
