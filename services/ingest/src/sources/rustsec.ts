@@ -64,6 +64,8 @@ export class RustsecSource {
     private readonly producer: Producer,
     private readonly checkpoint: Checkpoint<RustsecCheckpoint>,
     private readonly log: Logger,
+    /** Where the directory came from (an archive URL), named in refusals; and the service name. */
+    private readonly opts: { upstream?: string; service?: string } = {},
   ) {}
 
   async poll(): Promise<PollResult> {
@@ -111,12 +113,13 @@ export class RustsecSource {
         result.produced++;
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
-        this.log.warn('refused advisory file', { upstream: 'rustsec', file: path, reason: err.message });
+        const upstream = this.opts.upstream ?? this.db;
+        this.log.warn('refused advisory file', { upstream, file: path, reason: err.message });
         // Remembering the bad file's hash refuses it once, not on every poll. Its previous good
         // version stays what consumers hold (a broken edit is not a deletion).
         dlq.push({
           key: path,
-          value: JSON.stringify({ v: 1, topic: TOPICS.advisories, partition: -1, offset: '-', key: path, value: text, error: err.message, service: 'ingest/rustsec', at: now }),
+          value: JSON.stringify({ v: 1, topic: TOPICS.advisories, partition: -1, offset: '-', key: path, value: text, error: `rustsec ${upstream}: ${err.message}`, service: this.opts.service ?? 'ingest/rustsec', at: now }),
           path,
           file: { hash, ...(prev?.id ? { id: prev.id } : {}) },
         });
