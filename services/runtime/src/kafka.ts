@@ -118,7 +118,17 @@ export interface ConsumerLoopOptions {
   log: Logger;
   fromBeginning?: boolean;
   handle: (m: ConsumedMessage) => Promise<void>;
+  /**
+   * Optional: handles a run of messages from one partition at once (say, in one Neo4j transaction
+   * instead of one per message, which is what bounds a bulk load). Returns the offsets it refused
+   * as bad input with the reason (they go to the DLQ); throwing retries the whole run.
+   */
+  handleBatch?: (ms: ConsumedMessage[]) => Promise<Map<string, Error>>;
+  /** Most messages given to `handleBatch` at once (default 200). */
+  batchSize?: number;
 }
+
+const isBadInput = (err: unknown): err is Error => err instanceof EventValidationError || err instanceof BadMessageError;
 
 export async function sendToDlq(
   producer: Producer,
@@ -151,27 +161,82 @@ export async function sendToDlq(
  * any other error (Neo4j down, broker hiccup) is retried by kafkajs without committing, so nothing
  * is skipped.
  */
+/** Runs `handle` on each message of a run, collecting bad input as refusals (for `handleBatch`). */
+export async function eachRefusing(ms: ConsumedMessage[], handle: (m: ConsumedMessage) => Promise<void>): Promise<Map<string, Error>> {
+  const refused = new Map<string, Error>();
+  for (const m of ms) {
+    try {
+      await handle(m);
+    } catch (err) {
+      if (!isBadInput(err)) throw err;
+      refused.set(m.message.offset, err);
+    }
+  }
+  return refused;
+}
+
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void> }> {
-  const consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, retry: { retries: 1000 } });
+  // A crashed member holds its partitions until its session times out (KAFKA_SESSION_TIMEOUT_MS).
+  const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
+  const consumer = opts.kafka.consumer({
+    groupId: opts.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout,
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    retry: { retries: 1000 },
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({
-    autoCommit: true,
-    eachMessage: async ({ topic, partition, message }) => {
-      const key = message.key === null ? null : message.key.toString();
-      try {
-        await opts.handle({ topic, partition, message, key });
-      } catch (err) {
-        if (err instanceof EventValidationError || err instanceof BadMessageError) {
-          opts.log.warn('refused message: sent to DLQ', { topic, partition, offset: message.offset, key, reason: err.message });
-          await sendToDlq(opts.producer, opts.service, { topic, partition, offset: message.offset, key: message.key, value: message.value }, err.message);
-          return;
+  const refuse = async (m: ConsumedMessage, err: Error) => {
+    opts.log.warn('refused message: sent to DLQ', { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, reason: err.message });
+    await sendToDlq(opts.producer, opts.service, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, err.message);
+  };
+  const handleBatch = opts.handleBatch;
+  if (handleBatch) {
+    const size = opts.batchSize ?? 200;
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const all: ConsumedMessage[] = batch.messages.map((message) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          message,
+          key: message.key === null ? null : message.key.toString(),
+        }));
+        for (let i = 0; i < all.length && isRunning() && !isStale(); i += size) {
+          const run = all.slice(i, i + size);
+          let refused: Map<string, Error>;
+          try {
+            refused = await handleBatch(run);
+          } catch (err) {
+            opts.log.error('batch handler failed; will retry', { topic: batch.topic, partition: batch.partition, from: run[0]!.message.offset, error: err });
+            throw err;
+          }
+          for (const m of run) {
+            const err = refused.get(m.message.offset);
+            if (err) await refuse(m, err);
+          }
+          resolveOffset(run[run.length - 1]!.message.offset);
+          await heartbeat();
         }
-        opts.log.error('handler failed; will retry', { topic, partition, offset: message.offset, key, error: err });
-        throw err;
-      }
-    },
-  });
+      },
+    });
+  } else {
+    await consumer.run({
+      autoCommit: true,
+      eachMessage: async ({ topic, partition, message }) => {
+        const m: ConsumedMessage = { topic, partition, message, key: message.key === null ? null : message.key.toString() };
+        try {
+          await opts.handle(m);
+        } catch (err) {
+          if (isBadInput(err)) return refuse(m, err);
+          opts.log.error('handler failed; will retry', { topic, partition, offset: message.offset, key: m.key, error: err });
+          throw err;
+        }
+      },
+    });
+  }
   return {
     consumer,
     stop: async () => {

@@ -98,25 +98,28 @@ export class Graph {
     return packages.map((p) => ({ id: p.id, crate: p.crate, version: p.version, source: p.source }));
   }
 
-  static async upsertAdvisory(tx: ManagedTransaction, a: Advisory): Promise<void> {
+  static async upsertAdvisories(tx: ManagedTransaction, list: Advisory[]): Promise<void> {
     await tx.run(
-      `MERGE (a:Advisory {id: $id})
-       SET a.package = $package, a.collection = $collection, a.title = $title, a.date = $date,
-           a.informational = $informational, a.withdrawn = $withdrawn, a.cvss = $cvss,
-           a.aliases = $aliases, a.patched = $patched, a.unaffected = $unaffected, a.json = $json`,
+      `UNWIND $rows AS r
+       MERGE (a:Advisory {id: r.id})
+       SET a.package = r.package, a.collection = r.collection, a.title = r.title, a.date = r.date,
+           a.informational = r.informational, a.withdrawn = r.withdrawn, a.cvss = r.cvss,
+           a.aliases = r.aliases, a.patched = r.patched, a.unaffected = r.unaffected, a.json = r.json`,
       {
-        id: a.id,
-        package: a.package,
-        collection: a.collection,
-        title: a.title,
-        date: a.date,
-        informational: a.informational ?? null,
-        withdrawn: a.withdrawn ?? null,
-        cvss: a.cvss ?? null,
-        aliases: a.aliases,
-        patched: a.versions.patched,
-        unaffected: a.versions.unaffected,
-        json: JSON.stringify(a),
+        rows: list.map((a) => ({
+          id: a.id,
+          package: a.package,
+          collection: a.collection,
+          title: a.title,
+          date: a.date,
+          informational: a.informational ?? null,
+          withdrawn: a.withdrawn ?? null,
+          cvss: a.cvss ?? null,
+          aliases: a.aliases,
+          patched: a.versions.patched,
+          unaffected: a.versions.unaffected,
+          json: JSON.stringify(a),
+        })),
       },
     );
   }
@@ -139,23 +142,25 @@ export class Graph {
     return r.records.map((rec) => JSON.parse(rec.get('json') as string) as Advisory);
   }
 
-  /** Every version node of a crate (what some workspace locks or once locked). */
-  static async versionsOf(tx: ManagedTransaction, crate: string): Promise<LockedVersion[]> {
+  /** Every version node of these crates (what some workspace locks or once locked). */
+  static async versionsOf(tx: ManagedTransaction, crates: string[]): Promise<LockedVersion[]> {
     const r = await tx.run(
-      `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version)
+      `UNWIND $crates AS name
+       MATCH (:Crate {name: name})-[:HAS_VERSION]->(v:Version)
        RETURN v.id AS id, v.crate AS crate, v.version AS version, v.source AS source`,
-      { crate },
+      { crates },
     );
     return r.records.map((rec) => rec.toObject() as LockedVersion);
   }
 
-  /** Sets exactly which versions an advisory affects: removes stale AFFECTS edges, adds new ones. */
-  static async setAffects(tx: ManagedTransaction, advisoryId: string, versionIds: string[]): Promise<void> {
-    await tx.run(`MATCH (a:Advisory {id: $id})-[r:AFFECTS]->(v:Version) WHERE NOT v.id IN $ids DELETE r`, { id: advisoryId, ids: versionIds });
-    await tx.run(`MATCH (a:Advisory {id: $id}) UNWIND $ids AS vid MATCH (v:Version {id: vid}) MERGE (a)-[:AFFECTS]->(v)`, {
-      id: advisoryId,
-      ids: versionIds,
-    });
+  /** Sets exactly which versions each advisory affects: removes stale AFFECTS edges, adds new ones. */
+  static async setAffects(tx: ManagedTransaction, rows: { advisory: string; versions: string[] }[]): Promise<void> {
+    await tx.run(
+      `UNWIND $rows AS r
+       MATCH (a:Advisory {id: r.advisory})-[e:AFFECTS]->(v:Version) WHERE NOT v.id IN r.versions DELETE e`,
+      { rows },
+    );
+    await Graph.addAffects(tx, rows.flatMap((r) => r.versions.map((version) => ({ advisory: r.advisory, version }))));
   }
 
   /** Adds AFFECTS edges (advisory id → version id) in one batch. */
@@ -167,11 +172,13 @@ export class Graph {
     );
   }
 
-  /** Workspaces that lock any version of a crate. */
-  static async workspacesLocking(tx: ManagedTransaction, crate: string): Promise<string[]> {
+  /** Workspaces that lock any version of these crates. */
+  static async workspacesLocking(tx: ManagedTransaction, crates: string[]): Promise<string[]> {
     const r = await tx.run(
-      `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace) RETURN collect(DISTINCT w.id) AS ws`,
-      { crate },
+      `UNWIND $crates AS name
+       MATCH (:Crate {name: name})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace)
+       RETURN collect(DISTINCT w.id) AS ws`,
+      { crates },
     );
     return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
   }

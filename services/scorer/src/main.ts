@@ -33,6 +33,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
     service: 'scorer',
     log,
     handle: (m) => scorer.handle(m),
+    handleBatch: (ms) => scorer.handleBatch(ms),
   });
   log.info('ready', { topics: [TOPICS.advisories, TOPICS.workspaces] });
   return {

@@ -12,6 +12,7 @@ import {
   TOPICS,
   advisoryFinding,
   decodeEvent,
+  EventValidationError,
   encodeEvent,
   isAffected,
   unaffectedIntervals,
@@ -51,24 +52,84 @@ export class Scorer {
     }
   }
 
-  /** An advisory added or changed: one transaction sets what it affects; then the touched workspaces. */
-  async onAdvisory(a: Advisory): Promise<void> {
-    let intervals: ReturnType<typeof unaffectedIntervals>;
+  /**
+   * A run of messages from one partition. Consecutive advisory upserts are applied together in one
+   * transaction (a bulk load of the advisory-db is otherwise bound by one commit per advisory);
+   * everything else goes one by one. Returns the offsets refused as bad input.
+   */
+  async handleBatch(ms: ConsumedMessage[]): Promise<Map<string, Error>> {
+    const refused = new Map<string, Error>();
+    let pending: { m: ConsumedMessage; advisory: Advisory }[] = [];
+    const flush = async () => {
+      if (pending.length) await this.onAdvisories(pending.map((p) => p.advisory));
+      pending = [];
+    };
+    for (const m of ms) {
+      try {
+        const a = m.topic === TOPICS.advisories ? this.advisoryUpsert(m) : undefined;
+        if (a) {
+          pending.push({ m, advisory: a });
+          continue;
+        }
+        await flush();
+        await this.handle(m);
+      } catch (err) {
+        if (!(err instanceof EventValidationError || err instanceof BadMessageError)) throw err;
+        refused.set(m.message.offset, err);
+      }
+    }
+    await flush();
+    return refused;
+  }
+
+  /** The advisory a message upserts, validated; undefined for a tombstone. Throws on bad input. */
+  private advisoryUpsert(m: ConsumedMessage): Advisory | undefined {
+    const ev = decodeEvent(TOPICS.advisories, m.message.value);
+    if (ev === null) return undefined;
+    if (m.key !== null && m.key !== ev.advisory.id) throw new BadMessageError(`key "${m.key}" is not the advisory id "${ev.advisory.id}"`);
     try {
-      intervals = unaffectedIntervals(a);
+      unaffectedIntervals(ev.advisory);
+    } catch (err) {
+      throw new BadMessageError(`advisory ${ev.advisory.id}: ${(err as Error).message}`);
+    }
+    return ev.advisory;
+  }
+
+  async onAdvisory(a: Advisory): Promise<void> {
+    try {
+      unaffectedIntervals(a);
     } catch (err) {
       throw new BadMessageError(`advisory ${a.id}: ${(err as Error).message}`);
     }
-    const { hit, workspaces } = await this.graph.run('write', async (tx) => {
-      await Graph.upsertAdvisory(tx, a);
-      const matchable = a.collection === 'crates' && !a.withdrawn;
-      const versions = matchable ? await Graph.versionsOf(tx, a.package) : [];
-      const hit = versions.filter((v) => affects(a, v, intervals)).map((v) => v.id);
-      await Graph.setAffects(tx, a.id, hit);
-      return { hit, workspaces: await Graph.workspacesLocking(tx, a.package) };
+    await this.onAdvisories([a]);
+  }
+
+  /**
+   * Advisories added or changed: one transaction writes them all and sets exactly which locked
+   * versions each affects (set-based: a handful of queries however many advisories); then the
+   * findings of the workspaces that lock those crates are recomputed, each once.
+   */
+  async onAdvisories(list: Advisory[]): Promise<void> {
+    const latest = [...new Map(list.map((a) => [a.id, a])).values()]; // a later version of the same advisory wins
+    const touched = await this.graph.run('write', async (tx) => {
+      await Graph.upsertAdvisories(tx, latest);
+      const crates = [...new Set(latest.map((a) => a.package))];
+      const versions = await Graph.versionsOf(tx, crates);
+      const byCrate = new Map<string, LockedVersion[]>();
+      for (const v of versions) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
+      await Graph.setAffects(
+        tx,
+        latest.map((a) => {
+          const matchable = a.collection === 'crates' && !a.withdrawn;
+          const intervals = unaffectedIntervals(a);
+          const hit = matchable ? (byCrate.get(a.package) ?? []).filter((v) => affects(a, v, intervals)) : [];
+          return { advisory: a.id, versions: hit.map((v) => v.id) };
+        }),
+      );
+      return Graph.workspacesLocking(tx, crates.filter((c) => byCrate.has(c)));
     });
-    this.log.info('advisory applied', { advisory: a.id, crate: a.package, affectedVersions: hit.length, workspaces: workspaces.length });
-    for (const ws of workspaces) await this.recomputeAdvisoryFindings(ws);
+    this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
+    for (const ws of touched) await this.recomputeAdvisoryFindings(ws);
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
