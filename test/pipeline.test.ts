@@ -247,13 +247,17 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     const ids = projects.map((p) => `${run}-restart-${p}`);
     const expected = ids.flatMap((id, i) => expectedFor(id, projects[i]!)).sort();
     const mine = () => hook.received.map(readAlert).filter((a) => ids.includes(a.workspace)).map(key).sort();
-    for (const [i, id] of ids.entries()) await ingestWorkspace(id, projects[i]!);
+    // Workspaces keep arriving while the scorer crashes and the notifier restarts.
+    const ingesting = (async () => {
+      for (const [i, id] of ids.entries()) await ingestWorkspace(id, projects[i]!);
+    })();
     // Crash the scorer as soon as the first of these alerts arrives, and restart the notifier too.
     await waitFor('first alert of the batch', () => mine().length > 0, 90_000, 20);
     await scorer.stop('SIGKILL');
     const atCrash = mine().length;
     await notifier.stop('SIGTERM');
     [scorer, notifier] = await Promise.all([startService('scorer', env), startService('notifier', env)]);
+    await ingesting;
     await waitFor(`all ${expected.length} alerts`, () => mine().length >= expected.length, 120_000);
     await sleep(3000);
     expect(atCrash).toBeLessThan(expected.length); // the crash really was mid-stream
