@@ -8,6 +8,7 @@
  *   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <s>]
  *   cratewatch-ingest crates-index (--crate NAME ... | --lockfile Cargo.lock) [--deps] [--index URL] [--interval <s>]
  *   cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <s>]
+ *   cratewatch-ingest crates-dump  --dump db-dump.tar.gz [--dry-run] [--spill <dir>]
  *
  * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR.
  */
@@ -22,6 +23,7 @@ import { PoolsSource, poolRefs } from './sources/pools.js';
 import { HttpClient } from './http.js';
 import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
 import { CratesFeedSource, type CratesFeedCheckpoint } from './sources/crates-io-feed.js';
+import { DumpBootstrap, type DumpCheckpoint } from './sources/crates-io-dump.js';
 
 const USAGE = `usage:
   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <seconds>]
@@ -29,7 +31,8 @@ const USAGE = `usage:
   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]
   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <seconds>]
   cratewatch-ingest crates-index (--crate NAME ... | --lockfile Cargo.lock) [--deps] [--index URL] [--interval <seconds>]
-  cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <seconds>]`;
+  cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <seconds>]
+  cratewatch-ingest crates-dump  --dump db-dump.tar.gz [--dry-run] [--spill <dir>]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -50,6 +53,9 @@ export async function main(argv: string[]): Promise<number> {
       index: { type: 'string' },
       api: { type: 'string' },
       all: { type: 'boolean' },
+      dump: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      spill: { type: 'string' },
     },
   });
   const need = (k: keyof typeof values): string => {
@@ -61,6 +67,12 @@ export async function main(argv: string[]): Promise<number> {
   if (interval !== undefined && !(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
 
   const log = logger(`ingest/${command}`);
+  if (command === 'crates-dump' && values['dry-run']) {
+    // Counts what the bootstrap would produce; needs no Kafka.
+    const cp = new Checkpoint<DumpCheckpoint>(join(stateDir(), 'crates-dump-dry-run.json'), { bucketsDone: 0, inBucket: 0 });
+    log.info('crates-dump dry run done', { ...(await new DumpBootstrap(null, cp, log).run(resolve(need('dump')), values.spill ? { spillDir: values.spill } : {})) });
+    return 0;
+  }
   const kafka = kafkaClient(`cratewatch-ingest-${command}`);
   const producer = newProducer(kafka);
 
@@ -118,6 +130,13 @@ export async function main(argv: string[]): Promise<number> {
         const feed = new CratesFeedSource(index, http, new Checkpoint<CratesFeedCheckpoint>(join(stateDir(), 'crates-feed.json'), { seen: {} }), log, values.api);
         pollOnce = async () => log.info('crates-feed poll done', { ...(await feed.poll(values.all ? 'all' : new Set(tracked().map((n) => n.toLowerCase())))) });
       }
+      break;
+    }
+    case 'crates-dump': {
+      // A one-shot bootstrap (resumable through its checkpoint); --interval makes no sense here.
+      const dump = resolve(need('dump'));
+      const boot = new DumpBootstrap(producer, new Checkpoint<DumpCheckpoint>(join(stateDir(), 'crates-dump.json'), { bucketsDone: 0, inBucket: 0 }), log);
+      pollOnce = async () => log.info('crates-dump done', { dump, ...(await boot.run(dump, values.spill ? { spillDir: values.spill } : {})) });
       break;
     }
     default:
