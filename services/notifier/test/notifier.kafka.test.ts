@@ -1,9 +1,16 @@
 /**
  * The notifier on real Kafka (KAFKA_BROKERS, provided by the root vitest globalSetup) with the
- * Slack webhook played by a real HTTP server on loopback. `risk.findings` is shared by every test
- * of a run and may hold anything: each test uses its own workspace id (the finding key's prefix)
- * and its own consumer group, and looks only at its own keys.
+ * Slack webhook played by a real HTTP server on loopback. This file runs in its own topic namespace
+ * (CRATEWATCH_TOPIC_PREFIX, set before @cratewatch/shared loads), so a demo or a service on the same
+ * cluster never sees these findings. Within it, each test still uses its own workspace id (the
+ * finding key's prefix) and its own consumer group, and looks only at its own keys.
  */
+import { vi } from 'vitest';
+
+vi.hoisted(() => {
+  process.env.CRATEWATCH_TOPIC_PREFIX = `notifier-test-${Date.now().toString(36)}.`;
+});
+
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -24,6 +31,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   kafka = kafkaClient('notifier-test', brokers.split(','));
+  expect(TOPICS.findings).toMatch(/^notifier-test-[0-9a-z]+\.risk\.findings$/);
   await withAdmin(kafka, (a) => ensureTopics(a));
   producer = kafka.producer();
   await producer.connect();
