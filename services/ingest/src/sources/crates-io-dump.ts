@@ -266,6 +266,7 @@ export class DumpBootstrap {
       // ---- pass 2: per bucket, join and produce ----
       phase = 'producing';
       rows = 0;
+      lastRows = 0;
       const now = new Date().toISOString();
       let batch: { key: string; value: string }[] = [];
       let bucket = 0;
