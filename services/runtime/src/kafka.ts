@@ -183,6 +183,8 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
     allowAutoTopicCreation: false,
     sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    // A short fetch wait: disconnecting waits for the fetch in flight (kafkajs' default is 5 s).
+    maxWaitTimeInMs: 1000,
     retry: { retries: 1000 },
   });
   await consumer.connect();
