@@ -21,6 +21,26 @@ export interface WorkspaceRef {
 
 export interface WorkspaceCheckpoint {
   workspaces: Record<string, string>; // id -> content hash
+  /** For workspaces read from a git repository: id -> the HEAD commit last read. */
+  heads?: Record<string, string>;
+}
+
+/** A workspace's files as text, wherever they came from (disk, git, HTTP). */
+export interface WorkspaceFiles {
+  lockPath: string;
+  lockText: string;
+  store?: { config?: string; audits?: string; importsLock?: string };
+  checksum: string;
+}
+
+/** The content hash of a workspace: Cargo.lock plus each store file present. */
+export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store']): string {
+  const hash = createHash('sha256').update(lockText);
+  for (const [k, f] of Object.entries(STORE_FILES)) {
+    const t = store?.[k as keyof typeof STORE_FILES];
+    if (t !== undefined) hash.update(`\0${f}\0`).update(t);
+  }
+  return hash.digest('hex');
 }
 
 const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
@@ -55,9 +75,33 @@ export class WorkspaceSource {
 
   /** Produces the workspace if it changed since last sent. Returns whether an event was produced. */
   async submit(ref: WorkspaceRef): Promise<boolean> {
+    return this.submitFiles(ref, readWorkspaceFiles(ref.path));
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Produces a workspace given as text (from disk, git or HTTP) if its content changed. Calls are
+   * serialized, so concurrent submissions never lose a checkpoint update. `head` (a git commit) is
+   * recorded with it.
+   */
+  submitFiles(ref: Omit<WorkspaceRef, 'path'>, files: WorkspaceFiles, head?: string): Promise<boolean> {
+    const run = this.queue.then(() => this.submitNow(ref, files, head));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async submitNow(ref: Omit<WorkspaceRef, 'path'>, files: WorkspaceFiles, head?: string): Promise<boolean> {
     const state = this.checkpoint.load();
-    const files = readWorkspaceFiles(ref.path);
-    if (state.workspaces[ref.id] === files.checksum) return false;
+    const remember = () => {
+      state.workspaces[ref.id] = files.checksum;
+      if (head) (state.heads ??= {})[ref.id] = head;
+      this.checkpoint.save(state);
+    };
+    if (state.workspaces[ref.id] === files.checksum) {
+      if (head && state.heads?.[ref.id] !== head) remember();
+      return false;
+    }
     let value: string;
     try {
       const lock = parseLockfile(files.lockText, files.lockPath);
@@ -80,13 +124,11 @@ export class WorkspaceSource {
         topic: dlqTopic(TOPICS.workspaces),
         messages: [{ key: ref.id, value: JSON.stringify({ v: 1, topic: TOPICS.workspaces, partition: -1, offset: '-', key: ref.id, value: files.lockText, error: err.message, service: 'ingest/workspace', at: new Date().toISOString() }) }],
       });
-      state.workspaces[ref.id] = files.checksum;
-      this.checkpoint.save(state);
+      remember();
       return false;
     }
     await this.producer.send({ topic: TOPICS.workspaces, messages: [{ key: ref.id, value }] });
-    state.workspaces[ref.id] = files.checksum;
-    this.checkpoint.save(state);
+    remember();
     this.log.info('workspace sent', { workspace: ref.id, file: files.lockPath });
     return true;
   }

@@ -1,0 +1,52 @@
+/**
+ * Org workspaces from a git repository path: `Cargo.lock` and `supply-chain/{config.toml,
+ * audits.toml,imports.lock}` are read at HEAD with `git show HEAD:path` (the working tree is never
+ * touched, uncommitted edits are not a change). When HEAD moved since the checkpoint, the files are
+ * read again; an `org.workspaces` event goes out only when their content changed.
+ */
+import { readBlobs, git } from './rustsec-git.js';
+import { workspaceChecksum, type WorkspaceFiles, type WorkspaceSource, type WorkspaceCheckpoint } from './workspaces.js';
+import type { Checkpoint } from '@cratewatch/runtime';
+
+export interface GitWorkspaceRef {
+  id: string;
+  org: string;
+  team?: string;
+  /** Path of a git repository (work tree or bare). */
+  git: string;
+  /** Folder of Cargo.lock inside the repository (default: its root). */
+  subdir?: string;
+}
+
+const STORE = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
+
+/** Reads the workspace's files at a commit of a git repository. */
+export async function readGitWorkspace(repo: string, commit: string, subdir = ''): Promise<WorkspaceFiles> {
+  const dir = subdir.replace(/^\.?\/*|\/+$/g, '');
+  const at = (p: string) => (dir ? `${dir}/${p}` : p);
+  const specs = [at('Cargo.lock'), ...Object.values(STORE).map((f) => at(`supply-chain/${f}`))].map((p) => `${commit}:${p}`);
+  const blobs = await readBlobs(repo, specs);
+  const lock = blobs.get(specs[0]!);
+  if (!lock) throw new Error(`${repo}: no ${at('Cargo.lock')} at ${commit.slice(0, 12)}`);
+  let store: WorkspaceFiles['store'];
+  Object.keys(STORE).forEach((k, i) => {
+    const b = blobs.get(specs[i + 1]!);
+    if (b) (store ??= {})[k as keyof typeof STORE] = b.text;
+  });
+  return { lockPath: `${repo}@${commit.slice(0, 12)}:${at('Cargo.lock')}`, lockText: lock.text, ...(store ? { store } : {}), checksum: workspaceChecksum(lock.text, store) };
+}
+
+export class WorkspaceGitSource {
+  constructor(
+    private readonly workspaces: WorkspaceSource,
+    private readonly checkpoint: Checkpoint<WorkspaceCheckpoint>,
+  ) {}
+
+  /** Re-reads the workspace if HEAD moved; returns whether an event was produced. */
+  async poll(ref: GitWorkspaceRef): Promise<boolean> {
+    const head = (await git(['rev-parse', 'HEAD^{commit}'], ref.git)).trim();
+    if (this.checkpoint.load().heads?.[ref.id] === head) return false;
+    const files = await readGitWorkspace(ref.git, head, ref.subdir);
+    return this.workspaces.submitFiles({ id: ref.id, org: ref.org, ...(ref.team ? { team: ref.team } : {}) }, files, head);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The workspace endpoint over real HTTP on loopback, with real Kafka: bearer auth (401 without
+ * leaking), 400 naming the field or line, 413 over the size limit, 202 when produced, and no new
+ * event for the same content.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Checkpoint, logger } from '@cratewatch/runtime';
+import { TOPICS, validateEvent } from '@cratewatch/shared';
+import { WorkspaceEndpoint } from '../src/endpoint.js';
+import { WorkspaceSource, type WorkspaceCheckpoint } from '../src/sources/workspaces.js';
+import { collect, kafkaSetup, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+
+const lock = readFileSync(join(__dirname, 'fixtures', 'workspace-small.lock'), 'utf8');
+
+describe('workspace endpoint, real Kafka', () => {
+  let k: Awaited<ReturnType<typeof kafkaSetup>>;
+  let endpoint: WorkspaceEndpoint;
+  let url: string;
+  const token = `cw-ingest-${unique('tok')}`;
+  beforeAll(async () => {
+    k = await kafkaSetup('endpoint');
+    process.env.CW_TEST_INGEST_TOKEN = token;
+    const cp = new Checkpoint<WorkspaceCheckpoint>(join(tempDir('state'), 'workspaces.json'), { workspaces: {} });
+    endpoint = new WorkspaceEndpoint(new WorkspaceSource(k.producer, cp, logger('test/endpoint')), logger('test/endpoint'), {
+      port: 0,
+      tokenEnv: 'CW_TEST_INGEST_TOKEN',
+      maxBodyBytes: 64 * 1024,
+      org: 'acme',
+      teams: {},
+    });
+    url = (await endpoint.listen()).url;
+  });
+  afterAll(async () => {
+    await endpoint?.close();
+    await k?.close();
+    delete process.env.CW_TEST_INGEST_TOKEN;
+  });
+
+  const post = (id: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}/workspaces/${encodeURIComponent(id)}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...headers } });
+
+  it('refuses to start without a token', () => {
+    expect(() => new WorkspaceEndpoint({} as WorkspaceSource, logger('t'), { org: 'a', tokenEnv: 'CW_TEST_NO_SUCH_ENV' })).toThrow(/CW_TEST_NO_SUCH_ENV/);
+  });
+
+  it('answers 401 without the right bearer token, and says nothing more', async () => {
+    const id = unique('ws');
+    for (const auth of [undefined, 'Bearer wrong-token-0000000000', `Basic ${Buffer.from(`x:${token}`).toString('base64')}`, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`]) {
+      const res = await fetch(`${url}/workspaces/${id}`, { method: 'POST', body: lock, headers: auth ? { authorization: auth } : {} });
+      expect(res.status, auth).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      const text = await res.text();
+      expect(text).toBe('{"error":"unauthorized"}');
+    }
+  });
+
+  it('produces on 202, not again for the same content, and takes the JSON form with the store', async () => {
+    const id = unique('ws');
+    const a = await post(id, lock);
+    expect(a.status).toBe(202);
+    expect(await a.json()).toEqual({ workspace: id, produced: true });
+    const b = await post(id, lock);
+    expect(b.status).toBe(200);
+    expect(await b.json()).toEqual({ workspace: id, produced: false });
+    const c = await post(id, JSON.stringify({ lockfile: lock, config: '[cargo-vet]\nversion = "0.10"\n', audits: '[audits]\n', team: 'payments' }), { 'content-type': 'application/json' });
+    expect(c.status).toBe(202);
+    // Concurrent posts of one new content: exactly one event.
+    const changed = lock.replace('1.15.0', '1.15.1');
+    const many = await Promise.all([1, 2, 3, 4].map(() => post(id, changed)));
+    expect(many.map((r) => r.status).sort()).toEqual([200, 200, 200, 202]);
+
+    const got = await collect(k.kafka, [TOPICS.workspaces], (m) => m.key === id);
+    try {
+      await waitFor('3 events', () => got.got.length >= 3);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(got.got.length).toBe(3);
+      const evs = got.got.map((m) => validateEvent(TOPICS.workspaces, JSON.parse(m.value!)));
+      expect(evs[0]).toMatchObject({ id, org: 'acme', packages: expect.any(Array) });
+      expect(evs[0]!.store).toBeUndefined();
+      expect(evs[1]).toMatchObject({ team: 'payments', store: { config: '[cargo-vet]\nversion = "0.10"\n', audits: '[audits]\n' } });
+      expect(evs[2]!.packages.find((p) => p.name === 'smallvec')!.version).toBe('1.15.1');
+      expect(JSON.stringify(got.got)).not.toContain(token);
+    } finally {
+      await got.stop();
+    }
+  });
+
+  it('400 names the field or the line; 413 over the limit', async () => {
+    const id = unique('ws');
+    const bad = await post(id, lock.replace('version = "1.0.219"', 'version = 1.0'));
+    expect(bad.status).toBe(400);
+    const e1 = (await bad.json()) as { error: string };
+    expect(e1.error).toMatch(new RegExp(`^POST /workspaces/${id} Cargo\\.lock`));
+    expect(e1.error).toMatch(/line \d+|field `/);
+    const notToml = await post(id, 'this is [not toml');
+    expect(notToml.status).toBe(400);
+    expect(((await notToml.json()) as { error: string }).error).toMatch(/line 1/);
+    const json = await post(id, JSON.stringify({ lockfile: 5 }), { 'content-type': 'application/json' });
+    expect(json.status).toBe(400);
+    expect(await json.json()).toEqual({ error: 'field `lockfile`: required, the Cargo.lock text' });
+    const unknown = await post(id, JSON.stringify({ lockfile: lock, audit: '' }), { 'content-type': 'application/json' });
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/^field `audit`: unknown/);
+    const badId = await post('../etc', lock);
+    expect(badId.status).toBe(400);
+    const big = await post(id, 'x'.repeat(70 * 1024));
+    expect(big.status).toBe(413);
+    const wrongMethod = await fetch(`${url}/workspaces/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(wrongMethod.status).toBe(405);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
