@@ -7,8 +7,20 @@
  * See examples/cratewatch.toml for every key.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Producer } from 'kafkajs';
 import { parse, TomlError } from 'smol-toml';
+import { Checkpoint, logger, stateDir, type Logger } from '@cratewatch/runtime';
+import { HttpClient } from './http.js';
+import { WorkspaceEndpoint } from './endpoint.js';
+import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
+import { RustsecGitSource, git, type RustsecGitCheckpoint } from './sources/rustsec-git.js';
+import { RustsecArchiveSource, type ArchiveCheckpoint } from './sources/rustsec-archive.js';
+import { WorkspaceSource, readWorkspaceFiles, type WorkspaceCheckpoint } from './sources/workspaces.js';
+import { WorkspaceGitSource, readGitWorkspace } from './sources/workspace-git.js';
+import { MaintainersSource, type MaintainersCheckpoint } from './sources/maintainers.js';
+import { PoolsSource, poolRefs } from './sources/pools.js';
+import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
 
 export interface WorkspaceConfig {
   id: string;
@@ -257,4 +269,148 @@ export function loadConfig(file: string): IngestConfig {
     throw new ConfigError(file, undefined, '(file)', `cannot read: ${(err as Error).message}`);
   }
   return parseConfig(text, file);
+}
+
+// ---- running every configured source -----------------------------------------------------------
+
+/**
+ * Starts every source the config names, each polling on its own interval until `stop()`:
+ * RustSec (git, archive or directory), the audit pools (registry + trusted), each workspace (path or
+ * git), the crates.io index and the maintainers of every crate the workspaces lock (plus
+ * `maintainers.crates`), and the workspace endpoint when `[endpoint]` is set. A failed poll is
+ * logged and retried at the next interval; the others go on.
+ */
+export async function startConfigured(
+  cfg: IngestConfig,
+  producer: Producer,
+  log: Logger,
+  opts: { only?: 'endpoint' } = {},
+): Promise<{ stop: () => Promise<void>; endpoint?: { url: string } }> {
+  const sd = stateDir();
+  const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
+  const ac = new AbortController();
+  const loops: Promise<void>[] = [];
+  const wsCheckpoint = new Checkpoint<WorkspaceCheckpoint>(join(sd, 'workspaces.json'), { workspaces: {} });
+  const wsSource = new WorkspaceSource(producer, wsCheckpoint, logger('ingest/workspace'));
+  const every = (name: string, seconds: number, fn: (signal: AbortSignal) => Promise<unknown>) => {
+    const l = logger(`ingest/${name}`);
+    loops.push(
+      (async () => {
+        while (!ac.signal.aborted) {
+          try {
+            const result = await fn(ac.signal);
+            l.info(`${name} poll done`, { result });
+          } catch (err) {
+            if (!ac.signal.aborted) l.error('poll failed; will retry next interval', { error: err });
+          }
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, seconds * 1000);
+            ac.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+          });
+        }
+      })(),
+    );
+  };
+
+  const tracked = async (): Promise<string[]> => {
+    const names = new Set(cfg.maintainers.crates);
+    for (const w of cfg.workspaces) {
+      try {
+        const text = w.git
+          ? (await readGitWorkspace(w.git, (await git(['rev-parse', 'HEAD^{commit}'], w.git)).trim(), w.subdir)).lockText
+          : readWorkspaceFiles(w.path!).lockText;
+        for (const n of lockedCrates(text, w.id)) names.add(n);
+      } catch (err) {
+        log.warn('workspace unreadable: its crates are not tracked this time', { workspace: w.id, error: err });
+      }
+    }
+    return [...names].sort();
+  };
+
+  if (!opts.only) {
+    const r = cfg.rustsec;
+    if (r?.git) {
+      const src = new RustsecGitSource({ url: r.git, branch: r.branch, repoDir: join(sd, 'rustsec-git') }, producer, new Checkpoint<RustsecGitCheckpoint>(join(sd, 'rustsec-git.json'), { files: {} }), logger('ingest/rustsec'));
+      every('rustsec', cfg.intervals.rustsec, (s) => src.poll(s));
+    } else if (r?.archive) {
+      const src = new RustsecArchiveSource(r.archive, http, producer, new Checkpoint<ArchiveCheckpoint>(join(sd, 'rustsec-archive.json'), {}), new Checkpoint<RustsecCheckpoint>(join(sd, 'rustsec-archive-files.json'), { files: {} }), logger('ingest/rustsec'));
+      every('rustsec', cfg.intervals.rustsec, (s) => src.poll(s));
+    } else if (r?.db) {
+      const src = new RustsecSource(r.db, producer, new Checkpoint<RustsecCheckpoint>(join(sd, 'rustsec.json'), { files: {} }), logger('ingest/rustsec'));
+      every('rustsec', cfg.intervals.rustsec, () => src.poll());
+    }
+
+    const pools = new PoolsSource(poolRefs(Object.entries(cfg.pools.trusted).map(([n, u]) => `${n}=${u}`), cfg.pools.registry), producer, http, join(sd, 'pools'), logger('ingest/pools'));
+    if (pools.pools.length) every('pools', cfg.intervals.pools, (s) => pools.poll(s));
+
+    if (cfg.workspaces.length) {
+      const gitSource = new WorkspaceGitSource(wsSource, wsCheckpoint);
+      every('workspaces', cfg.intervals.workspaces, async () => {
+        let sent = 0;
+        for (const w of cfg.workspaces) {
+          try {
+            const ref = { id: w.id, org: cfg.org, ...(w.team ? { team: w.team } : {}) };
+            if (w.git ? await gitSource.poll({ ...ref, git: w.git, ...(w.subdir ? { subdir: w.subdir } : {}) }) : await wsSource.submit({ ...ref, path: w.path! })) sent++;
+          } catch (err) {
+            log.error('workspace unreadable', { workspace: w.id, error: err });
+          }
+        }
+        return { sent };
+      });
+    }
+
+    if (cfg.crates.enabled && (cfg.workspaces.length || cfg.maintainers.crates.length)) {
+      const index = new CratesIndexSource(producer, http, new Checkpoint<CratesIndexCheckpoint>(join(sd, 'crates-index.json'), { crates: {} }), logger('ingest/crates-index'), {
+        ...(cfg.crates.index ? { base: cfg.crates.index } : {}),
+        followDeps: cfg.crates.followDeps,
+      });
+      every('crates-index', cfg.intervals.crates, async (s) => index.poll(await tracked(), s));
+    }
+
+    if (cfg.workspaces.length || cfg.maintainers.crates.length) {
+      const m = new MaintainersSource(producer, http, new Checkpoint<MaintainersCheckpoint>(join(sd, 'maintainers.json'), { crates: {} }), logger('ingest/maintainers'), {
+        tokenEnv: cfg.credentials.githubTokenEnv,
+        ...(cfg.maintainers.cratesApi ? { cratesApi: cfg.maintainers.cratesApi } : {}),
+        ...(cfg.maintainers.githubApi ? { githubApi: cfg.maintainers.githubApi } : {}),
+        ...(cfg.maintainers.commits ? { commits: cfg.maintainers.commits } : {}),
+      });
+      every('maintainers', cfg.intervals.maintainers, async (s) => m.poll(await tracked(), s));
+    }
+  }
+
+  let endpoint: WorkspaceEndpoint | undefined;
+  let endpointUrl: { url: string } | undefined;
+  if (cfg.endpoint) {
+    const teams: Record<string, string> = {};
+    for (const w of cfg.workspaces) if (w.team) teams[w.id] = w.team;
+    endpoint = new WorkspaceEndpoint(wsSource, logger('ingest/endpoint'), { host: cfg.endpoint.host, port: cfg.endpoint.port, maxBodyBytes: cfg.endpoint.maxBodyBytes, tokenEnv: cfg.credentials.ingestTokenEnv, org: cfg.org, teams });
+    endpointUrl = { url: (await endpoint.listen()).url };
+  }
+  log.info('ready', { config: cfg.file, sources: loops.length, endpoint: endpointUrl?.url });
+  return {
+    ...(endpointUrl ? { endpoint: endpointUrl } : {}),
+    stop: async () => {
+      ac.abort();
+      await Promise.all(loops);
+      await endpoint?.close();
+      await http.close();
+    },
+  };
+}
+
+/** The config of `cratewatch-ingest endpoint --org ORG [--listen HOST:PORT] [--token-env NAME]`. */
+export function endpointOnlyConfig(org: string, listen = '127.0.0.1:8420', tokenEnv = 'CRATEWATCH_INGEST_TOKEN'): IngestConfig {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw new ConfigError('--listen', undefined, 'listen', 'expected HOST:PORT');
+  return {
+    file: '(command line)',
+    org,
+    credentials: { githubTokenEnv: 'GITHUB_TOKEN', ingestTokenEnv: tokenEnv },
+    intervals: { ...DEFAULT_INTERVALS },
+    pools: { registry: false, trusted: {} },
+    maintainers: { crates: [] },
+    crates: { followDeps: false, enabled: false },
+    endpoint: { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), maxBodyBytes: 16 * 1024 * 1024 },
+    workspaces: [],
+  };
 }

@@ -2,7 +2,11 @@
 /**
  * cratewatch ingest: source adapters that turn upstream changes into Kafka events.
  *
- *   cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <s>]
+ *   cratewatch-ingest rustsec   (--db <advisory-db dir> | --git <url|path> [--branch main] | --archive <url of .tar.gz>) [--interval <s>]
+ *   cratewatch-ingest maintainers (--crate NAME ... | --lockfile Cargo.lock) [--api URL] [--github-api URL] [--token-env NAME] [--interval <s>]
+ *   cratewatch-ingest workspace-git --git <repo path> [--subdir DIR] --id <id> --org <org> [--team <team>] [--interval <s>]
+ *   cratewatch-ingest endpoint  --org <org> [--listen HOST:PORT] [--token-env NAME]
+ *   cratewatch-ingest run       --config cratewatch.toml
  *   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
  *   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <s>]
  *   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <s>]
@@ -24,9 +28,18 @@ import { HttpClient } from './http.js';
 import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
 import { CratesFeedSource, type CratesFeedCheckpoint } from './sources/crates-io-feed.js';
 import { DumpBootstrap, type DumpCheckpoint } from './sources/crates-io-dump.js';
+import { RustsecGitSource, type RustsecGitCheckpoint } from './sources/rustsec-git.js';
+import { RustsecArchiveSource, type ArchiveCheckpoint } from './sources/rustsec-archive.js';
+import { MaintainersSource, type MaintainersCheckpoint } from './sources/maintainers.js';
+import { WorkspaceGitSource } from './sources/workspace-git.js';
+import { ConfigError, endpointOnlyConfig, loadConfig, startConfigured, type IngestConfig } from './config.js';
 
 const USAGE = `usage:
-  cratewatch-ingest rustsec   --db <advisory-db dir> [--interval <seconds>]
+  cratewatch-ingest rustsec   (--db <advisory-db dir> | --git <url|path> [--branch main] | --archive <url of .tar.gz>) [--interval <seconds>]
+  cratewatch-ingest maintainers (--crate NAME ... | --lockfile Cargo.lock) [--api URL] [--github-api URL] [--token-env NAME] [--interval <seconds>]
+  cratewatch-ingest workspace-git --git <repo path> [--subdir DIR] --id <id> --org <org> [--team <team>] [--interval <seconds>]
+  cratewatch-ingest endpoint  --org <org> [--listen HOST:PORT] [--token-env NAME]
+  cratewatch-ingest run       --config cratewatch.toml
   cratewatch-ingest workspace --lockfile <Cargo.lock | dir> --id <id> --org <org> [--team <team>]
   cratewatch-ingest watch     --dir <folder> --org <org> [--team <team>] [--interval <seconds>]
   cratewatch-ingest pools     [--url NAME=URL ...] [--no-registry] [--interval <seconds>]
@@ -56,6 +69,15 @@ export async function main(argv: string[]): Promise<number> {
       dump: { type: 'string' },
       'dry-run': { type: 'boolean' },
       spill: { type: 'string' },
+      git: { type: 'string' },
+      branch: { type: 'string' },
+      archive: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'github-api': { type: 'string' },
+      'token-env': { type: 'string' },
+      subdir: { type: 'string' },
+      listen: { type: 'string' },
+      config: { type: 'string' },
     },
   });
   const need = (k: keyof typeof values): string => {
@@ -75,13 +97,59 @@ export async function main(argv: string[]): Promise<number> {
   }
   const kafka = kafkaClient(`cratewatch-ingest-${command}`);
   const producer = newProducer(kafka);
+  if (command === 'run' || command === 'endpoint') {
+    // Long-running: every configured source on its interval (run), or only the workspace endpoint.
+    const cfg: IngestConfig = command === 'run' ? loadConfig(resolve(need('config'))) : endpointOnlyConfig(need('org'), values.listen, values['token-env']);
+    await withAdmin(kafka, (a) => ensureTopics(a));
+    await producer.connect();
+    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : {});
+    onShutdown(log, async () => {
+      await running.stop();
+      await producer.disconnect();
+    });
+    return await new Promise<number>(() => {});
+  }
+  // Stops a long poll between acknowledged batches on SIGTERM/SIGINT (the checkpoint says where).
+  const stopping = new AbortController();
 
   let pollOnce: () => Promise<unknown>;
   switch (command) {
     case 'rustsec': {
+      if (values.git || values.archive) {
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
+        if (values.git) {
+          const git = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.git) || /^[^/]+@[^:]+:/.test(values.git) ? values.git : resolve(values.git);
+          const src = new RustsecGitSource({ url: git, branch: values.branch ?? 'main', repoDir: join(stateDir(), 'rustsec-git'), ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}) }, producer, new Checkpoint<RustsecGitCheckpoint>(join(stateDir(), 'rustsec-git.json'), { files: {} }), log);
+          pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
+        } else {
+          const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
+          const src = new RustsecArchiveSource(values.archive!, http, producer, new Checkpoint<ArchiveCheckpoint>(join(stateDir(), 'rustsec-archive.json'), {}), new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec-archive-files.json'), { files: {} }), log);
+          pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
+        }
+        break;
+      }
       const db = resolve(need('db'));
       const source = new RustsecSource(db, producer, new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec.json'), { files: {} }), log);
       pollOnce = async () => log.info('rustsec poll done', { db, ...(await source.poll()) });
+      break;
+    }
+    case 'maintainers': {
+      const tracked = (): string[] => [...(values.crate ?? []), ...(values.lockfile ? lockedCrates(readFileSync(resolve(values.lockfile), 'utf8'), values.lockfile) : [])];
+      if (!values.crate?.length && !values.lockfile) throw new UsageError('`maintainers` needs --crate or --lockfile');
+      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
+      const src = new MaintainersSource(producer, http, new Checkpoint<MaintainersCheckpoint>(join(stateDir(), 'maintainers.json'), { crates: {} }), log, {
+        ...(values.api ? { cratesApi: values.api } : {}),
+        ...(values['github-api'] ? { githubApi: values['github-api'] } : {}),
+        ...(values['token-env'] ? { tokenEnv: values['token-env'] } : {}),
+      });
+      pollOnce = async () => src.poll(tracked());
+      break;
+    }
+    case 'workspace-git': {
+      const ref = { id: need('id'), org: need('org'), ...(values.team ? { team: values.team } : {}), git: resolve(need('git')), ...(values.subdir ? { subdir: values.subdir } : {}) };
+      const cp = new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} });
+      const src = new WorkspaceGitSource(new WorkspaceSource(producer, cp, log), cp);
+      pollOnce = async () => log.info('workspace-git done', { workspace: ref.id, sent: await src.poll(ref) });
       break;
     }
     case 'workspace': {
@@ -177,6 +245,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`cratewatch-ingest: ${err.message}\n`);
+        process.exit(2);
+      }
       if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
         process.stderr.write(`cratewatch-ingest: ${(err as Error).message}\n${USAGE}\n`);
         process.exit(2);

@@ -284,6 +284,7 @@ export class RustsecGitSource {
         }
         state = { ...state, pending: { target, done } };
         this.checkpoint.save(state);
+        this.log.info('rustsec progress', { commit: target, sent: done, of: messages.length });
       }
       state = { url: this.opts.url, branch: this.branch, commit: target, files };
       this.checkpoint.save(state);
