@@ -95,11 +95,11 @@ export async function main(argv: string[]): Promise<number> {
     log.info('crates-dump dry run done', { ...(await new DumpBootstrap(null, cp, log).run(resolve(need('dump')), values.spill ? { spillDir: values.spill } : {})) });
     return 0;
   }
+  // Long-running: every configured source on its interval (run), or only the workspace endpoint.
+  const cfg: IngestConfig | undefined = command === 'run' ? loadConfig(resolve(need('config'))) : command === 'endpoint' ? endpointOnlyConfig(need('org'), values.listen, values['token-env']) : undefined;
   const kafka = kafkaClient(`cratewatch-ingest-${command}`);
   const producer = newProducer(kafka);
-  if (command === 'run' || command === 'endpoint') {
-    // Long-running: every configured source on its interval (run), or only the workspace endpoint.
-    const cfg: IngestConfig = command === 'run' ? loadConfig(resolve(need('config'))) : endpointOnlyConfig(need('org'), values.listen, values['token-env']);
+  if (cfg) {
     await withAdmin(kafka, (a) => ensureTopics(a));
     await producer.connect();
     const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : {});
