@@ -14,8 +14,8 @@ export function describeFailure(p: PackageVerdict): string {
     .map((r) => `${r.by} (${r.why}${r.kind === 'dev' ? ', dev' : ''})`)
     .join(', ');
   const more = p.requiredBy.length > 3 ? ` and ${p.requiredBy.length - 3} more` : '';
-  const lines = [`  ${p.id}: ${p.status === 'violation' ? 'blocked by a violation' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
-  for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from})`);
+  const lines = [`  ${p.id}: ${p.status === 'violation' ? 'violation conflict' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
+  for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from}) contradicted by ${v.conflictsWith}`);
   if (p.suggestion) lines.push(`      fix: ${p.suggestion.command}${p.suggestion.kind === 'delta' ? '' : '  (full audit)'}`);
   if (p.kindDependent) lines.push(`      note: vetted as ${p.kindDependent.ifDevEdges} if it is only a dev-dependency (kinds unknown: pass --metadata)`);
   return lines.join('\n');
@@ -64,7 +64,7 @@ export function run(argv: string[]): number {
     const s = report.summary;
     const out: string[] = [];
     out.push(`${ws.lockPath}: ${s.thirdParty} third-party packages, ${s.firstParty} first-party`);
-    out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, blocked by violations ${s.violation}`);
+    out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
     for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
     if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata for exact ones`);
     if (fails.length) {

@@ -24,7 +24,7 @@ export interface PoolCoverage {
 export function poolCoverage(lock: Lockfile, pools: Map<string, AuditsFile>, publishers = new Map<string, PublisherEntry[]>()): PoolCoverage {
   const nodes = [...graphFromLockfile(lock).nodes.values()].filter((n) => isThirdParty(n));
   const vet = (g: AuditGraph, c: string) =>
-    nodes.filter((n) => g.reach(n.name, c, false).has(n.vetVersion) && g.blockedBy(n.name, n.vetVersion, c).length === 0).map((n) => n.id);
+    nodes.filter((n) => g.reach(n.name, c, false).has(n.vetVersion) && g.conflicts(n.name).length === 0).map((n) => n.id);
   const all = new AuditGraph();
   const byPool: PoolCoverage['byPool'] = {};
   for (const [name, a] of pools) {

@@ -1,20 +1,30 @@
 /**
  * cargo-vet's resolver (`cargo vet --locked` semantics), as pure code.
  *
- * 1. Requirements. First-party packages are not audited; each imposes its policy on its direct
- *    dependencies: `dependency-criteria[dep]`, else `criteria` (default: `default-criteria`, itself
- *    default safe-to-deploy) for normal and build edges, `dev-criteria` (default safe-to-run) for
- *    dev edges (which only workspace members have). A third-party package passes everything asked
- *    of it on to its own dependencies. Third-party = from crates.io, or `audit-as-crates-io = true`.
+ * 1. Requirements (cargo-vet 0.10.3 `resolve_requirements`, src/resolver.rs:890-953). First a dev
+ *    pass: each workspace member gives its dev-dependencies `dependency-criteria[dep]`, else its
+ *    `dev-criteria` (default safe-to-run). Then every package, first- or third-party, dependents
+ *    before dependencies: its own `policy.criteria`, when set, REPLACES what its dependents asked;
+ *    otherwise a root (a workspace member nothing depends on through normal/build edges) adds
+ *    safe-to-deploy; then each normal or build dependency gets `dependency-criteria[dep]`, else the
+ *    package's own requirement. `default-criteria` plays no part (it is `certify`'s default).
+ *    Third-party = from crates.io, or `audit-as-crates-io = true`; first-party ones are not audited.
  * 2. Audit graph, per crate: nodes are versions plus an empty root. A full audit, an exemption, a
- *    wildcard audit or a trusted entry (for each version whose `publisher` record in imports.lock
- *    has that user-id / trusted publisher and a publication day in [start, end)) is an edge from
- *    the root; a delta `A -> B` is an edge A to B. Each edge certifies the closure of its criteria
- *    under `implies`; an import's criteria are namespaced (`import::name`), the built-ins are
- *    shared, and `criteria-map` maps a foreign name onto local ones. A version is vetted for a
- *    criterion when a path from the root reaches it using only edges certifying that criterion.
- * 3. Violations: a version matching a violation's requirement can't be vetted for any criterion
- *    that implies a violated one, whatever audits say (cargo-vet reports that as an error).
+ *    wildcard audit (local or imported) or a LOCAL trusted entry (for each version whose
+ *    `publisher` record in imports.lock has that user-id / trusted publisher and a publication day
+ *    in [start, end), resolver.rs:1196-1233) is an edge from the root; a delta `A -> B` is an edge
+ *    A to B; an `unpublished` record is an edge audited-as -> version for every criterion
+ *    (resolver.rs:1270-1290). Each edge certifies the closure of its criteria under `implies`.
+ *    cargo-vet 0.10 stores imported audits in imports.lock already mapped to local criteria names
+ *    (storage.rs:1056-1116), so an imported name that is built-in or defined locally is the local
+ *    criterion; any other name (an older imports.lock) is namespaced (`import::name`) and
+ *    `criteria-map` maps it onto local ones. A version is vetted for a criterion when a path from
+ *    the root reaches it using only edges certifying that criterion.
+ * 3. Violations (resolver.rs:1304-1396): a violation conflicts with a full audit, delta (either
+ *    end) or exemption of the crate whose criteria contain one of the violated criteria, with a
+ *    version in the violated range. Any conflict makes every locked version of that crate a
+ *    `violation` and the whole run fails with the violations alone, as cargo-vet does. A locked
+ *    version merely inside a violated range, with no conflicting audit, is just unvetted.
  * 4. A package is `vetted` if every required criterion is reached without exemptions, `exempted`
  *    if exemptions were needed, otherwise `unvetted` (with the cheapest audit that would fix it).
  */
@@ -55,7 +65,8 @@ export interface AuditRef {
   source: 'local' | 'import' | 'pool' | 'exemption';
   /** Import or pool name. */
   from?: string;
-  table: 'audits' | 'wildcard-audits' | 'trusted' | 'exemptions';
+  /** `unpublished`: an imports.lock `[[unpublished.crate]]` record. */
+  table: 'audits' | 'wildcard-audits' | 'trusted' | 'exemptions' | 'unpublished';
   crate: string;
   index: number;
 }
@@ -95,7 +106,8 @@ export interface PackageVerdict {
   missing: string[];
   /** The audit entries on the path that vetted it (empty root to this version). */
   path: AuditRef[];
-  violations?: { crate: string; violation: string; criteria: string[]; from: string }[];
+  /** Conflicts between a violation and an audit or exemption of this crate (cargo-vet's ViolationConflict). */
+  violations?: { crate: string; violation: string; criteria: string[]; from: string; conflictsWith: string }[];
   suggestion?: Suggestion;
   /** Kinds unknown (Cargo.lock graph): the verdict differs if workspace members' edges are dev. */
   kindDependent?: { ifDevEdges: Status; required: string[] };
@@ -110,6 +122,11 @@ export interface UnneededExemption {
 
 export interface VetReport {
   kindsKnown: boolean;
+  /**
+   * cargo-vet's conclusion: a violation conflict anywhere fails the run with the violations alone
+   * (its JSON then lists no other failure); otherwise a failure for any unvetted package.
+   */
+  conclusion: 'success' | 'fail (vet)' | 'fail (violation)';
   packages: PackageVerdict[];
   unneededExemptions: UnneededExemption[];
   summary: { thirdParty: number; vetted: number; exempted: number; unvetted: number; violation: number; firstParty: number; kindDependent: number };
@@ -124,6 +141,10 @@ export class CriteriaSpace {
   constructor() {
     this.addImplies(SAFE_TO_DEPLOY, SAFE_TO_RUN);
     this.addImplies(SAFE_TO_RUN);
+  }
+  /** Built-in or defined without a namespace (local). */
+  isLocal(name: string): boolean {
+    return !name.includes('::') && this.implies.has(name);
   }
   static qualify(ns: string | undefined, name: string): string {
     if (ns === undefined || name === SAFE_TO_DEPLOY || name === SAFE_TO_RUN) return name;
@@ -171,6 +192,8 @@ interface Edge {
   from: string | null; // null: the empty root
   to: string;
   criteria: Set<string>;
+  /** An `unpublished` record: certifies every criterion (cargo-vet's `all_criteria()`). */
+  all?: boolean;
   ref: AuditRef;
   exemption: boolean;
 }
@@ -180,7 +203,16 @@ interface Violation {
   qualified: string[];
   names: string[];
   from: string;
+  ref: AuditRef;
 }
+/** A violation that an audit or exemption contradicts (cargo-vet's `ViolationConflict`). */
+export interface ViolationConflict {
+  violation: Violation;
+  with: AuditRef;
+  /** `1.2.3` or `1.0.0 -> 1.2.3`. */
+  version: string;
+}
+const plainVersion = (v: string) => v.replace(/@git:.*$/, '');
 
 export class AuditGraph {
   readonly edges = new Map<string, Edge[]>();
@@ -203,7 +235,10 @@ export class AuditGraph {
     opts: { exclude?: string[]; skipUnimportable?: boolean } = {},
   ): void {
     this.criteria.define(ns, a.criteria);
-    const q = (names: string[]) => this.criteria.closureOf(names.map((n) => CriteriaSpace.qualify(ns, n)));
+    // cargo-vet 0.10 writes imported audits into imports.lock with local criteria names; names it
+    // does not know locally come from an older imports.lock and keep their import's namespace.
+    const qualify = (n: string) => (source === 'import' && this.criteria.isLocal(n) ? n : CriteriaSpace.qualify(ns, n));
+    const q = (names: string[]) => this.criteria.closureOf(names.map(qualify));
     const excluded = new Set(opts.exclude ?? []);
     for (const [crate, list] of a.audits) {
       if (excluded.has(crate)) continue;
@@ -212,7 +247,7 @@ export class AuditGraph {
         const ref: AuditRef = { source, from: ns, table: 'audits', crate, index };
         if (e.violation !== undefined) {
           const l = this.violations.get(crate) ?? [];
-          l.push({ req: e.violation, qualified: e.criteria.map((n) => CriteriaSpace.qualify(ns, n)), names: e.criteria, from: ns ?? 'local' });
+          l.push({ req: e.violation, qualified: e.criteria.map(qualify), names: e.criteria, from: ns ?? 'local', ref });
           this.violations.set(crate, l);
         } else if (e.version !== undefined) this.addEdge(crate, { from: null, to: e.version, criteria: q(e.criteria), ref, exemption: false });
         else if (e.delta) this.addEdge(crate, { from: e.delta.from, to: e.delta.to, criteria: q(e.criteria), ref, exemption: false });
@@ -233,7 +268,25 @@ export class AuditGraph {
       }
     };
     publisherEdges('wildcard-audits', a.wildcardAudits);
-    publisherEdges('trusted', a.trusted);
+    // Only the store's own trusted entries count: cargo-vet reads `store.audits.trusted` alone
+    // (resolver.rs:1136-1141), never an import's.
+    if (source === 'local') publisherEdges('trusted', a.trusted);
+  }
+
+  /** imports.lock `unpublished` records: audited-as -> version, for every criterion. */
+  addUnpublished(unpublished: Map<string, { version: string; auditedAs: string }[]>): void {
+    for (const [crate, list] of unpublished) {
+      list.forEach((u, index) => {
+        this.addEdge(crate, {
+          from: u.auditedAs,
+          to: u.version,
+          criteria: new Set(),
+          all: true,
+          ref: { source: 'import', table: 'unpublished', crate, index },
+          exemption: false,
+        });
+      });
+    }
   }
 
   addExemptions(config: ConfigFile): void {
@@ -260,21 +313,36 @@ export class AuditGraph {
     this.removed.clear();
   }
 
-  blockedBy(crate: string, version: string, criterion: string): Violation[] {
-    return (this.violations.get(crate) ?? []).filter((v) => {
-      // Blocked: any criterion that implies a violated one.
-      if (!v.qualified.some((c) => this.criteria.closure(criterion).has(c))) return false;
+  /**
+   * cargo-vet's violation check (resolver.rs:1304-1396): a full audit, a delta (either end) or an
+   * exemption whose criteria contain a violated criterion, at a version the violation covers.
+   * Wildcard audits, trusted entries and unpublished records are not checked, as in cargo-vet.
+   */
+  conflicts(crate: string): ViolationConflict[] {
+    const out: ViolationConflict[] = [];
+    const matches = (req: string, v: string) => {
       try {
-        return cargoReqMatches(v.req, version);
+        return cargoReqMatches(req, plainVersion(v));
       } catch {
         return false;
       }
-    });
+    };
+    for (const v of this.violations.get(crate) ?? []) {
+      if (this.removed.has(auditRefKey(v.ref))) continue;
+      for (const e of this.edges.get(crate) ?? []) {
+        if (e.all || (e.ref.table !== 'audits' && e.ref.table !== 'exemptions') || this.removed.has(auditRefKey(e.ref))) continue;
+        if (!v.qualified.some((vc) => [...this.criteria.closure(vc)].every((c) => e.criteria.has(c)))) continue;
+        if (matches(v.req, e.to) || (e.from !== null && matches(v.req, e.from))) {
+          out.push({ violation: v, with: e.ref, version: e.from === null ? e.to : `${e.from} -> ${e.to}` });
+        }
+      }
+    }
+    return out;
   }
 
   private usable(crate: string, c: string, withExemptions: boolean): Edge[] {
     return (this.edges.get(crate) ?? []).filter(
-      (e) => e.criteria.has(c) && (withExemptions || !e.exemption) && !this.removed.has(auditRefKey(e.ref)),
+      (e) => (e.all || e.criteria.has(c)) && (withExemptions || !e.exemption) && !this.removed.has(auditRefKey(e.ref)),
     );
   }
 
@@ -300,7 +368,7 @@ export class AuditGraph {
 
   /** Versions from which `target` can be reached using edges certifying every criterion in `cs`. */
   reachBack(crate: string, cs: string[], target: string): Set<string> {
-    const edges = (this.edges.get(crate) ?? []).filter((e) => cs.every((c) => e.criteria.has(c)) && !this.removed.has(auditRefKey(e.ref)));
+    const edges = (this.edges.get(crate) ?? []).filter((e) => (e.all || cs.every((c) => e.criteria.has(c))) && !this.removed.has(auditRefKey(e.ref)));
     const out = new Set<string>([target]);
     const queue = [target];
     while (queue.length) {
@@ -340,6 +408,7 @@ export function buildAuditGraph(store: VetStore | undefined, pools?: Map<string,
       g.addAuditsFile(a, name, 'import', publishers, { exclude: store.config.imports.get(name)?.exclude });
     }
     g.addExemptions(store.config);
+    if (store.imports) g.addUnpublished(store.imports.unpublished);
   }
   for (const [name, a] of pools ?? []) g.addAuditsFile(a, name, 'pool', publishers, { skipUnimportable: true });
   return g;
@@ -358,50 +427,97 @@ export function isThirdParty(n: GraphNode, config?: ConfigFile): boolean {
   return policyFor(config, n)?.auditAsCratesIo === true;
 }
 
+/**
+ * cargo-vet's `resolve_requirements` (0.10.3 src/resolver.rs:890-953, graph roots and dev edges
+ * from `DepGraph::new`, :398-586). Edges of unknown kind (Cargo.lock) are taken as normal edges, or,
+ * with `unknownAs = 'dev'`, workspace members' edges as dev edges (the lenient reading).
+ */
 function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Set<string>, unknownAs: 'normal' | 'dev') {
   const req = new Map<string, Set<string>>();
   const reasons = new Map<string, Requirement[]>();
-  const queue: string[] = [];
-  const ask = (to: string, r: Requirement) => {
-    if (!third.has(to)) return;
+  const add = (to: string, r: Requirement) => {
     const s = req.get(to) ?? new Set<string>();
-    const before = s.size;
     for (const c of r.criteria) s.add(c);
     req.set(to, s);
     const rs = reasons.get(to) ?? [];
     rs.push(r);
     reasons.set(to, rs);
-    if (s.size > before) queue.push(to);
   };
-  const defaultCriteria = config?.defaultCriteria ?? SAFE_TO_DEPLOY;
-  for (const n of graph.nodes.values()) {
-    if (third.has(n.id)) continue;
-    const pol = policyFor(config, n);
+  // Edge lists as cargo-vet splits them: normal+build edges for everyone, dev edges for members only.
+  const split = (n: GraphNode) => {
+    const nb: { to: string; kind: DepKind }[] = [];
+    const dev: { to: string; kind: DepKind }[] = [];
     for (const d of n.deps) {
-      const dep = graph.nodes.get(d.to);
-      if (!dep) continue;
+      if (!graph.nodes.has(d.to)) continue;
       const kinds = d.kinds.map((k) => (k === 'unknown' ? (n.workspaceMember ? unknownAs : 'normal') : k));
-      const dev = kinds.every((k) => k === 'dev');
-      const kind: DepKind = d.kinds.includes('unknown') ? 'unknown' : dev ? 'dev' : kinds.includes('normal') ? 'normal' : 'build';
-      const depCrit = pol?.dependencyCriteria.get(dep.name);
-      if (depCrit) ask(dep.id, { by: n.id, criteria: depCrit, kind, why: 'policy.dependency-criteria' });
-      else if (dev) {
-        if (pol?.devCriteria) ask(dep.id, { by: n.id, criteria: pol.devCriteria, kind, why: 'policy.dev-criteria' });
-        else ask(dep.id, { by: n.id, criteria: [SAFE_TO_RUN], kind, why: 'dev default (safe-to-run)' });
-      } else if (pol?.criteria) ask(dep.id, { by: n.id, criteria: pol.criteria, kind, why: 'policy.criteria' });
-      else ask(dep.id, { by: n.id, criteria: [defaultCriteria], kind, why: 'default-criteria' });
+      const shown: DepKind = d.kinds.includes('unknown') ? 'unknown' : kinds.includes('normal') ? 'normal' : kinds.includes('build') ? 'build' : 'dev';
+      if (kinds.includes('normal') || kinds.includes('build')) nb.push({ to: d.to, kind: shown });
+      if (kinds.includes('dev') && n.workspaceMember) dev.push({ to: d.to, kind: d.kinds.includes('unknown') ? 'unknown' : 'dev' });
+    }
+    return { nb, dev };
+  };
+  const edges = new Map([...graph.nodes.values()].map((n) => [n.id, split(n)]));
+  const members = [...graph.nodes.values()].filter((n) => n.workspaceMember).map((n) => n.id);
+
+  // Post-order DFS over normal+build edges from the members, then the members' dev-deps.
+  const topo: string[] = [];
+  const visited = new Set<string>();
+  const hasNormalParent = new Set<string>();
+  const visit = (root: string) => {
+    const stack: { id: string; i: number }[] = [];
+    if (visited.has(root)) return;
+    visited.add(root);
+    stack.push({ id: root, i: 0 });
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const nb = edges.get(top.id)!.nb;
+      if (top.i < nb.length) {
+        const child = nb[top.i++]!.to;
+        hasNormalParent.add(child);
+        if (!visited.has(child)) (visited.add(child), stack.push({ id: child, i: 0 }));
+      } else {
+        stack.pop();
+        topo.push(top.id);
+      }
+    }
+  };
+  for (const m of members) visit(m);
+  const roots = new Set(members.filter((m) => !hasNormalParent.has(m)));
+  for (const m of members) for (const d of edges.get(m)!.dev) visit(d.to);
+
+  // Dev pass: members' dev-dependencies.
+  for (const m of members) {
+    const n = graph.nodes.get(m)!;
+    const pol = policyFor(config, n);
+    for (const d of edges.get(m)!.dev) {
+      const depCrit = pol?.dependencyCriteria.get(graph.nodes.get(d.to)!.name);
+      if (depCrit) add(d.to, { by: m, criteria: depCrit, kind: d.kind, why: 'policy.dependency-criteria' });
+      else if (pol?.devCriteria) add(d.to, { by: m, criteria: pol.devCriteria, kind: d.kind, why: 'policy.dev-criteria' });
+      else add(d.to, { by: m, criteria: [SAFE_TO_RUN], kind: d.kind, why: 'dev default (safe-to-run)' });
     }
   }
-  while (queue.length) {
-    const id = queue.shift()!;
+  // Dependents before dependencies.
+  for (const id of topo.reverse()) {
     const n = graph.nodes.get(id)!;
+    const pol = policyFor(config, n);
+    let why: Requirement['why'] = 'dependent';
+    if (pol?.criteria) {
+      // A package's own policy replaces whatever its dependents asked of it.
+      req.set(id, new Set(pol.criteria));
+      reasons.set(id, [{ by: id, criteria: pol.criteria, kind: 'normal', why: 'policy.criteria' }]);
+      why = 'policy.criteria';
+    } else if (roots.has(id)) {
+      add(id, { by: id, criteria: [SAFE_TO_DEPLOY], kind: 'normal', why: 'default-criteria' });
+      if (!third.has(id)) why = 'default-criteria';
+    }
     const mine = [...(req.get(id) ?? [])];
-    for (const d of n.deps) {
-      if (d.kinds.every((k) => k === 'dev')) continue; // a third-party crate's dev-deps are never built
-      ask(d.to, { by: id, criteria: mine, kind: d.kinds[0] ?? 'normal', why: 'dependent' });
+    for (const d of edges.get(id)!.nb) {
+      const depCrit = pol?.dependencyCriteria.get(graph.nodes.get(d.to)!.name);
+      if (depCrit) add(d.to, { by: id, criteria: depCrit, kind: d.kind, why: 'policy.dependency-criteria' });
+      else if (mine.length) add(d.to, { by: id, criteria: mine, kind: d.kind, why });
     }
   }
-  // keep one reason per (by, criteria) pair: propagation may repeat them
+  // keep one reason per (by, criteria) pair
   for (const [id, rs] of reasons) {
     const seen = new Set<string>();
     reasons.set(id, rs.filter((r) => {
@@ -456,12 +572,19 @@ export function suggest(g: AuditGraph, crate: string, version: string, missing: 
 }
 
 function judge(g: AuditGraph, n: GraphNode, required: string[]): Pick<PackageVerdict, 'status' | 'missing' | 'path' | 'violations'> {
-  if (required.length === 0) return { status: 'not-required', missing: [], path: [] };
-  const violations: NonNullable<PackageVerdict['violations']> = [];
-  for (const c of required) {
-    for (const v of g.blockedBy(n.name, n.vetVersion, c)) violations.push({ crate: n.name, violation: v.req, criteria: v.names, from: v.from });
+  // cargo-vet builds the crate's audit graph before looking at requirements: a conflict fails it.
+  const conflicts = g.conflicts(n.name);
+  if (conflicts.length) {
+    const violations = conflicts.map((c) => ({
+      crate: n.name,
+      violation: c.violation.req,
+      criteria: c.violation.names,
+      from: c.violation.from,
+      conflictsWith: `${c.with.source === 'exemption' ? 'exemption' : `audit (${c.with.from ?? 'local'})`} ${c.version}`,
+    }));
+    return { status: 'violation', missing: required, path: [], violations };
   }
-  if (violations.length) return { status: 'violation', missing: required, path: [], violations };
+  if (required.length === 0) return { status: 'not-required', missing: [], path: [] };
   const path: AuditRef[] = [];
   const missing: string[] = [];
   let exempted = false;
@@ -508,7 +631,7 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
     const required = g.criteria.minimal(strict.req.get(n.id) ?? []);
     const v = judge(g, n, required);
     const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: strict.reasons.get(n.id) ?? [], ...v };
-    if (v.status === 'unvetted' || v.status === 'violation') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
+    if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
     if (lenient && (v.status === 'unvetted' || v.status === 'violation')) {
       const lreq = g.criteria.minimal(lenient.req.get(n.id) ?? []);
       const lv = judge(g, n, lreq);
@@ -537,6 +660,7 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
   const tp = packages.filter((p) => p.thirdParty);
   return {
     kindsKnown: graph.kindsKnown,
+    conclusion: tp.some((p) => p.status === 'violation') ? 'fail (violation)' : tp.some((p) => p.status === 'unvetted') ? 'fail (vet)' : 'success',
     packages,
     unneededExemptions,
     summary: {

@@ -60,12 +60,14 @@ dependency-criteria = { foo = "safe-to-deploy" }
     // Without the mapping the foreign name is not ours: bar lacks our-crypto.
     const unmapped = resolveVet({ lockfile: l, store: store(config.replace('crypto-safe = "our-crypto"', ''), audits, imports) });
     expect(verdict(unmapped, 'bar@2.0.0').missing).toEqual(['our-crypto']);
-    // And a local criterion of the same name as a foreign one is a different criterion.
+    // cargo-vet 0.10 writes imported audits into imports.lock with LOCAL criteria names (the
+    // criteria-map is applied at fetch time, storage.rs:1056-1116; --locked reads them as they
+    // are): an imported name that is defined locally is the local criterion.
     const sameName = resolveVet({
       lockfile: lock('@app 0.1.0 -> bar@2.0.0\nbar 2.0.0'),
       store: store('[policy.app]\ncriteria = "crypto-safe"\n', '[criteria.crypto-safe]\ndescription = "ours"\n\n[audits]\n', imports),
     });
-    expect(verdict(sameName, 'bar@2.0.0').status).toBe('unvetted');
+    expect(verdict(sameName, 'bar@2.0.0').status).toBe('vetted');
   });
 
   it('a delta chain vets; a gap in it does not, and the suggestion is the gap', () => {
@@ -216,19 +218,121 @@ user-id = 7
     expect(fromLock.summary.kindDependent).toBe(2);
   });
 
-  it('policy: dependency-criteria, dev-criteria, default-criteria, audit-as-crates-io', () => {
+  it('policy: dependency-criteria, audit-as-crates-io; default-criteria is not a policy', () => {
     const l = lock('@app 0.1.0 -> foo@1.0.0 bar@1.0.0\nfoo 1.0.0 -> deep@1.0.0\ndeep 1.0.0\nbar 1.0.0');
     const s = store('default-criteria = "safe-to-run"\n', '', '');
-    s.config.policy.set('app', { dependencyCriteria: new Map([['bar', ['safe-to-deploy']]]) });
+    s.config.policy.set('app', { dependencyCriteria: new Map([['bar', ['safe-to-run']]]) });
     const r = resolveVet({ lockfile: l, store: s });
-    expect(verdict(r, 'foo@1.0.0').required).toEqual(['safe-to-run']);
-    expect(verdict(r, 'deep@1.0.0').required).toEqual(['safe-to-run']); // passed down by foo
+    // `default-criteria` is only `cargo vet certify`'s default (main.rs:1628); roots need
+    // DEFAULT_POLICY_CRITERIA = safe-to-deploy (resolver.rs:933-938, format.rs:895).
+    expect(verdict(r, 'foo@1.0.0').required).toEqual(['safe-to-deploy']);
+    expect(verdict(r, 'deep@1.0.0').required).toEqual(['safe-to-deploy']); // passed down by foo
     expect(verdict(r, 'deep@1.0.0').requiredBy[0]).toMatchObject({ by: 'foo@1.0.0', why: 'dependent' });
-    expect(verdict(r, 'bar@1.0.0').required).toEqual(['safe-to-deploy']);
+    expect(verdict(r, 'bar@1.0.0').required).toEqual(['safe-to-run']); // dependency-criteria replaces, not adds
     expect(verdict(r, 'bar@1.0.0').requiredBy[0]!.why).toBe('policy.dependency-criteria');
     // a path crate with audit-as-crates-io = true is third-party
     const l2 = lock('@app 0.1.0 -> vendored@1.0.0\n@vendored 1.0.0');
     const r2 = resolveVet({ lockfile: l2, store: store('[policy.vendored]\naudit-as-crates-io = true\n') });
     expect(verdict(r2, 'vendored@1.0.0')).toMatchObject({ thirdParty: true, status: 'unvetted' });
+  });
+
+  // --- rules checked against cargo-vet 0.10.3's source (src/resolver.rs, storage.rs) --------------
+
+  it('policy criteria / dependency-criteria on a THIRD-PARTY crate apply (resolver.rs:925-950)', () => {
+    const l = lock('@app 0.1.0 -> lock_api@0.4.12\nlock_api 0.4.12 -> scopeguard@1.2.0\nscopeguard 1.2.0');
+    const audits = `
+[criteria.strong]
+description = "two reviewers"
+implies = "safe-to-deploy"
+
+[[audits.lock_api]]
+criteria = "safe-to-run"
+version = "0.4.12"
+
+[[audits.scopeguard]]
+criteria = "safe-to-deploy"
+version = "1.2.0"
+`;
+    const r = resolveVet({ lockfile: l, store: store('[policy.lock_api]\ncriteria = "safe-to-run"\ndependency-criteria = { scopeguard = "strong" }\n', audits) });
+    // its own criteria replace what app asked (safe-to-deploy)
+    expect(verdict(r, 'lock_api@0.4.12')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
+    expect(verdict(r, 'scopeguard@1.2.0')).toMatchObject({ status: 'unvetted', required: ['strong'], missing: ['strong'] });
+  });
+
+  it('a non-root first-party crate passes on what its dependents ask, not safe-to-deploy (resolver.rs:927-950)', () => {
+    const l = lock('@app 0.1.0 -> corelib@0.1.0\n@corelib 0.1.0 -> ryu@1.0.18\nryu 1.0.18');
+    const r = resolveVet({ lockfile: l, store: store('[policy.app]\ncriteria = "safe-to-run"\n', '[[audits.ryu]]\ncriteria = "safe-to-run"\nversion = "1.0.18"\n') });
+    expect(verdict(r, 'ryu@1.0.18')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
+  });
+
+  it('a violation conflicts with audits, not with locked versions (resolver.rs:1304-1396)', () => {
+    const l = lock('@app 0.1.0 -> memchr@2.7.4 ryu@1.0.18\nmemchr 2.7.4\nryu 1.0.18');
+    // memchr 2.7.4 lies in the violated range but nothing audits it: plainly unvetted.
+    const inRange = resolveVet({ lockfile: l, store: store('', '[[audits.memchr]]\ncriteria = "safe-to-run"\nviolation = ">=2.7.0"\n') });
+    expect(verdict(inRange, 'memchr@2.7.4').status).toBe('unvetted');
+    expect(inRange.conclusion).toBe('fail (vet)');
+    // An audit of a version that is not even locked contradicts it: the crate is a violation and
+    // the run fails for violations alone.
+    const audits = `
+[[audits.ryu]]
+criteria = "safe-to-deploy"
+version = "1.0.5"
+
+[[audits.ryu]]
+criteria = "safe-to-run"
+violation = "<1.0.10"
+`;
+    const conflict = resolveVet({ lockfile: l, store: store('', audits) });
+    expect(verdict(conflict, 'ryu@1.0.18')).toMatchObject({ status: 'violation' });
+    expect(verdict(conflict, 'ryu@1.0.18').violations![0]).toMatchObject({ violation: '<1.0.10', conflictsWith: 'audit (local) 1.0.5' });
+    expect(conflict.conclusion).toBe('fail (violation)');
+    // a delta whose `from` is in range conflicts too; an exemption as well
+    const delta = resolveVet({
+      lockfile: l,
+      store: store('[[exemptions.memchr]]\nversion = "2.7.4"\ncriteria = "safe-to-run"\n', '[[audits.ryu]]\ncriteria = "safe-to-run"\ndelta = "1.0.9 -> 1.0.18"\n\n[[audits.ryu]]\ncriteria = "safe-to-deploy"\nviolation = "=1.0.9"\n\n[[audits.memchr]]\ncriteria = "safe-to-run"\nviolation = ">=2.7.0"\n'),
+    });
+    // violation safe-to-deploy vs audit safe-to-run: the audit does not contain the violated criterion
+    expect(verdict(delta, 'ryu@1.0.18').status).toBe('unvetted');
+    expect(verdict(delta, 'memchr@2.7.4').violations![0]!.conflictsWith).toBe('exemption 2.7.4');
+  });
+
+  it("an import's trusted entries do not vet; only the store's own do (resolver.rs:1136-1141)", () => {
+    const l = lock('@app 0.1.0 -> scopeguard@1.2.0\nscopeguard 1.2.0');
+    const imports = `
+[[publisher.scopeguard]]
+version = "1.2.0"
+when = "2023-07-17"
+user-id = 4000
+
+[[audits.peer.trusted.scopeguard]]
+criteria = "safe-to-deploy"
+user-id = 4000
+start = "2019-01-01"
+end = "2026-01-01"
+`;
+    const config = '[imports.peer]\nurl = "https://example.invalid/audits.toml"\n';
+    expect(verdict(resolveVet({ lockfile: l, store: store(config, '', imports) }), 'scopeguard@1.2.0').status).toBe('unvetted');
+    const local = '[[trusted.scopeguard]]\ncriteria = "safe-to-deploy"\nuser-id = 4000\nstart = "2019-01-01"\nend = "2026-01-01"\n';
+    expect(verdict(resolveVet({ lockfile: l, store: store(config, local, imports) }), 'scopeguard@1.2.0').status).toBe('vetted');
+  });
+
+  it('a wildcard audit covers start <= publication < end: the end day itself is out (resolver.rs:1196-1202)', () => {
+    const l = lock('@app 0.1.0 -> log@0.4.22\nlog 0.4.22');
+    const audits = '[[wildcard-audits.log]]\ncriteria = "safe-to-deploy"\nuser-id = 3000\nstart = "2024-06-27"\nend = "2024-06-28"\n';
+    const at = (when: string) =>
+      verdict(resolveVet({ lockfile: l, store: store('', audits, `[[publisher.log]]\nversion = "0.4.22"\nwhen = "${when}"\nuser-id = 3000\n`) }), 'log@0.4.22').status;
+    expect(at('2024-06-27')).toBe('vetted');
+    expect(at('2024-06-28')).toBe('unvetted');
+  });
+
+  it('an imports.lock unpublished record is a delta audited-as -> version for every criterion (resolver.rs:1270-1290)', () => {
+    const l = lock('@app 0.1.0 -> vendored@0.2.0\n@vendored 0.2.0');
+    const config = '[policy.vendored]\naudit-as-crates-io = true\n';
+    const audits = '[criteria.strong]\ndescription = "s"\nimplies = "safe-to-deploy"\n\n[[audits.vendored]]\ncriteria = "strong"\nversion = "0.1.0"\n';
+    const imports = '[[unpublished.vendored]]\nversion = "0.2.0"\naudited_as = "0.1.0"\n';
+    const r = resolveVet({ lockfile: l, store: store(config + '[policy.app]\ncriteria = "strong"\n', audits, imports) });
+    expect(verdict(r, 'vendored@0.2.0')).toMatchObject({ status: 'vetted', required: ['strong'] });
+    expect(verdict(r, 'vendored@0.2.0').path.map((p) => p.table)).toEqual(['audits', 'unpublished']);
+    expect(verdict(resolveVet({ lockfile: l, store: store(config, audits) }), 'vendored@0.2.0').status).toBe('unvetted');
   });
 });
