@@ -6,6 +6,7 @@
  * file holds any more gives exactly one tombstone. Then: stopping mid-poll and starting again gives
  * no gap and no duplicate, even when new commits land in between.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ import type { Producer } from 'kafkajs';
 import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, dlqTopic, parseAdvisory } from '@cratewatch/shared';
 import { RustsecGitSource, type RustsecGitCheckpoint } from '../src/sources/rustsec-git.js';
-import { collect, gitIn, hasSharedData, kafkaSetup, sharedData, tempDir, unique, waitFor, type Got } from './fixtures/rustsec-harness.js';
+import { collect, gitIn, hasSharedData, kafkaSetup, repoRoot, sharedData, tempDir, unique, waitFor, type Got } from './fixtures/rustsec-harness.js';
+import { kafkaBrokers } from '../../../test/helpers.js';
 
 interface Row {
   commit: string;
@@ -252,6 +254,47 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
       expect(c.got.length).toBe(count(want1) + count(want2));
       expect(summarize(c.got, t1)).toEqual(want1);
       expect(summarize(c.got, t2)).toEqual(want2);
+    } finally {
+      await c.stop();
+    }
+  });
+  it('the CLI process stopped by SIGTERM mid-poll resumes on restart with no gap and no duplicate', async () => {
+    const history = loadHistory();
+    const work = newWorkRepo();
+    const state = tempDir('state');
+    const model = new Model();
+    const files = new Map<string, string>();
+    const t1 = applyCommit(work, files, history.slice(0, 400).flatMap((g) => g.rows), 'chunk');
+    const want = model.expectTo(files);
+    const total = want.produced.length + want.tombstones.length + want.refused.length;
+    const cli = () => {
+      const proc = spawn(process.execPath, [join(repoRoot, 'services', 'ingest', 'dist', 'main.js'), 'rustsec', '--git', work, '--batch-size', '10'], {
+        env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), CRATEWATCH_STATE_DIR: state },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      proc.stderr.on('data', (c) => (out += c));
+      proc.stdout.on('data', (c) => (out += c));
+      return { proc, out: () => out, exited: new Promise<number | null>((r) => proc.on('exit', (code) => r(code))) };
+    };
+    const first = cli();
+    await waitFor('first acknowledged batch', () => first.out().includes('"msg":"rustsec progress"'), 60_000, 20);
+    first.proc.kill('SIGTERM');
+    expect(await first.exited, first.out()).toBe(0);
+    const cp = JSON.parse(readFileSync(join(state, 'rustsec-git.json'), 'utf8')) as RustsecGitCheckpoint;
+    expect(cp.pending?.target).toBe(t1);
+    expect(cp.pending!.done).toBeGreaterThan(0);
+    expect(cp.pending!.done).toBeLessThan(total);
+    const second = cli();
+    expect(await second.exited, second.out()).toBe(0);
+    expect((JSON.parse(readFileSync(join(state, 'rustsec-git.json'), 'utf8')) as RustsecGitCheckpoint).commit).toBe(t1);
+
+    const c = await collect(k.kafka, [TOPICS.advisories, dlqTopic(TOPICS.advisories)], (m) => m.headers.commit === t1);
+    try {
+      await waitFor('all events', () => c.got.length >= total, 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(c.got.length).toBe(total);
+      expect(summarize(c.got, t1)).toEqual(want);
     } finally {
       await c.stop();
     }
