@@ -107,7 +107,8 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     const mid = await snapshot(admin, TOPICS.audits);
     const again = await source.poll();
     expect(again.map((r) => r.status)).toEqual(files.map(() => 'unchanged'));
-    expect(await snapshot(admin, TOPICS.audits)).toEqual(mid);
+    // Nothing of this run was produced by the second poll (other producers may share the topic).
+    expect((await readRange(kafka, TOPICS.audits, mid, await snapshot(admin, TOPICS.audits))).filter((m) => m.key.includes(`-${run}/`))).toEqual([]);
     // Every revalidation carried the validator and was answered 304.
     const last = server.log.slice(-files.length);
     expect(last.every((l) => l.status === 304 && l.ifNoneMatch)).toBe(true);
@@ -262,7 +263,7 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     // The same bad bytes are refused once, not on every poll.
     const d2 = await snapshot(admin, dlqTopic(TOPICS.audits));
     await source.poll();
-    expect(await snapshot(admin, dlqTopic(TOPICS.audits))).toEqual(d2);
+    expect((await readRange(kafka, dlqTopic(TOPICS.audits), d2, await snapshot(admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`))).toEqual([]);
   });
 
   it('decodes Chromium-style ?format=TEXT (base64) sources', async () => {

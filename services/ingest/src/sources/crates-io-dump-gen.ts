@@ -20,6 +20,8 @@ export interface GenOptions {
   yankEvery?: number;
   /** Extra raw lines appended to versions.csv (e.g. a malformed row). */
   extraVersionLines?: string[];
+  /** Crate names are `<prefix>-<n in base 36>` (default `gen-crate`). */
+  prefix?: string;
 }
 
 export interface GenResult {
@@ -61,7 +63,7 @@ class Writer {
   }
 }
 
-export const crateName = (i: number): string => `gen-crate-${i.toString(36)}`;
+export const crateName = (i: number, prefix = 'gen-crate'): string => `${prefix}-${i.toString(36)}`;
 
 export async function generateDump(out: string, o: GenOptions): Promise<GenResult> {
   const work = mkdtempSync(join(tmpdir(), 'cratewatch-gen-'));
@@ -75,7 +77,7 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
     const crates = new Writer(join(data, 'crates.csv'));
     await crates.row(['created_at', 'description', 'documentation', 'homepage', 'id', 'max_features', 'max_upload_size', 'name', 'readme', 'repository', 'updated_at']);
     for (let i = 1; i <= o.crates; i++) {
-      await crates.row(['2020-01-01 00:00:00.000000', `crate ${i}, generated`, '', '', i, '', '', crateName(i), '', `https://github.com/gen/${i}`, '2024-01-01 00:00:00.000000']);
+      await crates.row(['2020-01-01 00:00:00.000000', `crate ${i}, generated`, '', '', i, '', '', crateName(i, o.prefix), '', `https://github.com/gen/${i}`, '2024-01-01 00:00:00.000000']);
     }
     await crates.close();
     const users = new Writer(join(data, 'users.csv'));
