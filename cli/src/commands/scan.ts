@@ -17,7 +17,9 @@ export function describeFailure(p: PackageVerdict): string {
   const lines = [`  ${p.id}: ${p.status === 'violation' ? 'violation conflict' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
   for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from}) contradicted by ${v.conflictsWith}`);
   if (p.suggestion) lines.push(`      fix: ${p.suggestion.command}${p.suggestion.kind === 'delta' ? '' : '  (full audit)'}`);
-  if (p.kindDependent) lines.push(`      note: vetted as ${p.kindDependent.ifDevEdges} if it is only a dev-dependency (kinds unknown: pass --metadata)`);
+  if (p.kindDependent) {
+    lines.push(`      note: ${p.kindDependent.ifDevEdges} if its workspace edges are dev-only, ${p.kindDependent.ifNormalEdges} if normal-only (kinds unknown: pass --metadata)`);
+  }
   return lines.join('\n');
 }
 

@@ -2,7 +2,8 @@
  * Pool coverage without a store: for a lockfile and a set of pools' audits.toml, which
  * third-party (crates.io) packages the pools alone vet for safe-to-deploy and for safe-to-run.
  * No exemptions, no policy, no dependency propagation: the figure an organisation asks before
- * adopting cargo-vet. Wildcard audits and trusted entries need publisher records, which only an
+ * adopting cargo-vet. A pool's trusted entries never count (cargo-vet honours only the store's own).
+ * Wildcard audits need publisher records, which only an
  * imports.lock carries: pass `publishers` to count them, otherwise they are not counted.
  */
 import type { Lockfile } from '../lockfile.js';

@@ -55,7 +55,7 @@ export interface ResolveOptions {
   pools?: Map<string, AuditsFile>;
   /**
    * With a Cargo.lock graph (kinds unknown), also resolve assuming workspace members' edges could
-   * be dev-dependencies, to name the verdicts that hang on the assumption. Default true.
+   * be dev-dependencies or only normal ones, to name the verdicts that hang on that. Default true.
    */
   reportKindAssumption?: boolean;
 }
@@ -109,8 +109,11 @@ export interface PackageVerdict {
   /** Conflicts between a violation and an audit or exemption of this crate (cargo-vet's ViolationConflict). */
   violations?: { crate: string; violation: string; criteria: string[]; from: string; conflictsWith: string }[];
   suggestion?: Suggestion;
-  /** Kinds unknown (Cargo.lock graph): the verdict differs if workspace members' edges are dev. */
-  kindDependent?: { ifDevEdges: Status; required: string[] };
+  /**
+   * Kinds unknown (Cargo.lock graph): the verdict differs if workspace members' edges are all dev
+   * edges (`ifDevEdges`) or all normal edges (`ifNormalEdges`), rather than both (what is judged).
+   */
+  kindDependent?: { ifDevEdges: Status; ifNormalEdges: Status; required: string[] };
 }
 
 export interface UnneededExemption {
@@ -429,10 +432,11 @@ export function isThirdParty(n: GraphNode, config?: ConfigFile): boolean {
 
 /**
  * cargo-vet's `resolve_requirements` (0.10.3 src/resolver.rs:890-953, graph roots and dev edges
- * from `DepGraph::new`, :398-586). Edges of unknown kind (Cargo.lock) are taken as normal edges, or,
- * with `unknownAs = 'dev'`, workspace members' edges as dev edges (the lenient reading).
+ * from `DepGraph::new`, :398-586). An edge of unknown kind (Cargo.lock) out of a workspace member
+ * is read as `unknownAs`: both a normal and a dev edge (the strictest reading: `dev-criteria` may
+ * ask more than `criteria`), only normal, or only dev. Other packages have no dev edges.
  */
-function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Set<string>, unknownAs: 'normal' | 'dev') {
+function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Set<string>, unknownAs: 'both' | 'normal' | 'dev') {
   const req = new Map<string, Set<string>>();
   const reasons = new Map<string, Requirement[]>();
   const add = (to: string, r: Requirement) => {
@@ -449,7 +453,9 @@ function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Se
     const dev: { to: string; kind: DepKind }[] = [];
     for (const d of n.deps) {
       if (!graph.nodes.has(d.to)) continue;
-      const kinds = d.kinds.map((k) => (k === 'unknown' ? (n.workspaceMember ? unknownAs : 'normal') : k));
+      const kinds = d.kinds.flatMap((k): DepKind[] =>
+        k !== 'unknown' ? [k] : !n.workspaceMember ? ['normal'] : unknownAs === 'both' ? ['normal', 'dev'] : [unknownAs],
+      );
       const shown: DepKind = d.kinds.includes('unknown') ? 'unknown' : kinds.includes('normal') ? 'normal' : kinds.includes('build') ? 'build' : 'dev';
       if (kinds.includes('normal') || kinds.includes('build')) nb.push({ to: d.to, kind: shown });
       if (kinds.includes('dev') && n.workspaceMember) dev.push({ to: d.to, kind: d.kinds.includes('unknown') ? 'unknown' : 'dev' });
@@ -618,8 +624,11 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
   const config = input.store?.config;
   const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
   const third = new Set([...graph.nodes.values()].filter((n) => isThirdParty(n, config)).map((n) => n.id));
-  const strict = requirements(graph, config, third, 'normal');
-  const lenient = !graph.kindsKnown && opts.reportKindAssumption !== false ? requirements(graph, config, third, 'dev') : undefined;
+  const strict = requirements(graph, config, third, 'both');
+  const alt =
+    !graph.kindsKnown && opts.reportKindAssumption !== false
+      ? { dev: requirements(graph, config, third, 'dev'), normal: requirements(graph, config, third, 'normal') }
+      : undefined;
 
   const packages: PackageVerdict[] = [];
   for (const n of graph.nodes.values()) {
@@ -632,10 +641,12 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
     const v = judge(g, n, required);
     const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: strict.reasons.get(n.id) ?? [], ...v };
     if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
-    if (lenient && (v.status === 'unvetted' || v.status === 'violation')) {
-      const lreq = g.criteria.minimal(lenient.req.get(n.id) ?? []);
-      const lv = judge(g, n, lreq);
-      if (lv.status !== v.status) verdict.kindDependent = { ifDevEdges: lv.status, required: lreq };
+    // Requirements only grow from a dev-only or normal-only reading to both: only a failure can change.
+    if (alt && v.status === 'unvetted') {
+      const dreq = g.criteria.minimal(alt.dev.req.get(n.id) ?? []);
+      const dv = judge(g, n, dreq);
+      const nv = judge(g, n, g.criteria.minimal(alt.normal.req.get(n.id) ?? []));
+      if (dv.status !== v.status || nv.status !== v.status) verdict.kindDependent = { ifDevEdges: dv.status, ifNormalEdges: nv.status, required: dreq };
     }
     packages.push(verdict);
   }
