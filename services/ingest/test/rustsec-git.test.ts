@@ -300,3 +300,46 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
     }
   });
 });
+
+describe('RustSec git source: rewritten upstream history and a lost clone', () => {
+  let k: Awaited<ReturnType<typeof kafkaSetup>>;
+  beforeAll(async () => {
+    k = await kafkaSetup('rustsec-git-rewrite');
+  });
+  afterAll(async () => {
+    await k?.close();
+  });
+
+  it('compares the whole tree with the checkpoint when the checkpoint commit is gone', async () => {
+    const run = `RUSTSEC-${unique('rw').toUpperCase()}`;
+    const adv = (id: string, patched: string) => `\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "rw"\ndate = "2099-01-01"\n\n[versions]\npatched = ["${patched}"]\n\`\`\`\n\n# ${id}\n\nBody.\n`;
+    const work = newWorkRepo();
+    const files = new Map<string, string>();
+    const model = new Model();
+    const row = (status: Row['status'], name: string, content: string | null): Row => ({ commit: '', time: '', status, path: `crates/rw/${run}-${name}.md`, content });
+    applyCommit(work, files, [row('A', 'A', adv(`${run}-A`, '>= 1')), row('A', 'B', adv(`${run}-B`, '>= 1')), row('A', 'C', adv(`${run}-C`, '>= 1'))], 'one');
+    model.expectTo(files);
+    const state = tempDir('state');
+    const mk = () =>
+      new RustsecGitSource({ url: work, branch: 'main', repoDir: join(state, 'rustsec-git') }, k.producer, new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }), logger('test/rustsec-git'));
+    expect(await mk().poll()).toMatchObject({ produced: 3, tombstones: 0 });
+
+    // Upstream rewrites history (a new root commit) and our clone is lost.
+    gitIn(work, 'checkout', '-q', '--orphan', 'rewritten');
+    applyCommit(work, files, [row('M', 'B', adv(`${run}-B`, '>= 2')), row('D', 'C', null), row('A', 'D', adv(`${run}-D`, '>= 1'))], 'rewritten');
+    gitIn(work, 'branch', '-q', '-M', 'rewritten', 'main');
+    rmSync(join(state, 'rustsec-git'), { recursive: true, force: true });
+    const want = model.expectTo(files);
+    expect(want).toEqual({ produced: [`${run}-B`, `${run}-D`], tombstones: [`${run}-C`], refused: [] });
+    const r = await mk().poll();
+    expect(r).toMatchObject({ produced: 2, tombstones: 1, refused: 0, complete: true });
+    const c = await collect(k.kafka, [TOPICS.advisories], (m) => m.headers.commit === r.to);
+    try {
+      await waitFor('events', () => c.got.length >= 3);
+      await new Promise((res) => setTimeout(res, 500));
+      expect(summarize(c.got, r.to)).toEqual(want);
+    } finally {
+      await c.stop();
+    }
+  });
+});

@@ -114,6 +114,15 @@ export async function readBlobs(repo: string, specs: string[]): Promise<Map<stri
   return out;
 }
 
+async function commitExists(repo: string, commit: string): Promise<boolean> {
+  try {
+    await git(['cat-file', '-e', `${commit}^{commit}`], repo);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const isAdvisoryPath = (p: string): boolean => (p.startsWith('crates/') || p.startsWith('rust/')) && p.endsWith('.md');
 
 interface Change {
@@ -188,7 +197,18 @@ export class RustsecGitSource {
    */
   async plan(from: string | undefined, to: string, files: Record<string, GitFileState>, observedAt: string): Promise<{ messages: PlannedMessage[]; files: Record<string, GitFileState> }> {
     const repo = this.opts.repoDir;
-    const changes = (await diffCommits(repo, from, to)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.status.localeCompare(b.status)));
+    // The checkpoint commit can be gone (history rewritten upstream, clone lost): then compare the
+    // whole tree at `to` with the file map instead of diffing commits.
+    if (from && !(await commitExists(repo, from))) {
+      this.log.warn('rustsec: checkpoint commit not in the repository (history rewritten?); comparing the whole tree', { upstream: this.opts.url, commit: from });
+      from = undefined;
+    }
+    const listed = await diffCommits(repo, from, to);
+    if (!from) {
+      const present = new Set(listed.map((c) => c.path));
+      for (const p of Object.keys(files)) if (!present.has(p)) listed.push({ status: 'D', path: p });
+    }
+    const changes = listed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.status.localeCompare(b.status)));
     const next: Record<string, GitFileState> = { ...files };
     const released = new Set<string>(); // ids a deleted or changed file held before
     const wanted = changes.filter((c) => c.status !== 'D').map((c) => `${to}:${c.path}`);
