@@ -6,6 +6,7 @@
  */
 import { FormatError } from '@cratewatch/shared';
 import * as gate from './commands/gate.js';
+import * as query from './commands/query.js';
 import * as scan from './commands/scan.js';
 import { UsageError } from './io.js';
 
@@ -13,7 +14,7 @@ interface Command {
   usage: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, Command> = { scan, gate };
+export const commands: Record<string, Command> = { scan, gate, query };
 
 const help = () => `usage:\n${Object.values(commands).map((c) => `  ${c.usage}`).join('\n')}\n\nexit codes: 0 ok, 1 policy failure, 2 usage or input error\n`;
 

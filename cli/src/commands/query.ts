@@ -1,0 +1,125 @@
+/**
+ * `cratewatch query`: read-only questions an analyst asks of the graph the scorer keeps.
+ * Every query runs in a READ transaction, so the server itself refuses a write, whatever the
+ * Cypher says. Neo4j from NEO4J_URI (NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE).
+ */
+import { parseArgs } from 'node:util';
+import neo4j, { type Driver } from 'neo4j-driver';
+import { UsageError } from '../io.js';
+
+export const usage =
+  'cratewatch query <advisory ID | crate NAME | workspace ID | findings | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
+
+interface Question {
+  cypher: string;
+  params: Record<string, unknown>;
+  /** One line per row, for the text output. */
+  line: (row: Record<string, unknown>) => string;
+  empty: string;
+}
+
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
+
+function question(kind: string, arg: string | undefined, opts: { state?: string; severity?: string; team?: string; params: Record<string, string> }): Question {
+  const need = (what: string) => {
+    if (!arg) throw new UsageError(`query ${kind} needs ${what}\nusage: ${usage}`);
+    return arg;
+  };
+  switch (kind) {
+    case 'advisory':
+      return {
+        cypher: `MATCH (a:Advisory {id: $id})
+                 OPTIONAL MATCH (a)-[:AFFECTS]->(v:Version)<-[:LOCKS]-(w:Workspace)
+                 RETURN a.id AS advisory, a.package AS crate, a.title AS title, a.withdrawn AS withdrawn,
+                        a.informational AS informational, a.patched AS patched, v.version AS version, w.id AS workspace, w.team AS team
+                 ORDER BY workspace, version`,
+        params: { id: need('an advisory id') },
+        line: (r) =>
+          r.workspace
+            ? `${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${r.crate} ${r.version}  patched: ${(r.patched as string[]).join(', ') || 'none'}`
+            : `${r.advisory} (${r.crate}): no workspace locks an affected version${r.withdrawn ? ' (withdrawn)' : ''}`,
+        empty: `no advisory ${arg} in the graph`,
+      };
+    case 'crate':
+      return {
+        cypher: `MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version)<-[:LOCKS]-(w:Workspace)
+                 OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) WHERE a.withdrawn IS NULL
+                 RETURN v.version AS version, w.id AS workspace, w.team AS team, collect(a.id) AS advisories
+                 ORDER BY version, workspace`,
+        params: { name: need('a crate name') },
+        line: (r) => `${r.version}  ${r.workspace}${r.team ? ` (team ${r.team})` : ''}${(r.advisories as string[]).length ? `  advisories: ${(r.advisories as string[]).join(', ')}` : ''}`,
+        empty: `no workspace locks ${arg}`,
+      };
+    case 'workspace':
+    case 'findings': {
+      if (opts.severity && !SEVERITIES.includes(opts.severity)) throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')}`);
+      if (opts.state && !['open', 'resolved'].includes(opts.state)) throw new UsageError('--state must be open or resolved');
+      return {
+        cypher: `MATCH (f:Finding)-[:IN]->(w:Workspace)
+                 WHERE ($workspace IS NULL OR w.id = $workspace) AND ($state IS NULL OR f.state = $state)
+                   AND ($severity IS NULL OR f.severity = $severity) AND ($team IS NULL OR w.team = $team)
+                 RETURN f.id AS id, f.kind AS kind, f.state AS state, f.severity AS severity, f.score AS score,
+                        w.id AS workspace, f.crate AS crate, f.version AS version, f.advisory AS advisory
+                 ORDER BY f.score DESC, workspace, crate`,
+        params: {
+          workspace: kind === 'workspace' ? need('a workspace id') : null,
+          state: opts.state ?? (kind === 'workspace' ? 'open' : null),
+          severity: opts.severity ?? null,
+          team: opts.team ?? null,
+        },
+        line: (r) => `${String(r.severity).padEnd(8)} ${String(r.score).padStart(4)}  ${r.workspace}  ${r.crate} ${r.version}  ${r.advisory ?? r.kind}  (${r.state})`,
+        empty: 'no findings match',
+      };
+    }
+    case 'cypher':
+      return { cypher: need('a Cypher query'), params: opts.params, line: (r) => JSON.stringify(r), empty: '(no rows)' };
+    default:
+      throw new UsageError(`unknown query "${kind ?? ''}"\nusage: ${usage}`);
+  }
+}
+
+function driverFromEnv(): Driver {
+  const uri = process.env.NEO4J_URI;
+  if (!uri) throw new UsageError('NEO4J_URI is not set (the graph the scorer keeps, e.g. bolt://127.0.0.1:17687)');
+  const auth = process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined;
+  return neo4j.driver(uri, auth, { disableLosslessIntegers: true });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      state: { type: 'string' },
+      severity: { type: 'string' },
+      team: { type: 'string' },
+      param: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const params: Record<string, string> = {};
+  for (const p of values.param ?? []) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new UsageError(`--param takes name=value, got "${p}"`);
+    params[p.slice(0, i)] = p.slice(i + 1);
+  }
+  const [kind, arg] = positionals;
+  const q = question(kind ?? '', arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
+  const driver = driverFromEnv();
+  const session = driver.session({ defaultAccessMode: neo4j.session.READ, database: process.env.NEO4J_DATABASE || undefined });
+  try {
+    const rows = await session.executeRead(async (tx) => (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()));
+    if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    else process.stdout.write((rows.length ? rows.map(q.line).join('\n') : q.empty) + '\n');
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    if (e.code?.startsWith('Neo.ClientError')) {
+      throw new UsageError(e.code.includes('AccessMode') || /read access mode|not allowed/i.test(e.message) ? `queries are read-only: ${e.message}` : e.message);
+    }
+    throw err;
+  } finally {
+    await session.close();
+    await driver.close();
+  }
+}
