@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { parse, TomlError } from 'smol-toml';
 import { Checkpoint, logger, stateDir, type Logger } from '@cratewatch/runtime';
 import { HttpClient } from './http.js';
@@ -18,7 +18,7 @@ import { RustsecGitSource, git, type RustsecGitCheckpoint } from './sources/rust
 import { RustsecArchiveSource, type ArchiveCheckpoint } from './sources/rustsec-archive.js';
 import { WorkspaceSource, readWorkspaceFiles, type WorkspaceCheckpoint } from './sources/workspaces.js';
 import { WorkspaceGitSource, readGitWorkspace } from './sources/workspace-git.js';
-import { MaintainersSource, type MaintainersCheckpoint } from './sources/maintainers.js';
+import { MaintainersSource, refreshOnReleases, type MaintainersCheckpoint } from './sources/maintainers.js';
 import { PoolsSource, poolRefs } from './sources/pools.js';
 import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
 
@@ -284,8 +284,9 @@ export async function startConfigured(
   cfg: IngestConfig,
   producer: Producer,
   log: Logger,
-  opts: { only?: 'endpoint' } = {},
+  opts: { only?: 'endpoint'; kafka?: Kafka } = {},
 ): Promise<{ stop: () => Promise<void>; endpoint?: { url: string } }> {
+  const stops: (() => Promise<void>)[] = [];
   const sd = stateDir();
   const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
   const ac = new AbortController();
@@ -375,6 +376,8 @@ export async function startConfigured(
         ...(cfg.maintainers.commits ? { commits: cfg.maintainers.commits } : {}),
       });
       every('maintainers', cfg.intervals.maintainers, async (s) => m.poll(await tracked(), s));
+      // And as soon as a tracked crate publishes a new release.
+      if (opts.kafka) stops.push((await refreshOnReleases(opts.kafka, m, tracked, logger('ingest/maintainers'))).stop);
     }
   }
 
@@ -391,6 +394,7 @@ export async function startConfigured(
     ...(endpointUrl ? { endpoint: endpointUrl } : {}),
     stop: async () => {
       ac.abort();
+      for (const stop of stops) await stop();
       await Promise.all(loops);
       await endpoint?.close();
       await http.close();

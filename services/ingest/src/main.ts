@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cfg) {
     await withAdmin(kafka, (a) => ensureTopics(a));
     await producer.connect();
-    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : {});
+    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : { kafka });
     onShutdown(log, async () => {
       await running.stop();
       await producer.disconnect();

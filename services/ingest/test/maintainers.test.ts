@@ -7,9 +7,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checkpoint, logger } from '@cratewatch/runtime';
-import { TOPICS, dlqTopic, validateEvent } from '@cratewatch/shared';
+import { TOPICS, dlqTopic, encodeEvent, validateEvent } from '@cratewatch/shared';
 import { HttpClient } from '../src/http.js';
-import { MaintainersSource, cadence, githubRepo, type MaintainersCheckpoint } from '../src/sources/maintainers.js';
+import { MaintainersSource, cadence, githubRepo, refreshOnReleases, type MaintainersCheckpoint } from '../src/sources/maintainers.js';
 import { collect, kafkaSetup, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
 import { fakeUpstreams, type FakeCrate, type FakeRepo } from './fixtures/maintainers-upstreams.js';
 
@@ -163,6 +163,44 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
     } finally {
       await c.stop();
       delete process.env.CW_TEST_GH;
+    }
+  });
+  it('refreshes a tracked crate when it gets a new release on crates.releases', async () => {
+    const run = unique('rel');
+    const crate = `fresh-${run}`;
+    const other = `untracked-${run}`;
+    const crates = new Map<string, FakeCrate>([
+      [crate, { owners: [{ login: 'first', kind: 'user' }] }],
+      [other, { owners: [{ login: 'x', kind: 'user' }] }],
+    ]);
+    const up = await fakeUpstreams(crates, new Map(), () => ({ remaining: 5000, resetAt: new Date().toISOString() }));
+    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50 });
+    const source = new MaintainersSource(k.producer, http, new Checkpoint<MaintainersCheckpoint>(join(tempDir('state'), 'maintainers.json'), { crates: {} }), logger('test/maintainers'), { cratesApi: up.url, githubApi: up.url, tokenEnv: 'CW_TEST_NONE' });
+    await source.poll([crate]);
+    crates.get(crate)!.owners = [{ login: 'second', kind: 'user' }];
+    const trigger = await refreshOnReleases(k.kafka, source, () => [crate], logger('test/maintainers'), { groupId: unique('rel-group'), debounceMs: 300 });
+    const c = await collect(k.kafka, [TOPICS.maintainers], (m) => m.key === crate || m.key === other);
+    const release = (name: string) =>
+      k.producer.send({
+        topic: TOPICS.releases,
+        messages: [{ key: name, value: encodeEvent(TOPICS.releases, { v: 1, crate: name, version: '1.0.1', yanked: false, features: {}, dependencies: [], observedAt: new Date().toISOString() }) }],
+      });
+    try {
+      await waitFor('release-triggered refresh', async () => {
+        await release(other);
+        await release(crate);
+        return c.got.length >= 2;
+      }, 30_000, 2000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const evs = c.got.map((m) => validateEvent(TOPICS.maintainers, JSON.parse(m.value!)));
+      expect(evs.map((e) => e.crate)).toEqual([crate, crate]); // the untracked crate is never asked
+      expect(evs[1]!.signals.ownershipChange!.value).toEqual({ added: ['second'], removed: ['first'], previous: ['first'] });
+      expect(up.requests.some((r) => r.url.includes(other))).toBe(false);
+    } finally {
+      await trigger.stop();
+      await c.stop();
+      await up.close();
+      await http.close();
     }
   });
 });

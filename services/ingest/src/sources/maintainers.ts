@@ -26,7 +26,7 @@
  * GraphQL endpoint, and scrubbed from every upstream text this source logs or records.
  */
 import { createHash } from 'node:crypto';
-import type { Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { graphql as octokitGraphql, GraphqlResponseError } from '@octokit/graphql';
 import { TOPICS, dlqTopic, encodeEvent, type MaintainerEvent } from '@cratewatch/shared';
 import { Checkpoint, type Logger } from '@cratewatch/runtime';
@@ -422,8 +422,19 @@ export class MaintainersSource {
     return { results, ...(rateLimit ? { rateLimit } : {}) };
   }
 
-  /** Refreshes the given crates; produces one event per crate whose signals changed. */
-  async poll(crates: string[], signal?: AbortSignal): Promise<MaintainersPollResult> {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Refreshes the given crates; produces one event per crate whose signals changed. Polls run one
+   * at a time (a scheduled refresh and a release-triggered one share the checkpoint).
+   */
+  poll(crates: string[], signal?: AbortSignal): Promise<MaintainersPollResult> {
+    const run = this.queue.then(() => this.pollNow(crates, signal));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pollNow(crates: string[], signal?: AbortSignal): Promise<MaintainersPollResult> {
     const result: MaintainersPollResult = { produced: 0, unchanged: 0, refused: 0, failed: 0, rateLimitPauses: 0 };
     const names = [...new Set(crates)].sort();
     const infos: CrateInfo[] = [];
@@ -578,4 +589,53 @@ function hostOf(url: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Refreshes a crate's maintainers when it gets a new release: follows `crates.releases` (from the
+ * latest offset, consumer group `groupId`), collects the tracked crates that released, and polls
+ * them together every `debounceMs`. Offsets are committed as read: a crash loses at most the
+ * pending triggers, which the scheduled refresh covers.
+ */
+export async function refreshOnReleases(
+  kafka: Kafka,
+  source: MaintainersSource,
+  tracked: () => Promise<Iterable<string>> | Iterable<string>,
+  log: Logger,
+  opts: { groupId?: string; debounceMs?: number } = {},
+): Promise<{ stop: () => Promise<void> }> {
+  const consumer = kafka.consumer({ groupId: opts.groupId ?? 'cratewatch-ingest-maintainers-on-release', allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [TOPICS.releases], fromBeginning: false });
+  const joined = new Promise<void>((r) => consumer.on(consumer.events.GROUP_JOIN, () => r()));
+  const pending = new Set<string>();
+  let known = new Set<string>();
+  let knownAt = 0;
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const crate = message.key?.toString();
+      if (!crate) return;
+      if (Date.now() - knownAt > 60_000) {
+        known = new Set([...(await tracked())].map((c) => c.toLowerCase()));
+        knownAt = Date.now();
+      }
+      if (known.has(crate.toLowerCase())) pending.add(crate);
+    },
+  });
+  await joined;
+  let busy: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (pending.size === 0) return;
+    const crates = [...pending];
+    pending.clear();
+    log.info('maintainers: refreshing crates with new releases', { crates: crates.length });
+    busy = source.poll(crates).catch((err) => log.error('release-triggered maintainers refresh failed', { error: err }));
+  }, opts.debounceMs ?? 30_000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await consumer.disconnect();
+      await busy;
+    },
+  };
 }
