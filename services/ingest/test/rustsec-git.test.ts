@@ -342,4 +342,12 @@ describe('RustSec git source: rewritten upstream history and a lost clone', () =
       await c.stop();
     }
   });
+
+  it('keeps a credential in the git URL out of errors and the checkpoint', async () => {
+    const state = tempDir('state');
+    const src = new RustsecGitSource({ url: 'http://cw:hunter2secret@127.0.0.1:9/advisory-db', branch: 'main', repoDir: join(state, 'rustsec-git') }, k.producer, new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }), logger('test/rustsec-git'));
+    const err = await src.poll().then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/^rustsec http:\/\/127\.0\.0\.1:9\/advisory-db: git clone failed/);
+    expect(err?.message).not.toContain('hunter2secret');
+  });
 });

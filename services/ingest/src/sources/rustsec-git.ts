@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import type { Producer, IHeaders } from 'kafkajs';
 import { FormatError, TOPICS, dlqTopic, encodeEvent, parseAdvisory, type AdvisoryEvent } from '@cratewatch/shared';
 import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { safeUrl } from '../http.js';
 
 const execFileP = promisify(execFile);
 
@@ -71,7 +72,8 @@ interface PlannedMessage {
 
 export async function git(args: string[], cwd?: string): Promise<string> {
   try {
-    const { stdout } = await execFileP('git', cwd ? ['-C', cwd, ...args] : args, { maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' });
+    // Never prompt for credentials: a service has no terminal.
+    const { stdout } = await execFileP('git', cwd ? ['-C', cwd, ...args] : args, { maxBuffer: 512 * 1024 * 1024, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -164,6 +166,8 @@ export class RustsecGitSource {
   private readonly branch: string;
   private readonly batchSize: number;
   private readonly service: string;
+  /** The upstream as it may appear in logs, errors and the checkpoint: no user:password@. */
+  private readonly shown: string;
 
   constructor(
     private readonly opts: RustsecGitOptions,
@@ -174,6 +178,16 @@ export class RustsecGitSource {
     this.branch = opts.branch ?? 'main';
     this.batchSize = opts.batchSize ?? 500;
     this.service = opts.service ?? 'ingest/rustsec-git';
+    this.shown = safeUrl(opts.url);
+  }
+
+  /** Runs git against the upstream, keeping any credential in its URL out of the error. */
+  private async gitUpstream(args: string[], cwd?: string): Promise<string> {
+    try {
+      return await git(args, cwd);
+    } catch (err) {
+      throw new Error(`rustsec ${this.shown}: ${(err as Error).message.split(this.opts.url).join(this.shown)}`);
+    }
   }
 
   /** Clones (once) and fetches; returns the branch's commit. */
@@ -182,10 +196,10 @@ export class RustsecGitSource {
     if (!existsSync(join(repo, 'HEAD'))) {
       rmSync(repo, { recursive: true, force: true });
       mkdirSync(dirname(repo), { recursive: true });
-      await git(['clone', '--quiet', '--bare', '--single-branch', '--branch', this.branch, this.opts.url, repo]);
-      this.log.info('rustsec: cloned advisory-db', { upstream: this.opts.url, branch: this.branch });
+      await this.gitUpstream(['clone', '--quiet', '--bare', '--single-branch', '--branch', this.branch, this.opts.url, repo]);
+      this.log.info('rustsec: cloned advisory-db', { upstream: this.shown, branch: this.branch });
     } else {
-      await git(['fetch', '--quiet', '--no-tags', this.opts.url, `+refs/heads/${this.branch}:refs/heads/${this.branch}`], repo);
+      await this.gitUpstream(['fetch', '--quiet', '--no-tags', this.opts.url, `+refs/heads/${this.branch}:refs/heads/${this.branch}`], repo);
     }
     return (await git(['rev-parse', `refs/heads/${this.branch}^{commit}`], repo)).trim();
   }
@@ -200,7 +214,7 @@ export class RustsecGitSource {
     // The checkpoint commit can be gone (history rewritten upstream, clone lost): then compare the
     // whole tree at `to` with the file map instead of diffing commits.
     if (from && !(await commitExists(repo, from))) {
-      this.log.warn('rustsec: checkpoint commit not in the repository (history rewritten?); comparing the whole tree', { upstream: this.opts.url, commit: from });
+      this.log.warn('rustsec: checkpoint commit not in the repository (history rewritten?); comparing the whole tree', { upstream: this.shown, commit: from });
       from = undefined;
     }
     const listed = await diffCommits(repo, from, to);
@@ -236,7 +250,7 @@ export class RustsecGitSource {
         continue;
       }
       const got = blobs.get(`${to}:${c.path}`);
-      if (!got) throw new Error(`rustsec ${this.opts.url}: ${c.path} listed in the diff but missing at ${to}`);
+      if (!got) throw new Error(`rustsec ${this.shown}: ${c.path} listed in the diff but missing at ${to}`);
       if (prev?.blob === got.blob) continue;
       try {
         const advisory = parseAdvisory(got.text, c.path);
@@ -246,8 +260,8 @@ export class RustsecGitSource {
         messages.push({ topic: TOPICS.advisories, key: advisory.id, value: encodeEvent(TOPICS.advisories, ev), kind: 'advisory' });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
-        const error = `rustsec ${this.opts.url} at ${to.slice(0, 12)}: ${err.message}`;
-        this.log.warn('refused advisory file', { upstream: this.opts.url, commit: to, file: c.path, reason: err.message });
+        const error = `rustsec ${this.shown} at ${to.slice(0, 12)}: ${err.message}`;
+        this.log.warn('refused advisory file', { upstream: this.shown, commit: to, file: c.path, reason: err.message });
         next[c.path] = { blob: got.blob, ...(prev?.id ? { id: prev.id } : {}) };
         messages.push({
           topic: dlqTopic(TOPICS.advisories),
@@ -270,8 +284,8 @@ export class RustsecGitSource {
   /** Fetches, then produces what changed since the checkpoint. Stops between batches when `signal` aborts. */
   async poll(signal?: AbortSignal): Promise<GitPollResult> {
     let state = this.checkpoint.load();
-    if (state.url && state.url !== this.opts.url) {
-      this.log.warn('rustsec: upstream changed since the checkpoint; diffing from its commit anyway', { was: state.url, now: this.opts.url });
+    if (state.url && state.url !== this.shown) {
+      this.log.warn('rustsec: upstream changed since the checkpoint; diffing from its commit anyway', { was: state.url, now: this.shown });
     }
     const head = await this.fetch();
     const total: GitPollResult = { ...(state.commit ? { from: state.commit } : {}), to: head, produced: 0, tombstones: 0, refused: 0, complete: true };
@@ -306,9 +320,9 @@ export class RustsecGitSource {
         this.checkpoint.save(state);
         this.log.info('rustsec progress', { commit: target, sent: done, of: messages.length });
       }
-      state = { url: this.opts.url, branch: this.branch, commit: target, files };
+      state = { url: this.shown, branch: this.branch, commit: target, files };
       this.checkpoint.save(state);
-      this.log.info('rustsec: advanced', { upstream: this.opts.url, commit: target, events: messages.length - skip });
+      this.log.info('rustsec: advanced', { upstream: this.shown, commit: target, events: messages.length - skip });
     }
     return total;
   }
