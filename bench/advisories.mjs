@@ -54,6 +54,6 @@ console.log(
     parseAndMatch: { medianMs: Math.round(f), peakRssMiB: Math.round(median(full.map((r) => r.rssKiB)) / 1024) },
     baselineReadOnly: { medianMs: Math.round(b), peakRssMiB: Math.round(median(base.map((r) => r.rssKiB)) / 1024) },
     ratio: +(f / b).toFixed(2),
-    inProcessLastRun: { parseMs: summary.parseMs, matchMs: summary.matchMs },
+    inProcessLastRun: { advisoryParseMs: summary.parseMs, lockfileParseMs: summary.lockfileParseMs, matchMs: summary.matchMs },
   }),
 );
