@@ -10,6 +10,7 @@
  * in a log line. Errors from the HTTP client are reduced to their code and scrubbed of the URL.
  */
 import { request } from 'undici';
+import { backoffMs, parseRetryAfter, sleep as sleepOrAbort } from '@cratewatch/runtime';
 
 export interface DeliverOptions {
   /** Attempts in all, the first included (default 6). */
@@ -61,37 +62,10 @@ export const DEFAULT_DELIVER_OPTIONS = {
   timeoutMs: 10_000,
 } as const;
 
-/** Parses Retry-After: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const date = Date.parse(s);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
+// Shared with ingest's HTTP client; re-exported for this package's tests and callers.
+export { parseRetryAfter, backoffMs };
 
-/** Exponential backoff with full jitter: a random wait in [base·2^(n-1)/2, base·2^(n-1)], capped. */
-export function backoffMs(retry: number, base: number, max: number, random: () => number): number {
-  const ceiling = Math.min(max, base * 2 ** Math.max(0, retry - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new DeliveryAbortedError('delivery aborted: stopping'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new DeliveryAbortedError('delivery aborted: stopping'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const sleep = (ms: number, signal?: AbortSignal) => sleepOrAbort(ms, signal, () => new DeliveryAbortedError('delivery aborted: stopping'));
 
 /** A client error reduced to something safe to show: its code, never its message (it may hold the URL). */
 function describeNetworkError(err: unknown, url: string): string {

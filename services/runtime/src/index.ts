@@ -3,3 +3,4 @@ export * from './kafka.js';
 export * from './neo4j.js';
 export * from './checkpoint.js';
 export * from './lifecycle.js';
+export * from './retry.js';
