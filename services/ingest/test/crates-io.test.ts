@@ -1,39 +1,26 @@
 /**
  * crates.io sparse index and updates feed against a loopback index (real HTTP) and real Kafka.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { TOPICS, dlqTopic } from '@cratewatch/shared';
 import { Checkpoint } from '@cratewatch/runtime';
 import { HttpClient } from '../src/http.js';
 import { CratesIndexSource, indexPath, lockedCrates, type CratesIndexCheckpoint } from '../src/sources/crates-io-index.js';
 import { CratesFeedSource, type CratesFeedCheckpoint } from '../src/sources/crates-io-feed.js';
-import { readRange, recordingLogger, serve, snapshot, testKafka, withTopics, type Served } from './fixtures/pools-harness.js';
+import { readRange, recordingLogger, serve, snapshot, type Served } from './fixtures/pools-harness.js';
+import { tempDir, useKafka, uid } from './fixtures/harness.js';
 
-const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`.replace(/[^a-z0-9]/g, '');
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), `cratewatch-${p}-`));
 
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
 let server: Served;
 const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000, retries: 4 });
 
+const k = useKafka('crates-io-test');
 beforeAll(async () => {
-  kafka = testKafka('crates-io-test');
-  await withTopics(kafka);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   server = await serve();
 });
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
   await server?.close();
   await http.close();
 });
@@ -67,7 +54,7 @@ function index(): Index {
 }
 
 const releases = async (from: Record<number, string>, prefix: string) =>
-  (await readRange(kafka, TOPICS.releases, from, await snapshot(admin, TOPICS.releases))).filter((m) => m.key.startsWith(prefix)).map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
+  (await readRange(k.kafka, TOPICS.releases, from, await snapshot(k.admin, TOPICS.releases))).filter((m) => m.key.startsWith(prefix)).map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
 
 describe('sparse index paths', () => {
   it('lays crates out as cargo does', () => {
@@ -92,12 +79,12 @@ describe('crates.io sparse index source', () => {
     idx.put(b, [line(b, '0.3.0', { deps: [{ name: c, req: '2', kind: 'build', target: 'cfg(unix)' }] })]);
     idx.put(c, [line(c, '2.0.0')]);
     idx.put(dev, [line(dev, '1.0.0')]);
-    const cp = new Checkpoint<CratesIndexCheckpoint>(join(tmp('idx'), 'crates-index.json'), { crates: {} });
-    const source = new CratesIndexSource(producer, http, cp, recordingLogger().log, { base: idx.base, followDeps: true });
-    const s0 = await snapshot(admin, TOPICS.releases);
+    const cp = new Checkpoint<CratesIndexCheckpoint>(join(tempDir('idx'), 'crates-index.json'), { crates: {} });
+    const source = new CratesIndexSource(k.producer, http, cp, recordingLogger().log, { base: idx.base, followDeps: true });
+    const s0 = await snapshot(k.admin, TOPICS.releases);
     const r1 = await source.poll([a]);
     expect(r1).toMatchObject({ crates: 3, fetched: 3, published: 4, yankFlips: 0, failed: 0 });
-    const s1 = await snapshot(admin, TOPICS.releases);
+    const s1 = await snapshot(k.admin, TOPICS.releases);
     const first = await releases(s0, p);
     expect(first.map((m) => `${m.key}@${m.ev.version}`).sort()).toEqual([`${a}@1.0.0`, `${a}@1.1.0`, `${b}@0.3.0`, `${c}@2.0.0`]);
     const a10 = first.find((m) => m.ev.version === '1.0.0' && m.key === a)!.ev;
@@ -123,7 +110,7 @@ describe('crates.io sparse index source', () => {
     const third = await releases(s1, p);
     expect(third.map((m) => `${m.ev.version}:${m.ev.yanked}`)).toEqual(['1.0.0:true', '1.2.0:false']);
     // And unyanked again.
-    const s3 = await snapshot(admin, TOPICS.releases);
+    const s3 = await snapshot(k.admin, TOPICS.releases);
     idx.put(a, [line(a, '1.0.0'), line(a, '1.1.0'), line(a, '1.2.0')]);
     await source.poll([a]);
     expect((await releases(s3, p)).map((m) => `${m.ev.version}:${m.ev.yanked}`)).toEqual(['1.0.0:false']);
@@ -139,14 +126,14 @@ describe('crates.io sparse index source', () => {
     server.faults.set(`${idx.prefix}/${indexPath(b)}`, [{ kind: 'status', status: 500 }, { kind: 'status', status: 503 }, { kind: 'status', status: 502 }]);
     server.faults.set(`${idx.prefix}/${indexPath(c)}`, [{ kind: 'truncate', keep: 40 }]);
     const { log, lines } = recordingLogger();
-    const source = new CratesIndexSource(producer, http, new Checkpoint(join(tmp('idx'), 'c.json'), { crates: {} }), log, { base: idx.base });
-    const s0 = await snapshot(admin, TOPICS.releases);
-    const d0 = await snapshot(admin, dlqTopic(TOPICS.releases));
+    const source = new CratesIndexSource(k.producer, http, new Checkpoint(join(tempDir('idx'), 'c.json'), { crates: {} }), log, { base: idx.base });
+    const s0 = await snapshot(k.admin, TOPICS.releases);
+    const d0 = await snapshot(k.admin, dlqTopic(TOPICS.releases));
     const r = await source.poll([a, b, c, d]);
     expect(r).toMatchObject({ fetched: 4, published: 8, refused: 1, failed: 0 });
     const got = await releases(s0, p);
     expect(got.map((m) => `${m.key}@${m.ev.version}`).sort()).toEqual([a, b, d, c].flatMap((n) => (n === d ? [`${n}@1.0.0`, `${n}@1.0.2`] : [`${n}@1.0.0`, `${n}@1.0.1`])).sort());
-    const dlq = (await readRange(kafka, dlqTopic(TOPICS.releases), d0, await snapshot(admin, dlqTopic(TOPICS.releases)))).filter((m) => m.key === d);
+    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.releases), d0, await snapshot(k.admin, dlqTopic(TOPICS.releases)))).filter((m) => m.key === d);
     expect(dlq).toHaveLength(1);
     const rec = JSON.parse(dlq[0]!.value!);
     expect(rec.error).toContain(idx.base); // upstream
@@ -164,19 +151,19 @@ describe('crates.io sparse index source', () => {
     const p = `x${uid()}`;
     const names = Array.from({ length: 6 }, (_, i) => `${p}-n${i}`);
     for (const n of names) idx.put(n, [line(n, '0.1.0'), line(n, '0.2.0')]);
-    const file = join(tmp('idx-restart'), 'c.json');
+    const file = join(tempDir('idx-restart'), 'c.json');
     const ctl = new AbortController();
     // The real producer; after its first acknowledged batch, the "process" is told to stop.
-    const stopping = Object.create(producer) as Producer;
+    const stopping = Object.create(k.producer) as Producer;
     stopping.sendBatch = async (b) => {
-      const r = await producer.sendBatch(b);
+      const r = await k.producer.sendBatch(b);
       ctl.abort(new Error('stop'));
       return r;
     };
-    const s0 = await snapshot(admin, TOPICS.releases);
+    const s0 = await snapshot(k.admin, TOPICS.releases);
     const first = new CratesIndexSource(stopping, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, { base: idx.base, batch: 3 });
     await expect(first.poll(names, ctl.signal)).rejects.toThrow();
-    const second = new CratesIndexSource(producer, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, { base: idx.base, batch: 3 });
+    const second = new CratesIndexSource(k.producer, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, { base: idx.base, batch: 3 });
     await second.poll(names);
     const got = await releases(s0, p);
     const count = new Map<string, number>();
@@ -201,9 +188,9 @@ describe('crates.io updates feed', () => {
         most_downloaded: [],
         just_updated: items.map((i) => ({ id: i.name, name: i.name, newest_version: i.v, max_version: i.v, updated_at: i.at })),
       }));
-    const indexSource = new CratesIndexSource(producer, http, new Checkpoint(join(tmp('feed'), 'i.json'), { crates: {} }), recordingLogger().log, { base: idx.base });
-    const feed = new CratesFeedSource(indexSource, http, new Checkpoint<CratesFeedCheckpoint>(join(tmp('feed'), 'f.json'), { seen: {} }), recordingLogger().log, server.base + apiPrefix);
-    const s0 = await snapshot(admin, TOPICS.releases);
+    const indexSource = new CratesIndexSource(k.producer, http, new Checkpoint(join(tempDir('feed'), 'i.json'), { crates: {} }), recordingLogger().log, { base: idx.base });
+    const feed = new CratesFeedSource(indexSource, http, new Checkpoint<CratesFeedCheckpoint>(join(tempDir('feed'), 'f.json'), { seen: {} }), recordingLogger().log, server.base + apiPrefix);
+    const s0 = await snapshot(k.admin, TOPICS.releases);
     summary([{ name: a, v: '1.0.0', at: '2025-03-01T10:00:00Z' }, { name: other, v: '1.0.0', at: '2025-03-01T10:00:00Z' }]);
     expect((await feed.poll(new Set([a]))).triggered).toEqual([a]);
     idx.put(a, [line(a, '1.0.0'), line(a, '1.1.0')]);

@@ -10,17 +10,16 @@ import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, validateEvent } from '@cratewatch/shared';
 import { WorkspaceEndpoint } from '../src/endpoint.js';
 import { WorkspaceSource, type WorkspaceCheckpoint } from '../src/sources/workspaces.js';
-import { collect, kafkaSetup, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, tempDir, unique, useKafka, waitFor } from './fixtures/harness.js';
 
 const lock = readFileSync(join(__dirname, 'fixtures', 'workspace-small.lock'), 'utf8');
 
 describe('workspace endpoint, real Kafka', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
+  const k = useKafka('endpoint');
   let endpoint: WorkspaceEndpoint;
   let url: string;
   const token = `cw-ingest-${unique('tok')}`;
   beforeAll(async () => {
-    k = await kafkaSetup('endpoint');
     process.env.CW_TEST_INGEST_TOKEN = token;
     const cp = new Checkpoint<WorkspaceCheckpoint>(join(tempDir('state'), 'workspaces.json'), { workspaces: {} });
     endpoint = new WorkspaceEndpoint(new WorkspaceSource(k.producer, cp, logger('test/endpoint')), logger('test/endpoint'), {
@@ -34,7 +33,6 @@ describe('workspace endpoint, real Kafka', () => {
   });
   afterAll(async () => {
     await endpoint?.close();
-    await k?.close();
     delete process.env.CW_TEST_INGEST_TOKEN;
   });
 

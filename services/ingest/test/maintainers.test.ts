@@ -5,12 +5,12 @@
  * answers to the DLQ naming upstream/URL/field, and ownership changes against the checkpoint.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, dlqTopic, encodeEvent, validateEvent } from '@cratewatch/shared';
 import { HttpClient } from '../src/http.js';
 import { MaintainersSource, cadence, githubRepo, refreshOnReleases, type MaintainersCheckpoint } from '../src/sources/maintainers.js';
-import { collect, kafkaSetup, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, tempDir, unique, useKafka, waitFor } from './fixtures/harness.js';
 import { fakeUpstreams, type FakeCrate, type FakeRepo } from './fixtures/maintainers-upstreams.js';
 
 describe('githubRepo and cadence', () => {
@@ -29,13 +29,7 @@ describe('githubRepo and cadence', () => {
 });
 
 describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafka', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('maintainers');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('maintainers');
 
   it('produces owners and repository signals per crate; pauses on rate limit; refuses malformed answers; detects owner changes', async () => {
     const run = unique('m');

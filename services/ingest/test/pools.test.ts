@@ -2,40 +2,27 @@
  * Audit-pool source against a real HTTP server on loopback serving the real pools of
  * ../shared/data as they are, with real Kafka receiving the events.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka, Producer } from 'kafkajs';
 import { TOPICS, dlqTopic, parseAuditsFile, type AuditsFile } from '@cratewatch/shared';
 import { HttpClient } from '../src/http.js';
 import { CARGO_VET_REGISTRY, CRITERIA_KEY, PoolsSource, type PoolRef } from '../src/sources/pools.js';
-import { readRange, recordingLogger, serve, snapshot, testKafka, withTopics, type Received, type Served } from './fixtures/pools-harness.js';
+import { readRange, recordingLogger, serve, snapshot, type Received, type Served } from './fixtures/pools-harness.js';
+import { tempDir, useKafka, uid } from './fixtures/harness.js';
 
 const repoRoot = resolve(__dirname, '../../..');
 const data = resolve(repoRoot, '../shared/data/audit-pools');
 const haveData = existsSync(join(data, 'google.audits.toml'));
-const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), `cratewatch-${p}-`));
 
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
 let server: Served;
 const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000, retries: 4 });
 
+const k = useKafka('pools-test');
 beforeAll(async () => {
-  kafka = testKafka('pools-test');
-  await withTopics(kafka);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   server = await serve();
 });
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
   await server?.close();
   await http.close();
 });
@@ -100,21 +87,21 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       pools.push({ name, url: `${server.base}/${run}/${f}` });
     }
     const { log } = recordingLogger();
-    const source = new PoolsSource(pools, producer, http, tmp('pools'), log);
-    const before = await snapshot(admin, TOPICS.audits);
+    const source = new PoolsSource(pools, k.producer, http, tempDir('pools'), log);
+    const before = await snapshot(k.admin, TOPICS.audits);
     const results = await source.poll();
     expect(results.map((r) => r.status)).toEqual(files.map(() => 'changed'));
-    const mid = await snapshot(admin, TOPICS.audits);
+    const mid = await snapshot(k.admin, TOPICS.audits);
     const again = await source.poll();
     expect(again.map((r) => r.status)).toEqual(files.map(() => 'unchanged'));
     // Nothing of this run was produced by the second poll (other producers may share the topic).
-    expect((await readRange(kafka, TOPICS.audits, mid, await snapshot(admin, TOPICS.audits))).filter((m) => m.key.includes(`-${run}/`))).toEqual([]);
+    expect((await readRange(k.kafka, TOPICS.audits, mid, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.includes(`-${run}/`))).toEqual([]);
     // Every revalidation carried the validator and was answered 304.
     const last = server.log.slice(-files.length);
     expect(last.every((l) => l.status === 304 && l.ifNoneMatch)).toBe(true);
     expect(last.every((l) => /cratewatch/.test(l.ua ?? ''))).toBe(true);
 
-    const msgs = (await readRange(kafka, TOPICS.audits, before, mid)).filter((m) => m.key.includes(`-${run}/`));
+    const msgs = (await readRange(k.kafka, TOPICS.audits, before, mid)).filter((m) => m.key.includes(`-${run}/`));
     const keys = byKey(msgs);
     let expected = 0;
     for (const f of files) {
@@ -141,8 +128,8 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       const name = `${pool}-hist-${run}`;
       const url = `${server.base}/hist/${run}/${pool}/audits.toml`;
       const months = readdirSync(join(data, 'history', pool)).filter((f) => f.endsWith('.audits.toml')).sort();
-      const source = new PoolsSource([{ name, url }], producer, http, tmp('pools-hist'), recordingLogger().log);
-      const snaps = [await snapshot(admin, TOPICS.audits)];
+      const source = new PoolsSource([{ name, url }], k.producer, http, tempDir('pools-hist'), recordingLogger().log);
+      const snaps = [await snapshot(k.admin, TOPICS.audits)];
       const texts: string[] = [];
       for (const m of months) {
         const text = readFileSync(join(data, 'history', pool, m), 'utf8');
@@ -150,9 +137,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
         server.put(`/hist/${run}/${pool}/audits.toml`, text);
         const [r] = await source.poll();
         expect(r?.status, `${pool} ${m}`).toBe('changed');
-        snaps.push(await snapshot(admin, TOPICS.audits));
+        snaps.push(await snapshot(k.admin, TOPICS.audits));
       }
-      const all = await readRange(kafka, TOPICS.audits, snaps[0]!, snaps[snaps.length - 1]!);
+      const all = await readRange(k.kafka, TOPICS.audits, snaps[0]!, snaps[snaps.length - 1]!);
       let prev: AuditsFile | undefined;
       let total = 0;
       for (let i = 0; i < months.length; i++) {
@@ -183,14 +170,14 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     const base = readFileSync(join(data, 'isrg.audits.toml'), 'utf8');
     const parsed = parseAuditsFile(base);
     const [victim, entries] = [...parsed.audits].find(([, e]) => e.length >= 2)!;
-    const source = new PoolsSource([{ name, url: server.base + path }], producer, http, tmp('pools-viol'), recordingLogger().log);
+    const source = new PoolsSource([{ name, url: server.base + path }], k.producer, http, tempDir('pools-viol'), recordingLogger().log);
     server.put(path, base);
     await source.poll();
 
-    const s0 = await snapshot(admin, TOPICS.audits);
+    const s0 = await snapshot(k.admin, TOPICS.audits);
     server.put(path, `${base}\n[[audits.${victim}]]\nwho = "Mallory <m@example.com>"\ncriteria = "safe-to-deploy"\nviolation = ">=99.0.0"\n`);
     await source.poll();
-    const s1 = await snapshot(admin, TOPICS.audits);
+    const s1 = await snapshot(k.admin, TOPICS.audits);
     // Drop the crate's first audit: rebuild the file without it through the parser's own output.
     const lines = base.split('\n');
     const at = lines.findIndex((l) => l === `[[audits.${victim}]]`);
@@ -198,9 +185,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     while (end < lines.length && !lines[end]!.startsWith('[')) end++;
     server.put(path, [...lines.slice(0, at), ...lines.slice(end)].join('\n'));
     await source.poll();
-    const s2 = await snapshot(admin, TOPICS.audits);
+    const s2 = await snapshot(k.admin, TOPICS.audits);
 
-    const all = (await readRange(kafka, TOPICS.audits, s0, s2)).filter((m) => m.key.startsWith(`${name}/`));
+    const all = (await readRange(k.kafka, TOPICS.audits, s0, s2)).filter((m) => m.key.startsWith(`${name}/`));
     const first = all.filter((m) => BigInt(m.offset) < BigInt(s1[m.partition]!));
     const second = all.filter((m) => BigInt(m.offset) >= BigInt(s1[m.partition]!));
     expect(first.map((m) => m.key)).toEqual([`${name}/${victim}`]);
@@ -232,9 +219,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       { name: `trunc-${run}`, url: server.base + good[2] },
     ];
     const { log, lines } = recordingLogger();
-    const source = new PoolsSource(pools, producer, http, tmp('pools-faults'), log);
-    const d0 = await snapshot(admin, dlqTopic(TOPICS.audits));
-    const a0 = await snapshot(admin, TOPICS.audits);
+    const source = new PoolsSource(pools, k.producer, http, tempDir('pools-faults'), log);
+    const d0 = await snapshot(k.admin, dlqTopic(TOPICS.audits));
+    const a0 = await snapshot(k.admin, TOPICS.audits);
     const t0 = Date.now();
     const results = await source.poll();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000); // Retry-After: 1 was honoured
@@ -246,12 +233,12 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
 
     const pf = parseAuditsFile(text);
     const crates = new Set([...pf.audits.keys(), ...pf.wildcardAudits.keys(), ...pf.trusted.keys()]).size + (pf.criteria.size ? 1 : 0);
-    const a1 = await snapshot(admin, TOPICS.audits);
-    const events = (await readRange(kafka, TOPICS.audits, a0, a1)).filter((m) => m.key.includes(`-${run}/`));
+    const a1 = await snapshot(k.admin, TOPICS.audits);
+    const events = (await readRange(k.kafka, TOPICS.audits, a0, a1)).filter((m) => m.key.includes(`-${run}/`));
     for (const p of ['r429', 'r5xx', 'trunc']) expect(events.filter((e) => e.key.startsWith(`${p}-${run}/`)).length, p).toBe(crates);
     expect(events.filter((e) => e.key.startsWith(`bad-${run}/`))).toHaveLength(0);
 
-    const dlq = (await readRange(kafka, dlqTopic(TOPICS.audits), d0, await snapshot(admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`));
+    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.audits), d0, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`));
     expect(dlq).toHaveLength(1);
     const rec = JSON.parse(dlq[0]!.value!) as { error: string; service: string; value: string };
     expect(rec.error).toContain(`bad-${run}`); // upstream
@@ -261,9 +248,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     expect(lines.some((l) => l.level === 'warn' && l.msg === 'refused pool file' && String(l.fields.reason).includes(bad))).toBe(true);
 
     // The same bad bytes are refused once, not on every poll.
-    const d2 = await snapshot(admin, dlqTopic(TOPICS.audits));
+    const d2 = await snapshot(k.admin, dlqTopic(TOPICS.audits));
     await source.poll();
-    expect((await readRange(kafka, dlqTopic(TOPICS.audits), d2, await snapshot(admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`))).toEqual([]);
+    expect((await readRange(k.kafka, dlqTopic(TOPICS.audits), d2, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`))).toEqual([]);
   });
 
   it('decodes Chromium-style ?format=TEXT (base64) sources', async () => {
@@ -272,11 +259,11 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     const b64 = Buffer.from(text).toString('base64').replace(/(.{76})/g, '$1\n');
     server.put(`/gitiles/${run}/audits.toml?format=TEXT`, b64);
     const name = `gitiles-${run}`;
-    const source = new PoolsSource([{ name, url: `${server.base}/gitiles/${run}/audits.toml?format=TEXT` }], producer, http, tmp('pools-b64'), recordingLogger().log);
-    const s0 = await snapshot(admin, TOPICS.audits);
+    const source = new PoolsSource([{ name, url: `${server.base}/gitiles/${run}/audits.toml?format=TEXT` }], k.producer, http, tempDir('pools-b64'), recordingLogger().log);
+    const s0 = await snapshot(k.admin, TOPICS.audits);
     const [r] = await source.poll();
     expect(r?.status).toBe('changed');
-    const msgs = (await readRange(kafka, TOPICS.audits, s0, await snapshot(admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
+    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
     const parsed = parseAuditsFile(text);
     expect(msgs.length).toBe(new Set([...parsed.audits.keys(), ...parsed.wildcardAudits.keys(), ...parsed.trusted.keys()]).size + (parsed.criteria.size ? 1 : 0));
   });
@@ -286,8 +273,8 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     const name = `restart-${run}`;
     const path = `/restart/${run}/audits.toml`;
     const months = readdirSync(join(data, 'history', 'mozilla')).sort();
-    const dir = tmp('pools-restart');
-    const s0 = await snapshot(admin, TOPICS.audits);
+    const dir = tempDir('pools-restart');
+    const s0 = await snapshot(k.admin, TOPICS.audits);
     const wantPerKey = new Map<string, number>();
     let prev: AuditsFile | undefined;
     for (const m of months.slice(0, 3)) {
@@ -301,15 +288,15 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       const ctl = new AbortController();
       const { log } = recordingLogger();
       const stopping = { ...log, info: (msg: string, f?: Record<string, unknown>) => (msg === 'pool progress' ? ctl.abort(new Error('stop')) : log.info(msg, f)) };
-      const first = new PoolsSource([{ name, url: server.base + path }], producer, http, dir, stopping, { batch: 40 });
+      const first = new PoolsSource([{ name, url: server.base + path }], k.producer, http, dir, stopping, { batch: 40 });
       if (changes > 40) await expect(first.poll(ctl.signal)).rejects.toThrow();
       else await first.poll(ctl.signal).catch(() => undefined);
       // A new process: same checkpoint folder.
-      const second = new PoolsSource([{ name, url: server.base + path }], producer, http, dir, recordingLogger().log, { batch: 40 });
+      const second = new PoolsSource([{ name, url: server.base + path }], k.producer, http, dir, recordingLogger().log, { batch: 40 });
       const [r] = await second.poll();
       expect(['changed', 'unchanged']).toContain(r?.status);
     }
-    const msgs = (await readRange(kafka, TOPICS.audits, s0, await snapshot(admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
+    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
     const got = new Map<string, number>();
     for (const m of msgs) got.set(m.key, (got.get(m.key) ?? 0) + 1);
     expect(got).toEqual(wantPerKey);

@@ -7,14 +7,14 @@
  */
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tar from 'tar';
 import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, dlqTopic } from '@cratewatch/shared';
 import { HttpClient } from '../src/http.js';
 import { RustsecArchiveSource, type ArchiveCheckpoint } from '../src/sources/rustsec-archive.js';
 import type { RustsecCheckpoint } from '../src/sources/rustsec.js';
-import { collect, hasSharedData, kafkaSetup, loopback, sharedData, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, hasSharedData, useKafka, loopback, sharedData, tempDir, unique, waitFor } from './fixtures/harness.js';
 
 async function tarball(dbDir: string): Promise<Buffer> {
   const out = join(tempDir('tgz'), 'db.tar.gz');
@@ -26,13 +26,7 @@ const advisory = (id: string, pkg: string, patched = '>= 1.0.0') =>
   `\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "${pkg}"\ndate = "2099-01-01"\n\n[versions]\npatched = ["${patched}"]\n\`\`\`\n\n# Test advisory ${id}\n\nBody.\n`;
 
 describe.skipIf(!hasSharedData)('RustSec archive source over HTTP (needs ../shared/data)', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('rustsec-archive');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('rustsec-archive');
 
   it('loads, answers 304, survives 5xx/429/truncation, and sends exactly what changed', async () => {
     const run = `RUSTSEC-${unique('cw').toUpperCase()}`;

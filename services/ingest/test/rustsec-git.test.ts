@@ -6,16 +6,14 @@
  * file holds any more gives exactly one tombstone. Then: stopping mid-poll and starting again gives
  * no gap and no duplicate, even when new commits land in between.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, dlqTopic, parseAdvisory } from '@cratewatch/shared';
 import { RustsecGitSource, type RustsecGitCheckpoint } from '../src/sources/rustsec-git.js';
-import { collect, gitIn, hasSharedData, kafkaSetup, repoRoot, sharedData, tempDir, unique, waitFor, type Got } from './fixtures/rustsec-harness.js';
-import { kafkaBrokers } from '../../../test/helpers.js';
+import { collect, gitIn, hasSharedData, runCli, sharedData, tempDir, unique, useKafka, waitFor, type Got } from './fixtures/harness.js';
 
 interface Row {
   commit: string;
@@ -109,13 +107,7 @@ const summarize = (got: Got[], commit: string) => {
 };
 
 describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory-db history (needs ../shared/data)', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('rustsec-git');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('rustsec-git');
 
   const makeSource = (work: string, state: string, producer: Producer, batchSize = 200) =>
     new RustsecGitSource(
@@ -267,26 +259,17 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
     const t1 = applyCommit(work, files, history.slice(0, 400).flatMap((g) => g.rows), 'chunk');
     const want = model.expectTo(files);
     const total = want.produced.length + want.tombstones.length + want.refused.length;
-    const cli = () => {
-      const proc = spawn(process.execPath, [join(repoRoot, 'services', 'ingest', 'dist', 'main.js'), 'rustsec', '--git', work, '--batch-size', '10'], {
-        env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), CRATEWATCH_STATE_DIR: state },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      proc.stderr.on('data', (c) => (out += c));
-      proc.stdout.on('data', (c) => (out += c));
-      return { proc, out: () => out, exited: new Promise<number | null>((r) => proc.on('exit', (code) => r(code))) };
-    };
+    const cli = () => runCli(['rustsec', '--git', work, '--batch-size', '10'], { CRATEWATCH_STATE_DIR: state });
     const first = cli();
-    await waitFor('first acknowledged batch', () => first.out().includes('"msg":"rustsec progress"'), 60_000, 20);
+    await waitFor('first acknowledged batch', () => first.output().includes('"msg":"rustsec progress"'), 60_000, 20);
     first.proc.kill('SIGTERM');
-    expect(await first.exited, first.out()).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
     const cp = JSON.parse(readFileSync(join(state, 'rustsec-git.json'), 'utf8')) as RustsecGitCheckpoint;
     expect(cp.pending?.target).toBe(t1);
     expect(cp.pending!.done).toBeGreaterThan(0);
     expect(cp.pending!.done).toBeLessThan(total);
     const second = cli();
-    expect(await second.exited, second.out()).toBe(0);
+    expect(await second.exited, second.output()).toBe(0);
     expect((JSON.parse(readFileSync(join(state, 'rustsec-git.json'), 'utf8')) as RustsecGitCheckpoint).commit).toBe(t1);
 
     const c = await collect(k.kafka, [TOPICS.advisories, dlqTopic(TOPICS.advisories)], (m) => m.headers.commit === t1);
@@ -302,13 +285,7 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
 });
 
 describe('RustSec git source: rewritten upstream history and a lost clone', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('rustsec-git-rewrite');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('rustsec-git-rewrite');
 
   it('compares the whole tree with the checkpoint when the checkpoint commit is gone', async () => {
     const run = `RUSTSEC-${unique('rw').toUpperCase()}`;

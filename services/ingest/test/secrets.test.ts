@@ -7,33 +7,13 @@
  * The GitHub token's variable is deliberately named so that the logger's name-based redaction
  * (TOKEN/SECRET/KEY/...) does not cover it: the source itself must keep it out.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TOPICS, dlqTopic } from '@cratewatch/shared';
-import { collect, kafkaSetup, repoRoot, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, runCli, tempDir, unique, useKafka, waitFor } from './fixtures/harness.js';
 import { fakeUpstreams, type FakeCrate, type FakeRepo } from './fixtures/maintainers-upstreams.js';
-import { kafkaBrokers } from '../../../test/helpers.js';
-
-const MAIN = join(repoRoot, 'services', 'ingest', 'dist', 'main.js');
-
-function runCli(args: string[], env: Record<string, string>, until?: (out: string) => boolean) {
-  const proc = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (c) => (out += c));
-  proc.stderr.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return { proc, output: () => out, exited, ready: until ? waitFor('process ready', () => until(out) || (proc.exitCode !== null && Promise.reject(new Error(out)))) : Promise.resolve(true) };
-}
 
 describe('secrets stay out of logs, events and DLQ records (CLI processes, real Kafka)', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('secrets');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('secrets');
 
   it('maintainers: a GitHub token echoed back by hostile upstreams is scrubbed everywhere', async () => {
     const run = unique('sec');

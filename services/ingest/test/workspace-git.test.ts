@@ -4,23 +4,17 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Checkpoint, logger } from '@cratewatch/runtime';
 import { TOPICS, validateEvent } from '@cratewatch/shared';
 import { WorkspaceSource, type WorkspaceCheckpoint } from '../src/sources/workspaces.js';
 import { WorkspaceGitSource } from '../src/sources/workspace-git.js';
-import { collect, gitIn, kafkaSetup, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, gitIn, useKafka, tempDir, unique, waitFor } from './fixtures/harness.js';
 
 const lock = readFileSync(join(__dirname, 'fixtures', 'workspace-small.lock'), 'utf8');
 
 describe('workspace source: git repository at HEAD, real Kafka', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('workspace-git');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('workspace-git');
 
   it('re-emits only when HEAD changes the Cargo.lock or supply-chain/', async () => {
     const id = unique('ws-git');
