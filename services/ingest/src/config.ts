@@ -338,7 +338,7 @@ export async function startConfigured(
       every('rustsec', cfg.intervals.rustsec, (s) => src.poll(s));
     } else if (r?.db) {
       const src = new RustsecSource(r.db, producer, new Checkpoint<RustsecCheckpoint>(join(sd, 'rustsec.json'), { files: {} }), logger('ingest/rustsec'));
-      every('rustsec', cfg.intervals.rustsec, () => src.poll());
+      every('rustsec', cfg.intervals.rustsec, (s) => src.poll(s));
     }
 
     const pools = new PoolsSource(poolRefs(Object.entries(cfg.pools.trusted).map(([n, u]) => `${n}=${u}`), cfg.pools.registry), producer, http, join(sd, 'pools'), logger('ingest/pools'));
@@ -346,12 +346,13 @@ export async function startConfigured(
 
     if (cfg.workspaces.length) {
       const gitSource = new WorkspaceGitSource(wsSource, wsCheckpoint);
-      every('workspaces', cfg.intervals.workspaces, async () => {
+      every('workspaces', cfg.intervals.workspaces, async (signal) => {
         let sent = 0;
         for (const w of cfg.workspaces) {
+          if (signal.aborted) break; // stopping: the rest is read on the next start
           try {
             const ref = { id: w.id, org: cfg.org, ...(w.team ? { team: w.team } : {}) };
-            if (w.git ? await gitSource.poll({ ...ref, git: w.git, ...(w.subdir ? { subdir: w.subdir } : {}) }) : await wsSource.submit({ ...ref, path: w.path! })) sent++;
+            if (w.git ? await gitSource.poll({ ...ref, git: w.git, ...(w.subdir ? { subdir: w.subdir } : {}) }, signal) : await wsSource.submit({ ...ref, path: w.path! })) sent++;
           } catch (err) {
             log.error('workspace unreadable', { workspace: w.id, error: err });
           }
@@ -386,7 +387,16 @@ export async function startConfigured(
   if (cfg.endpoint) {
     const teams: Record<string, string> = {};
     for (const w of cfg.workspaces) if (w.team) teams[w.id] = w.team;
-    endpoint = new WorkspaceEndpoint(wsSource, logger('ingest/endpoint'), { host: cfg.endpoint.host, port: cfg.endpoint.port, maxBodyBytes: cfg.endpoint.maxBodyBytes, tokenEnv: cfg.credentials.ingestTokenEnv, org: cfg.org, teams });
+    // CRATEWATCH_INGEST_LISTEN (HOST:PORT) overrides `[endpoint] listen`, e.g. 0.0.0.0:8420 in a container.
+    const override = process.env.CRATEWATCH_INGEST_LISTEN?.trim();
+    let { host, port } = cfg.endpoint;
+    if (override) {
+      const m = /^(.*):(\d+)$/.exec(override);
+      if (!m || Number(m[2]) > 65535) throw new ConfigError('CRATEWATCH_INGEST_LISTEN', undefined, 'listen', 'expected HOST:PORT');
+      host = m[1]!.replace(/^\[|\]$/g, '');
+      port = Number(m[2]);
+    }
+    endpoint = new WorkspaceEndpoint(wsSource, logger('ingest/endpoint'), { host, port, maxBodyBytes: cfg.endpoint.maxBodyBytes, tokenEnv: cfg.credentials.ingestTokenEnv, org: cfg.org, teams });
     endpointUrl = { url: (await endpoint.listen()).url };
   }
   log.info('ready', { config: cfg.file, sources: loops.length, endpoint: endpointUrl?.url });

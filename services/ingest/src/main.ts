@@ -35,7 +35,7 @@ import { WorkspaceGitSource } from './sources/workspace-git.js';
 import { ConfigError, endpointOnlyConfig, loadConfig, startConfigured, type IngestConfig } from './config.js';
 
 const USAGE = `usage:
-  cratewatch-ingest rustsec   (--db <advisory-db dir> | --git <url|path> [--branch main] | --archive <url of .tar.gz>) [--interval <seconds>]
+  cratewatch-ingest rustsec   (--db <advisory-db dir> | --git <url|path> [--branch main] | --archive <url of .tar.gz>) [--batch-size N] [--interval <seconds>]
   cratewatch-ingest maintainers (--crate NAME ... | --lockfile Cargo.lock) [--api URL] [--github-api URL] [--token-env NAME] [--interval <seconds>]
   cratewatch-ingest workspace-git --git <repo path> [--subdir DIR] --id <id> --org <org> [--team <team>] [--interval <seconds>]
   cratewatch-ingest endpoint  --org <org> [--listen HOST:PORT] [--token-env NAME]
@@ -123,14 +123,15 @@ export async function main(argv: string[]): Promise<number> {
           pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
         } else {
           const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
-          const src = new RustsecArchiveSource(values.archive!, http, producer, new Checkpoint<ArchiveCheckpoint>(join(stateDir(), 'rustsec-archive.json'), {}), new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec-archive-files.json'), { files: {} }), log);
+          const src = new RustsecArchiveSource(values.archive!, http, producer, new Checkpoint<ArchiveCheckpoint>(join(stateDir(), 'rustsec-archive.json'), {}), new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec-archive-files.json'), { files: {} }), log, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {});
           pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
         }
         break;
       }
       const db = resolve(need('db'));
-      const source = new RustsecSource(db, producer, new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec.json'), { files: {} }), log);
-      pollOnce = async () => log.info('rustsec poll done', { db, ...(await source.poll()) });
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
+      const source = new RustsecSource(db, producer, new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec.json'), { files: {} }), log, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {});
+      pollOnce = async () => log.info('rustsec poll done', { db, ...(await source.poll(stopping.signal)) });
       break;
     }
     case 'maintainers': {
@@ -149,7 +150,8 @@ export async function main(argv: string[]): Promise<number> {
       const ref = { id: need('id'), org: need('org'), ...(values.team ? { team: values.team } : {}), git: resolve(need('git')), ...(values.subdir ? { subdir: values.subdir } : {}) };
       const cp = new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} });
       const src = new WorkspaceGitSource(new WorkspaceSource(producer, cp, log), cp);
-      pollOnce = async () => log.info('workspace-git done', { workspace: ref.id, sent: await src.poll(ref) });
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
+      pollOnce = async () => log.info('workspace-git done', { workspace: ref.id, sent: await src.poll(ref, stopping.signal) });
       break;
     }
     case 'workspace': {
@@ -162,17 +164,8 @@ export async function main(argv: string[]): Promise<number> {
       const dir = resolve(need('dir'));
       const org = need('org');
       const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} }), log);
-      pollOnce = async () => {
-        let sent = 0;
-        for (const ref of WorkspaceSource.discover(dir, org, values.team)) {
-          try {
-            if (await source.submit(ref)) sent++;
-          } catch (err) {
-            log.error('workspace unreadable', { workspace: ref.id, error: err });
-          }
-        }
-        log.info('watch poll done', { dir, sent });
-      };
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
+      pollOnce = async () => log.info('watch poll done', { dir, ...(await source.pollFolder(dir, org, values.team, stopping.signal)) });
       break;
     }
     case 'pools': {

@@ -62,6 +62,7 @@ export class RustsecArchiveSource {
     private readonly checkpoint: Checkpoint<ArchiveCheckpoint>,
     private readonly filesCheckpoint: Checkpoint<RustsecCheckpoint>,
     private readonly log: Logger,
+    private readonly opts: { batchSize?: number } = {},
   ) {}
 
   async poll(signal?: AbortSignal): Promise<ArchivePollResult> {
@@ -74,8 +75,10 @@ export class RustsecArchiveSource {
     }
     const { root, cleanup } = await unpackArchive(res.body, this.url);
     try {
-      const result = await new RustsecSource(root, this.producer, this.filesCheckpoint, this.log, { upstream: safeUrl(this.url), service: 'ingest/rustsec-archive' }).poll();
-      this.checkpoint.save({ url: this.url, validator: res.validator });
+      const result = await new RustsecSource(root, this.producer, this.filesCheckpoint, this.log, { upstream: safeUrl(this.url), service: 'ingest/rustsec-archive', ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}) }).poll(signal);
+      // Stopped midway: the validator stays, so the next poll fetches the archive again and the
+      // file checkpoint skips what was acknowledged.
+      if (result.complete) this.checkpoint.save({ url: this.url, validator: res.validator });
       return { notModified: false, ...result };
     } finally {
       cleanup();

@@ -5,7 +5,9 @@
  *
  * What changed is decided by content hash against the checkpoint, which works the same for a plain
  * directory and a git checkout (whose HEAD commit is recorded on each event). The checkpoint is
- * advanced after each acknowledged batch, so a restart resumes where Kafka last confirmed.
+ * advanced after each acknowledged batch, so a restart resumes where Kafka last confirmed; a poll
+ * given an AbortSignal stops between batches when it fires (`complete: false`), and the next poll
+ * sends only what was not acknowledged yet (deletions are tombstoned once the whole tree is through).
  * A file that does not parse goes to `rustsec.advisories.dlq` with the reason and is not retried
  * until it changes; the rest of the database goes on.
  */
@@ -32,6 +34,8 @@ export interface PollResult {
   tombstones: number;
   refused: number;
   unchanged: number;
+  /** False when the poll was stopped by its signal before the whole tree was through. */
+  complete: boolean;
 }
 
 const BATCH = 500;
@@ -64,11 +68,11 @@ export class RustsecSource {
     private readonly producer: Producer,
     private readonly checkpoint: Checkpoint<RustsecCheckpoint>,
     private readonly log: Logger,
-    /** Where the directory came from (an archive URL), named in refusals; and the service name. */
-    private readonly opts: { upstream?: string; service?: string } = {},
+    /** Where the directory came from (an archive URL), named in refusals; the service name; events per batch (500). */
+    private readonly opts: { upstream?: string; service?: string; batchSize?: number } = {},
   ) {}
 
-  async poll(): Promise<PollResult> {
+  async poll(signal?: AbortSignal): Promise<PollResult> {
     if (!existsSync(join(this.db, 'crates'))) {
       throw new Error(`${this.db} is not a RustSec advisory-db (no crates/ folder)`);
     }
@@ -77,7 +81,8 @@ export class RustsecSource {
     const now = new Date().toISOString();
     const files = listAdvisoryFiles(this.db);
     const seen = new Set(files);
-    const result: PollResult = { produced: 0, tombstones: 0, refused: 0, unchanged: 0 };
+    const result: PollResult = { produced: 0, tombstones: 0, refused: 0, unchanged: 0, complete: false };
+    const batchSize = Math.max(1, this.opts.batchSize ?? BATCH);
     const liveIds = new Set<string>();
 
     let batch: { key: string; value: string | null; path: string; file: FileState }[] = [];
@@ -126,7 +131,15 @@ export class RustsecSource {
         if (prev?.id) liveIds.add(prev.id);
         result.refused++;
       }
-      if (batch.length + dlq.length >= BATCH) await flush();
+      if (batch.length + dlq.length >= batchSize) {
+        await flush();
+        // Stopped between acknowledged batches: the checkpoint says what is through.
+        if (signal?.aborted) return result;
+      }
+    }
+    if (signal?.aborted) {
+      await flush();
+      return result;
     }
 
     for (const [path, prev] of Object.entries(state.files)) {
@@ -142,6 +155,7 @@ export class RustsecSource {
     for (const p of deleted) delete state.files[p];
     if (commit) state.commit = commit;
     this.checkpoint.save(state);
+    result.complete = true;
     return result;
   }
 }

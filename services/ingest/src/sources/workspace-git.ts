@@ -42,11 +42,16 @@ export class WorkspaceGitSource {
     private readonly checkpoint: Checkpoint<WorkspaceCheckpoint>,
   ) {}
 
-  /** Re-reads the workspace if HEAD moved; returns whether an event was produced. */
-  async poll(ref: GitWorkspaceRef): Promise<boolean> {
+  /**
+   * Re-reads the workspace if HEAD moved; returns whether an event was produced. A `signal` that
+   * fires before the event is sent stops the poll with nothing sent and the checkpoint untouched
+   * (the next poll reads HEAD again).
+   */
+  async poll(ref: GitWorkspaceRef, signal?: AbortSignal): Promise<boolean> {
     const head = (await git(['rev-parse', 'HEAD^{commit}'], ref.git)).trim();
     if (this.checkpoint.load().heads?.[ref.id] === head) return false;
     const files = await readGitWorkspace(ref.git, head, ref.subdir);
+    if (signal?.aborted) return false;
     return this.workspaces.submitFiles({ id: ref.id, org: ref.org, ...(ref.team ? { team: ref.team } : {}) }, files, head);
   }
 }

@@ -133,6 +133,28 @@ export class WorkspaceSource {
     return true;
   }
 
+  /**
+   * One poll of a watched folder: each workspace in it (see `discover`) that changed is produced,
+   * one at a time, its checkpoint written once Kafka acknowledged it. When `signal` fires the poll
+   * stops before the next workspace; the next poll sends what is still unsent (the checkpoint says
+   * what is through), so a stop neither loses nor repeats a change. An unreadable workspace is
+   * logged and the others go on.
+   */
+  async pollFolder(dir: string, org: string, team?: string, signal?: AbortSignal): Promise<{ sent: number; failed: number; complete: boolean }> {
+    let sent = 0;
+    let failed = 0;
+    for (const ref of WorkspaceSource.discover(dir, org, team)) {
+      if (signal?.aborted) return { sent, failed, complete: false };
+      try {
+        if (await this.submit(ref)) sent++;
+      } catch (err) {
+        failed++;
+        this.log.error('workspace unreadable', { workspace: ref.id, error: err });
+      }
+    }
+    return { sent, failed, complete: true };
+  }
+
   /** Every workspace in a watched folder: `<id>.lock` files and `<id>/Cargo.lock` folders. */
   static discover(dir: string, org: string, team?: string): WorkspaceRef[] {
     const refs: WorkspaceRef[] = [];
