@@ -1,17 +1,22 @@
 /**
  * `cratewatch-ingest run --config cratewatch.toml` as a process: every configured source starts on
- * its interval (RustSec from a local git repository, a trusted pool and the maintainers on a
- * loopback server, a path workspace, a git workspace, the endpoint), events reach real Kafka, a
- * change picked up on the next interval, and SIGTERM stops it cleanly.
+ * its interval (RustSec from a local git repository, a trusted pool and a crates.io sparse index on
+ * one loopback server, the maintainers on another, a path workspace, a git workspace, the
+ * endpoint), events reach real Kafka, a change picked up on the next interval, and SIGTERM stops it
+ * cleanly. The index and the maintainers track exactly the crates the workspaces lock.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TOPICS } from '@cratewatch/shared';
-import { collect, gitIn, kafkaSetup, repoRoot, tempDir, unique, waitFor } from './fixtures/rustsec-harness.js';
+import { collect, gitIn, runCli, tempDir, unique, useKafka, waitFor } from './fixtures/harness.js';
 import { fakeUpstreams, type FakeCrate, type FakeRepo } from './fixtures/maintainers-upstreams.js';
-import { kafkaBrokers } from '../../../test/helpers.js';
+import { serve } from './fixtures/pools-harness.js';
+import { indexPath } from '../src/sources/crates-io-index.js';
+
+/** One version line in the sparse index's shape. */
+const indexLine = (name: string, vers: string) =>
+  JSON.stringify({ name, vers, deps: [], cksum: 'c'.repeat(64), features: {}, yanked: false, links: null, v: 2 });
 
 const lockOf = (a: string, b: string, bVersion = '1.0.0') => `version = 4
 
@@ -37,13 +42,7 @@ checksum = "8917285742e9f3e1683f0a9c4e6b57960b7314d0b08d30d1ecd426713ee2eee9"
 `;
 
 describe('run --config (process, real Kafka)', () => {
-  let k: Awaited<ReturnType<typeof kafkaSetup>>;
-  beforeAll(async () => {
-    k = await kafkaSetup('config-run');
-  });
-  afterAll(async () => {
-    await k?.close();
-  });
+  const k = useKafka('config-run');
 
   it('starts every configured source on its interval and stops on SIGTERM', async () => {
     const run = unique('run');
@@ -74,6 +73,15 @@ describe('run --config (process, real Kafka)', () => {
     const repos = new Map<string, FakeRepo>([[`o/${a}`, { signed: [true, false], authors: ['alice'], releases: ['2025-01-01'], tags: [] }]]);
     const up = await fakeUpstreams(crates, repos, () => ({ remaining: 5000, resetAt: new Date(Date.now() + 3600_000).toISOString() }));
     const poolName = `pool-${run}`;
+    // A trusted pool and the crates.io sparse index (config.json + one file per crate) on loopback.
+    const docs = await serve();
+    docs.put('/pool/audits.toml', `[criteria.reviewed-${run}]\ndescription = "read by a human"\n\n[[audits.${a}]]\nwho = "t"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n`);
+    docs.put('/index/config.json', JSON.stringify({ dl: `${docs.base}/dl`, api: docs.base }));
+    docs.put(`/index/${indexPath(a)}`, `${indexLine(a, '0.9.0')}\n${indexLine(a, '1.0.0')}\n`);
+    docs.put(`/index/${indexPath(b)}`, `${indexLine(b, '1.0.0')}\n`);
+    // Not locked by any workspace: the index source must never ask for it.
+    const unlocked = `gamma-${run}`;
+    docs.put(`/index/${indexPath(unlocked)}`, `${indexLine(unlocked, '1.0.0')}\n`);
     const port = 20000 + Math.floor(Math.random() * 20000);
     const cfgFile = join(dir, 'cratewatch.toml');
     writeFileSync(
@@ -89,6 +97,7 @@ rustsec = 1
 pools = 1
 maintainers = 1
 workspaces = 1
+crates = 1
 
 [rustsec]
 git = "advisory-db"
@@ -96,14 +105,14 @@ git = "advisory-db"
 [pools]
 registry = false
 [pools.trusted]
-${poolName} = "${up.url}/pool/audits.toml"
+${poolName} = "${docs.base}/pool/audits.toml"
 
 [maintainers]
 crates-api = "${up.url}"
 github-api = "${up.url}"
 
 [crates]
-enabled = false
+index = "${docs.base}/index"
 
 [endpoint]
 listen = "127.0.0.1:${port}"
@@ -118,24 +127,33 @@ id = "git-${run}"
 git = "ws-git"
 `,
     );
-    const proc = spawn(process.execPath, [join(repoRoot, 'services', 'ingest', 'dist', 'main.js'), 'run', '--config', cfgFile], {
-      env: { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(','), CRATEWATCH_STATE_DIR: join(dir, 'state'), CW_RUN_GH: 'gh-token-for-run-test', CW_RUN_INGEST: 'ingest-token-for-run-test-0123' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    proc.stderr.on('data', (c) => (out += c));
-    proc.stdout.on('data', (c) => (out += c));
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    const c = await collect(k.kafka, [TOPICS.advisories, TOPICS.workspaces, TOPICS.maintainers], (m) => (m.key ?? '').includes(run) || (m.key ?? '').includes(run.toUpperCase()));
+    const cli = runCli(['run', '--config', cfgFile], { CRATEWATCH_STATE_DIR: join(dir, 'state'), CW_RUN_GH: 'gh-token-for-run-test', CW_RUN_INGEST: 'ingest-token-for-run-test-0123' }, (o) => o.includes('"msg":"ready"'));
+    const { proc, exited } = cli;
+    const c = await collect(k.kafka, [TOPICS.advisories, TOPICS.workspaces, TOPICS.maintainers, TOPICS.releases, TOPICS.audits], (m) => (m.key ?? '').includes(run) || (m.key ?? '').includes(run.toUpperCase()));
     try {
-      await waitFor('ready', () => out.includes('"msg":"ready"') || (proc.exitCode !== null && Promise.reject(new Error(out))), 60_000);
+      await cli.ready;
       const keys = () => new Set(c.got.map((m) => `${m.topic}|${m.key}`));
       await waitFor(
         'every source',
-        () => [`${TOPICS.advisories}|${advId}`, `${TOPICS.workspaces}|path-${run}`, `${TOPICS.workspaces}|git-${run}`, `${TOPICS.maintainers}|${a}`, `${TOPICS.maintainers}|${b}`].every((x) => keys().has(x)),
+        () =>
+          [
+            `${TOPICS.advisories}|${advId}`,
+            `${TOPICS.workspaces}|path-${run}`,
+            `${TOPICS.workspaces}|git-${run}`,
+            `${TOPICS.maintainers}|${a}`,
+            `${TOPICS.maintainers}|${b}`,
+            `${TOPICS.releases}|${a}`,
+            `${TOPICS.releases}|${b}`,
+            `${TOPICS.audits}|${poolName}/${a}`,
+            `${TOPICS.audits}|${poolName}/*criteria*`,
+          ].every((x) => keys().has(x)),
         60_000,
       );
-      expect(up.requests.some((r) => r.url === '/pool/audits.toml')).toBe(true);
+      // The pool as configured (trusted, registry off: no other pool is fetched).
+      expect(docs.log.filter((r) => r.path.startsWith('/pool/')).every((r) => r.path === '/pool/audits.toml')).toBe(true);
+      // The index read config.json and the locked crates' files only.
+      expect(docs.log.some((r) => r.path === '/index/config.json')).toBe(true);
+      expect(docs.log.some((r) => r.path.endsWith(`/${unlocked}`))).toBe(false);
       // The endpoint is up with the configured token.
       const posted = await fetch(`http://127.0.0.1:${port}/workspaces/posted-${run}`, { method: 'POST', body: lockOf(a, b), headers: { authorization: 'Bearer ingest-token-for-run-test-0123' } });
       expect(posted.status).toBe(202);
@@ -147,14 +165,22 @@ git = "ws-git"
       await new Promise((r) => setTimeout(r, 2500));
       expect(c.got.filter((m) => m.key === advId).length).toBe(1);
       expect(c.got.filter((m) => m.key === `path-${run}`).length).toBe(1);
-      expect(c.got.filter((m) => m.key === a).length).toBe(1);
+      expect(c.got.filter((m) => m.topic === TOPICS.maintainers && m.key === a).length).toBe(1);
+      // Every version once, whatever the number of index and pool polls (later ones answered 304).
+      const releases = c.got.filter((m) => m.topic === TOPICS.releases).map((m) => `${m.key}@${JSON.parse(m.value!).version}`);
+      expect(releases.sort()).toEqual([`${a}@0.9.0`, `${a}@1.0.0`, `${b}@1.0.0`].sort());
+      expect(docs.log.filter((r) => r.path === `/index/${indexPath(a)}`).length).toBeGreaterThan(1);
+      expect(docs.log.some((r) => r.path === `/index/${indexPath(a)}` && r.status === 304)).toBe(true);
+      expect(c.got.filter((m) => m.topic === TOPICS.audits).map((m) => m.key).sort()).toEqual([`${poolName}/*criteria*`, `${poolName}/${a}`].sort());
+      expect(docs.log.some((r) => r.path === '/pool/audits.toml' && r.status === 304)).toBe(true);
     } finally {
       proc.kill('SIGTERM');
-      expect(await exited, out).toBe(0);
+      expect(await exited, cli.output()).toBe(0);
       await c.stop();
       await up.close();
+      await docs.close();
     }
-    expect(out).not.toContain('gh-token-for-run-test');
-    expect(out).not.toContain('ingest-token-for-run-test-0123');
+    expect(cli.output()).not.toContain('gh-token-for-run-test');
+    expect(cli.output()).not.toContain('ingest-token-for-run-test-0123');
   });
 });

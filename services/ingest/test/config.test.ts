@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
-import { repoRoot } from './fixtures/rustsec-harness.js';
+import { repoRoot } from './fixtures/harness.js';
 
 const err = (text: string): ConfigError => {
   try {
@@ -24,7 +24,7 @@ describe('cratewatch.toml', () => {
     expect(c.org).toBe('acme');
     expect(c.credentials).toEqual({ githubTokenEnv: 'GITHUB_TOKEN', ingestTokenEnv: 'CRATEWATCH_INGEST_TOKEN' });
     expect(c.intervals).toEqual({ rustsec: 3600, pools: 3600, maintainers: 86400, workspaces: 300, crates: 900 });
-    expect(c.rustsec).toEqual({ git: 'https://github.com/rustsec/advisory-db', branch: 'main' });
+    expect(c.rustsec).toEqual({ archive: 'https://codeload.github.com/rustsec/advisory-db/tar.gz/refs/heads/main', branch: 'main' });
     expect(c.pools.registry).toBe(true);
     expect(Object.keys(c.pools.trusted)).toEqual(['embark']);
     expect(c.endpoint).toEqual({ host: '127.0.0.1', port: 8420, maxBodyBytes: 16777216 });
