@@ -13,6 +13,10 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-slim
+# git: ingest can follow the advisory-db and org workspaces as git repositories.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \
     CRATEWATCH_STATE_DIR=/var/lib/cratewatch/state

@@ -16,6 +16,7 @@
  */
 import { gunzipSync, brotliDecompressSync, inflateSync } from 'node:zlib';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { backoffMs, parseRetryAfter, sleep as sleepOrAbort } from '@cratewatch/runtime';
 
 export const DEFAULT_USER_AGENT =
   process.env.CRATEWATCH_USER_AGENT ?? 'cratewatch-ingest/0.1 (supply-chain monitor; +https://github.com/cratewatch/cratewatch)';
@@ -91,29 +92,10 @@ export function safeUrl(url: string): string {
   }
 }
 
-/** Parses Retry-After (delta-seconds or an HTTP date) into milliseconds from `now`. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) return undefined;
-  return Math.max(0, t - now);
-}
+export { parseRetryAfter };
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason ?? new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  sleepOrAbort(ms, signal, () => (signal?.reason as Error | undefined) ?? new Error('aborted'));
 
 function headerMap(h: Dispatcher.ResponseData['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -191,8 +173,7 @@ export class HttpClient {
   }
 
   private backoff(attempt: number): number {
-    const cap = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(cap / 2 + Math.random() * (cap / 2));
+    return backoffMs(attempt, this.o.baseDelayMs, this.o.maxDelayMs);
   }
 
   async get(url: string, opts: GetOptions = {}): Promise<GetResult> {
