@@ -3,7 +3,7 @@
  * `cratewatch-ingest` process against real Kafka, under a topic prefix of their own.
  * Self-contained: small hand-written advisories and lockfiles.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,11 +99,18 @@ describe('ingest sources (real Kafka)', () => {
     mkdirSync(join(dir, 'billing'));
     writeFileSync(join(dir, 'billing/Cargo.lock'), lock([['tokio', '1.38.1'], ['bytes', '1.8.0']]));
     writeFileSync(join(dir, 'broken.lock'), 'version = 4\n[[package]]\nname = "x"\n');
+    // a workspace that ships `cargo metadata` output: its edges carry kinds (a real recorded one)
+    const kinds = join(__dirname, '../shared/test/vet/fixtures/differential/kinds');
+    mkdirSync(join(dir, 'kinds'));
+    copyFileSync(join(kinds, 'Cargo.lock'), join(dir, 'kinds/Cargo.lock'));
+    copyFileSync(join(kinds, 'metadata.json'), join(dir, 'kinds/cargo-metadata.json'));
 
     await runIngest(['watch', '--dir', dir, '--org', 'acme', '--team', 'core'], env);
-    await waitFor('workspaces', () => on('org.workspaces').length === 2 && on('org.workspaces.dlq').length === 1);
+    await waitFor('workspaces', () => on('org.workspaces').length === 3 && on('org.workspaces.dlq').length === 1);
     const byKey = new Map(on('org.workspaces').map((s) => [s.key, JSON.parse(s.value!)]));
-    expect([...byKey.keys()].sort()).toEqual(['billing', 'payments']);
+    expect([...byKey.keys()].sort()).toEqual(['billing', 'kinds', 'payments']);
+    expect(byKey.get('kinds').edges).toContainEqual({ from: 'lock_api@0.4.12', to: 'autocfg@1.4.0', kind: 'build' });
+    expect(byKey.get('kinds').edges.some((e: { kind: string }) => e.kind === 'dev')).toBe(true);
     expect(byKey.get('billing')).toMatchObject({ id: 'billing', org: 'acme', team: 'core', members: ['app@0.1.0'] });
     expect(byKey.get('billing').packages.map((p: { id: string }) => p.id).sort()).toEqual(['app@0.1.0', 'bytes@1.8.0', 'tokio@1.38.1']);
     expect(byKey.get('billing').edges).toContainEqual({ from: 'app@0.1.0', to: 'tokio@1.38.1', kind: 'unknown' });
@@ -112,10 +119,10 @@ describe('ingest sources (real Kafka)', () => {
 
     writeFileSync(join(dir, 'payments.lock'), lock([['serde', '1.0.201']]));
     await runIngest(['watch', '--dir', dir, '--org', 'acme', '--team', 'core'], env);
-    await waitFor('changed workspace', () => on('org.workspaces').length >= 3);
+    await waitFor('changed workspace', () => on('org.workspaces').length >= 4);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(on('org.workspaces')).toHaveLength(3);
-    expect(on('org.workspaces')[2]!.key).toBe('payments');
+    expect(on('org.workspaces')).toHaveLength(4);
+    expect(on('org.workspaces')[3]!.key).toBe('payments');
     expect(on('org.workspaces.dlq')).toHaveLength(1);
   });
 });

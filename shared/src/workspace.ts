@@ -2,8 +2,10 @@
  * Turning an org's workspace (its Cargo.lock and, when present, its cargo-vet store) into the
  * `org.workspaces` event. Pure: the ingest service reads the files and hashes them.
  */
+import { FormatError } from './errors.js';
 import type { WorkspaceEvent } from './events.js';
 import { isFirstParty, type Lockfile } from './lockfile.js';
+import { graphFromCargoMetadata } from './vet/graph.js';
 
 export interface WorkspaceInput {
   id: string;
@@ -11,6 +13,12 @@ export interface WorkspaceInput {
   team?: string;
   lock: Lockfile;
   store?: { config?: string; audits?: string; importsLock?: string };
+  /**
+   * `cargo metadata --format-version 1` output, parsed, when the workspace ships it: it gives each
+   * edge its kind (normal, build, dev), which a Cargo.lock does not. `metadataFile` names it in errors.
+   */
+  metadata?: unknown;
+  metadataFile?: string;
   origin: { path: string; checksum: string };
   observedAt: string;
 }
@@ -32,11 +40,32 @@ export function workspaceEvent(w: WorkspaceInput): WorkspaceEvent {
       ...(p.source ? { source: p.source } : {}),
       ...(p.checksum ? { checksum: p.checksum } : {}),
     })),
-    // A lockfile does not say whether an edge is normal, build or dev.
-    edges: w.lock.packages.flatMap((p) => p.dependencies.map((to) => ({ from: p.id, to, kind: 'unknown' as const }))),
-    members: w.lock.packages.filter(isFirstParty).map((p) => p.id),
+    ...edgesAndMembers(w),
     ...(w.store ? { store: w.store } : {}),
     origin: w.origin,
     observedAt: w.observedAt,
   };
+}
+
+/**
+ * The resolved edges and the first-party members. From `cargo metadata` when given — one edge per
+ * kind, so a crate that is both a normal and a dev dependency has both — else from the lockfile,
+ * where every edge is of unknown kind. The metadata must describe the same packages as the lockfile.
+ */
+function edgesAndMembers(w: WorkspaceInput): Pick<WorkspaceEvent, 'edges' | 'members'> {
+  if (w.metadata === undefined) {
+    return {
+      edges: w.lock.packages.flatMap((p) => p.dependencies.map((to) => ({ from: p.id, to, kind: 'unknown' as const }))),
+      members: w.lock.packages.filter(isFirstParty).map((p) => p.id),
+    };
+  }
+  const file = w.metadataFile ?? 'cargo metadata';
+  const graph = graphFromCargoMetadata(w.metadata, file);
+  const locked = new Set(w.lock.packages.map((p) => p.id));
+  for (const id of graph.nodes.keys()) {
+    if (!locked.has(id)) throw new FormatError(file, `package ${id} is not in ${w.origin.path}: the metadata is from another lockfile`, { field: 'packages' });
+  }
+  const edges: WorkspaceEvent['edges'] = [];
+  for (const n of graph.nodes.values()) for (const d of n.deps) for (const kind of d.kinds) edges.push({ from: n.id, to: d.to, kind });
+  return { edges, members: [...graph.nodes.values()].filter((n) => n.workspaceMember).map((n) => n.id) };
 }

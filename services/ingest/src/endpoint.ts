@@ -129,6 +129,7 @@ export class WorkspaceEndpoint {
 
     let lockText: string;
     let store: WorkspaceFiles['store'];
+    let metadata: string | undefined;
     let team = url.searchParams.get('team') ?? undefined;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
@@ -138,15 +139,28 @@ export class WorkspaceEndpoint {
       } catch (err) {
         return send(res, 400, { error: `body is not JSON: ${(err as Error).message}` });
       }
-      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return send(res, 400, { error: 'body: expected a JSON object {lockfile, config?, audits?, importsLock?}' });
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return send(res, 400, { error: 'body: expected a JSON object {lockfile, config?, audits?, importsLock?, metadata?}' });
       const o = doc as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!['lockfile', 'config', 'audits', 'importsLock', 'team'].includes(k)) return send(res, 400, { error: `field \`${k}\`: unknown (known: lockfile, config, audits, importsLock, team)` });
+      for (const k of Object.keys(o)) if (!['lockfile', 'config', 'audits', 'importsLock', 'metadata', 'team'].includes(k)) return send(res, 400, { error: `field \`${k}\`: unknown (known: lockfile, config, audits, importsLock, metadata, team)` });
       if (typeof o.lockfile !== 'string') return send(res, 400, { error: 'field `lockfile`: required, the Cargo.lock text' });
       lockText = o.lockfile;
       for (const k of ['config', 'audits', 'importsLock'] as const) {
         if (o[k] === undefined) continue;
         if (typeof o[k] !== 'string') return send(res, 400, { error: `field \`${k}\`: expected the file's text` });
         (store ??= {})[k] = o[k] as string;
+      }
+      if (o.metadata !== undefined) {
+        // `cargo metadata --format-version 1` output, as the JSON object or as its text
+        if (typeof o.metadata === 'string') {
+          try {
+            JSON.parse(o.metadata);
+          } catch (err) {
+            return send(res, 400, { error: `field \`metadata\`: not JSON: ${(err as Error).message}` });
+          }
+          metadata = o.metadata;
+        }
+        else if (typeof o.metadata === 'object' && o.metadata !== null) metadata = JSON.stringify(o.metadata);
+        else return send(res, 400, { error: 'field `metadata`: expected cargo metadata JSON (object or text)' });
       }
       if (o.team !== undefined) {
         if (typeof o.team !== 'string') return send(res, 400, { error: 'field `team`: expected a string' });
@@ -163,7 +177,7 @@ export class WorkspaceEndpoint {
       if (err instanceof FormatError) return send(res, 400, { error: err.message });
       throw err;
     }
-    const produced = await this.workspaces.submitFiles({ id, org: this.opts.org, ...(team ? { team } : {}) }, { lockPath, lockText, ...(store ? { store } : {}), checksum: workspaceChecksum(lockText, store) });
+    const produced = await this.workspaces.submitFiles({ id, org: this.opts.org, ...(team ? { team } : {}) }, { lockPath, lockText, ...(store ? { store } : {}), ...(metadata !== undefined ? { metadata } : {}), checksum: workspaceChecksum(lockText, store, metadata) });
     this.log.info('endpoint: workspace received', { workspace: id, produced });
     return send(res, produced ? 202 : 200, { workspace: id, produced });
   }

@@ -92,7 +92,7 @@ export class Graph {
     await tx.run(
       `UNWIND $edges AS e
        MATCH (a:Version {id: e.from}), (b:Version {id: e.to})
-       MERGE (a)-[d:DEPENDS_ON]->(b) SET d.kind = e.kind`,
+       MERGE (a)-[:DEPENDS_ON {kind: e.kind}]->(b)`,
       { edges },
     );
     return packages.map((p) => ({ id: p.id, crate: p.crate, version: p.version, source: p.source }));

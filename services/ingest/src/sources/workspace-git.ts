@@ -5,7 +5,7 @@
  * read again; an `org.workspaces` event goes out only when their content changed.
  */
 import { readBlobs, git } from './rustsec-git.js';
-import { workspaceChecksum, type WorkspaceFiles, type WorkspaceSource, type WorkspaceCheckpoint } from './workspaces.js';
+import { METADATA_FILE, workspaceChecksum, type WorkspaceFiles, type WorkspaceSource, type WorkspaceCheckpoint } from './workspaces.js';
 import type { Checkpoint } from '@cratewatch/runtime';
 
 export interface GitWorkspaceRef {
@@ -24,7 +24,7 @@ const STORE = { config: 'config.toml', audits: 'audits.toml', importsLock: 'impo
 export async function readGitWorkspace(repo: string, commit: string, subdir = ''): Promise<WorkspaceFiles> {
   const dir = subdir.replace(/^\.?\/*|\/+$/g, '');
   const at = (p: string) => (dir ? `${dir}/${p}` : p);
-  const specs = [at('Cargo.lock'), ...Object.values(STORE).map((f) => at(`supply-chain/${f}`))].map((p) => `${commit}:${p}`);
+  const specs = [at('Cargo.lock'), ...Object.values(STORE).map((f) => at(`supply-chain/${f}`)), at(METADATA_FILE)].map((p) => `${commit}:${p}`);
   const blobs = await readBlobs(repo, specs);
   const lock = blobs.get(specs[0]!);
   if (!lock) throw new Error(`${repo}: no ${at('Cargo.lock')} at ${commit.slice(0, 12)}`);
@@ -33,7 +33,14 @@ export async function readGitWorkspace(repo: string, commit: string, subdir = ''
     const b = blobs.get(specs[i + 1]!);
     if (b) (store ??= {})[k as keyof typeof STORE] = b.text;
   });
-  return { lockPath: `${repo}@${commit.slice(0, 12)}:${at('Cargo.lock')}`, lockText: lock.text, ...(store ? { store } : {}), checksum: workspaceChecksum(lock.text, store) };
+  const metadata = blobs.get(specs[specs.length - 1]!)?.text;
+  return {
+    lockPath: `${repo}@${commit.slice(0, 12)}:${at('Cargo.lock')}`,
+    lockText: lock.text,
+    ...(store ? { store } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+    checksum: workspaceChecksum(lock.text, store, metadata),
+  };
 }
 
 export class WorkspaceGitSource {

@@ -30,40 +30,51 @@ export interface WorkspaceFiles {
   lockPath: string;
   lockText: string;
   store?: { config?: string; audits?: string; importsLock?: string };
+  /** `cargo metadata --format-version 1` output (JSON text), when the workspace ships it: edge kinds. */
+  metadata?: string;
   checksum: string;
 }
 
-/** The content hash of a workspace: Cargo.lock plus each store file present. */
-export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store']): string {
+/** Beside Cargo.lock: `cargo metadata --format-version 1 > cargo-metadata.json`. */
+export const METADATA_FILE = 'cargo-metadata.json';
+
+/** The content hash of a workspace: Cargo.lock plus each store file and the metadata present. */
+export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store'], metadata?: string): string {
   const hash = createHash('sha256').update(lockText);
   for (const [k, f] of Object.entries(STORE_FILES)) {
     const t = store?.[k as keyof typeof STORE_FILES];
     if (t !== undefined) hash.update(`\0${f}\0`).update(t);
   }
+  if (metadata !== undefined) hash.update(`\0${METADATA_FILE}\0`).update(metadata);
   return hash.digest('hex');
 }
 
 const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
 
-/** Reads a workspace from disk: its lockfile text and its store, and a hash over all of it. */
-export function readWorkspaceFiles(path: string): { lockPath: string; lockText: string; store?: Record<string, string>; checksum: string } {
+/** Reads a workspace from disk: its lockfile, its store and its cargo metadata when present, and a hash over all of it. */
+export function readWorkspaceFiles(path: string): WorkspaceFiles {
   const isDir = statSync(path).isDirectory();
   const lockPath = isDir ? join(path, 'Cargo.lock') : path;
   if (!existsSync(lockPath)) throw new Error(`${lockPath}: no Cargo.lock there`);
   const lockText = readFileSync(lockPath, 'utf8');
-  const hash = createHash('sha256').update(lockText);
-  let store: Record<string, string> | undefined;
-  const sc = join(isDir ? path : join(lockPath, '..'), 'supply-chain');
+  const dir = isDir ? path : join(lockPath, '..');
+  let store: WorkspaceFiles['store'];
+  const sc = join(dir, 'supply-chain');
   if (existsSync(sc)) {
     store = {};
     for (const [k, f] of Object.entries(STORE_FILES)) {
-      if (existsSync(join(sc, f))) {
-        store[k] = readFileSync(join(sc, f), 'utf8');
-        hash.update(`\0${f}\0`).update(store[k]!);
-      }
+      if (existsSync(join(sc, f))) store[k as keyof typeof STORE_FILES] = readFileSync(join(sc, f), 'utf8');
     }
   }
-  return { lockPath, lockText, ...(store ? { store } : {}), checksum: hash.digest('hex') };
+  // Only a folder's own metadata file: beside a lone `<id>.lock` in a watched folder it would be shared.
+  const metadata = isDir && existsSync(join(dir, METADATA_FILE)) ? readFileSync(join(dir, METADATA_FILE), 'utf8') : undefined;
+  return {
+    lockPath,
+    lockText,
+    ...(store ? { store } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+    checksum: workspaceChecksum(lockText, store, metadata),
+  };
 }
 
 export class WorkspaceSource {
@@ -105,6 +116,15 @@ export class WorkspaceSource {
     let value: string;
     try {
       const lock = parseLockfile(files.lockText, files.lockPath);
+      const metadataFile = `${files.lockPath.replace(/Cargo\.lock$/, '')}${METADATA_FILE}`;
+      let metadata: unknown;
+      if (files.metadata !== undefined) {
+        try {
+          metadata = JSON.parse(files.metadata);
+        } catch (err) {
+          throw new FormatError(metadataFile, `not JSON: ${(err as Error).message}`);
+        }
+      }
       value = encodeEvent(
         TOPICS.workspaces,
         workspaceEvent({
@@ -113,6 +133,7 @@ export class WorkspaceSource {
           ...(ref.team ? { team: ref.team } : {}),
           lock,
           ...(files.store ? { store: files.store } : {}),
+          ...(metadata !== undefined ? { metadata, metadataFile } : {}),
           origin: { path: files.lockPath, checksum: files.checksum },
           observedAt: new Date().toISOString(),
         }),
