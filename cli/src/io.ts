@@ -13,6 +13,8 @@ import {
   type AuditsFile,
   type DepGraph,
   type Lockfile,
+  type StoreProblem,
+  type VetReport,
   type VetStore,
 } from '@cratewatch/shared';
 
@@ -111,4 +113,37 @@ export function parseArgs(argv: string[], spec: { values: string[]; bools: strin
     } else throw new UsageError(`unknown option --${name}`);
   }
   return { positional, bools, one: (n: string) => values.get(n)?.at(-1), all: (n: string) => values.get(n) ?? [] };
+}
+
+/** Where a store problem is: the real file under the store directory, and the line of its table. */
+export function problemLocation(p: StoreProblem, storeDir: string | undefined): { file: string; line: number } {
+  const file = storeDir ? path.join(storeDir, path.basename(p.file)) : p.file;
+  let line = 1;
+  if (existsSync(file)) {
+    const header = p.table.replace(/ #\d+$/, '');
+    const n = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.trim() === header);
+    if (n >= 0) line = n + 1;
+  }
+  return { file, line };
+}
+
+/**
+ * The lines to print when cargo-vet would refuse the store (report.conclusion `fail (store)`):
+ * what `cargo vet --locked` reports, then what it would report once those are fixed.
+ */
+export function storeErrorLines(report: VetReport, storeDir: string | undefined): string[] {
+  const c = report.store;
+  if (!c?.fatal) return [];
+  const where = (p: StoreProblem) => {
+    const l = problemLocation(p, storeDir);
+    return `${l.file}:${l.line}, ${p.table}${p.key ? `, ${p.key}` : ''}: ${p.message}`;
+  };
+  const out = [`invalid cargo-vet store${storeDir ? ` ${storeDir}` : ''}: cargo vet --locked stops with "${c.message}" (${c.fatal} stage)`];
+  for (const p of c.reported) out.push(`  ${where(p)}`);
+  const later = c.problems.filter((p) => !c.reported.includes(p));
+  if (later.length) {
+    out.push(`  then, once those are fixed:`);
+    for (const p of later) out.push(`  ${where(p)}`);
+  }
+  return out;
 }

@@ -73,6 +73,26 @@ describe('cratewatch CLI (built, as a process)', () => {
     expect(cratewatch('gate', '--base', head, '--head', head, '--store', store).code).toBe(0); // nothing changed
   });
 
+  it('scan and gate: a store cargo vet --locked refuses exits 2 and names file, table and key', () => {
+    const bad = path.join(dir, 'badstore');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(path.join(bad, 'config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n[policy.foo]\ncriteria = "safe-to-run"\n');
+    writeFileSync(path.join(bad, 'audits.toml'), '\n# cargo-vet audits file\n\n[audits]\n');
+    const head = path.join(dir, 'ws/Cargo.lock');
+    const r = cratewatch('scan', head, '--store', bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('There are some issues with your third-party policy entries');
+    expect(r.stderr).toMatch(/badstore\/config.toml:7, \[policy.foo\]: foo has a crates.io version in the graph: its policy must be versioned; replace \[policy.foo\] with \[policy."foo:1.1.0"\]/);
+    const j = JSON.parse(cratewatch('scan', head, '--store', bad, '--json').stdout);
+    expect(j.conclusion).toBe('fail (store)');
+    expect(j.storeErrors.reported[0]).toMatchObject({ code: 'policy-third-party-needs-version', file: 'supply-chain/config.toml', table: '[policy.foo]' });
+    const g = cratewatch('gate', '--base', path.join(dir, 'base.lock'), '--head', head, '--store', bad, '--sarif');
+    expect(g.code).toBe(2);
+    const s = JSON.parse(g.stdout);
+    expect(s.runs[0].results[0]).toMatchObject({ ruleId: 'invalid-store', level: 'error' });
+    expect(s.runs[0].results[0].locations[0].physicalLocation.region.startLine).toBe(7);
+  });
+
   it('usage and input errors exit 2 and say where', () => {
     expect(cratewatch('gate', '--head', 'x').code).toBe(2);
     expect(cratewatch('frobnicate').code).toBe(2);

@@ -3,7 +3,7 @@
  * unvetted list with suggested audits, pool coverage, RustSec hits. No infrastructure.
  */
 import { failures, matchLockfile, poolCoverage, resolveVet, type PackageVerdict, type VetReport } from '@cratewatch/shared';
-import { loadAdvisoryDb, loadPools, loadWorkspace, parseArgs, progress, UsageError } from '../io.js';
+import { loadAdvisoryDb, loadPools, loadWorkspace, parseArgs, progress, storeErrorLines, UsageError } from '../io.js';
 
 export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
                 [--pools DIR|file[,file]] [--advisory-db DIR] [--json]`;
@@ -47,6 +47,8 @@ export function run(argv: string[]): number {
         {
           lockfile: ws.lockPath,
           store: ws.storeDir ?? null,
+          conclusion: report.conclusion,
+          storeErrors: report.store ? { fatal: report.store.fatal ?? null, message: report.store.message ?? null, reported: report.store.reported, all: report.store.problems } : null,
           kindsKnown: report.kindsKnown,
           summary: report.summary,
           byCriteria: byCriteria(report),
@@ -65,6 +67,7 @@ export function run(argv: string[]): number {
   } else {
     const s = report.summary;
     const out: string[] = [];
+    if (report.conclusion === 'fail (store)') out.push('(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)');
     out.push(`${ws.lockPath}: ${s.thirdParty} third-party packages, ${s.firstParty} first-party`);
     out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
     for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
@@ -83,6 +86,12 @@ export function run(argv: string[]): number {
       for (const h of hits) out.push(`  ${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
+  }
+  // An invalid store is an input error (exit 2), as for a malformed file: cargo vet --locked itself
+  // errors out before judging any package.
+  if (report.conclusion === 'fail (store)') {
+    process.stderr.write(`${storeErrorLines(report, ws.storeDir).join('\n')}\n`);
+    return 2;
   }
   return fails.length > 0 || vulns.length > 0 ? 1 : 0;
 }

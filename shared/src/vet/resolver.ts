@@ -40,6 +40,7 @@ import {
   type PolicyEntry,
   type PublisherEntry,
 } from './format.js';
+import { checkStore, type StoreCheckResult } from './check.js';
 import { graphFromLockfile, type DepGraph, type DepKind, type GraphNode } from './graph.js';
 import { cargoReqMatches } from './versionreq.js';
 
@@ -58,6 +59,13 @@ export interface ResolveOptions {
    * be dev-dependencies or only normal ones, to name the verdicts that hang on that. Default true.
    */
   reportKindAssumption?: boolean;
+  /**
+   * Run `checkStore` (the checks cargo-vet makes before resolving) when a store is given. Default
+   * true. A failing check makes the conclusion `fail (store)`; the packages are still judged.
+   */
+  checkStore?: boolean;
+  /** cargo-vet's "today" (YYYY-MM-DD) for the store checks (wildcard `end` dates). Default: now. */
+  today?: string;
 }
 
 /** Where an audit-graph edge comes from: enough to find (and remove) the entry. */
@@ -128,8 +136,12 @@ export interface VetReport {
   /**
    * cargo-vet's conclusion: a violation conflict anywhere fails the run with the violations alone
    * (its JSON then lists no other failure); otherwise a failure for any unvetted package.
+   * `fail (store)`: cargo-vet refuses the store before resolving (or panics while resolving):
+   * `store.reported` holds what it would say; the verdicts below are ours, given for information.
    */
-  conclusion: 'success' | 'fail (vet)' | 'fail (violation)';
+  conclusion: 'success' | 'fail (vet)' | 'fail (violation)' | 'fail (store)';
+  /** The store checks (`checkStore`), when a store was given and checking was not turned off. */
+  store?: StoreCheckResult;
   packages: PackageVerdict[];
   unneededExemptions: UnneededExemption[];
   summary: { thirdParty: number; vetted: number; exempted: number; unvetted: number; violation: number; firstParty: number; kindDependent: number };
@@ -669,9 +681,17 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
   }
 
   const tp = packages.filter((p) => p.thirdParty);
+  const checked = input.store && opts.checkStore !== false ? checkStore(input.store, graph, { today: opts.today }) : undefined;
   return {
     kindsKnown: graph.kindsKnown,
-    conclusion: tp.some((p) => p.status === 'violation') ? 'fail (violation)' : tp.some((p) => p.status === 'unvetted') ? 'fail (vet)' : 'success',
+    conclusion: checked?.fatal
+      ? 'fail (store)'
+      : tp.some((p) => p.status === 'violation')
+        ? 'fail (violation)'
+        : tp.some((p) => p.status === 'unvetted')
+          ? 'fail (vet)'
+          : 'success',
+    ...(checked ? { store: checked } : {}),
     packages,
     unneededExemptions,
     summary: {

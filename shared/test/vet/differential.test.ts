@@ -16,6 +16,7 @@ import {
   parseLockfile,
   resolveVet,
   type PackageVerdict,
+  type StoreProblem,
   type VetReport,
   type VetStore,
 } from '../../src/index.js';
@@ -24,7 +25,15 @@ const root = new URL('./fixtures/differential/', import.meta.url);
 const read = (name: string, file: string) => readFileSync(new URL(`${name}/${file}`, root), 'utf8');
 const fixtures = readdirSync(root).filter((n) => existsSync(new URL(`${n}/vet.json`, root)));
 
+interface CargoVetError {
+  message: string;
+  causes: string[];
+  filename?: string;
+  related: CargoVetError[];
+}
 interface VetJson {
+  /** cargo-vet refused the store (or panicked): its error, printed as JSON under --output-format=json. */
+  error?: CargoVetError;
   conclusion: 'success' | 'fail (vetting)' | 'fail (violation)';
   vetted_fully?: { name: string; version: string }[];
   vetted_partially?: { name: string; version: string }[];
@@ -43,6 +52,48 @@ function storeOf(name: string): VetStore {
     imports: parseImportsLock(read(name, 'supply-chain/imports.lock'), `${name}/imports.lock`),
   };
 }
+/** record.sh's --current-time: cargo-vet's "today" for wildcard end dates. */
+const TODAY = '2025-06-01';
+
+/** cargo-vet's error, one comparable line per problem (policy lists are split per package). */
+function theirLines(e: CargoVetError): string[] {
+  if (e.message === 'cargo vet panicked') return [`panic: ${e.causes[0]}`];
+  if (e.related.length === 0) return [e.message];
+  return e.related.flatMap((r) => {
+    const [head, ...items] = r.message.split('\n');
+    return items.length ? items.map((i) => `${head} | ${i.trim()}`) : [`${r.filename ? `${r.filename}: ` : ''}${head}`];
+  });
+}
+const PANIC_CAUSE: Record<string, string> = {
+  'criteria-shadows-builtin': 'Cannot specify multiple criteria with the name',
+  'criteria-implies-itself': 'implies itself',
+  'imported-criteria-unknown': 'no entry found for key',
+};
+/** Ours, in the same shape. */
+function ourLine(p: StoreProblem, all: StoreProblem[]): string {
+  const file = p.file.replace('supply-chain/', '');
+  switch (p.code) {
+    case 'invalid-criteria':
+      return `${file}: '${p.subject}' is not a valid criteria name`;
+    case 'wildcard-end-date':
+      return `${file}: '${p.subject}' is more than a year in the future`;
+    case 'imports-lock-outdated':
+      return 'imports.lock is out-of-date with respect to configuration';
+    case 'store-version-outdated':
+      return `The supply-chain store was created with an incompatible version of cargo-vet (${p.subject})`;
+    case 'store-version-newer':
+      return `The supply-chain store was created with a newer version of cargo-vet (${p.subject})`;
+    case 'policy-dependency-criteria-needs-version':
+      return `some crates have policies that are missing an associated version | ${p.subject}`;
+    case 'policy-unused':
+      return `some versioned policy entries don't correspond to crates being used | ${p.subject}`;
+    case 'policy-third-party-needs-version':
+      return `some crates have unversioned policies that must be versioned | ${p.subject}`;
+    default:
+      return p.code in PANIC_CAUSE ? `panic: ${PANIC_CAUSE[p.code]}` : `${p.code} (${all.length})`;
+  }
+}
+
 const key = (p: { name: string; version?: string; vetVersion?: string }) => `${p.name}:${p.vetVersion ?? p.version}`;
 const thirdParty = (r: VetReport) => r.packages.filter((p) => p.thirdParty);
 const byKey = (ps: PackageVerdict[]) => new Map(ps.map((p) => [key(p), p]));
@@ -52,10 +103,40 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
     expect(fixtures.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('has recorded fixtures where cargo-vet refuses the store', () => {
+    expect(fixtures.filter((n) => (JSON.parse(read(n, 'vet.json')) as VetJson).error).length).toBeGreaterThanOrEqual(3);
+  });
+
   for (const name of fixtures) {
     const vet = JSON.parse(read(name, 'vet.json')) as VetJson;
     const suggest = JSON.parse(read(name, 'suggest.json')) as VetJson;
-    const report = resolveVet({ graph: graphFromCargoMetadata(JSON.parse(read(name, 'metadata.json'))), store: storeOf(name) });
+    const report = resolveVet({ graph: graphFromCargoMetadata(JSON.parse(read(name, 'metadata.json'))), store: storeOf(name) }, { today: TODAY });
+
+    if (vet.error) {
+      const error = vet.error;
+      it(`${name}: cargo-vet refuses the store ("${error.message.slice(0, 60)}"); ours reports the same errors`, () => {
+        expect(report.conclusion).toBe('fail (store)');
+        const c = report.store!;
+        expect(error.message.startsWith(c.message!)).toBe(true);
+        const theirs = theirLines(error).map((l) => (l.startsWith('panic: ') ? l : l)).sort();
+        const ours = c.reported.map((p) => ourLine(p, c.reported)).sort();
+        if (error.message === 'cargo vet panicked') {
+          expect(ours).toHaveLength(1);
+          expect(theirs[0]).toContain(ours[0]!.slice('panic: '.length));
+        } else expect(ours).toEqual(theirs);
+        // every problem names its file and table
+        for (const p of c.problems) expect(p.table).toMatch(/^\[/);
+      });
+      it(`${name}: cargo vet suggest refuses it too, except for policy-stage errors (it skips check_crate_policies)`, () => {
+        if (report.store!.fatal === 'policy') expect(suggest.error).toBeUndefined();
+        else expect(suggest.error?.message).toBe(error.message);
+      });
+      continue;
+    }
+
+    it(`${name}: a store cargo-vet accepts passes our store checks`, () => {
+      expect(report.store?.problems).toEqual([]);
+    });
 
     it(`${name}: same conclusion (${vet.conclusion}) and the same packages failing for the same criteria`, () => {
       expect(report.conclusion).toBe(vet.conclusion === 'fail (vetting)' ? 'fail (vet)' : vet.conclusion);
@@ -130,7 +211,7 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
     }
 
     it(`${name}: from the Cargo.lock alone, every verdict that differs from the metadata one is named as kind-dependent`, () => {
-      const fromLock = resolveVet({ lockfile: parseLockfile(read(name, 'Cargo.lock')), store: storeOf(name) });
+      const fromLock = resolveVet({ lockfile: parseLockfile(read(name, 'Cargo.lock')), store: storeOf(name) }, { today: TODAY });
       expect(fromLock.kindsKnown).toBe(false);
       const exact = byKey(thirdParty(report));
       const differing: string[] = [];
