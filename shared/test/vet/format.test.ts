@@ -104,6 +104,11 @@ suggest = false
     expect(() => parseAuditsFile('[[audits.foo]]\ncriteria = "x"\nversion = "1"\nfrobnicate = 1\n')).toThrow(/audits.foo\[0\].frobnicate`: unknown key/);
     expect(() => parseAuditsFile('[[audits.foo]\n', 'bad.toml')).toThrow(/bad.toml, line 1: not valid TOML/);
   });
+
+  it('accepts a criteria without description, as cargo-vet 0.10.3 does', () => {
+    const a = parseAuditsFile('[criteria.reviewed]\nimplies = "safe-to-run"\n', 'a.toml');
+    expect(a.criteria.get('reviewed')).toMatchObject({ implies: ['safe-to-run'] });
+  });
 });
 
 describe.skipIf(!hasData)('round trip on the real stores and pools', () => {
