@@ -8,6 +8,10 @@
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import type { Advisory, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
+import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, ReleaseRow } from './facts.js';
+
+/** The source given to Version nodes that a release or an audit creates (crates.io versions). */
+export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
 
 export const SCHEMA = [
   'CREATE CONSTRAINT crate_name IF NOT EXISTS FOR (n:Crate) REQUIRE n.name IS UNIQUE',
@@ -18,7 +22,11 @@ export const SCHEMA = [
   'CREATE CONSTRAINT pool_name IF NOT EXISTS FOR (n:Pool) REQUIRE n.name IS UNIQUE',
   'CREATE CONSTRAINT maintainer_login IF NOT EXISTS FOR (n:Maintainer) REQUIRE n.login IS UNIQUE',
   'CREATE CONSTRAINT repository_url IF NOT EXISTS FOR (n:Repository) REQUIRE n.url IS UNIQUE',
+  'CREATE CONSTRAINT audit_id IF NOT EXISTS FOR (n:Audit) REQUIRE n.id IS UNIQUE',
+  'CREATE CONSTRAINT criteria_id IF NOT EXISTS FOR (n:Criteria) REQUIRE n.id IS UNIQUE',
   'CREATE INDEX version_crate IF NOT EXISTS FOR (n:Version) ON (n.crate)',
+  'CREATE INDEX audit_pool_crate IF NOT EXISTS FOR (n:Audit) ON (n.pool, n.crate)',
+  'CREATE INDEX criteria_pool IF NOT EXISTS FOR (n:Criteria) ON (n.pool)',
   'CREATE INDEX advisory_package IF NOT EXISTS FOR (n:Advisory) ON (n.package)',
 ];
 
@@ -256,6 +264,191 @@ export class Graph {
        OPTIONAL MATCH (w)-[:LOCKS]->(v:Version {crate: f.crate, version: f.version})
        FOREACH (_ IN CASE WHEN v IS NULL THEN [] ELSE [1] END | MERGE (n)-[:ABOUT]->(v))`,
       { rows },
+    );
+  }
+
+  // ---- audits.pool -------------------------------------------------------------------------------
+
+  /**
+   * Replaces each (pool, crate)'s audits with the given set: audits of that pair not in the set are
+   * deleted, the others MERGEd by their content-derived id, and each linked to the version it
+   * certifies (a full audit's version, a delta's target; the Version node is MERGEd so a workspace
+   * that locks it later links up).
+   */
+  static async replacePoolCrates(tx: ManagedTransaction, sets: PoolCrateSet[]): Promise<void> {
+    if (sets.length === 0) return;
+    const pools = [...new Map(sets.map((s) => [s.pool, { name: s.pool, url: s.url }])).values()];
+    await tx.run(`UNWIND $pools AS p MERGE (n:Pool {name: p.name}) SET n.url = CASE WHEN p.url = '' THEN n.url ELSE p.url END`, { pools });
+    await tx.run(
+      `UNWIND $groups AS g
+       MATCH (a:Audit {pool: g.pool, crate: g.crate}) WHERE NOT a.id IN g.ids
+       DETACH DELETE a`,
+      { groups: sets.map((s) => ({ pool: s.pool, crate: s.crate, ids: s.audits.map((a) => a.id) })) },
+    );
+    const audits: AuditRow[] = sets.flatMap((s) => s.audits);
+    if (audits.length === 0) return;
+    await tx.run(
+      `UNWIND $audits AS x
+       MATCH (p:Pool {name: x.pool})
+       MERGE (a:Audit {id: x.id})
+       SET a += x.props
+       MERGE (p)-[:PUBLISHED]->(a)`,
+      { audits: audits.map((a) => ({ id: a.id, pool: a.props.pool, props: a.props })) },
+    );
+    const links = audits.filter((a) => a.certifies !== undefined).map((a) => ({ audit: a.id, crate: a.props.crate, version: a.certifies! }));
+    await Graph.mergeVersions(tx, links.map((l) => ({ crate: l.crate, version: l.version })));
+    await tx.run(
+      `UNWIND $links AS l
+       MATCH (a:Audit {id: l.audit}), (v:Version {id: l.crate + '@' + l.version})
+       MERGE (a)-[:CERTIFIES]->(v)`,
+      { links },
+    );
+  }
+
+  /**
+   * MERGEs crates.io Version nodes (id `name@version`) and their crate's HAS_VERSION edge; a node
+   * that exists (say, locked by a workspace) keeps its properties and LOCKS.
+   */
+  static async mergeVersions(tx: ManagedTransaction, versions: { crate: string; version: string }[]): Promise<void> {
+    if (versions.length === 0) return;
+    await tx.run(
+      `UNWIND $versions AS r
+       MERGE (c:Crate {name: r.crate})
+       MERGE (v:Version {id: r.crate + '@' + r.version})
+         ON CREATE SET v.crate = r.crate, v.version = r.version, v.source = $source
+       MERGE (c)-[:HAS_VERSION]->(v)`,
+      { versions, source: CRATES_IO_SOURCE },
+    );
+  }
+
+  /**
+   * Replaces each pool's criteria definitions: `(Criteria {id: pool/name})-[:IMPLIES]->(Criteria)`.
+   * A criterion only implied (a built-in such as safe-to-run) exists with `defined: false` while
+   * something implies it; one no longer defined nor implied is deleted.
+   */
+  static async replaceCriteria(tx: ManagedTransaction, sets: CriteriaSet[]): Promise<void> {
+    if (sets.length === 0) return;
+    const pools = [...new Map(sets.map((s) => [s.pool, { name: s.pool, url: s.url }])).values()];
+    await tx.run(`UNWIND $pools AS p MERGE (n:Pool {name: p.name}) SET n.url = CASE WHEN p.url = '' THEN n.url ELSE p.url END`, { pools });
+    const idOf = (pool: string, name: string) => `${pool}/${name}`;
+    const rows = sets.map((s) => ({
+      pool: s.pool,
+      ids: s.criteria.map((c) => idOf(s.pool, c.name)),
+      pairs: s.criteria.flatMap((c) => c.implies.map((i) => `${idOf(s.pool, c.name)}>${idOf(s.pool, i)}`)),
+    }));
+    await tx.run(
+      `UNWIND $rows AS r
+       MATCH (a:Criteria {pool: r.pool})-[e:IMPLIES]->(b:Criteria) WHERE NOT (a.id + '>' + b.id) IN r.pairs
+       DELETE e`,
+      { rows },
+    );
+    const defs = sets.flatMap((s) =>
+      s.criteria.map((c) => ({
+        id: idOf(s.pool, c.name),
+        pool: s.pool,
+        name: c.name,
+        description: c.description ?? null,
+        descriptionUrl: c.descriptionUrl ?? null,
+        aggregatedFrom: c.aggregatedFrom,
+      })),
+    );
+    await tx.run(
+      `UNWIND $defs AS d
+       MERGE (c:Criteria {id: d.id})
+       SET c.pool = d.pool, c.name = d.name, c.description = d.description, c.descriptionUrl = d.descriptionUrl,
+           c.aggregatedFrom = d.aggregatedFrom, c.defined = true`,
+      { defs },
+    );
+    const implies = sets.flatMap((s) =>
+      s.criteria.flatMap((c) => c.implies.map((i) => ({ from: idOf(s.pool, c.name), to: idOf(s.pool, i), pool: s.pool, name: i }))),
+    );
+    await tx.run(
+      `UNWIND $implies AS i
+       MATCH (a:Criteria {id: i.from})
+       MERGE (b:Criteria {id: i.to}) ON CREATE SET b.pool = i.pool, b.name = i.name, b.defined = false
+       MERGE (a)-[:IMPLIES]->(b)`,
+      { implies },
+    );
+    await tx.run(
+      `UNWIND $rows AS r
+       MATCH (c:Criteria {pool: r.pool}) WHERE NOT c.id IN r.ids
+       SET c.defined = false
+       WITH c WHERE NOT ()-[:IMPLIES]->(c)
+       DETACH DELETE c`,
+      { rows },
+    );
+  }
+
+  // ---- maintainers.signals -----------------------------------------------------------------------
+
+  /**
+   * Replaces each crate's owners (`(Maintainer)-[:OWNS]->(Crate)`) and hosting
+   * (`(Crate)-[:HOSTED_AT]->(Repository)`, the repository's signals as its properties). A maintainer
+   * or repository left with no crate is deleted.
+   */
+  static async replaceMaintainers(tx: ManagedTransaction, rows: MaintainerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const params = rows.map((r) => ({ ...r, logins: r.owners.map((o) => o.login) }));
+    const dropped = await tx.run(
+      `UNWIND $rows AS r
+       MERGE (c:Crate {name: r.crate})
+       SET c += r.crateProps
+       WITH c, r
+       OPTIONAL MATCH (m:Maintainer)-[o:OWNS]->(c) WHERE NOT m.login IN r.logins
+       DELETE o
+       RETURN collect(DISTINCT m.login) AS logins`,
+      { rows: params },
+    );
+    await tx.run(
+      `UNWIND $rows AS r
+       MATCH (c:Crate {name: r.crate})
+       UNWIND r.owners AS o
+       MERGE (m:Maintainer {login: o.login})
+       SET m.kind = o.kind
+       MERGE (m)-[e:OWNS]->(c)
+       SET e.since = o.since`,
+      { rows: params },
+    );
+    await tx.run(`MATCH (m:Maintainer) WHERE m.login IN $logins AND NOT (m)-[:OWNS]->() DELETE m`, {
+      logins: (dropped.records[0]?.get('logins') as string[] | undefined) ?? [],
+    });
+    const unhosted = await tx.run(
+      `UNWIND $rows AS r
+       MATCH (c:Crate {name: r.crate})-[h:HOSTED_AT]->(p:Repository) WHERE r.repo IS NULL OR p.url <> r.repo
+       DELETE h
+       RETURN collect(DISTINCT p.url) AS urls`,
+      { rows: params },
+    );
+    await tx.run(
+      `UNWIND $rows AS r
+       WITH r WHERE r.repo IS NOT NULL
+       MATCH (c:Crate {name: r.crate})
+       MERGE (p:Repository {url: r.repo})
+       SET p = r.repoProps
+       MERGE (c)-[:HOSTED_AT]->(p)`,
+      { rows: params },
+    );
+    await tx.run(`MATCH (p:Repository) WHERE p.url IN $urls AND NOT ()-[:HOSTED_AT]->(p) DELETE p`, {
+      urls: (unhosted.records[0]?.get('urls') as string[] | undefined) ?? [],
+    });
+  }
+
+  // ---- crates.releases ---------------------------------------------------------------------------
+
+  /** Writes released versions (`(Crate)-[:HAS_VERSION]->(Version)`); LOCKS and DEPENDS_ON are untouched. */
+  static async upsertReleases(tx: ManagedTransaction, rows: ReleaseRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.run(
+      `UNWIND $rows AS r
+       MERGE (c:Crate {name: r.crate})
+       MERGE (v:Version {id: r.crate + '@' + r.version})
+         ON CREATE SET v.source = $source
+       SET v.crate = r.crate, v.version = r.version, v.yanked = r.yanked,
+           v.publishedAt = coalesce(r.publishedAt, v.publishedAt),
+           v.checksum = coalesce(r.checksum, v.checksum),
+           v.publisher = coalesce(r.publisher, v.publisher)
+       MERGE (c)-[:HAS_VERSION]->(v)`,
+      { rows, source: CRATES_IO_SOURCE },
     );
   }
 }

@@ -25,17 +25,18 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   const producer = newProducer(kafka);
   await producer.connect();
   const scorer = new Scorer(graph, producer, log);
+  const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];
   const loop = await runConsumer({
     kafka,
     producer,
     groupId: opts.groupId ?? process.env.SCORER_GROUP ?? 'cratewatch-scorer',
-    topics: [TOPICS.advisories, TOPICS.workspaces],
+    topics,
     service: 'scorer',
     log,
     handle: (m) => scorer.handle(m),
     handleBatch: (ms) => scorer.handleBatch(ms),
   });
-  log.info('ready', { topics: [TOPICS.advisories, TOPICS.workspaces] });
+  log.info('ready', { topics });
   return {
     stop: async () => {
       await loop.stop();

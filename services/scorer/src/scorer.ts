@@ -8,6 +8,7 @@
  * order could record a finding as sent that never was.
  */
 import type { Producer } from 'kafkajs';
+import type { ManagedTransaction } from 'neo4j-driver';
 import {
   TOPICS,
   advisoryFinding,
@@ -19,10 +20,34 @@ import {
   CRATES_IO_SOURCES,
   type Advisory,
   type FindingEvent,
+  type MaintainerEvent,
+  type PoolEvent,
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { Graph, type LockedVersion } from './graph.js';
+import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
+import {
+  CRITERIA_KEY,
+  checkMaintainerKey,
+  checkPoolKey,
+  checkReleaseKey,
+  criteriaSet,
+  maintainerRow,
+  parsePoolKey,
+  poolCrateSet,
+  releaseRow,
+  type CriteriaSet,
+  type MaintainerRow,
+  type PoolCrateSet,
+  type ReleaseRow,
+} from './facts.js';
+
+/** What one fact message writes: a crate's pool entries, a pool's criteria, owners, a release. */
+type Fact =
+  | { kind: 'pool'; key: string; set: PoolCrateSet }
+  | { kind: 'criteria'; key: string; set: CriteriaSet }
+  | { kind: 'maintainer'; key: string; row: MaintainerRow }
+  | { kind: 'release'; row: ReleaseRow };
 
 export class Scorer {
   constructor(
@@ -50,25 +75,124 @@ export class Scorer {
       if (m.key !== null && m.key !== ev.id) throw new BadMessageError(`key "${m.key}" is not the workspace id "${ev.id}"`);
       return this.onWorkspace(ev);
     }
+    const fact = this.factOf(m);
+    if (fact) await this.applyFacts([fact]);
+  }
+
+  /**
+   * The fact a message of `audits.pool`, `maintainers.signals` or `crates.releases` writes, validated
+   * (key included); undefined for another topic. Throws EventValidationError / BadMessageError.
+   */
+  private factOf(m: ConsumedMessage): Fact | undefined {
+    if (m.topic === TOPICS.audits) {
+      let ev: PoolEvent | null = decodeEvent(TOPICS.audits, m.message.value);
+      if (ev === null) {
+        // Ingest sends an explicit empty event, but a tombstone on this compacted topic means the same.
+        const { pool, crate } = parsePoolKey(m.key);
+        ev = { v: 1, pool, url: '', crate, entries: {}, observedAt: new Date(0).toISOString() };
+      } else checkPoolKey(m.key, ev);
+      const key = `${ev.pool}/${ev.crate}`;
+      if (ev.crate === CRITERIA_KEY) return { kind: 'criteria', key, set: criteriaSet(ev) };
+      return { kind: 'pool', key, set: poolCrateSet(ev) };
+    }
+    if (m.topic === TOPICS.maintainers) {
+      let ev: MaintainerEvent | null = decodeEvent(TOPICS.maintainers, m.message.value);
+      if (ev === null) {
+        if (!m.key) throw new BadMessageError('tombstone without a key');
+        ev = { v: 1, crate: m.key, owners: [], signals: {}, observedAt: new Date(0).toISOString() };
+      } else checkMaintainerKey(m.key, ev);
+      return { kind: 'maintainer', key: ev.crate, row: maintainerRow(ev) };
+    }
+    if (m.topic === TOPICS.releases) {
+      const ev = decodeEvent(TOPICS.releases, m.message.value);
+      if (ev === null) throw new BadMessageError('a release event cannot be a tombstone');
+      checkReleaseKey(m.key, ev);
+      return { kind: 'release', row: releaseRow(ev) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Writes a run of facts in ONE transaction, set-based. Pool and maintainer events carry a key's
+   * whole current state, so only the last one per key counts; releases are applied in order.
+   * Versions a release or an audit creates get the AFFECTS edges of the advisories on their crate,
+   * as if a workspace had locked them, so the graph does not depend on which came first. No
+   * workspace locks such a new version, so no finding changes.
+   */
+  async applyFacts(facts: Fact[]): Promise<void> {
+    if (facts.length === 0) return;
+    const last = <T extends Fact>(kind: T['kind']) => [...new Map(facts.filter((f): f is T => f.kind === kind).map((f) => ['key' in f ? f.key : '', f])).values()];
+    const pools = last<Extract<Fact, { kind: 'pool' }>>('pool').map((f) => f.set);
+    const criteria = last<Extract<Fact, { kind: 'criteria' }>>('criteria').map((f) => f.set);
+    const maintainers = last<Extract<Fact, { kind: 'maintainer' }>>('maintainer').map((f) => f.row);
+    const releases = facts.flatMap((f) => (f.kind === 'release' ? [f.row] : []));
+    const created = [
+      ...releases.map((r) => ({ crate: r.crate, version: r.version })),
+      ...pools.flatMap((p) => p.audits.flatMap((a) => (a.certifies !== undefined ? [{ crate: p.crate, version: a.certifies }] : []))),
+    ];
+    await this.graph.run('write', async (tx) => {
+      await Graph.upsertReleases(tx, releases);
+      await Graph.replacePoolCrates(tx, pools);
+      await Graph.replaceCriteria(tx, criteria);
+      await Graph.replaceMaintainers(tx, maintainers);
+      await this.linkAdvisories(tx, created);
+    });
+    this.log.info('facts applied', {
+      releases: releases.length,
+      poolCrates: pools.length,
+      audits: pools.reduce((n, p) => n + p.audits.length, 0),
+      criteriaSets: criteria.length,
+      maintainers: maintainers.length,
+    });
+  }
+
+  /** AFFECTS edges from the advisories on these crates.io versions' crates (idempotent MERGE). */
+  private async linkAdvisories(tx: ManagedTransaction, versions: { crate: string; version: string }[]): Promise<void> {
+    if (versions.length === 0) return;
+    const advisories = await Graph.advisoriesFor(tx, [...new Set(versions.map((v) => v.crate))]);
+    const pairs: { advisory: string; version: string }[] = [];
+    for (const a of advisories) {
+      if (a.collection !== 'crates' || a.withdrawn) continue;
+      const intervals = unaffectedIntervals(a);
+      for (const v of versions) {
+        if (v.crate !== a.package) continue;
+        const lv: LockedVersion = { id: `${v.crate}@${v.version}`, crate: v.crate, version: v.version, source: CRATES_IO_SOURCE };
+        try {
+          if (affects(a, lv, intervals)) pairs.push({ advisory: a.id, version: lv.id });
+        } catch {
+          // a version string the semver parser refuses (an audit's typo) is matched by nothing
+        }
+      }
+    }
+    await Graph.addAffects(tx, [...new Map(pairs.map((p) => [`${p.advisory}|${p.version}`, p])).values()]);
   }
 
   /**
    * A run of messages from one partition. Consecutive advisory upserts are applied together in one
-   * transaction (a bulk load of the advisory-db is otherwise bound by one commit per advisory);
-   * everything else goes one by one. Returns the offsets refused as bad input.
+   * transaction (a bulk load of the advisory-db is otherwise bound by one commit per advisory), and
+   * so are consecutive pool, maintainer and release events (`applyFacts`); workspaces and advisory
+   * tombstones go one by one. A refused message is left out of its run and does not stop it. Returns the offsets refused as bad input.
    */
   async handleBatch(ms: ConsumedMessage[]): Promise<Map<string, Error>> {
     const refused = new Map<string, Error>();
     let pending: { m: ConsumedMessage; advisory: Advisory }[] = [];
+    let facts: Fact[] = [];
     const flush = async () => {
       if (pending.length) await this.onAdvisories(pending.map((p) => p.advisory));
       pending = [];
+      await this.applyFacts(facts);
+      facts = [];
     };
     for (const m of ms) {
       try {
         const a = m.topic === TOPICS.advisories ? this.advisoryUpsert(m) : undefined;
         if (a) {
           pending.push({ m, advisory: a });
+          continue;
+        }
+        const fact = this.factOf(m);
+        if (fact) {
+          facts.push(fact);
           continue;
         }
         await flush();
