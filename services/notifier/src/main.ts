@@ -5,10 +5,14 @@
  * Env: KAFKA_BROKERS (required), SLACK_WEBHOOK_URL (optional: without it alerts are printed to
  * stdout), NOTIFIER_GROUP (default 'cratewatch-notifier'), NOTIFIER_DELIVERY_ATTEMPTS (default 6),
  * NOTIFIER_BACKOFF_MS (default 500), NOTIFIER_MAX_RETRY_AFTER_MS (default 60000), NOTIFIER_KEY_PREFIX
- * (handle only findings whose key — `workspace|crate|version|kind` — starts with it), LOG_LEVEL.
+ * (handle only findings whose key — `workspace|crate|version|kind` — starts with it), LOG_LEVEL,
+ * NOTIFIER_ROUTES (JSON) or NOTIFIER_ROUTES_FILE (routes per team and severity; they replace
+ * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off).
  */
 import { logger, onShutdown } from '@cratewatch/runtime';
 import { DEFAULT_GROUP, SERVICE, startNotifier } from './notifier.js';
+import { routesFromEnv } from './routes.js';
+import { parseFeedListen } from './feed.js';
 
 function positiveInt(name: string): number | undefined {
   const raw = process.env[name];
@@ -23,11 +27,19 @@ try {
   const attempts = positiveInt('NOTIFIER_DELIVERY_ATTEMPTS');
   const baseDelayMs = positiveInt('NOTIFIER_BACKOFF_MS');
   const maxRetryAfterMs = positiveInt('NOTIFIER_MAX_RETRY_AFTER_MS');
-  const webhookUrl = process.env.SLACK_WEBHOOK_URL?.trim() || undefined;
+  const routes = routesFromEnv(process.env);
+  const slackUrl = process.env.SLACK_WEBHOOK_URL?.trim() || undefined;
+  const webhookUrl = routes ? undefined : slackUrl;
+  if (routes && slackUrl && !routes.some((r) => r.webhookUrl === slackUrl)) {
+    log.warn('SLACK_WEBHOOK_URL is set but no route uses it: routes replace the default route (name it in a route\'s webhookEnv to use it)');
+  }
+  const feed = parseFeedListen(process.env.NOTIFIER_FEED_LISTEN);
   const keyPrefix = process.env.NOTIFIER_KEY_PREFIX || undefined;
   const notifier = await startNotifier({
     log,
     ...(webhookUrl ? { webhookUrl } : {}),
+    ...(routes ? { routes } : {}),
+    ...(feed ? { feed } : {}),
     groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
     ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix) } : {}),
     delivery: {

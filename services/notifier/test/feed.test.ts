@@ -1,0 +1,176 @@
+/** The risk feed's store, Atom rendering and HTTP server on a real loopback port (no Kafka here). */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FindingEvent } from '@cratewatch/shared';
+import { FindingStore, atomFeed, parseFeedListen, startFeedServer, type FeedServer } from '../src/feed.js';
+import { captureLogger } from './helpers.js';
+import { child, children, parseXml } from './xml.js';
+
+function finding(n: number, o: { team?: string; ws?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {}): FindingEvent {
+  const ws = o.ws ?? 'ws-pay';
+  return {
+    v: 1,
+    id: `${ws}|crate${n}|1.0.${n}|advisory:RUSTSEC-2025-${1000 + n}`,
+    kind: 'advisory',
+    state: o.state ?? 'open',
+    severity: o.severity ?? 'high',
+    score: o.score ?? 7.5,
+    workspace: { id: ws, org: 'acme', ...(o.team ? { team: o.team } : {}) },
+    crate: `crate${n}`,
+    version: `1.0.${n}`,
+    why: [{ signal: 'advisory.vulnerability', contribution: o.score ?? 7.5, detail: `RUSTSEC-2025-${1000 + n}: <b>&"x"` }],
+    advisory: { id: `RUSTSEC-2025-${1000 + n}`, title: `title ${n} <&>`, url: `https://rustsec.org/advisories/RUSTSEC-2025-${1000 + n}.html`, patched: [], aliases: [] },
+    observedAt: o.at ?? `2025-03-01T10:00:0${n % 10}.000Z`,
+  };
+}
+
+const put = (s: FindingStore, f: FindingEvent) => s.apply(f.id, JSON.stringify(f));
+
+const servers: FeedServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function serve(store: FindingStore): Promise<FeedServer> {
+  const s = await startFeedServer(store, { host: '127.0.0.1', port: 0 }, captureLogger());
+  servers.push(s);
+  return s;
+}
+
+async function getJson(url: string): Promise<{ status: number; body: { generatedAt: string; findings: FindingEvent[] } }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as { generatedAt: string; findings: FindingEvent[] } };
+}
+
+function sample(): FindingStore {
+  const s = new FindingStore();
+  put(s, finding(1, { team: 'payments', severity: 'high', score: 7.5 }));
+  put(s, finding(2, { team: 'payments', severity: 'critical', score: 9.8 }));
+  put(s, finding(3, { team: 'payments', severity: 'low', score: 2 }));
+  put(s, finding(4, { team: 'search', ws: 'ws-search', severity: 'medium', score: 5.5 }));
+  put(s, finding(5, { ws: 'ws-orphan', severity: 'critical', score: 9.1 }));
+  put(s, finding(6, { team: 'search', ws: 'ws-search', severity: 'high', score: 8, at: '2025-03-01T10:00:06.000Z' }));
+  put(s, finding(6, { team: 'search', ws: 'ws-search', severity: 'high', score: 8, state: 'resolved', at: '2025-03-02T09:00:00.000Z' }));
+  return s;
+}
+
+const crates = (fs: FindingEvent[]) => fs.map((f) => f.crate);
+
+describe('risk feed (HTTP on loopback)', () => {
+  it('GET /feed: open findings, highest score first, with team, severity, workspace and state filters', async () => {
+    const srv = await serve(sample());
+    const all = await getJson(`${srv.url}/feed`);
+    expect(all.status).toBe(200);
+    expect(Date.parse(all.body.generatedAt)).not.toBeNaN();
+    expect(crates(all.body.findings)).toEqual(['crate2', 'crate5', 'crate1', 'crate4', 'crate3']);
+    expect(all.body.findings[0]).toEqual(finding(2, { team: 'payments', severity: 'critical', score: 9.8 }));
+    expect(crates((await getJson(`${srv.url}/feed?team=payments`)).body.findings)).toEqual(['crate2', 'crate1', 'crate3']);
+    expect(crates((await getJson(`${srv.url}/feed?team=payments,search`)).body.findings)).toEqual(['crate2', 'crate1', 'crate4', 'crate3']);
+    expect(crates((await getJson(`${srv.url}/feed?severity=high`)).body.findings)).toEqual(['crate2', 'crate5', 'crate1']);
+    expect(crates((await getJson(`${srv.url}/feed?severity=high&team=payments`)).body.findings)).toEqual(['crate2', 'crate1']);
+    expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search`)).body.findings)).toEqual(['crate4']);
+    expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search&state=resolved`)).body.findings)).toEqual(['crate6']);
+    expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search&state=all`)).body.findings)).toEqual(['crate6', 'crate4']);
+    const bad = await fetch(`${srv.url}/feed?severity=urgent`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'severity must be one of info, low, medium, high, critical' });
+    expect((await fetch(`${srv.url}/feed?state=closed`)).status).toBe(400);
+    expect((await fetch(`${srv.url}/nothing`)).status).toBe(404);
+    expect((await fetch(`${srv.url}/feed`, { method: 'POST', body: '{}' })).status).toBe(405);
+    const health = await fetch(`${srv.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', findings: 6 });
+  });
+
+  it('answers 304 to If-None-Match with the current ETag, and a new ETag once the findings change', async () => {
+    const store = sample();
+    const srv = await serve(store);
+    const first = await fetch(`${srv.url}/feed?team=payments`);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    await first.arrayBuffer();
+    const again = await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(await again.text()).toBe('');
+    // A change elsewhere (another team) leaves this view's ETag as it was.
+    put(store, finding(7, { team: 'search', ws: 'ws-search' }));
+    expect((await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } })).status).toBe(304);
+    // A change in it does not.
+    put(store, finding(1, { team: 'payments', severity: 'high', score: 7.5, state: 'resolved', at: '2025-03-03T00:00:00.000Z' }));
+    const changed = await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(crates(((await changed.json()) as { findings: FindingEvent[] }).findings)).toEqual(['crate2', 'crate3']);
+    // The Atom feed has its ETag too.
+    const atom = await fetch(`${srv.url}/feed.atom`);
+    const atag = atom.headers.get('etag')!;
+    await atom.text();
+    expect((await fetch(`${srv.url}/feed.atom`, { headers: { 'if-none-match': `W/${atag}, "other"` } })).status).toBe(304);
+  });
+
+  it('GET /feed.atom is well-formed Atom: the latest state changes, newest first, escaped, filterable', async () => {
+    const srv = await serve(sample());
+    const res = await fetch(`${srv.url}/feed.atom`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');
+    const feed = parseXml(await res.text());
+    expect(feed.name).toBe('feed');
+    expect(feed.attrs.xmlns).toBe('http://www.w3.org/2005/Atom');
+    for (const required of ['id', 'title', 'updated']) expect(child(feed, required)?.text).toBeTruthy();
+    expect(child(feed, 'link')?.attrs).toEqual({ rel: 'self', type: 'application/atom+xml', href: `${srv.url}/feed.atom` });
+    const entries = children(feed, 'entry');
+    // Crate 6 opened then resolved: two state changes; the resolution is the newest.
+    expect(entries.map((e) => child(e, 'title')!.text)).toEqual([
+      '[RESOLVED] crate6 1.0.6 in ws-search: RUSTSEC-2025-1006: title 6 <&>',
+      '[HIGH] crate6 1.0.6 in ws-search: RUSTSEC-2025-1006: title 6 <&>',
+      '[CRITICAL] crate5 1.0.5 in ws-orphan: RUSTSEC-2025-1005: title 5 <&>',
+      '[MEDIUM] crate4 1.0.4 in ws-search: RUSTSEC-2025-1004: title 4 <&>',
+      '[LOW] crate3 1.0.3 in ws-pay: RUSTSEC-2025-1003: title 3 <&>',
+      '[CRITICAL] crate2 1.0.2 in ws-pay: RUSTSEC-2025-1002: title 2 <&>',
+      '[HIGH] crate1 1.0.1 in ws-pay: RUSTSEC-2025-1001: title 1 <&>',
+    ]);
+    expect(child(feed, 'updated')!.text).toBe('2025-03-02T09:00:00.000Z');
+    const ids = entries.map((e) => child(e, 'id')!.text);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const e of entries) {
+      expect(child(e, 'id')!.text).toMatch(/^tag:cratewatch,2025:finding\//);
+      expect(Date.parse(child(e, 'updated')!.text)).not.toBeNaN();
+      expect(child(e, 'link')!.attrs.href).toMatch(/^https:\/\/rustsec\.org\/advisories\//);
+    }
+    expect(child(entries[0]!, 'summary')!.text).toContain('RUSTSEC-2025-1006: <b>&"x"');
+    const payments = parseXml(await (await fetch(`${srv.url}/feed.atom?team=payments&severity=high`)).text());
+    expect(children(payments, 'entry').map((e) => child(e, 'title')!.text.split(' ')[1])).toEqual(['crate2', 'crate1']);
+    const resolvedOnly = parseXml(await (await fetch(`${srv.url}/feed.atom?state=resolved`)).text());
+    expect(children(resolvedOnly, 'entry')).toHaveLength(1);
+  });
+
+  it('keeps at most 100 entries in the Atom feed, newest first; a tombstone removes a finding', () => {
+    const s = new FindingStore();
+    for (let i = 0; i < 130; i++) {
+      const at = new Date(Date.parse('2025-01-01T00:00:00Z') + i * 60_000).toISOString();
+      put(s, { ...finding(1, { at }), id: `ws|c${i}|1.0.0|unvetted`, crate: `c${i}` });
+    }
+    const doc = parseXml(atomFeed(s.changes({ state: 'all' }), 'http://127.0.0.1/feed.atom'));
+    const entries = children(doc, 'entry');
+    expect(entries).toHaveLength(100);
+    expect(child(entries[0]!, 'title')!.text).toContain('c129 ');
+    expect(child(entries[99]!, 'title')!.text).toContain('c30 ');
+    expect(s.apply('ws|c0|1.0.0|unvetted', null)).toBe(true);
+    expect(s.size).toBe(129);
+    expect(s.apply('ws|x', '{not json')).toBe(false);
+    expect(s.apply('ws|x', JSON.stringify({ ...finding(1), severity: 'urgent' }))).toBe(false);
+    expect(s.size).toBe(129);
+    // The checker does reject what is not well-formed.
+    for (const bad of ['<a><b></a>', '<a>&</a>', '<a x=1/>', '<a/><b/>', '<a>x < y</a>']) expect(() => parseXml(bad)).toThrow();
+    // An empty feed is well-formed too.
+    expect(parseXml(atomFeed([], 'http://127.0.0.1/feed.atom')).children.filter((c) => c.name === 'entry')).toEqual([]);
+  });
+
+  it('parses NOTIFIER_FEED_LISTEN', () => {
+    expect(parseFeedListen(undefined)).toEqual({ host: '127.0.0.1', port: 8421 });
+    expect(parseFeedListen('off')).toBeUndefined();
+    expect(parseFeedListen('0.0.0.0:9000')).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(parseFeedListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(() => parseFeedListen('8421')).toThrow(/host:port or off/);
+  });
+});

@@ -1,0 +1,92 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { FindingEvent } from '@cratewatch/shared';
+import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, parseRoutes, resolveRoutes, routeMatches, routesFromEnv } from '../src/routes.js';
+
+const f = (team: string | undefined, severity: FindingEvent['severity'], state: FindingEvent['state'] = 'open'): FindingEvent => ({
+  v: 1,
+  id: `ws|c|1.0.0|unvetted`,
+  kind: 'unvetted',
+  state,
+  severity,
+  score: 5,
+  workspace: { id: 'ws', org: 'acme', ...(team ? { team } : {}) },
+  crate: 'c',
+  version: '1.0.0',
+  why: [],
+  observedAt: '2025-01-01T00:00:00.000Z',
+});
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('routes', () => {
+  it('parses and validates a route list, naming the route and field at fault', () => {
+    expect(parseRoutes([{ name: 'team-a', webhookEnv: 'HOOK_A', teams: ['a'], minSeverity: 'high', states: ['open'] }, { name: 'crit', webhookEnv: 'HOOK_CRIT', minSeverity: 'critical' }])).toEqual([
+      { name: 'team-a', webhookEnv: 'HOOK_A', teams: ['a'], minSeverity: 'high', states: ['open'] },
+      { name: 'crit', webhookEnv: 'HOOK_CRIT', minSeverity: 'critical' },
+    ]);
+    expect(thrown(() => parseRoutes([])).message).toMatch(/non-empty/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A' }, { name: 'x', webhookEnv: 'B' }])).message).toBe('route "x" is defined twice');
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A', minSeverity: 'urgent' }])).message).toMatch(/^route "x": minSeverity must be one of info, low/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A', states: ['closed'] }])).message).toMatch(/^route "x": states/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A', teams: [] }])).message).toMatch(/^route "x": teams/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'https://hooks.example/secret' }])).message).toMatch(/^route "x": webhookEnv must name an environment variable/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A', webhookUrl: 'https://h/s' }])).message).toBe('route "x": unknown field "webhookUrl"');
+    expect(thrown(() => parseRoutes([{ name: 'bad name', webhookEnv: 'A' }])).message).toMatch(/^route #1: name/);
+  });
+
+  it('resolves URLs from the environment; a missing variable names the route and the variable, never a value', () => {
+    const configs = parseRoutes([{ name: 'a', webhookEnv: 'HOOK_A' }, { name: 'b', webhookEnv: 'HOOK_B' }]);
+    const env = { HOOK_A: 'https://hooks.example/services/T/B/topsecret' };
+    const err = thrown(() => resolveRoutes(configs, env));
+    expect(err).toBeInstanceOf(RouteConfigError);
+    expect(err.message).toBe('route "b": environment variable HOOK_B is not set');
+    expect(resolveRoutes(configs, { ...env, HOOK_B: 'http://127.0.0.1:9/x' })).toEqual([
+      { name: 'a', webhookUrl: env.HOOK_A },
+      { name: 'b', webhookUrl: 'http://127.0.0.1:9/x' },
+    ]);
+    const bad = thrown(() => resolveRoutes(configs, { ...env, HOOK_B: 'ftp://topsecret' }));
+    expect(bad.message).toBe('route "b": HOOK_B is not an http(s) URL');
+    expect(bad.message).not.toContain('topsecret');
+  });
+
+  it('reads NOTIFIER_ROUTES or NOTIFIER_ROUTES_FILE; neither means the default route', () => {
+    expect(routesFromEnv({})).toBeUndefined();
+    const json = JSON.stringify([{ name: 'a', webhookEnv: 'HOOK_A', teams: ['payments'] }]);
+    const env = { HOOK_A: 'https://h.example/x' };
+    expect(routesFromEnv({ ...env, NOTIFIER_ROUTES: json })).toEqual([{ name: 'a', webhookUrl: 'https://h.example/x', teams: ['payments'] }]);
+    const dir = mkdtempSync(join(tmpdir(), 'routes-'));
+    writeFileSync(join(dir, 'routes.json'), json);
+    expect(routesFromEnv({ ...env, NOTIFIER_ROUTES_FILE: join(dir, 'routes.json') })).toEqual([{ name: 'a', webhookUrl: 'https://h.example/x', teams: ['payments'] }]);
+    expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES: '[{' })).message).toBe('NOTIFIER_ROUTES is not valid JSON');
+    expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES: json })).message).toBe('route "a": environment variable HOOK_A is not set');
+    expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES_FILE: join(dir, 'missing.json') })).message).toMatch(/cannot read NOTIFIER_ROUTES_FILE .*ENOENT/);
+  });
+
+  it('matches by team, minimum severity and state', () => {
+    const teamA = { teams: ['a'], minSeverity: 'high' as const };
+    expect(routeMatches(teamA, f('a', 'high'))).toBe(true);
+    expect(routeMatches(teamA, f('a', 'critical'))).toBe(true);
+    expect(routeMatches(teamA, f('a', 'medium'))).toBe(false);
+    expect(routeMatches(teamA, f('b', 'critical'))).toBe(false);
+    expect(routeMatches(teamA, f(undefined, 'critical'))).toBe(false);
+    expect(routeMatches({ minSeverity: 'critical' }, f(undefined, 'critical'))).toBe(true);
+    expect(routeMatches({}, f(undefined, 'info'))).toBe(true);
+    expect(routeMatches({ states: ['open'] }, f('a', 'high', 'resolved'))).toBe(false);
+    expect(routeMatches({ states: ['resolved'] }, f('a', 'high', 'resolved'))).toBe(true);
+  });
+
+  it('keys the delivery log per (route, finding); the default route keeps plain finding ids', () => {
+    expect(deliveryKey(DEFAULT_ROUTE, 'ws|c|1.0.0|unvetted')).toBe('ws|c|1.0.0|unvetted');
+    expect(deliveryKey('team-a', 'ws|c|1.0.0|unvetted')).toBe('route:team-a|ws|c|1.0.0|unvetted');
+  });
+});
