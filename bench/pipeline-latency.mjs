@@ -40,7 +40,7 @@ const { Kafka, logLevel } = await import('kafkajs');
 const neo4j = (await import('neo4j-driver')).default;
 const shared = await import('../shared/dist/index.js');
 
-const env = { ...process.env, SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`, CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')), LOG_LEVEL: 'warn' };
+const env = { ...process.env, NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`, CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')), LOG_LEVEL: 'warn' };
 
 // The webhook: a real HTTP server on loopback that timestamps what it receives.
 const received = [];

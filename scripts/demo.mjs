@@ -36,6 +36,7 @@ const run = `demo-${Date.now().toString(36)}`;
 const env = {
   ...process.env,
   ...infra(),
+  NOTIFIER_FEED_LISTEN: process.env.NOTIFIER_FEED_LISTEN ?? '127.0.0.1:0', // the risk feed on a free port
   SCORER_GROUP: `${run}-scorer`,
   NOTIFIER_GROUP: `${run}-notifier`,
   CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cratewatch-demo-')),
