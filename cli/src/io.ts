@@ -57,10 +57,15 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
 export function loadStore(dir: string): VetStore {
   const f = (n: string) => path.join(dir, n);
   if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
+  const config = read(f('config.toml'));
+  const audits = existsSync(f('audits.toml')) ? read(f('audits.toml')) : undefined;
+  const importsLock = existsSync(f('imports.lock')) ? read(f('imports.lock')) : undefined;
   return {
-    config: parseConfigFile(read(f('config.toml')), f('config.toml')),
-    audits: existsSync(f('audits.toml')) ? parseAuditsFile(read(f('audits.toml')), f('audits.toml')) : parseAuditsFile('', f('audits.toml')),
-    imports: existsSync(f('imports.lock')) ? parseImportsLock(read(f('imports.lock')), f('imports.lock')) : undefined,
+    config: parseConfigFile(config, f('config.toml')),
+    audits: parseAuditsFile(audits ?? '', f('audits.toml')),
+    imports: importsLock !== undefined ? parseImportsLock(importsLock, f('imports.lock')) : undefined,
+    // the text too: cargo vet --locked refuses a file not laid out as cargo vet fmt writes it
+    sources: { config, ...(audits !== undefined ? { audits } : {}), ...(importsLock !== undefined ? { importsLock } : {}) },
   };
 }
 

@@ -19,13 +19,24 @@
  * (BadFormat: needs the file text; see README).
  */
 import semver from 'semver';
-import { SAFE_TO_DEPLOY, SAFE_TO_RUN, policyKey, type AuditsFile, type ConfigFile, type PublisherEntry } from './format.js';
+import {
+  SAFE_TO_DEPLOY,
+  SAFE_TO_RUN,
+  policyKey,
+  serializeAuditsFile,
+  serializeConfigFile,
+  serializeImportsLock,
+  type AuditsFile,
+  type ConfigFile,
+  type PublisherEntry,
+} from './format.js';
 import type { DepGraph } from './graph.js';
 import type { VetStore } from './resolver.js';
 
 export type StoreCheckStage = 'parse' | 'version' | 'validate' | 'policy' | 'panic';
 
 export type StoreCheckCode =
+  | 'bad-format'
   | 'policy-version-invalid'
   | 'policy-mixed-versioning'
   | 'store-version-invalid'
@@ -187,6 +198,34 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   }
 
   // --- validate (storage.rs:530-707) ------------------------------------------------------------
+  // Formatting (storage.rs:656-693, only with --locked): each file must be what cargo-vet would
+  // write for it, trailing whitespace aside. Our writers are byte-for-byte cargo-vet's on every
+  // store it wrote (round-trip tests), so a difference is a file edited by hand.
+  const layouts: [StoreProblem["file"], string | undefined, () => string][] = [
+    [CONFIG, store.sources?.config, () => serializeConfigFile(config)],
+    [AUDITS, store.sources?.audits, () => serializeAuditsFile(audits)],
+    [IMPORTS, store.sources?.importsLock, () => (store.imports ? serializeImportsLock(store.imports) : '')],
+  ];
+  for (const [file, text, write] of layouts) {
+    if (text === undefined) continue;
+    const want = write();
+    if (text.trimEnd() === want.trimEnd()) continue;
+    const have = text.split('\n');
+    const should = want.split('\n');
+    let i = 0;
+    while (i < have.length && i < should.length && have[i] === should[i]) i++;
+    const table = [...have.slice(0, i + 1)].reverse().find((l) => /^\s*\[/.test(l))?.trim() ?? '(top of file)';
+    add({
+      code: 'bad-format',
+      stage: 'validate',
+      file,
+      table,
+      subject: `line ${i + 1}`,
+      message: `not laid out the way cargo vet fmt writes it: line ${i + 1} is ${JSON.stringify(have[i] ?? '(end of file)')}, cargo-vet would write ${JSON.stringify(should[i] ?? '(end of file)')} (run cargo vet fmt)`,
+      source: 'storage.rs:656-693 StoreValidateError::BadFormat',
+    });
+  }
+
   const valid = new Set([...audits.criteria.keys(), SAFE_TO_RUN, SAFE_TO_DEPLOY]);
   const validList = [...audits.criteria.keys(), SAFE_TO_RUN, SAFE_TO_DEPLOY].map((c) => JSON.stringify(c)).join(', ');
   const criteria = (file: typeof CONFIG | typeof AUDITS, table: string, key: string, names: string[] | undefined) => {

@@ -646,7 +646,8 @@ function importsDoc(l: ImportsLock): string {
       ),
     ]);
   }
-  root.push(['audits', tbl([...l.audits].map(([n, a]) => [n, tbl(auditsTables(a))]))]);
+  // cargo-vet leaves an empty `audits` table out (an imports.lock with no imports is the header alone)
+  if (l.audits.size > 0) root.push(['audits', tbl([...l.audits].map(([n, a]) => [n, tbl(auditsTables(a))]))]);
   return renderDocument(l.header, root);
 }
 

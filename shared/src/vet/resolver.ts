@@ -49,6 +49,11 @@ export interface VetStore {
   audits: AuditsFile;
   /** `cargo vet --locked`: what the imports said, cached. */
   imports?: ImportsLock;
+  /**
+   * The files' text as read, when known: `cargo vet --locked` also refuses a file that is not laid
+   * out the way `cargo vet fmt` writes it, which only the text can show.
+   */
+  sources?: { config?: string; audits?: string; importsLock?: string };
 }
 
 export interface ResolveOptions {

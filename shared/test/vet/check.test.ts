@@ -157,3 +157,33 @@ describe('resolveVet reports the store checks', () => {
     expect(r.reported.map((p) => p.code)).toEqual<StoreCheckCode[]>(['store-version-outdated']);
   });
 });
+
+describe('checkStore: layout (validate stage, --locked only)', () => {
+  const config = `${HEAD}\n[[exemptions.log]]\nversion = "0.4.22"\ncriteria = "safe-to-deploy"\n`;
+  const AUDITS_TEXT = '\n# cargo-vet audits file\n\n[audits]\n'; // what cargo-vet writes for no audits
+  const IMPORTS_TEXT = '\n# cargo-vet imports lock\n';
+  const withText = (c: string): VetStore => ({
+    ...store(c, AUDITS_TEXT, IMPORTS_TEXT),
+    sources: { config: c, audits: AUDITS_TEXT, importsLock: IMPORTS_TEXT },
+  });
+
+  it('accepts files laid out as cargo vet fmt writes them (trailing whitespace aside)', () => {
+    const s = withText(`\n# cargo-vet config file\n\n${config}`);
+    expect(checkStore(s, graph, { today: '2025-06-01' }).problems.filter((p) => p.code === 'bad-format')).toEqual([]);
+    const trailing = withText(`\n# cargo-vet config file\n\n${config}\n\n`);
+    expect(checkStore(trailing, graph, { today: '2025-06-01' }).problems.filter((p) => p.code === 'bad-format')).toEqual([]);
+  });
+
+  it('refuses a hand-edited layout, naming the file, the table and the first differing line', () => {
+    const edited = `\n# cargo-vet config file\n\n${config.replace('version = "0.4.22"\n', 'version   =   "0.4.22"\n')}`;
+    const r = checkStore(withText(edited), graph, { today: '2025-06-01' });
+    const p = r.problems.find((x) => x.code === 'bad-format')!;
+    expect(p).toMatchObject({ stage: 'validate', file: 'supply-chain/config.toml', table: '[[exemptions.log]]', subject: 'line 8' });
+    expect(p.message).toContain('cargo-vet would write "version = \\"0.4.22\\""');
+    expect(r.fatal).toBe('validate');
+  });
+
+  it('is not checked when the text is not known', () => {
+    expect(codes(store(`${HEAD}\n[[exemptions.log]]\nversion = "0.4.22"\ncriteria = "safe-to-deploy"\n`)).filter((c) => c.startsWith('bad-format'))).toEqual([]);
+  });
+});
