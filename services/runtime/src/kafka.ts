@@ -157,6 +157,23 @@ export async function sendToDlq(
 }
 
 /**
+ * The `<topic>.dlq` value for something a source refused before it ever was a message: a bad
+ * upstream file or answer. Same shape as what `sendToDlq` writes, with no partition or offset.
+ */
+export function upstreamDlqValue(r: {
+  topic: string;
+  key: string | null;
+  value: string | null;
+  error: string;
+  service: string;
+  at?: string;
+  /** Extra fields kept beside the value (e.g. how much of it was cut). */
+  extra?: Record<string, unknown>;
+}): string {
+  return JSON.stringify({ v: 1, topic: r.topic, partition: -1, offset: '-', key: r.key, value: r.value, ...r.extra, error: r.error, service: r.service, at: r.at ?? new Date().toISOString() });
+}
+
+/**
  * Runs a consumer group until `stop()`. Bad input (validation or BadMessageError) goes to the DLQ;
  * any other error (Neo4j down, broker hiccup) is retried by kafkajs without committing, so nothing
  * is skipped.

@@ -35,7 +35,7 @@ import { t as tarList } from 'tar';
 import { parse as csvParse } from 'csv-parse';
 import type { Producer } from 'kafkajs';
 import { TOPICS, dlqTopic, encodeEvent, EventValidationError, type ReleaseEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 export interface DumpCheckpoint {
   dump?: string;
@@ -149,7 +149,7 @@ export class DumpBootstrap {
       result.refused++;
       const error = `upstream crates.io dump ${dumpName}: file ${file}, row ${row}, field \`${field}\`: ${detail}`;
       if (result.refused <= 20) this.log.warn('refused dump row', { upstream: `crates.io dump ${dumpName}`, file, row, field, reason: error });
-      dlq.push({ key: file, value: JSON.stringify({ v: 1, topic: TOPICS.releases, partition: -1, offset: '-', key: null, value: JSON.stringify(raw), error, service: 'ingest/crates-dump', at: new Date().toISOString() }) });
+      dlq.push({ key: file, value: upstreamDlqValue({ topic: TOPICS.releases, key: null, value: JSON.stringify(raw), error, service: 'ingest/crates-dump' }) });
     };
 
     // Progress on stderr.

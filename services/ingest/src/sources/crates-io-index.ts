@@ -22,7 +22,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { TOPICS, dlqTopic, encodeEvent, EventValidationError, isCratesIo, parseLockfile, type ReleaseEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 import { safeUrl, type HttpClient, type Validator } from '../http.js';
 
 export const CRATES_IO_SPARSE = 'https://index.crates.io';
@@ -319,5 +319,5 @@ export class CratesIndexSource {
 }
 
 function dlqRecord(key: string, value: string, error: string, at: string): string {
-  return JSON.stringify({ v: 1, topic: TOPICS.releases, partition: -1, offset: '-', key, value, error, service: 'ingest/crates-index', at });
+  return upstreamDlqValue({ topic: TOPICS.releases, key, value, error, service: 'ingest/crates-index', at });
 }

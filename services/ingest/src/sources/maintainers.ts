@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import { graphql as octokitGraphql, GraphqlResponseError } from '@octokit/graphql';
 import { TOPICS, dlqTopic, encodeEvent, type MaintainerEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 import { HttpClient, HttpError, safeUrl } from '../http.js';
 
 export interface MaintainersOptions {
@@ -311,7 +311,7 @@ export class MaintainersSource {
   }
 
   private async dlq(crate: string, raw: string, error: string, at: string): Promise<void> {
-    const value = JSON.stringify({ v: 1, topic: TOPICS.maintainers, partition: -1, offset: '-', key: crate, value: this.scrub(raw).slice(0, 64 * 1024), error: this.scrub(error), service: 'ingest/maintainers', at });
+    const value = upstreamDlqValue({ topic: TOPICS.maintainers, key: crate, value: this.scrub(raw).slice(0, 64 * 1024), error: this.scrub(error), service: 'ingest/maintainers', at });
     await this.producer.send({ topic: dlqTopic(TOPICS.maintainers), messages: [{ key: crate, value }] });
   }
 

@@ -28,7 +28,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { FormatError, TOPICS, dlqTopic, encodeEvent, parseAuditsFile, type AuditsFile, type PoolEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 import { safeUrl, type HttpClient, type Validator } from '../http.js';
 
 /**
@@ -279,14 +279,11 @@ export class PoolsSource {
         messages: [
           {
             key: `${pool.name}/*file*`,
-            value: JSON.stringify({
-              v: 1,
+            value: upstreamDlqValue({
               topic: TOPICS.audits,
-              partition: -1,
-              offset: '-',
               key: `${pool.name}/*file*`,
               value: raw,
-              ...(res.body.length > this.maxDlqBytes ? { truncated: res.body.length } : {}),
+              ...(res.body.length > this.maxDlqBytes ? { extra: { truncated: res.body.length } } : {}),
               error: reason,
               service: 'ingest/pools',
               at: now,

@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Producer, IHeaders } from 'kafkajs';
 import { FormatError, TOPICS, dlqTopic, encodeEvent, parseAdvisory, type AdvisoryEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 import { safeUrl } from '../http.js';
 
 const execFileP = promisify(execFile);
@@ -266,7 +266,7 @@ export class RustsecGitSource {
         messages.push({
           topic: dlqTopic(TOPICS.advisories),
           key: c.path,
-          value: JSON.stringify({ v: 1, topic: TOPICS.advisories, partition: -1, offset: '-', key: c.path, value: got.text, error, service: this.service, at: observedAt }),
+          value: upstreamDlqValue({ topic: TOPICS.advisories, key: c.path, value: got.text, error, service: this.service, at: observedAt }),
           kind: 'refused',
         });
       }

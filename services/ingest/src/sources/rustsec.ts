@@ -17,7 +17,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { FormatError, TOPICS, dlqTopic, encodeEvent, parseAdvisory, type AdvisoryEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 interface FileState {
   hash: string;
@@ -124,7 +124,7 @@ export class RustsecSource {
         // version stays what consumers hold (a broken edit is not a deletion).
         dlq.push({
           key: path,
-          value: JSON.stringify({ v: 1, topic: TOPICS.advisories, partition: -1, offset: '-', key: path, value: text, error: `rustsec ${upstream}: ${err.message}`, service: this.opts.service ?? 'ingest/rustsec', at: now }),
+          value: upstreamDlqValue({ topic: TOPICS.advisories, key: path, value: text, error: `rustsec ${upstream}: ${err.message}`, service: this.opts.service ?? 'ingest/rustsec', at: now }),
           path,
           file: { hash, ...(prev?.id ? { id: prev.id } : {}) },
         });

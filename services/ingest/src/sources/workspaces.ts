@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { FormatError, TOPICS, dlqTopic, encodeEvent, parseLockfile, workspaceEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger } from '@cratewatch/runtime';
+import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 export interface WorkspaceRef {
   id: string;
@@ -143,7 +143,7 @@ export class WorkspaceSource {
       this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: files.lockPath, reason: err.message });
       await this.producer.send({
         topic: dlqTopic(TOPICS.workspaces),
-        messages: [{ key: ref.id, value: JSON.stringify({ v: 1, topic: TOPICS.workspaces, partition: -1, offset: '-', key: ref.id, value: files.lockText, error: err.message, service: 'ingest/workspace', at: new Date().toISOString() }) }],
+        messages: [{ key: ref.id, value: upstreamDlqValue({ topic: TOPICS.workspaces, key: ref.id, value: files.lockText, error: err.message, service: 'ingest/workspace' }) }],
       });
       remember();
       return false;
