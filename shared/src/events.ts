@@ -172,6 +172,23 @@ export const FindingEventSchema = z.object({
       aliases: z.array(z.string()),
     })
     .optional(),
+  /** An `unvetted` finding: what cargo-vet's rules ask of this version and the cheapest audit that would satisfy them. */
+  vet: z
+    .object({
+      status: z.enum(['unvetted', 'violation']),
+      /** Criteria the version must meet (minimal: implied ones left out). */
+      needs: z.array(z.string()),
+      /** Of those, the ones no trusted audit reaches. */
+      missing: z.array(z.string()),
+      /** Who asks, e.g. `spin-cli@3.0.0 (policy.criteria)`; at most 10. */
+      requiredBy: z.array(z.string()),
+      suggestion: z
+        .object({ command: z.string(), kind: z.enum(['delta', 'full']), from: z.string().optional(), to: z.string() })
+        .optional(),
+      /** Only a Cargo.lock was given, and the verdict would differ for other dependency kinds. */
+      kindDependent: z.boolean().optional(),
+    })
+    .optional(),
   observedAt: isoTime,
 });
 export type FindingEvent = z.infer<typeof FindingEventSchema>;

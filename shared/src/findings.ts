@@ -4,6 +4,8 @@
 import type { Advisory } from './advisory.js';
 import { advisorySeverity } from './severity.js';
 import type { FindingEvent } from './events.js';
+import type { DepGraph } from './vet/graph.js';
+import type { PackageVerdict } from './vet/resolver.js';
 
 export const findingId = (workspaceId: string, crate: string, version: string, kind: string): string =>
   `${workspaceId}|${crate}|${version}|${kind}`;
@@ -44,6 +46,103 @@ export function advisoryFinding(
       ...(advisory.informational ? { informational: advisory.informational } : {}),
       patched: advisory.versions.patched,
       aliases: advisory.aliases,
+    },
+    observedAt,
+  };
+}
+
+/** Where an unvetted version sits: the signals that make it matter (DESIGN: impact of a crate). */
+export interface Impact {
+  /** Compiled for the host and run at build time (a build-dependency, or a dependency of one). */
+  buildTime: boolean;
+  /** A direct dependency of one of the workspace's own crates (not a dev-only one). */
+  direct: boolean;
+  /** Packages of the workspace that depend on it. */
+  fanIn: number;
+  /** The org's workspaces that lock this crate at any version, this one included. */
+  orgWorkspaces: number;
+}
+
+/** The in-workspace impact of every package, from its dependency graph (orgWorkspaces left at 1). */
+export function workspaceImpact(graph: DepGraph): Map<string, Impact> {
+  const out = new Map<string, Impact>();
+  for (const id of graph.nodes.keys()) out.set(id, { buildTime: false, direct: false, fanIn: 0, orgWorkspaces: 1 });
+  const host: string[] = [];
+  for (const n of graph.nodes.values()) {
+    for (const d of n.deps) {
+      const t = out.get(d.to)!;
+      t.fanIn++;
+      if (n.workspaceMember && d.kinds.some((k) => k !== 'dev')) t.direct = true;
+      if (d.kinds.includes('build')) host.push(d.to);
+    }
+  }
+  // What a build-dependency pulls in is compiled for the host and runs at build time too.
+  while (host.length) {
+    const id = host.pop()!;
+    const i = out.get(id)!;
+    if (i.buildTime) continue;
+    i.buildTime = true;
+    for (const d of graph.nodes.get(id)!.deps) if (d.kinds.some((k) => k !== 'dev')) host.push(d.to);
+  }
+  return out;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * The score of an unvetted (or violating) version, signal by signal: what it misses, then where it
+ * sits. Safe-to-deploy code runs in production, so missing it weighs more than missing safe-to-run;
+ * a violation is a trusted auditor saying "do not use".
+ */
+export function unvettedScore(v: Pick<PackageVerdict, 'status' | 'missing' | 'required'>, impact: Impact): { score: number; severity: FindingEvent['severity']; why: FindingEvent['why'] } {
+  const why: FindingEvent['why'] = [];
+  const onlyRun = (v.missing.length ? v.missing : v.required).every((c) => c === 'safe-to-run');
+  if (v.status === 'violation') why.push({ signal: 'vet.violation', contribution: 6, detail: 'a trusted audit records a violation for this version' });
+  else {
+    const needs = (v.missing.length ? v.missing : v.required).join(', ') || 'safe-to-deploy';
+    why.push({ signal: 'vet.unvetted', contribution: onlyRun ? 2 : 3, detail: `no trusted audit or exemption gives it ${needs}` });
+  }
+  if (impact.buildTime) why.push({ signal: 'impact.build-time', contribution: 2, detail: 'runs at build time (a build-dependency or one of its dependencies)' });
+  if (impact.direct) why.push({ signal: 'impact.direct', contribution: 1.5, detail: "a direct dependency of the workspace's own crates" });
+  if (impact.fanIn > 1) why.push({ signal: 'impact.fan-in', contribution: round1(Math.min(2, 0.25 * impact.fanIn)), detail: `${impact.fanIn} packages of the workspace depend on it` });
+  if (impact.orgWorkspaces > 1) why.push({ signal: 'impact.org-reach', contribution: round1(Math.min(2, 0.5 * (impact.orgWorkspaces - 1))), detail: `locked by ${impact.orgWorkspaces} of the org's workspaces` });
+  const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
+  const severity: FindingEvent['severity'] =
+    v.status === 'violation' || score >= 8 ? 'high' : score >= 6 ? 'medium' : score >= 4 ? 'low' : 'info';
+  return { score, severity, why };
+}
+
+/** The `unvetted` finding for a workspace's package verdict (status unvetted or violation). */
+export function unvettedFinding(
+  ws: WorkspaceRef,
+  v: PackageVerdict,
+  impact: Impact,
+  state: 'open' | 'resolved',
+  observedAt: string,
+): FindingEvent {
+  const { score, severity, why } = unvettedScore(v, impact);
+  const status = v.status === 'violation' ? 'violation' : 'unvetted';
+  const requiredBy = [...new Set(v.requiredBy.map((r) => `${r.by} (${r.why})`))];
+  return {
+    v: 1,
+    id: findingId(ws.id, v.name, v.version, 'unvetted'),
+    kind: 'unvetted',
+    state,
+    severity,
+    score,
+    workspace: { id: ws.id, org: ws.org, ...(ws.team ? { team: ws.team } : {}) },
+    crate: v.name,
+    version: v.version,
+    why,
+    vet: {
+      status,
+      needs: v.required,
+      missing: v.missing,
+      requiredBy: requiredBy.slice(0, 10),
+      ...(v.suggestion
+        ? { suggestion: { command: v.suggestion.command, kind: v.suggestion.kind, ...(v.suggestion.from ? { from: v.suggestion.from } : {}), to: v.suggestion.to } }
+        : {}),
+      ...(v.kindDependent ? { kindDependent: true } : {}),
     },
     observedAt,
   };

@@ -656,3 +656,29 @@ export function policyKey(key: string): { name: string; version?: string } {
   const i = key.indexOf(':');
   return i < 0 ? { name: key } : { name: key.slice(0, i), version: key.slice(i + 1) };
 }
+
+/**
+ * A pool's audits as `audits.pool` events carry them (one event per crate: its `audits`,
+ * `wildcard-audits` and `trusted` lists as the TOML holds them; criteria definitions as a list of
+ * `{name, description, implies, …}`), read with the same rules as a file. Errors name `file`
+ * (e.g. `pool google`) and the entry's path.
+ */
+export function auditsFileFromPoolEntries(
+  crates: { crate: string; entries: Record<string, Record<string, unknown>[]> }[],
+  criteria: Record<string, unknown>[] = [],
+  file = 'pool',
+): AuditsFile {
+  const doc: Tbl = { criteria: {}, audits: {}, 'wildcard-audits': {}, trusted: {} };
+  for (const c of criteria) {
+    const { name, ...def } = c;
+    if (typeof name !== 'string' || name === '') throw new FormatError(file, 'criteria entry without a name', { field: 'criteria' });
+    (doc.criteria as Tbl)[name] = def;
+  }
+  for (const { crate, entries } of crates) {
+    for (const [table, list] of Object.entries(entries)) {
+      if (!['audits', 'wildcard-audits', 'trusted'].includes(table)) throw new FormatError(file, `${table}: not a table of a crate's entries`, { field: `${table}.${crate}` });
+      if (list.length) (doc[table] as Tbl)[crate] = list;
+    }
+  }
+  return { header: '\n# cargo-vet audits file\n', ...readAuditsTables(new Reader(file, new Map()), doc, []) };
+}

@@ -95,3 +95,41 @@ export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): 
   }
   return { nodes, kindsKnown: true };
 }
+
+/**
+ * The graph of an `org.workspaces` event: its packages, members and edges (one per kind, as ingest
+ * wrote them from cargo metadata; all `unknown` when it had only a Cargo.lock).
+ */
+export function graphFromWorkspaceEvent(ev: {
+  packages: { id: string; name: string; version: string; source?: string }[];
+  edges: { from: string; to: string; kind: DepKind }[];
+  members: string[];
+}): DepGraph {
+  const members = new Set(ev.members);
+  const nodes = new Map<string, GraphNode>();
+  for (const p of ev.packages) {
+    nodes.set(p.id, {
+      id: p.id,
+      name: p.name,
+      version: p.version,
+      vetVersion: vetVersionOf(p),
+      source: p.source,
+      workspaceMember: members.has(p.id) || p.source === undefined,
+      deps: [],
+    });
+  }
+  const byPair = new Map<string, { to: string; kinds: DepKind[] }>();
+  for (const e of ev.edges) {
+    const from = nodes.get(e.from);
+    if (!from || !nodes.has(e.to)) continue; // the event schema does not tie edges to packages; a dangling edge is ignored
+    let d = byPair.get(`${e.from}\u0000${e.to}`);
+    if (!d) {
+      d = { to: e.to, kinds: [] };
+      byPair.set(`${e.from}\u0000${e.to}`, d);
+      from.deps.push(d);
+    }
+    if (!d.kinds.includes(e.kind)) d.kinds.push(e.kind);
+  }
+  const kindsKnown = ev.edges.every((e) => e.kind !== 'unknown');
+  return { nodes, kindsKnown };
+}
