@@ -6,8 +6,7 @@ import {
   graphFromLockfile,
   parseAdvisory,
   parseAuditsFile,
-  parseConfigFile,
-  parseImportsLock,
+  readStore,
   parseLockfile,
   type Advisory,
   type AuditsFile,
@@ -57,16 +56,8 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
 export function loadStore(dir: string): VetStore {
   const f = (n: string) => path.join(dir, n);
   if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
-  const config = read(f('config.toml'));
-  const audits = existsSync(f('audits.toml')) ? read(f('audits.toml')) : undefined;
-  const importsLock = existsSync(f('imports.lock')) ? read(f('imports.lock')) : undefined;
-  return {
-    config: parseConfigFile(config, f('config.toml')),
-    audits: parseAuditsFile(audits ?? '', f('audits.toml')),
-    imports: importsLock !== undefined ? parseImportsLock(importsLock, f('imports.lock')) : undefined,
-    // the text too: cargo vet --locked refuses a file not laid out as cargo vet fmt writes it
-    sources: { config, ...(audits !== undefined ? { audits } : {}), ...(importsLock !== undefined ? { importsLock } : {}) },
-  };
+  const opt = (n: string) => (existsSync(f(n)) ? read(f(n)) : undefined);
+  return readStore({ config: read(f('config.toml')), audits: opt('audits.toml'), importsLock: opt('imports.lock') }, dir);
 }
 
 /** `--pools DIR|file[,file...]`: every `*.toml` in a directory, named after the file. */

@@ -143,6 +143,8 @@ function auditRow(pool: string, crate: string, table: (typeof CRATE_TABLES)[numb
     };
   }
   const id = `${pool}/${crate}/${kind}/${contentHash(e)}`;
+  // The entry as the pool wrote it, so the resolver can read a trusted pool back from the graph.
+  props = { ...props, table, entry: JSON.stringify(e) };
   return { id, props: { ...common, ...props, kind }, ...(certifies !== undefined ? { certifies } : {}) };
 }
 

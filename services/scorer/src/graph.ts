@@ -8,7 +8,7 @@
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import type { Advisory, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
-import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, ReleaseRow } from './facts.js';
+import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 
 /** The source given to Version nodes that a release or an audit creates (crates.io versions). */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
@@ -40,6 +40,17 @@ export interface LockedVersion {
 export interface AdvisoryLink {
   advisoryId: string;
   versionIds: string[];
+}
+
+export interface StoredFinding {
+  id: string;
+  state: string;
+  crate: string;
+  version: string;
+  severity: FindingEvent['severity'];
+  score: number;
+  why: FindingEvent['why'];
+  vet?: FindingEvent['vet'];
 }
 
 export const versionNodeId = (workspaceId: string, p: { id: string; source?: string }): string =>
@@ -79,9 +90,10 @@ export class Graph {
     }));
     const idOf = new Map(ev.packages.map((p) => [p.id, versionNodeId(ev.id, p)]));
     const edges = ev.edges.map((e) => ({ from: idOf.get(e.from), to: idOf.get(e.to), kind: e.kind })).filter((e) => e.from && e.to);
+    // The event itself is kept: audit coverage is recomputed from it when a trusted pool changes.
     await tx.run(
-      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt`,
-      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt },
+      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event`,
+      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event: JSON.stringify(ev) },
     );
     await tx.run(
       `MATCH (w:Workspace {id: $id})
@@ -248,6 +260,7 @@ export class Graph {
       crate: f.crate,
       version: f.version,
       advisory: f.advisory?.id ?? null,
+      vet: f.vet ? JSON.stringify(f.vet) : null,
       why: JSON.stringify(f.why),
       observedAt: f.observedAt,
     }));
@@ -256,7 +269,7 @@ export class Graph {
        MERGE (n:Finding {id: f.id})
          SET n.kind = f.kind, n.state = f.state, n.severity = f.severity, n.score = f.score,
              n.workspace = f.workspace, n.crate = f.crate, n.version = f.version,
-             n.advisory = f.advisory, n.why = f.why, n.observedAt = f.observedAt
+             n.advisory = f.advisory, n.vet = f.vet, n.why = f.why, n.observedAt = f.observedAt
        WITH n, f
        MATCH (w:Workspace {id: f.workspace})
        MERGE (n)-[:IN]->(w)
@@ -265,6 +278,101 @@ export class Graph {
        FOREACH (_ IN CASE WHEN v IS NULL THEN [] ELSE [1] END | MERGE (n)-[:ABOUT]->(v))`,
       { rows },
     );
+  }
+
+  // ---- audit coverage ----------------------------------------------------------------------------
+
+  /** The workspace as last registered (its event), or undefined. */
+  static async workspaceEvent(tx: ManagedTransaction, id: string): Promise<WorkspaceEvent | undefined> {
+    const r = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.event AS event`, { id });
+    const json = r.records[0]?.get('event') as string | null | undefined;
+    return json ? (JSON.parse(json) as WorkspaceEvent) : undefined;
+  }
+
+  /**
+   * What trusted pools record for these crates: each entry as the pool wrote it (`table`, `entry`),
+   * and each pool's criteria definitions with what they imply.
+   */
+  static async trustedPoolEntries(
+    tx: ManagedTransaction,
+    pools: string[],
+    crates: string[],
+  ): Promise<{ entries: { pool: string; crate: string; table: string; entry: string }[]; criteria: { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }[] }> {
+    if (pools.length === 0) return { entries: [], criteria: [] };
+    const e = await tx.run(
+      `MATCH (a:Audit) WHERE a.pool IN $pools AND a.crate IN $crates AND a.entry IS NOT NULL
+       RETURN a.pool AS pool, a.crate AS crate, a.table AS table, a.entry AS entry ORDER BY a.id`,
+      { pools, crates },
+    );
+    const c = await tx.run(
+      `MATCH (c:Criteria) WHERE c.pool IN $pools AND c.defined
+       OPTIONAL MATCH (c)-[:IMPLIES]->(i:Criteria)
+       RETURN c.pool AS pool, c.name AS name, c.description AS description, c.descriptionUrl AS descriptionUrl, collect(i.name) AS implies`,
+      { pools },
+    );
+    return {
+      entries: e.records.map((r) => r.toObject() as { pool: string; crate: string; table: string; entry: string }),
+      criteria: c.records.map((r) => r.toObject() as { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }),
+    };
+  }
+
+  /** How many workspaces lock each of these crates (any version). */
+  static async orgReach(tx: ManagedTransaction, crates: string[]): Promise<Map<string, number>> {
+    const r = await tx.run(
+      `UNWIND $crates AS name
+       MATCH (:Crate {name: name})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace)
+       RETURN name, count(DISTINCT w) AS n`,
+      { crates },
+    );
+    return new Map(r.records.map((rec) => [rec.get('name') as string, Number(rec.get('n'))]));
+  }
+
+  /** Workspaces whose coverage a trusted pool's change can move: those locking these crates (all, for `null`). */
+  static async workspacesForPoolChange(tx: ManagedTransaction, crates: string[] | null): Promise<string[]> {
+    if (crates !== null) return Graph.workspacesLocking(tx, crates);
+    const r = await tx.run(`MATCH (w:Workspace) RETURN collect(w.id) AS ws`);
+    return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
+  }
+
+  /**
+   * Writes a workspace's audit coverage: on each LOCKS edge the verdict (`vetted`: vetted,
+   * exempted, unvetted, violation, first-party, not-required), the criteria it needs and the audit
+   * entries that vet it (`via`); on the Workspace the summary.
+   */
+  static async writeCoverage(
+    tx: ManagedTransaction,
+    workspaceId: string,
+    rows: { id: string; vetted: string; needs: string[]; via: string[] }[],
+    summary: Record<string, Prop>,
+  ): Promise<void> {
+    await tx.run(
+      `MATCH (w:Workspace {id: $id})
+       UNWIND $rows AS r
+       MATCH (w)-[l:LOCKS]->(:Version {id: r.id})
+       SET l.vetted = r.vetted, l.needs = r.needs, l.via = r.via`,
+      { id: workspaceId, rows },
+    );
+    await tx.run(`MATCH (w:Workspace {id: $id}) SET w += $summary`, { id: workspaceId, summary });
+  }
+
+  /** The workspace's unvetted findings as stored (to resolve one with what was said when it opened). */
+  static async unvettedFindings(tx: ManagedTransaction, workspaceId: string): Promise<StoredFinding[]> {
+    const r = await tx.run(
+      `MATCH (f:Finding {workspace: $id, kind: 'unvetted'})
+       RETURN f.id AS id, f.state AS state, f.crate AS crate, f.version AS version, f.severity AS severity,
+              f.score AS score, f.why AS why, f.vet AS vet`,
+      { id: workspaceId },
+    );
+    return r.records.map((rec) => ({
+      id: rec.get('id') as string,
+      state: rec.get('state') as string,
+      crate: rec.get('crate') as string,
+      version: rec.get('version') as string,
+      severity: rec.get('severity') as FindingEvent['severity'],
+      score: Number(rec.get('score')),
+      why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
+      vet: rec.get('vet') ? (JSON.parse(rec.get('vet') as string) as NonNullable<FindingEvent['vet']>) : undefined,
+    }));
   }
 
   // ---- audits.pool -------------------------------------------------------------------------------

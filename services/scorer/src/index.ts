@@ -1,3 +1,4 @@
 export { startScorer, type ScorerHandle } from './main.js';
 export { Scorer } from './scorer.js';
 export { Graph, SCHEMA } from './graph.js';
+export * from './coverage.js';

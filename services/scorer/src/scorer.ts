@@ -14,6 +14,7 @@ import {
   advisoryFinding,
   decodeEvent,
   EventValidationError,
+  FormatError,
   encodeEvent,
   isAffected,
   unaffectedIntervals,
@@ -25,7 +26,8 @@ import {
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
+import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
+import { storeOf, workspaceCoverage, type CoverageOptions } from './coverage.js';
 import {
   CRITERIA_KEY,
   checkMaintainerKey,
@@ -49,12 +51,16 @@ type Fact =
   | { kind: 'maintainer'; key: string; row: MaintainerRow }
   | { kind: 'release'; row: ReleaseRow };
 
+/** An unvetted version raises a finding from this score up (see shared `unvettedScore`). */
+export const DEFAULT_MIN_UNVETTED_SCORE = 5;
+
 export class Scorer {
   constructor(
     private readonly graph: Graph,
     private readonly producer: Producer,
     private readonly log: Logger,
     private readonly now: () => string = () => new Date().toISOString(),
+    private readonly coverage: CoverageOptions = { trustedPools: [], minScore: DEFAULT_MIN_UNVETTED_SCORE },
   ) {}
 
   async handle(m: ConsumedMessage): Promise<void> {
@@ -137,6 +143,17 @@ export class Scorer {
       await Graph.replaceMaintainers(tx, maintainers);
       await this.linkAdvisories(tx, created);
     });
+    // A trusted pool's audits changed: the coverage of the workspaces locking those crates may move
+    // (all workspaces when its criteria definitions change).
+    const trusted = new Set(this.coverage.trustedPools);
+    if (trusted.size) {
+      const allTouched = criteria.some((c) => trusted.has(c.pool));
+      const crates = [...new Set(pools.filter((p) => trusted.has(p.pool)).map((p) => p.crate))];
+      if (allTouched || crates.length) {
+        const ws = await this.graph.run('read', (tx) => Graph.workspacesForPoolChange(tx, allTouched ? null : crates));
+        for (const id of ws) await this.recomputeCoverage(id);
+      }
+    }
     this.log.info('facts applied', {
       releases: releases.length,
       poolCrates: pools.length,
@@ -268,6 +285,12 @@ export class Scorer {
    * set when those advisories arrived, so only this workspace's versions are matched here.
    */
   async onWorkspace(ev: WorkspaceEvent): Promise<void> {
+    try {
+      storeOf(ev); // a store cargo-vet could not read refuses the event, naming file, table and key
+    } catch (err) {
+      if (err instanceof FormatError) throw new BadMessageError(`workspace ${ev.id}: ${err.message}`);
+      throw err;
+    }
     const checked = await this.graph.run('write', async (tx) => {
       const locked = await Graph.upsertWorkspace(tx, ev);
       const byCrate = new Map<string, typeof locked>();
@@ -284,6 +307,44 @@ export class Scorer {
     });
     this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
     await this.recomputeAdvisoryFindings(ev.id);
+    await this.recomputeCoverage(ev.id);
+  }
+
+  /**
+   * Audit coverage of a workspace (its store + the trusted pools), written on its LOCKS edges, and
+   * its unvetted findings opened or resolved to match. Impact counts the org's workspaces as the
+   * graph has them now; another workspace's arrival does not re-score this one until its next event.
+   */
+  async recomputeCoverage(workspaceId: string): Promise<FindingEvent[]> {
+    const input = await this.graph.run('read', async (tx) => {
+      const ev = await Graph.workspaceEvent(tx, workspaceId);
+      if (!ev) return undefined;
+      const crates = [...new Set(ev.packages.map((p) => p.name))];
+      return {
+        ev,
+        trusted: await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates),
+        reach: await Graph.orgReach(tx, crates),
+        current: await Graph.unvettedFindings(tx, workspaceId),
+      };
+    });
+    if (!input) return [];
+    const at = this.now();
+    const c = workspaceCoverage(input.ev, input.trusted, input.reach, this.coverage, at);
+    for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
+    await this.graph.run('write', (tx) => Graph.writeCoverage(tx, workspaceId, c.rows, c.summary));
+
+    const desired = new Map(c.findings.map((f) => [f.id, f]));
+    const changes: FindingEvent[] = [];
+    const current = new Map(input.current.map((f) => [f.id, f]));
+    for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
+    const ws = { id: input.ev.id, org: input.ev.org, ...(input.ev.team ? { team: input.ev.team } : {}) };
+    for (const f of input.current) if (f.state === 'open' && !desired.has(f.id)) changes.push(resolvedUnvetted(ws, f, at));
+    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, opened: changes.filter((f) => f.state === 'open').length, resolved: changes.filter((f) => f.state === 'resolved').length });
+    if (changes.length === 0) return [];
+    // As for advisories: the events first, then the Finding nodes (a crash in between repeats, never loses).
+    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
+    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    return changes;
   }
 
   /** Opens, resolves or reopens the workspace's advisory findings to match the graph. */
@@ -342,6 +403,24 @@ function resolvedFinding(
     version: c.version,
     why: [{ signal: 'advisory.deleted', contribution: 0, detail: `${c.advisoryId} was removed from the advisory database` }],
     advisory: { id: c.advisoryId, title: '(removed from the advisory database)', patched: [], aliases: [] },
+    observedAt: at,
+  };
+}
+
+/** An unvetted finding that no longer holds (audited now, or no longer locked), told with what it said when it opened. */
+function resolvedUnvetted(ws: { id: string; org: string; team?: string }, f: StoredFinding, at: string): FindingEvent {
+  return {
+    v: 1,
+    id: f.id,
+    kind: 'unvetted',
+    state: 'resolved',
+    severity: f.severity,
+    score: f.score,
+    workspace: ws,
+    crate: f.crate,
+    version: f.version,
+    why: f.why,
+    ...(f.vet ? { vet: f.vet } : {}),
     observedAt: at,
   };
 }

@@ -682,3 +682,20 @@ export function auditsFileFromPoolEntries(
   }
   return { header: '\n# cargo-vet audits file\n', ...readAuditsTables(new Reader(file, new Map()), doc, []) };
 }
+
+/**
+ * A cargo-vet store from its files' text (`config.toml` required; a missing `audits.toml` reads as
+ * empty, a missing `imports.lock` as none). `dir` prefixes the file names in errors. The text is
+ * kept: `cargo vet --locked` refuses a file not laid out as `cargo vet fmt` writes it.
+ */
+export function readStore(texts: { config?: string; audits?: string; importsLock?: string }, dir: string) {
+  const f = (n: string) => (dir ? `${dir.replace(/\/$/, '')}/${n}` : n);
+  if (texts.config === undefined) throw new FormatError(f('config.toml'), 'not a cargo-vet store: no config.toml');
+  const { config, audits, importsLock } = texts;
+  return {
+    config: parseConfigFile(config, f('config.toml')),
+    audits: parseAuditsFile(audits ?? '', f('audits.toml')),
+    imports: importsLock !== undefined ? parseImportsLock(importsLock, f('imports.lock')) : undefined,
+    sources: { config, ...(audits !== undefined ? { audits } : {}), ...(importsLock !== undefined ? { importsLock } : {}) },
+  };
+}

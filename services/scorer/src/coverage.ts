@@ -1,0 +1,129 @@
+/**
+ * Audit coverage of one workspace, with cargo-vet's rules (the one resolver in `shared`): its own
+ * store (what `cargo vet --locked` reads) plus the pools the org trusts, read back from the graph.
+ * Pure: the scorer reads the inputs from Neo4j and writes the result.
+ */
+import {
+  auditsFileFromPoolEntries,
+  failures,
+  graphFromWorkspaceEvent,
+  readStore,
+  resolveVet,
+  unvettedFinding,
+  workspaceImpact,
+  type AuditRef,
+  type AuditsFile,
+  type FindingEvent,
+  type VetReport,
+  type VetStore,
+  type WorkspaceEvent,
+} from '@cratewatch/shared';
+import { versionNodeId } from './graph.js';
+import type { Prop } from './facts.js';
+
+export interface TrustedPoolData {
+  entries: { pool: string; crate: string; table: string; entry: string }[];
+  criteria: { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }[];
+}
+
+export interface CoverageOptions {
+  /** Pools (by name, as ingest names them) whose audits the org trusts beside each workspace's own store. */
+  trustedPools: string[];
+  /** An unvetted version raises a finding only from this score up (0–10): "unvetted and high-impact". */
+  minScore: number;
+}
+
+export interface Coverage {
+  report: VetReport;
+  /** Per locked version node: the verdict, the criteria needed, the audit entries that vet it. */
+  rows: { id: string; vetted: string; needs: string[]; via: string[] }[];
+  summary: Record<string, Prop>;
+  /** The unvetted findings that should be open now (empty when the workspace has nothing to trust). */
+  findings: FindingEvent[];
+  /** Trusted pools left out because an entry could not be read (pool → error). */
+  poolErrors: Map<string, string>;
+}
+
+/** The workspace's store, parsed; a FormatError names the file, table and key. */
+export function storeOf(ev: WorkspaceEvent): VetStore | undefined {
+  return ev.store ? readStore(ev.store, `${ev.id}/supply-chain`) : undefined;
+}
+
+/** The trusted pools as audits files, from what the graph holds of them. */
+export function poolsFrom(data: TrustedPoolData, trusted: string[]): { pools: Map<string, AuditsFile>; errors: Map<string, string> } {
+  const pools = new Map<string, AuditsFile>();
+  const errors = new Map<string, string>();
+  for (const pool of trusted) {
+    const byCrate = new Map<string, Record<string, Record<string, unknown>[]>>();
+    for (const e of data.entries) {
+      if (e.pool !== pool) continue;
+      const tables = byCrate.get(e.crate) ?? {};
+      (tables[e.table] ??= []).push(JSON.parse(e.entry) as Record<string, unknown>);
+      byCrate.set(e.crate, tables);
+    }
+    const criteria = data.criteria
+      .filter((c) => c.pool === pool)
+      .map((c) => ({
+        name: c.name,
+        ...(c.description !== null ? { description: c.description } : {}),
+        ...(c.descriptionUrl !== null ? { 'description-url': c.descriptionUrl } : {}),
+        ...(c.implies.length ? { implies: c.implies } : {}),
+      }));
+    try {
+      pools.set(pool, auditsFileFromPoolEntries([...byCrate].map(([crate, entries]) => ({ crate, entries })), criteria, `pool ${pool}`));
+    } catch (err) {
+      errors.set(pool, (err as Error).message);
+    }
+  }
+  return { pools, errors };
+}
+
+/** `import mozilla audits.aes[2]`, `local exemptions.cfg-if[0]`, `pool google wildcard-audits.x[0]`. */
+export const describeRef = (r: AuditRef): string => `${r.source}${r.from ? ` ${r.from}` : ''} ${r.table}.${r.crate}[${r.index}]`;
+
+export function workspaceCoverage(
+  ev: WorkspaceEvent,
+  trusted: TrustedPoolData,
+  orgReach: Map<string, number>,
+  opts: CoverageOptions,
+  at: string,
+): Coverage {
+  const store = storeOf(ev);
+  const { pools, errors } = poolsFrom(trusted, opts.trustedPools);
+  const graph = graphFromWorkspaceEvent(ev);
+  const report = resolveVet({ graph, store }, { pools });
+  const pkg = new Map(ev.packages.map((p) => [p.id, p]));
+  const rows = report.packages.map((v) => ({
+    id: versionNodeId(ev.id, pkg.get(v.id)!),
+    vetted: v.status,
+    needs: v.required,
+    via: v.path.map(describeRef),
+  }));
+  const s = report.summary;
+  const summary: Record<string, Prop> = {
+    vetConclusion: report.conclusion,
+    vetKindsKnown: report.kindsKnown,
+    vetStore: store !== undefined,
+    vetTrustedPools: [...pools.keys()],
+    vetThirdParty: s.thirdParty,
+    vetVetted: s.vetted,
+    vetExempted: s.exempted,
+    vetUnvetted: s.unvetted,
+    vetViolation: s.violation,
+    vetKindDependent: s.kindDependent,
+    vetStoreProblems: (report.store?.reported ?? []).slice(0, 20).map((p) => `${p.file} ${p.table}: ${p.message}`),
+  };
+  // With neither a store nor a trusted pool, nothing is trusted and every crate would be "unvetted":
+  // true, but no news. Coverage is still written to the graph for analysts.
+  const findings: FindingEvent[] = [];
+  if (store !== undefined || pools.size > 0) {
+    const impact = workspaceImpact(graph);
+    const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
+    for (const v of failures(report)) {
+      const i = { ...impact.get(v.id)!, orgWorkspaces: Math.max(1, orgReach.get(v.name) ?? 1) };
+      const f = unvettedFinding(ws, v, i, 'open', at);
+      if (f.score >= opts.minScore || v.status === 'violation') findings.push(f);
+    }
+  }
+  return { report, rows, summary, findings, poolErrors: errors };
+}
