@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SEVERITY_ORDER, TOPICS, FindingEventSchema, type FindingEvent, type Severity } from '@cratewatch/shared';
 import type { Logger } from '@cratewatch/runtime';
+import { KIND_DEPENDENT_NOTE, needsLabel, suggestionKind } from './slack.js';
 
 /** One state change of a finding: its state as first seen, or a state different from the one before. */
 export interface FindingChange {
@@ -148,10 +149,16 @@ export function xmlEscape(s: string): string {
     .replace(/'/g, '&apos;');
 }
 
+/** What the finding is about, after "crate version in workspace: ". */
+function entrySubject(f: FindingEvent): string {
+  if (f.advisory) return `${f.advisory.id}: ${f.advisory.title}`;
+  if (f.kind === 'unvetted') return f.vet ? `${f.vet.status}, needs ${needsLabel(f.vet)}` : 'unvetted';
+  return { advisory: 'advisory', unvetted: 'unvetted crate', maintainer: 'maintainer risk' }[f.kind];
+}
+
 function entryTitle(f: FindingEvent): string {
-  const subject = f.advisory ? `${f.advisory.id}: ${f.advisory.title}` : { advisory: 'advisory', unvetted: 'unvetted crate', maintainer: 'maintainer risk' }[f.kind];
   const head = f.state === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
-  return `[${head}] ${f.crate} ${f.version} in ${f.workspace.id}: ${subject}`;
+  return `[${head}] ${f.crate} ${f.version} in ${f.workspace.id}: ${entrySubject(f)}`;
 }
 
 function entrySummary(f: FindingEvent): string {
@@ -160,6 +167,15 @@ function entrySummary(f: FindingEvent): string {
     `Crate ${f.crate} ${f.version} in workspace ${f.workspace.id}${f.workspace.team ? ` (team ${f.workspace.team})` : ''}, org ${f.workspace.org}.`,
   ];
   if (f.advisory) lines.push(`Patched: ${f.advisory.patched.length ? f.advisory.patched.join(', ') : 'no patched version'}.`);
+  if (f.vet && !f.advisory) {
+    lines.push(`Needs: ${needsLabel(f.vet)}.`);
+    if (f.vet.requiredBy.length) lines.push(`Requested by: ${f.vet.requiredBy.join(', ')}.`);
+    if (f.state !== 'resolved') {
+      const s = f.vet.suggestion;
+      lines.push(s ? `Suggested fix (${suggestionKind(s)}): ${s.command}` : 'No suggested fix.');
+      if (f.vet.kindDependent) lines.push(`Note: ${KIND_DEPENDENT_NOTE}.`);
+    }
+  }
   for (const w of f.why) lines.push(`${w.signal} +${w.contribution}: ${w.detail}`);
   return lines.join('\n');
 }

@@ -55,9 +55,20 @@ function safeUrl(url: string | undefined): string | undefined {
   return url;
 }
 
-/** "RUSTSEC-2023-0071: Marvin Attack" / "unvetted crate" — the subject of the alert. */
-function subject(f: FindingEvent): string {
+type VetDetails = NonNullable<FindingEvent['vet']>;
+
+/** "unvetted" or "violation": what an `unvetted`-kind finding says about its version. */
+function vetStatus(f: FindingEvent): VetDetails['status'] {
+  return f.vet?.status ?? 'unvetted';
+}
+
+/**
+ * The subject of the alert: "RUSTSEC-2023-0071: Marvin Attack" for an advisory, "unvetted: aes 0.9.2"
+ * (or "violation: aes 0.9.2") for an unvetted crate, else the kind's label.
+ */
+export function subject(f: FindingEvent): string {
   if (f.advisory) return `${f.advisory.id}: ${f.advisory.title}`;
+  if (f.kind === 'unvetted') return `${vetStatus(f)}: ${f.crate} ${f.version}`;
   return KIND_LABEL[f.kind];
 }
 
@@ -65,6 +76,11 @@ function subject(f: FindingEvent): string {
 function severityLabel(f: FindingEvent): string {
   const sev = f.severity.toUpperCase();
   return f.advisory?.informational ? `${sev} · informational (${f.advisory.informational})` : sev;
+}
+
+/** The first line of an open alert: "MEDIUM · RUSTSEC-…: title" for an advisory, "[HIGH] unvetted: aes 0.9.2" for an unvetted crate. */
+function openHeadline(f: FindingEvent): string {
+  return f.kind === 'unvetted' && !f.advisory ? `[${severityLabel(f)}] ${subject(f)}` : `${severityLabel(f)} · ${subject(f)}`;
 }
 
 function workspaceLabel(f: FindingEvent): string {
@@ -76,18 +92,46 @@ function patchedLabel(f: FindingEvent): string | undefined {
   return f.advisory.patched.length ? f.advisory.patched.join(', ') : 'no patched version';
 }
 
+/** "safe-to-deploy (missing: safe-to-deploy)": the criteria required and those no trusted audit reaches. */
+export function needsLabel(v: VetDetails): string {
+  const needs = v.needs.length ? v.needs.join(', ') : 'no criteria recorded';
+  return v.missing.length ? `${needs} (missing: ${v.missing.join(', ')})` : needs;
+}
+
+/** The first `max` requesters, then "and N more". */
+export function requiredByLabel(v: VetDetails, max = 3): string {
+  const shown = v.requiredBy.slice(0, max).map((r) => truncate(r, 120));
+  const more = v.requiredBy.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
+/** "delta audit 0.8.4 → 0.9.2" / "full audit of 0.9.2". */
+export function suggestionKind(s: NonNullable<VetDetails['suggestion']>): string {
+  return s.kind === 'delta' && s.from ? `delta audit ${s.from} → ${s.to}` : `full audit of ${s.to}`;
+}
+
+export const KIND_DEPENDENT_NOTE = 'verdict depends on dependency kinds: the workspace sent only a Cargo.lock';
+
+/** Text inside a Slack code span: escaped, and without the backtick that would end it. */
+function codeSpan(s: string): string {
+  return `\`${escapeMrkdwn(s.replace(/`/g, "'"))}\``;
+}
+
+function whyText(f: FindingEvent): string {
+  return f.why.map((w) => `${w.signal} +${w.contribution}: ${w.detail}`).join('\n');
+}
+
 /** The Block Kit message for one finding state: an open finding, or its own "resolved" message. */
 export function slackMessage(f: FindingEvent): SlackMessage {
   const resolved = f.state === 'resolved';
-  const headerText = resolved
-    ? `✅ Resolved · ${subject(f)}`
-    : `${severityLabel(f)} · ${subject(f)}`;
+  const vet = f.kind === 'unvetted' && !f.advisory ? f.vet : undefined;
+  const headerText = resolved ? `✅ Resolved · ${subject(f)}` : openHeadline(f);
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(headerText, 150), emoji: true } },
   ];
   const fields: TextObject[] = [
-    { type: 'mrkdwn', text: `*Crate*\n\`${escapeMrkdwn(f.crate)} ${escapeMrkdwn(f.version)}\`` },
-    { type: 'mrkdwn', text: `*Workspace*\n${escapeMrkdwn(workspaceLabel(f))}` },
+    { type: 'mrkdwn', text: `*Crate*\n${codeSpan(`${f.crate} ${f.version}`)}` },
+    { type: 'mrkdwn', text: `*Workspace*\n${escapeMrkdwn(truncate(workspaceLabel(f), 1900))}` },
     { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_EMOJI[f.severity]} ${escapeMrkdwn(severityLabel(f).toLowerCase())} (score ${f.score})` },
     { type: 'mrkdwn', text: `*State*\n${resolved ? 'resolved' : 'open'}` },
   ];
@@ -98,27 +142,47 @@ export function slackMessage(f: FindingEvent): SlackMessage {
   if (f.advisory?.aliases.length) {
     fields.push({ type: 'mrkdwn', text: `*Aliases*\n${escapeMrkdwn(truncate(f.advisory.aliases.join(', '), 1900))}` });
   }
+  if (vet) {
+    fields.push({ type: 'mrkdwn', text: `*Needs*\n${escapeMrkdwn(truncate(needsLabel(vet), 1900))}` });
+    if (!resolved && vet.requiredBy.length) {
+      fields.push({ type: 'mrkdwn', text: `*Requested by*\n${escapeMrkdwn(truncate(requiredByLabel(vet), 1900))}` });
+    }
+  }
   blocks.push({ type: 'section', fields });
   if (resolved) {
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: `This finding is *resolved*: \`${escapeMrkdwn(f.workspace.id)}\` no longer locks an affected \`${escapeMrkdwn(f.crate)} ${escapeMrkdwn(f.version)}\`.` },
-    });
+    const what = f.kind === 'unvetted' && !f.advisory
+      ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
+      : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${what}` } });
+  } else if (f.kind === 'unvetted' && !f.advisory) {
+    const s = vet?.suggestion;
+    const fix = s ? `*Suggested fix* (${escapeMrkdwn(suggestionKind(s))})\n${codeSpan(truncate(s.command, 2000))}` : '*Suggested fix*\nno suggestion';
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: fix } });
+    if (vet?.kindDependent) {
+      blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: ${KIND_DEPENDENT_NOTE}` }] });
+    }
   }
   const url = safeUrl(f.advisory?.url);
   if (url && f.advisory) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${url}|View advisory ${escapeMrkdwn(f.advisory.id)}>` } });
   }
   if (f.why.length) {
-    const why = f.why.map((w) => `${w.signal} +${w.contribution}: ${w.detail}`).join('\n');
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(truncate(why, 1900)) }] });
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(truncate(whyText(f), 1900)) }] });
   }
-  return { text: escapeMrkdwn(plainSummary(f)), blocks };
+  return { text: escapeMrkdwn(truncate(plainSummary(f), 3000)), blocks };
 }
 
 /** One line: the notification text and the fallback of the Block Kit message. */
 export function plainSummary(f: FindingEvent): string {
   const head = f.state === 'resolved' ? 'RESOLVED' : severityLabel(f);
+  if (f.kind === 'unvetted' && !f.advisory) {
+    const parts = [`[${head}] ${subject(f)} in ${workspaceLabel(f)}`];
+    if (f.vet && f.state !== 'resolved') {
+      parts.push(`needs ${needsLabel(f.vet)}`);
+      parts.push(f.vet.suggestion ? `fix: ${f.vet.suggestion.command}` : 'no suggestion');
+    }
+    return parts.join(' — ');
+  }
   const parts = [`[${head}] ${subject(f)}`, `${f.crate} ${f.version} in ${workspaceLabel(f)}`];
   const patched = patchedLabel(f);
   if (patched !== undefined && f.state !== 'resolved') parts.push(`patched: ${patched}`);
@@ -129,7 +193,7 @@ export function plainSummary(f: FindingEvent): string {
 /** A readable block of text for a terminal (the notifier without a webhook prints these). */
 export function plainTextAlert(f: FindingEvent): string {
   const lines = [
-    `== ${f.state === 'resolved' ? 'RESOLVED' : severityLabel(f)} · ${subject(f)}`,
+    `== ${f.state === 'resolved' ? `RESOLVED · ${subject(f)}` : openHeadline(f)}`,
     `   crate:      ${f.crate} ${f.version}`,
     `   workspace:  ${workspaceLabel(f)} (org ${f.workspace.org})`,
     `   state:      ${f.state}`,
@@ -139,6 +203,15 @@ export function plainTextAlert(f: FindingEvent): string {
   if (patched !== undefined) lines.push(`   patched:    ${patched}`);
   if (f.advisory?.aliases.length) lines.push(`   aliases:    ${f.advisory.aliases.join(', ')}`);
   if (f.advisory?.url) lines.push(`   link:       ${f.advisory.url}`);
+  const vet = f.kind === 'unvetted' && !f.advisory ? f.vet : undefined;
+  if (vet) {
+    lines.push(`   needs:      ${needsLabel(vet)}`);
+    if (vet.requiredBy.length) lines.push(`   requested:  ${vet.requiredBy.join(', ')}`);
+    if (f.state !== 'resolved') {
+      lines.push(`   fix:        ${vet.suggestion ? `${vet.suggestion.command} (${suggestionKind(vet.suggestion)})` : 'no suggestion'}`);
+      if (vet.kindDependent) lines.push(`   note:       ${KIND_DEPENDENT_NOTE}`);
+    }
+  }
   for (const w of f.why) lines.push(`   why:        ${w.signal} +${w.contribution}: ${w.detail}`);
   lines.push(`   finding:    ${f.id}`);
   return lines.join('\n') + '\n';

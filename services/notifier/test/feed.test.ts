@@ -1,6 +1,6 @@
 /** The risk feed's store, Atom rendering and HTTP server on a real loopback port (no Kafka here). */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FindingEvent } from '@cratewatch/shared';
+import { unvettedFinding, type FindingEvent } from '@cratewatch/shared';
 import { FindingStore, atomFeed, parseFeedListen, startFeedServer, type FeedServer } from '../src/feed.js';
 import { captureLogger } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
@@ -164,6 +164,43 @@ describe('risk feed (HTTP on loopback)', () => {
     for (const bad of ['<a><b></a>', '<a>&</a>', '<a x=1/>', '<a/><b/>', '<a>x < y</a>']) expect(() => parseXml(bad)).toThrow();
     // An empty feed is well-formed too.
     expect(parseXml(atomFeed([], 'http://127.0.0.1/feed.atom')).children.filter((c) => c.name === 'entry')).toEqual([]);
+  });
+
+  it('Atom entries of unvetted findings: what is needed in the title, requesters and the fix in the summary', () => {
+    const verdict = {
+      id: 'aes 0.9.2', name: 'aes', version: '0.9.2', vetVersion: '0.9.2', thirdParty: true, status: 'unvetted' as const,
+      required: ['safe-to-deploy'], missing: ['safe-to-deploy'], path: [],
+      requiredBy: [{ by: 'spin-cli@3.0.0', criteria: ['safe-to-deploy'], kind: 'normal' as const, why: 'policy.criteria' as const }],
+      suggestion: { criteria: ['safe-to-deploy'], kind: 'delta' as const, from: '0.8.4', to: '0.9.2', command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy' },
+      kindDependent: { ifDevEdges: 'vetted' as const, ifNormalEdges: 'unvetted' as const, required: ['safe-to-deploy'] },
+    };
+    const impact = { buildTime: true, direct: true, fanIn: 1, orgWorkspaces: 1 };
+    const ws = { id: 'ws-pay', org: 'acme', team: 'payments' };
+    const s = new FindingStore();
+    put(s, unvettedFinding(ws, verdict, impact, 'open', '2025-03-01T10:00:00.000Z'));
+    put(s, unvettedFinding(ws, { ...verdict, name: 'ring', version: '0.17.0', status: 'violation', suggestion: undefined, kindDependent: undefined }, impact, 'open', '2025-03-01T11:00:00.000Z'));
+    put(s, unvettedFinding(ws, verdict, impact, 'resolved', '2025-03-02T10:00:00.000Z'));
+    const doc = parseXml(atomFeed(s.changes({ state: 'all' }), 'http://127.0.0.1/feed.atom'));
+    const entries = children(doc, 'entry');
+    expect(entries.map((e) => child(e, 'title')!.text)).toEqual([
+      '[RESOLVED] aes 0.9.2 in ws-pay: unvetted, needs safe-to-deploy (missing: safe-to-deploy)',
+      '[HIGH] ring 0.17.0 in ws-pay: violation, needs safe-to-deploy (missing: safe-to-deploy)',
+      '[MEDIUM] aes 0.9.2 in ws-pay: unvetted, needs safe-to-deploy (missing: safe-to-deploy)',
+    ]);
+    expect(entries.every((e) => child(e, 'link') === undefined)).toBe(true); // no advisory to link to
+    expect(child(entries[2]!, 'summary')!.text.split('\n')).toEqual([
+      'Open unvetted finding, severity medium (score 6.5).',
+      'Crate aes 0.9.2 in workspace ws-pay (team payments), org acme.',
+      'Needs: safe-to-deploy (missing: safe-to-deploy).',
+      'Requested by: spin-cli@3.0.0 (policy.criteria).',
+      'Suggested fix (delta audit 0.8.4 → 0.9.2): cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy',
+      'Note: verdict depends on dependency kinds: the workspace sent only a Cargo.lock.',
+      'vet.unvetted +3: no trusted audit or exemption gives it safe-to-deploy',
+      'impact.build-time +2: runs at build time (a build-dependency or one of its dependencies)',
+      "impact.direct +1.5: a direct dependency of the workspace's own crates",
+    ]);
+    expect(child(entries[1]!, 'summary')!.text).toContain('No suggested fix.');
+    expect(child(entries[0]!, 'summary')!.text).not.toContain('Suggested fix');
   });
 
   it('parses NOTIFIER_FEED_LISTEN', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FindingEvent } from '@cratewatch/shared';
+import { unvettedFinding, type FindingEvent, type PackageVerdict } from '@cratewatch/shared';
 import { plainSummary, plainTextAlert, slackMessage } from '../src/slack.js';
 
 const finding: FindingEvent = {
@@ -112,15 +112,201 @@ describe('slackMessage (Block Kit)', () => {
     expect(json).not.toContain('javascript:'); // not an http(s) URL: no link
   });
 
-  it('renders non-advisory findings by their kind', () => {
+  it('renders other kinds by their label', () => {
     const { advisory: _omit, ...rest } = finding;
-    const m = slackMessage({ ...rest, kind: 'unvetted', severity: 'high', score: 7.5 });
-    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('HIGH · unvetted crate');
+    const m = slackMessage({ ...rest, kind: 'maintainer', severity: 'high', score: 7.5 });
+    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('HIGH · maintainer risk');
     expect(JSON.stringify(m.blocks)).not.toContain('Patched versions');
   });
 });
 
+/** A verdict as the resolver gives it: aes 0.9.2 unvetted for safe-to-deploy, a delta audit from 0.8.4 suggested. */
+function verdict(o: Partial<PackageVerdict> = {}): PackageVerdict {
+  return {
+    id: 'aes 0.9.2',
+    name: 'aes',
+    version: '0.9.2',
+    vetVersion: '0.9.2',
+    thirdParty: true,
+    status: 'unvetted',
+    required: ['safe-to-deploy'],
+    requiredBy: [
+      { by: 'spin-cli@3.0.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'policy.criteria' },
+      { by: 'spin-trigger@3.0.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'default-criteria' },
+      { by: 'cipher@0.5.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'dependent' },
+      { by: 'ctr@0.10.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'dependent' },
+      { by: 'aes-gcm@0.11.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'dependent' },
+    ],
+    missing: ['safe-to-deploy'],
+    path: [],
+    suggestion: { criteria: ['safe-to-deploy'], kind: 'delta', from: '0.8.4', to: '0.9.2', command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy' },
+    ...o,
+  };
+}
+
+const ws = { id: 'ws-payments', org: 'acme', team: 'payments' };
+const impact = { buildTime: true, direct: true, fanIn: 5, orgWorkspaces: 3 };
+const unvetted = unvettedFinding(ws, verdict(), impact, 'open', '2025-01-02T03:04:05.000Z');
+
+describe('slackMessage for unvetted findings', () => {
+  it('renders an open unvetted finding exactly', () => {
+    // The scorer's own rules: 3 + 2 + 1.5 + 1.3 + 1 = 8.8, high.
+    expect(unvetted).toMatchObject({ id: 'ws-payments|aes|0.9.2|unvetted', kind: 'unvetted', severity: 'high', score: 8.8 });
+    expect(slackMessage(unvetted)).toEqual({
+      text:
+        '[HIGH] unvetted: aes 0.9.2 in ws-payments (team payments) — needs safe-to-deploy (missing: safe-to-deploy) — ' +
+        'fix: cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '[HIGH] unvetted: aes 0.9.2', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`aes 0.9.2`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-payments (team payments)' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_orange_circle: high (score 8.8)' },
+            { type: 'mrkdwn', text: '*State*\nopen' },
+            { type: 'mrkdwn', text: '*Needs*\nsafe-to-deploy (missing: safe-to-deploy)' },
+            {
+              type: 'mrkdwn',
+              text: '*Requested by*\nspin-cli@3.0.0 (policy.criteria), spin-trigger@3.0.0 (default-criteria), cipher@0.5.0 (dependent) and 2 more',
+            },
+          ],
+        },
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: '*Suggested fix* (delta audit 0.8.4 → 0.9.2)\n`cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy`' },
+        },
+        {
+          type: 'context',
+          elements: [
+            {
+              type: 'mrkdwn',
+              text:
+                'vet.unvetted +3: no trusted audit or exemption gives it safe-to-deploy\n' +
+                'impact.build-time +2: runs at build time (a build-dependency or one of its dependencies)\n' +
+                "impact.direct +1.5: a direct dependency of the workspace's own crates\n" +
+                'impact.fan-in +1.3: 5 packages of the workspace depend on it\n' +
+                "impact.org-reach +1: locked by 3 of the org's workspaces",
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('a violation, without a suggestion, whose verdict depends on dependency kinds', () => {
+    const { suggestion: _s, ...v } = verdict({
+      status: 'violation',
+      requiredBy: [{ by: 'app@1.0.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'policy.criteria' }],
+      kindDependent: { ifDevEdges: 'vetted', ifNormalEdges: 'violation', required: ['safe-to-deploy'] },
+    });
+    const f = unvettedFinding({ id: 'ws-x', org: 'acme' }, v, { buildTime: false, direct: false, fanIn: 1, orgWorkspaces: 1 }, 'open', '2025-01-02T03:04:05.000Z');
+    expect(slackMessage(f)).toEqual({
+      text: '[HIGH] violation: aes 0.9.2 in ws-x — needs safe-to-deploy (missing: safe-to-deploy) — no suggestion',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '[HIGH] violation: aes 0.9.2', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`aes 0.9.2`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-x' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_orange_circle: high (score 6)' },
+            { type: 'mrkdwn', text: '*State*\nopen' },
+            { type: 'mrkdwn', text: '*Needs*\nsafe-to-deploy (missing: safe-to-deploy)' },
+            { type: 'mrkdwn', text: '*Requested by*\napp@1.0.0 (policy.criteria)' },
+          ],
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: '*Suggested fix*\nno suggestion' } },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: ':warning: verdict depends on dependency kinds: the workspace sent only a Cargo.lock' }],
+        },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: 'vet.violation +6: a trusted audit records a violation for this version' }],
+        },
+      ],
+    });
+  });
+
+  it('a resolved unvetted finding is its own "Resolved" message, without the fix', () => {
+    const f = unvettedFinding(ws, verdict(), impact, 'resolved', '2025-01-03T00:00:00.000Z');
+    expect(slackMessage(f)).toEqual({
+      text: '[RESOLVED] unvetted: aes 0.9.2 in ws-payments (team payments)',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '✅ Resolved · unvetted: aes 0.9.2', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`aes 0.9.2`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-payments (team payments)' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_orange_circle: high (score 8.8)' },
+            { type: 'mrkdwn', text: '*State*\nresolved' },
+            { type: 'mrkdwn', text: '*Needs*\nsafe-to-deploy (missing: safe-to-deploy)' },
+          ],
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: 'This finding is *resolved*: `aes 0.9.2` in `ws-payments` is no longer reported as unvetted.' } },
+        (slackMessage(unvetted).blocks[3] as { type: 'context' }),
+      ],
+    });
+  });
+
+  it('escapes mrkdwn in every vet field and keeps the header within 150 characters', () => {
+    const long = 'x'.repeat(200);
+    const f = unvettedFinding(
+      ws,
+      verdict({
+        name: `evil<@U123>&${long}`,
+        required: ['<!channel>'],
+        missing: ['<!channel>'],
+        requiredBy: [{ by: '<@U999>', criteria: [], kind: 'normal', why: 'policy.criteria' }],
+        suggestion: { criteria: [], kind: 'full', to: '0.9.2', command: 'cargo vet certify `rm -rf` <@U1> & co' },
+      }),
+      impact,
+      'open',
+      '2025-01-02T03:04:05.000Z',
+    );
+    const m = slackMessage(f);
+    const header = m.blocks[0] as { text: { text: string } };
+    expect(header.text.text.length).toBe(150);
+    expect(header.text.text.startsWith('[HIGH] unvetted: evil<@U123>&x')).toBe(true); // plain_text: not parsed by Slack
+    expect(header.text.text.endsWith('…')).toBe(true);
+    // A header is plain_text, which Slack never parses; everything else is escaped.
+    const json = JSON.stringify({ ...m, blocks: m.blocks.slice(1) });
+    expect(json).not.toMatch(/<[@!]/);
+    expect(json).toContain('&lt;!channel&gt;');
+    expect(json).toContain('&lt;@U999&gt; (policy.criteria)');
+    expect(json).toContain("*Suggested fix* (full audit of 0.9.2)\\n`cargo vet certify 'rm -rf' &lt;@U1&gt; &amp; co`");
+  });
+});
+
 describe('plain text alerts (no webhook)', () => {
+  it('prints an unvetted finding with what it needs, who asks and the fix', () => {
+    expect(plainTextAlert({ ...unvetted, vet: { ...unvetted.vet!, kindDependent: true } })).toBe(
+      [
+        '== [HIGH] unvetted: aes 0.9.2',
+        '   crate:      aes 0.9.2',
+        '   workspace:  ws-payments (team payments) (org acme)',
+        '   state:      open',
+        '   score:      8.8 (high)',
+        '   needs:      safe-to-deploy (missing: safe-to-deploy)',
+        '   requested:  spin-cli@3.0.0 (policy.criteria), spin-trigger@3.0.0 (default-criteria), cipher@0.5.0 (dependent), ctr@0.10.0 (dependent), aes-gcm@0.11.0 (dependent)',
+        '   fix:        cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy (delta audit 0.8.4 → 0.9.2)',
+        '   note:       verdict depends on dependency kinds: the workspace sent only a Cargo.lock',
+        '   why:        vet.unvetted +3: no trusted audit or exemption gives it safe-to-deploy',
+        '   why:        impact.build-time +2: runs at build time (a build-dependency or one of its dependencies)',
+        "   why:        impact.direct +1.5: a direct dependency of the workspace's own crates",
+        '   why:        impact.fan-in +1.3: 5 packages of the workspace depend on it',
+        "   why:        impact.org-reach +1: locked by 3 of the org's workspaces",
+        '   finding:    ws-payments|aes|0.9.2|unvetted',
+        '',
+      ].join('\n'),
+    );
+    const resolved = plainTextAlert({ ...unvetted, state: 'resolved' });
+    expect(resolved.split('\n')[0]).toBe('== RESOLVED · unvetted: aes 0.9.2');
+    expect(resolved).not.toContain('fix:');
+  });
+
   it('prints one readable block per alert', () => {
     expect(plainTextAlert(finding)).toBe(
       [
