@@ -66,6 +66,17 @@ export class DeliveryLog {
     this.remember(findingId, rec);
   }
 
+  /** Writes several records in one produce request (acks from all in-sync replicas), then remembers them. */
+  async recordMany(entries: [key: string, rec: DeliveryRecord][]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.opts.producer.send({
+      topic: INTERNAL_TOPICS.deliveries,
+      acks: -1,
+      messages: entries.map(([key, rec]) => ({ key, value: JSON.stringify(rec) })),
+    });
+    for (const [key, rec] of entries) this.remember(key, rec);
+  }
+
   /** Keeps the newest record per id (a lagging echo of an older record must not win). */
   private remember(id: string, rec: DeliveryRecord | null): void {
     if (rec === null) {

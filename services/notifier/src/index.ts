@@ -5,3 +5,4 @@ export * from './compacted.js';
 export * from './routes.js';
 export * from './feed.js';
 export * from './notifier.js';
+export * from './window.js';

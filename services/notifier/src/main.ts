@@ -7,18 +7,19 @@
  * NOTIFIER_BACKOFF_MS (default 500), NOTIFIER_MAX_RETRY_AFTER_MS (default 60000), NOTIFIER_KEY_PREFIX
  * (handle only findings whose key — `workspace|crate|version|kind` — starts with it), LOG_LEVEL,
  * NOTIFIER_ROUTES (JSON) or NOTIFIER_ROUTES_FILE (routes per team and severity; they replace
- * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off).
+ * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off),
+ * NOTIFIER_DIGEST_THRESHOLD (default 5; 0 or off: no digests), NOTIFIER_DIGEST_WINDOW_MS (default 2000).
  */
 import { logger, onShutdown } from '@cratewatch/runtime';
-import { DEFAULT_GROUP, SERVICE, startNotifier } from './notifier.js';
+import { DEFAULT_DIGEST, DEFAULT_GROUP, SERVICE, parseDigestThreshold, startNotifier } from './notifier.js';
 import { routesFromEnv } from './routes.js';
 import { parseFeedListen } from './feed.js';
 
-function positiveInt(name: string): number | undefined {
+function positiveInt(name: string, min = 1): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be ${min === 0 ? 'a whole number' : 'a positive integer'}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -35,12 +36,15 @@ try {
   }
   const feed = parseFeedListen(process.env.NOTIFIER_FEED_LISTEN);
   const keyPrefix = process.env.NOTIFIER_KEY_PREFIX || undefined;
+  const threshold = parseDigestThreshold(process.env.NOTIFIER_DIGEST_THRESHOLD);
+  const windowMs = positiveInt('NOTIFIER_DIGEST_WINDOW_MS', 0) ?? DEFAULT_DIGEST.windowMs;
   const notifier = await startNotifier({
     log,
     ...(webhookUrl ? { webhookUrl } : {}),
     ...(routes ? { routes } : {}),
     ...(feed ? { feed } : {}),
     groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
+    digest: { threshold, windowMs },
     ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix) } : {}),
     delivery: {
       ...(attempts ? { attempts } : {}),

@@ -2,29 +2,35 @@
  * The notifier: consumes `risk.findings` and delivers each state change of a finding once to every
  * route that matches it (the default route: SLACK_WEBHOOK_URL, or stdout).
  *
- * Per finding (key = finding id):
- *   1. tombstone → ignored;
- *   2. invalid value → `risk.findings.dlq` with the field paths (runConsumer does it), go on;
- *   3. for each matching route, in order: the last state delivered to (route, finding) (from
- *      `notifier.deliveries`) is the same → skipped; a state observed before the last delivered one
- *      (a replay of old history) → skipped;
- *   4. else deliver (webhook with retries, or stdout), then write `{state, at}` under the key of
- *      (route, finding), and go on to the next route;
- *   5. a route it could not be delivered to after the retries: the other routes are still served;
- *      then the finding goes to `risk.findings.dlq` once, with the reason of each failed route.
- *   Then the handler returns and the offset is committed.
+ * Findings are handled in windows (window.ts: what arrives within `digest.windowMs` of the first
+ * message, across partitions). Per window:
+ *   1. tombstones are ignored; a value that fails validation goes to `risk.findings.dlq` with the
+ *      field paths;
+ *   2. per finding and matching route, in order: the last state delivered to (route, finding) (from
+ *      `notifier.deliveries`, or earlier in this window) is the same → skipped; a state observed
+ *      before the last delivered one (a replay of old history) → skipped; else it is due;
+ *   3. per route, in the configured order: more than `digest.threshold` changes due → ONE digest
+ *      (Slack: slackDigest; a webhook route: `{digest: true, findings}`; stdout: a text block),
+ *      else each change on its own (webhook with retries, or stdout); after each delivery the
+ *      delivery records of what it carried are written (`{state, at, observedAt}` per (route,
+ *      finding));
+ *   4. a route it could not be delivered to after the retries (a digest: every change it carried):
+ *      the other routes are still served; then each such finding goes to `risk.findings.dlq` once,
+ *      with the reason of each failed route.
+ *   Then the window's offsets are committed.
  *
  * It also keeps the latest state of every finding and serves it as the org-wide risk feed (feed.ts).
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { TOPICS, decodeEvent, type FindingEvent } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, logger, newProducer, runConsumer, sendToDlq, withAdmin, type Logger } from '@cratewatch/runtime';
+import { EventValidationError, TOPICS, decodeEvent, type FindingEvent } from '@cratewatch/shared';
+import { ensureTopics, kafkaClient, logger, newProducer, sendToDlq, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { DeliveryAbortedError, DeliveryError, postJson, type DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
-import { plainTextAlert, slackMessage } from './slack.js';
+import { plainTextAlert, plainTextDigest, slackDigest, slackMessage } from './slack.js';
 import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.js';
 import { FindingStore, startFeedServer, type FeedListen, type FeedServer } from './feed.js';
 import { readCompacted } from './compacted.js';
+import { runWindowedConsumer, type WindowContext } from './window.js';
 
 export const SERVICE = 'notifier';
 export const DEFAULT_GROUP = 'cratewatch-notifier';
@@ -56,6 +62,30 @@ export interface NotifierOptions {
   routes?: Route[];
   /** Where to serve the org-wide risk feed (port 0: any free port); default: no feed. */
   feed?: FeedListen;
+  /**
+   * Bursts: when one window holds more than `threshold` state changes due to the same route, that
+   * route gets one digest instead (threshold 0: never). A window stays open `windowMs` after its
+   * first message. Default: DEFAULT_DIGEST.
+   */
+  digest?: DigestOptions;
+}
+
+export interface DigestOptions {
+  /** More than this many changes for one route in one window → one digest; 0 turns digests off. */
+  threshold: number;
+  /** How long a window collects findings after its first one (ms; default 2000, 0 when digests are off). */
+  windowMs?: number;
+}
+
+export const DEFAULT_DIGEST = { threshold: 5, windowMs: 2000 } as const;
+
+/** NOTIFIER_DIGEST_THRESHOLD: a whole number ≥ 0, or `off` (= 0); unset or empty: the default. */
+export function parseDigestThreshold(raw: string | undefined): number {
+  const v = raw?.trim().toLowerCase();
+  if (v === undefined || v === '') return DEFAULT_DIGEST.threshold;
+  if (v === 'off') return 0;
+  if (!/^\d+$/.test(v)) throw new Error(`NOTIFIER_DIGEST_THRESHOLD must be a whole number or off, got ${JSON.stringify(raw)}`);
+  return Number(v);
 }
 
 export interface NotifierStats {
@@ -69,6 +99,8 @@ export interface NotifierStats {
   ignored: number;
   /** Valid findings no route matched. */
   unrouted: number;
+  /** Digests delivered (each also counts its changes in `delivered`). */
+  digests: number;
 }
 
 export interface Notifier {
@@ -81,6 +113,8 @@ export interface Notifier {
   readonly routes: string[];
   /** The base URL of the risk feed, when it is served. */
   readonly feedUrl?: string;
+  /** The digest settings in force (threshold 0: off). */
+  readonly digest: Required<DigestOptions>;
 }
 
 function checkWebhookUrl(url: string): void {
@@ -105,10 +139,13 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   if (options.routes && webhookUrl) throw new Error('give either routes or a single webhookUrl, not both');
   if (options.routes && options.routes.length === 0) throw new Error('routes must not be empty');
   const routes: Route[] = options.routes ?? [{ name: DEFAULT_ROUTE, ...(webhookUrl ? { webhookUrl } : {}) }];
+  const threshold = options.digest?.threshold ?? DEFAULT_DIGEST.threshold;
+  if (!Number.isInteger(threshold) || threshold < 0) throw new Error('digest.threshold must be a whole number ≥ 0');
+  const digest: Required<DigestOptions> = { threshold, windowMs: threshold > 0 ? (options.digest?.windowMs ?? DEFAULT_DIGEST.windowMs) : 0 };
   const channel = routes.every((r) => r.webhookUrl) ? 'slack' : 'stdout';
   const out = options.out ?? ((text: string) => void process.stdout.write(text));
   const abort = new AbortController();
-  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0 };
+  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0 };
 
   if (!options.routes && !webhookUrl) {
     log.warn('SLACK_WEBHOOK_URL is not set: alerts are printed to stdout');
@@ -166,50 +203,140 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
 
     /** Delivered, but the record could not be written yet: written on the retry, not delivered again. */
     const unrecorded = new Map<string, DeliveryRecord>();
+    /** Messages already sent to the DLQ, so a window handled again does not send them twice. */
+    const dlqWritten = new WeakSet<ConsumedMessage>();
+    const named = routes.length > 1 || !!options.routes;
+    const channelOf = (route: Route) => (route.webhookUrl ? 'slack' : 'stdout');
 
-    const send = async (route: Route, f: FindingEvent): Promise<number> => {
+    /** Delivers one finding state, or a digest of several, to a route; returns the attempts it took. */
+    const send = async (route: Route, what: { finding: FindingEvent } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
       if (!route.webhookUrl) {
-        out(plainTextAlert(f) + '\n');
+        out(('finding' in what ? plainTextAlert(what.finding) : plainTextDigest(what.digest)) + '\n');
         return 1;
       }
-      const res = await postJson(route.webhookUrl, slackMessage(f), {
+      const body = 'finding' in what ? slackMessage(what.finding) : slackDigest(what.digest);
+      const res = await postJson(route.webhookUrl, body, {
         ...options.delivery,
         signal: abort.signal,
-        onRetry: ({ attempt, waitMs, reason }) =>
-          log.warn('webhook delivery failed; retrying', { finding: f.id, state: f.state, route: route.name, attempt, waitMs, reason }),
+        onRetry: ({ attempt, waitMs, reason }) => log.warn('webhook delivery failed; retrying', { ...logAt, route: route.name, attempt, waitMs, reason }),
       });
       return res.attempts;
     };
 
-    const consumer = await runConsumer({
-      kafka,
-      producer,
-      groupId,
-      topics: [TOPICS.findings],
-      service: SERVICE,
-      log,
-      fromBeginning: true,
-      handle: async ({ topic, partition, message, key }) => {
-        if (options.keyFilter && !options.keyFilter(key)) return;
-        if (message.value === null) {
-          stats.ignored++;
-          log.debug('tombstone ignored', { key, partition, offset: message.offset });
+    interface Item {
+      m: ConsumedMessage;
+      f: FindingEvent;
+      where: { finding: string; state: FindingEvent['state']; partition: number; offset: string };
+      failures: { route: string; reason: string }[];
+    }
+    interface Due {
+      item: Item;
+      dkey: string;
+      at: Record<string, unknown>;
+    }
+
+    const failureReason = (route: Route, message: string, digestOf?: number) => {
+      const what = route.name === DEFAULT_ROUTE && !options.routes ? 'Slack' : `route ${route.name}`;
+      return `not delivered to ${what}${digestOf ? ` (in a digest of ${digestOf})` : ''}: ${message}`;
+    };
+    const stopping = () => {
+      if (abort.signal.aborted) throw new DeliveryAbortedError('delivery aborted: stopping');
+    };
+
+    const deliverOne = async (route: Route, d: Due, ctx: WindowContext) => {
+      stopping();
+      const f = d.item.f;
+      let attempts: number;
+      try {
+        attempts = await send(route, { finding: f }, { finding: f.id, state: f.state });
+      } catch (err) {
+        if (err instanceof DeliveryError) {
+          d.item.failures.push({ route: route.name, reason: failureReason(route, err.message) });
+          log.error('not delivered to route', { ...d.at, reason: err.message });
           return;
         }
-        const f = decodeEvent(TOPICS.findings, message.value);
-        if (f === null) return;
-        const where = { finding: f.id, state: f.state, partition, offset: message.offset };
+        if (err instanceof DeliveryAbortedError) log.info('delivery interrupted by stop; the finding will be handled again', d.at);
+        throw err;
+      }
+      const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt };
+      unrecorded.set(d.dkey, rec);
+      await dlog.record(d.dkey, rec);
+      unrecorded.delete(d.dkey);
+      stats.delivered++;
+      log.info('sent', { ...d.at, channel: channelOf(route), severity: f.severity, workspace: f.workspace.id, attempts, kind: f.kind, ...(f.advisory ? { advisory: f.advisory.id } : {}) });
+      await ctx.heartbeat();
+    };
+
+    const deliverDigest = async (route: Route, due: Due[], ctx: WindowContext) => {
+      stopping();
+      const fs = due.map((d) => d.item.f);
+      const summary = { route: route.name, findings: fs.length, open: fs.filter((f) => f.state === 'open').length, resolved: fs.filter((f) => f.state === 'resolved').length };
+      let attempts: number;
+      try {
+        attempts = await send(route, { digest: fs }, { digest: fs.length });
+      } catch (err) {
+        if (err instanceof DeliveryError) {
+          for (const d of due) d.item.failures.push({ route: route.name, reason: failureReason(route, err.message, fs.length) });
+          log.error('digest not delivered to route', { ...summary, reason: err.message });
+          return;
+        }
+        if (err instanceof DeliveryAbortedError) log.info('digest interrupted by stop; its findings will be handled again', summary);
+        throw err;
+      }
+      // One record per (route, finding) it carried, written together once the digest was delivered.
+      const at = new Date().toISOString();
+      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.item.f.state, at, observedAt: d.item.f.observedAt }]);
+      for (const [k, r] of recs) unrecorded.set(k, r);
+      await dlog.recordMany(recs);
+      for (const [k] of recs) unrecorded.delete(k);
+      stats.delivered += due.length;
+      stats.digests++;
+      log.info('sent digest', { ...summary, channel: channelOf(route), attempts });
+      for (const d of due) log.info('sent in digest', { ...d.at, severity: d.item.f.severity, workspace: d.item.f.workspace.id });
+      await ctx.heartbeat();
+    };
+
+    const handleWindow = async (ms: ConsumedMessage[], ctx: WindowContext) => {
+      // 1. Decode; refuse what is not a finding.
+      const items: Item[] = [];
+      for (const m of ms) {
+        if (keyFilter && !keyFilter(m.key)) continue;
+        const where = { partition: m.partition, offset: m.message.offset };
+        if (m.message.value === null) {
+          if (ctx.attempt === 1) stats.ignored++;
+          log.debug('tombstone ignored', { key: m.key, ...where });
+          continue;
+        }
+        let f: FindingEvent | null;
+        try {
+          f = decodeEvent(TOPICS.findings, m.message.value);
+        } catch (err) {
+          if (!(err instanceof EventValidationError)) throw err;
+          if (!dlqWritten.has(m)) {
+            log.warn('refused message: sent to DLQ', { topic: m.topic, ...where, key: m.key, reason: err.message });
+            await sendToDlq(producer, SERVICE, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, err.message);
+            dlqWritten.add(m);
+          }
+          continue;
+        }
+        if (f === null) continue;
+        items.push({ m, f, where: { finding: f.id, state: f.state, ...where }, failures: [] });
+      }
+
+      // 2. What is due to which route (in this window, a change decided earlier counts as delivered).
+      const due = new Map<string, Due[]>(routes.map((r) => [r.name, []]));
+      const decided = new Map<string, Pick<DeliveryRecord, 'state' | 'observedAt'>>();
+      for (const item of items) {
+        const f = item.f;
         const matching = routes.filter((r) => routeMatches(r, f));
         if (matching.length === 0) {
-          stats.unrouted++;
-          log.info('skipped: no route matches', { ...where, severity: f.severity, team: f.workspace.team });
-          return;
+          if (ctx.attempt === 1) stats.unrouted++;
+          log.info('skipped: no route matches', { ...item.where, severity: f.severity, team: f.workspace.team });
+          continue;
         }
-
-        const failures: { route: string; error: DeliveryError }[] = [];
         for (const route of matching) {
           const dkey = deliveryKey(route.name, f.id);
-          const at = routes.length > 1 || options.routes ? { ...where, route: route.name } : where;
+          const at = named ? { ...item.where, route: route.name } : item.where;
           const pending = unrecorded.get(dkey);
           if (pending && pending.state === f.state) {
             await dlog.record(dkey, pending);
@@ -218,49 +345,57 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
             log.info('skipped: already delivered (delivery record written now)', at);
             continue;
           }
-          const last = dlog.last(dkey);
-          if (last && last.state === f.state) {
+          const earlier = decided.get(dkey);
+          if (earlier && earlier.state === f.state) {
             stats.skipped++;
-            log.info('skipped: already delivered', { ...at, deliveredAt: last.at });
+            log.info('skipped: the same state earlier in this window', at);
             continue;
           }
+          const recorded = dlog.last(dkey);
+          if (!earlier && recorded && recorded.state === f.state) {
+            stats.skipped++;
+            log.info('skipped: already delivered', { ...at, deliveredAt: recorded.at });
+            continue;
+          }
+          const last = earlier ?? recorded;
           if (last && time(f.observedAt) < time(last.observedAt)) {
             stats.skipped++;
             log.info('skipped: older than the state already delivered', { ...at, delivered: last.state, deliveredObservedAt: last.observedAt, observedAt: f.observedAt });
             continue;
           }
-
-          let attempts: number;
-          try {
-            attempts = await send(route, f);
-          } catch (err) {
-            if (err instanceof DeliveryError) {
-              failures.push({ route: route.name, error: err });
-              log.error('not delivered to route', { ...at, reason: err.message });
-              continue;
-            }
-            if (err instanceof DeliveryAbortedError) log.info('delivery interrupted by stop; the finding will be handled again', at);
-            throw err;
-          }
-
-          const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt };
-          unrecorded.set(dkey, rec);
-          await dlog.record(dkey, rec);
-          unrecorded.delete(dkey);
-          stats.delivered++;
-          log.info('sent', { ...at, channel: route.webhookUrl ? 'slack' : 'stdout', severity: f.severity, workspace: f.workspace.id, attempts, advisory: f.advisory?.id });
+          decided.set(dkey, { state: f.state, observedAt: f.observedAt });
+          due.get(route.name)!.push({ item, dkey, at });
         }
+      }
 
-        if (failures.length > 0) {
-          stats.deadLettered++;
-          // The default route keeps its historical wording; named routes are named.
-          const reason = failures
-            .map((x) => (x.route === DEFAULT_ROUTE && !options.routes ? `not delivered to Slack: ${x.error.message}` : `not delivered to route ${x.route}: ${x.error.message}`))
-            .join('; ');
-          log.error('undeliverable: sent to DLQ', { ...where, routes: failures.map((x) => x.route), reason });
-          await sendToDlq(producer, SERVICE, { topic, partition, offset: message.offset, key: message.key, value: message.value }, reason);
-        }
-      },
+      // 3. Deliver, route by route: a burst as one digest, else one by one.
+      for (const route of routes) {
+        const list = due.get(route.name)!;
+        if (list.length === 0) continue;
+        if (digest.threshold > 0 && list.length > digest.threshold) await deliverDigest(route, list, ctx);
+        else for (const d of list) await deliverOne(route, d, ctx);
+      }
+
+      // 4. What some route could not have: to the DLQ once, naming each failed route.
+      for (const item of items) {
+        if (item.failures.length === 0 || dlqWritten.has(item.m)) continue;
+        stats.deadLettered++;
+        const reason = item.failures.map((x) => x.reason).join('; ');
+        log.error('undeliverable: sent to DLQ', { ...item.where, routes: item.failures.map((x) => x.route), reason });
+        const m = item.m;
+        await sendToDlq(producer, SERVICE, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason);
+        dlqWritten.add(m);
+      }
+    };
+
+    const consumer = await runWindowedConsumer({
+      kafka,
+      groupId,
+      topic: TOPICS.findings,
+      log,
+      windowMs: digest.windowMs,
+      signal: abort.signal,
+      handle: handleWindow,
     });
     consumerStop = consumer.stop;
   } catch (err) {
@@ -273,6 +408,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     topic: TOPICS.findings,
     channel,
     routes: routes.map((r) => r.name),
+    digest: digest.threshold > 0 ? digest : 'off',
     knownDeliveries: deliveries.size,
     ...(feedServer ? { feed: feedServer.url } : {}),
   });
@@ -282,6 +418,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     channel,
     stats,
     routes: routes.map((r) => r.name),
+    digest,
     ...(feedServer ? { feedUrl: feedServer.url } : {}),
     stop: () => {
       stopping ??= cleanup().then(() => log.info('stopped', { ...stats }));

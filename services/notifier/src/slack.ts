@@ -216,3 +216,124 @@ export function plainTextAlert(f: FindingEvent): string {
   lines.push(`   finding:    ${f.id}`);
   return lines.join('\n') + '\n';
 }
+
+// ---------------------------------------------------------------------------------------------
+// Digests: one message for a burst of state changes to one route.
+
+/** Most findings a Slack digest lists one by one (the rest are counted). */
+export const DIGEST_LISTED = 15;
+/** Slack's limit for the text of a section block; lines are packed into sections below it. */
+const SECTION_TEXT_MAX = 3000;
+
+const SEVERITIES_DESC: FindingEvent['severity'][] = ['critical', 'high', 'medium', 'low', 'info'];
+
+/** Highest score first, then severity, then id: the order a digest lists its findings in. */
+export function byScoreDesc(a: FindingEvent, b: FindingEvent): number {
+  const rank = (s: FindingEvent['severity']) => SEVERITIES_DESC.length - SEVERITIES_DESC.indexOf(s);
+  return b.score - a.score || rank(b.severity) - rank(a.severity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export interface DigestCounts {
+  total: number;
+  open: number;
+  resolved: number;
+  /** Non-zero counts only, most severe first. */
+  bySeverity: [FindingEvent['severity'], number][];
+  /** `advisory`, `unvetted`, `violation` (an unvetted finding whose status is violation), `maintainer`; non-zero, most frequent first. */
+  byKind: [string, number][];
+  workspaces: string[];
+}
+
+export function digestCounts(fs: FindingEvent[]): DigestCounts {
+  const sev = new Map<FindingEvent['severity'], number>();
+  const kind = new Map<string, number>();
+  const workspaces = new Map<string, string>();
+  for (const f of fs) {
+    sev.set(f.severity, (sev.get(f.severity) ?? 0) + 1);
+    const k = f.kind === 'unvetted' && f.vet?.status === 'violation' ? 'violation' : f.kind;
+    kind.set(k, (kind.get(k) ?? 0) + 1);
+    if (!workspaces.has(f.workspace.id)) workspaces.set(f.workspace.id, workspaceLabel(f));
+  }
+  return {
+    total: fs.length,
+    open: fs.filter((f) => f.state === 'open').length,
+    resolved: fs.filter((f) => f.state === 'resolved').length,
+    bySeverity: SEVERITIES_DESC.filter((s) => sev.has(s)).map((s) => [s, sev.get(s)!]),
+    byKind: [...kind.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
+    workspaces: [...workspaces.values()].sort(),
+  };
+}
+
+function digestTitle(c: DigestCounts): string {
+  return `${c.total} finding state changes (${c.open} open, ${c.resolved} resolved)`;
+}
+
+/** One line of a Slack digest (mrkdwn, escaped): score, severity or "resolved", what, where. */
+function digestLine(f: FindingEvent): string {
+  const mark = f.state === 'resolved' ? ':white_check_mark:' : SEVERITY_EMOJI[f.severity];
+  const head = `${mark} *${f.score}* ${f.state === 'resolved' ? 'resolved' : f.severity}`;
+  const where = `${codeSpan(truncate(`${f.crate} ${f.version}`, 100))} in ${escapeMrkdwn(truncate(workspaceLabel(f), 100))}`;
+  if (f.advisory) return `${head} · ${escapeMrkdwn(truncate(`${f.advisory.id}: ${f.advisory.title}`, 120))} · ${where}`;
+  if (f.kind === 'unvetted') {
+    const needs = f.vet && f.state !== 'resolved' ? ` · needs ${escapeMrkdwn(truncate(needsLabel(f.vet), 120))}` : '';
+    return `${head} · ${vetStatus(f)} ${where}${needs}`;
+  }
+  return `${head} · ${KIND_LABEL[f.kind]} ${where}`;
+}
+
+/** "a, b, c and 4 more". */
+function shortList(xs: string[], max: number): string {
+  const shown = xs.slice(0, max);
+  return xs.length > max ? `${shown.join(', ')} and ${xs.length - max} more` : shown.join(', ');
+}
+
+/**
+ * The Block Kit digest of a burst for one route: counts by state, severity and kind, the workspaces,
+ * and the `listed` highest-scoring changes, then "…and N more (see the risk feed)". Within Slack's
+ * limits whatever the burst: 4 blocks besides the sections of the listed lines (at most one section
+ * per line, each line's parts truncated), every section text under 3000 characters, fields under
+ * 2000, header under 150.
+ */
+export function slackDigest(fs: FindingEvent[], listed = DIGEST_LISTED): SlackMessage {
+  const c = digestCounts(fs);
+  const top = [...fs].sort(byScoreDesc).slice(0, Math.max(0, listed));
+  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(`Digest · ${digestTitle(c)}`, 150), emoji: true } }];
+  blocks.push({
+    type: 'section',
+    fields: [
+      { type: 'mrkdwn', text: `*Opened*\n${c.open}` },
+      { type: 'mrkdwn', text: `*Resolved*\n${c.resolved}` },
+      { type: 'mrkdwn', text: `*By severity*\n${c.bySeverity.map(([s, n]) => `${SEVERITY_EMOJI[s]} ${n} ${s}`).join('\n')}` },
+      { type: 'mrkdwn', text: `*By kind*\n${c.byKind.map(([k, n]) => `${n} ${k}`).join('\n')}` },
+      { type: 'mrkdwn', text: `*Workspaces (${c.workspaces.length})*\n${escapeMrkdwn(shortList(c.workspaces.map((w) => truncate(w, 60)), 5))}` },
+    ],
+  });
+  blocks.push({ type: 'divider' });
+  // The listed lines, packed into as few sections as fit.
+  let text = top.length < fs.length ? `*Top ${top.length} by score*` : '*By score*';
+  for (const line of top.map(digestLine)) {
+    if (text.length + 1 + line.length > SECTION_TEXT_MAX) {
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+      text = line;
+    } else text += `\n${line}`;
+  }
+  blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+  if (fs.length > top.length) {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${fs.length - top.length} more (see the risk feed)` }] });
+  }
+  const highest = top[0] ? `; highest: ${plainSummary(top[0]).split(' — ')[0]}` : '';
+  return { text: escapeMrkdwn(truncate(`Digest: ${digestTitle(c)}${highest}`, 3000)), blocks };
+}
+
+/** The digest as a text block for a terminal: the counts, then every change, highest score first. */
+export function plainTextDigest(fs: FindingEvent[]): string {
+  const c = digestCounts(fs);
+  const lines = [
+    `== DIGEST · ${digestTitle(c)}`,
+    `   by severity: ${c.bySeverity.map(([s, n]) => `${n} ${s}`).join(', ')}`,
+    `   by kind:     ${c.byKind.map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    `   workspaces:  ${c.workspaces.join(', ')}`,
+    ...[...fs].sort(byScoreDesc).map((f) => `   - ${plainSummary(f)} (score ${f.score}; finding ${f.id})`),
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,10 +1,16 @@
 /**
  * Test helpers: a real Slack-webhook stand-in (node:http on 127.0.0.1) that records every request
- * and answers from a script, and a logger that records log lines (and echoes them with DEBUG set).
+ * and answers from a script, a logger that records log lines (and echoes them with DEBUG set), and
+ * `useKafka`: the real-Kafka setup every Kafka test file of the notifier shares.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@cratewatch/runtime';
+import type { Kafka, Producer } from 'kafkajs';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { DlqRecordSchema, TOPICS, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
+import { ensureTopics, kafkaClient, withAdmin, type Logger } from '@cratewatch/runtime';
+import { startNotifier, type Notifier, type NotifierOptions } from '../src/index.js';
 
 export interface RecordedRequest {
   method: string;
@@ -103,3 +109,96 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+export interface KafkaTestEnv {
+  /** KAFKA_BROKERS as given by the root vitest globalSetup. */
+  readonly brokers: string;
+  readonly kafka: Kafka;
+  /** Registers something to undo after the current test (run in reverse order, errors ignored). */
+  cleanup(fn: () => Promise<void>): void;
+  /** Produces findings (keyed by id) or raw key/value pairs to risk.findings. */
+  produce(...items: (FindingEvent | { key: string; value: string | null })[]): Promise<void>;
+  /** A loopback webhook closed after the test. */
+  hook(opts?: WebhookOptions): Promise<Webhook>;
+  /**
+   * A notifier that handles only the findings of the given workspaces (key prefix `ws|`), stopped
+   * after the test; resolves once it logged 'ready'.
+   */
+  notifier(workspaces: string[], opts: NotifierOptions): Promise<Notifier & { log: ReturnType<typeof captureLogger> }>;
+  /** Follows risk.findings.dlq from the beginning, keeping the records whose key starts with the prefix. */
+  dlqReader(keyPrefix: string): Promise<DlqRecord[]>;
+}
+
+/**
+ * The real-Kafka setup of a test file: a client and producer (beforeAll), topics ensured, per-test
+ * cleanups (afterEach). The file must set CRATEWATCH_TOPIC_PREFIX in `vi.hoisted` (before
+ * @cratewatch/shared loads) to a namespace starting with `namespace`; this checks it.
+ */
+export function useKafka(namespace: string): KafkaTestEnv {
+  const brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) throw new Error('KAFKA_BROKERS is not set: these tests need the Kafka the root vitest globalSetup starts');
+  let kafka: Kafka | undefined;
+  let producer: Producer | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    expect(TOPICS.findings.startsWith(namespace)).toBe(true);
+    kafka = kafkaClient(namespace.replace(/[^A-Za-z0-9-]/g, ''), brokers.split(','));
+    await withAdmin(kafka, (a) => ensureTopics(a));
+    producer = kafka.producer();
+    await producer.connect();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await producer?.disconnect();
+  });
+
+  const env: KafkaTestEnv = {
+    brokers,
+    get kafka() {
+      if (!kafka) throw new Error('useKafka: the client exists only inside tests (after beforeAll)');
+      return kafka;
+    },
+    cleanup: (fn) => void cleanups.push(fn),
+    produce: async (...items) => {
+      await producer!.send({
+        topic: TOPICS.findings,
+        messages: items.map((f) => ('key' in f ? f : { key: f.id, value: JSON.stringify(f) })),
+      });
+    },
+    hook: async (opts) => {
+      const h = await startWebhook(opts);
+      cleanups.push(() => h.close());
+      return h;
+    },
+    notifier: async (workspaces, opts) => {
+      const log = captureLogger();
+      const n = await startNotifier({ kafka: env.kafka, log, keyFilter: (k) => workspaces.some((ws) => k?.startsWith(`${ws}|`) ?? false), ...opts });
+      cleanups.push(() => n.stop());
+      expect(log.entries.some((e) => e.msg === 'ready')).toBe(true);
+      return Object.assign(n, { log });
+    },
+    dlqReader: async (keyPrefix) => {
+      const records: DlqRecord[] = [];
+      const consumer = env.kafka.consumer({ groupId: `${namespace}dlq-${randomUUID()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [dlqTopic(TOPICS.findings)], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (!message.key?.toString().startsWith(keyPrefix) || !message.value) return;
+          records.push(DlqRecordSchema.parse(JSON.parse(message.value.toString())));
+        },
+      });
+      cleanups.push(() => consumer.disconnect());
+      return records;
+    },
+  };
+  return env;
+}
+
+/** A unique id for a workspace or a consumer group. */
+export const uniq = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+
+export const settle = (ms = 1500) => new Promise((r) => setTimeout(r, ms));

@@ -195,14 +195,16 @@ describe('notifier on real Kafka', () => {
     const ws = uniq();
     const h = await hook({ delayMs: 150 });
     const groupId = `notifier-test-${uniq()}`;
-    const n1 = await notifier(ws, { webhookUrl: h.url, groupId });
+    // One by one (no digest), so that the stop comes between two deliveries of the same window.
+    const opts = { webhookUrl: h.url, groupId, digest: { threshold: 0 } };
+    const n1 = await notifier(ws, opts);
     const fs = Array.from({ length: 12 }, (_, i) => finding(ws, i + 1));
     await produce(...fs);
     await waitFor('some alerts', () => receivedIds(h, ws).length >= 4);
     await n1.stop();
     const before = receivedIds(h, ws).length;
     expect(before).toBeLessThan(12); // stopped with findings still queued
-    const n2 = await notifier(ws, { webhookUrl: h.url, groupId });
+    const n2 = await notifier(ws, opts);
     await waitFor('all 12 alerts', () => new Set(receivedIds(h, ws)).size >= 12, 60_000);
     await settle(2000);
     const ids = receivedIds(h, ws);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { unvettedFinding, type FindingEvent, type PackageVerdict } from '@cratewatch/shared';
-import { plainSummary, plainTextAlert, slackMessage } from '../src/slack.js';
+import { plainSummary, plainTextAlert, plainTextDigest, slackDigest, slackMessage } from '../src/slack.js';
 
 const finding: FindingEvent = {
   v: 1,
@@ -325,6 +325,94 @@ describe('plain text alerts (no webhook)', () => {
     );
     expect(plainSummary({ ...finding, state: 'resolved' })).toBe(
       '[RESOLVED] RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels — rsa 0.9.6 in ws-payments (team payments) — https://rustsec.org/advisories/RUSTSEC-2023-0071.html',
+    );
+  });
+});
+
+describe('slackDigest (a burst for one route)', () => {
+  const adv = (n: number, o: Partial<FindingEvent> = {}): FindingEvent => ({
+    ...finding,
+    id: `ws-payments|crate${n}|1.0.${n}|advisory:RUSTSEC-2025-${1000 + n}`,
+    crate: `crate${n}`,
+    version: `1.0.${n}`,
+    advisory: { ...finding.advisory!, id: `RUSTSEC-2025-${1000 + n}`, title: `title ${n}` },
+    ...o,
+  });
+
+  it('renders a small digest exactly: counts by state, severity and kind, workspaces, every change by score', () => {
+    const resolvedAes = unvettedFinding(ws, verdict(), impact, 'resolved', '2025-01-03T00:00:00.000Z');
+    const m = slackDigest([adv(1), unvetted, adv(2, { severity: 'critical', score: 9.1, workspace: { id: 'ws-search', org: 'acme' } }), resolvedAes]);
+    expect(m).toEqual({
+      text: 'Digest: 4 finding state changes (3 open, 1 resolved); highest: [CRITICAL] RUSTSEC-2025-1002: title 2',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'Digest · 4 finding state changes (3 open, 1 resolved)', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Opened*\n3' },
+            { type: 'mrkdwn', text: '*Resolved*\n1' },
+            { type: 'mrkdwn', text: '*By severity*\n:red_circle: 1 critical\n:large_orange_circle: 2 high\n:large_yellow_circle: 1 medium' },
+            { type: 'mrkdwn', text: '*By kind*\n2 advisory\n2 unvetted' },
+            { type: 'mrkdwn', text: '*Workspaces (2)*\nws-payments (team payments), ws-search' },
+          ],
+        },
+        { type: 'divider' },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: [
+              '*By score*',
+              ':red_circle: *9.1* critical · RUSTSEC-2025-1002: title 2 · `crate2 1.0.2` in ws-search',
+              ':large_orange_circle: *8.8* high · unvetted `aes 0.9.2` in ws-payments (team payments) · needs safe-to-deploy (missing: safe-to-deploy)',
+              ':white_check_mark: *8.8* resolved · unvetted `aes 0.9.2` in ws-payments (team payments)',
+              ':large_yellow_circle: *5.9* medium · RUSTSEC-2025-1001: title 1 · `crate1 1.0.1` in ws-payments (team payments)',
+            ].join('\n'),
+          },
+        },
+      ],
+    });
+  });
+
+  it('stays within Slack limits for a large burst of long names, and counts what it does not list', () => {
+    const long = 'y'.repeat(500);
+    const fs = Array.from({ length: 500 }, (_, i) =>
+      adv(i, { score: (i % 100) / 10, crate: `c${i}-${long}&<>`, workspace: { id: `ws-${i % 40}-${long}`, org: 'acme', team: `t<${i}>` }, advisory: { ...finding.advisory!, id: `RUSTSEC-2025-${i}`, title: `${long}<@U1>` } }),
+    );
+    const m = slackDigest(fs);
+    expect(m.blocks.length).toBeLessThanOrEqual(50);
+    const header = m.blocks[0] as { text: { text: string } };
+    expect(header.text.text).toBe('Digest · 500 finding state changes (500 open, 0 resolved)');
+    for (const b of m.blocks) {
+      if (b.type === 'section' && b.text) expect(b.text.text.length).toBeLessThanOrEqual(3000);
+      if (b.type === 'section' && b.fields) {
+        expect(b.fields.length).toBeLessThanOrEqual(10);
+        for (const x of b.fields) expect(x.text.length).toBeLessThanOrEqual(2000);
+      }
+    }
+    const text = JSON.stringify(m.blocks);
+    expect(text).not.toMatch(/<[@!]/);
+    // The 15 highest scores are listed, highest first; the rest counted.
+    const listed = m.blocks.filter((b): b is { type: 'section'; text: { type: 'mrkdwn'; text: string } } => b.type === 'section' && !!b.text).flatMap((b) => b.text.text.split('\n')).filter((l) => l.startsWith(':'));
+    expect(listed).toHaveLength(15);
+    expect(listed.map((l) => /\*(\d\.\d)\*/.exec(l)![1])).toEqual([...Array(5).fill('9.9'), ...Array(5).fill('9.8'), ...Array(5).fill('9.7')]);
+    expect(m.blocks[m.blocks.length - 1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '…and 485 more (see the risk feed)' }] });
+    expect((m.blocks[1] as { fields: { text: string }[] }).fields[4]!.text.startsWith('*Workspaces (40)*\n')).toBe(true);
+    expect((m.blocks[1] as { fields: { text: string }[] }).fields[4]!.text).toContain(' and 35 more');
+  });
+
+  it('prints a digest as one text block listing every change', () => {
+    const text = plainTextDigest([adv(1), unvetted]);
+    expect(text).toBe(
+      [
+        '== DIGEST · 2 finding state changes (2 open, 0 resolved)',
+        '   by severity: 1 high, 1 medium',
+        '   by kind:     1 advisory, 1 unvetted',
+        '   workspaces:  ws-payments (team payments)',
+        '   - [HIGH] unvetted: aes 0.9.2 in ws-payments (team payments) — needs safe-to-deploy (missing: safe-to-deploy) — fix: cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy (score 8.8; finding ws-payments|aes|0.9.2|unvetted)',
+        '   - [MEDIUM] RUSTSEC-2025-1001: title 1 — crate1 1.0.1 in ws-payments (team payments) — patched: no patched version — https://rustsec.org/advisories/RUSTSEC-2023-0071.html (score 5.9; finding ws-payments|crate1|1.0.1|advisory:RUSTSEC-2025-1001)',
+        '',
+      ].join('\n'),
     );
   });
 });
