@@ -29,6 +29,11 @@ export interface DeliverOptions {
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
   /** Random in [0, 1) for the jitter (tests can fix it). */
   random?: () => number;
+  /**
+   * Extra headers for each attempt, computed from the exact body sent (a signed webhook signs it
+   * with the time of the attempt, so a retry after a long Retry-After carries a fresh timestamp).
+   */
+  headers?: (body: string) => Record<string, string>;
 }
 
 export class DeliveryError extends Error {
@@ -101,7 +106,7 @@ export async function postJson(url: string, body: unknown, options: DeliverOptio
     try {
       const res = await request(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...options.headers?.(payload), 'content-type': 'application/json' },
         body: payload,
         headersTimeout: o.timeoutMs,
         bodyTimeout: o.timeoutMs,

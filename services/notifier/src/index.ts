@@ -6,3 +6,4 @@ export * from './routes.js';
 export * from './feed.js';
 export * from './notifier.js';
 export * from './window.js';
+export * from './signing.js';

@@ -139,6 +139,9 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   if (options.routes && webhookUrl) throw new Error('give either routes or a single webhookUrl, not both');
   if (options.routes && options.routes.length === 0) throw new Error('routes must not be empty');
   const routes: Route[] = options.routes ?? [{ name: DEFAULT_ROUTE, ...(webhookUrl ? { webhookUrl } : {}) }];
+  for (const r of routes) {
+    if (r.type === 'webhook' && !(r.webhookUrl && r.signer)) throw new Error(`route "${r.name}": a webhook route needs a URL and a signer (its secret)`);
+  }
   const threshold = options.digest?.threshold ?? DEFAULT_DIGEST.threshold;
   if (!Number.isInteger(threshold) || threshold < 0) throw new Error('digest.threshold must be a whole number ≥ 0');
   const digest: Required<DigestOptions> = { threshold, windowMs: threshold > 0 ? (options.digest?.windowMs ?? DEFAULT_DIGEST.windowMs) : 0 };
@@ -153,7 +156,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   }
   if (options.routes) {
     // Names and filters only: a route's URL is a secret.
-    log.info('routes', { routes: routes.map((r) => ({ name: r.name, teams: r.teams, minSeverity: r.minSeverity, states: r.states })) });
+    log.info('routes', { routes: routes.map((r) => ({ name: r.name, type: r.type ?? 'slack', teams: r.teams, minSeverity: r.minSeverity, states: r.states })) });
   }
 
   await withAdmin(kafka, (admin) => ensureTopics(admin));
@@ -206,7 +209,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     /** Messages already sent to the DLQ, so a window handled again does not send them twice. */
     const dlqWritten = new WeakSet<ConsumedMessage>();
     const named = routes.length > 1 || !!options.routes;
-    const channelOf = (route: Route) => (route.webhookUrl ? 'slack' : 'stdout');
+    const channelOf = (route: Route) => (!route.webhookUrl ? 'stdout' : route.type === 'webhook' ? 'webhook' : 'slack');
 
     /** Delivers one finding state, or a digest of several, to a route; returns the attempts it took. */
     const send = async (route: Route, what: { finding: FindingEvent } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
@@ -214,10 +217,15 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         out(('finding' in what ? plainTextAlert(what.finding) : plainTextDigest(what.digest)) + '\n');
         return 1;
       }
-      const body = 'finding' in what ? slackMessage(what.finding) : slackDigest(what.digest);
+      const body =
+        route.type === 'webhook'
+          ? 'finding' in what ? what.finding : { digest: true, findings: what.digest }
+          : 'finding' in what ? slackMessage(what.finding) : slackDigest(what.digest);
+      const signer = route.type === 'webhook' ? route.signer : undefined;
       const res = await postJson(route.webhookUrl, body, {
         ...options.delivery,
         signal: abort.signal,
+        ...(signer ? { headers: (raw: string) => signer.headers(raw) } : {}),
         onRetry: ({ attempt, waitMs, reason }) => log.warn('webhook delivery failed; retrying', { ...logAt, route: route.name, attempt, waitMs, reason }),
       });
       return res.attempts;

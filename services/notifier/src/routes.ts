@@ -4,19 +4,28 @@
  * and optionally narrows what it receives by team, minimum severity and state.
  *
  * `NOTIFIER_ROUTES` (JSON) or `NOTIFIER_ROUTES_FILE` (a path to the same JSON): a list of
- *   { name, webhookEnv, teams?: string[], minSeverity?: 'info'|'low'|'medium'|'high'|'critical',
- *     states?: ('open'|'resolved')[] }
+ *   { name, type?: 'slack'|'webhook', webhookEnv, secretEnv? (required for type webhook),
+ *     teams?: string[], minSeverity?: 'info'|'low'|'medium'|'high'|'critical', states?: ('open'|'resolved')[] }
+ * A `slack` route (the default type) posts Block Kit messages to a Slack incoming webhook; a
+ * `webhook` route posts the finding's JSON itself, signed with the secret its `secretEnv` names
+ * (signing.ts).
  * Without either, `SLACK_WEBHOOK_URL` alone is the single default route (or stdout when unset).
  */
 import { readFileSync } from 'node:fs';
 import { SEVERITY_ORDER, type FindingEvent, type Severity } from '@cratewatch/shared';
+import { MIN_SECRET_LENGTH, WebhookSigner } from './signing.js';
 
 export type FindingState = FindingEvent['state'];
+export type RouteType = 'slack' | 'webhook';
 
 /** A route as configured (no secret in it). */
 export interface RouteConfig {
   name: string;
+  /** Absent: 'slack'. */
+  type?: RouteType;
   webhookEnv: string;
+  /** The variable holding the signing secret (type 'webhook' only, and required there). */
+  secretEnv?: string;
   teams?: string[];
   minSeverity?: Severity;
   states?: FindingState[];
@@ -25,7 +34,11 @@ export interface RouteConfig {
 /** A route ready to deliver: its webhook URL resolved (undefined: printed to stdout). */
 export interface Route {
   name: string;
+  /** Absent: 'slack' (Block Kit). 'webhook': the finding's JSON, signed by `signer`. */
+  type?: RouteType;
   webhookUrl?: string;
+  /** Signs a 'webhook' route's bodies (holds the secret; required for that type). */
+  signer?: WebhookSigner;
   teams?: string[];
   minSeverity?: Severity;
   states?: FindingState[];
@@ -64,12 +77,22 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
     if (seen.has(name)) throw new RouteConfigError(`${where} is defined twice`);
     seen.add(name);
     for (const k of Object.keys(o)) {
-      if (!['name', 'webhookEnv', 'teams', 'minSeverity', 'states'].includes(k)) throw new RouteConfigError(`${where}: unknown field "${k}"`);
+      if (!['name', 'type', 'webhookEnv', 'secretEnv', 'teams', 'minSeverity', 'states'].includes(k)) throw new RouteConfigError(`${where}: unknown field "${k}"`);
     }
+    if (o.type !== undefined && o.type !== 'slack' && o.type !== 'webhook') throw new RouteConfigError(`${where}: type must be "slack" or "webhook"`);
     if (typeof o.webhookEnv !== 'string' || !ENV_NAME.test(o.webhookEnv)) {
       throw new RouteConfigError(`${where}: webhookEnv must name an environment variable (the URL itself never goes in the config)`);
     }
     const route: RouteConfig = { name, webhookEnv: o.webhookEnv };
+    if (o.type === 'webhook') {
+      if (typeof o.secretEnv !== 'string' || !ENV_NAME.test(o.secretEnv)) {
+        throw new RouteConfigError(`${where}: a webhook route needs secretEnv, naming the environment variable that holds its signing secret`);
+      }
+      route.type = 'webhook';
+      route.secretEnv = o.secretEnv;
+    } else if (o.secretEnv !== undefined) {
+      throw new RouteConfigError(`${where}: secretEnv is for routes of type "webhook" (Slack incoming webhooks are not signed)`);
+    }
     if (o.teams !== undefined) route.teams = stringList(o.teams, `${where}: teams`);
     if (o.minSeverity !== undefined) {
       if (!SEVERITY_ORDER.includes(o.minSeverity as Severity)) {
@@ -98,14 +121,23 @@ function checkUrl(route: string, env: string, url: string): void {
   }
 }
 
-/** Resolves each route's webhook URL from the environment; a missing variable names the route and the variable. */
+/**
+ * Resolves each route's webhook URL (and a webhook route's signing secret) from the environment; a
+ * missing variable names the route and the variable, never a value.
+ */
 export function resolveRoutes(configs: RouteConfig[], env: NodeJS.ProcessEnv = process.env): Route[] {
   return configs.map((c) => {
     const url = env[c.webhookEnv]?.trim();
     if (!url) throw new RouteConfigError(`route "${c.name}": environment variable ${c.webhookEnv} is not set`);
     checkUrl(c.name, c.webhookEnv, url);
-    const { webhookEnv: _e, ...rest } = c;
-    return { ...rest, webhookUrl: url };
+    const { webhookEnv: _e, secretEnv, ...rest } = c;
+    if (c.type !== 'webhook') return { ...rest, webhookUrl: url };
+    const secret = env[secretEnv!];
+    if (!secret) throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} is not set (the webhook's signing secret)`);
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} must hold at least ${MIN_SECRET_LENGTH} characters`);
+    }
+    return { ...rest, webhookUrl: url, signer: new WebhookSigner(secret) };
   });
 }
 

@@ -27,6 +27,16 @@ async function failure(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('postJson (real HTTP on loopback)', () => {
+  it('adds the headers computed from the exact body sent, afresh for every attempt', async () => {
+    const h = await hook({ script: [{ status: 503 }] });
+    const seen: string[] = [];
+    let n = 0;
+    await postJson(h.url, body, { ...fast, headers: (raw) => (seen.push(raw), { 'x-attempt': String(++n), 'content-type': 'text/evil' }) });
+    expect(seen).toEqual([JSON.stringify(body), JSON.stringify(body)]);
+    expect(h.requests.map((r) => r.headers['x-attempt'])).toEqual(['1', '2']);
+    expect(h.requests.every((r) => r.body === JSON.stringify(body) && r.headers['content-type'] === 'application/json')).toBe(true);
+  });
+
   it('retries 5xx and delivers once: 500, 500, then 200', async () => {
     const h = await hook({ script: [{ status: 500 }, { status: 500 }] });
     const retries: number[] = [];

@@ -1,6 +1,6 @@
 /**
- * Digests for bursts on real Kafka (KAFKA_BROKERS from the root
- * vitest globalSetup),  with Slack played by real HTTP servers on loopback.
+ * Digests for bursts, and signed generic webhooks, on real Kafka (KAFKA_BROKERS from the root
+ * vitest globalSetup), with Slack and the webhook receivers played by real HTTP servers on loopback.
  * Its own topic namespace (CRATEWATCH_TOPIC_PREFIX, set before @cratewatch/shared loads); within it
  * each test uses its own workspace ids (the finding key's prefix) and consumer groups.
  */
@@ -10,11 +10,15 @@ vi.hoisted(() => {
   process.env.CRATEWATCH_TOPIC_PREFIX = `notifier-digest-test-${Date.now().toString(36)}.`;
 });
 
+import { spawn } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { INTERNAL_TOPICS } from '@cratewatch/runtime';
 import { unvettedFinding, type FindingEvent, type PackageVerdict } from '@cratewatch/shared';
-import { parseDeliveryRecord, readCompacted, type Route, type SlackMessage } from '../src/index.js';
-import { captureLogger, settle, uniq, useKafka, waitFor, type RecordedRequest } from './helpers.js';
+import { WebhookSigner, parseDeliveryRecord, readCompacted, type Route, type SlackMessage } from '../src/index.js';
+import { captureLogger, settle, uniq, useKafka, waitFor, type RecordedRequest, type Reply } from './helpers.js';
 
 const env = useKafka('notifier-digest-test-');
 
@@ -185,3 +189,122 @@ describe('digests for bursts (real Kafka)', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+
+const SECRET = 'whsec-test-0123456789abcdef';
+
+/** What a receiver does, with node:crypto alone: HMAC over "<timestamp>.<raw body>", constant-time compare, recent timestamp. */
+function verify(secret: string, r: RecordedRequest): boolean {
+  const ts = r.headers['x-cratewatch-timestamp'];
+  const sig = r.headers['x-cratewatch-signature'];
+  if (typeof ts !== 'string' || typeof sig !== 'string' || !sig.startsWith('sha256=')) return false;
+  if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
+  const expected = Buffer.from(createHmac('sha256', secret).update(`${ts}.${r.body}`).digest('hex'), 'hex');
+  const given = Buffer.from(sig.slice('sha256='.length), 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** A receiver that answers 200 to what verifies under `secret`, 401 otherwise. */
+const verifying = (secret: string) => (r: RecordedRequest): Reply => (verify(secret, r) ? { status: 200 } : { status: 401, body: 'bad signature' });
+
+describe('signed generic webhooks (real Kafka)', () => {
+  it('posts the finding JSON itself, signed; a burst as {digest: true, findings}; nothing twice', async () => {
+    const ws = uniq('nw');
+    const receiver = await env.hook({ fallback: verifying(SECRET) });
+    const routes: Route[] = [{ name: 'siem', type: 'webhook', webhookUrl: receiver.url, signer: new WebhookSigner(SECRET) }];
+    const opts = { routes, digest: { threshold: 3, windowMs: 1000 } };
+    const n = await env.notifier([ws], { ...opts, groupId: uniq('notifier-digest-test') });
+    const one = [unvetted(ws, 1), advisory(ws, 2)];
+    await env.produce(...one);
+    await waitFor('2 posts', () => n.stats.delivered >= 2);
+    await settle(500);
+    expect(receiver.requests).toHaveLength(2);
+    for (const r of receiver.requests) {
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(verify(SECRET, r)).toBe(true);
+      expect(Math.abs(Number(r.headers['x-cratewatch-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+    }
+    // The body is the FindingEvent, exactly as it was on risk.findings.
+    expect(receiver.requests.map((r) => r.json).sort((a, b) => ((a as FindingEvent).id < (b as FindingEvent).id ? -1 : 1))).toEqual([...one].sort((a, b) => (a.id < b.id ? -1 : 1)));
+
+    // A burst (5 > 3): one signed digest.
+    const burst = Array.from({ length: 5 }, (_, i) => advisory(ws, 10 + i));
+    await env.produce(...burst);
+    await waitFor('the digest', () => n.stats.digests >= 1);
+    await settle(500);
+    expect(receiver.requests).toHaveLength(3);
+    const d = receiver.requests[2]!;
+    expect(verify(SECRET, d)).toBe(true);
+    // Every finding of the burst, as on risk.findings (in the order the window took them: per partition).
+    const body = d.json as { digest: true; findings: FindingEvent[] };
+    expect(Object.keys(body)).toEqual(['digest', 'findings']);
+    expect(body.digest).toBe(true);
+    expect([...body.findings].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(burst);
+
+    // Replayed: nothing.
+    await env.produce(...one, ...burst);
+    await waitFor('7 skips', () => n.stats.skipped >= 7);
+    await settle();
+    expect(receiver.requests).toHaveLength(3);
+    expect(n.stats).toMatchObject({ delivered: 7, deadLettered: 0 });
+  });
+
+  it('a receiver expecting another secret rejects the signature: the finding goes to the DLQ (401, not retried)', async () => {
+    const ws = uniq('nw');
+    const receiver = await env.hook({ fallback: verifying(SECRET) });
+    const dlq = await env.dlqReader(`${ws}|`);
+    const routes: Route[] = [{ name: 'siem', type: 'webhook', webhookUrl: receiver.url, signer: new WebhookSigner('another-secret-of-20-chars') }];
+    const n = await env.notifier([ws], { routes, groupId: uniq('notifier-digest-test'), delivery: { attempts: 3, baseDelayMs: 20 } });
+    await env.produce(advisory(ws, 1));
+    await waitFor('the DLQ record', () => dlq.length >= 1);
+    expect(receiver.requests).toHaveLength(1);
+    expect(verify(SECRET, receiver.requests[0]!)).toBe(false);
+    expect(verify('another-secret-of-20-chars', receiver.requests[0]!)).toBe(true);
+    expect(dlq[0]!.error).toBe('not delivered to route siem: webhook refused the message: HTTP 401: bad signature (not retried)');
+    expect(JSON.stringify(n.log.entries)).not.toContain('another-secret-of-20-chars');
+  });
+
+  it('runs as a program: a webhook route without its secret stops the start (naming route and variable); with it, signed posts and the secret never printed', async () => {
+    const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+    const run = (vars: Record<string, string>) => {
+      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: env.brokers, NOTIFIER_FEED_LISTEN: 'off', ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const io = { stderr: '', stdout: '' };
+      c.stderr.on('data', (b: Buffer) => (io.stderr += b.toString()));
+      c.stdout.on('data', (b: Buffer) => (io.stdout += b.toString()));
+      const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+      env.cleanup(async () => {
+        if (c.exitCode === null) c.kill('SIGKILL');
+      });
+      return { c, io, exited };
+    };
+    const receiver = await env.hook({ fallback: verifying(SECRET) });
+    // A variable name the logger does not mask by itself: the secret must simply never be written.
+    const routes = JSON.stringify([{ name: 'siem', type: 'webhook', webhookEnv: 'CW_TEST_SIEM_URL', secretEnv: 'CW_TEST_SIEM_SIGNING' }]);
+
+    const missing = run({ NOTIFIER_ROUTES: routes, CW_TEST_SIEM_URL: receiver.url });
+    expect(await missing.exited).toBe(1);
+    expect(missing.io.stderr).toContain('route \\"siem\\": environment variable CW_TEST_SIEM_SIGNING is not set');
+
+    const ws = uniq('nw');
+    const ok = run({
+      NOTIFIER_ROUTES: routes,
+      CW_TEST_SIEM_URL: receiver.url,
+      CW_TEST_SIEM_SIGNING: SECRET,
+      NOTIFIER_GROUP: uniq('notifier-digest-test'),
+      NOTIFIER_KEY_PREFIX: `${ws}|`,
+      NOTIFIER_DIGEST_THRESHOLD: 'off',
+    });
+    await waitFor('"ready" on stderr', () => ok.io.stderr.includes('"msg":"ready"'), 60_000);
+    expect(JSON.parse(ok.io.stderr.split('\n').find((l) => l.includes('"msg":"ready"'))!)).toMatchObject({ routes: ['siem'], digest: 'off' });
+    await env.produce(unvetted(ws, 1));
+    await waitFor('the signed post', () => receiver.requests.length >= 1);
+    await waitFor('the "sent" log line', () => ok.io.stderr.includes('"msg":"sent"'));
+    expect(verify(SECRET, receiver.requests[0]!)).toBe(true);
+    ok.c.kill('SIGTERM');
+    expect(await ok.exited).toBe(0);
+    const all = ok.io.stderr + ok.io.stdout + missing.io.stderr + missing.io.stdout;
+    expect(all).not.toContain(SECRET);
+    expect(all).not.toContain(receiver.secretPath);
+    expect(ok.io.stderr).toContain('"channel":"webhook"');
+  });
+});

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FindingEvent } from '@cratewatch/shared';
+import { inspect } from 'node:util';
 import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, parseRoutes, resolveRoutes, routeMatches, routesFromEnv } from '../src/routes.js';
+import { WebhookSigner } from '../src/signing.js';
 
 const f = (team: string | undefined, severity: FindingEvent['severity'], state: FindingEvent['state'] = 'open'): FindingEvent => ({
   v: 1,
@@ -70,6 +72,34 @@ describe('routes', () => {
     expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES: '[{' })).message).toBe('NOTIFIER_ROUTES is not valid JSON');
     expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES: json })).message).toBe('route "a": environment variable HOOK_A is not set');
     expect(thrown(() => routesFromEnv({ NOTIFIER_ROUTES_FILE: join(dir, 'missing.json') })).message).toMatch(/cannot read NOTIFIER_ROUTES_FILE .*ENOENT/);
+  });
+
+  it('webhook routes: type and secretEnv validated; the secret resolved from the environment, never shown', () => {
+    expect(parseRoutes([{ name: 'siem', type: 'webhook', webhookEnv: 'SIEM_URL', secretEnv: 'SIEM_SECRET', minSeverity: 'high' }, { name: 's', type: 'slack', webhookEnv: 'S' }])).toEqual([
+      { name: 'siem', type: 'webhook', webhookEnv: 'SIEM_URL', secretEnv: 'SIEM_SECRET', minSeverity: 'high' },
+      { name: 's', webhookEnv: 'S' },
+    ]);
+    expect(thrown(() => parseRoutes([{ name: 'x', type: 'email', webhookEnv: 'A' }])).message).toBe('route "x": type must be "slack" or "webhook"');
+    expect(thrown(() => parseRoutes([{ name: 'x', type: 'webhook', webhookEnv: 'A' }])).message).toBe(
+      'route "x": a webhook route needs secretEnv, naming the environment variable that holds its signing secret',
+    );
+    expect(thrown(() => parseRoutes([{ name: 'x', type: 'webhook', webhookEnv: 'A', secretEnv: 'not a name' }])).message).toMatch(/^route "x": a webhook route needs secretEnv/);
+    expect(thrown(() => parseRoutes([{ name: 'x', webhookEnv: 'A', secretEnv: 'B' }])).message).toBe('route "x": secretEnv is for routes of type "webhook" (Slack incoming webhooks are not signed)');
+
+    const configs = parseRoutes([{ name: 'siem', type: 'webhook', webhookEnv: 'SIEM_URL', secretEnv: 'SIEM_SIGNING' }]);
+    const secret = 'topsecret-signing-key-42';
+    const missing = thrown(() => resolveRoutes(configs, { SIEM_URL: 'https://siem.example/in' }));
+    expect(missing).toBeInstanceOf(RouteConfigError);
+    expect(missing.message).toBe('route "siem": environment variable SIEM_SIGNING is not set (the webhook\'s signing secret)');
+    const short = thrown(() => resolveRoutes(configs, { SIEM_URL: 'https://siem.example/in', SIEM_SIGNING: 'short-secret' }));
+    expect(short.message).toBe('route "siem": environment variable SIEM_SIGNING must hold at least 16 characters');
+    expect(short.message).not.toContain('short-secret');
+    const [route] = resolveRoutes(configs, { SIEM_URL: 'https://siem.example/in', SIEM_SIGNING: secret });
+    expect(route).toMatchObject({ name: 'siem', type: 'webhook', webhookUrl: 'https://siem.example/in' });
+    expect(route!.signer).toBeInstanceOf(WebhookSigner);
+    // The secret is nowhere to be found on the route: not in JSON, not among its keys, not in inspect().
+    expect(JSON.stringify(route)).not.toContain(secret);
+    expect(inspect(route, { depth: 10, showHidden: true })).not.toContain(secret);
   });
 
   it('matches by team, minimum severity and state', () => {
