@@ -55,7 +55,9 @@ function unvetted(ws: string, n: number, o: { state?: FindingEvent['state']; fan
     path: [],
     suggestion: { criteria: ['safe-to-deploy'], kind: 'delta', from: `0.${n}.0`, to: `0.${n}.1`, command: `cargo vet certify dep${n} 0.${n}.0 0.${n}.1 --criteria safe-to-deploy` },
   };
-  return unvettedFinding({ id: ws, org: 'acme', team: o.team ?? 'core' }, v, { buildTime: true, direct: true, fanIn: o.fanIn ?? 2, orgWorkspaces: 1 }, o.state ?? 'open', '2025-03-01T10:00:00.000Z');
+  // A variable, not a literal at the call: the scorer's Impact may gain or lose fields without this breaking.
+  const impact = { buildTime: true, direct: true, fanIn: o.fanIn ?? 2, orgWorkspaces: 1 };
+  return unvettedFinding({ id: ws, org: 'acme', team: o.team ?? 'core' }, v, impact, o.state ?? 'open', '2025-03-01T10:00:00.000Z');
 }
 
 const isDigest = (r: RecordedRequest) => (r.json as SlackMessage).text.startsWith('Digest: ');
