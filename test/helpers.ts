@@ -114,3 +114,22 @@ export async function createTopicsAndWait(admin: KafkaAdmin, topics: TopicSpec[]
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * `producer.send`, retried for a while when the broker answers that it does not lead (or host) the
+ * partition yet: on KRaft a topic another process just created can be in the metadata before its
+ * partition is ready on the broker, and kafkajs' own retries may run out first (seen here).
+ */
+export async function sendWhenReady(producer: import('kafkajs').Producer, record: import('kafkajs').ProducerRecord, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await producer.send(record);
+      return;
+    } catch (e) {
+      const transient = /not the leader|does not host this topic-partition|leader not available/i.test(String((e as Error).message)) || (e as { retriable?: boolean }).retriable === true;
+      if (!transient || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

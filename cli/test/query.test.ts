@@ -18,7 +18,9 @@ describe('cratewatch query (real Neo4j)', () => {
       `CREATE (w:Workspace {id: $ws, org: 'acme', team: 'payments'})
        CREATE (c:Crate {name: $crate})
        CREATE (v1:Version {id: $crate + '@1.0.0', crate: $crate, version: '1.0.0'}), (v2:Version {id: $crate + '@2.0.0', crate: $crate, version: '2.0.0'})
-       CREATE (c)-[:HAS_VERSION]->(v1), (c)-[:HAS_VERSION]->(v2), (w)-[:LOCKS]->(v1)
+       CREATE (c)-[:HAS_VERSION]->(v1), (c)-[:HAS_VERSION]->(v2), (w)-[:LOCKS {vetted: 'unvetted', needs: ['safe-to-deploy'], via: []}]->(v1)
+       SET w.vetConclusion = 'fail (vet)', w.vetThirdParty = 1, w.vetVetted = 0, w.vetExempted = 0, w.vetUnvetted = 1, w.vetViolation = 0,
+           w.vetKindsKnown = true, w.vetTrustedPools = ['google']
        CREATE (a:Advisory {id: $adv, package: $crate, title: 'broken', patched: ['>= 1.0.1']})-[:AFFECTS]->(v1)
        CREATE (f:Finding {id: $ws + '|' + $crate + '|1.0.0|advisory:' + $adv, kind: 'advisory', state: 'open', severity: 'high', score: 8.1,
                           workspace: $ws, crate: $crate, version: '1.0.0', advisory: $adv})-[:IN]->(w)`,
@@ -42,6 +44,19 @@ describe('cratewatch query (real Neo4j)', () => {
     expect(high.filter((f: { workspace: string }) => f.workspace === ws)).toHaveLength(1);
     const low = JSON.parse(cli('findings', '--severity', 'low', '--team', 'payments', '--json').stdout);
     expect(low.filter((f: { workspace: string }) => f.workspace === ws)).toHaveLength(0);
+  });
+
+  it("shows a workspace's audit coverage and what is not vetted; a crate's verdict per workspace", () => {
+    const r = cli('coverage', ws);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${ws} (team payments): 0/1 vetted, 0 exempted, 1 unvetted, 0 violation — fail (vet); trusted pools: google`,
+      `  unvetted  ${crate} 1.0.0  needs safe-to-deploy`,
+    ]);
+    const all = JSON.parse(cli('coverage', '--team', 'payments', '--json').stdout) as { workspace: string; notVetted: unknown[] }[];
+    expect(all.find((w) => w.workspace === ws)).toMatchObject({ unvetted: 1, notVetted: [] });
+    expect(cli('crate', crate).stdout.trim()).toBe(`1.0.0  ${ws} (team payments)  unvetted  advisories: ${adv}`);
+    expect(cli('coverage', `${ws}-nope`).stdout.trim()).toBe(`no workspace ${ws}-nope in the graph`);
   });
 
   it('runs Cypher read-only: a write is refused by the server, exit 2', () => {

@@ -59,14 +59,17 @@ export interface Impact {
   direct: boolean;
   /** Packages of the workspace that depend on it. */
   fanIn: number;
-  /** The org's workspaces that lock this crate at any version, this one included. */
-  orgWorkspaces: number;
 }
 
-/** The in-workspace impact of every package, from its dependency graph (orgWorkspaces left at 1). */
+/**
+ * The impact of every package, from its workspace's dependency graph alone. How many of the org's
+ * workspaces lock a crate is left out on purpose: it would make a workspace's findings depend on the
+ * order workspaces arrive in, and a replayed event must change nothing (analysts see the reach with
+ * `cratewatch query crate`).
+ */
 export function workspaceImpact(graph: DepGraph): Map<string, Impact> {
   const out = new Map<string, Impact>();
-  for (const id of graph.nodes.keys()) out.set(id, { buildTime: false, direct: false, fanIn: 0, orgWorkspaces: 1 });
+  for (const id of graph.nodes.keys()) out.set(id, { buildTime: false, direct: false, fanIn: 0 });
   const host: string[] = [];
   for (const n of graph.nodes.values()) {
     for (const d of n.deps) {
@@ -105,7 +108,6 @@ export function unvettedScore(v: Pick<PackageVerdict, 'status' | 'missing' | 're
   if (impact.buildTime) why.push({ signal: 'impact.build-time', contribution: 2, detail: 'runs at build time (a build-dependency or one of its dependencies)' });
   if (impact.direct) why.push({ signal: 'impact.direct', contribution: 1.5, detail: "a direct dependency of the workspace's own crates" });
   if (impact.fanIn > 1) why.push({ signal: 'impact.fan-in', contribution: round1(Math.min(2, 0.25 * impact.fanIn)), detail: `${impact.fanIn} packages of the workspace depend on it` });
-  if (impact.orgWorkspaces > 1) why.push({ signal: 'impact.org-reach', contribution: round1(Math.min(2, 0.5 * (impact.orgWorkspaces - 1))), detail: `locked by ${impact.orgWorkspaces} of the org's workspaces` });
   const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
   const severity: FindingEvent['severity'] =
     v.status === 'violation' || score >= 8 ? 'high' : score >= 6 ? 'medium' : score >= 4 ? 'low' : 'info';

@@ -53,29 +53,28 @@ describe('impact of an unvetted version', () => {
   const impact = workspaceImpact(graphFromWorkspaceEvent(event));
 
   it('build time: a build-dependency and what it pulls in; direct: a non-dev dependency of a member; fan-in', () => {
-    expect(impact.get('bar@2.0.0')).toEqual({ buildTime: true, direct: true, fanIn: 1, orgWorkspaces: 1 });
-    expect(impact.get('baz@0.3.0')).toEqual({ buildTime: true, direct: false, fanIn: 2, orgWorkspaces: 1 });
-    expect(impact.get('foo@1.0.0')).toEqual({ buildTime: false, direct: true, fanIn: 1, orgWorkspaces: 1 });
-    expect(impact.get('tst@1.1.0')).toEqual({ buildTime: false, direct: false, fanIn: 1, orgWorkspaces: 1 });
+    expect(impact.get('bar@2.0.0')).toEqual({ buildTime: true, direct: true, fanIn: 1 });
+    expect(impact.get('baz@0.3.0')).toEqual({ buildTime: true, direct: false, fanIn: 2 });
+    expect(impact.get('foo@1.0.0')).toEqual({ buildTime: false, direct: true, fanIn: 1 });
+    expect(impact.get('tst@1.1.0')).toEqual({ buildTime: false, direct: false, fanIn: 1 });
   });
 
   it('the score adds each signal and says why; missing safe-to-run weighs less than safe-to-deploy; a violation is high', () => {
     const v = { status: 'unvetted' as const, missing: ['safe-to-deploy'], required: ['safe-to-deploy'] };
-    const s = unvettedScore(v, { buildTime: true, direct: true, fanIn: 8, orgWorkspaces: 3 });
+    const s = unvettedScore(v, { buildTime: true, direct: true, fanIn: 8 });
     expect(s.why.map((w) => [w.signal, w.contribution])).toEqual([
       ['vet.unvetted', 3],
       ['impact.build-time', 2],
       ['impact.direct', 1.5],
       ['impact.fan-in', 2],
-      ['impact.org-reach', 1],
     ]);
-    expect(s.score).toBe(9.5);
+    expect(s.score).toBe(8.5);
     expect(s.severity).toBe('high');
-    const run = unvettedScore({ status: 'unvetted', missing: ['safe-to-run'], required: ['safe-to-run'] }, { buildTime: false, direct: false, fanIn: 1, orgWorkspaces: 1 });
+    const run = unvettedScore({ status: 'unvetted', missing: ['safe-to-run'], required: ['safe-to-run'] }, { buildTime: false, direct: false, fanIn: 1 });
     expect(run).toMatchObject({ score: 2, severity: 'info' });
-    const viol = unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: false, direct: false, fanIn: 1, orgWorkspaces: 1 });
+    const viol = unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: false, direct: false, fanIn: 1 });
     expect(viol).toMatchObject({ score: 6, severity: 'high' });
-    expect(unvettedScore(v, { buildTime: true, direct: true, fanIn: 40, orgWorkspaces: 40 }).score).toBe(10);
+    expect(unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: true, direct: true, fanIn: 40 }).score).toBe(10);
   });
 
   it('the finding names what is missing, who asks and the suggested audit, and passes the topic schema', () => {

@@ -8,7 +8,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { UsageError } from '../io.js';
 
 export const usage =
-  'cratewatch query <advisory ID | crate NAME | workspace ID | findings | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
+  'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
 
 interface Question {
   cypher: string;
@@ -42,13 +42,38 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
       };
     case 'crate':
       return {
-        cypher: `MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version)<-[:LOCKS]-(w:Workspace)
+        cypher: `MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version)<-[l:LOCKS]-(w:Workspace)
                  OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) WHERE a.withdrawn IS NULL
-                 RETURN v.version AS version, w.id AS workspace, w.team AS team, collect(a.id) AS advisories
+                 RETURN v.version AS version, w.id AS workspace, w.team AS team, l.vetted AS vetted, l.via AS via, collect(a.id) AS advisories
                  ORDER BY version, workspace`,
         params: { name: need('a crate name') },
-        line: (r) => `${r.version}  ${r.workspace}${r.team ? ` (team ${r.team})` : ''}${(r.advisories as string[]).length ? `  advisories: ${(r.advisories as string[]).join(', ')}` : ''}`,
+        line: (r) =>
+          `${r.version}  ${r.workspace}${r.team ? ` (team ${r.team})` : ''}${r.vetted ? `  ${r.vetted}${(r.via as string[] | null)?.length ? ` via ${(r.via as string[]).join(', ')}` : ''}` : ''}${(r.advisories as string[]).length ? `  advisories: ${(r.advisories as string[]).join(', ')}` : ''}`,
         empty: `no workspace locks ${arg}`,
+      };
+    case 'coverage':
+      // Audit coverage as the scorer computed it (cargo-vet rules: the workspace's store + trusted
+      // pools); with a workspace, also each version that is not vetted and what it needs.
+      return {
+        cypher: `MATCH (w:Workspace) WHERE ($workspace IS NULL OR w.id = $workspace) AND ($team IS NULL OR w.team = $team)
+                 OPTIONAL MATCH (w)-[l:LOCKS]->(v:Version) WHERE $workspace IS NOT NULL AND l.vetted IN ['unvetted', 'violation']
+                 WITH w, v, l ORDER BY v.crate, v.version
+                 RETURN w.id AS workspace, w.team AS team, w.vetConclusion AS conclusion, w.vetThirdParty AS thirdParty,
+                        w.vetVetted AS vetted, w.vetExempted AS exempted, w.vetUnvetted AS unvetted, w.vetViolation AS violation,
+                        w.vetKindsKnown AS kindsKnown, w.vetTrustedPools AS trustedPools,
+                        [x IN collect({crate: v.crate, version: v.version, status: l.vetted, needs: l.needs}) WHERE x.crate IS NOT NULL] AS notVetted
+                 ORDER BY workspace`,
+        params: { workspace: arg ?? null, team: opts.team ?? null },
+        line: (r) => {
+          const head =
+            r.conclusion === null || r.conclusion === undefined
+              ? `${r.workspace}: no coverage yet (registered before the scorer computed it; it is computed at the next event)`
+              : `${r.workspace}${r.team ? ` (team ${r.team})` : ''}: ${r.vetted}/${r.thirdParty} vetted, ${r.exempted} exempted, ${r.unvetted} unvetted, ${r.violation} violation — ${r.conclusion}` +
+                `${(r.trustedPools as string[] | null)?.length ? `; trusted pools: ${(r.trustedPools as string[]).join(', ')}` : ''}${r.kindsKnown === false ? '; dependency kinds unknown (Cargo.lock only)' : ''}`;
+          const rest = (r.notVetted as { crate: string; version: string; status: string; needs: string[] }[]).map((x) => `  ${x.status.padEnd(9)} ${x.crate} ${x.version}  needs ${x.needs.join(', ')}`);
+          return [head, ...rest].join('\n');
+        },
+        empty: arg ? `no workspace ${arg} in the graph` : 'no workspaces in the graph',
       };
     case 'workspace':
     case 'findings': {

@@ -84,7 +84,6 @@ export const describeRef = (r: AuditRef): string => `${r.source}${r.from ? ` ${r
 export function workspaceCoverage(
   ev: WorkspaceEvent,
   trusted: TrustedPoolData,
-  orgReach: Map<string, number>,
   opts: CoverageOptions,
   at: string,
 ): Coverage {
@@ -120,8 +119,7 @@ export function workspaceCoverage(
     const impact = workspaceImpact(graph);
     const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
     for (const v of failures(report)) {
-      const i = { ...impact.get(v.id)!, orgWorkspaces: Math.max(1, orgReach.get(v.name) ?? 1) };
-      const f = unvettedFinding(ws, v, i, 'open', at);
+      const f = unvettedFinding(ws, v, impact.get(v.id)!, 'open', at);
       if (f.score >= opts.minScore || v.status === 'violation') findings.push(f);
     }
   }

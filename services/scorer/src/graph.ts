@@ -316,17 +316,6 @@ export class Graph {
     };
   }
 
-  /** How many workspaces lock each of these crates (any version). */
-  static async orgReach(tx: ManagedTransaction, crates: string[]): Promise<Map<string, number>> {
-    const r = await tx.run(
-      `UNWIND $crates AS name
-       MATCH (:Crate {name: name})-[:HAS_VERSION]->(:Version)<-[:LOCKS]-(w:Workspace)
-       RETURN name, count(DISTINCT w) AS n`,
-      { crates },
-    );
-    return new Map(r.records.map((rec) => [rec.get('name') as string, Number(rec.get('n'))]));
-  }
-
   /** Workspaces whose coverage a trusted pool's change can move: those locking these crates (all, for `null`). */
   static async workspacesForPoolChange(tx: ManagedTransaction, crates: string[] | null): Promise<string[]> {
     if (crates !== null) return Graph.workspacesLocking(tx, crates);

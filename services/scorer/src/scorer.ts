@@ -312,8 +312,8 @@ export class Scorer {
 
   /**
    * Audit coverage of a workspace (its store + the trusted pools), written on its LOCKS edges, and
-   * its unvetted findings opened or resolved to match. Impact counts the org's workspaces as the
-   * graph has them now; another workspace's arrival does not re-score this one until its next event.
+   * its unvetted findings opened or resolved to match. Depends only on the workspace's event and the
+   * trusted pools, never on other workspaces, so a replay changes nothing whatever arrived between.
    */
   async recomputeCoverage(workspaceId: string): Promise<FindingEvent[]> {
     const input = await this.graph.run('read', async (tx) => {
@@ -323,13 +323,12 @@ export class Scorer {
       return {
         ev,
         trusted: await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates),
-        reach: await Graph.orgReach(tx, crates),
         current: await Graph.unvettedFindings(tx, workspaceId),
       };
     });
     if (!input) return [];
     const at = this.now();
-    const c = workspaceCoverage(input.ev, input.trusted, input.reach, this.coverage, at);
+    const c = workspaceCoverage(input.ev, input.trusted, this.coverage, at);
     for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
     await this.graph.run('write', (tx) => Graph.writeCoverage(tx, workspaceId, c.rows, c.summary));
 
