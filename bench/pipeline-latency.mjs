@@ -12,6 +12,10 @@
  *    (prints advisories/s through ingest → Kafka → scorer → Neo4j);
  * 2. workspace latency: produces a real lockfile as a new workspace, times until all its alerts arrive;
  * 3. advisory latency: produces one new advisory that hits an existing workspace, times until its alert arrives.
+ * 4. audit coverage: produces a real workspace WITH its cargo-vet store (ariel-os, libprio-rs, spin),
+ *    times until its packages are in the graph (Workspace written) and until its coverage is (every
+ *    LOCKS verdict and the summary written by the cargo-vet resolver): the difference is what
+ *    coverage costs the scorer per workspace event.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -40,7 +44,8 @@ const { Kafka, logLevel } = await import('kafkajs');
 const neo4j = (await import('neo4j-driver')).default;
 const shared = await import('../shared/dist/index.js');
 
-const env = { ...process.env, NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`, CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')), LOG_LEVEL: 'warn' };
+// One Slack message per alert (no digests): steps 2 and 3 count the messages.
+const env = { ...process.env, NOTIFIER_DIGEST_THRESHOLD: 'off', NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`, CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')), LOG_LEVEL: 'warn' };
 
 // The webhook: a real HTTP server on loopback that timestamps what it receives.
 const received = [];
@@ -143,6 +148,40 @@ for (let i = 0; i < rounds; i++) {
   advLat.push({ firstMs: mine()[0].at - start, lastMs: mine()[want - 1].at - start, alerts: want });
 }
 console.log(JSON.stringify({ step: 'advisory → alerts', rounds, firstAlertMs: stats(advLat.map((l) => l.firstMs)), allAlertsMs: stats(advLat.map((l) => l.lastMs)), alertsPerAdvisory: advLat[0]?.alerts }));
+
+// 4. Audit coverage: a workspace with its store → packages in the graph → coverage in the graph.
+const cov = [];
+const one = async (cypher, params) => {
+  const r = await driver.executeQuery(cypher, params);
+  return r.records[0]?.get(0) ?? null;
+};
+for (let i = 0; i < rounds; i++) {
+  const project = ['ariel-os', 'libprio-rs', 'spin'][i % 3];
+  const r = (f) => readFileSync(join(data, 'projects', project, f), 'utf8');
+  const lock = shared.parseLockfile(r('Cargo.lock'));
+  const id = `${run}-cov${i}-${project}`;
+  const store = { config: r('supply-chain/config.toml'), audits: r('supply-chain/audits.toml'), importsLock: r('supply-chain/imports.lock') };
+  const ev = shared.workspaceEvent({ id, org: 'bench', lock, store, origin: { path: project, checksum: `cov${i}` }, observedAt: new Date().toISOString() });
+  const start = performance.now();
+  await producer.send({ topic: shared.TOPICS.workspaces, messages: [{ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) }] });
+  let graphMs;
+  for (;;) {
+    const [w, c] = [await one('MATCH (w:Workspace {id: $id}) RETURN w.id', { id }), await one('MATCH (w:Workspace {id: $id}) RETURN w.vetConclusion', { id })];
+    if (w && graphMs === undefined) graphMs = performance.now() - start;
+    if (c) {
+      cov.push({ project, packages: lock.packages.length, graphMs, coverageMs: performance.now() - start, conclusion: c });
+      break;
+    }
+    await wait(5);
+  }
+}
+for (const project of ['ariel-os', 'libprio-rs', 'spin']) {
+  const mine = cov.filter((c) => c.project === project);
+  if (!mine.length) continue;
+  const g = stats(mine.map((c) => c.graphMs));
+  const c = stats(mine.map((c) => c.coverageMs));
+  console.log(JSON.stringify({ step: 'workspace with store → coverage', project, packages: mine[0].packages, rounds: mine.length, workspaceInGraphMs: g, coverageWrittenMs: c, ratio: +(c.p50 / g.p50).toFixed(2), conclusion: mine[0].conclusion }));
+}
 
 await producer.disconnect();
 await admin.disconnect();

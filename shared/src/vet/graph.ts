@@ -34,19 +34,20 @@ export function vetVersionOf(p: { version: string; source?: string }): string {
   return p.version;
 }
 
+/** A package as a graph node; a path package (no source) is always a workspace member. */
+const nodeOf = (p: { id: string; name: string; version: string; source?: string }, member: boolean, deps: GraphNode['deps']): GraphNode => ({
+  id: p.id,
+  name: p.name,
+  version: p.version,
+  vetVersion: vetVersionOf(p),
+  source: p.source,
+  workspaceMember: member || p.source === undefined,
+  deps,
+});
+
 export function graphFromLockfile(lock: Lockfile): DepGraph {
   const nodes = new Map<string, GraphNode>();
-  for (const p of lock.packages) {
-    nodes.set(p.id, {
-      id: p.id,
-      name: p.name,
-      version: p.version,
-      vetVersion: vetVersionOf(p),
-      source: p.source,
-      workspaceMember: p.source === undefined,
-      deps: p.dependencies.map((to) => ({ to, kinds: ['unknown'] })),
-    });
-  }
+  for (const p of lock.packages) nodes.set(p.id, nodeOf(p, false, p.dependencies.map((to) => ({ to, kinds: ['unknown'] }))));
   return { nodes, kindsKnown: false };
 }
 
@@ -72,16 +73,7 @@ export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): 
   const nodes = new Map<string, GraphNode>();
   for (const p of m.packages) {
     const id = ids.get(p.id)!;
-    const source = p.source ?? undefined;
-    nodes.set(id, {
-      id,
-      name: p.name,
-      version: p.version,
-      vetVersion: vetVersionOf({ version: p.version, source }),
-      source,
-      workspaceMember: members.has(p.id) || source === undefined,
-      deps: [],
-    });
+    nodes.set(id, nodeOf({ id, name: p.name, version: p.version, source: p.source ?? undefined }, members.has(p.id), []));
   }
   for (const [i, n] of m.resolve.nodes.entries()) {
     const node = nodes.get(ids.get(n.id) ?? '');
@@ -107,17 +99,7 @@ export function graphFromWorkspaceEvent(ev: {
 }): DepGraph {
   const members = new Set(ev.members);
   const nodes = new Map<string, GraphNode>();
-  for (const p of ev.packages) {
-    nodes.set(p.id, {
-      id: p.id,
-      name: p.name,
-      version: p.version,
-      vetVersion: vetVersionOf(p),
-      source: p.source,
-      workspaceMember: members.has(p.id) || p.source === undefined,
-      deps: [],
-    });
-  }
+  for (const p of ev.packages) nodes.set(p.id, nodeOf(p, members.has(p.id), []));
   const byPair = new Map<string, { to: string; kinds: DepKind[] }>();
   for (const e of ev.edges) {
     const from = nodes.get(e.from);
