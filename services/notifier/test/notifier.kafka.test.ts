@@ -12,38 +12,19 @@ vi.hoisted(() => {
 });
 
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DlqRecordSchema, TOPICS, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, withAdmin } from '@cratewatch/runtime';
-import { startNotifier, type Notifier, type NotifierOptions } from '../src/index.js';
-import { captureLogger, startWebhook, waitFor, type Webhook } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { TOPICS, type FindingEvent } from '@cratewatch/shared';
+import type { NotifierOptions } from '../src/index.js';
+import { settle, uniq as unique, useKafka, waitFor, type Webhook } from './helpers.js';
 
-const brokers = process.env.KAFKA_BROKERS;
-if (!brokers) throw new Error('KAFKA_BROKERS is not set: these tests need the Kafka the root vitest globalSetup starts');
-
-let kafka: Kafka;
-let producer: Producer;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  kafka = kafkaClient('notifier-test', brokers.split(','));
-  expect(TOPICS.findings).toMatch(/^notifier-test-[0-9a-z]+\.risk\.findings$/);
-  await withAdmin(kafka, (a) => ensureTopics(a));
-  producer = kafka.producer();
-  await producer.connect();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await producer?.disconnect();
-});
-
-const uniq = () => `nt-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+const env = useKafka('notifier-test-');
+const { produce, hook } = env;
+const uniq = () => unique('nt');
+/** A notifier that handles only this workspace's findings. */
+const notifier = (ws: string, opts: NotifierOptions) => env.notifier([ws], opts);
+const dlqReader = async (keyPrefix: string) => ({ records: await env.dlqReader(keyPrefix) });
 
 function finding(ws: string, n: number, state: 'open' | 'resolved' = 'open', observedAt = '2025-03-01T10:00:00.000Z'): FindingEvent {
   const advisory = `RUSTSEC-2025-${String(1000 + n).padStart(4, '0')}`;
@@ -63,27 +44,6 @@ function finding(ws: string, n: number, state: 'open' | 'resolved' = 'open', obs
   };
 }
 
-async function produce(...items: (FindingEvent | { key: string; value: string | null })[]): Promise<void> {
-  await producer.send({
-    topic: TOPICS.findings,
-    messages: items.map((f) => ('key' in f ? f : { key: f.id, value: JSON.stringify(f) })),
-  });
-}
-
-async function hook(...args: Parameters<typeof startWebhook>): Promise<Webhook> {
-  const h = await startWebhook(...args);
-  cleanups.push(() => h.close());
-  return h;
-}
-
-async function notifier(ws: string, opts: NotifierOptions): Promise<Notifier & { log: ReturnType<typeof captureLogger> }> {
-  const log = captureLogger();
-  const n = await startNotifier({ kafka, log, keyFilter: (k) => k?.startsWith(`${ws}|`) ?? false, ...opts });
-  cleanups.push(() => n.stop());
-  expect(log.entries.some((e) => e.msg === 'ready')).toBe(true);
-  return Object.assign(n, { log });
-}
-
 /** Finding ids the webhook received, in order (from the Block Kit fallback text, via the header). */
 function receivedIds(h: Webhook, ws: string): string[] {
   return h.requests
@@ -91,23 +51,6 @@ function receivedIds(h: Webhook, ws: string): string[] {
     .filter((m) => m.text.includes(` in ${ws} `))
     .map((m) => `${m.text.startsWith('[RESOLVED]') ? 'resolved' : 'open'} ${/RUSTSEC-\d{4}-\d{4}/.exec(m.text)?.[0]}`);
 }
-
-async function dlqReader(keyPrefix: string): Promise<{ records: DlqRecord[]; consumer: Consumer }> {
-  const records: DlqRecord[] = [];
-  const consumer = kafka.consumer({ groupId: `notifier-test-dlq-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [dlqTopic(TOPICS.findings)], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (!message.key?.toString().startsWith(keyPrefix) || !message.value) return;
-      records.push(DlqRecordSchema.parse(JSON.parse(message.value.toString())));
-    },
-  });
-  cleanups.push(() => consumer.disconnect());
-  return { records, consumer };
-}
-
-const settle = (ms = 1500) => new Promise((r) => setTimeout(r, ms));
 
 describe('notifier on real Kafka', () => {
   it('delivers each finding once; replays, restarts and a new group send nothing twice; a state change is sent', async () => {
@@ -234,7 +177,7 @@ describe('notifier on real Kafka', () => {
     const child = spawn(process.execPath, [main], {
       env: {
         ...process.env,
-        KAFKA_BROKERS: brokers,
+        KAFKA_BROKERS: env.brokers,
         SLACK_WEBHOOK_URL: h.url,
         NOTIFIER_GROUP: `notifier-test-${uniq()}`,
         NOTIFIER_KEY_PREFIX: `${ws}|`,
@@ -246,7 +189,7 @@ describe('notifier on real Kafka', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    cleanups.push(async () => {
+    env.cleanup(async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
     await waitFor('"ready" on stderr', () => stderr.split('\n').some((l) => l.includes('"msg":"ready"')), 60_000);

@@ -11,40 +11,17 @@ vi.hoisted(() => {
 });
 
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DlqRecordSchema, TOPICS, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, withAdmin } from '@cratewatch/runtime';
-import { startNotifier, type Notifier, type NotifierOptions, type Route } from '../src/index.js';
-import { captureLogger, startWebhook, waitFor, type Webhook } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { FindingEvent } from '@cratewatch/shared';
+import type { Route } from '../src/index.js';
+import { settle, uniq as unique, useKafka, waitFor, type Webhook } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
 
-const brokers = process.env.KAFKA_BROKERS;
-if (!brokers) throw new Error('KAFKA_BROKERS is not set: these tests need the Kafka the root vitest globalSetup starts');
-
-let kafka: Kafka;
-let producer: Producer;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  kafka = kafkaClient('notifier-routes-test', brokers.split(','));
-  expect(TOPICS.findings).toMatch(/^notifier-routes-test-[0-9a-z]+\.risk\.findings$/);
-  await withAdmin(kafka, (a) => ensureTopics(a));
-  producer = kafka.producer();
-  await producer.connect();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-afterAll(async () => {
-  await producer?.disconnect();
-});
-
-const uniq = () => `nr-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
-const settle = (ms = 1500) => new Promise((r) => setTimeout(r, ms));
+const env = useKafka('notifier-routes-test-');
+const { produce, hook, notifier, dlqReader } = env;
+const uniq = () => unique('nr');
 
 function finding(ws: string, n: number, o: { team?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {}): FindingEvent {
   const advisory = `RUSTSEC-2025-${String(2000 + n).padStart(4, '0')}`;
@@ -64,45 +41,12 @@ function finding(ws: string, n: number, o: { team?: string; severity?: FindingEv
   };
 }
 
-async function produce(...fs: FindingEvent[]): Promise<void> {
-  await producer.send({ topic: TOPICS.findings, messages: fs.map((f) => ({ key: f.id, value: JSON.stringify(f) })) });
-}
-
-async function hook(...args: Parameters<typeof startWebhook>): Promise<Webhook> {
-  const h = await startWebhook(...args);
-  cleanups.push(() => h.close());
-  return h;
-}
-
-/** A notifier that handles only the findings of the given workspaces. */
-async function notifier(wss: string[], opts: NotifierOptions): Promise<Notifier & { log: ReturnType<typeof captureLogger> }> {
-  const log = captureLogger();
-  const n = await startNotifier({ kafka, log, keyFilter: (k) => wss.some((ws) => k?.startsWith(`${ws}|`)), ...opts });
-  cleanups.push(() => n.stop());
-  return Object.assign(n, { log });
-}
-
 /** "open RUSTSEC-2025-2001" per message the hook received for these workspaces, in order. */
 function received(h: Webhook, ws: string): string[] {
   return h.requests
     .map((r) => (r.json as { text: string }).text)
     .filter((t) => t.includes(` in ${ws} `))
     .map((t) => `${t.startsWith('[RESOLVED]') ? 'resolved' : 'open'} ${/RUSTSEC-\d{4}-\d{4}/.exec(t)?.[0]}`);
-}
-
-async function dlqReader(keyPrefix: string): Promise<DlqRecord[]> {
-  const records: DlqRecord[] = [];
-  const consumer: Consumer = kafka.consumer({ groupId: `notifier-routes-test-dlq-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [dlqTopic(TOPICS.findings)], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (!message.key?.toString().startsWith(keyPrefix) || !message.value) return;
-      records.push(DlqRecordSchema.parse(JSON.parse(message.value.toString())));
-    },
-  });
-  cleanups.push(() => consumer.disconnect());
-  return records;
 }
 
 const adv = (n: number) => `RUSTSEC-2025-${2000 + n}`;
@@ -240,13 +184,13 @@ describe('org-wide risk feed (real Kafka)', () => {
 
   it('runs as a program: routes from NOTIFIER_ROUTES, the feed on NOTIFIER_FEED_LISTEN, no URL in logs; a route without its variable stops the start', async () => {
     const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
-    const run = (env: Record<string, string>) => {
-      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: brokers, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = (vars: Record<string, string>) => {
+      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: env.brokers, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
       const io = { stderr: '', stdout: '' };
       c.stderr.on('data', (d: Buffer) => (io.stderr += d.toString()));
       c.stdout.on('data', (d: Buffer) => (io.stdout += d.toString()));
       const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
-      cleanups.push(async () => {
+      env.cleanup(async () => {
         if (c.exitCode === null) c.kill('SIGKILL');
       });
       return { c, io, exited };
