@@ -189,6 +189,19 @@ export const FindingEventSchema = z.object({
       kindDependent: z.boolean().optional(),
     })
     .optional(),
+  /** A `maintainer` finding: who owns the crate and where it lives, beside the signals in `why`. */
+  maintainer: z
+    .object({
+      /** Owner logins (teams as crates.io names them, `github:org:team`), at most 10; absent when the maintainers source has said nothing. */
+      owners: z.array(z.string()).optional(),
+      /** The repository URL, or `missing`. */
+      repository: z.string().optional(),
+      /** The newest non-yanked release the registry told of. */
+      latestRelease: z.object({ version: nonEmpty, publishedAt: isoTime, publisher: z.string().optional() }).optional(),
+      /** The widely used crate whose name this one resembles. */
+      lookalikeOf: z.string().optional(),
+    })
+    .optional(),
   observedAt: isoTime,
 });
 export type FindingEvent = z.infer<typeof FindingEventSchema>;

@@ -5,5 +5,6 @@ export * from './advisory.js';
 export * from './severity.js';
 export * from './events.js';
 export * from './findings.js';
+export * from './maintainer.js';
 export * from './vet/index.js';
 export * from './workspace.js';
