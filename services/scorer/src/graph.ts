@@ -9,6 +9,7 @@
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import type { Advisory, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
+import type { CrateFactsRow, LockedCrate } from './maintainer.js';
 
 /** The source given to Version nodes that a release or an audit creates (crates.io versions). */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
@@ -28,6 +29,8 @@ export const SCHEMA = [
   'CREATE INDEX audit_pool_crate IF NOT EXISTS FOR (n:Audit) ON (n.pool, n.crate)',
   'CREATE INDEX criteria_pool IF NOT EXISTS FOR (n:Criteria) ON (n.pool)',
   'CREATE INDEX advisory_package IF NOT EXISTS FOR (n:Advisory) ON (n.package)',
+  'CREATE INDEX finding_workspace_kind IF NOT EXISTS FOR (n:Finding) ON (n.workspace, n.kind)',
+  'CREATE INDEX finding_crate_kind IF NOT EXISTS FOR (n:Finding) ON (n.crate, n.kind)',
 ];
 
 export interface LockedVersion {
@@ -51,6 +54,7 @@ export interface StoredFinding {
   score: number;
   why: FindingEvent['why'];
   vet?: FindingEvent['vet'];
+  maintainer?: FindingEvent['maintainer'];
 }
 
 export const versionNodeId = (workspaceId: string, p: { id: string; source?: string }): string =>
@@ -261,6 +265,7 @@ export class Graph {
       version: f.version,
       advisory: f.advisory?.id ?? null,
       vet: f.vet ? JSON.stringify(f.vet) : null,
+      maintainer: f.maintainer ? JSON.stringify(f.maintainer) : null,
       why: JSON.stringify(f.why),
       observedAt: f.observedAt,
     }));
@@ -269,7 +274,7 @@ export class Graph {
        MERGE (n:Finding {id: f.id})
          SET n.kind = f.kind, n.state = f.state, n.severity = f.severity, n.score = f.score,
              n.workspace = f.workspace, n.crate = f.crate, n.version = f.version,
-             n.advisory = f.advisory, n.vet = f.vet, n.why = f.why, n.observedAt = f.observedAt
+             n.advisory = f.advisory, n.vet = f.vet, n.maintainer = f.maintainer, n.why = f.why, n.observedAt = f.observedAt
        WITH n, f
        MATCH (w:Workspace {id: f.workspace})
        MERGE (n)-[:IN]->(w)
@@ -362,6 +367,78 @@ export class Graph {
       why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
       vet: rec.get('vet') ? (JSON.parse(rec.get('vet') as string) as NonNullable<FindingEvent['vet']>) : undefined,
     }));
+  }
+
+  // ---- maintainer risk ---------------------------------------------------------------------------
+
+  /**
+   * The crates.io versions locked in a scope, with their workspace: one workspace's, or every
+   * workspace's versions of some crates (what a maintainers or release event touches).
+   */
+  static async lockedCrates(tx: ManagedTransaction, scope: { workspace: string } | { crates: string[] }, sources: string[]): Promise<LockedCrate[]> {
+    const r =
+      'workspace' in scope
+        ? await tx.run(
+            `MATCH (w:Workspace {id: $id})-[l:LOCKS]->(v:Version) WHERE v.source IN $sources AND NOT coalesce(l.firstParty, false)
+             RETURN w.id AS id, w.org AS org, w.team AS team, v.crate AS crate, v.version AS version`,
+            { id: scope.workspace, sources },
+          )
+        : await tx.run(
+            `UNWIND $crates AS name
+             MATCH (:Crate {name: name})-[:HAS_VERSION]->(v:Version)<-[l:LOCKS]-(w:Workspace)
+             WHERE v.source IN $sources AND NOT coalesce(l.firstParty, false)
+             RETURN w.id AS id, w.org AS org, w.team AS team, v.crate AS crate, v.version AS version`,
+            { crates: scope.crates, sources },
+          );
+    return r.records.map((rec) => {
+      const team = rec.get('team') as string | null;
+      return { workspace: { id: rec.get('id') as string, org: rec.get('org') as string, ...(team ? { team } : {}) }, crate: rec.get('crate') as string, version: rec.get('version') as string };
+    });
+  }
+
+  /**
+   * What the graph holds about these crates for maintainer risk: the maintainers source's
+   * observation (owners, ownership change, repository and its signals) and the releases with a
+   * publish time.
+   */
+  static async crateFacts(tx: ManagedTransaction, crates: string[]): Promise<CrateFactsRow[]> {
+    if (crates.length === 0) return [];
+    const r = await tx.run(
+      `UNWIND $crates AS name
+       MATCH (c:Crate {name: name})
+       RETURN c.name AS crate, c.maintainersObservedAt AS observedAt,
+              c.ownershipChange AS ownershipChange, c.ownershipChangeObservedAt AS ownershipChangeObservedAt,
+              [(m:Maintainer)-[:OWNS]->(c) | m {.login, .kind}] AS owners,
+              head([(c)-[:HOSTED_AT]->(p:Repository) | properties(p)]) AS repo,
+              [(c)-[:HAS_VERSION]->(v:Version) WHERE v.publishedAt IS NOT NULL | v {.version, .publishedAt, .publisher, .yanked}] AS releases`,
+      { crates },
+    );
+    return r.records.map((rec) => rec.toObject() as CrateFactsRow);
+  }
+
+  /** The maintainer findings stored for a scope (a workspace's, or every workspace's for some crates). */
+  static async maintainerFindings(tx: ManagedTransaction, scope: { workspace: string } | { crates: string[] }): Promise<(StoredFinding & { workspace: { id: string; org: string; team?: string } })[]> {
+    const r = await tx.run(
+      `${'workspace' in scope ? `MATCH (f:Finding {workspace: $id, kind: 'maintainer'})` : `UNWIND $crates AS name MATCH (f:Finding {crate: name, kind: 'maintainer'})`}
+       MATCH (f)-[:IN]->(w:Workspace)
+       RETURN f.id AS id, f.state AS state, f.crate AS crate, f.version AS version, f.severity AS severity,
+              f.score AS score, f.why AS why, f.maintainer AS maintainer, w.id AS wid, w.org AS org, w.team AS team`,
+      'workspace' in scope ? { id: scope.workspace } : { crates: scope.crates },
+    );
+    return r.records.map((rec) => {
+      const team = rec.get('team') as string | null;
+      return {
+        id: rec.get('id') as string,
+        state: rec.get('state') as string,
+        crate: rec.get('crate') as string,
+        version: rec.get('version') as string,
+        severity: rec.get('severity') as FindingEvent['severity'],
+        score: Number(rec.get('score')),
+        why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
+        ...(rec.get('maintainer') ? { maintainer: JSON.parse(rec.get('maintainer') as string) as NonNullable<FindingEvent['maintainer']> } : {}),
+        workspace: { id: rec.get('wid') as string, org: rec.get('org') as string, ...(team ? { team } : {}) },
+      };
+    });
   }
 
   // ---- audits.pool -------------------------------------------------------------------------------

@@ -2,33 +2,43 @@
 /**
  * cratewatch scorer: consumes the fact topics, keeps Neo4j up to date and produces findings.
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
- * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE.
+ * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE.
  */
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, onShutdown, runConsumer, withAdmin, type Logger } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
-import { DEFAULT_MIN_UNVETTED_SCORE, Scorer } from './scorer.js';
+import { DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type MaintainerOptions } from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
 export function coverageFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageOptions {
   const trustedPools = (env.SCORER_TRUSTED_POOLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const p of trustedPools) if (!/^[A-Za-z0-9._-]+$/.test(p)) throw new Error(`SCORER_TRUSTED_POOLS: "${p}" is not a pool name`);
-  const raw = env.SCORER_UNVETTED_MIN_SCORE;
-  const minScore = raw === undefined || raw === '' ? DEFAULT_MIN_UNVETTED_SCORE : Number(raw);
-  if (!Number.isFinite(minScore) || minScore < 0 || minScore > 10) throw new Error(`SCORER_UNVETTED_MIN_SCORE: "${raw}" is not a number from 0 to 10`);
-  return { trustedPools, minScore };
+  return { trustedPools, minScore: scoreFromEnv(env, 'SCORER_UNVETTED_MIN_SCORE', DEFAULT_MIN_UNVETTED_SCORE) };
+}
+
+/** `SCORER_MAINTAINER_MIN_SCORE` (0–10). */
+export function maintainerFromEnv(env: NodeJS.ProcessEnv = process.env): MaintainerOptions {
+  return { minScore: scoreFromEnv(env, 'SCORER_MAINTAINER_MIN_SCORE', DEFAULT_MIN_MAINTAINER_SCORE) };
+}
+
+function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  const score = raw === undefined || raw.trim() === '' ? fallback : Number(raw);
+  if (!Number.isFinite(score) || score < 0 || score > 10) throw new Error(`${name}: "${raw}" is not a number from 0 to 10`);
+  return score;
 }
 
 export interface ScorerHandle {
   stop(): Promise<void>;
 }
 
-export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?: Logger; coverage?: CoverageOptions } = {}): Promise<ScorerHandle> {
+export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?: Logger; coverage?: CoverageOptions; maintainer?: MaintainerOptions } = {}): Promise<ScorerHandle> {
   const log = opts.log ?? logger('scorer');
   const coverage = opts.coverage ?? coverageFromEnv();
+  const maintainer = opts.maintainer ?? maintainerFromEnv();
   const kafka = opts.kafka ?? kafkaClient('cratewatch-scorer');
   const driver = neo4jFromEnv();
   await driver.verifyConnectivity();
@@ -37,7 +47,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   await withAdmin(kafka, (a) => ensureTopics(a));
   const producer = newProducer(kafka);
   await producer.connect();
-  const scorer = new Scorer(graph, producer, log, undefined, coverage);
+  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer);
   const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];
   const loop = await runConsumer({
     kafka,
@@ -49,7 +59,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
     handle: (m) => scorer.handle(m),
     handleBatch: (ms) => scorer.handleBatch(ms),
   });
-  log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore });
+  log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore, maintainerMinScore: maintainer.minScore });
   return {
     stop: async () => {
       await loop.stop();

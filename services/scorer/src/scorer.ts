@@ -28,6 +28,7 @@ import {
 import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
 import { storeOf, workspaceCoverage, type CoverageOptions } from './coverage.js';
+import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import {
   CRITERIA_KEY,
   checkMaintainerKey,
@@ -54,6 +55,17 @@ type Fact =
 /** An unvetted version raises a finding from this score up (see shared `unvettedScore`). */
 export const DEFAULT_MIN_UNVETTED_SCORE = 5;
 
+/**
+ * A locked version of a crate raises a maintainer finding from this maintainer-risk score up (see
+ * shared `maintainerRisk`): no single signal reaches it, so it takes two independent reasons.
+ */
+export const DEFAULT_MIN_MAINTAINER_SCORE = 5;
+
+export interface MaintainerOptions {
+  /** 0–10: a crate's maintainer risk from which each workspace locking it gets a finding. */
+  minScore: number;
+}
+
 export class Scorer {
   constructor(
     private readonly graph: Graph,
@@ -61,6 +73,7 @@ export class Scorer {
     private readonly log: Logger,
     private readonly now: () => string = () => new Date().toISOString(),
     private readonly coverage: CoverageOptions = { trustedPools: [], minScore: DEFAULT_MIN_UNVETTED_SCORE },
+    private readonly maintainer: MaintainerOptions = { minScore: DEFAULT_MIN_MAINTAINER_SCORE },
   ) {}
 
   async handle(m: ConsumedMessage): Promise<void> {
@@ -106,7 +119,12 @@ export class Scorer {
       if (ev === null) {
         if (!m.key) throw new BadMessageError('tombstone without a key');
         ev = { v: 1, crate: m.key, owners: [], signals: {}, observedAt: new Date(0).toISOString() };
-      } else checkMaintainerKey(m.key, ev);
+        const row = maintainerRow(ev);
+        // The source no longer reports on the crate: it says nothing (not "no repository, no owner").
+        row.crateProps.maintainersObservedAt = null;
+        return { kind: 'maintainer', key: ev.crate, row };
+      }
+      checkMaintainerKey(m.key, ev);
       return { kind: 'maintainer', key: ev.crate, row: maintainerRow(ev) };
     }
     if (m.topic === TOPICS.releases) {
@@ -154,6 +172,10 @@ export class Scorer {
         for (const id of ws) await this.recomputeCoverage(id);
       }
     }
+    // Owners, repository or releases of these crates changed: their maintainer risk may move, for
+    // every workspace locking them (one pass over all of them).
+    const riskCrates = [...new Set([...maintainers.map((m) => m.crate), ...releases.map((r) => r.crate)])];
+    if (riskCrates.length) await this.recomputeMaintainerFindings({ crates: riskCrates });
     this.log.info('facts applied', {
       releases: releases.length,
       poolCrates: pools.length,
@@ -308,6 +330,32 @@ export class Scorer {
     this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
     await this.recomputeAdvisoryFindings(ev.id);
     await this.recomputeCoverage(ev.id);
+    await this.recomputeMaintainerFindings({ workspace: ev.id });
+  }
+
+  /**
+   * Maintainer-risk findings of a scope, opened or resolved to match the graph: one workspace (its
+   * lockfile changed) or every workspace locking some crates (their maintainers or release facts
+   * changed). A finding depends only on its crate's facts and on the workspace locking the version,
+   * never on other workspaces or on arrival order, so a replay changes nothing.
+   */
+  async recomputeMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
+    const input = await this.graph.run('read', async (tx) => {
+      const locked = await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES]);
+      const rows = await Graph.crateFacts(tx, [...new Set(locked.map((l) => l.crate))]);
+      return { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current: await Graph.maintainerFindings(tx, scope) };
+    });
+    const changes = maintainerChanges(input, this.maintainer.minScore, this.now());
+    if (changes.length === 0) return [];
+    // As for the other kinds: the events first, then the Finding nodes (a crash in between repeats, never loses).
+    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
+    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    this.log.info('maintainer findings changed', {
+      ...('workspace' in scope ? { workspace: scope.workspace } : { crates: scope.crates.length }),
+      opened: changes.filter((f) => f.state === 'open').length,
+      resolved: changes.filter((f) => f.state === 'resolved').length,
+    });
+    return changes;
   }
 
   /**
