@@ -8,6 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import neo4j from 'neo4j-driver';
+import type { DlqRecord, FindingEvent } from '@cratewatch/shared';
+import { kafkaBrokers, neo4jAuth, neo4jUri, sendWhenReady } from './helpers.js';
 
 export const repoRoot = resolve(__dirname, '..');
 export const sharedData = resolve(repoRoot, '../shared/data');
@@ -115,3 +119,88 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const unique = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+
+/**
+ * What a test of the scorer process sees of its run (topics under `prefix`): Cypher on the graph,
+ * sends to the run's topics, whether the scorer has consumed them, and every finding and DLQ record
+ * the run produced (read by a consumer of its own from the beginning).
+ */
+export interface ScorerProbe {
+  /** Cypher on the run's Neo4j; integers come back as JS numbers. */
+  q: <T = Record<string, unknown>>(cypher: string, params?: Record<string, unknown>) => Promise<T[]>;
+  /** Sends to a topic of the run (name without the prefix); a value that is not a string is sent as JSON. */
+  send: (name: string, messages: { key: string; value: unknown }[]) => Promise<void>;
+  /** Waits until the scorer's group has committed every message of these topics (so it is idle). */
+  drained: (names: string[], timeoutMs?: number) => Promise<void>;
+  /** Waits until `findings` holds everything the run's risk.findings topic holds now. */
+  findingsSettled: () => Promise<void>;
+  /** The run's finding events, in the order read. */
+  findings: FindingEvent[];
+  /** The records of the run's DLQ topics given to `scorerProbe`. */
+  dlq: DlqRecord[];
+  close: () => Promise<void>;
+}
+
+export async function scorerProbe(opts: { prefix: string; scorerGroup: string; dlqTopics?: string[] }): Promise<ScorerProbe> {
+  const topic = (name: string) => `${opts.prefix}${name}`;
+  const kafka = new Kafka({ clientId: `probe-${opts.prefix}`, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const driver = neo4j.driver(neo4jUri(), neo4jAuth(), { disableLosslessIntegers: true });
+  const producer = kafka.producer();
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId: `${opts.prefix}findings-reader` });
+  await Promise.all([producer.connect(), admin.connect(), consumer.connect()]);
+  const findings: FindingEvent[] = [];
+  const dlq: DlqRecord[] = [];
+  await consumer.subscribe({ topics: [topic('risk.findings'), ...(opts.dlqTopics ?? []).map(topic)], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic: t, message }) => {
+      const v = JSON.parse(message.value!.toString());
+      if (t === topic('risk.findings')) findings.push(v as FindingEvent);
+      else dlq.push(v as DlqRecord);
+    },
+  });
+  return {
+    findings,
+    dlq,
+    q: async <T = Record<string, unknown>>(cypher: string, params: Record<string, unknown> = {}): Promise<T[]> => {
+      const s = driver.session();
+      try {
+        return (await s.run(cypher, params)).records.map((r) => r.toObject() as T);
+      } finally {
+        await s.close();
+      }
+    },
+    send: (name, messages) =>
+      sendWhenReady(producer, { topic: topic(name), messages: messages.map((m) => ({ key: m.key, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })) }),
+    drained: (names, timeoutMs = 90_000) =>
+      waitFor(
+        `scorer to consume ${names.join(', ')}`,
+        async () => {
+          for (const name of names) {
+            const ends = await admin.fetchTopicOffsets(topic(name));
+            const [committed] = await admin.fetchOffsets({ groupId: opts.scorerGroup, topics: [topic(name)] });
+            for (const e of ends) {
+              const p = committed!.partitions.find((x) => x.partition === e.partition);
+              if ((p && p.offset !== '-1' ? BigInt(p.offset) : 0n) < BigInt(e.high)) return false;
+            }
+          }
+          return true;
+        },
+        timeoutMs,
+        300,
+      ).then(() => undefined),
+    // The scorer produces a finding before it commits the input offset, so after `drained` the
+    // topic's end covers everything that input raised.
+    findingsSettled: async () => {
+      const ends = await admin.fetchTopicOffsets(topic('risk.findings'));
+      const total = ends.reduce((n, e) => n + Number(e.high), 0);
+      await waitFor('findings consumer to catch up', () => findings.length >= total, 30_000, 100);
+    },
+    close: async () => {
+      await consumer.disconnect();
+      await producer.disconnect();
+      await admin.disconnect();
+      await driver.close();
+    },
+  };
+}

@@ -9,16 +9,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import neo4j, { type Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLockfile, workspaceEvent, type FindingEvent, type PoolEvent, type WorkspaceEvent } from '@cratewatch/shared';
-import { sendWhenReady } from './helpers.js';
-import { repoRoot, sharedData, startService, tempDir, unique, waitFor, type Service } from './pipeline-harness.js';
+import { parseLockfile, workspaceEvent, type PoolEvent, type WorkspaceEvent } from '@cratewatch/shared';
+import { repoRoot, scorerProbe, sharedData, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
 
 const run = unique('cov');
 const prefix = `${run}.`;
-const topic = (name: string) => `${prefix}${name}`;
 const pool = `${run}-pool`;
 const env = {
   CRATEWATCH_TOPIC_PREFIX: prefix,
@@ -27,83 +23,27 @@ const env = {
   KAFKA_SESSION_TIMEOUT_MS: '8000',
   CRATEWATCH_STATE_DIR: tempDir('cov-state'),
 };
-const kafka = new Kafka({ clientId: 'scorer-coverage-test', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
 const now = '2026-01-02T03:04:05.000Z';
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const c = (name: string) => `${run.replace(/-/g, '')}-${name}`; // crate names no other workspace locks
 
-let driver: Driver;
 let scorer: Service;
-let producer: Producer;
-let admin: Admin;
-let findingsConsumer: Consumer;
-const findings: FindingEvent[] = [];
-const dlq: { key: string | null; error: string }[] = [];
-
-const q = async <T = Record<string, unknown>>(cypher: string, params: Record<string, unknown> = {}): Promise<T[]> => {
-  const s = driver.session();
-  try {
-    return (await s.run(cypher, params)).records.map((r) => r.toObject() as T);
-  } finally {
-    await s.close();
-  }
-};
-const send = (name: string, messages: { key: string; value: unknown }[]) =>
-  sendWhenReady(producer, { topic: topic(name), messages: messages.map((m) => ({ key: m.key, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })) });
-
-async function drained(names: string[]): Promise<void> {
-  await waitFor(
-    `scorer to consume ${names.join(', ')}`,
-    async () => {
-      for (const name of names) {
-        const ends = await admin.fetchTopicOffsets(topic(name));
-        const [committed] = await admin.fetchOffsets({ groupId: env.SCORER_GROUP, topics: [topic(name)] });
-        for (const e of ends) {
-          const p = committed!.partitions.find((x) => x.partition === e.partition);
-          if ((p && p.offset !== '-1' ? BigInt(p.offset) : 0n) < BigInt(e.high)) return false;
-        }
-      }
-      return true;
-    },
-    90_000,
-    300,
-  );
-}
-
-/** The findings topic read to its end (the scorer produces before it commits the input offset). */
-async function findingsSettled(): Promise<void> {
-  const ends = await admin.fetchTopicOffsets(topic('risk.findings'));
-  const total = ends.reduce((n, e) => n + Number(e.high), 0);
-  await waitFor('findings consumer to catch up', () => findings.length >= total, 30_000, 100);
-}
+let probe: ScorerProbe;
+const q: ScorerProbe['q'] = (cypher, params) => probe.q(cypher, params);
+const send: ScorerProbe['send'] = (name, messages) => probe.send(name, messages);
+const drained = (names: string[]) => probe.drained(names);
+const findingsSettled = () => probe.findingsSettled();
+const findings = () => probe.findings;
+const dlq = () => probe.dlq;
 
 beforeAll(async () => {
-  driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER || 'neo4j', process.env.NEO4J_PASSWORD) : undefined, {
-    disableLosslessIntegers: true,
-  });
   scorer = await startService('scorer', env);
-  producer = kafka.producer();
-  await producer.connect();
-  admin = kafka.admin();
-  await admin.connect();
-  findingsConsumer = kafka.consumer({ groupId: `${run}-findings-reader` });
-  await findingsConsumer.connect();
-  await findingsConsumer.subscribe({ topics: [topic('risk.findings'), topic('org.workspaces.dlq')], fromBeginning: true });
-  await findingsConsumer.run({
-    eachMessage: async ({ topic: t, message }) => {
-      const v = JSON.parse(message.value!.toString());
-      if (t === topic('risk.findings')) findings.push(v as FindingEvent);
-      else dlq.push(v);
-    },
-  });
+  probe = await scorerProbe({ prefix, scorerGroup: env.SCORER_GROUP, dlqTopics: ['org.workspaces.dlq'] });
 });
 
 afterAll(async () => {
-  await findingsConsumer?.disconnect();
+  await probe?.close();
   await scorer?.stop();
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await driver?.close();
 });
 
 describe('a workspace with its store, and a trusted pool', () => {
@@ -145,7 +85,7 @@ describe('a workspace with its store, and a trusted pool', () => {
         r,
       ]),
     );
-  const mine = () => findings.filter((f) => f.workspace.id === wsId && f.kind === 'unvetted');
+  const mine = () => findings().filter((f) => f.workspace.id === wsId && f.kind === 'unvetted');
 
   it('writes each locked version verdict and raises one unvetted finding, for the high-impact version only', async () => {
     await send('org.workspaces', [{ key: wsId, value: ws }]);
@@ -203,8 +143,8 @@ describe('a workspace with its store, and a trusted pool', () => {
     await send('org.workspaces', [{ key: badId, value: { ...ws, id: badId, store: { ...store, config: '[cargo-vet]\nversion = "0.10"\n\n[policy.x]\ncriteria = 3\n' } } }]);
     await send('org.workspaces', [{ key: `${wsId}-after`, value: { ...ws, id: `${wsId}-after` } }]);
     await drained(['org.workspaces']);
-    await waitFor('the refusal in the DLQ', () => dlq.some((d) => d.key === badId), 30_000);
-    expect(dlq.find((d) => d.key === badId)!.error).toMatch(new RegExp(`workspace ${badId}: .*${badId}/supply-chain/config\\.toml.*policy\\.x`));
+    await waitFor('the refusal in the DLQ', () => dlq().some((d) => d.key === badId), 30_000);
+    expect(dlq().find((d) => d.key === badId)!.error).toMatch(new RegExp(`workspace ${badId}: .*${badId}/supply-chain/config\\.toml.*policy\\.x`));
     expect(await q('MATCH (w:Workspace {id: $id}) RETURN w.id AS id', { id: badId })).toEqual([]);
     expect((await q('MATCH (w:Workspace {id: $id}) RETURN w.vetUnvetted AS n', { id: `${wsId}-after` }))[0]).toEqual({ n: 2 });
   });
@@ -246,7 +186,7 @@ describe.skipIf(!existsSync(LIBPRIO))('real data: libprio-rs with its own store 
     const [w] = await q('MATCH (w:Workspace {id: $wsId}) RETURN w.vetConclusion AS conclusion, w.vetKindDependent AS kd', { wsId });
     expect(w).toEqual({ conclusion: scan.conclusion, kd: scan.summary.kindDependent });
     // Findings: unvetted versions from the minimum score up, each naming a fix.
-    const mine = findings.filter((f) => f.workspace.id === wsId && f.kind === 'unvetted');
+    const mine = findings().filter((f) => f.workspace.id === wsId && f.kind === 'unvetted');
     expect(mine.length).toBeGreaterThan(0);
     expect(mine.length).toBeLessThanOrEqual(scan.summary.unvetted!);
     for (const f of mine) {
