@@ -1,6 +1,7 @@
 /**
- * The scorer keeps the graph of the fact topics it does not score yet: audits.pool (pools, audits,
- * criteria), maintainers.signals (owners, repositories) and crates.releases (versions). Real Kafka,
+ * The scorer keeps the graph of the fact topics other than advisories and workspaces: audits.pool
+ * (pools, audits, criteria), maintainers.signals (owners, repositories) and crates.releases
+ * (versions); the findings they raise are tested in scorer-coverage and scorer-maintainer. Real Kafka,
  * real Neo4j, the real scorer process; entries from a real cargo-vet pool in ../shared/data (the
  * pool part skips when absent). Names are unique to this run: other test files clear the graph.
  */
