@@ -47,7 +47,9 @@ describe('maintainer risk, rule by rule', () => {
   it('unsigned commits: under 10% signed 1, under 50% 0.5, half or more 0; too few commits say nothing', () => {
     const sc = (signed: number, total: number) => healthy({ repository: { url: 'u', signedCommits: { signed, total, ratio: total ? signed / total : null } } });
     expect(signals(sc(0, 50))).toEqual({ 'repository.unsigned-commits': 1 });
-    expect(signals(sc(10, 50))).toEqual({ 'repository.unsigned-commits': 0.5 });
+    expect(signals(sc(4, 50))).toEqual({ 'repository.unsigned-commits': 1 }); // 8%
+    expect(signals(sc(5, 50))).toEqual({ 'repository.unsigned-commits': 0.5 }); // 10%
+    expect(signals(sc(24, 50))).toEqual({ 'repository.unsigned-commits': 0.5 }); // 48%
     expect(signals(sc(25, 50))).toEqual({});
     expect(signals(sc(0, 4))).toEqual({});
     expect(signals(sc(0, 0))).toEqual({});
