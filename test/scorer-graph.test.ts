@@ -7,12 +7,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import neo4j, { type Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditsFile, type AuditsFile, type MaintainerEvent, type PoolEvent, type ReleaseEvent } from '@cratewatch/shared';
 import { crateEntries, criteriaEntries } from '../services/ingest/src/sources/pools.js';
-import { sharedData, startService, tempDir, unique, waitFor, type Service } from './pipeline-harness.js';
+import { scorerProbe, sharedData, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
 
 const EMBARK = join(sharedData, 'audit-pools/embark.audits.toml');
 const GOOGLE = join(sharedData, 'audit-pools/google.audits.toml');
@@ -20,53 +18,20 @@ const hasPools = existsSync(EMBARK) && existsSync(GOOGLE);
 
 const run = unique('graph');
 const prefix = `${run}.`;
-const topic = (name: string) => `${prefix}${name}`;
 const env = {
   CRATEWATCH_TOPIC_PREFIX: prefix,
   SCORER_GROUP: `${run}-scorer`,
   KAFKA_SESSION_TIMEOUT_MS: '8000',
   CRATEWATCH_STATE_DIR: tempDir('graph-state'),
 };
-const kafka = new Kafka({ clientId: 'scorer-graph-test', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-let driver: Driver;
 let scorer: Service;
-let producer: Producer;
-let admin: Admin;
+let probe: ScorerProbe;
 const now = '2026-01-02T03:04:05.000Z';
 
-const q = async <T = Record<string, unknown>>(cypher: string, params: Record<string, unknown> = {}): Promise<T[]> => {
-  const s = driver.session();
-  try {
-    return (await s.run(cypher, params)).records.map((r) => r.toObject() as T);
-  } finally {
-    await s.close();
-  }
-};
+const q: ScorerProbe['q'] = (cypher, params) => probe.q(cypher, params);
 const count = async (cypher: string, params: Record<string, unknown> = {}): Promise<number> => Number((await q<{ n: number }>(cypher, params))[0]?.n ?? 0);
-
-const send = (name: string, messages: { key: string; value: unknown }[]) =>
-  producer.send({ topic: topic(name), messages: messages.map((m) => ({ key: m.key, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })) });
-
-/** Waits until the scorer's group has committed every message of these topics (so it is idle). */
-async function drained(names: string[]): Promise<void> {
-  await waitFor(
-    `scorer to consume ${names.join(', ')}`,
-    async () => {
-      for (const name of names) {
-        const ends = await admin.fetchTopicOffsets(topic(name));
-        const [committed] = await admin.fetchOffsets({ groupId: env.SCORER_GROUP, topics: [topic(name)] });
-        for (const e of ends) {
-          const c = committed!.partitions.find((p) => p.partition === e.partition);
-          const at = c && c.offset !== '-1' ? BigInt(c.offset) : 0n;
-          if (at < BigInt(e.high)) return false;
-        }
-      }
-      return true;
-    },
-    60_000,
-    300,
-  );
-}
+const send: ScorerProbe['send'] = (name, messages) => probe.send(name, messages);
+const drained = (names: string[]) => probe.drained(names, 60_000);
 
 /** Everything in the graph, counted: a replay must leave both numbers as they are. */
 const totals = async () => ({
@@ -75,21 +40,13 @@ const totals = async () => ({
 });
 
 beforeAll(async () => {
-  driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER || 'neo4j', process.env.NEO4J_PASSWORD) : undefined, {
-    disableLosslessIntegers: true,
-  });
   scorer = await startService('scorer', env);
-  producer = kafka.producer();
-  await producer.connect();
-  admin = kafka.admin();
-  await admin.connect();
+  probe = await scorerProbe({ prefix, scorerGroup: env.SCORER_GROUP, dlqTopics: ['audits.pool.dlq'] });
 });
 
 afterAll(async () => {
+  await probe?.close();
   await scorer?.stop();
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await driver?.close();
 });
 
 describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark and google pools)', () => {
@@ -217,16 +174,8 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
       { key: `${pool}/not-json`, value: '{oops' },
     ]);
     await sendPool([after]);
-    const dlq: { key: string | null; error: string }[] = [];
-    const consumer: Consumer = kafka.consumer({ groupId: `${run}-dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: topic('audits.pool.dlq'), fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void dlq.push(JSON.parse(message.value!.toString())) });
-    try {
-      await waitFor('3 refusals in the DLQ', () => dlq.length >= 3, 60_000);
-    } finally {
-      await consumer.disconnect();
-    }
+    await waitFor('3 refusals in the DLQ', () => probe.dlq.length >= 3, 60_000);
+    const dlq = probe.dlq;
     const reason = (key: string) => dlq.find((d) => d.key === key)?.error ?? '';
     expect(reason(`${pool}/bad-crate`)).toMatch(/entries\.audits\[0\]\.criteria: required/);
     expect(reason(`${pool}/another-crate`)).toMatch(/is not ".*\/some-crate"/);
