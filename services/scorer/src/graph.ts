@@ -57,6 +57,19 @@ export interface StoredFinding {
   maintainer?: FindingEvent['maintainer'];
 }
 
+/** The fields every stored Finding has, from a row returning them under their own names. */
+function storedFindingOf(rec: { get: (key: string) => unknown }): StoredFinding {
+  return {
+    id: rec.get('id') as string,
+    state: rec.get('state') as string,
+    crate: rec.get('crate') as string,
+    version: rec.get('version') as string,
+    severity: rec.get('severity') as FindingEvent['severity'],
+    score: Number(rec.get('score')),
+    why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
+  };
+}
+
 export const versionNodeId = (workspaceId: string, p: { id: string; source?: string }): string =>
   p.source === undefined ? `${workspaceId}:${p.id}` : p.id;
 
@@ -358,13 +371,7 @@ export class Graph {
       { id: workspaceId },
     );
     return r.records.map((rec) => ({
-      id: rec.get('id') as string,
-      state: rec.get('state') as string,
-      crate: rec.get('crate') as string,
-      version: rec.get('version') as string,
-      severity: rec.get('severity') as FindingEvent['severity'],
-      score: Number(rec.get('score')),
-      why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
+      ...storedFindingOf(rec),
       vet: rec.get('vet') ? (JSON.parse(rec.get('vet') as string) as NonNullable<FindingEvent['vet']>) : undefined,
     }));
   }
@@ -428,13 +435,7 @@ export class Graph {
     return r.records.map((rec) => {
       const team = rec.get('team') as string | null;
       return {
-        id: rec.get('id') as string,
-        state: rec.get('state') as string,
-        crate: rec.get('crate') as string,
-        version: rec.get('version') as string,
-        severity: rec.get('severity') as FindingEvent['severity'],
-        score: Number(rec.get('score')),
-        why: JSON.parse((rec.get('why') as string | null) ?? '[]') as FindingEvent['why'],
+        ...storedFindingOf(rec),
         ...(rec.get('maintainer') ? { maintainer: JSON.parse(rec.get('maintainer') as string) as NonNullable<FindingEvent['maintainer']> } : {}),
         workspace: { id: rec.get('wid') as string, org: rec.get('org') as string, ...(team ? { team } : {}) },
       };
