@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { SEVERITY_ORDER, TOPICS, FindingEventSchema, type FindingEvent, type Severity } from '@cratewatch/shared';
 import type { Logger } from '@cratewatch/runtime';
-import { KIND_DEPENDENT_NOTE, needsLabel, suggestionKind } from './slack.js';
+import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
 
 /** One state change of a finding: its state as first seen, or a state different from the one before. */
 export interface FindingChange {
@@ -153,6 +153,12 @@ export function xmlEscape(s: string): string {
 function entrySubject(f: FindingEvent): string {
   if (f.advisory) return `${f.advisory.id}: ${f.advisory.title}`;
   if (f.kind === 'unvetted') return f.vet ? `${f.vet.status}, needs ${needsLabel(f.vet)}` : 'unvetted';
+  if (f.kind === 'maintainer') {
+    // "maintainer risk, looks like rust_decimal (maintainer.single-owner, repository.missing, name.lookalike)"
+    const look = f.maintainer?.lookalikeOf ? `, ${lookalikeLabel(f.maintainer.lookalikeOf)}` : '';
+    const signals = f.why.length ? ` (${f.why.map((w) => w.signal).join(', ')})` : '';
+    return `maintainer risk${look}${signals}`;
+  }
   return { advisory: 'advisory', unvetted: 'unvetted crate', maintainer: 'maintainer risk' }[f.kind];
 }
 
@@ -175,6 +181,13 @@ function entrySummary(f: FindingEvent): string {
       lines.push(s ? `Suggested fix (${suggestionKind(s)}): ${s.command}` : 'No suggested fix.');
       if (f.vet.kindDependent) lines.push(`Note: ${KIND_DEPENDENT_NOTE}.`);
     }
+  }
+  const m = f.kind === 'maintainer' && !f.advisory ? f.maintainer : undefined;
+  if (m) {
+    if (m.owners) lines.push(`Owners (${m.owners.length}): ${m.owners.length ? m.owners.join(', ') : 'none listed'}.`);
+    if (m.repository !== undefined) lines.push(`Repository: ${repositoryLabel(m.repository)}`);
+    if (m.latestRelease) lines.push(`Latest release: ${latestReleaseLabel(m.latestRelease, f.version)}.`);
+    if (m.lookalikeOf) lines.push(`Name: ${lookalikeLabel(m.lookalikeOf)}, a widely used crate.`);
   }
   for (const w of f.why) lines.push(`${w.signal} +${w.contribution}: ${w.detail}`);
   return lines.join('\n');
@@ -211,6 +224,8 @@ export function atomFeed(changes: FindingChange[], selfUrl: string): string {
       ...(f.workspace.team ? [`    <category term="${xmlEscape(f.workspace.team)}" label="team"/>`] : []),
     );
     if (f.advisory?.url && /^https?:\/\//.test(f.advisory.url)) out.push(`    <link rel="alternate" href="${xmlEscape(f.advisory.url)}"/>`);
+    const repo = f.kind === 'maintainer' ? f.maintainer?.repository : undefined;
+    if (repo && /^https?:\/\/\S+$/.test(repo)) out.push(`    <link rel="related" href="${xmlEscape(repo)}"/>`);
     out.push(`    <summary type="text">${xmlEscape(entrySummary(f))}</summary>`, '  </entry>');
   }
   out.push('</feed>', '');

@@ -45,6 +45,9 @@ export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Slack's limit for the text of a section block. */
+const SECTION_TEXT_MAX = 3000;
+
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
@@ -62,14 +65,21 @@ function vetStatus(f: FindingEvent): VetDetails['status'] {
   return f.vet?.status ?? 'unvetted';
 }
 
+type MaintainerDetails = NonNullable<FindingEvent['maintainer']>;
+
+/** A `maintainer`-kind finding's details (empty when the event carries none); undefined for other kinds. */
+function maintainerOf(f: FindingEvent): MaintainerDetails | undefined {
+  return f.kind === 'maintainer' && !f.advisory ? f.maintainer ?? {} : undefined;
+}
+
 /**
  * The subject of the alert: "RUSTSEC-2023-0071: Marvin Attack" for an advisory, "unvetted: aes 0.9.2"
- * (or "violation: aes 0.9.2") for an unvetted crate, else the kind's label.
+ * (or "violation: aes 0.9.2") for an unvetted crate, "maintainer risk: foo 1.2.3" for a maintainer risk.
  */
 export function subject(f: FindingEvent): string {
   if (f.advisory) return `${f.advisory.id}: ${f.advisory.title}`;
   if (f.kind === 'unvetted') return `${vetStatus(f)}: ${f.crate} ${f.version}`;
-  return KIND_LABEL[f.kind];
+  return `${KIND_LABEL[f.kind]}: ${f.crate} ${f.version}`;
 }
 
 /** "HIGH" or "LOW · informational (unmaintained)". */
@@ -78,9 +88,12 @@ function severityLabel(f: FindingEvent): string {
   return f.advisory?.informational ? `${sev} · informational (${f.advisory.informational})` : sev;
 }
 
-/** The first line of an open alert: "MEDIUM · RUSTSEC-…: title" for an advisory, "[HIGH] unvetted: aes 0.9.2" for an unvetted crate. */
+/**
+ * The first line of an open alert: "MEDIUM · RUSTSEC-…: title" for an advisory, "[HIGH] unvetted: aes 0.9.2"
+ * for an unvetted crate, "[HIGH] maintainer risk: foo 1.2.3" for a maintainer risk.
+ */
 function openHeadline(f: FindingEvent): string {
-  return f.kind === 'unvetted' && !f.advisory ? `[${severityLabel(f)}] ${subject(f)}` : `${severityLabel(f)} · ${subject(f)}`;
+  return f.advisory ? `${severityLabel(f)} · ${subject(f)}` : `[${severityLabel(f)}] ${subject(f)}`;
 }
 
 function workspaceLabel(f: FindingEvent): string {
@@ -117,6 +130,74 @@ function codeSpan(s: string): string {
   return `\`${escapeMrkdwn(s.replace(/`/g, "'"))}\``;
 }
 
+/** Escaped, then cut to `max` characters without leaving half an entity (`&am…`) behind. */
+function escapeWithin(s: string, max: number): string {
+  const e = escapeMrkdwn(s);
+  return e.length <= max ? e : `${e.slice(0, max - 1).replace(/&[a-z]{0,3}$/, '')}…`;
+}
+
+/** Owners shown before "and N more". */
+export const OWNERS_SHOWN = 5;
+
+/** "alice, github:acme:core and 4 more"; "none listed" when the registry lists no owner. */
+export function ownersLabel(owners: string[], max = OWNERS_SHOWN): string {
+  if (!owners.length) return 'none listed';
+  const shown = owners.slice(0, max).map((o) => truncate(o, 60));
+  return owners.length > max ? `${shown.join(', ')} and ${owners.length - max} more` : shown.join(', ');
+}
+
+export const NO_REPOSITORY = 'none on crates.io';
+
+/** The repository as text: its URL, or "none on crates.io" for `missing`. */
+export function repositoryLabel(repository: string): string {
+  return repository === 'missing' ? NO_REPOSITORY : repository;
+}
+
+/** "1.23.1 by mallory on 2025-02-26 (this version)": the newest release, who published it and when. */
+export function latestReleaseLabel(r: NonNullable<MaintainerDetails['latestRelease']>, lockedVersion: string): string {
+  const by = r.publisher ? ` by ${r.publisher}` : '';
+  const date = r.publishedAt ? ` on ${r.publishedAt.slice(0, 10)}` : '';
+  return `${r.version}${by}${date}${r.version === lockedVersion ? ' (this version)' : ''}`;
+}
+
+/** "looks like rust_decimal". */
+export function lookalikeLabel(of: string): string {
+  return `looks like ${of}`;
+}
+
+/** The Block Kit fields of a maintainer risk's details (each escaped, within Slack's 2000 characters). */
+function maintainerFields(f: FindingEvent, m: MaintainerDetails): TextObject[] {
+  const fields: TextObject[] = [];
+  if (m.owners) fields.push({ type: 'mrkdwn', text: `*Owners (${m.owners.length})*\n${escapeWithin(ownersLabel(m.owners), 1900)}` });
+  if (m.repository !== undefined) {
+    const url = m.repository === 'missing' ? undefined : safeUrl(m.repository);
+    // A link only when it fits whole (a cut URL would lead elsewhere); else the URL as text.
+    const repo = url && url.length <= 1500
+      ? `<${url}|${escapeWithin(url.replace(/^https?:\/\//, ''), 300)}>`
+      : escapeWithin(repositoryLabel(m.repository), 1900);
+    fields.push({ type: 'mrkdwn', text: `*Repository*\n${repo}` });
+  }
+  if (m.latestRelease) fields.push({ type: 'mrkdwn', text: `*Latest release*\n${escapeWithin(latestReleaseLabel(m.latestRelease, f.version), 1900)}` });
+  if (m.lookalikeOf) fields.push({ type: 'mrkdwn', text: `*Name*\n:warning: looks like ${codeSpan(truncate(m.lookalikeOf, 200))}` });
+  return fields;
+}
+
+/** The score's reasons as a section under "*Why*", one bullet per signal, within Slack's 3000 characters. */
+function whySection(f: FindingEvent): Block {
+  let text = '*Why*';
+  for (let i = 0; i < f.why.length; i++) {
+    const w = f.why[i]!;
+    const line = `• ${escapeWithin(`${w.signal} +${w.contribution}: ${w.detail}`, 900)}`;
+    const rest = f.why.length - i;
+    if (text.length + 1 + line.length > SECTION_TEXT_MAX - 40) {
+      text += `\n…and ${rest} more signal${rest > 1 ? 's' : ''}`;
+      break;
+    }
+    text += `\n${line}`;
+  }
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
 function whyText(f: FindingEvent): string {
   return f.why.map((w) => `${w.signal} +${w.contribution}: ${w.detail}`).join('\n');
 }
@@ -148,11 +229,15 @@ export function slackMessage(f: FindingEvent): SlackMessage {
       fields.push({ type: 'mrkdwn', text: `*Requested by*\n${escapeMrkdwn(truncate(requiredByLabel(vet), 1900))}` });
     }
   }
+  const maintainer = maintainerOf(f);
+  if (maintainer && !resolved) fields.push(...maintainerFields(f, maintainer));
   blocks.push({ type: 'section', fields });
   if (resolved) {
     const what = f.kind === 'unvetted' && !f.advisory
       ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
-      : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
+      : maintainer
+        ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as a maintainer risk.`
+        : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${what}` } });
   } else if (f.kind === 'unvetted' && !f.advisory) {
     const s = vet?.suggestion;
@@ -166,7 +251,10 @@ export function slackMessage(f: FindingEvent): SlackMessage {
   if (url && f.advisory) {
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${url}|View advisory ${escapeMrkdwn(f.advisory.id)}>` } });
   }
-  if (f.why.length) {
+  if (maintainer && !resolved && f.why.length) {
+    // A maintainer risk is its signals: they are the message, not a footnote.
+    blocks.push(whySection(f));
+  } else if (f.why.length) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(truncate(whyText(f), 1900)) }] });
   }
   return { text: escapeMrkdwn(truncate(plainSummary(f), 3000)), blocks };
@@ -180,6 +268,15 @@ export function plainSummary(f: FindingEvent): string {
     if (f.vet && f.state !== 'resolved') {
       parts.push(`needs ${needsLabel(f.vet)}`);
       parts.push(f.vet.suggestion ? `fix: ${f.vet.suggestion.command}` : 'no suggestion');
+    }
+    return parts.join(' — ');
+  }
+  const maintainer = maintainerOf(f);
+  if (maintainer) {
+    const parts = [`[${head}] ${subject(f)} in ${workspaceLabel(f)}`];
+    if (f.state !== 'resolved') {
+      if (maintainer.lookalikeOf) parts.push(lookalikeLabel(maintainer.lookalikeOf));
+      if (f.why.length) parts.push(f.why.map((w) => `${w.signal} +${w.contribution}`).join(', '));
     }
     return parts.join(' — ');
   }
@@ -212,6 +309,13 @@ export function plainTextAlert(f: FindingEvent): string {
       if (vet.kindDependent) lines.push(`   note:       ${KIND_DEPENDENT_NOTE}`);
     }
   }
+  const m = maintainerOf(f);
+  if (m) {
+    if (m.owners) lines.push(`   owners:     ${m.owners.length ? m.owners.join(', ') : 'none listed'}`);
+    if (m.repository !== undefined) lines.push(`   repository: ${repositoryLabel(m.repository)}`);
+    if (m.latestRelease) lines.push(`   latest:     ${latestReleaseLabel(m.latestRelease, f.version)}`);
+    if (m.lookalikeOf) lines.push(`   name:       ${lookalikeLabel(m.lookalikeOf)}`);
+  }
   for (const w of f.why) lines.push(`   why:        ${w.signal} +${w.contribution}: ${w.detail}`);
   lines.push(`   finding:    ${f.id}`);
   return lines.join('\n') + '\n';
@@ -222,8 +326,6 @@ export function plainTextAlert(f: FindingEvent): string {
 
 /** Most findings a Slack digest lists one by one (the rest are counted). */
 export const DIGEST_LISTED = 15;
-/** Slack's limit for the text of a section block; lines are packed into sections below it. */
-const SECTION_TEXT_MAX = 3000;
 
 const SEVERITIES_DESC: FindingEvent['severity'][] = ['critical', 'high', 'medium', 'low', 'info'];
 
@@ -277,6 +379,11 @@ function digestLine(f: FindingEvent): string {
   if (f.kind === 'unvetted') {
     const needs = f.vet && f.state !== 'resolved' ? ` · needs ${escapeMrkdwn(truncate(needsLabel(f.vet), 120))}` : '';
     return `${head} · ${vetStatus(f)} ${where}${needs}`;
+  }
+  if (f.kind === 'maintainer' && f.state !== 'resolved') {
+    const m = f.maintainer ?? {};
+    const what = [m.lookalikeOf ? lookalikeLabel(m.lookalikeOf) : '', f.why.map((w) => `${w.signal} +${w.contribution}`).join(', ')].filter(Boolean).join('; ');
+    return `${head} · ${KIND_LABEL[f.kind]} ${where}${what ? ` · ${escapeMrkdwn(truncate(what, 160))}` : ''}`;
   }
   return `${head} · ${KIND_LABEL[f.kind]} ${where}`;
 }

@@ -1,6 +1,6 @@
 /** The risk feed's store, Atom rendering and HTTP server on a real loopback port (no Kafka here). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { unvettedFinding, type FindingEvent } from '@cratewatch/shared';
+import { maintainerFinding, unvettedFinding, type FindingEvent } from '@cratewatch/shared';
 import { FindingStore, atomFeed, parseFeedListen, startFeedServer, type FeedServer } from '../src/feed.js';
 import { captureLogger } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
@@ -201,6 +201,53 @@ describe('risk feed (HTTP on loopback)', () => {
     ]);
     expect(child(entries[1]!, 'summary')!.text).toContain('No suggested fix.');
     expect(child(entries[0]!, 'summary')!.text).not.toContain('Suggested fix');
+  });
+
+  it('Atom entries of maintainer findings: lookalike and signals in the title, owners, repository and release in the summary', () => {
+    const at = '2025-03-01T00:00:00.000Z';
+    const before = (n: number) => new Date(Date.parse(at) - n * 86_400_000).toISOString();
+    const ws = { id: 'ws-pay', org: 'acme', team: 'payments' };
+    const squat = {
+      crate: 'rustdecimal',
+      maintainers: { observedAt: at, owners: [{ login: 'mallory', kind: 'user' as const }], repository: 'missing' as const },
+      releases: [{ version: '1.23.1', publishedAt: before(3), publisher: 'mallory', yanked: false }],
+    };
+    const archived = {
+      crate: 'oldcrate',
+      maintainers: {
+        observedAt: at,
+        owners: [{ login: 'alice', kind: 'user' as const }],
+        repository: { url: 'https://github.com/acme/oldcrate?a=1&b=<2>', archived: true, signedCommits: { signed: 0, total: 20, ratio: 0 } },
+      },
+      releases: [],
+    };
+    const s = new FindingStore();
+    put(s, maintainerFinding(ws, squat, '1.23.1', 'open', at));
+    put(s, maintainerFinding(ws, archived, '0.3.0', 'open', '2025-03-01T01:00:00.000Z'));
+    put(s, maintainerFinding(ws, squat, '1.23.1', 'resolved', '2025-03-02T00:00:00.000Z'));
+    const doc = parseXml(atomFeed(s.changes({ state: 'all' }), 'http://127.0.0.1/feed.atom'));
+    const entries = children(doc, 'entry');
+    expect(entries.map((e) => child(e, 'title')!.text)).toEqual([
+      '[RESOLVED] rustdecimal 1.23.1 in ws-pay: maintainer risk, looks like rust_decimal (maintainer.single-owner, repository.missing, name.lookalike)',
+      '[LOW] oldcrate 0.3.0 in ws-pay: maintainer risk (maintainer.single-owner, repository.archived, repository.unsigned-commits)',
+      '[MEDIUM] rustdecimal 1.23.1 in ws-pay: maintainer risk, looks like rust_decimal (maintainer.single-owner, repository.missing, name.lookalike)',
+    ]);
+    expect(child(entries[2]!, 'summary')!.text.split('\n')).toEqual([
+      'Open maintainer finding, severity medium (score 7).',
+      'Crate rustdecimal 1.23.1 in workspace ws-pay (team payments), org acme.',
+      'Owners (1): mallory.',
+      'Repository: none on crates.io',
+      'Latest release: 1.23.1 by mallory on 2025-02-26 (this version).',
+      'Name: looks like rust_decimal, a widely used crate.',
+      'maintainer.single-owner +2: one owner can publish: mallory',
+      'repository.missing +2: no source repository to compare the published code with',
+      'name.lookalike +3: rustdecimal is rust_decimal with its separators changed',
+    ]);
+    // The repository is the entry's related link (escaped in the attribute); none when it is missing.
+    expect(child(entries[1]!, 'link')!.attrs).toEqual({ rel: 'related', href: 'https://github.com/acme/oldcrate?a=1&b=<2>' });
+    expect(child(entries[1]!, 'summary')!.text).toContain('Repository: https://github.com/acme/oldcrate?a=1&b=<2>\n');
+    expect(child(entries[1]!, 'summary')!.text).not.toContain('Latest release');
+    expect(child(entries[2]!, 'link')).toBeUndefined();
   });
 
   it('parses NOTIFIER_FEED_LISTEN', () => {

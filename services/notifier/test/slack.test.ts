@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unvettedFinding, type FindingEvent, type PackageVerdict } from '@cratewatch/shared';
+import { maintainerFinding, unvettedFinding, type FindingEvent, type MaintainerFacts, type PackageVerdict } from '@cratewatch/shared';
 import { plainSummary, plainTextAlert, plainTextDigest, slackDigest, slackMessage } from '../src/slack.js';
 
 const finding: FindingEvent = {
@@ -112,10 +112,10 @@ describe('slackMessage (Block Kit)', () => {
     expect(json).not.toContain('javascript:'); // not an http(s) URL: no link
   });
 
-  it('renders other kinds by their label', () => {
+  it('a maintainer finding without details still names its crate and version', () => {
     const { advisory: _omit, ...rest } = finding;
     const m = slackMessage({ ...rest, kind: 'maintainer', severity: 'high', score: 7.5 });
-    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('HIGH · maintainer risk');
+    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('[HIGH] maintainer risk: rsa 0.9.6');
     expect(JSON.stringify(m.blocks)).not.toContain('Patched versions');
   });
 });
@@ -413,6 +413,249 @@ describe('slackDigest (a burst for one route)', () => {
         '   - [MEDIUM] RUSTSEC-2025-1001: title 1 — crate1 1.0.1 in ws-payments (team payments) — patched: no patched version — https://rustsec.org/advisories/RUSTSEC-2023-0071.html (score 5.9; finding ws-payments|crate1|1.0.1|advisory:RUSTSEC-2025-1001)',
         '',
       ].join('\n'),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Maintainer risk findings, built with the scorer's own rules (shared maintainerFinding).
+
+const OBSERVED = '2025-03-01T00:00:00.000Z';
+const daysBefore = (n: number) => new Date(Date.parse(OBSERVED) - n * 86_400_000).toISOString();
+
+/** A takeover: the owner replaced, the newcomer publishing after two years of silence, unsigned commits. */
+const takeoverFacts: MaintainerFacts = {
+  crate: 'quietcrate',
+  maintainers: {
+    observedAt: OBSERVED,
+    owners: [{ login: 'mallory', kind: 'user' }],
+    ownershipChange: { added: ['mallory'], removed: ['alice'], observedAt: daysBefore(30) },
+    repository: { url: 'https://github.com/acme/quietcrate', signedCommits: { signed: 0, total: 50, ratio: 0 } },
+  },
+  releases: [
+    { version: '1.0.0', publishedAt: daysBefore(800), publisher: 'alice', yanked: false },
+    { version: '1.0.1', publishedAt: daysBefore(10), publisher: 'mallory', yanked: false },
+  ],
+};
+
+/** A typosquat: one owner, no repository, a name one separator away from rust_decimal; the registry names no publisher. */
+const squatFacts: MaintainerFacts = {
+  crate: 'rustdecimal',
+  maintainers: { observedAt: OBSERVED, owners: [{ login: 'mallory', kind: 'user' }], repository: 'missing' },
+  releases: [
+    { version: '1.23.0', publishedAt: daysBefore(20), yanked: false },
+    { version: '1.23.1', publishedAt: daysBefore(3), yanked: false },
+  ],
+};
+
+const takeover = maintainerFinding(ws, takeoverFacts, '1.0.1', 'open', OBSERVED);
+const squat = maintainerFinding({ id: 'ws-x', org: 'acme' }, squatFacts, '1.23.0', 'open', OBSERVED);
+
+const takeoverWhy = [
+  '• maintainer.single-owner +2: one owner can publish: mallory',
+  '• maintainer.owner-change +3: owners replaced 2025-01-30: added mallory; removed alice',
+  '• release.new-publisher +2: 1.0.1 (2025-02-19) published by mallory, who published none of the 1 earlier releases (alice)',
+  '• release.after-dormancy +2: 1.0.1 (2025-02-19) came 790 days after 1.0.0',
+  '• repository.unsigned-commits +1: 0 of the last 50 commits signed',
+];
+
+describe('slackMessage for maintainer findings', () => {
+  it('renders an open takeover exactly: owners, repository link, latest release, the signals as the body', () => {
+    // The scorer's own rules: 2 + 3 + 2 + 2 + 1 = 10, high.
+    expect(takeover).toMatchObject({ id: 'ws-payments|quietcrate|1.0.1|maintainer', kind: 'maintainer', severity: 'high', score: 10 });
+    expect(slackMessage(takeover)).toEqual({
+      text:
+        '[HIGH] maintainer risk: quietcrate 1.0.1 in ws-payments (team payments) — ' +
+        'maintainer.single-owner +2, maintainer.owner-change +3, release.new-publisher +2, release.after-dormancy +2, repository.unsigned-commits +1',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '[HIGH] maintainer risk: quietcrate 1.0.1', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`quietcrate 1.0.1`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-payments (team payments)' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_orange_circle: high (score 10)' },
+            { type: 'mrkdwn', text: '*State*\nopen' },
+            { type: 'mrkdwn', text: '*Owners (1)*\nmallory' },
+            { type: 'mrkdwn', text: '*Repository*\n<https://github.com/acme/quietcrate|github.com/acme/quietcrate>' },
+            { type: 'mrkdwn', text: '*Latest release*\n1.0.1 by mallory on 2025-02-19 (this version)' },
+          ],
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: ['*Why*', ...takeoverWhy].join('\n') } },
+      ],
+    });
+  });
+
+  it('a lookalike name without a repository: "none on crates.io", "looks like", a release without publisher', () => {
+    expect(squat).toMatchObject({ severity: 'medium', score: 7, maintainer: { lookalikeOf: 'rust_decimal', repository: 'missing' } });
+    expect(slackMessage(squat)).toEqual({
+      text:
+        '[MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — looks like rust_decimal — ' +
+        'maintainer.single-owner +2, repository.missing +2, name.lookalike +3',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '[MEDIUM] maintainer risk: rustdecimal 1.23.0', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`rustdecimal 1.23.0`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-x' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_yellow_circle: medium (score 7)' },
+            { type: 'mrkdwn', text: '*State*\nopen' },
+            { type: 'mrkdwn', text: '*Owners (1)*\nmallory' },
+            { type: 'mrkdwn', text: '*Repository*\nnone on crates.io' },
+            { type: 'mrkdwn', text: '*Latest release*\n1.23.1 on 2025-02-26' },
+            { type: 'mrkdwn', text: '*Name*\n:warning: looks like `rust_decimal`' },
+          ],
+        },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: [
+              '*Why*',
+              '• maintainer.single-owner +2: one owner can publish: mallory',
+              '• repository.missing +2: no source repository to compare the published code with',
+              '• name.lookalike +3: rustdecimal is rust_decimal with its separators changed',
+            ].join('\n'),
+          },
+        },
+      ],
+    });
+  });
+
+  it('shortens many owners to the first five and "and N more"', () => {
+    const owners = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'github:acme:core'].map((login) => ({ login, kind: login.startsWith('github:') ? ('team' as const) : ('user' as const) }));
+    const f = maintainerFinding(ws, { ...squatFacts, crate: 'tokio-utill', maintainers: { ...squatFacts.maintainers!, owners } }, '0.7.0', 'open', OBSERVED);
+    const fields = (slackMessage(f).blocks[1] as { fields: { text: string }[] }).fields.map((x) => x.text);
+    expect(fields[4]).toBe('*Owners (8)*\nalice, bob, carol, dave, erin and 3 more');
+    expect(fields).toContain('*Name*\n:warning: looks like `tokio-util`');
+    expect(fields).toContain('*Latest release*\n1.23.1 on 2025-02-26');
+    // The stdout block lists them all.
+    expect(plainTextAlert(f)).toContain('   owners:     alice, bob, carol, dave, erin, frank, github:acme:core, grace\n');
+  });
+
+  it('a resolved maintainer finding is its own "Resolved" message, without the details', () => {
+    const f = maintainerFinding(ws, takeoverFacts, '1.0.1', 'resolved', '2025-03-05T00:00:00.000Z');
+    expect(slackMessage(f)).toEqual({
+      text: '[RESOLVED] maintainer risk: quietcrate 1.0.1 in ws-payments (team payments)',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: '✅ Resolved · maintainer risk: quietcrate 1.0.1', emoji: true } },
+        {
+          type: 'section',
+          fields: [
+            { type: 'mrkdwn', text: '*Crate*\n`quietcrate 1.0.1`' },
+            { type: 'mrkdwn', text: '*Workspace*\nws-payments (team payments)' },
+            { type: 'mrkdwn', text: '*Severity*\n:large_orange_circle: high (score 10)' },
+            { type: 'mrkdwn', text: '*State*\nresolved' },
+          ],
+        },
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: 'This finding is *resolved*: `quietcrate 1.0.1` in `ws-payments` is no longer reported as a maintainer risk.' },
+        },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: takeoverWhy.map((l) => l.slice(2)).join('\n') }] },
+      ],
+    });
+  });
+
+  it('an event without details (an older scorer): the crate, the signals, no detail fields', () => {
+    const { maintainer: _m, ...bare } = squat;
+    const m = slackMessage(bare);
+    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('[MEDIUM] maintainer risk: rustdecimal 1.23.0');
+    expect((m.blocks[1] as { fields: unknown[] }).fields).toHaveLength(4);
+    expect(m.blocks[2]).toEqual(slackMessage(squat).blocks[2]);
+    expect(m.text).toBe('[MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — maintainer.single-owner +2, repository.missing +2, name.lookalike +3');
+  });
+
+  it('escapes mrkdwn in every maintainer field, links only safe URLs, keeps the header within 150 characters', () => {
+    const long = 'x'.repeat(200);
+    const f = maintainerFinding(
+      ws,
+      {
+        crate: `evil<@U123>&${long}`,
+        maintainers: {
+          observedAt: OBSERVED,
+          owners: [{ login: '<!channel>', kind: 'user' }],
+          ownershipChange: { added: ['<!channel>'], removed: ['<@U999>'], observedAt: daysBefore(5) },
+          repository: { url: 'https://evil.example/x|<@U1>', archived: true },
+        },
+        releases: [{ version: '9.9.9', publishedAt: daysBefore(1), publisher: '<!here>', yanked: false }],
+      },
+      '9.9.9',
+      'open',
+      OBSERVED,
+    );
+    const m = slackMessage(f);
+    const header = m.blocks[0] as { text: { text: string } };
+    expect(header.text.text.length).toBe(150);
+    expect(header.text.text.startsWith('[MEDIUM] maintainer risk: evil<@U123>&x')).toBe(true); // plain_text: not parsed by Slack
+    expect(header.text.text.endsWith('…')).toBe(true);
+    const json = JSON.stringify({ ...m, blocks: m.blocks.slice(1) });
+    expect(json).not.toMatch(/<[@!]/);
+    const fields = (m.blocks[1] as { fields: { text: string }[] }).fields.map((x) => x.text);
+    expect(fields).toContain('*Owners (1)*\n&lt;!channel&gt;');
+    // Not a URL Slack could link safely (a `|` would end it): shown as text.
+    expect(fields).toContain('*Repository*\nhttps://evil.example/x|&lt;@U1&gt;');
+    expect(fields).toContain('*Latest release*\n9.9.9 by &lt;!here&gt; on 2025-02-28 (this version)');
+    expect(json).toContain('added &lt;!channel&gt;; removed &lt;@U999&gt;');
+    for (const b of m.blocks) if (b.type === 'section' && b.text) expect(b.text.text.length).toBeLessThanOrEqual(3000);
+  });
+
+  it('keeps the why section within 3000 characters however long the details, without cutting an entity', () => {
+    const why = Array.from({ length: 12 }, (_, i) => ({ signal: `s.${i}`, contribution: 1, detail: '&'.repeat(400) }));
+    const m = slackMessage({ ...squat, why });
+    const section = m.blocks[2] as { type: 'section'; text: { text: string } };
+    expect(section.text.text.length).toBeLessThanOrEqual(3000);
+    expect(section.text.text).toMatch(/\n…and \d+ more signals$/);
+    for (const line of section.text.text.split('\n').slice(1, -1)) expect(line).toMatch(/^• s\.\d+ \+1: (&amp;)+…$/);
+  });
+});
+
+describe('plain text and digests for maintainer findings', () => {
+  it('prints the stdout block with owners, repository, latest release, name and signals', () => {
+    expect(plainTextAlert(squat)).toBe(
+      [
+        '== [MEDIUM] maintainer risk: rustdecimal 1.23.0',
+        '   crate:      rustdecimal 1.23.0',
+        '   workspace:  ws-x (org acme)',
+        '   state:      open',
+        '   score:      7 (medium)',
+        '   owners:     mallory',
+        '   repository: none on crates.io',
+        '   latest:     1.23.1 on 2025-02-26',
+        '   name:       looks like rust_decimal',
+        '   why:        maintainer.single-owner +2: one owner can publish: mallory',
+        '   why:        repository.missing +2: no source repository to compare the published code with',
+        '   why:        name.lookalike +3: rustdecimal is rust_decimal with its separators changed',
+        '   finding:    ws-x|rustdecimal|1.23.0|maintainer',
+        '',
+      ].join('\n'),
+    );
+    expect(plainTextAlert(takeover)).toContain('   repository: https://github.com/acme/quietcrate\n   latest:     1.0.1 by mallory on 2025-02-19 (this version)\n');
+    const resolved = plainTextAlert({ ...squat, state: 'resolved' });
+    expect(resolved.split('\n')[0]).toBe('== RESOLVED · maintainer risk: rustdecimal 1.23.0');
+    expect(plainSummary({ ...squat, state: 'resolved' })).toBe('[RESOLVED] maintainer risk: rustdecimal 1.23.0 in ws-x');
+  });
+
+  it('digests list a maintainer risk with its lookalike and signals', () => {
+    const resolvedTakeover = maintainerFinding(ws, takeoverFacts, '1.0.1', 'resolved', '2025-03-05T00:00:00.000Z');
+    const m = slackDigest([squat, takeover, resolvedTakeover]);
+    expect(m.blocks[3]).toEqual({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: [
+          '*By score*',
+          ':large_orange_circle: *10* high · maintainer risk `quietcrate 1.0.1` in ws-payments (team payments) · ' +
+            'maintainer.single-owner +2, maintainer.owner-change +3, release.new-publisher +2, release.after-dormancy +2, repository.unsigned-commits +1',
+          ':white_check_mark: *10* resolved · maintainer risk `quietcrate 1.0.1` in ws-payments (team payments)',
+          ':large_yellow_circle: *7* medium · maintainer risk `rustdecimal 1.23.0` in ws-x · looks like rust_decimal; maintainer.single-owner +2, repository.missing +2, name.lookalike +3',
+        ].join('\n'),
+      },
+    });
+    expect((m.blocks[1] as { fields: { text: string }[] }).fields[3]!.text).toBe('*By kind*\n3 maintainer');
+    expect(plainTextDigest([squat]).split('\n')[4]).toBe(
+      '   - [MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — looks like rust_decimal — maintainer.single-owner +2, repository.missing +2, name.lookalike +3 (score 7; finding ws-x|rustdecimal|1.23.0|maintainer)',
     );
   });
 });
