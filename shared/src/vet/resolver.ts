@@ -121,6 +121,7 @@ export interface PackageVerdict {
   path: AuditRef[];
   /** Conflicts between a violation and an audit or exemption of this crate (cargo-vet's ViolationConflict). */
   violations?: { crate: string; violation: string; criteria: string[]; from: string; conflictsWith: string }[];
+  /** Unvetted: the cheapest audit that vets it. Exempted: the audit that would retire the exemption. */
   suggestion?: Suggestion;
   /**
    * Kinds unknown (Cargo.lock graph): the verdict differs if workspace members' edges are all dev
@@ -658,6 +659,11 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
     const v = judge(g, n, required);
     const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: strict.reasons.get(n.id) ?? [], ...v };
     if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
+    // As `cargo vet suggest` does: the audit that would let an exemption go (judged without it).
+    if (v.status === 'exempted') {
+      const unaudited = required.filter((c) => !g.reach(n.name, c, false).has(n.vetVersion));
+      if (unaudited.length) verdict.suggestion = suggest(g, n.name, n.vetVersion, unaudited);
+    }
     // Requirements only grow from a dev-only or normal-only reading to both: only a failure can change.
     if (alt && v.status === 'unvetted') {
       const dreq = g.criteria.minimal(alt.dev.req.get(n.id) ?? []);

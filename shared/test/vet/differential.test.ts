@@ -191,8 +191,8 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
       expect(ours).toEqual(Object.fromEntries(suggest.failures!.map((f) => [key(f), [...f.missing_criteria].sort()])));
     });
 
-    // cargo-vet sizes candidate diffs by downloading crate sources from crates.io's API; where that
-    // was unreachable when recording, its suggestion list is empty and only the above is compared.
+    // cargo-vet sizes candidate diffs from the crates' sources (record.sh puts them in its cache);
+    // a recording made without them has an empty suggestion list, and only the above is compared.
     if (suggest.suggest && suggest.suggest.suggestions.length > 0) {
       it(`${name}: the same audits suggested as cargo vet suggest (criteria, and from -> to)`, () => {
         const theirs = suggest.suggest!.suggestions.map((s) => ({
