@@ -1,5 +1,5 @@
 /**
- * The dependency graph the resolver walks: from `cargo metadata --format-version 1` JSON (what
+ * The dependency graph the resolver walks: from `cargo metadata --format-version 1 --all-features` JSON (what
  * cargo-vet itself reads: edges carry kinds) or from a Cargo.lock (edges of unknown kind).
  */
 import { FormatError } from '../errors.js';
