@@ -72,6 +72,47 @@ export type AdvisoryEvent = z.infer<typeof AdvisoryEventSchema>;
 
 export const DependencyKind = z.enum(['normal', 'build', 'dev', 'unknown']);
 
+/** OpenVEX status labels: `not_affected` and `fixed` suppress an advisory finding, the others keep it. */
+export const VexStatusSchema = z.enum(['not_affected', 'affected', 'fixed', 'under_investigation']);
+/** OpenVEX's machine-readable reasons for `not_affected` (the VEX working group's list). */
+export const VexJustificationSchema = z.enum([
+  'component_not_present',
+  'vulnerable_code_not_present',
+  'vulnerable_code_not_in_execute_path',
+  'vulnerable_code_cannot_be_controlled_by_adversary',
+  'inline_mitigations_already_exist',
+]);
+
+/**
+ * One OpenVEX statement as `shared/src/vex.ts` reads it: the vulnerability's names, the products
+ * (and subcomponents) by their purls, the status with its reasons, and the timestamp that decides
+ * which statement is the latest (its own, else the document's).
+ */
+export const VexStatementSchema = z.object({
+  /** Position in the document's `statements`, to name it (`vex.json statements[2]`). */
+  index: z.number().int().min(0),
+  vulnerability: z.object({ name: z.string().optional(), id: z.string().optional(), aliases: z.array(z.string()) }),
+  /** `purls`: the product's `@id` when it is a purl, and `identifiers.purl`; `subcomponents`: theirs. */
+  products: z.array(z.object({ id: z.string().optional(), purls: z.array(z.string()), subcomponents: z.array(z.string()) })),
+  status: VexStatusSchema,
+  justification: VexJustificationSchema.optional(),
+  impactStatement: z.string().optional(),
+  actionStatement: z.string().optional(),
+  statusNotes: z.string().optional(),
+  timestamp: isoTime,
+});
+export type VexStatement = z.infer<typeof VexStatementSchema>;
+
+/** An OpenVEX document read from a workspace (`file` names where it was read). */
+export const VexDocumentSchema = z.object({
+  file: nonEmpty,
+  id: z.string().optional(),
+  author: z.string().optional(),
+  timestamp: isoTime.optional(),
+  statements: z.array(VexStatementSchema),
+});
+export type VexDocument = z.infer<typeof VexDocumentSchema>;
+
 /** `org.workspaces`, keyed by workspace id. */
 export const WorkspaceEventSchema = z.object({
   v: z.literal(1),
@@ -95,6 +136,11 @@ export const WorkspaceEventSchema = z.object({
   store: z
     .object({ config: z.string().optional(), audits: z.string().optional(), importsLock: z.string().optional() })
     .optional(),
+  /**
+   * The workspace's OpenVEX documents (`vex.json`, `*.openvex.json` beside its Cargo.lock), read and
+   * checked by ingest: statements about advisories on its crates that the scorer honours.
+   */
+  vex: z.array(VexDocumentSchema).optional(),
   origin: z.object({ path: z.string(), checksum: z.string() }),
   observedAt: isoTime,
 });

@@ -8,3 +8,4 @@ export * from './findings.js';
 export * from './maintainer.js';
 export * from './vet/index.js';
 export * from './workspace.js';
+export * from './vex.js';

@@ -3,7 +3,7 @@
  * `org.workspaces` event. Pure: the ingest service reads the files and hashes them.
  */
 import { FormatError } from './errors.js';
-import type { WorkspaceEvent } from './events.js';
+import type { VexDocument, WorkspaceEvent } from './events.js';
 import { isFirstParty, type Lockfile } from './lockfile.js';
 import { graphFromCargoMetadata } from './vet/graph.js';
 
@@ -19,6 +19,12 @@ export interface WorkspaceInput {
    */
   metadata?: unknown;
   metadataFile?: string;
+  /**
+   * The workspace's OpenVEX documents, read with `parseVexDocument` (ingest reads `vex.json` and
+   * `*.openvex.json` beside the Cargo.lock), in file-name order: the order breaks ties between
+   * statements of the same instant, so it must not depend on how the files were listed.
+   */
+  vex?: VexDocument[];
   origin: { path: string; checksum: string };
   observedAt: string;
 }
@@ -42,6 +48,7 @@ export function workspaceEvent(w: WorkspaceInput): WorkspaceEvent {
     })),
     ...edgesAndMembers(w),
     ...(w.store ? { store: w.store } : {}),
+    ...(w.vex?.length ? { vex: w.vex } : {}),
     origin: w.origin,
     observedAt: w.observedAt,
   };
