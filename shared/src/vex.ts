@@ -42,7 +42,8 @@ export function parseVexDocument(text: string, file: string): VexDocument {
   } catch (err) {
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
+    // V8 names the position of a bad character; text cut short ends at the last line.
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : /end of JSON input/.test(msg) ? text.split('\n').length : undefined;
     throw new FormatError(file, `not JSON: ${msg}`, line !== undefined ? { line } : undefined);
   }
   return readVexDocument(doc, file);

@@ -113,6 +113,7 @@ describe('reading OpenVEX documents', () => {
 
   it.each([
     ['not JSON, with the line', '{\n  "@context": "https://openvex.dev/ns",\n  oops\n}', /^vex\.json, line 3: not JSON: /],
+    ['cut short, with the last line', '{\n  "@context": "https://openvex.dev/ns",', /^vex\.json, line 2: not JSON: /],
     ['not an object', '[]', /^vex\.json: expected an OpenVEX document/],
     ['a CSAF VEX document', JSON.stringify({ document: { category: 'csaf_vex', csaf_version: '2.0' }, vulnerabilities: [] }), /^vex\.json, field `document\.category`: a CSAF document \("csaf_vex"\): only OpenVEX documents are read$/],
     ['a CycloneDX document', JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5' }), /field `bomFormat`: a CycloneDX document/],
