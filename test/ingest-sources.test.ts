@@ -125,4 +125,50 @@ describe('ingest sources (real Kafka)', () => {
     expect(on('org.workspaces')[3]!.key).toBe('payments');
     expect(on('org.workspaces.dlq')).toHaveLength(1);
   });
+
+  it('watched folder: vex.json and *.openvex.json beside a Cargo.lock go with its workspace; a change to them is a change; a bad one goes to the DLQ naming file and JSON path', async () => {
+    const dir = tempDir('watched-vex');
+    const vexDoc = (status: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        '@context': 'https://openvex.dev/ns/v0.2.0',
+        timestamp: '2026-01-01T00:00:00Z',
+        statements: [{ vulnerability: { name: 'RUSTSEC-2098-0001', aliases: ['CVE-2098-0001'] }, products: [{ '@id': 'pkg:cargo/app@0.1.0', subcomponents: [{ '@id': 'pkg:cargo/serde@1.0.200' }] }], status, ...extra }],
+      });
+    const ws = (name: string) => `${prefix}vex-${name}`; // keys unique to this test within the run's topics
+    mkdirSync(join(dir, ws('api')));
+    writeFileSync(join(dir, ws('api'), 'Cargo.lock'), lock([['serde', '1.0.200']]));
+    writeFileSync(join(dir, ws('api'), 'vex.json'), vexDoc('not_affected', { justification: 'vulnerable_code_not_in_execute_path' }));
+    writeFileSync(join(dir, ws('api'), 'team.openvex.json'), vexDoc('under_investigation'));
+    writeFileSync(join(dir, ws('api'), 'notes.json'), '{}'); // not a VEX file name: ignored
+    mkdirSync(join(dir, ws('bad')));
+    writeFileSync(join(dir, ws('bad'), 'Cargo.lock'), lock([['serde', '1.0.200']]));
+    writeFileSync(join(dir, ws('bad'), 'vex.json'), vexDoc('not_affected')); // no justification nor impact statement
+    writeFileSync(join(dir, `${ws('lone')}.lock`), lock([['serde', '1.0.200']]));
+    writeFileSync(join(dir, 'vex.json'), vexDoc('fixed')); // beside lone .lock files: nobody's
+
+    const mine = (topic: string) => on(topic).filter((s) => s.key?.startsWith(`${prefix}vex-`));
+    await runIngest(['watch', '--dir', dir, '--org', 'acme'], env);
+    await waitFor('workspaces', () => mine('org.workspaces').length === 2 && mine('org.workspaces.dlq').length === 1);
+    const byKey = new Map(mine('org.workspaces').map((s) => [s.key, JSON.parse(s.value!)]));
+    expect(byKey.get(ws('api')).vex.map((d: { file: string; statements: { status: string }[] }) => [d.file, d.statements[0]!.status])).toEqual([
+      [join(dir, ws('api'), 'team.openvex.json'), 'under_investigation'],
+      [join(dir, ws('api'), 'vex.json'), 'not_affected'],
+    ]);
+    expect(byKey.get(ws('lone')).vex).toBeUndefined();
+    const dlq = JSON.parse(mine('org.workspaces.dlq')[0]!.value!);
+    expect(dlq.key).toBe(ws('bad'));
+    expect(dlq.error).toBe(`${join(dir, ws('bad'), 'vex.json')}, field \`statements[0].justification\`: a not_affected statement must give a \`justification\` or an \`impact_statement\` (why the product is not affected)`);
+    expect(dlq.value).toBe(vexDoc('not_affected'));
+
+    // Unchanged: nothing. The bad file fixed and api's statement changed: one event each.
+    await runIngest(['watch', '--dir', dir, '--org', 'acme'], env);
+    writeFileSync(join(dir, ws('bad'), 'vex.json'), vexDoc('not_affected', { impact_statement: 'serde is only used in tests' }));
+    writeFileSync(join(dir, ws('api'), 'team.openvex.json'), vexDoc('affected', { action_statement: 'upgrade serde' }));
+    await runIngest(['watch', '--dir', dir, '--org', 'acme'], env);
+    await waitFor('changed workspaces', () => mine('org.workspaces').length >= 4);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(mine('org.workspaces').map((s) => s.key).sort()).toEqual([ws('api'), ws('api'), ws('bad'), ws('lone')]);
+    expect(JSON.parse(mine('org.workspaces').find((s) => s.key === ws('bad'))!.value!).vex[0].statements[0].impactStatement).toBe('serde is only used in tests');
+    expect(mine('org.workspaces.dlq')).toHaveLength(1);
+  });
 });

@@ -3,11 +3,12 @@
  *
  *   POST /workspaces/{id}[?team=TEAM]
  *   Authorization: Bearer <the token in env CRATEWATCH_INGEST_TOKEN (name configurable)>
- *   body: the Cargo.lock text, or JSON {"lockfile": "...", "config"?, "audits"?, "importsLock"?, "team"?}
+ *   body: the Cargo.lock text, or JSON {"lockfile": "...", "config"?, "audits"?, "importsLock"?, "metadata"?, "vex"?, "team"?}
+ *         `vex`: {"vex.json" | "<name>.openvex.json": the OpenVEX document (object) or its text, ...}
  *
  *   202 {"workspace", "produced": true}    the event was produced (acknowledged by Kafka)
  *   200 {"workspace", "produced": false}   same content as last time: no new event
- *   400 {"error"}                          bad id, bad JSON (names the field) or bad Cargo.lock (names the line/field)
+ *   400 {"error"}                          bad id, bad JSON (names the field), bad Cargo.lock (names the line/field) or bad VEX document (names the file and JSON path)
  *   401 {"error":"unauthorized"}           missing or wrong token (compared in constant time; nothing echoed)
  *   413 {"error"}                          body over the size limit
  *   GET /healthz → 200
@@ -17,7 +18,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FormatError, WORKSPACE_ID, parseLockfile } from '@cratewatch/shared';
+import { FormatError, WORKSPACE_ID, isVexFileName, parseLockfile, parseVexDocument } from '@cratewatch/shared';
 import type { Logger } from '@cratewatch/runtime';
 import { workspaceChecksum, type WorkspaceFiles, type WorkspaceSource } from './sources/workspaces.js';
 
@@ -130,6 +131,7 @@ export class WorkspaceEndpoint {
     let lockText: string;
     let store: WorkspaceFiles['store'];
     let metadata: string | undefined;
+    let vex: WorkspaceFiles['vex'];
     let team = url.searchParams.get('team') ?? undefined;
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
@@ -139,9 +141,9 @@ export class WorkspaceEndpoint {
       } catch (err) {
         return send(res, 400, { error: `body is not JSON: ${(err as Error).message}` });
       }
-      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return send(res, 400, { error: 'body: expected a JSON object {lockfile, config?, audits?, importsLock?, metadata?}' });
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return send(res, 400, { error: 'body: expected a JSON object {lockfile, config?, audits?, importsLock?, metadata?, vex?}' });
       const o = doc as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!['lockfile', 'config', 'audits', 'importsLock', 'metadata', 'team'].includes(k)) return send(res, 400, { error: `field \`${k}\`: unknown (known: lockfile, config, audits, importsLock, metadata, team)` });
+      for (const k of Object.keys(o)) if (!['lockfile', 'config', 'audits', 'importsLock', 'metadata', 'vex', 'team'].includes(k)) return send(res, 400, { error: `field \`${k}\`: unknown (known: lockfile, config, audits, importsLock, metadata, vex, team)` });
       if (typeof o.lockfile !== 'string') return send(res, 400, { error: 'field `lockfile`: required, the Cargo.lock text' });
       lockText = o.lockfile;
       for (const k of ['config', 'audits', 'importsLock'] as const) {
@@ -162,6 +164,18 @@ export class WorkspaceEndpoint {
         else if (typeof o.metadata === 'object' && o.metadata !== null) metadata = JSON.stringify(o.metadata);
         else return send(res, 400, { error: 'field `metadata`: expected cargo metadata JSON (object or text)' });
       }
+      if (o.vex !== undefined) {
+        // The workspace's OpenVEX files by name, each the document (object) or its text; checked in
+        // full below (a bad one is a 400 naming it and the JSON path, like a bad Cargo.lock line).
+        if (typeof o.vex !== 'object' || o.vex === null || Array.isArray(o.vex)) return send(res, 400, { error: 'field `vex`: expected an object {"vex.json" | "<name>.openvex.json": OpenVEX document (object or text)}' });
+        vex = [];
+        for (const [name, d] of Object.entries(o.vex as Record<string, unknown>)) {
+          if (!isVexFileName(name)) return send(res, 400, { error: `field \`vex.${name.slice(0, 100)}\`: a VEX file is named vex.json or <name>.openvex.json` });
+          if (typeof d === 'string') vex.push({ name, text: d });
+          else if (typeof d === 'object' && d !== null) vex.push({ name, text: JSON.stringify(d) });
+          else return send(res, 400, { error: `field \`vex.${name}\`: expected an OpenVEX document (object or text)` });
+        }
+      }
       if (o.team !== undefined) {
         if (typeof o.team !== 'string') return send(res, 400, { error: 'field `team`: expected a string' });
         team = o.team;
@@ -173,11 +187,15 @@ export class WorkspaceEndpoint {
     const lockPath = `POST /workspaces/${id} Cargo.lock`;
     try {
       parseLockfile(lockText, lockPath);
+      for (const v of vex ?? []) parseVexDocument(v.text, `POST /workspaces/${id} ${v.name}`);
     } catch (err) {
       if (err instanceof FormatError) return send(res, 400, { error: err.message });
       throw err;
     }
-    const produced = await this.workspaces.submitFiles({ id, org: this.opts.org, ...(team ? { team } : {}) }, { lockPath, lockText, ...(store ? { store } : {}), ...(metadata !== undefined ? { metadata } : {}), checksum: workspaceChecksum(lockText, store, metadata) });
+    const produced = await this.workspaces.submitFiles(
+      { id, org: this.opts.org, ...(team ? { team } : {}) },
+      { lockPath, lockText, ...(store ? { store } : {}), ...(metadata !== undefined ? { metadata } : {}), ...(vex?.length ? { vex } : {}), checksum: workspaceChecksum(lockText, store, metadata, vex) },
+    );
     this.log.info('endpoint: workspace received', { workspace: id, produced });
     return send(res, produced ? 202 : 200, { workspace: id, produced });
   }

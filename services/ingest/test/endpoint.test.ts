@@ -85,6 +85,44 @@ describe('workspace endpoint, real Kafka', () => {
     }
   });
 
+  it('takes the workspace\'s VEX documents (`vex`: file name → document or its text); a bad one is a 400 naming the file and JSON path', async () => {
+    const id = unique('ws');
+    const vexDoc = (status: string) => ({
+      '@context': 'https://openvex.dev/ns/v0.2.0',
+      timestamp: '2026-01-01T00:00:00Z',
+      statements: [{ vulnerability: { name: 'CVE-2098-1234' }, products: [{ '@id': 'pkg:cargo/smallvec' }], status, ...(status === 'not_affected' ? { impact_statement: 'never built' } : {}) }],
+    });
+    const postJson = (body: unknown) => post(id, JSON.stringify(body), { 'content-type': 'application/json' });
+    const ok = await postJson({ lockfile: lock, vex: { 'vex.json': vexDoc('not_affected'), 'ci.openvex.json': JSON.stringify(vexDoc('affected')) } });
+    expect(ok.status).toBe(202);
+    expect((await postJson({ lockfile: lock, vex: { 'ci.openvex.json': JSON.stringify(vexDoc('affected')), 'vex.json': vexDoc('not_affected') } })).status).toBe(200); // same content, another order
+    const bad = await postJson({ lockfile: lock, vex: { 'vex.json': { ...vexDoc('fixed'), statements: [{ ...vexDoc('fixed').statements[0], status: 'gone' }] } } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe(`POST /workspaces/${id} vex.json, field \`statements[0].status\`: expected one of not_affected, affected, fixed, under_investigation, got "gone"`);
+    const notJson = await postJson({ lockfile: lock, vex: { 'vex.json': '{"@context": ' } });
+    expect(((await notJson.json()) as { error: string }).error).toMatch(new RegExp(`^POST /workspaces/${id} vex\\.json, line 1: not JSON`));
+    const badName = await postJson({ lockfile: lock, vex: { 'security.json': vexDoc('fixed') } });
+    expect(badName.status).toBe(400);
+    expect(((await badName.json()) as { error: string }).error).toBe('field `vex.security.json`: a VEX file is named vex.json or <name>.openvex.json');
+    expect((await postJson({ lockfile: lock, vex: [vexDoc('fixed')] })).status).toBe(400);
+    expect((await postJson({ lockfile: lock })).status).toBe(202); // the VEX files removed: a change
+
+    const got = await collect(k.kafka, [TOPICS.workspaces], (m) => m.key === id);
+    try {
+      await waitFor('2 events', () => got.got.length >= 2);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(got.got.length).toBe(2);
+      const [withVex, without] = got.got.map((m) => validateEvent(TOPICS.workspaces, JSON.parse(m.value!)));
+      expect(withVex!.vex!.map((d) => [d.file, d.statements[0]!.status])).toEqual([
+        [`POST /workspaces/${id} ci.openvex.json`, 'affected'],
+        [`POST /workspaces/${id} vex.json`, 'not_affected'],
+      ]);
+      expect(without!.vex).toBeUndefined();
+    } finally {
+      await got.stop();
+    }
+  });
+
   it('400 names the field or the line; 413 over the limit', async () => {
     const id = unique('ws');
     const bad = await post(id, lock.replace('version = "1.0.219"', 'version = 1.0'));

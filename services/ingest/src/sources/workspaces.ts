@@ -1,6 +1,7 @@
 /**
- * Org workspace source: a `Cargo.lock` (with the `supply-chain/` store beside it when there is one)
- * becomes one `org.workspaces` event. Workspaces come from the command line, or from a watched
+ * Org workspace source: a `Cargo.lock` (with the `supply-chain/` store, `cargo-metadata.json` and
+ * the OpenVEX documents `vex.json` / `*.openvex.json` beside it when there are) becomes one
+ * `org.workspaces` event. Workspaces come from the command line, or from a watched
  * folder where each `<id>.lock` file or each `<id>/Cargo.lock` folder is one workspace.
  * An unchanged workspace (same content hash as in the checkpoint) is not sent again.
  */
@@ -8,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { FormatError, TOPICS, dlqTopic, encodeEvent, parseLockfile, workspaceEvent } from '@cratewatch/shared';
+import { FormatError, TOPICS, dlqTopic, encodeEvent, isVexFileName, parseLockfile, parseVexDocument, workspaceEvent } from '@cratewatch/shared';
 import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 export interface WorkspaceRef {
@@ -32,22 +33,34 @@ export interface WorkspaceFiles {
   store?: { config?: string; audits?: string; importsLock?: string };
   /** `cargo metadata --format-version 1` output (JSON text), when the workspace ships it: edge kinds. */
   metadata?: string;
+  /**
+   * The workspace's OpenVEX documents as text (`name`: the file name beside Cargo.lock, see
+   * shared `isVexFileName`), sorted by name.
+   */
+  vex?: { name: string; text: string }[];
   checksum: string;
 }
 
 /** Beside Cargo.lock: `cargo metadata --format-version 1 > cargo-metadata.json`. */
 export const METADATA_FILE = 'cargo-metadata.json';
 
-/** The content hash of a workspace: Cargo.lock plus each store file and the metadata present. */
-export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store'], metadata?: string): string {
+/**
+ * The content hash of a workspace: Cargo.lock plus each store file, the metadata and the VEX files
+ * present (a workspace without VEX hashes as it did before VEX was read).
+ */
+export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store'], metadata?: string, vex?: WorkspaceFiles['vex']): string {
   const hash = createHash('sha256').update(lockText);
   for (const [k, f] of Object.entries(STORE_FILES)) {
     const t = store?.[k as keyof typeof STORE_FILES];
     if (t !== undefined) hash.update(`\0${f}\0`).update(t);
   }
   if (metadata !== undefined) hash.update(`\0${METADATA_FILE}\0`).update(metadata);
+  for (const v of sortVex(vex ?? [])) hash.update(`\0vex:${v.name}\0`).update(v.text);
   return hash.digest('hex');
 }
+
+/** VEX files in name order (code-point order, not the locale's): ties between statements depend on it. */
+export const sortVex = <T extends { name: string }>(files: T[]): T[] => [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
 
@@ -68,12 +81,19 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
   }
   // Only a folder's own metadata file: beside a lone `<id>.lock` in a watched folder it would be shared.
   const metadata = isDir && existsSync(join(dir, METADATA_FILE)) ? readFileSync(join(dir, METADATA_FILE), 'utf8') : undefined;
+  // VEX files beside a `Cargo.lock` (the folder's, or one given by path); not beside the lone
+  // `<id>.lock` files of a watched folder, where every workspace would share them.
+  const vex =
+    basename(lockPath) === 'Cargo.lock'
+      ? sortVex(readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isVexFileName(e.name)).map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })))
+      : [];
   return {
     lockPath,
     lockText,
     ...(store ? { store } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
-    checksum: workspaceChecksum(lockText, store, metadata),
+    ...(vex.length ? { vex } : {}),
+    checksum: workspaceChecksum(lockText, store, metadata, vex),
   };
 }
 
@@ -114,9 +134,11 @@ export class WorkspaceSource {
       return false;
     }
     let value: string;
+    // A file beside the lockfile, named as the lockfile's path names it (folder, git commit, endpoint).
+    const besideLock = (name: string) => `${files.lockPath.replace(/Cargo\.lock$/, '')}${name}`;
     try {
       const lock = parseLockfile(files.lockText, files.lockPath);
-      const metadataFile = `${files.lockPath.replace(/Cargo\.lock$/, '')}${METADATA_FILE}`;
+      const metadataFile = besideLock(METADATA_FILE);
       let metadata: unknown;
       if (files.metadata !== undefined) {
         try {
@@ -125,6 +147,9 @@ export class WorkspaceSource {
           throw new FormatError(metadataFile, `not JSON: ${(err as Error).message}`);
         }
       }
+      // A bad VEX file refuses the whole event, as a bad Cargo.lock does: the last good event (with
+      // the statements it had) stays the truth rather than a workspace whose suppressions vanished.
+      const vex = sortVex(files.vex ?? []).map((v) => parseVexDocument(v.text, besideLock(v.name)));
       value = encodeEvent(
         TOPICS.workspaces,
         workspaceEvent({
@@ -134,16 +159,19 @@ export class WorkspaceSource {
           lock,
           ...(files.store ? { store: files.store } : {}),
           ...(metadata !== undefined ? { metadata, metadataFile } : {}),
+          ...(vex.length ? { vex } : {}),
           origin: { path: files.lockPath, checksum: files.checksum },
           observedAt: new Date().toISOString(),
         }),
       );
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
-      this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: files.lockPath, reason: err.message });
+      // The raw bytes of the file at fault, for whoever fixes it: a VEX file's own text, else the lockfile.
+      const bad = files.vex?.find((v) => besideLock(v.name) === err.file);
+      this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: err.file, reason: err.message });
       await this.producer.send({
         topic: dlqTopic(TOPICS.workspaces),
-        messages: [{ key: ref.id, value: upstreamDlqValue({ topic: TOPICS.workspaces, key: ref.id, value: files.lockText, error: err.message, service: 'ingest/workspace' }) }],
+        messages: [{ key: ref.id, value: upstreamDlqValue({ topic: TOPICS.workspaces, key: ref.id, value: bad ? bad.text : files.lockText, error: err.message, service: 'ingest/workspace' }) }],
       });
       remember();
       return false;
