@@ -6,6 +6,7 @@ import { advisorySeverity } from './severity.js';
 import type { FindingEvent } from './events.js';
 import type { DepGraph } from './vet/graph.js';
 import type { PackageVerdict } from './vet/resolver.js';
+import { vexWhy, type VexMatch } from './vex.js';
 
 export const findingId = (workspaceId: string, crate: string, version: string, kind: string): string =>
   `${workspaceId}|${crate}|${version}|${kind}`;
@@ -16,13 +17,19 @@ export interface WorkspaceRef {
   team?: string;
 }
 
-/** The finding for a (workspace, advisory, locked version) hit. Informational kinds get lower severity. */
+/**
+ * The finding for a (workspace, advisory, locked version) hit. Informational kinds get lower
+ * severity. `vex`: the workspace's VEX statement on the hit, told in `why` (`vex.<status>`, no
+ * contribution) — an `affected` / `under_investigation` one on an open finding, a `not_affected` /
+ * `fixed` one on the finding it resolves.
+ */
 export function advisoryFinding(
   ws: WorkspaceRef,
   advisory: Advisory,
   version: string,
   state: 'open' | 'resolved',
   observedAt: string,
+  vex?: VexMatch,
 ): FindingEvent {
   const { severity, score, rating } = advisorySeverity(advisory);
   const detail = advisory.informational
@@ -38,7 +45,7 @@ export function advisoryFinding(
     workspace: { id: ws.id, org: ws.org, ...(ws.team ? { team: ws.team } : {}) },
     crate: advisory.package,
     version,
-    why: [{ signal: advisory.informational ? `advisory.${advisory.informational}` : 'advisory.vulnerability', contribution: score, detail }],
+    why: [{ signal: advisory.informational ? `advisory.${advisory.informational}` : 'advisory.vulnerability', contribution: score, detail }, ...(vex ? [vexWhy(vex)] : [])],
     advisory: {
       id: advisory.id,
       title: advisory.title,

@@ -7,7 +7,7 @@
  * own `utils@0.1.0`). One property because composite node keys are an Enterprise feature.
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
-import type { Advisory, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
+import type { Advisory, VexDocument, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 import type { CrateFactsRow, LockedCrate } from './maintainer.js';
 
@@ -108,9 +108,10 @@ export class Graph {
     const idOf = new Map(ev.packages.map((p) => [p.id, versionNodeId(ev.id, p)]));
     const edges = ev.edges.map((e) => ({ from: idOf.get(e.from), to: idOf.get(e.to), kind: e.kind })).filter((e) => e.from && e.to);
     // The event itself is kept: audit coverage is recomputed from it when a trusted pool changes.
+    // Its VEX documents also on their own (`vex`, JSON), read whenever an advisory changes.
     await tx.run(
-      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event`,
-      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event: JSON.stringify(ev) },
+      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event, w.vex = $vex`,
+      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event: JSON.stringify(ev), vex: ev.vex?.length ? JSON.stringify(ev.vex) : null },
     );
     await tx.run(
       `MATCH (w:Workspace {id: $id})
@@ -222,8 +223,8 @@ export class Graph {
 
   /**
    * All a workspace's advisory findings need, read at once: the workspace, the (version, advisory)
-   * pairs it is exposed to now (locked, affected, not withdrawn), and its current findings with the
-   * advisory each is about (null when that advisory was deleted).
+   * pairs it is exposed to now (locked, affected, not withdrawn), its current findings with the
+   * advisory each is about (null when that advisory was deleted), and its VEX documents.
    */
   static async advisoryFindingContext(
     tx: ManagedTransaction,
@@ -233,10 +234,11 @@ export class Graph {
         workspace: { id: string; org: string; team?: string };
         exposure: { version: string; advisory: Advisory }[];
         current: { id: string; state: string; version: string; advisory: Advisory | null; advisoryId: string }[];
+        vex: VexDocument[];
       }
     | undefined
   > {
-    const w = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team`, { id: workspaceId });
+    const w = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team, w.vex AS vex`, { id: workspaceId });
     const rec = w.records[0];
     if (!rec) return undefined;
     const team = rec.get('team') as string | null;
@@ -262,6 +264,7 @@ export class Graph {
         advisoryId: r.get('advisoryId') as string,
         advisory: r.get('json') ? (JSON.parse(r.get('json') as string) as Advisory) : null,
       })),
+      vex: rec.get('vex') ? (JSON.parse(rec.get('vex') as string) as VexDocument[]) : [],
     };
   }
 

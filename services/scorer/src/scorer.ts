@@ -11,7 +11,6 @@ import type { Producer } from 'kafkajs';
 import type { ManagedTransaction } from 'neo4j-driver';
 import {
   TOPICS,
-  advisoryFinding,
   decodeEvent,
   EventValidationError,
   FormatError,
@@ -29,6 +28,7 @@ import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/
 import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
 import { storeOf, workspaceCoverage, type CoverageOptions } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
+import { advisoryChanges } from './advisory.js';
 import {
   CRITERIA_KEY,
   checkMaintainerKey,
@@ -394,22 +394,16 @@ export class Scorer {
     return changes;
   }
 
-  /** Opens, resolves or reopens the workspace's advisory findings to match the graph. */
+  /**
+   * Opens, resolves or reopens the workspace's advisory findings to match the graph and the
+   * workspace's VEX statements (a hit a `not_affected` / `fixed` statement covers opens nothing, and
+   * an open finding it comes to cover resolves; see `advisory.ts`). Depends only on the workspace's
+   * lock, its VEX documents and the advisories, so a replay changes nothing.
+   */
   async recomputeAdvisoryFindings(workspaceId: string): Promise<FindingEvent[]> {
     const ctx = await this.graph.run('read', (tx) => Graph.advisoryFindingContext(tx, workspaceId));
     if (!ctx) return [];
-    const at = this.now();
-    const desired = new Map<string, FindingEvent>();
-    for (const { version, advisory } of ctx.exposure) {
-      const f = advisoryFinding(ctx.workspace, advisory, version, 'open', at);
-      desired.set(f.id, f);
-    }
-    const changes: FindingEvent[] = [];
-    const current = new Map(ctx.current.map((c) => [c.id, c]));
-    for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
-    for (const c of ctx.current) {
-      if (c.state === 'open' && !desired.has(c.id)) changes.push(resolvedFinding(ctx.workspace, c, at));
-    }
+    const { changes, suppressed } = advisoryChanges(ctx, this.now());
     if (changes.length === 0) return [];
     await this.producer.send({
       topic: TOPICS.findings,
@@ -420,6 +414,7 @@ export class Scorer {
       workspace: workspaceId,
       opened: changes.filter((c) => c.state === 'open').length,
       resolved: changes.filter((c) => c.state === 'resolved').length,
+      suppressedByVex: suppressed.size,
     });
     return changes;
   }
@@ -428,30 +423,6 @@ export class Scorer {
 /** Only crates.io versions are matched against RustSec (a git fork or path crate is another crate). */
 function affects(a: Advisory, v: LockedVersion, intervals: ReturnType<typeof unaffectedIntervals>): boolean {
   return v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals);
-}
-
-function resolvedFinding(
-  ws: { id: string; org: string; team?: string },
-  c: { id: string; version: string; advisory: Advisory | null; advisoryId: string },
-  at: string,
-): FindingEvent {
-  if (c.advisory) return advisoryFinding(ws, c.advisory, c.version, 'resolved', at);
-  // The advisory itself was deleted from the database: resolved with what the finding id tells.
-  const crate = c.id.split('|')[1] ?? '';
-  return {
-    v: 1,
-    id: c.id,
-    kind: 'advisory',
-    state: 'resolved',
-    severity: 'info',
-    score: 0,
-    workspace: ws,
-    crate,
-    version: c.version,
-    why: [{ signal: 'advisory.deleted', contribution: 0, detail: `${c.advisoryId} was removed from the advisory database` }],
-    advisory: { id: c.advisoryId, title: '(removed from the advisory database)', patched: [], aliases: [] },
-    observedAt: at,
-  };
 }
 
 /** An unvetted finding that no longer holds (audited now, or no longer locked), told with what it said when it opened. */
