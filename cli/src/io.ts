@@ -4,7 +4,9 @@ import path from 'node:path';
 import {
   graphFromCargoMetadata,
   graphFromLockfile,
+  isVexFileName,
   parseAdvisory,
+  parseVexDocument,
   parseAuditsFile,
   readStore,
   parseLockfile,
@@ -15,6 +17,7 @@ import {
   type StoreProblem,
   type VetReport,
   type VetStore,
+  type VexDocument,
 } from '@cratewatch/shared';
 
 /** Wrong invocation or unreadable input: exit code 2. */
@@ -58,6 +61,28 @@ export function loadStore(dir: string): VetStore {
   if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
   const opt = (n: string) => (existsSync(f(n)) ? read(f(n)) : undefined);
   return readStore({ config: read(f('config.toml')), audits: opt('audits.toml'), importsLock: opt('imports.lock') }, dir);
+}
+
+/**
+ * The workspace's OpenVEX documents: the `vex.json` and `<name>.openvex.json` files beside its
+ * Cargo.lock (as ingest reads them: when `target` is the folder or a file named Cargo.lock), in
+ * file-name order, then each `--vex FILE` in the order given (a file named both ways is read once).
+ * The order only breaks ties between statements of the same instant (shared `vexStatementFor`).
+ */
+export function loadVex(target: string, files: string[]): VexDocument[] {
+  const found: string[] = [];
+  const isDir = existsSync(target) && statSync(target).isDirectory();
+  if (isDir || path.basename(target) === 'Cargo.lock') {
+    const dir = isDir ? target : path.dirname(target);
+    for (const name of readdirSync(dir).filter(isVexFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (statSync(path.join(dir, name)).isFile()) found.push(path.join(dir, name));
+    }
+  }
+  for (const f of files) {
+    if (!existsSync(f)) throw new UsageError(`--vex ${f}: no such file`);
+    if (!found.some((g) => path.resolve(g) === path.resolve(f))) found.push(f);
+  }
+  return found.map((f) => parseVexDocument(read(f), f));
 }
 
 /** `--pools DIR|file[,file...]`: every `*.toml` in a directory, named after the file. */
