@@ -152,7 +152,7 @@ export class WorkspaceEndpoint {
         (store ??= {})[k] = o[k] as string;
       }
       if (o.metadata !== undefined) {
-        // `cargo metadata --format-version 1` output, as the JSON object or as its text
+        // `cargo metadata --format-version 1 --all-features` output, as the JSON object or as its text
         if (typeof o.metadata === 'string') {
           try {
             JSON.parse(o.metadata);

@@ -31,7 +31,7 @@ export interface WorkspaceFiles {
   lockPath: string;
   lockText: string;
   store?: { config?: string; audits?: string; importsLock?: string };
-  /** `cargo metadata --format-version 1` output (JSON text), when the workspace ships it: edge kinds. */
+  /** `cargo metadata --format-version 1 --all-features` output (JSON text), when the workspace ships it: edge kinds. */
   metadata?: string;
   /**
    * The workspace's OpenVEX documents as text (`name`: the file name beside Cargo.lock, see
@@ -41,7 +41,7 @@ export interface WorkspaceFiles {
   checksum: string;
 }
 
-/** Beside Cargo.lock: `cargo metadata --format-version 1 > cargo-metadata.json`. */
+/** Beside Cargo.lock: `cargo metadata --format-version 1 --all-features > cargo-metadata.json` (as cargo-vet reads it). */
 export const METADATA_FILE = 'cargo-metadata.json';
 
 /**
