@@ -14,7 +14,7 @@ export interface WorkspaceInput {
   lock: Lockfile;
   store?: { config?: string; audits?: string; importsLock?: string };
   /**
-   * `cargo metadata --format-version 1` output, parsed, when the workspace ships it: it gives each
+   * `cargo metadata --format-version 1 --all-features` output, parsed, when the workspace ships it: it gives each
    * edge its kind (normal, build, dev), which a Cargo.lock does not. `metadataFile` names it in errors.
    */
   metadata?: unknown;
