@@ -6,7 +6,7 @@
  *                   filters: team, workspace (comma lists), severity (minimum), state (open|resolved|all)
  *   GET /feed.atom  Atom 1.0: the latest state changes, newest first (at most 100); same filters,
  *                   state defaults to all
- *   GET /healthz    {status, findings}
+ *   GET /healthz    {status, findings, ...health()} (the notifier adds the re-drive's pending count)
  *
  * Strong ETags over the representation (If-None-Match → 304). Findings carry no secret; the feed
  * never shows a webhook, a route or any configuration.
@@ -37,6 +37,11 @@ export class FindingStore {
 
   get size(): number {
     return this.latest.size;
+  }
+
+  /** The latest state of a finding, by id. */
+  get(id: string): FindingEvent | undefined {
+    return this.latest.get(id);
   }
 
   /** Applies one message of `risk.findings`: a value replaces the finding, a tombstone removes it, an invalid value is ignored. */
@@ -268,8 +273,17 @@ function notModified(req: IncomingMessage, etag: string): boolean {
   });
 }
 
-/** Serves the feed of `store` until closed. `ready()` tells whether the topic was read to its end. */
-export async function startFeedServer(store: FindingStore, listen: FeedListen, log: Logger, ready: () => boolean = () => true): Promise<FeedServer> {
+/**
+ * Serves the feed of `store` until closed. `ready()` tells whether the topic was read to its end;
+ * `health()` adds fields to /healthz.
+ */
+export async function startFeedServer(
+  store: FindingStore,
+  listen: FeedListen,
+  log: Logger,
+  ready: () => boolean = () => true,
+  health: () => Record<string, unknown> = () => ({}),
+): Promise<FeedServer> {
   const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, cache = true) => {
     const headers: Record<string, string> = {
       'content-type': type,
@@ -300,7 +314,7 @@ export async function startFeedServer(store: FindingStore, listen: FeedListen, l
       const url = new URL(req.url ?? '/', 'http://feed.invalid');
       if (url.pathname === '/healthz') {
         const ok = ready();
-        return send(req, res, ok ? 200 : 503, 'application/json', json({ status: ok ? 'ok' : 'loading', findings: store.size }), false);
+        return send(req, res, ok ? 200 : 503, 'application/json', json({ status: ok ? 'ok' : 'loading', findings: store.size, ...health() }), false);
       }
       if (url.pathname === '/feed') {
         const q = parseQuery(url.searchParams, 'open');

@@ -7,3 +7,4 @@ export * from './feed.js';
 export * from './notifier.js';
 export * from './window.js';
 export * from './signing.js';
+export * from './redrive.js';

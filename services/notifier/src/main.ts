@@ -8,12 +8,15 @@
  * (handle only findings whose key — `workspace|crate|version|kind` — starts with it), LOG_LEVEL,
  * NOTIFIER_ROUTES (JSON) or NOTIFIER_ROUTES_FILE (routes per team and severity; they replace
  * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off),
- * NOTIFIER_DIGEST_THRESHOLD (default 5; 0 or off: no digests), NOTIFIER_DIGEST_WINDOW_MS (default 2000).
+ * NOTIFIER_DIGEST_THRESHOLD (default 5; 0 or off: no digests), NOTIFIER_DIGEST_WINDOW_MS (default 2000),
+ * NOTIFIER_REDRIVE_INTERVAL_MS (default 300000, or off: no re-drive of risk.findings.dlq),
+ * NOTIFIER_REDRIVE_MAX_BACKOFF_MS (default 21600000: 6 h).
  */
 import { logger, onShutdown } from '@cratewatch/runtime';
 import { DEFAULT_DIGEST, DEFAULT_GROUP, SERVICE, parseDigestThreshold, startNotifier } from './notifier.js';
 import { routesFromEnv } from './routes.js';
 import { parseFeedListen } from './feed.js';
+import { DEFAULT_REDRIVE, parseRedriveInterval } from './redrive.js';
 
 function positiveInt(name: string, min = 1): number | undefined {
   const raw = process.env[name];
@@ -38,6 +41,8 @@ try {
   const keyPrefix = process.env.NOTIFIER_KEY_PREFIX || undefined;
   const threshold = parseDigestThreshold(process.env.NOTIFIER_DIGEST_THRESHOLD);
   const windowMs = positiveInt('NOTIFIER_DIGEST_WINDOW_MS', 0) ?? DEFAULT_DIGEST.windowMs;
+  const redriveInterval = parseRedriveInterval(process.env.NOTIFIER_REDRIVE_INTERVAL_MS);
+  const maxBackoffMs = positiveInt('NOTIFIER_REDRIVE_MAX_BACKOFF_MS') ?? DEFAULT_REDRIVE.maxBackoffMs;
   const notifier = await startNotifier({
     log,
     ...(webhookUrl ? { webhookUrl } : {}),
@@ -45,6 +50,7 @@ try {
     ...(feed ? { feed } : {}),
     groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
     digest: { threshold, windowMs },
+    redrive: redriveInterval === 'off' ? false : { intervalMs: redriveInterval, maxBackoffMs },
     ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix) } : {}),
     delivery: {
       ...(attempts ? { attempts } : {}),

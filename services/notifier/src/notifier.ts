@@ -17,12 +17,15 @@
  *   4. a route it could not be delivered to after the retries (a digest: every change it carried):
  *      the other routes are still served; then each such finding goes to `risk.findings.dlq` once,
  *      with the reason of each failed route.
- *   Then the window's offsets are committed.
+ *   Then the window's offsets are committed. A DLQ record of an undeliverable finding carries the
+ *   `undeliverable` mark (the routes it is owed to), which is what the re-drive (redrive.ts) retries.
  *
- * It also keeps the latest state of every finding and serves it as the org-wide risk feed (feed.ts).
+ * It keeps the latest state of every finding and serves it as the org-wide risk feed (feed.ts), and
+ * re-drives `risk.findings.dlq` (redrive.ts) every `redrive.intervalMs`, never while a window is
+ * being handled: both check and write the same delivery log, one at a time.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { EventValidationError, TOPICS, decodeEvent, type FindingEvent } from '@cratewatch/shared';
+import { EventValidationError, TOPICS, decodeEvent, dlqTopic, type FindingEvent } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, logger, newProducer, sendToDlq, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { DeliveryAbortedError, DeliveryError, postJson, type DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
@@ -31,6 +34,7 @@ import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.j
 import { FindingStore, startFeedServer, type FeedListen, type FeedServer } from './feed.js';
 import { readCompacted } from './compacted.js';
 import { runWindowedConsumer, type WindowContext } from './window.js';
+import { DEFAULT_REDRIVE, Redriver, undeliverableDlqValue, type RedriveDue, type RedriveOptions, type RedriveStatus, type RouteDelivery } from './redrive.js';
 
 export const SERVICE = 'notifier';
 export const DEFAULT_GROUP = 'cratewatch-notifier';
@@ -68,6 +72,11 @@ export interface NotifierOptions {
    * first message. Default: DEFAULT_DIGEST.
    */
   digest?: DigestOptions;
+  /**
+   * Re-driving `risk.findings.dlq` (redrive.ts): a pass every `intervalMs` retries what the notifier
+   * could not deliver; `false` turns it off. Default: DEFAULT_REDRIVE (5 min, backoff capped at 6 h).
+   */
+  redrive?: RedriveOptions | false;
 }
 
 export interface DigestOptions {
@@ -101,6 +110,8 @@ export interface NotifierStats {
   unrouted: number;
   /** Digests delivered (each also counts its changes in `delivered`). */
   digests: number;
+  /** Deliveries made by the re-drive, one per (route, finding state) (also counted in `delivered`). */
+  redriven: number;
 }
 
 export interface Notifier {
@@ -115,6 +126,8 @@ export interface Notifier {
   readonly feedUrl?: string;
   /** The digest settings in force (threshold 0: off). */
   readonly digest: Required<DigestOptions>;
+  /** The re-drive's state (what /healthz shows), or 'off'. */
+  readonly redrive: RedriveStatus | 'off';
 }
 
 function checkWebhookUrl(url: string): void {
@@ -148,7 +161,10 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   const channel = routes.every((r) => r.webhookUrl) ? 'slack' : 'stdout';
   const out = options.out ?? ((text: string) => void process.stdout.write(text));
   const abort = new AbortController();
-  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0 };
+  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0, redriven: 0 };
+  const redriveOpts: Required<RedriveOptions> | undefined =
+    options.redrive === false ? undefined : { intervalMs: options.redrive?.intervalMs ?? DEFAULT_REDRIVE.intervalMs, maxBackoffMs: options.redrive?.maxBackoffMs ?? DEFAULT_REDRIVE.maxBackoffMs };
+  if (redriveOpts && !(redriveOpts.intervalMs >= 1 && redriveOpts.maxBackoffMs >= 1)) throw new Error('redrive.intervalMs and redrive.maxBackoffMs must be ≥ 1 ms');
 
   if (!options.routes && !webhookUrl) {
     log.warn('SLACK_WEBHOOK_URL is not set: alerts are printed to stdout');
@@ -166,12 +182,13 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   let consumerStop: (() => Promise<void>) | undefined;
   let feedReader: { disconnect(): Promise<void> } | undefined;
   let feedServer: FeedServer | undefined;
+  let redriver: Redriver | undefined;
   const cleanup = async () => {
     abort.abort();
     await feedServer?.close();
     // The consumers each wait for their fetch in flight: stop them together. The producer goes
-    // last, as the findings consumer may still write a delivery record or a DLQ entry.
-    const results = await Promise.allSettled([consumerStop?.(), deliveries?.stop(), feedReader?.disconnect()]);
+    // last, as the findings consumer (or a re-drive pass) may still write a delivery record or a DLQ entry.
+    const results = await Promise.allSettled([consumerStop?.(), redriver?.stop(), deliveries?.stop(), feedReader?.disconnect()]);
     results.push(...(await Promise.allSettled([producer.disconnect()])));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -181,7 +198,8 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     await producer.connect();
     const dlog = new DeliveryLog({ kafka, producer, log, groupId, ...(options.loadTimeoutMs ? { loadTimeoutMs: options.loadTimeoutMs } : {}) });
     deliveries = dlog;
-    const store = options.feed ? new FindingStore() : undefined;
+    // The latest state of every finding: served by the feed, and what tells the re-drive a finding moved on.
+    const store = options.feed || redriveOpts ? new FindingStore() : undefined;
     const keyFilter = options.keyFilter;
     const loadFeed = async () => {
       if (!store) return;
@@ -202,7 +220,10 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       log.info('findings loaded for the feed', { topic: TOPICS.findings, findings: store.size });
     };
     await Promise.all([dlog.load(), loadFeed()]);
-    if (store && options.feed) feedServer = await startFeedServer(store, options.feed, log);
+    if (store && options.feed) {
+      const health = () => ({ redrive: redriver ? redriver.status() : 'off' });
+      feedServer = await startFeedServer(store, options.feed, log, undefined, health);
+    }
 
     /** Delivered, but the record could not be written yet: written on the retry, not delivered again. */
     const unrecorded = new Map<string, DeliveryRecord>();
@@ -237,11 +258,16 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       where: { finding: string; state: FindingEvent['state']; partition: number; offset: string };
       failures: { route: string; reason: string }[];
     }
+    /** One finding state due to a route: from a window (`item`) or from the re-drive. */
     interface Due {
-      item: Item;
+      f: FindingEvent;
       dkey: string;
       at: Record<string, unknown>;
     }
+    interface WindowDue extends Due {
+      item: Item;
+    }
+    type Heartbeat = () => Promise<void>;
 
     const failureReason = (route: Route, message: string, digestOf?: number) => {
       const what = route.name === DEFAULT_ROUTE && !options.routes ? 'Slack' : `route ${route.name}`;
@@ -251,17 +277,17 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       if (abort.signal.aborted) throw new DeliveryAbortedError('delivery aborted: stopping');
     };
 
-    const deliverOne = async (route: Route, d: Due, ctx: WindowContext) => {
+    /** Delivers one finding state and writes its delivery record; returns the failure reason when the route could not have it. */
+    const deliverOne = async (route: Route, d: Due, heartbeat: Heartbeat): Promise<string | undefined> => {
       stopping();
-      const f = d.item.f;
+      const f = d.f;
       let attempts: number;
       try {
         attempts = await send(route, { finding: f }, { finding: f.id, state: f.state });
       } catch (err) {
         if (err instanceof DeliveryError) {
-          d.item.failures.push({ route: route.name, reason: failureReason(route, err.message) });
           log.error('not delivered to route', { ...d.at, reason: err.message });
-          return;
+          return failureReason(route, err.message);
         }
         if (err instanceof DeliveryAbortedError) log.info('delivery interrupted by stop; the finding will be handled again', d.at);
         throw err;
@@ -272,39 +298,72 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       unrecorded.delete(d.dkey);
       stats.delivered++;
       log.info('sent', { ...d.at, channel: channelOf(route), severity: f.severity, workspace: f.workspace.id, attempts, kind: f.kind, ...(f.advisory ? { advisory: f.advisory.id } : {}) });
-      await ctx.heartbeat();
+      await heartbeat();
+      return undefined;
     };
 
-    const deliverDigest = async (route: Route, due: Due[], ctx: WindowContext) => {
+    /** Delivers several finding states as one digest and writes their records; returns the failure reason. */
+    const deliverDigest = async (route: Route, due: Due[], heartbeat: Heartbeat, tag: Record<string, unknown>): Promise<string | undefined> => {
       stopping();
-      const fs = due.map((d) => d.item.f);
-      const summary = { route: route.name, findings: fs.length, open: fs.filter((f) => f.state === 'open').length, resolved: fs.filter((f) => f.state === 'resolved').length };
+      const fs = due.map((d) => d.f);
+      const summary = { route: route.name, findings: fs.length, open: fs.filter((f) => f.state === 'open').length, resolved: fs.filter((f) => f.state === 'resolved').length, ...tag };
       let attempts: number;
       try {
         attempts = await send(route, { digest: fs }, { digest: fs.length });
       } catch (err) {
         if (err instanceof DeliveryError) {
-          for (const d of due) d.item.failures.push({ route: route.name, reason: failureReason(route, err.message, fs.length) });
           log.error('digest not delivered to route', { ...summary, reason: err.message });
-          return;
+          return failureReason(route, err.message, fs.length);
         }
         if (err instanceof DeliveryAbortedError) log.info('digest interrupted by stop; its findings will be handled again', summary);
         throw err;
       }
       // One record per (route, finding) it carried, written together once the digest was delivered.
       const at = new Date().toISOString();
-      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.item.f.state, at, observedAt: d.item.f.observedAt }]);
+      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.f.state, at, observedAt: d.f.observedAt }]);
       for (const [k, r] of recs) unrecorded.set(k, r);
       await dlog.recordMany(recs);
       for (const [k] of recs) unrecorded.delete(k);
       stats.delivered += due.length;
       stats.digests++;
       log.info('sent digest', { ...summary, channel: channelOf(route), attempts });
-      for (const d of due) log.info('sent in digest', { ...d.at, severity: d.item.f.severity, workspace: d.item.f.workspace.id });
-      await ctx.heartbeat();
+      for (const d of due) log.info('sent in digest', { ...d.at, severity: d.f.severity, workspace: d.f.workspace.id });
+      await heartbeat();
+      return undefined;
     };
 
-    const handleWindow = async (ms: ConsumedMessage[], ctx: WindowContext) => {
+    /**
+     * What is due to one route: one digest when more than the threshold, else one by one. With
+     * `stopAtFailure` (the re-drive) the rest is left untried once one delivery failed.
+     */
+    const deliverRoute = async <D extends Due>(route: Route, list: D[], heartbeat: Heartbeat, stopAtFailure = false, tag: Record<string, unknown> = {}): Promise<RouteDelivery<D>> => {
+      const res: RouteDelivery<D> = { failed: [], untried: [] };
+      if (digest.threshold > 0 && list.length > digest.threshold) {
+        const reason = await deliverDigest(route, list, heartbeat, tag);
+        if (reason) res.failed = list.map((d) => ({ d, reason }));
+        return res;
+      }
+      for (let i = 0; i < list.length; i++) {
+        const reason = await deliverOne(route, list[i]!, heartbeat);
+        if (!reason) continue;
+        res.failed.push({ d: list[i]!, reason });
+        if (stopAtFailure) {
+          res.untried = list.slice(i + 1);
+          break;
+        }
+      }
+      return res;
+    };
+
+    /** The main consumer's windows and the re-drive's passes run one at a time. */
+    let turn: Promise<unknown> = Promise.resolve();
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = turn.then(fn);
+      turn = run.catch(() => undefined);
+      return run;
+    };
+
+    const handleWindow = async (ms: ConsumedMessage[], ctx: WindowContext): Promise<void> => {
       // 1. Decode; refuse what is not a finding.
       const items: Item[] = [];
       for (const m of ms) {
@@ -332,7 +391,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       }
 
       // 2. What is due to which route (in this window, a change decided earlier counts as delivered).
-      const due = new Map<string, Due[]>(routes.map((r) => [r.name, []]));
+      const due = new Map<string, WindowDue[]>(routes.map((r) => [r.name, []]));
       const decided = new Map<string, Pick<DeliveryRecord, 'state' | 'observedAt'>>();
       for (const item of items) {
         const f = item.f;
@@ -372,7 +431,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
             continue;
           }
           decided.set(dkey, { state: f.state, observedAt: f.observedAt });
-          due.get(route.name)!.push({ item, dkey, at });
+          due.get(route.name)!.push({ item, f, dkey, at });
         }
       }
 
@@ -380,8 +439,8 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       for (const route of routes) {
         const list = due.get(route.name)!;
         if (list.length === 0) continue;
-        if (digest.threshold > 0 && list.length > digest.threshold) await deliverDigest(route, list, ctx);
-        else for (const d of list) await deliverOne(route, d, ctx);
+        const { failed } = await deliverRoute(route, list, ctx.heartbeat);
+        for (const { d, reason } of failed) d.item.failures.push({ route: route.name, reason });
       }
 
       // 4. What some route could not have: to the DLQ once, naming each failed route.
@@ -391,21 +450,54 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         const reason = item.failures.map((x) => x.reason).join('; ');
         log.error('undeliverable: sent to DLQ', { ...item.where, routes: item.failures.map((x) => x.route), reason });
         const m = item.m;
-        await sendToDlq(producer, SERVICE, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason);
+        // Marked undeliverable, with the routes still owed it: what the re-drive retries.
+        const mark = { routes: [...new Set(item.failures.map((x) => x.route))], attempts: 0, firstAt: new Date().toISOString() };
+        await producer.send({
+          topic: dlqTopic(m.topic),
+          acks: -1,
+          messages: [{ key: m.message.key, value: undeliverableDlqValue({ topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason, mark) }],
+        });
         dlqWritten.add(m);
       }
     };
 
-    const consumer = await runWindowedConsumer({
-      kafka,
-      groupId,
-      topic: TOPICS.findings,
-      log,
-      windowMs: digest.windowMs,
-      signal: abort.signal,
-      handle: handleWindow,
-    });
-    consumerStop = consumer.stop;
+    if (redriveOpts) {
+      const noHeartbeat = async () => undefined;
+      redriver = new Redriver({
+        ...redriveOpts,
+        kafka,
+        producer,
+        log,
+        groupId,
+        routes,
+        keyFilter,
+        deliveries: dlog,
+        unrecorded,
+        latest: (id) => store?.get(id),
+        exclusive,
+        signal: abort.signal,
+        deliver: async (route, list: RedriveDue[]) => {
+          const res = await deliverRoute(route, list, noHeartbeat, true, { redrive: true });
+          stats.redriven += list.length - res.failed.length - res.untried.length;
+          return res;
+        },
+      });
+    }
+    // Both groups join at once.
+    await Promise.all([
+      runWindowedConsumer({
+        kafka,
+        groupId,
+        topic: TOPICS.findings,
+        log,
+        windowMs: digest.windowMs,
+        signal: abort.signal,
+        handle: (ms, ctx) => exclusive(() => handleWindow(ms, ctx)),
+      }).then((c) => {
+        consumerStop = c.stop;
+      }),
+      redriver?.start(),
+    ]);
   } catch (err) {
     await cleanup().catch(() => undefined);
     throw err;
@@ -417,6 +509,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     channel,
     routes: routes.map((r) => r.name),
     digest: digest.threshold > 0 ? digest : 'off',
+    redrive: redriveOpts ? { ...redriveOpts, group: redriver!.groupId } : 'off',
     knownDeliveries: deliveries.size,
     ...(feedServer ? { feed: feedServer.url } : {}),
   });
@@ -428,6 +521,9 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     routes: routes.map((r) => r.name),
     digest,
     ...(feedServer ? { feedUrl: feedServer.url } : {}),
+    get redrive() {
+      return redriver ? redriver.status() : 'off';
+    },
     stop: () => {
       stopping ??= cleanup().then(() => log.info('stopped', { ...stats }));
       return stopping;

@@ -10,7 +10,10 @@ import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { DlqRecordSchema, TOPICS, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, withAdmin, type Logger } from '@cratewatch/runtime';
-import { startNotifier, type Notifier, type NotifierOptions } from '../src/index.js';
+import { startNotifier, type Notifier, type NotifierOptions, type UndeliverableMark } from '../src/index.js';
+
+/** A DLQ record as read back, with the notifier's `undeliverable` mark when it has one. */
+export type DlqEntry = DlqRecord & { undeliverable?: UndeliverableMark };
 
 export interface RecordedRequest {
   method: string;
@@ -126,7 +129,9 @@ export interface KafkaTestEnv {
    */
   notifier(workspaces: string[], opts: NotifierOptions): Promise<Notifier & { log: ReturnType<typeof captureLogger> }>;
   /** Follows risk.findings.dlq from the beginning, keeping the records whose key starts with the prefix. */
-  dlqReader(keyPrefix: string): Promise<DlqRecord[]>;
+  dlqReader(keyPrefix: string): Promise<DlqEntry[]>;
+  /** Produces raw values to risk.findings.dlq (a record as an older notifier wrote it, say). */
+  produceDlq(...items: { key: string; value: string }[]): Promise<void>;
 }
 
 /**
@@ -181,18 +186,22 @@ export function useKafka(namespace: string): KafkaTestEnv {
       return Object.assign(n, { log });
     },
     dlqReader: async (keyPrefix) => {
-      const records: DlqRecord[] = [];
+      const records: DlqEntry[] = [];
       const consumer = env.kafka.consumer({ groupId: `${namespace}dlq-${randomUUID()}` });
       await consumer.connect();
       await consumer.subscribe({ topics: [dlqTopic(TOPICS.findings)], fromBeginning: true });
       await consumer.run({
         eachMessage: async ({ message }) => {
           if (!message.key?.toString().startsWith(keyPrefix) || !message.value) return;
-          records.push(DlqRecordSchema.parse(JSON.parse(message.value.toString())));
+          const raw = JSON.parse(message.value.toString()) as { undeliverable?: UndeliverableMark };
+          records.push({ ...DlqRecordSchema.parse(raw), ...(raw.undeliverable ? { undeliverable: raw.undeliverable } : {}) });
         },
       });
       cleanups.push(() => consumer.disconnect());
       return records;
+    },
+    produceDlq: async (...items) => {
+      await producer!.send({ topic: dlqTopic(TOPICS.findings), messages: items });
     },
   };
   return env;

@@ -107,6 +107,9 @@ describe('notifier on real Kafka', () => {
     expect(r1.topic).toBe(TOPICS.findings);
     expect(JSON.parse(r1.value!)).toEqual(bad);
     expect(byKey.get(`${ws}|not-json`)!.error).toContain('not JSON');
+    // Bad input: not marked undeliverable, so the re-drive never retries it.
+    expect(r1.undeliverable).toBeUndefined();
+    expect(byKey.get(`${ws}|not-json`)!.undeliverable).toBeUndefined();
     expect(n.stats.ignored).toBe(1);
   });
 
@@ -121,6 +124,7 @@ describe('notifier on real Kafka', () => {
     expect(dlq.records[0]!.key).toBe(finding(ws, 1).id);
     expect(dlq.records[0]!.error).toMatch(/not delivered to Slack: webhook refused the message: HTTP 400: invalid_blocks/);
     expect(dlq.records[0]!.error).not.toContain(h.secretPath);
+    expect(dlq.records[0]!.undeliverable).toEqual({ routes: ['default'], attempts: 0, firstAt: expect.any(String) });
     expect(n.stats).toMatchObject({ delivered: 1, deadLettered: 1 });
     // 5xx until the attempts run out: dead-lettered too, after exactly `attempts` tries.
     const h2 = await hook({ fallback: { status: 503 } });

@@ -115,6 +115,7 @@ describe('routes per team and severity (real Kafka)', () => {
     expect(dlq[0]!.key).toBe(finding(ws, 1).id);
     expect(dlq[0]!.error).toBe('not delivered to route broken: webhook refused the message: HTTP 404: no_service (not retried)');
     expect(dlq[0]!.error).not.toContain(bad.secretPath);
+    expect(dlq[0]!.undeliverable).toEqual({ routes: ['broken'], attempts: 0, firstAt: expect.any(String) });
     expect(JSON.stringify(n.log.entries)).not.toContain(bad.secretPath);
     expect(n.stats).toMatchObject({ delivered: 1, deadLettered: 1 });
     await n.stop();
@@ -152,7 +153,7 @@ describe('org-wide risk feed (real Kafka)', () => {
     expect((await feed('?team=payments&severity=critical')).findings.map((f) => f.crate)).toEqual(['crate2']);
     expect((await feed('?state=resolved')).findings.map((f) => f.crate)).toEqual(['crate3']);
     expect((await feed(`?workspace=${ws}&state=all`)).findings.map((f) => f.crate)).toEqual(['crate2', 'crate1', 'crate3']);
-    expect(await (await fetch(`${n.feedUrl}/healthz`)).json()).toEqual({ status: 'ok', findings: 3 });
+    expect(await (await fetch(`${n.feedUrl}/healthz`)).json()).toEqual({ status: 'ok', findings: 3, redrive: { pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } });
 
     const first = await fetch(`${n.feedUrl}/feed`);
     const etag = first.headers.get('etag')!;
