@@ -41,6 +41,12 @@ const KIND_LABEL: Record<FindingEvent['kind'], string> = {
 };
 
 /** Escapes the three characters Slack's mrkdwn treats as control characters. */
+/** A resolution the workspace's VEX made (the scorer's `vex.<status>` why entry): `not affected (<detail>)`. */
+function vexWhy(f: FindingEvent): string | undefined {
+  const w = f.why.find((x) => x.signal.startsWith('vex.'));
+  return w ? `${w.signal.slice('vex.'.length).replace(/_/g, ' ')} (${w.detail})` : undefined;
+}
+
 export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -237,7 +243,9 @@ export function slackMessage(f: FindingEvent): SlackMessage {
       ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
       : maintainer
         ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as a maintainer risk.`
-        : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
+        : vexWhy(f)
+          ? `a VEX statement of ${codeSpan(f.workspace.id)} says ${codeSpan(`${f.crate} ${f.version}`)} is ${escapeMrkdwn(truncate(vexWhy(f)!, 1500))}.`
+          : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${what}` } });
   } else if (f.kind === 'unvetted' && !f.advisory) {
     const s = vet?.suggestion;

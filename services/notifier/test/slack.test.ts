@@ -97,6 +97,14 @@ describe('slackMessage (Block Kit)', () => {
     expect(m.text).not.toContain('patched:');
   });
 
+  it("an advisory finding resolved by the workspace's VEX says so, not that the crate is no longer locked", () => {
+    const why = [...finding.why, { signal: 'vex.not_affected', contribution: 0, detail: 'vulnerable_code_not_in_execute_path: we never decrypt (vex.json statements[0], 2025-01-01T00:00:00Z)' }];
+    const json = JSON.stringify(slackMessage({ ...finding, state: 'resolved', why }).blocks);
+    expect(json).toContain('a VEX statement of `ws-payments` says `rsa 0.9.6` is not affected (vulnerable_code_not_in_execute_path: we never decrypt');
+    expect(json).not.toContain('no longer locks');
+    expect(JSON.stringify(slackMessage({ ...finding, state: 'resolved' }).blocks)).toContain('no longer locks an affected');
+  });
+
   it('escapes mrkdwn control characters and keeps the header within 150 characters', () => {
     const m = slackMessage({
       ...finding,
