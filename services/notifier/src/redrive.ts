@@ -31,7 +31,7 @@
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
-import { sleep, type Logger } from '@cratewatch/runtime';
+import { dlqRecord, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
 import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.js';
 
@@ -86,21 +86,7 @@ export interface DlqSource {
  * lossless value/base64 rule) plus the `undeliverable` mark.
  */
 export function undeliverableDlqValue(m: DlqSource, error: string, mark: UndeliverableMark, at: Date = new Date()): string {
-  const valueText = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value.toString('utf8') : m.value;
-  const lossless = valueText === null || !Buffer.isBuffer(m.value) || Buffer.from(valueText, 'utf8').equals(m.value);
-  const base: DlqRecord = DlqRecordSchema.parse({
-    v: 1,
-    topic: m.topic,
-    partition: m.partition,
-    offset: m.offset,
-    key: m.key === null ? null : m.key.toString(),
-    value: lossless ? valueText : null,
-    ...(lossless ? {} : { valueBase64: (m.value as Buffer).toString('base64') }),
-    error,
-    service: SERVICE,
-    at: at.toISOString(),
-  });
-  return JSON.stringify({ ...base, undeliverable: mark });
+  return JSON.stringify({ ...dlqRecord(SERVICE, m, error, at), undeliverable: mark });
 }
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -130,15 +130,16 @@ export interface ConsumerLoopOptions {
 
 const isBadInput = (err: unknown): err is Error => err instanceof EventValidationError || err instanceof BadMessageError;
 
-export async function sendToDlq(
-  producer: Producer,
+/** What a refused message becomes on the DLQ: its raw value as text, or base64 when it is not UTF-8. */
+export function dlqRecord(
   service: string,
   m: { topic: string; partition: number; offset: string; key: Buffer | string | null; value: Buffer | string | null },
   error: string,
-): Promise<void> {
+  at: Date = new Date(),
+): DlqRecord {
   const valueText = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value.toString('utf8') : m.value;
   const lossless = valueText === null || !Buffer.isBuffer(m.value) || Buffer.from(valueText, 'utf8').equals(m.value);
-  const record: DlqRecord = DlqRecordSchema.parse({
+  return DlqRecordSchema.parse({
     v: 1,
     topic: m.topic,
     partition: m.partition,
@@ -148,8 +149,17 @@ export async function sendToDlq(
     ...(lossless ? {} : { valueBase64: (m.value as Buffer).toString('base64') }),
     error,
     service,
-    at: new Date().toISOString(),
+    at: at.toISOString(),
   });
+}
+
+export async function sendToDlq(
+  producer: Producer,
+  service: string,
+  m: { topic: string; partition: number; offset: string; key: Buffer | string | null; value: Buffer | string | null },
+  error: string,
+): Promise<void> {
+  const record = dlqRecord(service, m, error);
   await producer.send({
     topic: dlqTopic(m.topic),
     messages: [{ key: m.key, value: JSON.stringify(record) }],
