@@ -31,7 +31,7 @@
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
-import { dlqRecord, sleep, type Logger } from '@cratewatch/runtime';
+import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
 import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.js';
 
@@ -279,15 +279,7 @@ export class Redriver {
 
   /** Joins the re-drive group and starts reading the DLQ; the first pass runs one interval later. */
   async start(): Promise<void> {
-    const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
-    const consumer = this.o.kafka.consumer({
-      groupId: this.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
-      maxWaitTimeInMs: 1000,
-      retry: { retries: 1000 },
-    });
+    const consumer = groupConsumer(this.o.kafka, this.groupId);
     this.consumer = consumer;
     // A (re)join starts again from the committed offsets: forget what was read.
     consumer.on(consumer.events.GROUP_JOIN, () => {

@@ -202,11 +202,14 @@ export async function eachRefusing(ms: ConsumedMessage[], handle: (m: ConsumedMe
   return refused;
 }
 
-export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void> }> {
-  // A crashed member holds its partitions until its session times out (KAFKA_SESSION_TIMEOUT_MS).
+/**
+ * A consumer of a group with the settings every service uses. A crashed member holds its partitions
+ * until its session times out (KAFKA_SESSION_TIMEOUT_MS, default 30 s; heartbeats at a tenth of it).
+ */
+export function groupConsumer(kafka: Kafka, groupId: string): Consumer {
   const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
-  const consumer = opts.kafka.consumer({
-    groupId: opts.groupId,
+  return kafka.consumer({
+    groupId,
     allowAutoTopicCreation: false,
     sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
@@ -214,6 +217,10 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
     maxWaitTimeInMs: 1000,
     retry: { retries: 1000 },
   });
+}
+
+export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void> }> {
+  const consumer = groupConsumer(opts.kafka, opts.groupId);
   await consumer.connect();
   await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
   const refuse = async (m: ConsumedMessage, err: Error) => {
