@@ -492,6 +492,10 @@ export class Redriver {
       again.push({ p, error: reasons.join('; '), nextAt, mark: { routes: [...p.routes], attempts, firstAt: p.firstAt, nextAt: new Date(nextAt).toISOString() } });
     }
     if (again.length > 0) {
+      // The records read so far that stand for each: let go once the copy is written. Not `dlq = []`
+      // after the send: the consumer may read the copy before the send's answer arrives, and its
+      // position must stay (else the commit below passes it, and a restart loses the state).
+      const older = new Map(again.map(({ p }) => [p, new Set(p.dlq)]));
       await this.o.producer.send({
         topic: this.topic,
         acks: -1,
@@ -501,10 +505,12 @@ export class Redriver {
         })),
       });
       for (const { p, mark, error, nextAt } of again) {
-        // The copy (at the end of its partition, not read yet) now stands for it: the older records are let go.
-        p.attempts = mark.attempts;
-        p.nextAt = nextAt;
-        p.dlq = [];
+        // The copy (at the end of its partition, read already or not) now stands for it: the older records are let go.
+        if (mark.attempts >= p.attempts) {
+          p.attempts = mark.attempts;
+          p.nextAt = nextAt;
+        }
+        p.dlq = p.dlq.filter((pos) => !older.get(p)!.has(pos));
         log.warn('redrive: still pending', { finding: p.finding.id, state: p.finding.state, routes: mark.routes, attempts: mark.attempts, nextAt: mark.nextAt, reason: error });
       }
     }

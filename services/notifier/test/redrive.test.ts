@@ -1,10 +1,14 @@
 /**
  * The pure parts of the re-drive: which DLQ records it retries (the `undeliverable` mark, or an
- * older record's reason) and which it never retries, the interval setting and the backoff.
+ * older record's reason) and which it never retries, the interval setting and the backoff; and the
+ * offsets a pass commits when the DLQ consumer reads a pass's own copy before the producer's answer
+ * (a race real Kafka produced under load; redrive.kafka.test.ts covers the rest on a real broker).
  */
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { DlqRecordSchema, TOPICS, type FindingEvent } from '@cratewatch/shared';
-import { DEFAULT_REDRIVE, classifyDlqRecord, parseRedriveInterval, redriveBackoffMs, routesFromReason, undeliverableDlqValue } from '../src/index.js';
+import type { Logger } from '@cratewatch/runtime';
+import { DEFAULT_REDRIVE, DEFAULT_ROUTE, Redriver, classifyDlqRecord, parseRedriveInterval, redriveBackoffMs, routesFromReason, undeliverableDlqValue, type DeliveryLog } from '../src/index.js';
 
 const finding: FindingEvent = {
   v: 1,
@@ -110,5 +114,75 @@ describe('re-drive settings', () => {
     expect(redriveBackoffMs(7, intervalMs, maxBackoffMs) / 60_000).toBe(320);
     expect(redriveBackoffMs(8, intervalMs, maxBackoffMs)).toBe(6 * 3600_000);
     expect(redriveBackoffMs(500, intervalMs, maxBackoffMs)).toBe(6 * 3600_000);
+  });
+});
+
+/**
+ * The DLQ as the Redriver's consumer sees it, in process, so that the test decides the order of two
+ * things a real broker leaves to chance: the copy a failed attempt writes being fetched, and the
+ * producer's acknowledgement of that write.
+ */
+function inProcessDlq() {
+  const messages: KafkaMessage[] = [];
+  let eachBatch: ((p: { batch: { partition: number; messages: KafkaMessage[] }; isStale: () => boolean; isRunning: () => boolean }) => Promise<void>) | undefined;
+  const commits: { partition: number; offset: string }[][] = [];
+  const append = async (key: string, value: string) => {
+    const m = { key: Buffer.from(key), value: Buffer.from(value), offset: String(messages.length), timestamp: '0', attributes: 0, headers: {} } as KafkaMessage;
+    messages.push(m);
+    await eachBatch!({ batch: { partition: 0, messages: [m] }, isStale: () => false, isRunning: () => true });
+  };
+  const consumer = {
+    events: { GROUP_JOIN: 'group_join' },
+    on: () => undefined,
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async (o: { eachBatch: typeof eachBatch }) => void (eachBatch = o.eachBatch),
+    commitOffsets: async (offsets: { partition: number; offset: string }[]) => void commits.push(offsets.map(({ partition, offset }) => ({ partition, offset }))),
+    disconnect: async () => undefined,
+  };
+  return { kafka: { consumer: () => consumer } as unknown as Kafka, append, commits, messages };
+}
+
+describe('what a pass commits', () => {
+  it('a copy the consumer reads before the producer answers keeps its place: the commit never passes a pending state', async () => {
+    const dlq = inProcessDlq();
+    // The producer writes the copy, and the consumer reads it, before send() resolves.
+    const producer = {
+      send: async (r: { messages: { key: string; value: string }[] }) => {
+        for (const m of r.messages) await dlq.append(m.key, m.value);
+        return [];
+      },
+    } as unknown as Producer;
+    const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
+    const abort = new AbortController();
+    const r = new Redriver({
+      kafka: dlq.kafka,
+      producer,
+      log: silent,
+      groupId: 'g',
+      routes: [{ name: DEFAULT_ROUTE, webhookUrl: 'http://127.0.0.1:9/unused' }],
+      keyFilter: undefined,
+      deliveries: { last: () => undefined, record: async () => undefined } as unknown as DeliveryLog,
+      unrecorded: new Map(),
+      latest: () => undefined,
+      exclusive: (fn) => fn(),
+      deliver: async (_route, due) => ({ failed: due.map((d) => ({ d, reason: 'not delivered to Slack: HTTP 503' })), untried: [] }),
+      signal: abort.signal,
+      intervalMs: 3_600_000,
+      maxBackoffMs: DEFAULT_REDRIVE.maxBackoffMs,
+    });
+    await r.start();
+    const mark = { routes: [DEFAULT_ROUTE], attempts: 0, firstAt: at.toISOString() };
+    await dlq.append(finding.id, undeliverableDlqValue(source, 'not delivered to Slack: HTTP 503', mark, at));
+
+    const pass = await r.pass();
+    expect(pass).toMatchObject({ tried: 1, delivered: 0, pending: 1 });
+    // The copy (offset 1, attempts 1) is what now stands for the state: the commit stops at it, so a
+    // restart reads it again. Committing offset 2 (everything read) lost the state on a restart.
+    expect(dlq.messages.map((m) => (JSON.parse(m.value!.toString()) as { undeliverable: { attempts: number } }).undeliverable.attempts)).toEqual([0, 1]);
+    expect(dlq.commits.at(-1)).toEqual([{ partition: 0, offset: '1' }]);
+    expect(r.status().pending).toBe(1);
+    abort.abort();
+    await r.stop();
   });
 });
