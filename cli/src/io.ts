@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
-  graphFromCargoMetadata,
+  graphForLockfile,
   graphFromLockfile,
   isVexFileName,
   parseAdvisory,
@@ -42,18 +42,41 @@ export interface Workspace {
   graph: DepGraph;
   store?: VetStore;
   storeDir?: string;
+  /** The cargo metadata JSON the graph (with dependency kinds) came from. */
+  metadataPath?: string;
 }
 
-/** `<workspace dir | Cargo.lock>`, its `supply-chain/` (or `--store`), and `--metadata` JSON. */
+/** What `cargo metadata --format-version 1 --all-features` is saved as beside a Cargo.lock (as ingest reads it). */
+export const METADATA_FILE = 'cargo-metadata.json';
+
+/**
+ * `<workspace dir | Cargo.lock>`, its `supply-chain/` (or `--store`), and its dependency kinds: the
+ * `--metadata` JSON, else the `cargo-metadata.json` beside the lockfile (a folder, or a file named
+ * Cargo.lock, as for VEX files), else none (the Cargo.lock's edges, of unknown kind). Metadata from
+ * another lockfile is refused, naming both files.
+ */
 export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string): Workspace {
   if (!existsSync(target)) throw new UsageError(`${target}: no such file or directory`);
-  const dir = statSync(target).isDirectory() ? target : path.dirname(target);
-  const lockPath = statSync(target).isDirectory() ? path.join(target, 'Cargo.lock') : target;
+  const isDir = statSync(target).isDirectory();
+  const dir = isDir ? target : path.dirname(target);
+  const lockPath = isDir ? path.join(target, 'Cargo.lock') : target;
   const lockText = read(lockPath);
   const lockfile = parseLockfile(lockText, lockPath);
-  const graph = metadataArg ? graphFromCargoMetadata(JSON.parse(read(metadataArg)) as unknown, metadataArg) : graphFromLockfile(lockfile);
+  const beside = path.join(dir, METADATA_FILE);
+  const metadataPath = metadataArg ?? ((isDir || path.basename(target) === 'Cargo.lock') && existsSync(beside) ? beside : undefined);
+  let graph: DepGraph;
+  if (metadataPath !== undefined) {
+    let meta: unknown;
+    try {
+      meta = JSON.parse(read(metadataPath));
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`);
+    }
+    graph = graphForLockfile(lockfile, meta, metadataPath, lockPath);
+  } else graph = graphFromLockfile(lockfile);
   const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
-  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir };
+  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir, ...(metadataPath !== undefined ? { metadataPath } : {}) };
 }
 
 export function loadStore(dir: string): VetStore {

@@ -101,4 +101,42 @@ describe('cratewatch CLI (built, as a process)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad.lock, field `package\[0\].name`/);
   });
+
+  it('scan reads cargo-metadata.json beside the Cargo.lock: exact dependency kinds (a dev-only crate needs safe-to-run); stale metadata is refused, naming both files', () => {
+    const ws = path.join(dir, 'kinds');
+    mkdirSync(ws, { recursive: true });
+    writeFileSync(path.join(ws, 'Cargo.lock'), lockText([['foo', '1.0.0'], ['bar', '2.0.0']]));
+    const pkg = (name: string, version: string, source?: string) => ({ id: `${name} ${version} (${source ?? 'path+file:///app'})`, name, version, source: source ?? null });
+    const [app, foo, bar] = [pkg('app', '0.1.0'), pkg('foo', '1.0.0', CRATES), pkg('bar', '2.0.0', CRATES)];
+    const metadata = {
+      packages: [app, foo, bar],
+      workspace_members: [app.id],
+      resolve: {
+        nodes: [
+          { id: app.id, deps: [{ pkg: foo.id, dep_kinds: [{ kind: null }] }, { pkg: bar.id, dep_kinds: [{ kind: 'dev' }] }] },
+          { id: foo.id, deps: [] },
+          { id: bar.id, deps: [] },
+        ],
+      },
+    };
+    writeFileSync(path.join(ws, 'cargo-metadata.json'), JSON.stringify(metadata));
+    const r = cratewatch('scan', ws, '--json');
+    const j = JSON.parse(r.stdout);
+    expect(r.stderr).toContain(`dependency kinds from ${path.join(ws, 'cargo-metadata.json')}`);
+    expect(j).toMatchObject({ kindsKnown: true, metadata: path.join(ws, 'cargo-metadata.json'), kindDependent: [] });
+    expect(Object.fromEntries(j.unvetted.map((p: { id: string; missing: string[] }) => [p.id, p.missing]))).toEqual({ 'foo@1.0.0': ['safe-to-deploy'], 'bar@2.0.0': ['safe-to-run'] });
+    // Without the metadata (a lone lockfile elsewhere), the same crate's verdict depends on the kind.
+    writeFileSync(path.join(dir, 'kinds.lock'), lockText([['foo', '1.0.0'], ['bar', '2.0.0']]));
+    expect(JSON.parse(cratewatch('scan', path.join(dir, 'kinds.lock'), '--json').stdout)).toMatchObject({ kindsKnown: false, metadata: null });
+
+    // The lockfile gained a crate the metadata does not know: refused, never judged on the old graph.
+    writeFileSync(path.join(ws, 'Cargo.lock'), lockText([['foo', '1.0.0'], ['bar', '2.0.0'], ['baz', '0.3.0']]));
+    const stale = cratewatch('scan', ws);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain(`${path.join(ws, 'cargo-metadata.json')}, field \`packages\`: does not match ${path.join(ws, 'Cargo.lock')} (package baz@0.3.0 only in ${path.join(ws, 'Cargo.lock')})`);
+    writeFileSync(path.join(ws, 'cargo-metadata.json'), '{"packages": [');
+    const broken = cratewatch('scan', ws);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain(`${path.join(ws, 'cargo-metadata.json')}: not JSON`);
+  });
 });

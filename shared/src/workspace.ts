@@ -2,10 +2,9 @@
  * Turning an org's workspace (its Cargo.lock and, when present, its cargo-vet store) into the
  * `org.workspaces` event. Pure: the ingest service reads the files and hashes them.
  */
-import { FormatError } from './errors.js';
 import type { VexDocument, WorkspaceEvent } from './events.js';
 import { isFirstParty, type Lockfile } from './lockfile.js';
-import { graphFromCargoMetadata } from './vet/graph.js';
+import { graphForLockfile } from './vet/graph.js';
 
 export interface WorkspaceInput {
   id: string;
@@ -66,12 +65,7 @@ function edgesAndMembers(w: WorkspaceInput): Pick<WorkspaceEvent, 'edges' | 'mem
       members: w.lock.packages.filter(isFirstParty).map((p) => p.id),
     };
   }
-  const file = w.metadataFile ?? 'cargo metadata';
-  const graph = graphFromCargoMetadata(w.metadata, file);
-  const locked = new Set(w.lock.packages.map((p) => p.id));
-  for (const id of graph.nodes.keys()) {
-    if (!locked.has(id)) throw new FormatError(file, `package ${id} is not in ${w.origin.path}: the metadata is from another lockfile`, { field: 'packages' });
-  }
+  const graph = graphForLockfile(w.lock, w.metadata, w.metadataFile ?? 'cargo metadata', w.origin.path);
   const edges: WorkspaceEvent['edges'] = [];
   for (const n of graph.nodes.values()) for (const d of n.deps) for (const kind of d.kinds) edges.push({ from: n.id, to: d.to, kind });
   return { edges, members: [...graph.nodes.values()].filter((n) => n.workspaceMember).map((n) => n.id) };

@@ -29,7 +29,7 @@ describe('workspaceEvent', () => {
     const other = structuredClone(metadata);
     other.packages[0].version = '9.9.9';
     expect(() => workspaceEvent({ ...base, metadata: other, metadataFile: 'kinds/cargo-metadata.json' })).toThrow(
-      /^kinds\/cargo-metadata\.json, field `packages`: package \S+@9\.9\.9 is not in kinds\/Cargo\.lock/,
+      /^kinds\/cargo-metadata\.json, field `packages`: does not match kinds\/Cargo\.lock \(package \S+@9\.9\.9 only in the metadata; package \S+ only in kinds\/Cargo\.lock\)/,
     );
   });
 });

@@ -29,6 +29,7 @@ export function run(argv: string[]): number {
   if (a.positional.length !== 1) throw new UsageError(`expected one workspace directory or Cargo.lock\n${usage}`);
   progress(`reading ${a.positional[0]}`);
   const ws = loadWorkspace(a.positional[0]!, a.one('store'), a.one('metadata'));
+  if (ws.metadataPath) progress(`dependency kinds from ${ws.metadataPath}`);
   const vex = loadVex(a.positional[0]!, a.all('vex'));
   if (vex.length) progress(`read ${vex.length} VEX document${vex.length === 1 ? '' : 's'} (${vex.map((d) => d.file).join(', ')})`);
   const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
@@ -72,6 +73,7 @@ export function run(argv: string[]): number {
         {
           lockfile: ws.lockPath,
           store: ws.storeDir ?? null,
+          metadata: ws.metadataPath ?? null,
           conclusion: report.conclusion,
           storeErrors: report.store ? { fatal: report.store.fatal ?? null, message: report.store.message ?? null, reported: report.store.reported, all: report.store.problems } : null,
           kindsKnown: report.kindsKnown,
@@ -98,7 +100,7 @@ export function run(argv: string[]): number {
     out.push(`${ws.lockPath}: ${s.thirdParty} third-party packages, ${s.firstParty} first-party`);
     out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
     for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
-    if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata for exact ones`);
+    if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`);
     if (fails.length) {
       out.push('', `Unvetted (${fails.length}):`);
       for (const f of fails) out.push(describeFailure(f));

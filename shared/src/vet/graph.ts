@@ -89,6 +89,26 @@ export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): 
 }
 
 /**
+ * The graph of `cargo metadata` output that belongs to this lockfile. Refuses metadata that does
+ * not describe exactly the packages the lockfile locks: it was generated from another Cargo.lock (a
+ * stale `cargo-metadata.json`). Verdicts on its graph would not be this workspace's — and a crate
+ * the lockfile has gained since would not be judged at all.
+ */
+export function graphForLockfile(lock: Lockfile, meta: unknown, file: string, lockPath: string): DepGraph {
+  const graph = graphFromCargoMetadata(meta, file);
+  const locked = new Set(lock.packages.map((p) => p.id));
+  const list = (ids: string[]) => ids.slice(0, 3).join(', ') + (ids.length > 3 ? ` and ${ids.length - 3} more` : '');
+  const only = (ids: string[], where: string) => `${ids.length === 1 ? 'package' : `${ids.length} packages`} ${list(ids)} only in ${where}`;
+  const foreign = [...graph.nodes.keys()].filter((id) => !locked.has(id));
+  const missing = [...locked].filter((id) => !graph.nodes.has(id));
+  if (foreign.length > 0 || missing.length > 0) {
+    const what = [foreign.length ? only(foreign, 'the metadata') : '', missing.length ? only(missing, lockPath) : ''].filter(Boolean).join('; ');
+    throw new FormatError(file, `does not match ${lockPath} (${what}): the metadata is from another lockfile; regenerate it with cargo metadata --format-version 1 --all-features`, { field: 'packages' });
+  }
+  return graph;
+}
+
+/**
  * The graph of an `org.workspaces` event: its packages, members and edges (one per kind, as ingest
  * wrote them from cargo metadata; all `unknown` when it had only a Cargo.lock).
  */
