@@ -23,8 +23,20 @@ describe('cratewatch query (real Neo4j)', () => {
            w.vetKindsKnown = true, w.vetTrustedPools = ['google']
        CREATE (a:Advisory {id: $adv, package: $crate, title: 'broken', patched: ['>= 1.0.1']})-[:AFFECTS]->(v1)
        CREATE (f:Finding {id: $ws + '|' + $crate + '|1.0.0|advisory:' + $adv, kind: 'advisory', state: 'open', severity: 'high', score: 8.1,
-                          workspace: $ws, crate: $crate, version: '1.0.0', advisory: $adv})-[:IN]->(w)`,
-      { ws, crate, adv },
+                          workspace: $ws, crate: $crate, version: '1.0.0', advisory: $adv})-[:IN]->(w)
+       // A second workspace locks the same version, but its VEX statement says it is not affected.
+       CREATE (w2:Workspace {id: $ws + '-vex', org: 'acme'})-[:LOCKS {vetted: 'vetted'}]->(v1)
+       CREATE (:Finding {id: $ws + '-vex|' + $crate + '|1.0.0|advisory:' + $adv, kind: 'advisory', state: 'resolved', severity: 'high', score: 8.1,
+                         workspace: $ws + '-vex', crate: $crate, version: '1.0.0', advisory: $adv, why: $why})-[:IN]->(w2)`,
+      {
+        ws,
+        crate,
+        adv,
+        why: JSON.stringify([
+          { signal: 'advisory.vulnerability', contribution: 8.1, detail: `${adv}: broken` },
+          { signal: 'vex.not_affected', contribution: 0, detail: 'vulnerable_code_not_in_execute_path: we never parse untrusted input (vex.json statements[0], 2025-03-01T00:00:00Z)' },
+        ]),
+      },
     );
   });
   afterAll(async () => {
@@ -35,7 +47,15 @@ describe('cratewatch query (real Neo4j)', () => {
   it('answers which workspaces an advisory hits', () => {
     const r = cli('advisory', adv);
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe(`${ws} (team payments)  ${crate} 1.0.0  patched: >= 1.0.1`);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${ws} (team payments)  ${crate} 1.0.0  patched: >= 1.0.1  finding open: high 8.1`,
+      `${ws}-vex  ${crate} 1.0.0  patched: >= 1.0.1  not exposed per VEX (vex.not_affected: vulnerable_code_not_in_execute_path: we never parse untrusted input (vex.json statements[0], 2025-03-01T00:00:00Z))`,
+    ]);
+    const j = JSON.parse(cli('advisory', adv, '--json').stdout) as Record<string, unknown>[];
+    expect(j.map((x) => [x.workspace, x.findingState, x.vex])).toEqual([
+      [ws, 'open', null],
+      [`${ws}-vex`, 'resolved', { signal: 'vex.not_affected', detail: expect.stringContaining('we never parse untrusted input') }],
+    ]);
   });
 
   it('lists a workspace\'s open findings, and filters findings by severity as JSON', () => {
@@ -55,7 +75,7 @@ describe('cratewatch query (real Neo4j)', () => {
     ]);
     const all = JSON.parse(cli('coverage', '--team', 'payments', '--json').stdout) as { workspace: string; notVetted: unknown[] }[];
     expect(all.find((w) => w.workspace === ws)).toMatchObject({ unvetted: 1, notVetted: [] });
-    expect(cli('crate', crate).stdout.trim()).toBe(`1.0.0  ${ws} (team payments)  unvetted  advisories: ${adv}`);
+    expect(cli('crate', crate).stdout.trim().split('\n')).toEqual([`1.0.0  ${ws} (team payments)  unvetted  advisories: ${adv}`, `1.0.0  ${ws}-vex  vetted  advisories: ${adv}`]);
     expect(cli('coverage', `${ws}-nope`).stdout.trim()).toBe(`no workspace ${ws}-nope in the graph`);
   });
 

@@ -16,6 +16,28 @@ interface Question {
   /** One line per row, for the text output. */
   line: (row: Record<string, unknown>) => string;
   empty: string;
+  /** Reshapes the rows (both outputs) when a stored field needs reading. */
+  rows?: (rows: Record<string, unknown>[]) => Record<string, unknown>[];
+}
+
+/** The VEX entry of a stored finding's `why` (JSON), when a workspace's VEX statement decided it. */
+function vexOf(why: unknown): { signal: string; detail: string } | null {
+  if (typeof why !== 'string') return null;
+  try {
+    const w = (JSON.parse(why) as { signal: string; detail: string }[]).find((x) => x.signal.startsWith('vex.'));
+    return w ? { signal: w.signal, detail: w.detail } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a workspace is exposed to the hit, as the scorer's finding says. */
+function exposure(r: Record<string, unknown>): string {
+  const vex = r.vex as { signal: string; detail: string } | null;
+  if (r.findingState === 'resolved' && vex) return `not exposed per VEX (${vex.signal}: ${vex.detail})`;
+  if (r.findingState === 'open') return `finding open: ${r.severity} ${r.score}${vex ? ` (${vex.signal}: ${vex.detail})` : ''}`;
+  if (r.findingState === 'resolved') return 'finding resolved';
+  return 'no finding yet';
 }
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
@@ -30,14 +52,19 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
       return {
         cypher: `MATCH (a:Advisory {id: $id})
                  OPTIONAL MATCH (a)-[:AFFECTS]->(v:Version)<-[:LOCKS]-(w:Workspace)
+                 // The scorer's finding on the hit says whether it is exposed: a VEX statement of the
+                 // workspace (not_affected, fixed) resolves it, and its why says so.
+                 OPTIONAL MATCH (f:Finding {workspace: w.id, kind: 'advisory', crate: v.crate, version: v.version, advisory: a.id})
                  RETURN a.id AS advisory, a.package AS crate, a.title AS title, a.withdrawn AS withdrawn,
-                        a.informational AS informational, a.patched AS patched, v.version AS version, w.id AS workspace, w.team AS team
+                        a.informational AS informational, a.patched AS patched, v.version AS version, w.id AS workspace, w.team AS team,
+                        f.state AS findingState, f.severity AS severity, f.score AS score, f.why AS why
                  ORDER BY workspace, version`,
         params: { id: need('an advisory id') },
         line: (r) =>
           r.workspace
-            ? `${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${r.crate} ${r.version}  patched: ${(r.patched as string[]).join(', ') || 'none'}`
+            ? `${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${r.crate} ${r.version}  patched: ${(r.patched as string[]).join(', ') || 'none'}  ${exposure(r)}`
             : `${r.advisory} (${r.crate}): no workspace locks an affected version${r.withdrawn ? ' (withdrawn)' : ''}`,
+        rows: (rs) => rs.map(({ why, ...r }) => (r.workspace ? { ...r, vex: vexOf(why) } : r)),
         empty: `no advisory ${arg} in the graph`,
       };
     case 'crate':
@@ -133,7 +160,8 @@ export async function run(argv: string[]): Promise<number> {
   const driver = driverFromEnv();
   const session = driver.session({ defaultAccessMode: neo4j.session.READ, database: process.env.NEO4J_DATABASE || undefined });
   try {
-    const rows = await session.executeRead(async (tx) => (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()));
+    const read = await session.executeRead(async (tx) => (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()));
+    const rows = q.rows ? q.rows(read) : read;
     if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
     else process.stdout.write((rows.length ? rows.map(q.line).join('\n') : q.empty) + '\n');
     return 0;
