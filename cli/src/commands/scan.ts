@@ -34,6 +34,10 @@ export function run(argv: string[]): number {
   if (vex.length) progress(`read ${vex.length} VEX document${vex.length === 1 ? '' : 's'} (${vex.map((d) => d.file).join(', ')})`);
   const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
   if (pools) progress(`loaded ${pools.size} pools`);
+  // Read before the long step, so that a wrong --advisory-db is said at once.
+  const dbDir = a.one('advisory-db');
+  if (dbDir) progress(`reading advisories from ${dbDir}`);
+  const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
   progress(`resolving ${ws.graph.nodes.size} packages${ws.store ? ` against ${ws.storeDir}` : ' (no store: default policy)'}`);
   const report: VetReport = resolveVet({ graph: ws.graph, store: ws.store }, { pools });
   const coverage = pools ? poolCoverage(ws.lockfile, pools, ws.store?.imports?.publisher) : undefined;
@@ -41,9 +45,7 @@ export function run(argv: string[]): number {
   // listed apart and do not fail the scan; the others keep the statement's text.
   let hits: (AdvisoryHit & { vex?: VexMatch })[] = [];
   let suppressed: (AdvisoryHit & { vex: VexMatch })[] = [];
-  if (a.one('advisory-db')) {
-    progress(`reading advisories from ${a.one('advisory-db')}`);
-    const advisories = loadAdvisoryDb(a.one('advisory-db')!);
+  if (advisories) {
     const all = matchLockfile(advisories, ws.lockfile).map((h) => {
       const m = vexStatementFor(vex, { advisory: h.advisory, crate: h.package.name, version: h.package.version });
       return { ...h, ...(m ? { vex: m } : {}) };
