@@ -58,6 +58,31 @@ export function advisoryFinding(
   };
 }
 
+/**
+ * Whether a finding that should be open now must be sent (and written), given the one stored under
+ * its id: yes when none is stored, when the stored one is not open (it opens or reopens), or when the
+ * stored one is open with another severity or another score (it is re-sent: "rescored"). Named
+ * `findingMoved` because it says whether the finding moved from where it was last told; the one
+ * rule for every kind (advisory, unvetted, maintainer), so they cannot drift apart.
+ *
+ * The score is compared as a number, exactly: every finding score is rounded to one decimal where it
+ * is computed (`unvettedScore`, `maintainerRisk`, CVSS 3.x scores rounded up to one decimal and the
+ * fixed fallbacks of `advisorySeverity`), so the same inputs give the same number and Neo4j gives it
+ * back as stored (a float64). A replay therefore sends nothing.
+ *
+ * What the finding says beside them (`why` details, `vet`, `maintainer`, an advisory's title or a VEX
+ * statement's text) does NOT make it move on its own: those are re-worded without the risk changing
+ * (a title edit, a suggested audit, a new release's date), and re-sending on each would alert on
+ * every harmless re-wording. They show with the next send.
+ */
+export function findingMoved(
+  desired: Pick<FindingEvent, 'severity' | 'score'>,
+  stored: { state: string; severity?: string | null; score?: number | null } | undefined,
+): boolean {
+  if (!stored || stored.state !== 'open') return true;
+  return stored.severity !== desired.severity || stored.score !== desired.score;
+}
+
 /** Where an unvetted version sits: the signals that make it matter (DESIGN: impact of a crate). */
 export interface Impact {
   /** Compiled for the host and run at build time (a build-dependency, or a dependency of one). */

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   FindingEventSchema,
+  advisoryFinding,
+  advisorySeverity,
+  findingMoved,
+  maintainerRisk,
   auditsFileFromPoolEntries,
   failures,
   graphFromWorkspaceEvent,
@@ -10,6 +14,8 @@ import {
   unvettedScore,
   workspaceImpact,
   FormatError,
+  type Advisory,
+  type FindingEvent,
   type PackageVerdict,
   type WorkspaceEvent,
 } from '../src/index.js';
@@ -117,5 +123,74 @@ describe('stores and pools read from events', () => {
     expect(a.criteria.get('strong')!.implies).toEqual(['safe-to-deploy']);
     expect(a.wildcardAudits.get('bar')![0]!.userId).toBe(7);
     expect(() => auditsFileFromPoolEntries([{ crate: 'foo', entries: { audits: [{ version: '1.0.0' }] } }], [], 'pool google')).toThrow(/pool google.*audits\.foo\[0\]/);
+  });
+});
+
+describe('findingMoved: whether an open finding is sent again', () => {
+  const ws = { id: 'acme/app', org: 'acme', team: 'pay' };
+  const at = '2026-03-01T00:00:00.000Z';
+  const adv: Advisory = {
+    id: 'RUSTSEC-2098-0001',
+    package: 'smallvec',
+    collection: 'crates',
+    title: 'smallvec is broken',
+    description: '',
+    date: '2098-01-01',
+    aliases: [],
+    related: [],
+    categories: [],
+    keywords: [],
+    references: [],
+    affected: { arch: [], os: [], functions: {} },
+    versions: { patched: ['>= 2.0.0'], unaffected: [] },
+  };
+  const critical = { ...adv, cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' };
+  /** As the scorer stores a sent finding and reads it back. */
+  const stored = (f: FindingEvent) => ({ state: f.state, severity: f.severity, score: f.score });
+
+  it('no stored finding, or a resolved one: sent (opens, reopens)', () => {
+    const f = advisoryFinding(ws, adv, '1.0.0', 'open', at);
+    expect(findingMoved(f, undefined)).toBe(true);
+    expect(findingMoved(f, { ...stored(f), state: 'resolved' })).toBe(true);
+  });
+
+  it('an advisory whose CVSS is raised (medium 5 → critical 9.8): the open finding moves; once stored, the same inputs do not', () => {
+    const before = advisoryFinding(ws, adv, '1.0.0', 'open', at);
+    const after = advisoryFinding(ws, critical, '1.0.0', 'open', at);
+    expect([before.severity, before.score, after.severity, after.score]).toEqual(['medium', 5, 'critical', 9.8]);
+    expect(findingMoved(after, stored(before))).toBe(true);
+    expect(findingMoved(after, stored(after))).toBe(false);
+    expect(findingMoved(advisoryFinding(ws, critical, '1.0.0', 'open', '2026-04-01T00:00:00.000Z'), stored(after))).toBe(false);
+  });
+
+  it('severity alone or score alone moving is enough', () => {
+    expect(findingMoved({ severity: 'high', score: 7.2 }, { state: 'open', severity: 'high', score: 8.8 })).toBe(true);
+    expect(findingMoved({ severity: 'high', score: 8 }, { state: 'open', severity: 'medium', score: 8 })).toBe(true);
+    // A score never stored (an older node) is a move: sent once, then stored.
+    expect(findingMoved({ severity: 'high', score: 8 }, { state: 'open', severity: 'high', score: null })).toBe(true);
+  });
+
+  it('a why-only change (a re-worded title, a VEX text, vet or maintainer details) does not move it', () => {
+    const f = advisoryFinding(ws, critical, '1.0.0', 'open', at);
+    const retitled = advisoryFinding(ws, { ...critical, title: 'smallvec is broken (details)' }, '1.0.0', 'open', at);
+    expect(retitled.why).not.toEqual(f.why);
+    expect(findingMoved(retitled, stored(f))).toBe(false);
+  });
+
+  it('scores are compared exactly, which holds because every finding score has one decimal at most', () => {
+    const oneDecimal = (x: number) => Math.round(x * 10) / 10 === x;
+    for (const cvss of [
+      'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+      'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:C/C:L/I:N/A:L',
+      'CVSS:3.0/AV:A/AC:L/PR:L/UI:N/S:C/C:H/I:L/A:N',
+      'CVSS:3.1/AV:P/AC:H/PR:L/UI:R/S:U/C:L/I:L/A:L',
+      'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N',
+    ]) {
+      expect(oneDecimal(advisorySeverity({ cvss }).score), cvss).toBe(true);
+    }
+    for (const impact of [{ buildTime: true, direct: true, fanIn: 3 }, { buildTime: false, direct: true, fanIn: 7 }]) {
+      expect(oneDecimal(unvettedScore({ status: 'unvetted', missing: ['safe-to-deploy'], required: ['safe-to-deploy'] }, impact).score)).toBe(true);
+    }
+    expect(oneDecimal(maintainerRisk({ crate: 'serde-jsonx', releases: [] }).score)).toBe(true);
   });
 });
