@@ -5,8 +5,10 @@
  * or `fixed` statement covers opens no finding, whether the advisory or the workspace came first;
  * an open finding resolves when a new workspace event brings such a statement (`why`:
  * `vex.not_affected: …`), and reopens when the statement is removed; replays send nothing; a
- * malformed `vex` goes to the DLQ. Advisory ids, crate names and workspace ids are unique to this
- * run (other test files share and clear the graph).
+ * malformed `vex` goes to the DLQ. And an advisory edited to carry a CVSS that raises it re-sends
+ * the open finding once with the new severity and score (and the Finding node has them). Advisory
+ * ids, crate names and workspace ids are unique to this run (other test files share and clear the
+ * graph).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVexDocument, type Advisory, type AdvisoryEvent, type FindingEvent, type VexDocument, type WorkspaceEvent } from '@cratewatch/shared';
@@ -24,7 +26,7 @@ const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const stem = run.replace(/-/g, '');
 const [vecCrate, serdeCrate, app] = [`${stem}-smallvec`, `${stem}-serde`, `${stem}-app`];
 const n = 1000 + Math.floor(Math.random() * 8000);
-const [A, B, C, D] = [0, 1, 2, 3].map((i) => `RUSTSEC-2098-${n + i}`) as [string, string, string, string];
+const [A, B, C, D, E] = [0, 1, 2, 3, 4].map((i) => `RUSTSEC-2098-${n + i}`) as [string, string, string, string, string];
 const cve = (i: number) => `CVE-2098-${String(n).padStart(5, '0')}${i}`;
 const NOW = '2026-03-01T00:00:00.000Z';
 
@@ -214,5 +216,48 @@ describe('VEX statements honoured by the scorer', () => {
     expect(probe.dlq.find((d) => d.key === ws1)!.error).toMatch(/vex\.0\.statements\.0\.status: Invalid enum value/);
     await probe.findingsSettled();
     expect(of(ws1)).toHaveLength(before);
+  });
+});
+
+describe('an open advisory finding whose severity moves', () => {
+  // A crate of its own, so the findings of the VEX tests above are not touched.
+  const ws3 = `acme/${run}-rescore`;
+  const rsCrate = `${stem}-rescored`;
+  const critical = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'; // 9.8
+  const ws = (): WorkspaceEvent => ({
+    ...workspace(ws3),
+    packages: [{ id: `${app}@0.1.0`, name: app, version: '0.1.0' }, { id: `${rsCrate}@1.0.0`, name: rsCrate, version: '1.0.0', source: CRATES }],
+    edges: [{ from: `${app}@0.1.0`, to: `${rsCrate}@1.0.0`, kind: 'normal' }],
+  });
+  const node = async () =>
+    (await probe.q<{ state: string; severity: string; score: number }>(`MATCH (f:Finding {workspace: $ws, kind: 'advisory', advisory: $id}) RETURN f.state AS state, f.severity AS severity, f.score AS score`, { ws: ws3, id: E }))[0];
+  /** The scorer's `findings changed` log lines for ws3. */
+  const logged = () =>
+    scorer
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"findings changed"') && l.includes(JSON.stringify(ws3)))
+      .map((l) => JSON.parse(l) as { opened: number; rescored: number; resolved: number });
+
+  it('an advisory re-sent with a CVSS vector that raises it: one new open event with the new severity and score, the Finding node has them; the same advisory again sends nothing', async () => {
+    await sendWorkspaces([ws()]);
+    await sendAdvisories([advisory(E, rsCrate)]); // no CVSS: medium, 5
+    await waitFor('E opened', () => of(ws3).length === 1);
+    expect(of(ws3).map((f) => [f.advisory!.id, f.state, f.severity, f.score])).toEqual([[E, 'open', 'medium', 5]]);
+    expect(await node()).toEqual({ state: 'open', severity: 'medium', score: 5 });
+
+    await sendAdvisories([advisory(E, rsCrate, { cvss: critical })]);
+    await waitFor('E re-sent', () => of(ws3).length === 2);
+    const rescored = of(ws3)[1]!;
+    expect([rescored.id, rescored.state, rescored.severity, rescored.score]).toEqual([of(ws3)[0]!.id, 'open', 'critical', 9.8]);
+    expect(rescored.why[0]!.detail).toMatch(/CVSS 3\.1 9\.8$/);
+    expect(await node()).toEqual({ state: 'open', severity: 'critical', score: 9.8 });
+    expect(logged().at(-1)).toMatchObject({ opened: 0, rescored: 1, resolved: 0 });
+
+    // The same advisory again, and the workspace again: nothing more.
+    await sendAdvisories([advisory(E, rsCrate, { cvss: critical })]);
+    await sendWorkspaces([ws()]);
+    expect(of(ws3)).toHaveLength(2);
+    expect(await node()).toEqual({ state: 'open', severity: 'critical', score: 9.8 });
   });
 });

@@ -4,23 +4,25 @@
  * workspace's VEX documents say, in the statement that applies to it (shared `vexStatementFor`),
  * that it is `not_affected` or `fixed`; an open finding whose hit is gone resolves, and one whose hit
  * a statement now suppresses resolves saying so (`why`: `vex.not_affected: <justification: impact
- * statement> (file statements[i], timestamp)`). Only state changes are returned, so the same graph
- * gives nothing the second time (a replay sends nothing).
+ * statement> (file statements[i], timestamp)`). Returned: opened, reopened and resolved findings, and
+ * open ones whose severity or score moved (the advisory's CVSS added or changed), re-sent open —
+ * shared `findingMoved`; a changed title or VEX text alone sends nothing. The same graph gives nothing
+ * the second time (a replay sends nothing).
  */
-import { advisoryFinding, findingId, vexStatementFor, type Advisory, type FindingEvent, type VexDocument, type VexMatch, type WorkspaceRef } from '@cratewatch/shared';
+import { advisoryFinding, findingId, findingMoved, vexStatementFor, type Advisory, type FindingEvent, type VexDocument, type VexMatch, type WorkspaceRef } from '@cratewatch/shared';
 
 export interface AdvisoryFindingContext {
   workspace: WorkspaceRef;
   /** The (locked version, advisory) pairs the workspace is exposed to now. */
   exposure: { version: string; advisory: Advisory }[];
-  /** Its advisory findings as stored, with the advisory each is about (null once deleted). */
-  current: { id: string; state: string; version: string; advisory: Advisory | null; advisoryId: string }[];
+  /** Its advisory findings as stored (state, severity, score), with the advisory each is about (null once deleted). */
+  current: { id: string; state: string; severity: FindingEvent['severity']; score: number; version: string; advisory: Advisory | null; advisoryId: string }[];
   /** The workspace's VEX documents, as its last event carried them. */
   vex: VexDocument[];
 }
 
 export interface AdvisoryChanges {
-  /** Finding events to send: opened, reopened, resolved. */
+  /** Finding events to send: opened, reopened, rescored (open, with a new severity or score), resolved. */
   changes: FindingEvent[];
   /** Hits that raise no finding because a statement suppresses them (finding id → the statement). */
   suppressed: Map<string, VexMatch>;
@@ -39,7 +41,7 @@ export function advisoryChanges(ctx: AdvisoryFindingContext, at: string): Adviso
   }
   const changes: FindingEvent[] = [];
   const current = new Map(ctx.current.map((c) => [c.id, c]));
-  for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
+  for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
   for (const c of ctx.current) {
     if (c.state !== 'open' || desired.has(c.id)) continue;
     const s = suppressed.get(c.id);

@@ -10,6 +10,7 @@ import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import type { Advisory, VexDocument, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 import type { CrateFactsRow, LockedCrate } from './maintainer.js';
+import type { AdvisoryFindingContext } from './advisory.js';
 
 /** The source given to Version nodes that a release or an audit creates (crates.io versions). */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
@@ -223,21 +224,11 @@ export class Graph {
 
   /**
    * All a workspace's advisory findings need, read at once: the workspace, the (version, advisory)
-   * pairs it is exposed to now (locked, affected, not withdrawn), its current findings with the
-   * advisory each is about (null when that advisory was deleted), and its VEX documents.
+   * pairs it is exposed to now (locked, affected, not withdrawn), its current findings (state,
+   * severity and score as last sent, so a moved severity or score is seen) with the advisory each is
+   * about (null when that advisory was deleted), and its VEX documents.
    */
-  static async advisoryFindingContext(
-    tx: ManagedTransaction,
-    workspaceId: string,
-  ): Promise<
-    | {
-        workspace: { id: string; org: string; team?: string };
-        exposure: { version: string; advisory: Advisory }[];
-        current: { id: string; state: string; version: string; advisory: Advisory | null; advisoryId: string }[];
-        vex: VexDocument[];
-      }
-    | undefined
-  > {
+  static async advisoryFindingContext(tx: ManagedTransaction, workspaceId: string): Promise<AdvisoryFindingContext | undefined> {
     const w = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team, w.vex AS vex`, { id: workspaceId });
     const rec = w.records[0];
     if (!rec) return undefined;
@@ -251,7 +242,7 @@ export class Graph {
     const current = await tx.run(
       `MATCH (f:Finding {workspace: $id, kind: 'advisory'})
        OPTIONAL MATCH (a:Advisory {id: f.advisory})
-       RETURN f.id AS id, f.state AS state, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
+       RETURN f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
       { id: workspaceId },
     );
     return {
@@ -260,6 +251,8 @@ export class Graph {
       current: current.records.map((r) => ({
         id: r.get('id') as string,
         state: r.get('state') as string,
+        severity: r.get('severity') as FindingEvent['severity'],
+        score: Number(r.get('score')),
         version: r.get('version') as string,
         advisoryId: r.get('advisoryId') as string,
         advisory: r.get('json') ? (JSON.parse(r.get('json') as string) as Advisory) : null,

@@ -4,7 +4,7 @@
  * versions should have open compared with those that are. Pure: the scorer reads the inputs from
  * Neo4j, produces the changes and writes them.
  */
-import { maintainerFinding, maintainerRisk, type FindingEvent, type MaintainerFacts, type MaintainerRisk, type WorkspaceRef } from '@cratewatch/shared';
+import { findingMoved, maintainerFinding, maintainerRisk, type FindingEvent, type MaintainerFacts, type MaintainerRisk, type WorkspaceRef } from '@cratewatch/shared';
 import type { StoredFinding } from './graph.js';
 
 /** What the graph holds about one crate (see `Graph.crateFacts`). */
@@ -91,9 +91,12 @@ export interface MaintainerInput {
 
 /**
  * The finding events that bring the scope's maintainer findings in line with the facts: a locked
- * version of a crate scoring `minScore` or more opens one (or reopens it); an open one whose crate
- * scores less now, or that is no longer locked, resolves, repeating what it said when it opened.
- * Already open and still risky: nothing (a replay sends nothing).
+ * version of a crate scoring `minScore` or more opens one (or reopens it); an open one whose score
+ * or severity moved (still at or over `minScore`) is re-sent open with them (shared `findingMoved`);
+ * an open one whose crate scores less than `minScore` now, or that is no longer locked, resolves,
+ * repeating what it said when it was last sent. Already open with the same score and severity:
+ * nothing, even if the `why` details or the `maintainer` block read differently (a replay sends
+ * nothing).
  */
 export function maintainerChanges(input: MaintainerInput, minScore: number, at: string): FindingEvent[] {
   const risk = new Map<string, MaintainerRisk>();
@@ -110,7 +113,7 @@ export function maintainerChanges(input: MaintainerInput, minScore: number, at: 
   }
   const current = new Map(input.current.map((f) => [f.id, f]));
   const changes: FindingEvent[] = [];
-  for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
+  for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
   for (const f of input.current) {
     if (f.state !== 'open' || desired.has(f.id)) continue;
     changes.push({

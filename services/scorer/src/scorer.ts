@@ -1,7 +1,8 @@
 /**
  * The scorer's rules wired to its inputs: each fact event updates the graph, then only the
  * workspaces the event touches get their findings recomputed. A finding event is produced only
- * when a finding's state changes (opened, resolved, reopened), so replays send nothing new.
+ * when a finding's state changes (opened, resolved, reopened) or an open one's severity or score
+ * moves (rescored: shared `findingMoved`), so replays send nothing new.
  *
  * Order matters for restarts: finding events are produced BEFORE the Finding nodes are written.
  * A crash in between repeats the event on replay (the notifier drops the repeat), whereas the other
@@ -15,6 +16,7 @@ import {
   EventValidationError,
   FormatError,
   encodeEvent,
+  findingMoved,
   isAffected,
   unaffectedIntervals,
   CRATES_IO_SOURCES,
@@ -334,7 +336,7 @@ export class Scorer {
   }
 
   /**
-   * Maintainer-risk findings of a scope, opened or resolved to match the graph: one workspace (its
+   * Maintainer-risk findings of a scope, opened, rescored or resolved to match the graph: one workspace (its
    * lockfile changed) or every workspace locking some crates (their maintainers or release facts
    * changed). A finding depends only on its crate's facts and on the workspace locking the version,
    * never on other workspaces or on arrival order, so a replay changes nothing.
@@ -352,15 +354,14 @@ export class Scorer {
     await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
     this.log.info('maintainer findings changed', {
       ...('workspace' in scope ? { workspace: scope.workspace } : { crates: scope.crates.length }),
-      opened: changes.filter((f) => f.state === 'open').length,
-      resolved: changes.filter((f) => f.state === 'resolved').length,
+      ...changeCounts(changes, input.current),
     });
     return changes;
   }
 
   /**
    * Audit coverage of a workspace (its store + the trusted pools), written on its LOCKS edges, and
-   * its unvetted findings opened or resolved to match. Depends only on the workspace's event and the
+   * its unvetted findings opened, rescored or resolved to match. Depends only on the workspace's event and the
    * trusted pools, never on other workspaces, so a replay changes nothing whatever arrived between.
    */
   async recomputeCoverage(workspaceId: string): Promise<FindingEvent[]> {
@@ -383,10 +384,10 @@ export class Scorer {
     const desired = new Map(c.findings.map((f) => [f.id, f]));
     const changes: FindingEvent[] = [];
     const current = new Map(input.current.map((f) => [f.id, f]));
-    for (const [id, f] of desired) if (current.get(id)?.state !== 'open') changes.push(f);
+    for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
     const ws = { id: input.ev.id, org: input.ev.org, ...(input.ev.team ? { team: input.ev.team } : {}) };
     for (const f of input.current) if (f.state === 'open' && !desired.has(f.id)) changes.push(resolvedUnvetted(ws, f, at));
-    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, opened: changes.filter((f) => f.state === 'open').length, resolved: changes.filter((f) => f.state === 'resolved').length });
+    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, input.current) });
     if (changes.length === 0) return [];
     // As for advisories: the events first, then the Finding nodes (a crash in between repeats, never loses).
     await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
@@ -395,7 +396,7 @@ export class Scorer {
   }
 
   /**
-   * Opens, resolves or reopens the workspace's advisory findings to match the graph and the
+   * Opens, rescores, resolves or reopens the workspace's advisory findings to match the graph and the
    * workspace's VEX statements (a hit a `not_affected` / `fixed` statement covers opens nothing, and
    * an open finding it comes to cover resolves; see `advisory.ts`). Depends only on the workspace's
    * lock, its VEX documents and the advisories, so a replay changes nothing.
@@ -412,12 +413,23 @@ export class Scorer {
     await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
     this.log.info('findings changed', {
       workspace: workspaceId,
-      opened: changes.filter((c) => c.state === 'open').length,
-      resolved: changes.filter((c) => c.state === 'resolved').length,
+      ...changeCounts(changes, ctx.current),
       suppressedByVex: suppressed.size,
     });
     return changes;
   }
+}
+
+/**
+ * For the log lines: of the finding events sent, how many open a finding (or reopen it), re-send an
+ * open one with a new severity or score (`rescored`; which ones to send is shared `findingMoved`'s
+ * call, this only tells them apart by what was stored), and resolve one.
+ */
+export function changeCounts(changes: FindingEvent[], stored: { id: string; state: string }[]): { opened: number; rescored: number; resolved: number } {
+  const wasOpen = new Set(stored.filter((f) => f.state === 'open').map((f) => f.id));
+  const open = changes.filter((f) => f.state === 'open');
+  const rescored = open.filter((f) => wasOpen.has(f.id)).length;
+  return { opened: open.length - rescored, rescored, resolved: changes.length - open.length };
 }
 
 /** Only crates.io versions are matched against RustSec (a git fork or path crate is another crate). */

@@ -44,7 +44,7 @@ const ctx = (o: Partial<AdvisoryFindingContext> = {}): AdvisoryFindingContext =>
 });
 /** The stored findings after these events were written (what the next recompute reads). */
 const stored = (events: FindingEvent[]): AdvisoryFindingContext['current'] =>
-  events.map((f) => ({ id: f.id, state: f.state, version: f.version, advisory: f.advisory!.id === A.id ? A : B, advisoryId: f.advisory!.id }));
+  events.map((f) => ({ id: f.id, state: f.state, severity: f.severity, score: f.score, version: f.version, advisory: f.advisory!.id === A.id ? A : B, advisoryId: f.advisory!.id }));
 const states = (events: FindingEvent[]) => events.map((f) => [f.id, f.state]);
 
 describe('advisory findings with VEX statements', () => {
@@ -126,6 +126,55 @@ describe('advisory findings with VEX statements', () => {
       [idA, 'open'],
       [idB, 'open'],
     ]);
+  });
+});
+
+describe('an open advisory finding whose severity or score moves', () => {
+  /** The RustSec advisory A edited to carry a CVSS 3.1 vector (network, no privileges, full impact: 9.8). */
+  const critical = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H';
+  const withCvss = (cvss: string, o: Partial<Advisory> = {}): AdvisoryFindingContext['exposure'] => [
+    { version: '1.13.2', advisory: { ...A, cvss, ...o } },
+    { version: '1.0.0', advisory: B },
+  ];
+  /** What the graph holds once these events are written over the earlier ones (same id: replaced). */
+  const over = (before: FindingEvent[], sent: FindingEvent[]): AdvisoryFindingContext['current'] =>
+    stored([...before.filter((b) => !sent.some((s) => s.id === b.id)), ...sent]);
+
+  it('the advisory gains a CVSS that raises it (medium 5 → critical 9.8): the open finding is re-sent once, open, with the new severity and score; the same context again sends nothing', () => {
+    const opened = advisoryChanges(ctx(), AT).changes;
+    expect(opened.map((f) => [f.id, f.severity, f.score])).toEqual([
+      [idA, 'medium', 5],
+      [idB, 'medium', 5],
+    ]);
+    const raised = ctx({ exposure: withCvss(critical), current: stored(opened) });
+    const { changes } = advisoryChanges(raised, AT);
+    expect(changes.map((f) => [f.id, f.state, f.severity, f.score])).toEqual([[idA, 'open', 'critical', 9.8]]);
+    expect(FindingEventSchema.parse(changes[0]).why[0]!.detail).toBe(`${A.id}: smallvec is broken — CVSS 3.1 9.8`);
+    // Written: the graph holds critical 9.8 now, and the same advisory again sends nothing.
+    expect(advisoryChanges(ctx({ exposure: withCvss(critical), current: over(opened, changes) }), AT).changes).toEqual([]);
+  });
+
+  it('a CVSS change within the same severity still re-sends (the score is what moved); lowering it re-sends too', () => {
+    const opened = advisoryChanges(ctx({ exposure: withCvss(critical) }), AT).changes;
+    const lower = 'CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H'; // 8.8, high
+    const { changes } = advisoryChanges(ctx({ exposure: withCvss(lower), current: stored(opened) }), AT);
+    expect(changes.map((f) => [f.id, f.state, f.severity, f.score])).toEqual([[idA, 'open', 'high', 8.8]]);
+    const sameSeverity = 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H'; // 7.2, still high
+    expect(advisoryChanges(ctx({ exposure: withCvss(sameSeverity), current: over(opened, changes) }), AT).changes.map((f) => [f.severity, f.score])).toEqual([['high', 7.2]]);
+  });
+
+  it('what the finding says changing alone (a new title, an affected statement added) sends nothing', () => {
+    const opened = advisoryChanges(ctx({ exposure: withCvss(critical) }), AT).changes;
+    const retitled = ctx({ exposure: withCvss(critical, { title: 'smallvec is broken (details added)' }), current: stored(opened) });
+    expect(advisoryChanges(retitled, AT).changes).toEqual([]);
+    const affected = { ...notAffectedA, status: 'affected', justification: undefined, impact_statement: undefined, action_statement: 'upgrade smallvec to 2.0' };
+    expect(advisoryChanges({ ...retitled, vex: [vex([affected])] }, AT).changes).toEqual([]);
+  });
+
+  it('a resolved finding whose advisory moved meanwhile reopens once, with the new severity', () => {
+    const resolved = advisoryFinding(idA, 'resolved');
+    const { changes } = advisoryChanges(ctx({ exposure: withCvss(critical), current: stored([resolved, advisoryFinding(idB, 'open')]) }), AT);
+    expect(changes.map((f) => [f.id, f.state, f.severity])).toEqual([[idA, 'open', 'critical']]);
   });
 });
 

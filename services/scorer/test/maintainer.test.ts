@@ -174,6 +174,44 @@ describe('maintainer findings of a scope', () => {
     expect(maintainerChanges(input({ locked, facts: new Map([['leftpadx', better]]), current: [resolved] }), 5, AT)).toEqual([]);
   });
 
+  it('the risk rises while the finding is open (owners replaced: 6.5 medium → 9.5 high): re-sent once, open, with the new score and severity; again: nothing', () => {
+    const [open] = maintainerChanges(input({ locked }), 5, AT);
+    const worse = factsFromGraph(
+      row({
+        owners: [{ login: 'mallory', kind: 'user' }],
+        ownershipChange: '{"added":["mallory"],"removed":["alice"],"previous":["alice"]}',
+        ownershipChangeObservedAt: AT,
+        releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })),
+      }),
+    );
+    const later = '2026-03-02T00:00:00.000Z';
+    const changes = maintainerChanges(input({ locked, facts: new Map([['leftpadx', worse]]), current: [stored(open!)] }), 5, later);
+    expect(changes.map((f) => [f.id, f.state, f.score, f.severity])).toEqual([[open!.id, 'open', 9.5, 'high']]);
+    expect(changes[0]!.why.map((w) => w.signal)).toContain('maintainer.owner-change');
+    expect(changes[0]!.maintainer!.owners).toEqual(['mallory']);
+    // Once written, the same facts send nothing.
+    expect(maintainerChanges(input({ locked, facts: new Map([['leftpadx', worse]]), current: [stored(changes[0]!)] }), 5, later)).toEqual([]);
+    // It resolves later with what the rescored finding said (the Finding node holds the last one sent).
+    const resolved = maintainerChanges(input({ locked, facts: new Map([['leftpadx', better]]), current: [stored(changes[0]!)] }), 5, later);
+    expect(resolved.map((f) => [f.state, f.score, f.severity])).toEqual([['resolved', 9.5, 'high']]);
+  });
+
+  it('a drop that stays over the minimum re-sends too (more commits signed: 6.5 → 6, still medium and open)', () => {
+    const [open] = maintainerChanges(input({ locked }), 5, AT);
+    const signedMore = factsFromGraph(row({ repo: { ...row().repo!, signedCommits_signed: 8, signedCommits_ratio: 0.4 }, releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })) }));
+    const changes = maintainerChanges(input({ locked, facts: new Map([['leftpadx', signedMore]]), current: [stored(open!)] }), 5, AT);
+    expect(changes.map((f) => [f.state, f.score, f.severity])).toEqual([['open', 6, 'medium']]);
+  });
+
+  it('what the finding says changing alone (another single owner: the why and the owners read differently, same score) sends nothing', () => {
+    const [open] = maintainerChanges(input({ locked }), 5, AT);
+    const carol = factsFromGraph(row({ owners: [{ login: 'carol', kind: 'user' }], releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })) }));
+    const reworded = maintainerChanges(input({ locked, facts: new Map([['leftpadx', carol]]) }), 5, AT)[0]!;
+    expect(reworded.why).not.toEqual(open!.why);
+    expect([reworded.score, reworded.severity]).toEqual([open!.score, open!.severity]);
+    expect(maintainerChanges(input({ locked, facts: new Map([['leftpadx', carol]]), current: [stored(open!)] }), 5, AT)).toEqual([]);
+  });
+
   it('a crate with no facts at all is judged by its name alone (a lookalike scores 3: no finding at the default)', () => {
     const l = [{ workspace: WS, crate: 'tokio-utill', version: '0.1.0' }];
     expect(maintainerChanges(input({ locked: l, facts: new Map() }), 5, AT)).toEqual([]);
