@@ -8,6 +8,7 @@
  */
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { INTERNAL_TOPICS, type Logger } from '@cratewatch/runtime';
+import { SEVERITY_ORDER, type Severity } from '@cratewatch/shared';
 import { readCompacted } from './compacted.js';
 
 export interface DeliveryRecord {
@@ -17,6 +18,8 @@ export interface DeliveryRecord {
   at: string;
   /** The finding's observedAt, to tell an old replayed state from a new one. */
   observedAt?: string;
+  /** The severity it was delivered at: an open finding re-sent at a higher one is an escalation (routes.ts `owedTo`). */
+  severity?: Severity;
 }
 
 export function parseDeliveryRecord(raw: Buffer | null): DeliveryRecord | null {
@@ -24,7 +27,13 @@ export function parseDeliveryRecord(raw: Buffer | null): DeliveryRecord | null {
   try {
     const v = JSON.parse(raw.toString('utf8')) as Partial<DeliveryRecord>;
     if ((v.state === 'open' || v.state === 'resolved') && typeof v.at === 'string') {
-      return { v: 1, state: v.state, at: v.at, ...(typeof v.observedAt === 'string' ? { observedAt: v.observedAt } : {}) };
+      return {
+        v: 1,
+        state: v.state,
+        at: v.at,
+        ...(typeof v.observedAt === 'string' ? { observedAt: v.observedAt } : {}),
+        ...(typeof v.severity === 'string' && (SEVERITY_ORDER as readonly string[]).includes(v.severity) ? { severity: v.severity } : {}),
+      };
     }
   } catch {
     /* unreadable: ignored below */

@@ -25,12 +25,12 @@
  * being handled: both check and write the same delivery log, one at a time.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { EventValidationError, TOPICS, decodeEvent, dlqTopic, type FindingEvent } from '@cratewatch/shared';
+import { EventValidationError, TOPICS, decodeEvent, dlqTopic, type FindingEvent, type Severity } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, logger, newProducer, sendToDlq, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { DeliveryAbortedError, DeliveryError, postJson, type DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
 import { plainTextAlert, plainTextDigest, slackDigest, slackMessage } from './slack.js';
-import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.js';
+import { DEFAULT_ROUTE, deliveryKey, owedTo, type Route } from './routes.js';
 import { FindingStore, startFeedServer, type FeedListen, type FeedServer } from './feed.js';
 import { readCompacted } from './compacted.js';
 import { runWindowedConsumer, type WindowContext } from './window.js';
@@ -233,15 +233,17 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     const channelOf = (route: Route) => (!route.webhookUrl ? 'stdout' : route.type === 'webhook' ? 'webhook' : 'slack');
 
     /** Delivers one finding state, or a digest of several, to a route; returns the attempts it took. */
-    const send = async (route: Route, what: { finding: FindingEvent } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
+    const send = async (route: Route, what: { finding: FindingEvent; escalatedFrom?: Severity | undefined } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
+      const esc = 'finding' in what && what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {};
       if (!route.webhookUrl) {
-        out(('finding' in what ? plainTextAlert(what.finding) : plainTextDigest(what.digest)) + '\n');
+        out(('finding' in what ? plainTextAlert(what.finding, esc) : plainTextDigest(what.digest)) + '\n');
         return 1;
       }
+      // A webhook route gets the finding's JSON as the scorer wrote it (its severity is the new one).
       const body =
         route.type === 'webhook'
           ? 'finding' in what ? what.finding : { digest: true, findings: what.digest }
-          : 'finding' in what ? slackMessage(what.finding) : slackDigest(what.digest);
+          : 'finding' in what ? slackMessage(what.finding, esc) : slackDigest(what.digest);
       const signer = route.type === 'webhook' ? route.signer : undefined;
       const res = await postJson(route.webhookUrl, body, {
         ...options.delivery,
@@ -263,6 +265,8 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       f: FindingEvent;
       dkey: string;
       at: Record<string, unknown>;
+      /** The route had this finding open at this lower severity: the message says it rose. */
+      escalatedFrom?: Severity;
     }
     interface WindowDue extends Due {
       item: Item;
@@ -283,7 +287,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       const f = d.f;
       let attempts: number;
       try {
-        attempts = await send(route, { finding: f }, { finding: f.id, state: f.state });
+        attempts = await send(route, { finding: f, escalatedFrom: d.escalatedFrom }, { finding: f.id, state: f.state });
       } catch (err) {
         if (err instanceof DeliveryError) {
           log.error('not delivered to route', { ...d.at, reason: err.message });
@@ -292,7 +296,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         if (err instanceof DeliveryAbortedError) log.info('delivery interrupted by stop; the finding will be handled again', d.at);
         throw err;
       }
-      const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt };
+      const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt, severity: f.severity };
       unrecorded.set(d.dkey, rec);
       await dlog.record(d.dkey, rec);
       unrecorded.delete(d.dkey);
@@ -320,7 +324,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       }
       // One record per (route, finding) it carried, written together once the digest was delivered.
       const at = new Date().toISOString();
-      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.f.state, at, observedAt: d.f.observedAt }]);
+      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.f.state, at, observedAt: d.f.observedAt, severity: d.f.severity }]);
       for (const [k, r] of recs) unrecorded.set(k, r);
       await dlog.recordMany(recs);
       for (const [k] of recs) unrecorded.delete(k);
@@ -392,46 +396,47 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
 
       // 2. What is due to which route (in this window, a change decided earlier counts as delivered).
       const due = new Map<string, WindowDue[]>(routes.map((r) => [r.name, []]));
-      const decided = new Map<string, Pick<DeliveryRecord, 'state' | 'observedAt'>>();
+      const decided = new Map<string, Pick<DeliveryRecord, 'state' | 'observedAt' | 'severity'>>();
       for (const item of items) {
         const f = item.f;
-        const matching = routes.filter((r) => routeMatches(r, f));
-        if (matching.length === 0) {
-          if (ctx.attempt === 1) stats.unrouted++;
-          log.info('skipped: no route matches', { ...item.where, severity: f.severity, team: f.workspace.team });
-          continue;
-        }
-        for (const route of matching) {
+        let routed = false;
+        for (const route of routes) {
           const dkey = deliveryKey(route.name, f.id);
           const at = named ? { ...item.where, route: route.name } : item.where;
+          const earlier = decided.get(dkey);
+          const recorded = dlog.last(dkey);
+          let owed = owedTo(route, f, earlier ?? recorded);
+          if (!owed.owed && owed.why === 'no route match') continue;
+          routed = true;
           const pending = unrecorded.get(dkey);
           if (pending && pending.state === f.state) {
+            // Delivered by an earlier try of this window whose record could not be written: write it now.
             await dlog.record(dkey, pending);
             unrecorded.delete(dkey);
+            owed = owedTo(route, f, earlier ?? pending);
+            if (!owed.owed) {
+              stats.skipped++;
+              log.info('skipped: already delivered (delivery record written now)', at);
+              continue;
+            }
+          }
+          if (!owed.owed) {
             stats.skipped++;
-            log.info('skipped: already delivered (delivery record written now)', at);
+            if (owed.why === 'already delivered') {
+              if (earlier) log.info('skipped: the same state earlier in this window', at);
+              else log.info('skipped: already delivered', { ...at, deliveredAt: recorded?.at });
+            } else {
+              const last = (earlier ?? recorded)!;
+              log.info('skipped: older than the state already delivered', { ...at, delivered: last.state, deliveredObservedAt: last.observedAt, observedAt: f.observedAt });
+            }
             continue;
           }
-          const earlier = decided.get(dkey);
-          if (earlier && earlier.state === f.state) {
-            stats.skipped++;
-            log.info('skipped: the same state earlier in this window', at);
-            continue;
-          }
-          const recorded = dlog.last(dkey);
-          if (!earlier && recorded && recorded.state === f.state) {
-            stats.skipped++;
-            log.info('skipped: already delivered', { ...at, deliveredAt: recorded.at });
-            continue;
-          }
-          const last = earlier ?? recorded;
-          if (last && time(f.observedAt) < time(last.observedAt)) {
-            stats.skipped++;
-            log.info('skipped: older than the state already delivered', { ...at, delivered: last.state, deliveredObservedAt: last.observedAt, observedAt: f.observedAt });
-            continue;
-          }
-          decided.set(dkey, { state: f.state, observedAt: f.observedAt });
-          due.get(route.name)!.push({ item, f, dkey, at });
+          decided.set(dkey, { state: f.state, observedAt: f.observedAt, severity: f.severity });
+          due.get(route.name)!.push({ item, f, dkey, at: owed.escalatedFrom ? { ...at, escalatedFrom: owed.escalatedFrom } : at, ...(owed.escalatedFrom ? { escalatedFrom: owed.escalatedFrom } : {}) });
+        }
+        if (!routed) {
+          if (ctx.attempt === 1) stats.unrouted++;
+          log.info('skipped: no route matches', { ...item.where, severity: f.severity, team: f.workspace.team });
         }
       }
 

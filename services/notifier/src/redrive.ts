@@ -15,8 +15,9 @@
  *   - a state is dropped when the finding has moved on: a different state observed later is known on
  *     `risk.findings` (it takes its own way: delivered, or dead-lettered and re-driven itself);
  *   - per route it names: a route that already had this state (delivery log) or a later state, or
- *     that no longer exists or no longer matches the finding, is done with; the rest are due when
- *     the record's `nextAt` has come;
+ *     that no longer exists or no longer matches the finding, is done with (routes.ts `owedTo`, as
+ *     for the main consumer: an open state at a higher severity than the route had is an
+ *     escalation, still owed); the rest are due when the record's `nextAt` has come;
  *   - per route, what is due is delivered as one digest when more than the digest threshold, else one
  *     by one (fewest attempts first; after a failure the route's other records wait for the next
  *     pass, so a dead webhook costs one failed delivery per pass, not one per record);
@@ -30,10 +31,10 @@
  * was delivered or dropped but not yet committed is read again and dropped (the delivery log knows).
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent } from '@cratewatch/shared';
+import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent, type Severity } from '@cratewatch/shared';
 import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
-import { DEFAULT_ROUTE, deliveryKey, routeMatches, type Route } from './routes.js';
+import { DEFAULT_ROUTE, deliveryKey, owedTo, type Route } from './routes.js';
 
 /** The notifier's service name, as DLQ records carry it. */
 const SERVICE = 'notifier';
@@ -190,6 +191,8 @@ export interface RedriveDue {
   dkey: string;
   at: Record<string, unknown>;
   pending: Pending;
+  /** The route had this finding open at this lower severity (routes.ts `owedTo`). */
+  escalatedFrom?: Severity;
 }
 
 export interface RouteDelivery<D> {
@@ -418,20 +421,29 @@ export class Redriver {
         continue;
       }
       const done: Record<string, string> = {};
+      const escalations = new Map<string, Severity>();
       for (const name of [...p.routes]) {
         const route = this.routesByName.get(name);
         const dkey = deliveryKey(name, f.id);
         let why: string | undefined;
-        const rec = deliveries.last(dkey);
+        let rec = deliveries.last(dkey);
         const unwritten = unrecorded.get(dkey);
-        if (!route) why = 'route no longer configured';
-        else if (!routeMatches(route, f)) why = 'route no longer matches the finding';
-        else if (unwritten && unwritten.state === f.state) {
+        if (route && unwritten && unwritten.state === f.state) {
+          // Delivered by the main consumer, whose record could not be written yet: write it now.
           await deliveries.record(dkey, unwritten);
           unrecorded.delete(dkey);
-          why = 'already delivered (delivery record written now)';
-        } else if (rec && rec.state === f.state) why = 'already delivered';
-        else if (rec && time(f.observedAt) < time(rec.observedAt)) why = `a newer state was delivered (${rec.state})`;
+          rec = unwritten;
+        }
+        const owed = route ? owedTo(route, f, rec) : undefined;
+        if (!route) why = 'route no longer configured';
+        else if (!owed!.owed) {
+          why =
+            owed!.why === 'no route match'
+              ? 'route no longer matches the finding'
+              : owed!.why === 'already delivered'
+                ? rec === unwritten ? 'already delivered (delivery record written now)' : 'already delivered'
+                : `a newer state was delivered (${rec!.state})`;
+        } else if (owed!.escalatedFrom) escalations.set(name, owed!.escalatedFrom);
         if (why) {
           done[name] = why;
           p.routes.delete(name);
@@ -451,7 +463,14 @@ export class Redriver {
       if (p.nextAt > now) continue;
       for (const name of p.routes) {
         const list = due.get(name) ?? [];
-        list.push({ f, dkey: deliveryKey(name, f.id), at: { finding: f.id, state: f.state, route: name, redrive: true, attempt: p.attempts + 1 }, pending: p });
+        const escalatedFrom = escalations.get(name);
+        list.push({
+          f,
+          dkey: deliveryKey(name, f.id),
+          at: { finding: f.id, state: f.state, route: name, redrive: true, attempt: p.attempts + 1, ...(escalatedFrom ? { escalatedFrom } : {}) },
+          pending: p,
+          ...(escalatedFrom ? { escalatedFrom } : {}),
+        });
         due.set(name, list);
       }
     }

@@ -179,6 +179,43 @@ export function routeMatches(route: Pick<Route, 'teams' | 'minSeverity' | 'state
   return true;
 }
 
+/** What a route last had of a finding: its delivery record, or the state decided earlier in the same window. */
+export interface LastDelivered {
+  state: FindingState;
+  observedAt?: string | undefined;
+  severity?: Severity | undefined;
+}
+
+export type Owed =
+  | { owed: true; /** An open finding the route had at this lower severity: sent again, as an escalation. */ escalatedFrom?: Severity }
+  | { owed: false; why: 'no route match' | 'already delivered' | 'older than the state already delivered' };
+
+const time = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
+
+/**
+ * Whether a route is owed this finding state, given what it last had of the finding. The rule the
+ * main consumer and the re-drive both follow:
+ *   - the route must match the finding (routeMatches) — except that a route that was told a finding
+ *     is open is told when it resolves, whatever its severity now (the scorer re-scores open
+ *     findings: one delivered as high to a `minSeverity: high` route may resolve as medium, and the
+ *     route would otherwise be left with an open finding forever);
+ *   - a state the route already had is not sent again — except an open finding whose severity rose
+ *     above the one the route had it at: an escalation, said once per rise. A lower severity or a
+ *     new score within the same severity is not news enough for a message (the feed shows it);
+ *   - a state older (observedAt) than what the route had is a replay: not sent.
+ */
+export function owedTo(route: Pick<Route, 'teams' | 'minSeverity' | 'states'>, f: FindingEvent, last: LastDelivered | undefined): Owed {
+  const { minSeverity: _ignored, ...unbanded } = route;
+  const matches = routeMatches(route, f) || (f.state === 'resolved' && last?.state === 'open' && routeMatches(unbanded, f));
+  if (!matches) return { owed: false, why: 'no route match' };
+  if (last && last.state === f.state) {
+    const rose = f.state === 'open' && last.severity !== undefined && rank(f.severity) > rank(last.severity);
+    if (!rose) return { owed: false, why: 'already delivered' };
+  }
+  if (last && time(f.observedAt) < time(last.observedAt)) return { owed: false, why: 'older than the state already delivered' };
+  return last && last.state === f.state ? { owed: true, escalatedFrom: last.severity! } : { owed: true };
+}
+
 /**
  * The delivery-log key of (route, finding): the plain finding id for the default route (so a log
  * written before routes existed stays valid), `route:<name>|<finding id>` for a named route.

@@ -6,7 +6,7 @@
  * at most 2000, and `&`, `<`, `>` are escaped in mrkdwn so a crate or advisory title cannot inject
  * a link or a mention.
  */
-import type { FindingEvent } from '@cratewatch/shared';
+import type { FindingEvent, Severity } from '@cratewatch/shared';
 
 export interface TextObject {
   type: 'plain_text' | 'mrkdwn';
@@ -208,11 +208,22 @@ function whyText(f: FindingEvent): string {
   return f.why.map((w) => `${w.signal} +${w.contribution}: ${w.detail}`).join('\n');
 }
 
+/** How one alert is told: `escalatedFrom` when the route had this finding open at that lower severity. */
+export interface AlertOptions {
+  escalatedFrom?: Severity;
+}
+
+/** "⬆ escalated from medium": said of an open finding re-sent because its severity rose. */
+export function escalationLabel(from: Severity): string {
+  return `⬆ escalated from ${from}`;
+}
+
 /** The Block Kit message for one finding state: an open finding, or its own "resolved" message. */
-export function slackMessage(f: FindingEvent): SlackMessage {
+export function slackMessage(f: FindingEvent, o: AlertOptions = {}): SlackMessage {
   const resolved = f.state === 'resolved';
   const vet = f.kind === 'unvetted' && !f.advisory ? f.vet : undefined;
-  const headerText = resolved ? `✅ Resolved · ${subject(f)}` : openHeadline(f);
+  const esc = !resolved && o.escalatedFrom ? o.escalatedFrom : undefined;
+  const headerText = resolved ? `✅ Resolved · ${subject(f)}` : esc ? `⬆ ${openHeadline(f)}` : openHeadline(f);
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(headerText, 150), emoji: true } },
   ];
@@ -220,7 +231,7 @@ export function slackMessage(f: FindingEvent): SlackMessage {
     { type: 'mrkdwn', text: `*Crate*\n${codeSpan(`${f.crate} ${f.version}`)}` },
     { type: 'mrkdwn', text: `*Workspace*\n${escapeMrkdwn(truncate(workspaceLabel(f), 1900))}` },
     { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_EMOJI[f.severity]} ${escapeMrkdwn(severityLabel(f).toLowerCase())} (score ${f.score})` },
-    { type: 'mrkdwn', text: `*State*\n${resolved ? 'resolved' : 'open'}` },
+    { type: 'mrkdwn', text: `*State*\n${resolved ? 'resolved' : esc ? `open, ${escalationLabel(esc)}` : 'open'}` },
   ];
   const patched = patchedLabel(f);
   if (patched !== undefined) {
@@ -265,12 +276,12 @@ export function slackMessage(f: FindingEvent): SlackMessage {
   } else if (f.why.length) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escapeMrkdwn(truncate(whyText(f), 1900)) }] });
   }
-  return { text: escapeMrkdwn(truncate(plainSummary(f), 3000)), blocks };
+  return { text: escapeMrkdwn(truncate(plainSummary(f, o), 3000)), blocks };
 }
 
 /** One line: the notification text and the fallback of the Block Kit message. */
-export function plainSummary(f: FindingEvent): string {
-  const head = f.state === 'resolved' ? 'RESOLVED' : severityLabel(f);
+export function plainSummary(f: FindingEvent, o: AlertOptions = {}): string {
+  const head = f.state === 'resolved' ? 'RESOLVED' : o.escalatedFrom ? `${severityLabel(f)} ${escalationLabel(o.escalatedFrom)}` : severityLabel(f);
   if (f.kind === 'unvetted' && !f.advisory) {
     const parts = [`[${head}] ${subject(f)} in ${workspaceLabel(f)}`];
     if (f.vet && f.state !== 'resolved') {
@@ -296,12 +307,13 @@ export function plainSummary(f: FindingEvent): string {
 }
 
 /** A readable block of text for a terminal (the notifier without a webhook prints these). */
-export function plainTextAlert(f: FindingEvent): string {
+export function plainTextAlert(f: FindingEvent, o: AlertOptions = {}): string {
+  const esc = f.state === 'open' && o.escalatedFrom ? o.escalatedFrom : undefined;
   const lines = [
-    `== ${f.state === 'resolved' ? `RESOLVED · ${subject(f)}` : openHeadline(f)}`,
+    `== ${f.state === 'resolved' ? `RESOLVED · ${subject(f)}` : `${esc ? '⬆ ' : ''}${openHeadline(f)}`}`,
     `   crate:      ${f.crate} ${f.version}`,
     `   workspace:  ${workspaceLabel(f)} (org ${f.workspace.org})`,
-    `   state:      ${f.state}`,
+    `   state:      ${f.state}${esc ? `, ${escalationLabel(esc)}` : ''}`,
     `   score:      ${f.score} (${f.severity})`,
   ];
   const patched = patchedLabel(f);

@@ -195,6 +195,26 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     expect(passes(n.log).every((p) => (p.tried as number) <= 1 && p.pending === 0)).toBe(true);
   });
 
+  it('an escalation dead-lettered is re-driven as an escalation, once', async () => {
+    const ws = uniq();
+    const slack = await switchable(200);
+    const dlq = await dlqReader(`${ws}|`);
+    const n = await notifier([ws], { webhookUrl: slack.url, groupId: group(), delivery, redrive: FAST });
+    const medium = { ...finding(ws, 1), severity: 'medium' as const, score: 5 };
+    await produce(medium);
+    await waitFor('the medium alert', () => slack.accepted.length >= 1);
+    slack.status = 503;
+    await produce({ ...finding(ws, 1, { at: T2 }), severity: 'critical', score: 9.1 });
+    await waitFor('the escalation dead-lettered', () => dlq.length >= 1);
+    slack.status = 200;
+    await waitFor('the escalation re-driven', () => slack.accepted.length >= 2, 30_000);
+    await settle(1000);
+    const texts = slack.accepted.map((r) => (r.json as { text: string }).text);
+    expect(texts).toHaveLength(2);
+    expect(texts[1]).toMatch(/^\[CRITICAL ⬆ escalated from medium\] RUSTSEC-2025-4001/);
+    expect(entries(n.log, 'sent').filter((e) => e.redrive)).toEqual([expect.objectContaining({ escalatedFrom: 'medium', attempt: 1 })]);
+  });
+
   it('a finding resolved meanwhile is not re-sent as open: the resolved state is delivered once, whether it too was dead-lettered or delivered first', async () => {
     // (a) Open and then resolved, both dead-lettered: only the resolution goes out when Slack recovers.
     const ws = uniq();

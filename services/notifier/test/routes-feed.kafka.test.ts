@@ -96,6 +96,46 @@ describe('routes per team and severity (real Kafka)', () => {
     expect(received(critical, ws)).toHaveLength(4);
   });
 
+  it('a finding re-scored while open: an escalation once per rise, a route it rose into gets it as new, a drop is silent, the resolution reaches every route that had it open', async () => {
+    const ws = uniq();
+    const [all, urgent] = [await hook(), await hook()];
+    const routes: Route[] = [
+      { name: 'all', webhookUrl: all.url },
+      { name: 'urgent', webhookUrl: urgent.url, minSeverity: 'high' },
+    ];
+    const told = (h: Webhook) =>
+      h.requests
+        .map((r) => (r.json as { text: string }).text)
+        .filter((t) => t.includes(` in ${ws} `))
+        .map((t) => /^\[([^\]]+)\]/.exec(t)![1]!);
+    const day = (d: number) => `2025-03-0${d}T10:00:00.000Z`;
+    const groupId = `notifier-routes-test-${uniq()}`;
+    const n = await notifier([ws], { routes, groupId });
+    await produce(finding(ws, 1, { severity: 'medium', score: 5, at: day(1) }));
+    await waitFor('medium to all', () => told(all).length >= 1);
+    // The scorer re-scores it (a CVSS added to the advisory): critical. The same finding, still open.
+    await produce(finding(ws, 1, { severity: 'critical', score: 9.1, at: day(2) }));
+    await waitFor('the escalation to all and the news to urgent', () => told(all).length >= 2 && told(urgent).length >= 1);
+    // Down to high, then the same again (a replay): nothing; then resolved at low.
+    await produce(finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }), finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }));
+    await produce(finding(ws, 1, { severity: 'low', score: 2, state: 'resolved', at: day(4) }));
+    await waitFor('the resolution on both routes', () => told(all).length >= 3 && told(urgent).length >= 2);
+    await settle();
+    expect(told(all)).toEqual(['MEDIUM', 'CRITICAL ⬆ escalated from medium', 'RESOLVED']);
+    // urgent (≥ high) never had it at medium: critical is new to it; the low resolution still reaches it.
+    expect(told(urgent)).toEqual(['CRITICAL', 'RESOLVED']);
+    expect(n.log.entries.filter((e) => e.msg === 'sent' && e.fields.escalatedFrom === 'medium').map((e) => e.fields.route)).toEqual(['all']);
+    await n.stop();
+
+    // A new group replays the topic: the delivery log (with the severity each was told at) stops every repeat.
+    const n2 = await notifier([ws], { routes, groupId: `notifier-routes-test-${uniq()}` });
+    await waitFor('the replay handled', () => n2.stats.skipped + n2.stats.unrouted >= 5);
+    await settle();
+    expect(n2.stats.delivered).toBe(0);
+    expect(told(all)).toHaveLength(3);
+    expect(told(urgent)).toHaveLength(2);
+  });
+
   it('a failing route: the finding goes to the DLQ once, naming that route; the other route still gets it once', async () => {
     const ws = uniq();
     const good = await hook();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FindingEvent } from '@cratewatch/shared';
 import { inspect } from 'node:util';
-import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, parseRoutes, resolveRoutes, routeMatches, routesFromEnv } from '../src/routes.js';
+import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, owedTo, parseRoutes, resolveRoutes, routeMatches, routesFromEnv } from '../src/routes.js';
 import { WebhookSigner } from '../src/signing.js';
 
 const f = (team: string | undefined, severity: FindingEvent['severity'], state: FindingEvent['state'] = 'open'): FindingEvent => ({
@@ -118,5 +118,31 @@ describe('routes', () => {
   it('keys the delivery log per (route, finding); the default route keeps plain finding ids', () => {
     expect(deliveryKey(DEFAULT_ROUTE, 'ws|c|1.0.0|unvetted')).toBe('ws|c|1.0.0|unvetted');
     expect(deliveryKey('team-a', 'ws|c|1.0.0|unvetted')).toBe('route:team-a|ws|c|1.0.0|unvetted');
+  });
+
+  it('owedTo: a new state is owed to a matching route once; a rise in severity is an escalation; a resolution follows the open below the band', () => {
+    const at = (iso: string) => ({ observedAt: iso });
+    const later = (x: FindingEvent, iso = '2025-01-02T00:00:00.000Z'): FindingEvent => ({ ...x, observedAt: iso });
+    const high = { minSeverity: 'high' as const };
+    // Nothing delivered yet: owed when the route matches.
+    expect(owedTo(high, f(undefined, 'high'), undefined)).toEqual({ owed: true });
+    expect(owedTo(high, f(undefined, 'medium'), undefined)).toEqual({ owed: false, why: 'no route match' });
+    // The same state again: not owed, whatever the score; a lower severity is not news either.
+    expect(owedTo({}, later(f(undefined, 'high')), { state: 'open', severity: 'high', ...at('2025-01-01T00:00:00.000Z') })).toEqual({ owed: false, why: 'already delivered' });
+    expect(owedTo({}, later(f(undefined, 'medium')), { state: 'open', severity: 'high', ...at('2025-01-01T00:00:00.000Z') })).toEqual({ owed: false, why: 'already delivered' });
+    // Open again at a higher severity: an escalation, from the severity the route had it at.
+    expect(owedTo({}, later(f(undefined, 'critical')), { state: 'open', severity: 'medium', ...at('2025-01-01T00:00:00.000Z') })).toEqual({ owed: true, escalatedFrom: 'medium' });
+    // ... but not a replay of an older state, and not when the record predates severities.
+    expect(owedTo({}, f(undefined, 'critical'), { state: 'open', severity: 'medium', ...at('2025-01-03T00:00:00.000Z') })).toEqual({ owed: false, why: 'older than the state already delivered' });
+    expect(owedTo({}, later(f(undefined, 'critical')), { state: 'open', ...at('2025-01-01T00:00:00.000Z') })).toEqual({ owed: false, why: 'already delivered' });
+    // A finding that rose into the band is simply new to that route.
+    expect(owedTo(high, later(f(undefined, 'critical')), undefined)).toEqual({ owed: true });
+    // Resolved below the band: owed to the route that had it open, not to one that never had it.
+    const resolvedLow = later(f(undefined, 'low', 'resolved'));
+    expect(owedTo(high, resolvedLow, { state: 'open', severity: 'high', ...at('2025-01-01T00:00:00.000Z') })).toEqual({ owed: true });
+    expect(owedTo(high, resolvedLow, undefined)).toEqual({ owed: false, why: 'no route match' });
+    // The route's team and state filters still hold.
+    expect(owedTo({ ...high, states: ['open'] }, resolvedLow, { state: 'open', severity: 'high' })).toEqual({ owed: false, why: 'no route match' });
+    expect(owedTo({ ...high, teams: ['a'] }, resolvedLow, { state: 'open', severity: 'high' })).toEqual({ owed: false, why: 'no route match' });
   });
 });

@@ -85,6 +85,21 @@ describe('slackMessage (Block Kit)', () => {
     expect(m.text.startsWith('[LOW · informational (unmaintained)] RUSTSEC-2024-0370')).toBe(true);
   });
 
+  it('an escalation (the route had it open at a lower severity) says so in the header, state and text; a resolution ignores it', () => {
+    const critical = { ...finding, severity: 'critical' as const, score: 9.1 };
+    const m = slackMessage(critical, { escalatedFrom: 'medium' });
+    expect(m.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: '⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels', emoji: true },
+    });
+    expect(JSON.stringify(m.blocks)).toContain('*State*\\nopen, ⬆ escalated from medium');
+    expect(m.text.startsWith('[CRITICAL ⬆ escalated from medium] RUSTSEC-2023-0071')).toBe(true);
+    expect(plainTextAlert(critical, { escalatedFrom: 'medium' }).split('\n').slice(0, 1)).toEqual(['== ⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels']);
+    expect(plainTextAlert(critical, { escalatedFrom: 'medium' })).toContain('   state:      open, ⬆ escalated from medium');
+    expect(slackMessage({ ...critical, state: 'resolved' }, { escalatedFrom: 'medium' })).toEqual(slackMessage({ ...critical, state: 'resolved' }));
+    expect(slackMessage(critical)).not.toEqual(m);
+  });
+
   it('a resolved finding is its own "resolved" message', () => {
     const m = slackMessage({ ...finding, state: 'resolved' });
     expect(m.blocks[0]).toEqual({
