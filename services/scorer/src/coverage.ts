@@ -6,6 +6,7 @@
 import {
   auditsFileFromPoolEntries,
   failures,
+  findingMoved,
   graphFromWorkspaceEvent,
   readStore,
   resolveVet,
@@ -18,7 +19,7 @@ import {
   type VetStore,
   type WorkspaceEvent,
 } from '@cratewatch/shared';
-import { versionNodeId } from './graph.js';
+import { versionNodeId, type StoredFinding } from './graph.js';
 import type { Prop } from './facts.js';
 
 export interface TrustedPoolData {
@@ -124,4 +125,36 @@ export function workspaceCoverage(
     }
   }
   return { report, rows, summary, findings, poolErrors: errors };
+}
+
+/**
+ * The unvetted finding events that bring the stored findings in line with the coverage: each
+ * desired one that moved (shared `findingMoved`: new, reopened, or re-scored — a version that became
+ * a build-time or direct dependency scores higher), and each open one no longer desired resolved.
+ * The same coverage again gives nothing (a replay sends nothing).
+ */
+export function unvettedChanges(ws: { id: string; org: string; team?: string }, desired: FindingEvent[], current: StoredFinding[], at: string): FindingEvent[] {
+  const stored = new Map(current.map((f) => [f.id, f]));
+  const wanted = new Set(desired.map((f) => f.id));
+  const changes = desired.filter((f) => findingMoved(f, stored.get(f.id)));
+  for (const f of current) if (f.state === 'open' && !wanted.has(f.id)) changes.push(resolvedUnvetted(ws, f, at));
+  return changes;
+}
+
+/** An unvetted finding that no longer holds (audited now, or no longer locked), told with what it said when it opened. */
+function resolvedUnvetted(ws: { id: string; org: string; team?: string }, f: StoredFinding, at: string): FindingEvent {
+  return {
+    v: 1,
+    id: f.id,
+    kind: 'unvetted',
+    state: 'resolved',
+    severity: f.severity,
+    score: f.score,
+    workspace: ws,
+    crate: f.crate,
+    version: f.version,
+    why: f.why,
+    ...(f.vet ? { vet: f.vet } : {}),
+    observedAt: at,
+  };
 }

@@ -16,7 +16,6 @@ import {
   EventValidationError,
   FormatError,
   encodeEvent,
-  findingMoved,
   isAffected,
   unaffectedIntervals,
   CRATES_IO_SOURCES,
@@ -27,8 +26,8 @@ import {
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
-import { storeOf, workspaceCoverage, type CoverageOptions } from './coverage.js';
+import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
+import { storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
 import {
@@ -381,12 +380,8 @@ export class Scorer {
     for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
     await this.graph.run('write', (tx) => Graph.writeCoverage(tx, workspaceId, c.rows, c.summary));
 
-    const desired = new Map(c.findings.map((f) => [f.id, f]));
-    const changes: FindingEvent[] = [];
-    const current = new Map(input.current.map((f) => [f.id, f]));
-    for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
     const ws = { id: input.ev.id, org: input.ev.org, ...(input.ev.team ? { team: input.ev.team } : {}) };
-    for (const f of input.current) if (f.state === 'open' && !desired.has(f.id)) changes.push(resolvedUnvetted(ws, f, at));
+    const changes = unvettedChanges(ws, c.findings, input.current, at);
     this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, input.current) });
     if (changes.length === 0) return [];
     // As for advisories: the events first, then the Finding nodes (a crash in between repeats, never loses).
@@ -437,20 +432,3 @@ function affects(a: Advisory, v: LockedVersion, intervals: ReturnType<typeof una
   return v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals);
 }
 
-/** An unvetted finding that no longer holds (audited now, or no longer locked), told with what it said when it opened. */
-function resolvedUnvetted(ws: { id: string; org: string; team?: string }, f: StoredFinding, at: string): FindingEvent {
-  return {
-    v: 1,
-    id: f.id,
-    kind: 'unvetted',
-    state: 'resolved',
-    severity: f.severity,
-    score: f.score,
-    workspace: ws,
-    crate: f.crate,
-    version: f.version,
-    why: f.why,
-    ...(f.vet ? { vet: f.vet } : {}),
-    observedAt: at,
-  };
-}

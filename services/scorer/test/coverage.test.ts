@@ -1,7 +1,8 @@
 /** The coverage rules the scorer applies to a workspace event (pure: no Kafka, no Neo4j). */
 import { describe, expect, it } from 'vitest';
-import type { WorkspaceEvent } from '@cratewatch/shared';
-import { poolsFrom, workspaceCoverage, type TrustedPoolData } from '../src/coverage.js';
+import type { FindingEvent, WorkspaceEvent } from '@cratewatch/shared';
+import { poolsFrom, unvettedChanges, workspaceCoverage, type TrustedPoolData } from '../src/coverage.js';
+import type { StoredFinding } from '../src/graph.js';
 
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const pkg = (name: string, version: string, path = false) => ({ id: `${name}@${version}`, name, version, ...(path ? {} : { source: CRATES }) });
@@ -98,5 +99,33 @@ describe('workspace coverage in the scorer', () => {
       at,
     );
     expect(withG.rows.find((r) => r.id === 'bar@2.0.0')!.vetted).toBe('vetted');
+  });
+
+  it('unvettedChanges: opens, rescores when a version starts to matter more, resolves; the same coverage again sends nothing', () => {
+    const ws = { id: 'acme/app', org: 'acme', team: 'pay' };
+    const stored = (fs: FindingEvent[]): StoredFinding[] => fs.map((f) => ({ id: f.id, state: f.state, crate: f.crate, version: f.version, severity: f.severity, score: f.score, why: f.why, ...(f.vet ? { vet: f.vet } : {}) }));
+    const first = workspaceCoverage(ev(STORE), none, opts, at).findings;
+    expect(unvettedChanges(ws, first, [], at).map((f) => [f.crate, f.state, f.score])).toEqual([['bar', 'open', 6.5]]);
+    expect(unvettedChanges(ws, first, stored(first), at)).toEqual([]);
+
+    // baz becomes a direct dependency too: it now scores over the minimum (opens); bar's score is unchanged (nothing).
+    const direct = ev(STORE);
+    direct.edges.push({ from: 'app@0.1.0', to: 'baz@0.3.0', kind: 'normal' });
+    const second = workspaceCoverage(direct, none, opts, at).findings;
+    expect(unvettedChanges(ws, second, stored(first), at).map((f) => [f.crate, f.state])).toEqual([['baz', 'open']]);
+
+    // bar gains a second dependent (fan-in 2): the open finding is re-sent with its new score.
+    const fanIn = ev(STORE);
+    fanIn.edges.push({ from: 'foo@1.0.0', to: 'bar@2.0.0', kind: 'normal' });
+    const third = workspaceCoverage(fanIn, none, opts, at).findings;
+    const rescored = unvettedChanges(ws, third, stored(first), at);
+    expect(rescored.map((f) => [f.crate, f.state])).toEqual([['bar', 'open']]);
+    expect(rescored[0]!.score).toBeGreaterThan(6.5);
+    expect(rescored[0]!.why.map((w) => w.signal)).toContain('impact.fan-in');
+
+    // Audited now: the open finding resolves, repeating what it said when it opened.
+    const audited = workspaceCoverage(ev({ ...STORE, audits: `${STORE.audits}\n[[audits.bar]]\nwho = "B <b@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n` }), none, opts, at).findings;
+    const resolved = unvettedChanges(ws, audited, stored(first), '2026-02-01T00:00:00.000Z');
+    expect(resolved).toEqual([{ ...first[0]!, state: 'resolved', observedAt: '2026-02-01T00:00:00.000Z' }]);
   });
 });
