@@ -18,6 +18,9 @@ import {
   type VetReport,
   type VetStore,
   type VexDocument,
+  type VexedHit,
+  type VexMatch,
+  vexWhy,
 } from '@cratewatch/shared';
 
 /** Wrong invocation or unreadable input: exit code 2. */
@@ -190,4 +193,35 @@ export function storeErrorLines(report: VetReport, storeDir: string | undefined)
     for (const p of later) out.push(`  ${where(p)}`);
   }
   return out;
+}
+
+/** A statement as `--json` gives it (scan and gate alike). */
+export function vexJson(m: VexMatch | undefined) {
+  if (!m) return null;
+  const s = m.statement;
+  return {
+    status: s.status,
+    justification: s.justification ?? null,
+    impactStatement: s.impactStatement ?? null,
+    actionStatement: s.actionStatement ?? null,
+    statusNotes: s.statusNotes ?? null,
+    file: m.document.file,
+    statement: s.index,
+    timestamp: s.timestamp,
+  };
+}
+
+/** A RustSec hit as `--json` gives it. */
+export function hitJson(h: VexedHit) {
+  return { id: h.advisory.id, package: h.package.id, informational: h.advisory.informational ?? null, title: h.advisory.title, vex: vexJson(h.vex) };
+}
+
+/** A RustSec hit as text: `  RUSTSEC-… crate@version [kind]: title`, and the VEX statement under it when one applies. */
+export function hitLines(h: VexedHit, prefix = '  '): string[] {
+  const lines = [`${prefix}${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`];
+  if (h.vex) {
+    const w = vexWhy(h.vex);
+    lines.push(`      ${w.signal}: ${w.detail}`);
+  }
+  return lines;
 }

@@ -15,6 +15,7 @@
  * Every error is a FormatError naming the file and the JSON path of the bad field
  * (`vex.json, field \`statements[2].status\`: …`).
  */
+import type { AdvisoryHit } from './advisory.js';
 import { FormatError } from './errors.js';
 import { VexJustificationSchema, VexStatusSchema, type VexDocument, type VexStatement } from './events.js';
 
@@ -326,6 +327,25 @@ export function vexStatementFor(documents: readonly VexDocument[], hit: VexHit):
     }
   }
   return best;
+}
+
+/** A RustSec hit with the statement of the workspace's VEX documents that applies to it, if any. */
+export type VexedHit = AdvisoryHit & { vex?: VexMatch };
+
+/**
+ * Advisory hits split by what the VEX documents say: `suppressed` when a `not_affected` or `fixed`
+ * statement applies (the workspace says it is not exposed), else `exposed` — with the statement
+ * when an `affected` or `under_investigation` one applies, so its text goes with the hit.
+ */
+export function applyVex(hits: readonly AdvisoryHit[], documents: readonly VexDocument[]): { exposed: VexedHit[]; suppressed: (AdvisoryHit & { vex: VexMatch })[] } {
+  const exposed: VexedHit[] = [];
+  const suppressed: (AdvisoryHit & { vex: VexMatch })[] = [];
+  for (const h of hits) {
+    const m = documents.length ? vexStatementFor(documents, { advisory: h.advisory, crate: h.package.name, version: h.package.version }) : undefined;
+    if (m?.suppresses) suppressed.push({ ...h, vex: m });
+    else exposed.push(m ? { ...h, vex: m } : { ...h });
+  }
+  return { exposed, suppressed };
 }
 
 /**

@@ -1,18 +1,22 @@
 /**
  * `cratewatch gate --base <old Cargo.lock> --head <new Cargo.lock>`: the CI policy gate. Fails
  * when the change adds or upgrades a third-party crate that the store and the trusted pools do
- * not vet, and names the audit that would let it pass.
+ * not vet, and names the audit that would let it pass; with `--advisory-db`, also when a crate
+ * version it adds or upgrades to is hit by a RustSec vulnerability that the workspace's VEX
+ * statements do not suppress (naming the patched versions). Only what the change brings in is
+ * judged: a crate already locked in base is not this change's doing.
  */
 import path from 'node:path';
-import { failures, graphFromLockfile, parseLockfile, resolveVet, type PackageVerdict, type StoreProblem } from '@cratewatch/shared';
-import { loadPools, loadStore, loadWorkspace, parseArgs, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
+import { applyVex, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, parseArgs, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
 import { describeFailure } from './scan.js';
 
 export const usage = `cratewatch gate --base <old Cargo.lock> --head <new Cargo.lock> [--store supply-chain/]
-                [--metadata cargo-metadata.json] [--pools DIR|file[,file]] [--json | --sarif]`;
+                [--metadata cargo-metadata.json] [--pools DIR|file[,file]]
+                [--advisory-db DIR] [--vex FILE ...] [--json | --sarif]`;
 
 export function run(argv: string[]): number {
-  const a = parseArgs(argv, { values: ['base', 'head', 'store', 'pools', 'metadata'], bools: ['json', 'sarif'] });
+  const a = parseArgs(argv, { values: ['base', 'head', 'store', 'pools', 'metadata', 'advisory-db', 'vex'], bools: ['json', 'sarif'] });
   const base = a.one('base');
   const head = a.one('head');
   if (!base || !head || a.positional.length) throw new UsageError(`--base and --head are required\n${usage}`);
@@ -21,6 +25,11 @@ export function run(argv: string[]): number {
   const store = ws.store ?? (a.one('store') ? loadStore(a.one('store')!) : undefined);
   const baseLock = parseLockfile(read(base), base);
   const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
+  const dbDir = a.one('advisory-db');
+  if (!dbDir && a.all('vex').length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
+  if (dbDir) progress(`reading advisories from ${dbDir}`);
+  const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
+  const vex = advisories ? loadVex(head, a.all('vex')) : [];
   const before = new Set([...graphFromLockfile(baseLock).nodes.values()].map((n) => `${n.name}@${n.vetVersion}`));
   progress(`resolving ${ws.graph.nodes.size} packages of ${head}`);
   const report = resolveVet({ graph: ws.graph, store }, { pools });
@@ -30,12 +39,22 @@ export function run(argv: string[]): number {
   const change = (p: PackageVerdict) => (baseNames.has(p.name) ? 'upgraded' : 'added');
   const storeDir = ws.storeDir ?? a.one('store');
   const invalid = report.conclusion === 'fail (store)' ? report.store!.reported : [];
+  // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
+  const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
+  const { exposed, suppressed } = applyVex(advisories ? matchLockfile(advisories, ws.lockfile).filter(brought) : [], vex);
+  const vulnerable = exposed.filter((h) => h.advisory.informational === undefined);
+  const headHits = new Set(advisories ? matchLockfile(advisories, ws.lockfile).map((h) => `${h.advisory.id}\u0000${h.package.name}`) : []);
+  const fixed = advisories
+    ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !headHits.has(`${h.advisory.id}\u0000${h.package.name}`)))
+    : [];
+  const changeOf = (h: AdvisoryHit) => (baseNames.has(h.package.name) ? 'upgraded' : 'added');
+  const patched = (h: AdvisoryHit) => (h.advisory.versions.patched.length ? h.advisory.versions.patched.join(', ') : 'no patched version');
 
   if (a.bools.has('sarif')) {
-    process.stdout.write(`${JSON.stringify(sarif(ws.lockPath, ws.lockText, blocking, change, invalid, storeDir), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(sarif(ws.lockPath, ws.lockText, blocking, change, invalid, storeDir, exposed, changeOf), null, 2)}\n`);
   } else if (a.bools.has('json')) {
     process.stdout.write(
-      `${JSON.stringify({ base, head, store: storeDir ?? null, conclusion: report.conclusion, storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null, changed: changed.map((p) => ({ id: p.id, change: change(p), status: p.status })), blocking }, null, 2)}\n`,
+      `${JSON.stringify({ base, head, store: storeDir ?? null, conclusion: report.conclusion, storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null, changed: changed.map((p) => ({ id: p.id, change: change(p), status: p.status })), blocking, ...(advisories ? { advisories: exposed.map((h) => ({ ...hitJson(h), change: changeOf(h), patched: h.advisory.versions.patched })), suppressedByVex: suppressed.map((h) => ({ ...hitJson(h), change: changeOf(h) })), fixedAdvisories: fixed.map((h) => ({ id: h.advisory.id, package: h.package.id, title: h.advisory.title })), vexDocuments: vex.map((d) => d.file) } : {}) }, null, 2)}\n`,
     );
   } else {
     const out = invalid.length ? ['(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)'] : [];
@@ -43,6 +62,18 @@ export function run(argv: string[]): number {
     for (const p of changed) out.push(`  ${p.status === 'unvetted' || p.status === 'violation' ? 'FAIL' : 'ok  '} ${change(p)} ${p.id}: ${p.status}`);
     if (blocking.length) out.push('', 'To pass:');
     for (const p of blocking) out.push(describeFailure(p));
+    if (advisories) {
+      out.push('', `RustSec on what the change brings in: ${vulnerable.length} vulnerabilities, ${exposed.length - vulnerable.length} informational${vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
+      for (const h of exposed) {
+        const [first, ...rest] = hitLines(h, `  ${h.advisory.informational === undefined ? 'FAIL' : 'warn'} ${changeOf(h)} `);
+        out.push(`${first}${h.advisory.informational === undefined ? ` — patched: ${patched(h)}` : ''}`, ...rest);
+      }
+      if (suppressed.length) {
+        out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
+        for (const h of suppressed) out.push(...hitLines(h));
+      }
+      if (fixed.length) out.push('', `Fixed by this change: ${fixed.map((h) => `${h.advisory.id} (${h.package.id})`).join(', ')}`);
+    }
     process.stdout.write(`${out.join('\n')}\n`);
   }
   // An invalid store is an input error (exit 2): cargo vet --locked refuses it before judging.
@@ -50,13 +81,33 @@ export function run(argv: string[]): number {
     process.stderr.write(`${storeErrorLines(report, storeDir).join('\n')}\n`);
     return 2;
   }
-  return blocking.length ? 1 : 0;
+  return blocking.length || vulnerable.length ? 1 : 0;
 }
 
-function sarif(lockPath: string, lockText: string, blocking: PackageVerdict[], change: (p: PackageVerdict) => string, invalid: StoreProblem[], storeDir: string | undefined) {
+/** One hit per (advisory, crate name): an advisory on several locked versions of a crate is fixed once. */
+function dedupe(hits: AdvisoryHit[]): AdvisoryHit[] {
+  const seen = new Set<string>();
+  return hits.filter((h) => {
+    const k = `${h.advisory.id}\u0000${h.package.name}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function sarif(
+  lockPath: string,
+  lockText: string,
+  blocking: PackageVerdict[],
+  change: (p: PackageVerdict) => string,
+  invalid: StoreProblem[],
+  storeDir: string | undefined,
+  hits: VexedHit[],
+  changeOf: (h: AdvisoryHit) => string,
+) {
   const uri = (f: string) => path.relative(process.cwd(), f).split(path.sep).join('/');
   const lines = lockText.split('\n');
-  const lineOf = (p: PackageVerdict) => {
+  const lineOf = (p: { name: string; version: string }) => {
     for (let i = 0; i < lines.length - 1; i++) if (lines[i] === `name = "${p.name}"` && lines[i + 1] === `version = "${p.version}"`) return i + 1;
     return 1;
   };
@@ -73,6 +124,8 @@ function sarif(lockPath: string, lockText: string, blocking: PackageVerdict[], c
               { id: 'unvetted-crate', shortDescription: { text: 'A crate added or upgraded that no trusted audit vets' } },
               { id: 'audit-violation', shortDescription: { text: 'A crate version that a trusted audit marks as a violation' } },
               { id: 'invalid-store', shortDescription: { text: 'A cargo-vet store that cargo vet --locked refuses before resolving' } },
+              { id: 'vulnerable-crate', shortDescription: { text: 'A crate version added or upgraded to that a RustSec vulnerability affects' } },
+              { id: 'informational-advisory', shortDescription: { text: 'A crate version added or upgraded to that a RustSec informational advisory (unmaintained, unsound, notice) names' } },
             ],
           },
         },
@@ -95,6 +148,15 @@ function sarif(lockPath: string, lockText: string, blocking: PackageVerdict[], c
           },
           locations: [{ physicalLocation: { artifactLocation: { uri: uri(lockPath) }, region: { startLine: lineOf(p) } } }],
           partialFingerprints: { package: p.id },
+          })),
+          ...hits.map((h) => ({
+            ruleId: h.advisory.informational === undefined ? 'vulnerable-crate' : 'informational-advisory',
+            level: h.advisory.informational === undefined ? 'error' : 'warning',
+            message: {
+              text: `${h.package.id} (${changeOf(h)}): ${h.advisory.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}.${h.advisory.informational === undefined ? ` Patched: ${h.advisory.versions.patched.join(', ') || 'none'}.` : ''}${h.vex ? ` VEX ${h.vex.statement.status} (${h.vex.document.file}).` : ''} https://rustsec.org/advisories/${h.advisory.id}.html`,
+            },
+            locations: [{ physicalLocation: { artifactLocation: { uri: uri(lockPath) }, region: { startLine: lineOf(h.package) } } }],
+            partialFingerprints: { advisory: `${h.advisory.id}:${h.package.id}` },
           })),
         ],
       },

@@ -3,8 +3,8 @@
  * unvetted list with suggested audits, pool coverage, RustSec hits (less those the workspace's VEX
  * statements suppress, listed apart). No infrastructure.
  */
-import { failures, matchLockfile, poolCoverage, resolveVet, vexStatementFor, vexWhy, type AdvisoryHit, type PackageVerdict, type VetReport, type VexMatch } from '@cratewatch/shared';
-import { loadAdvisoryDb, loadPools, loadVex, loadWorkspace, parseArgs, progress, storeErrorLines, UsageError } from '../io.js';
+import { applyVex, failures, matchLockfile, poolCoverage, resolveVet, type PackageVerdict, type VetReport } from '@cratewatch/shared';
+import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadVex, loadWorkspace, parseArgs, progress, storeErrorLines, UsageError } from '../io.js';
 
 export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
                 [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--json]`;
@@ -43,32 +43,9 @@ export function run(argv: string[]): number {
   const coverage = pools ? poolCoverage(ws.lockfile, pools, ws.store?.imports?.publisher) : undefined;
   // Each hit with the VEX statement that applies to it: suppressed ones (not_affected, fixed) are
   // listed apart and do not fail the scan; the others keep the statement's text.
-  let hits: (AdvisoryHit & { vex?: VexMatch })[] = [];
-  let suppressed: (AdvisoryHit & { vex: VexMatch })[] = [];
-  if (advisories) {
-    const all = matchLockfile(advisories, ws.lockfile).map((h) => {
-      const m = vexStatementFor(vex, { advisory: h.advisory, crate: h.package.name, version: h.package.version });
-      return { ...h, ...(m ? { vex: m } : {}) };
-    });
-    hits = all.filter((h) => !h.vex?.suppresses);
-    suppressed = all.filter((h): h is AdvisoryHit & { vex: VexMatch } => !!h.vex?.suppresses);
-  }
+  const { exposed: hits, suppressed } = applyVex(advisories ? matchLockfile(advisories, ws.lockfile) : [], vex);
   const fails = failures(report);
   const vulns = hits.filter((h) => h.advisory.informational === undefined);
-  const vexJson = (m: VexMatch | undefined) => {
-    if (!m) return null;
-    const s = m.statement;
-    return {
-      status: s.status,
-      justification: s.justification ?? null,
-      impactStatement: s.impactStatement ?? null,
-      actionStatement: s.actionStatement ?? null,
-      statusNotes: s.statusNotes ?? null,
-      file: m.document.file,
-      statement: s.index,
-      timestamp: s.timestamp,
-    };
-  };
   if (a.bools.has('json')) {
     process.stdout.write(
       `${JSON.stringify(
@@ -87,8 +64,8 @@ export function run(argv: string[]): number {
           poolCoverage: coverage
             ? { thirdParty: coverage.thirdParty, safeToDeploy: coverage.safeToDeploy.length, safeToRun: coverage.safeToRun.length, byPool: coverage.byPool }
             : null,
-          advisories: hits.map((h) => ({ id: h.advisory.id, package: h.package.id, informational: h.advisory.informational ?? null, title: h.advisory.title, vex: vexJson(h.vex) })),
-          suppressedByVex: suppressed.map((h) => ({ id: h.advisory.id, package: h.package.id, informational: h.advisory.informational ?? null, title: h.advisory.title, vex: vexJson(h.vex) })),
+          advisories: hits.map((h) => hitJson(h)),
+          suppressedByVex: suppressed.map((h) => hitJson(h)),
           vexDocuments: vex.map((d) => d.file),
         },
         null,
@@ -113,18 +90,11 @@ export function run(argv: string[]): number {
       for (const [n, c] of Object.entries(coverage.byPool)) out.push(`  ${n}: ${c.safeToDeploy} safe-to-deploy, ${c.safeToRun} safe-to-run`);
     }
     if (a.one('advisory-db')) {
-      const said = (m: VexMatch) => {
-        const w = vexWhy(m);
-        return `      ${w.signal}: ${w.detail}`;
-      };
       out.push('', `RustSec: ${vulns.length} vulnerabilities, ${hits.length - vulns.length} informational${vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
-      for (const h of hits) {
-        out.push(`  ${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`);
-        if (h.vex) out.push(said(h.vex));
-      }
+      for (const h of hits) out.push(...hitLines(h));
       if (suppressed.length) {
         out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
-        for (const h of suppressed) out.push(`  ${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`, said(h.vex));
+        for (const h of suppressed) out.push(...hitLines(h));
       }
     }
     process.stdout.write(`${out.join('\n')}\n`);
