@@ -9,3 +9,4 @@ export * from './maintainer.js';
 export * from './vet/index.js';
 export * from './workspace.js';
 export * from './vex.js';
+export * from './risk.js';
