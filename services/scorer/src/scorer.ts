@@ -30,6 +30,7 @@ import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
 import { storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
+import { riskWrites } from './risk.js';
 import {
   CRITERIA_KEY,
   checkMaintainerKey,
@@ -67,7 +68,17 @@ export interface MaintainerOptions {
   minScore: number;
 }
 
+/** Workspaces whose risk is read and written in one query each (`flushRisk`). */
+const RISK_CHUNK = 100;
+
 export class Scorer {
+  /**
+   * Workspaces whose findings changed (or whose lockfile arrived) since their risk was last written.
+   * Kept across a failed batch, so its retry, which finds the findings already written, still
+   * writes their risk.
+   */
+  private readonly riskDue = new Set<string>();
+
   constructor(
     private readonly graph: Graph,
     private readonly producer: Producer,
@@ -77,7 +88,13 @@ export class Scorer {
     private readonly maintainer: MaintainerOptions = { minScore: DEFAULT_MIN_MAINTAINER_SCORE },
   ) {}
 
+  /** One message, then the risk of the workspaces whose findings it changed. */
   async handle(m: ConsumedMessage): Promise<void> {
+    await this.dispatch(m);
+    await this.flushRisk();
+  }
+
+  private async dispatch(m: ConsumedMessage): Promise<void> {
     if (m.topic === TOPICS.advisories) {
       const ev = decodeEvent(TOPICS.advisories, m.message.value);
       if (ev === null) {
@@ -236,14 +253,39 @@ export class Scorer {
           continue;
         }
         await flush();
-        await this.handle(m);
+        await this.dispatch(m);
       } catch (err) {
         if (!(err instanceof EventValidationError || err instanceof BadMessageError)) throw err;
         refused.set(m.message.offset, err);
       }
     }
     await flush();
+    await this.flushRisk();
     return refused;
+  }
+
+  /**
+   * Risk (DESIGN: "a risk score per crate-version and per workspace that shows each signal's
+   * contribution"; the rule is shared `workspaceRisk`): for each workspace whose findings changed
+   * since, recomputed from its open findings as stored and written on the Workspace and its LOCKS
+   * edges (`risk.ts`). Once per workspace per handled batch (or message), after its findings are
+   * written; one read and one write per chunk of workspaces; a workspace whose stored risk already
+   * reads the same is not written. Sends nothing: risk is graph state for analysts, not an event.
+   */
+  async flushRisk(): Promise<void> {
+    while (this.riskDue.size) {
+      const ids = [...this.riskDue].slice(0, RISK_CHUNK);
+      const inputs = await this.graph.run('read', (tx) => Graph.riskInputs(tx, ids));
+      const rows = riskWrites(inputs);
+      if (rows.length) await this.graph.run('write', (tx) => Graph.writeRisk(tx, rows));
+      for (const id of ids) this.riskDue.delete(id);
+      this.log.info('risk applied', { workspaces: ids.length, written: rows.length, ...(ids.length === 1 && rows[0] ? { workspace: rows[0].id, risk: rows[0].risk, severity: rows[0].severity } : {}) });
+    }
+  }
+
+  /** The risk of these findings' workspaces is due (written at the end of the batch). */
+  private riskChanged(changes: FindingEvent[]): void {
+    for (const f of changes) this.riskDue.add(f.workspace.id);
   }
 
   /** The advisory a message upserts, validated; undefined for a tombstone. Throws on bad input. */
@@ -329,6 +371,9 @@ export class Scorer {
       return advisories.length;
     });
     this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
+    // Its LOCKS edges may have changed even when no finding did (and a replay of the workspaces
+    // fills in risk written by nothing yet): its risk is due whatever the findings do.
+    this.riskDue.add(ev.id);
     await this.recomputeAdvisoryFindings(ev.id);
     await this.recomputeCoverage(ev.id);
     await this.recomputeMaintainerFindings({ workspace: ev.id });
@@ -351,6 +396,7 @@ export class Scorer {
     // As for the other kinds: the events first, then the Finding nodes (a crash in between repeats, never loses).
     await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
     await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    this.riskChanged(changes);
     this.log.info('maintainer findings changed', {
       ...('workspace' in scope ? { workspace: scope.workspace } : { crates: scope.crates.length }),
       ...changeCounts(changes, input.current),
@@ -387,6 +433,7 @@ export class Scorer {
     // As for advisories: the events first, then the Finding nodes (a crash in between repeats, never loses).
     await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
     await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    this.riskChanged(changes);
     return changes;
   }
 
@@ -406,6 +453,7 @@ export class Scorer {
       messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })),
     });
     await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
+    this.riskChanged(changes);
     this.log.info('findings changed', {
       workspace: workspaceId,
       ...changeCounts(changes, ctx.current),

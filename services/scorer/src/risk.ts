@@ -1,0 +1,78 @@
+/**
+ * Risk in the graph (pure): from what `Graph.riskInputs` read of a workspace — its open findings,
+ * and the risk stored on it and on its LOCKS edges — what `Graph.writeRisk` must write. The rule is
+ * shared `workspaceRisk` / `versionRisk` (`shared/src/risk.ts`); this only lays it out as
+ * properties: `Workspace.risk`, `riskSeverity`, `riskWhy` (JSON) and the same three on each LOCKS
+ * edge to a version with an open finding (null on the others).
+ *
+ * A workspace whose stored risk already reads as computed is left out, so a replay writes nothing
+ * (and were it written, it would be the same values).
+ */
+import { workspaceRisk, type RiskFinding, type Severity } from '@cratewatch/shared';
+
+/** A LOCKS edge's (or a workspace's) risk as stored. */
+export interface StoredRisk {
+  risk: number | null;
+  severity: string | null;
+  why: string | null;
+}
+
+export interface RiskInput {
+  workspace: string;
+  /** The workspace's open findings. */
+  findings: RiskFinding[];
+  stored: StoredRisk;
+  /** The LOCKS edges that carry a risk now, by the version's crate and version. */
+  edges: ({ crate: string; version: string } & StoredRisk)[];
+}
+
+export interface VersionRiskRow {
+  crate: string;
+  version: string;
+  risk: number;
+  severity: Severity;
+  why: string;
+}
+
+export interface RiskRow {
+  id: string;
+  risk: number;
+  severity: Severity;
+  why: string;
+  /** The versions with an open finding; every other LOCKS edge of the workspace gets null. */
+  versions: VersionRiskRow[];
+}
+
+const keyOf = (v: { crate: string; version: string }) => `${v.crate}\u0000${v.version}`;
+
+/** The row to write for a workspace: its risk and its versions' (always; see `riskWrites`). */
+export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskRow {
+  const r = workspaceRisk(input.findings);
+  return {
+    id: input.workspace,
+    risk: r.score,
+    severity: r.severity,
+    why: JSON.stringify(r.why),
+    versions: r.versions.map((v) => ({ crate: v.crate, version: v.version, risk: v.score, severity: v.severity, why: JSON.stringify(v.why) })),
+  };
+}
+
+/** Whether what is stored reads exactly as the row would write it (numbers compared exactly: both are rounded to one decimal). */
+export function riskStoredAs(input: RiskInput, row: RiskRow): boolean {
+  const same = (s: StoredRisk, d: { risk: number; severity: string; why: string }) => s.risk === d.risk && s.severity === d.severity && s.why === d.why;
+  if (!same(input.stored, row)) return false;
+  const stored = new Map(input.edges.map((e) => [keyOf(e), e]));
+  if (stored.size !== input.edges.length || stored.size !== row.versions.length) return false;
+  return row.versions.every((v) => {
+    const s = stored.get(keyOf(v));
+    return s !== undefined && same(s, v);
+  });
+}
+
+/** The rows to write: one per workspace whose stored risk differs from what its open findings give. */
+export function riskWrites(inputs: RiskInput[]): RiskRow[] {
+  return inputs.flatMap((i) => {
+    const row = riskRow(i);
+    return riskStoredAs(i, row) ? [] : [row];
+  });
+}
