@@ -39,6 +39,30 @@ describe('cratewatch query (real Neo4j)', () => {
       },
     );
   });
+  // Risk as the scorer writes it (shared `workspaceRisk`), on workspaces of a team of their own.
+  const team = `${ws}-team`;
+  const topWhy = (score: number, detail: string, more: number) =>
+    JSON.stringify([
+      { signal: 'risk.top', contribution: score, detail },
+      { signal: 'risk.breadth', contribution: more * 0.5, detail: `${more} more high/critical version${more === 1 ? '' : 's'}` },
+      { signal: 'open.advisory', contribution: 0, detail: '1 open advisory finding' },
+    ]);
+  beforeAll(async () => {
+    await driver.executeQuery(
+      `MATCH (w:Workspace {id: $ws}) SET w.risk = 8.1, w.riskSeverity = 'high', w.riskWhy = $wsWhy
+       CREATE (:Workspace {id: $ws + '-r2', org: 'acme', team: $team, risk: 3.5, riskSeverity: 'low', riskWhy: $r2Why})
+       CREATE (:Workspace {id: $ws + '-r1', org: 'acme', team: $team, risk: 8.0, riskSeverity: 'high', riskWhy: $r1Why})
+       CREATE (:Workspace {id: $ws + '-r0', org: 'acme', team: $team, risk: 0.0, riskSeverity: 'info', riskWhy: '[]'})
+       CREATE (:Workspace {id: $ws + '-none', org: 'acme', team: $team})`,
+      {
+        ws,
+        team,
+        wsWhy: topWhy(8.1, `${crate} 1.0.0: ${adv}: broken`, 0),
+        r1Why: topWhy(7.5, `${crate} 1.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound)`, 1),
+        r2Why: topWhy(3.5, `${crate} 2.0.0: maintainer risk: maintainer.single-owner, repository.unsigned-commits`, 0),
+      },
+    );
+  });
   afterAll(async () => {
     await driver.executeQuery('MATCH (n) WHERE n.id STARTS WITH $ws OR n.id = $adv OR n.name = $crate OR n.crate = $crate DETACH DELETE n', { ws, adv, crate });
     await driver.close();
@@ -59,11 +83,38 @@ describe('cratewatch query (real Neo4j)', () => {
   });
 
   it('lists a workspace\'s open findings, and filters findings by severity as JSON', () => {
-    expect(cli('workspace', ws).stdout.trim()).toBe(`high      8.1  ${ws}  ${crate} 1.0.0  ${adv}  (open)`);
+    expect(cli('workspace', ws).stdout.trim().split('\n')).toEqual([
+      `risk 8.1 high  top: ${crate} 1.0.0: ${adv}: broken; 0 more high/critical versions; open findings: 1 advisory`,
+      `high      8.1  ${ws}  ${crate} 1.0.0  ${adv}  (open)`,
+    ]);
+    expect(cli('workspace', `${ws}-none`).stdout.trim().split('\n')).toEqual([
+      'risk: not computed yet (the scorer writes it when the workspace or its findings next change)',
+      'no findings match',
+    ]);
     const high = JSON.parse(cli('findings', '--severity', 'high', '--team', 'payments', '--json').stdout);
     expect(high.filter((f: { workspace: string }) => f.workspace === ws)).toHaveLength(1);
     const low = JSON.parse(cli('findings', '--severity', 'low', '--team', 'payments', '--json').stdout);
     expect(low.filter((f: { workspace: string }) => f.workspace === ws)).toHaveLength(0);
+  });
+
+  it('ranks workspaces by risk, highest first, with the top crate-version and why; --team; --json; none without a risk', () => {
+    const r = cli('risk', '--team', team);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toEqual([
+      ` 8.0 high     ${ws}-r1 (team ${team})  top: ${crate} 1.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound); 1 more high/critical version`,
+      ` 3.5 low      ${ws}-r2 (team ${team})  top: ${crate} 2.0.0: maintainer risk: maintainer.single-owner, repository.unsigned-commits; 0 more high/critical versions`,
+      ` 0.0 info     ${ws}-r0 (team ${team})  no open finding`,
+    ]);
+    const j = JSON.parse(cli('risk', '--team', team, '--json').stdout) as { workspace: string; risk: number; severity: string; why: { signal: string }[] }[];
+    expect(j.map((x) => [x.workspace, x.risk, x.severity, x.why.map((w) => w.signal)])).toEqual([
+      [`${ws}-r1`, 8, 'high', ['risk.top', 'risk.breadth', 'open.advisory']],
+      [`${ws}-r2`, 3.5, 'low', ['risk.top', 'risk.breadth', 'open.advisory']],
+      [`${ws}-r0`, 0, 'info', []],
+    ]);
+    // Across teams: ws (8.1) ranks above ws-r1 (8.0).
+    const all = (JSON.parse(cli('risk', '--json').stdout) as { workspace: string }[]).map((x) => x.workspace).filter((w) => w.startsWith(ws));
+    expect(all).toEqual([ws, `${ws}-r1`, `${ws}-r2`, `${ws}-r0`]);
+    expect(cli('risk', '--team', `${team}-nope`).stdout.trim()).toBe(`no workspace of team ${team}-nope has a risk yet`);
   });
 
   it("shows a workspace's audit coverage and what is not vetted; a crate's verdict per workspace", () => {

@@ -8,7 +8,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import { UsageError } from '../io.js';
 
 export const usage =
-  'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
+  'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
 
 interface Question {
   cypher: string;
@@ -18,6 +18,34 @@ interface Question {
   empty: string;
   /** Reshapes the rows (both outputs) when a stored field needs reading. */
   rows?: (rows: Record<string, unknown>[]) => Record<string, unknown>[];
+  /** A line printed before the rows (text output only), from its own query's first row, if any. */
+  head?: { cypher: string; params: Record<string, unknown>; line: (row: Record<string, unknown>) => string };
+}
+
+type Why = { signal: string; contribution: number; detail: string }[];
+
+/** A stored `riskWhy` (JSON) read back; [] when absent or unreadable. */
+function whyOf(json: unknown): Why {
+  if (typeof json !== 'string') return [];
+  try {
+    return JSON.parse(json) as Why;
+  } catch {
+    return [];
+  }
+}
+
+const score1 = (x: unknown) => Number(x).toFixed(1);
+
+/**
+ * A workspace's risk in words, from its `riskWhy` (shared `workspaceRisk`): the top crate-version
+ * and why, how many more are high or critical; with `counts`, its open findings by kind.
+ */
+function riskSummary(why: Why, counts = false): string {
+  const top = why.find((w) => w.signal === 'risk.top');
+  if (!top) return 'no open finding';
+  const breadth = why.find((w) => w.signal === 'risk.breadth');
+  const open = why.filter((w) => w.signal.startsWith('open.')).map((w) => `${w.detail.split(' ')[0]} ${w.signal.slice('open.'.length)}`);
+  return `top: ${top.detail}${breadth ? `; ${breadth.detail}` : ''}${counts && open.length ? `; open findings: ${open.join(', ')}` : ''}`;
 }
 
 /** The VEX entry of a stored finding's `why` (JSON), when a workspace's VEX statement decided it. */
@@ -121,8 +149,34 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
         },
         line: (r) => `${String(r.severity).padEnd(8)} ${String(r.score).padStart(4)}  ${r.workspace}  ${r.crate} ${r.version}  ${r.advisory ?? r.kind}  (${r.state})`,
         empty: 'no findings match',
+        // `query workspace`: its risk first (text output; as JSON, `query risk --json`).
+        ...(kind === 'workspace'
+          ? {
+              head: {
+                cypher: `MATCH (w:Workspace {id: $workspace}) RETURN w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why`,
+                params: { workspace: arg },
+                line: (r: Record<string, unknown>) =>
+                  r.risk === null || r.risk === undefined
+                    ? 'risk: not computed yet (the scorer writes it when the workspace or its findings next change)'
+                    : `risk ${score1(r.risk)} ${r.severity}  ${riskSummary(whyOf(r.why), true)}`,
+              },
+            }
+          : {}),
       };
     }
+    case 'risk':
+      // Workspaces ranked by the risk the scorer wrote (shared `workspaceRisk`: the riskiest
+      // crate-version + breadth), with why. A workspace whose findings have not changed since the
+      // scorer began writing risk has none yet and is not listed.
+      return {
+        cypher: `MATCH (w:Workspace) WHERE w.risk IS NOT NULL AND ($team IS NULL OR w.team = $team)
+                 RETURN w.id AS workspace, w.team AS team, w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why
+                 ORDER BY risk DESC, workspace`,
+        params: { team: opts.team ?? null },
+        rows: (rs) => rs.map((r) => ({ ...r, why: whyOf(r.why) })),
+        line: (r) => `${score1(r.risk).padStart(4)} ${String(r.severity).padEnd(8)} ${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${riskSummary(r.why as Why)}`,
+        empty: opts.team ? `no workspace of team ${opts.team} has a risk yet` : 'no workspace has a risk yet (the scorer writes it when a workspace or its findings change)',
+      };
     case 'cypher':
       return { cypher: need('a Cypher query'), params: opts.params, line: (r) => JSON.stringify(r), empty: '(no rows)' };
     default:
@@ -160,10 +214,13 @@ export async function run(argv: string[]): Promise<number> {
   const driver = driverFromEnv();
   const session = driver.session({ defaultAccessMode: neo4j.session.READ, database: process.env.NEO4J_DATABASE || undefined });
   try {
-    const read = await session.executeRead(async (tx) => (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()));
+    const { read, head } = await session.executeRead(async (tx) => ({
+      read: (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()),
+      head: q.head && !values.json ? (await tx.run(q.head.cypher, q.head.params)).records[0]?.toObject() : undefined,
+    }));
     const rows = q.rows ? q.rows(read) : read;
     if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    else process.stdout.write((rows.length ? rows.map(q.line).join('\n') : q.empty) + '\n');
+    else process.stdout.write([...(head ? [q.head!.line(head)] : []), rows.length ? rows.map(q.line).join('\n') : q.empty].join('\n') + '\n');
     return 0;
   } catch (err) {
     const e = err as { code?: string; message: string };
