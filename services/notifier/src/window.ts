@@ -19,7 +19,7 @@
  *   the open window is dropped; what was not committed is read again on the next start.
  */
 import type { Consumer, Kafka } from 'kafkajs';
-import { backoffMs, sleep, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import { backoffMs, groupConsumer, groupSession, sleep, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 
 export interface WindowContext {
   /** Tells the group coordinator this member is alive (errors are swallowed: a rebalance shows up in the loop). */
@@ -56,17 +56,8 @@ const tp = (topic: string, partition: number) => `${topic}|${partition}`;
 export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<WindowedConsumer> {
   const { log, signal } = o;
   const maxMessages = o.maxMessages ?? 1000;
-  const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
-  const heartbeatInterval = Math.max(500, Math.floor(sessionTimeout / 10));
-  const consumer = o.kafka.consumer({
-    groupId: o.groupId,
-    allowAutoTopicCreation: false,
-    sessionTimeout,
-    heartbeatInterval,
-    // A short fetch wait: disconnecting waits for the fetch in flight (kafkajs' default is 5 s).
-    maxWaitTimeInMs: 1000,
-    retry: { retries: 1000 },
-  });
+  const { heartbeatInterval } = groupSession();
+  const consumer = groupConsumer(o.kafka, o.groupId);
 
   let buffer: ConsumedMessage[] = [];
   /** The last offset the open window holds, per partition. */

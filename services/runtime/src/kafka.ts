@@ -203,16 +203,21 @@ export async function eachRefusing(ms: ConsumedMessage[], handle: (m: ConsumedMe
 }
 
 /**
- * A consumer of a group with the settings every service uses. A crashed member holds its partitions
- * until its session times out (KAFKA_SESSION_TIMEOUT_MS, default 30 s; heartbeats at a tenth of it).
+ * The group session every consumer uses: a crashed member holds its partitions until its session
+ * times out (KAFKA_SESSION_TIMEOUT_MS, default 30 s); heartbeats go at a tenth of it (a consumer
+ * that handles a long window itself beats at this interval too).
  */
-export function groupConsumer(kafka: Kafka, groupId: string): Consumer {
+export function groupSession(): { sessionTimeout: number; heartbeatInterval: number } {
   const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
+  return { sessionTimeout, heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)) };
+}
+
+/** A consumer of a group with the settings every service uses (`groupSession`). */
+export function groupConsumer(kafka: Kafka, groupId: string): Consumer {
   return kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
-    sessionTimeout,
-    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
+    ...groupSession(),
     // A short fetch wait: disconnecting waits for the fetch in flight (kafkajs' default is 5 s).
     maxWaitTimeInMs: 1000,
     retry: { retries: 1000 },
