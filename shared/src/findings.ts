@@ -2,7 +2,7 @@
  * Findings: what the scorer raises for a workspace. Pure rules; the scorer does the I/O.
  */
 import type { Advisory } from './advisory.js';
-import { advisorySeverity } from './severity.js';
+import { advisorySeverity, severityOfSignalScore } from './severity.js';
 import type { FindingEvent } from './events.js';
 import type { DepGraph } from './vet/graph.js';
 import type { PackageVerdict } from './vet/resolver.js';
@@ -141,8 +141,8 @@ export function unvettedScore(v: Pick<PackageVerdict, 'status' | 'missing' | 're
   if (impact.direct) why.push({ signal: 'impact.direct', contribution: 1.5, detail: "a direct dependency of the workspace's own crates" });
   if (impact.fanIn > 1) why.push({ signal: 'impact.fan-in', contribution: round1(Math.min(2, 0.25 * impact.fanIn)), detail: `${impact.fanIn} packages of the workspace depend on it` });
   const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
-  const severity: FindingEvent['severity'] =
-    v.status === 'violation' || score >= 8 ? 'high' : score >= 6 ? 'medium' : score >= 4 ? 'low' : 'info';
+  // A violation is an audit saying the crate must not be used: high whatever the score.
+  const severity: FindingEvent['severity'] = v.status === 'violation' ? 'high' : severityOfSignalScore(score);
   return { score, severity, why };
 }
 

@@ -16,6 +16,7 @@
  */
 import type { FindingEvent } from './events.js';
 import { findingId, type WorkspaceRef } from './findings.js';
+import { severityOfSignalScore } from './severity.js';
 
 export interface MaintainerFacts {
   crate: string;
@@ -243,7 +244,7 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
   }
 
   const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
-  const severity: FindingEvent['severity'] = score >= 8 ? 'high' : score >= 6 ? 'medium' : score >= 4 ? 'low' : 'info';
+  const severity: FindingEvent['severity'] = severityOfSignalScore(score);
   return { score, severity, why };
 }
 

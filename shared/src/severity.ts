@@ -37,6 +37,15 @@ export function severityOfScore(score: number): Severity {
   return 'info';
 }
 
+/**
+ * The severity of one of cratewatch's own scores (an unvetted crate, a maintainer risk): high ≥ 8,
+ * medium ≥ 6, low ≥ 4, else info. Never critical: that is kept for what an advisory's CVSS rates,
+ * so a critical alert always means a known vulnerability.
+ */
+export function severityOfSignalScore(score: number): Severity {
+  return score >= 8 ? 'high' : score >= 6 ? 'medium' : score >= 4 ? 'low' : 'info';
+}
+
 /** Rates a CVSS vector string; undefined when it is not a CVSS 3.x/4.0 vector. */
 export function rateCvss(vector: string): CvssRating | undefined {
   const head = /^CVSS:(3\.0|3\.1|4\.0)\//.exec(vector);
