@@ -123,9 +123,15 @@ export interface ConsumerLoopOptions {
    * instead of one per message, which is what bounds a bulk load). Returns the offsets it refused
    * as bad input with the reason (they go to the DLQ); throwing retries the whole run.
    */
-  handleBatch?: (ms: ConsumedMessage[]) => Promise<Map<string, Error>>;
+  handleBatch?: (ms: ConsumedMessage[], at: BatchPosition) => Promise<Map<string, Error>>;
   /** Most messages given to `handleBatch` at once (default 200). */
   batchSize?: number;
+}
+
+/** Where a run handed to `handleBatch` ends in its partition. */
+export interface BatchPosition {
+  /** Its last message was the partition's last when fetched: nothing more is waiting (a lull). */
+  caughtUp: boolean;
 }
 
 const isBadInput = (err: unknown): err is Error => err instanceof EventValidationError || err instanceof BadMessageError;
@@ -249,7 +255,9 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
           const run = all.slice(i, i + size);
           let refused: Map<string, Error>;
           try {
-            refused = await handleBatch(run);
+            // The high-watermark is the offset the next message will get: the run ends the partition when its last is just below.
+            const caughtUp = BigInt(run[run.length - 1]!.message.offset) + 1n >= BigInt(batch.highWatermark);
+            refused = await handleBatch(run, { caughtUp });
           } catch (err) {
             opts.log.error('batch handler failed; will retry', { topic: batch.topic, partition: batch.partition, from: run[0]!.message.offset, error: err });
             throw err;

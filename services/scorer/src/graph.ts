@@ -47,6 +47,11 @@ export interface AdvisoryLink {
   versionIds: string[];
 }
 
+/** A mark of work owed to a workspace (`Graph.markDue`). */
+export type DueMark = 'riskDue' | 'coverageDue';
+/** The property name of a mark: one of two literals, so it can be written into the query text. */
+const prop = (what: DueMark): DueMark => (what === 'riskDue' ? 'riskDue' : 'coverageDue');
+
 export interface StoredFinding {
   id: string;
   state: string;
@@ -287,6 +292,7 @@ export class Graph {
              n.advisory = f.advisory, n.vet = f.vet, n.maintainer = f.maintainer, n.why = f.why, n.observedAt = f.observedAt
        WITH n, f
        MATCH (w:Workspace {id: f.workspace})
+       SET w.riskDue = true
        MERGE (n)-[:IN]->(w)
        WITH n, f, w
        OPTIONAL MATCH (w)-[:LOCKS]->(v:Version {crate: f.crate, version: f.version})
@@ -296,6 +302,25 @@ export class Graph {
   }
 
   // ---- risk --------------------------------------------------------------------------------------
+
+  /**
+   * Work owed to workspaces, kept on the Workspace node so that it survives a crash: `riskDue` (set
+   * with the findings it follows from, in the same transaction) and `coverageDue` (set with the
+   * trusted-pool facts it follows from). The scorer clears a mark in the transaction that writes
+   * the work, and at start does whatever marks it finds.
+   */
+  static async markDue(tx: ManagedTransaction, what: DueMark, ids: string[]): Promise<void> {
+    if (ids.length) await tx.run(`UNWIND $ids AS id MATCH (w:Workspace {id: id}) SET w.${prop(what)} = true`, { ids });
+  }
+
+  static async clearDue(tx: ManagedTransaction, what: DueMark, ids: string[]): Promise<void> {
+    if (ids.length) await tx.run(`UNWIND $ids AS id MATCH (w:Workspace {id: id}) WHERE w.${prop(what)} = true SET w.${prop(what)} = null`, { ids });
+  }
+
+  static async dueWorkspaces(tx: ManagedTransaction, what: DueMark): Promise<string[]> {
+    const r = await tx.run(`MATCH (w:Workspace) WHERE w.${prop(what)} = true RETURN w.id AS id ORDER BY id`);
+    return r.records.map((rec) => rec.get('id') as string);
+  }
 
   /**
    * One read for the risk of these workspaces (shared `workspaceRisk`): each one's open findings

@@ -2,14 +2,15 @@
 /**
  * cratewatch scorer: consumes the fact topics, keeps Neo4j up to date and produces findings.
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
- * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE.
+ * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE,
+ * SCORER_COVERAGE_MAX_DELAY_MS.
  */
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, onShutdown, runConsumer, withAdmin, type Logger } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
-import { DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type MaintainerOptions } from './scorer.js';
+import { DEFAULT_COVERAGE_MAX_DELAY_MS, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type MaintainerOptions } from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
@@ -22,6 +23,17 @@ export function coverageFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageO
 /** `SCORER_MAINTAINER_MIN_SCORE` (0–10). */
 export function maintainerFromEnv(env: NodeJS.ProcessEnv = process.env): MaintainerOptions {
   return { minScore: scoreFromEnv(env, 'SCORER_MAINTAINER_MIN_SCORE', DEFAULT_MIN_MAINTAINER_SCORE) };
+}
+
+/**
+ * `SCORER_COVERAGE_MAX_DELAY_MS`: how long a trusted pool's change may wait for the consumer to
+ * catch up before the coverage it moves is recomputed anyway (a whole number of ms; 0: after every batch).
+ */
+export function coverageDelayFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SCORER_COVERAGE_MAX_DELAY_MS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_COVERAGE_MAX_DELAY_MS;
+  if (!/^\d+$/.test(raw)) throw new Error(`SCORER_COVERAGE_MAX_DELAY_MS: "${env.SCORER_COVERAGE_MAX_DELAY_MS}" is not a whole number of ms`);
+  return Number(raw);
 }
 
 function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -47,7 +59,9 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   await withAdmin(kafka, (a) => ensureTopics(a));
   const producer = newProducer(kafka);
   await producer.connect();
-  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer);
+  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageDelayFromEnv());
+  // Work a previous run left marked in the graph (coverage, risk) is done before consuming.
+  await scorer.resume();
   const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];
   const loop = await runConsumer({
     kafka,
@@ -57,7 +71,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
     service: 'scorer',
     log,
     handle: (m) => scorer.handle(m),
-    handleBatch: (ms) => scorer.handleBatch(ms),
+    handleBatch: (ms, at) => scorer.handleBatch(ms, at),
   });
   log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore, maintainerMinScore: maintainer.minScore });
   return {

@@ -25,7 +25,7 @@ import {
   type PoolEvent,
   type WorkspaceEvent,
 } from '@cratewatch/shared';
-import { BadMessageError, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
 import { storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
@@ -63,6 +63,9 @@ export const DEFAULT_MIN_UNVETTED_SCORE = 5;
  */
 export const DEFAULT_MIN_MAINTAINER_SCORE = 5;
 
+/** How long a trusted pool's change may wait for the consumer to catch up before coverage is recomputed anyway (ms). */
+export const DEFAULT_COVERAGE_MAX_DELAY_MS = 30_000;
+
 export interface MaintainerOptions {
   /** 0–10: a crate's maintainer risk from which each workspace locking it gets a finding. */
   minScore: number;
@@ -78,6 +81,17 @@ export class Scorer {
    * writes their risk.
    */
   private readonly riskDue = new Set<string>();
+  /**
+   * Workspaces whose coverage a trusted pool's change moved, not recomputed yet (also marked
+   * `coverageDue` in the graph, with the facts). A bulk load of a pool comes in many batches that
+   * each touch most workspaces: recomputing once when the consumer has caught up, rather than after
+   * every batch, is the difference between one coverage per workspace and one per batch.
+   */
+  private readonly coverageDue = new Set<string>();
+  /** When the oldest of `coverageDue` became due (ms), to bound the wait when the consumer never catches up. */
+  private coverageDueSince = 0;
+  /** Whether the due marks a previous run left in the graph were taken up. */
+  private resumed = false;
 
   constructor(
     private readonly graph: Graph,
@@ -86,11 +100,34 @@ export class Scorer {
     private readonly now: () => string = () => new Date().toISOString(),
     private readonly coverage: CoverageOptions = { trustedPools: [], minScore: DEFAULT_MIN_UNVETTED_SCORE },
     private readonly maintainer: MaintainerOptions = { minScore: DEFAULT_MIN_MAINTAINER_SCORE },
+    /** Longest a trusted pool's change waits for the consumer to catch up before coverage is recomputed (ms). */
+    private readonly coverageMaxDelayMs: number = DEFAULT_COVERAGE_MAX_DELAY_MS,
   ) {}
 
-  /** One message, then the risk of the workspaces whose findings it changed. */
+  /**
+   * Takes up the work a previous run marked in the graph and did not finish (it stopped, or
+   * crashed, between writing the facts or findings and the coverage or risk they call for).
+   * Called at start; the first handled message calls it otherwise.
+   */
+  async resume(): Promise<void> {
+    if (this.resumed) return;
+    const [coverage, risk] = await this.graph.run('read', async (tx) => [await Graph.dueWorkspaces(tx, 'coverageDue'), await Graph.dueWorkspaces(tx, 'riskDue')]);
+    this.resumed = true;
+    for (const id of coverage) this.coverageDue.add(id);
+    for (const id of risk) this.riskDue.add(id);
+    if (coverage.length || risk.length) {
+      this.log.info('resuming work left by a previous run', { coverage: coverage.length, risk: risk.length });
+      if (coverage.length && this.coverageDueSince === 0) this.coverageDueSince = Date.now();
+      await this.flushCoverage(true);
+      await this.flushRisk();
+    }
+  }
+
+  /** One message, then the coverage and the risk it calls for. */
   async handle(m: ConsumedMessage): Promise<void> {
+    await this.resume();
     await this.dispatch(m);
+    await this.flushCoverage(true);
     await this.flushRisk();
   }
 
@@ -172,24 +209,25 @@ export class Scorer {
       ...releases.map((r) => ({ crate: r.crate, version: r.version })),
       ...pools.flatMap((p) => p.audits.flatMap((a) => (a.certifies !== undefined ? [{ crate: p.crate, version: a.certifies }] : []))),
     ];
-    await this.graph.run('write', async (tx) => {
+    // A trusted pool's audits changed: the coverage of the workspaces locking those crates may move
+    // (all workspaces when its criteria definitions change). Marked due with the facts, in one
+    // transaction, and recomputed when the consumer catches up (`flushCoverage`).
+    const trusted = new Set(this.coverage.trustedPools);
+    const allTouched = criteria.some((c) => trusted.has(c.pool));
+    const crates = [...new Set(pools.filter((p) => trusted.has(p.pool)).map((p) => p.crate))];
+    const due = await this.graph.run('write', async (tx) => {
       await Graph.upsertReleases(tx, releases);
       await Graph.replacePoolCrates(tx, pools);
       await Graph.replaceCriteria(tx, criteria);
       await Graph.replaceMaintainers(tx, maintainers);
       await this.linkAdvisories(tx, created);
+      if (!allTouched && crates.length === 0) return [];
+      const ws = await Graph.workspacesForPoolChange(tx, allTouched ? null : crates);
+      await Graph.markDue(tx, 'coverageDue', ws);
+      return ws;
     });
-    // A trusted pool's audits changed: the coverage of the workspaces locking those crates may move
-    // (all workspaces when its criteria definitions change).
-    const trusted = new Set(this.coverage.trustedPools);
-    if (trusted.size) {
-      const allTouched = criteria.some((c) => trusted.has(c.pool));
-      const crates = [...new Set(pools.filter((p) => trusted.has(p.pool)).map((p) => p.crate))];
-      if (allTouched || crates.length) {
-        const ws = await this.graph.run('read', (tx) => Graph.workspacesForPoolChange(tx, allTouched ? null : crates));
-        for (const id of ws) await this.recomputeCoverage(id);
-      }
-    }
+    if (due.length && this.coverageDue.size === 0) this.coverageDueSince = Date.now();
+    for (const id of due) this.coverageDue.add(id);
     // Owners, repository or releases of these crates changed: their maintainer risk may move, for
     // every workspace locking them (one pass over all of them).
     const riskCrates = [...new Set([...maintainers.map((m) => m.crate), ...releases.map((r) => r.crate)])];
@@ -230,7 +268,8 @@ export class Scorer {
    * so are consecutive pool, maintainer and release events (`applyFacts`); workspaces and advisory
    * tombstones go one by one. A refused message is left out of its run and does not stop it. Returns the offsets refused as bad input.
    */
-  async handleBatch(ms: ConsumedMessage[]): Promise<Map<string, Error>> {
+  async handleBatch(ms: ConsumedMessage[], at: BatchPosition = { caughtUp: true }): Promise<Map<string, Error>> {
+    await this.resume();
     const refused = new Map<string, Error>();
     let pending: { m: ConsumedMessage; advisory: Advisory }[] = [];
     let facts: Fact[] = [];
@@ -260,8 +299,27 @@ export class Scorer {
       }
     }
     await flush();
+    await this.flushCoverage(at.caughtUp);
     await this.flushRisk();
     return refused;
+  }
+
+  /**
+   * Recomputes the coverage a trusted pool's change made due: when the consumer has caught up with
+   * the partition (`caughtUp`: the bulk is over), or once the oldest has waited
+   * `coverageMaxDelayMs` (a stream that never pauses still gets its coverage).
+   */
+  async flushCoverage(caughtUp: boolean): Promise<void> {
+    if (this.coverageDue.size === 0) return;
+    if (!caughtUp && Date.now() - this.coverageDueSince < this.coverageMaxDelayMs) return;
+    const ids = [...this.coverageDue].sort();
+    const t0 = Date.now();
+    for (const id of ids) {
+      await this.recomputeCoverage(id);
+      this.coverageDue.delete(id); // also when it had no event to recompute from
+    }
+    this.log.info('pool changes applied to coverage', { workspaces: ids.length, waitedMs: t0 - this.coverageDueSince, ms: Date.now() - t0 });
+    if (this.coverageDue.size === 0) this.coverageDueSince = 0;
   }
 
   /**
@@ -277,7 +335,10 @@ export class Scorer {
       const ids = [...this.riskDue].slice(0, RISK_CHUNK);
       const inputs = await this.graph.run('read', (tx) => Graph.riskInputs(tx, ids));
       const rows = riskWrites(inputs);
-      if (rows.length) await this.graph.run('write', (tx) => Graph.writeRisk(tx, rows));
+      await this.graph.run('write', async (tx) => {
+        await Graph.writeRisk(tx, rows);
+        await Graph.clearDue(tx, 'riskDue', ids);
+      });
       for (const id of ids) this.riskDue.delete(id);
       this.log.info('risk applied', { workspaces: ids.length, written: rows.length, ...(ids.length === 1 && rows[0] ? { workspace: rows[0].id, risk: rows[0].risk, severity: rows[0].severity } : {}) });
     }
@@ -424,7 +485,11 @@ export class Scorer {
     const at = this.now();
     const c = workspaceCoverage(input.ev, input.trusted, this.coverage, at);
     for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
-    await this.graph.run('write', (tx) => Graph.writeCoverage(tx, workspaceId, c.rows, c.summary));
+    await this.graph.run('write', async (tx) => {
+      await Graph.writeCoverage(tx, workspaceId, c.rows, c.summary);
+      await Graph.clearDue(tx, 'coverageDue', [workspaceId]);
+    });
+    this.coverageDue.delete(workspaceId);
 
     const ws = { id: input.ev.id, org: input.ev.org, ...(input.ev.team ? { team: input.ev.team } : {}) };
     const changes = unvettedChanges(ws, c.findings, input.current, at);
