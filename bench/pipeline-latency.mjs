@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { caughtUp as groupCaughtUp, ensureInfra, wait } from './lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const data = resolve(root, '../shared/data');
@@ -34,10 +35,7 @@ if (!existsSync(join(data, 'rustsec'))) {
   process.exit(2);
 }
 
-if (!process.env.KAFKA_BROKERS || !process.env.NEO4J_URI) {
-  const out = execFileSync(join(root, 'infra/local/start'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  for (const m of out.matchAll(/^(KAFKA_BROKERS|NEO4J_URI)=(\S+)$/gm)) process.env[m[1]] = m[2];
-}
+ensureInfra(root);
 const run = `bench-${Date.now().toString(36)}`;
 process.env.CRATEWATCH_TOPIC_PREFIX = `${run}.`;
 const { Kafka, logLevel } = await import('kafkajs');
@@ -82,18 +80,7 @@ await Promise.all([scorer.ready, notifier.ready]);
 const kafka = new Kafka({ clientId: 'bench', brokers: process.env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
-async function caughtUp(group, topics) {
-  const committed = await admin.fetchOffsets({ groupId: group, topics });
-  for (const t of committed) {
-    const ends = await admin.fetchTopicOffsets(t.topic);
-    for (const p of t.partitions) {
-      const end = ends.find((e) => e.partition === p.partition).high;
-      if (!(p.offset === end || (p.offset === '-1' && end === '0'))) return false;
-    }
-  }
-  return true;
-}
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+const caughtUp = (group, topics) => groupCaughtUp(admin, group, topics);
 
 // 1. The whole advisory-db through ingest and the scorer.
 let t0 = performance.now();

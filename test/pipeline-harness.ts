@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import neo4j from 'neo4j-driver';
-import type { DlqRecord, FindingEvent } from '@cratewatch/shared';
+import type { Advisory, AdvisoryEvent, DlqRecord, FindingEvent } from '@cratewatch/shared';
 import { kafkaBrokers, neo4jAuth, neo4jUri, sendWhenReady } from './helpers.js';
 
 export const repoRoot = resolve(__dirname, '..');
@@ -202,5 +202,30 @@ export async function scorerProbe(opts: { prefix: string; scorerGroup: string; d
       await admin.disconnect();
       await driver.close();
     },
+  };
+}
+
+/** An advisory event as ingest sends it: a crates.io vulnerability on `pkg` (patched `>= 2.0.0` unless `o` says otherwise). */
+export function testAdvisory(id: string, pkg: string, observedAt: string, o: Partial<Advisory> = {}): AdvisoryEvent {
+  return {
+    v: 1,
+    advisory: {
+      id,
+      package: pkg,
+      collection: 'crates',
+      title: `${pkg} has a hole`,
+      description: 'A test advisory.',
+      date: '2098-01-01',
+      aliases: [],
+      related: [],
+      categories: ['memory-corruption'],
+      keywords: [],
+      references: [],
+      affected: { arch: [], os: [], functions: {} },
+      versions: { patched: ['>= 2.0.0'], unaffected: [] },
+      ...o,
+    },
+    origin: { path: `crates/${pkg}/${id}.md` },
+    observedAt,
   };
 }

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Advisory, AdvisoryEvent, FindingEvent, WorkspaceEvent } from '@cratewatch/shared';
-import { scorerProbe, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
+import { scorerProbe, startService, tempDir, unique, waitFor, type ScorerProbe, type Service, testAdvisory } from './pipeline-harness.js';
 
 const run = unique('risk');
 const prefix = `${run}.`;
@@ -42,29 +42,7 @@ afterAll(async () => {
   await scorer?.stop();
 });
 
-function advisory(id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent {
-  return {
-    v: 1,
-    advisory: {
-      id,
-      package: pkg,
-      collection: 'crates',
-      title: `${pkg} has a hole`,
-      description: 'A test advisory.',
-      date: '2096-01-01',
-      aliases: [],
-      related: [],
-      categories: ['memory-corruption'],
-      keywords: [],
-      references: [],
-      affected: { arch: [], os: [], functions: {} },
-      versions: { patched: ['>= 3.0.0'], unaffected: [] },
-      ...o,
-    },
-    origin: { path: `crates/${pkg}/${id}.md` },
-    observedAt: NOW,
-  };
-}
+const advisory = (id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent => testAdvisory(id, pkg, NOW, { versions: { patched: ['>= 3.0.0'], unaffected: [] }, ...o });
 
 /**
  * app → bar (build), baz (normal); a store with no audit: bar is unvetted, build-time and direct

@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVexDocument, type Advisory, type AdvisoryEvent, type FindingEvent, type VexDocument, type WorkspaceEvent } from '@cratewatch/shared';
-import { scorerProbe, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
+import { scorerProbe, startService, tempDir, unique, waitFor, type ScorerProbe, type Service, testAdvisory } from './pipeline-harness.js';
 
 const run = unique('vex');
 const prefix = `${run}.`;
@@ -43,29 +43,7 @@ afterAll(async () => {
   await scorer?.stop();
 });
 
-function advisory(id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent {
-  return {
-    v: 1,
-    advisory: {
-      id,
-      package: pkg,
-      collection: 'crates',
-      title: `${pkg} has a hole`,
-      description: 'A test advisory.',
-      date: '2098-01-01',
-      aliases: [],
-      related: [],
-      categories: ['memory-corruption'],
-      keywords: [],
-      references: [],
-      affected: { arch: [], os: [], functions: {} },
-      versions: { patched: ['>= 2.0.0'], unaffected: [] },
-      ...o,
-    },
-    origin: { path: `crates/${pkg}/${id}.md` },
-    observedAt: NOW,
-  };
-}
+const advisory = (id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent => testAdvisory(id, pkg, NOW, o);
 
 /** An OpenVEX document, read as ingest reads it. */
 function vex(file: string, statements: Record<string, unknown>[]): VexDocument {

@@ -1,18 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CRATES, cratewatch as run, ensureBuilt } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'cli/dist/main.js');
-const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
-
-function cratewatch(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cratewatch = (...args: string[]) => run(args);
 
 const lockText = (pkgs: [string, string, string[]?][]) =>
   `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = [${pkgs.map(([n]) => `"${n}"`).join(', ')}]\n` +
@@ -20,7 +12,7 @@ const lockText = (pkgs: [string, string, string[]?][]) =>
 
 let dir = '';
 beforeAll(() => {
-  if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+  ensureBuilt();
   dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-cli-'));
   mkdirSync(path.join(dir, 'ws/supply-chain'), { recursive: true });
   writeFileSync(path.join(dir, 'base.lock'), lockText([['foo', '1.0.0']]));

@@ -4,21 +4,13 @@
  * what base already locked is not the change's doing; what the change upgrades away from is said to
  * be fixed; the workspace's VEX statements are honoured as in `scan`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CRATES, cratewatch as run, ensureBuilt } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'cli/dist/main.js');
-const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
-
-function cratewatch(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cratewatch = (...args: string[]) => run(args, { quiet: true });
 
 const advisory = (id: string, pkg: string, patched: string, informational?: string) => `\`\`\`toml
 [advisory]
@@ -43,7 +35,7 @@ let head = '';
 let base = '';
 let db = '';
 beforeAll(() => {
-  if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+  ensureBuilt();
   dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-gate-adv-'));
   base = path.join(dir, 'base.lock');
   head = path.join(dir, 'ws', 'Cargo.lock');

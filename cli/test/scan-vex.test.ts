@@ -3,21 +3,13 @@
  * the Cargo.lock and each `--vex FILE`; hits a not_affected / fixed statement covers are listed apart
  * and do not fail the scan; affected / under_investigation keep them with the statement's text.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CRATES, cratewatch as run, ensureBuilt } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(root, 'cli/dist/main.js');
-const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
-
-function cratewatch(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cratewatch = (...args: string[]) => run(args, { quiet: true });
 
 const advisory = (id: string, pkg: string, aliases: string[] = [], informational?: string) => `\`\`\`toml
 [advisory]
@@ -40,7 +32,7 @@ let dir = '';
 let ws = '';
 let db = '';
 beforeAll(() => {
-  if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+  ensureBuilt();
   dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-cli-vex-'));
   ws = path.join(dir, 'ws');
   mkdirSync(path.join(ws, 'supply-chain'), { recursive: true });

@@ -1,0 +1,20 @@
+/** The built `cratewatch` as a process, for the CLI tests (run `npx tsc -b` first; built on demand). */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const bin = path.join(root, 'cli/dist/main.js');
+export const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
+
+/** Builds the CLI when its dist is missing (a test file run on its own in a fresh clone). */
+export function ensureBuilt(): void {
+  if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+}
+
+/** Runs `cratewatch ...args`; progress on stderr unless `quiet`. */
+export function cratewatch(args: string[], o: { quiet?: boolean } = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: o.quiet ? '1' : '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
