@@ -3,14 +3,14 @@
  * cratewatch scorer: consumes the fact topics, keeps Neo4j up to date and produces findings.
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
  * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE,
- * SCORER_COVERAGE_MAX_DELAY_MS.
+ * SCORER_COVERAGE_SETTLE_MS, SCORER_COVERAGE_MAX_DELAY_MS.
  */
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, onShutdown, runConsumer, withAdmin, type Logger } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
-import { DEFAULT_COVERAGE_MAX_DELAY_MS, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type MaintainerOptions } from './scorer.js';
+import { DEFAULT_COVERAGE_TIMING, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type CoverageTiming, type MaintainerOptions } from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
@@ -26,14 +26,18 @@ export function maintainerFromEnv(env: NodeJS.ProcessEnv = process.env): Maintai
 }
 
 /**
- * `SCORER_COVERAGE_MAX_DELAY_MS`: how long a trusted pool's change may wait for the consumer to
- * catch up before the coverage it moves is recomputed anyway (a whole number of ms; 0: after every batch).
+ * When coverage moved by trusted pools' changes is recomputed: `SCORER_COVERAGE_SETTLE_MS` (no pool
+ * change for this long, and the consumer caught up; default 2000) and `SCORER_COVERAGE_MAX_DELAY_MS`
+ * (at the latest this long after the first; default 30000; 0: after every batch). Whole ms.
  */
-export function coverageDelayFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.SCORER_COVERAGE_MAX_DELAY_MS?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_COVERAGE_MAX_DELAY_MS;
-  if (!/^\d+$/.test(raw)) throw new Error(`SCORER_COVERAGE_MAX_DELAY_MS: "${env.SCORER_COVERAGE_MAX_DELAY_MS}" is not a whole number of ms`);
-  return Number(raw);
+export function coverageTimingFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageTiming {
+  const ms = (name: string, fallback: number) => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) throw new Error(`${name}: "${env[name]}" is not a whole number of ms`);
+    return Number(raw);
+  };
+  return { settleMs: ms('SCORER_COVERAGE_SETTLE_MS', DEFAULT_COVERAGE_TIMING.settleMs), maxDelayMs: ms('SCORER_COVERAGE_MAX_DELAY_MS', DEFAULT_COVERAGE_TIMING.maxDelayMs) };
 }
 
 function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -59,7 +63,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   await withAdmin(kafka, (a) => ensureTopics(a));
   const producer = newProducer(kafka);
   await producer.connect();
-  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageDelayFromEnv());
+  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageTimingFromEnv());
   // Work a previous run left marked in the graph (coverage, risk) is done before consuming.
   await scorer.resume();
   const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];
@@ -77,6 +81,7 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   return {
     stop: async () => {
       await loop.stop();
+      await scorer.stop(); // a coverage flush the timer began finishes first
       await producer.disconnect();
       await driver.close();
     },

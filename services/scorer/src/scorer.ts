@@ -63,8 +63,16 @@ export const DEFAULT_MIN_UNVETTED_SCORE = 5;
  */
 export const DEFAULT_MIN_MAINTAINER_SCORE = 5;
 
-/** How long a trusted pool's change may wait for the consumer to catch up before coverage is recomputed anyway (ms). */
-export const DEFAULT_COVERAGE_MAX_DELAY_MS = 30_000;
+/**
+ * When coverage moved by trusted pools' changes is recomputed (ms): once no pool change came for
+ * `settleMs` and the consumer has caught up, or at the latest `maxDelayMs` after the first.
+ */
+export interface CoverageTiming {
+  settleMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_COVERAGE_TIMING: CoverageTiming = { settleMs: 2_000, maxDelayMs: 30_000 };
 
 export interface MaintainerOptions {
   /** 0–10: a crate's maintainer risk from which each workspace locking it gets a finding. */
@@ -90,8 +98,15 @@ export class Scorer {
   private readonly coverageDue = new Set<string>();
   /** When the oldest of `coverageDue` became due (ms), to bound the wait when the consumer never catches up. */
   private coverageDueSince = 0;
+  /** When a pool change last made coverage due (ms): the burst is over once none came for `settleMs`. */
+  private coverageLastMarkAt = 0;
+  /** The flush a quiet tail of a burst waits for (no message would call it). */
+  private coverageTimer: NodeJS.Timeout | undefined;
   /** Whether the due marks a previous run left in the graph were taken up. */
   private resumed = false;
+  /** Handling (batches, messages) and the timer's flushes run one at a time, in order. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly graph: Graph,
@@ -100,9 +115,23 @@ export class Scorer {
     private readonly now: () => string = () => new Date().toISOString(),
     private readonly coverage: CoverageOptions = { trustedPools: [], minScore: DEFAULT_MIN_UNVETTED_SCORE },
     private readonly maintainer: MaintainerOptions = { minScore: DEFAULT_MIN_MAINTAINER_SCORE },
-    /** Longest a trusted pool's change waits for the consumer to catch up before coverage is recomputed (ms). */
-    private readonly coverageMaxDelayMs: number = DEFAULT_COVERAGE_MAX_DELAY_MS,
+    private readonly timing: CoverageTiming = DEFAULT_COVERAGE_TIMING,
   ) {}
+
+  /** Runs `fn` after whatever handling or flush is under way (never two at once). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** No more timer flushes; waits for the one under way, if any. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.coverageTimer);
+    this.coverageTimer = undefined;
+    await this.turn;
+  }
 
   /**
    * Takes up the work a previous run marked in the graph and did not finish (it stopped, or
@@ -111,13 +140,18 @@ export class Scorer {
    */
   async resume(): Promise<void> {
     if (this.resumed) return;
+    await this.exclusive(() => this.resumeNow());
+  }
+
+  private async resumeNow(): Promise<void> {
+    if (this.resumed) return;
     const [coverage, risk] = await this.graph.run('read', async (tx) => [await Graph.dueWorkspaces(tx, 'coverageDue'), await Graph.dueWorkspaces(tx, 'riskDue')]);
     this.resumed = true;
     for (const id of coverage) this.coverageDue.add(id);
     for (const id of risk) this.riskDue.add(id);
     if (coverage.length || risk.length) {
       this.log.info('resuming work left by a previous run', { coverage: coverage.length, risk: risk.length });
-      if (coverage.length && this.coverageDueSince === 0) this.coverageDueSince = Date.now();
+      if (coverage.length && this.coverageDueSince === 0) this.coverageDueSince = this.coverageLastMarkAt = Date.now() - this.timing.settleMs;
       await this.flushCoverage(true);
       await this.flushRisk();
     }
@@ -126,9 +160,11 @@ export class Scorer {
   /** One message, then the coverage and the risk it calls for. */
   async handle(m: ConsumedMessage): Promise<void> {
     await this.resume();
-    await this.dispatch(m);
-    await this.flushCoverage(true);
-    await this.flushRisk();
+    await this.exclusive(async () => {
+      await this.dispatch(m);
+      await this.flushCoverage(true);
+      await this.flushRisk();
+    });
   }
 
   private async dispatch(m: ConsumedMessage): Promise<void> {
@@ -226,7 +262,10 @@ export class Scorer {
       await Graph.markDue(tx, 'coverageDue', ws);
       return ws;
     });
-    if (due.length && this.coverageDue.size === 0) this.coverageDueSince = Date.now();
+    if (due.length) {
+      if (this.coverageDue.size === 0) this.coverageDueSince = Date.now();
+      this.coverageLastMarkAt = Date.now();
+    }
     for (const id of due) this.coverageDue.add(id);
     // Owners, repository or releases of these crates changed: their maintainer risk may move, for
     // every workspace locking them (one pass over all of them).
@@ -270,6 +309,10 @@ export class Scorer {
    */
   async handleBatch(ms: ConsumedMessage[], at: BatchPosition = { caughtUp: true }): Promise<Map<string, Error>> {
     await this.resume();
+    return this.exclusive(() => this.handleBatchNow(ms, at));
+  }
+
+  private async handleBatchNow(ms: ConsumedMessage[], at: BatchPosition): Promise<Map<string, Error>> {
     const refused = new Map<string, Error>();
     let pending: { m: ConsumedMessage; advisory: Advisory }[] = [];
     let facts: Fact[] = [];
@@ -305,13 +348,24 @@ export class Scorer {
   }
 
   /**
-   * Recomputes the coverage a trusted pool's change made due: when the consumer has caught up with
-   * the partition (`caughtUp`: the bulk is over), or once the oldest has waited
-   * `coverageMaxDelayMs` (a stream that never pauses still gets its coverage).
+   * Recomputes the coverage a trusted pool's change made due, once the burst is over: the consumer
+   * has caught up with the partition (`caughtUp`) and no pool change has come for `settleMs` (a
+   * source sends a load over several seconds, catching up between its parts) — or once the oldest
+   * has waited `maxDelayMs` (a stream that never pauses still gets its coverage). When it is not
+   * time yet, a timer comes back then: the quiet tail of a burst brings no message to call this.
    */
-  async flushCoverage(caughtUp: boolean): Promise<void> {
+  private async flushCoverage(caughtUp: boolean): Promise<void> {
     if (this.coverageDue.size === 0) return;
-    if (!caughtUp && Date.now() - this.coverageDueSince < this.coverageMaxDelayMs) return;
+    const now = Date.now();
+    const overdueAt = this.coverageDueSince + this.timing.maxDelayMs;
+    const settledAt = this.coverageLastMarkAt + this.timing.settleMs;
+    if (now < overdueAt && !(caughtUp && now >= settledAt)) {
+      // Behind: more is coming, and its batches will ask again; only the maximum delay is kept.
+      this.flushLater((caughtUp ? Math.min(overdueAt, settledAt) : overdueAt) - now);
+      return;
+    }
+    clearTimeout(this.coverageTimer);
+    this.coverageTimer = undefined;
     const ids = [...this.coverageDue].sort();
     const t0 = Date.now();
     for (const id of ids) {
@@ -320,6 +374,29 @@ export class Scorer {
     }
     this.log.info('pool changes applied to coverage', { workspaces: ids.length, waitedMs: t0 - this.coverageDueSince, ms: Date.now() - t0 });
     if (this.coverageDue.size === 0) this.coverageDueSince = 0;
+  }
+
+  /** A flush in `ms` (replacing the one set before), as a turn of its own; a failure leaves the marks for the next. */
+  private flushLater(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.coverageTimer);
+    this.coverageTimer = setTimeout(() => {
+      this.coverageTimer = undefined;
+      // Fired after `settleMs` without a pool change (or at the maximum delay): the burst is over.
+      this.exclusive(async () => {
+        if (!this.stopped) await this.flushCoverage(true);
+      }).then(
+        () => this.flushRiskLater(),
+        (err: unknown) => this.log.error('coverage flush failed; the marks stay for the next batch or start', { error: err }),
+      );
+    }, Math.max(0, ms));
+    this.coverageTimer.unref();
+  }
+
+  /** The risk the timer's coverage called for, as a turn of its own. */
+  private flushRiskLater(): void {
+    if (this.stopped || this.riskDue.size === 0) return;
+    this.exclusive(() => this.flushRisk()).catch((err: unknown) => this.log.error('risk flush failed; the marks stay for the next batch or start', { error: err }));
   }
 
   /**

@@ -64,7 +64,7 @@ const poolMessage = (n: number, tag: string) => {
   return message(TOPICS.audits, `${pool}/${crate(n, tag)}`, encodeEvent(TOPICS.audits, ev));
 };
 
-const scorer = (log: Logger, maxDelayMs = 60_000) => new Scorer(graph, producer, log, () => NOW, { trustedPools: [pool], minScore: 0 }, { minScore: 5 }, maxDelayMs);
+const scorer = (log: Logger, timing = { settleMs: 0, maxDelayMs: 60_000 }) => new Scorer(graph, producer, log, () => NOW, { trustedPools: [pool], minScore: 0 }, { minScore: 5 }, timing);
 const applied = (entries: { msg: string; fields: Record<string, unknown> }[], ws: string[]) => entries.filter((e) => e.msg === 'coverage applied' && ws.includes(e.fields.workspace as string)).map((e) => e.fields.workspace);
 const marks = async (ws: string[]) =>
   (await driver.executeQuery('UNWIND $ws AS id MATCH (w:Workspace {id: id}) RETURN w.id AS id, w.coverageDue AS coverage, w.riskDue AS risk, w.vetVetted AS vetted ORDER BY id', { ws })).records.map((r) => r.toObject());
@@ -132,9 +132,33 @@ describe('coverage owed after a trusted pool changes (real Neo4j and Kafka, Scor
   it('SCORER_COVERAGE_MAX_DELAY_MS 0: coverage after every batch, caught up or not', async () => {
     const ws = [`${run}-d`];
     const { log, entries } = captured();
-    const s = scorer(log, 0);
+    const s = scorer(log, { settleMs: 0, maxDelayMs: 0 });
     await s.handleBatch([message(TOPICS.workspaces, ws[0]!, encodeEvent(TOPICS.workspaces, workspace(ws[0]!, 'z')))]);
     for (let n = 1; n <= 3; n++) await s.handleBatch([poolMessage(n, 'z')], { caughtUp: false });
     expect(applied(entries, ws)).toHaveLength(4);
+  });
+
+  it('a source that sends its load in parts, the consumer catching up between them: one recompute once no pool change came for settleMs, by a timer', async () => {
+    const ws = [`${run}-e`];
+    const { log, entries } = captured();
+    const s = scorer(log, { settleMs: 400, maxDelayMs: 60_000 });
+    await s.handleBatch([message(TOPICS.workspaces, ws[0]!, encodeEvent(TOPICS.workspaces, workspace(ws[0]!, 'w')))]);
+    for (let n = 1; n <= 3; n++) {
+      await s.handleBatch([poolMessage(n, 'w')], { caughtUp: true });
+      await new Promise((r) => setTimeout(r, 100)); // the next part comes before the load settles
+    }
+    expect(applied(entries, ws)).toHaveLength(1); // the workspace event's only
+    const t0 = Date.now();
+    while (applied(entries, ws).length < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(applied(entries, ws)).toHaveLength(2);
+    expect(await marks(ws)).toEqual([{ id: ws[0], coverage: null, risk: null, vetted: 3 }]);
+    // The timer's turn also wrote the risk the new coverage called for.
+    await s.stop();
+    // Stopped: a change now is marked in the graph, but no timer comes to apply it (the next start will).
+    const after = scorer(captured().log, { settleMs: 400, maxDelayMs: 60_000 });
+    await after.handleBatch([poolMessage(4, 'w')], { caughtUp: true });
+    await after.stop();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await marks(ws)).toEqual([{ id: ws[0], coverage: true, risk: null, vetted: 3 }]);
   });
 });
