@@ -23,6 +23,7 @@ if (!existsSync(bin)) {
 const packages = (readFileSync(path.join(ws, 'Cargo.lock'), 'utf8').match(/^\[\[package\]\]$/gm) ?? []).length;
 const pools = path.join(data, 'audit-pools');
 const base = path.join(data, 'projects/ariel-os/Cargo.lock'); // an unrelated lockfile as base: every spin package counts as added
+const advisoryDb = path.join(data, 'rustsec');
 const RUNS = Number(process.env.RUNS ?? 5);
 const haveTime = existsSync('/usr/bin/time');
 
@@ -44,6 +45,13 @@ const cases = [
   ['scan + 6 pools', ['scan', ws, '--pools', pools]],
   ['gate (baseline: store only)', ['gate', '--base', base, '--head', path.join(ws, 'Cargo.lock')]],
   ['gate + 6 pools', ['gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--pools', pools]],
+  // The whole RustSec advisory-db on top (about 1,000 advisory files read and matched).
+  ...(existsSync(advisoryDb)
+    ? [
+        ['scan + 6 pools + advisory-db', ['scan', ws, '--pools', pools, '--advisory-db', advisoryDb]],
+        ['gate + 6 pools + advisory-db', ['gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--pools', pools, '--advisory-db', advisoryDb]],
+      ]
+    : []),
 ];
 console.log(`spin: ${packages} locked packages; ${RUNS} runs each; median wall time of the whole process`);
 console.log('case                          median ms   packages/s   peak RSS MiB');
