@@ -83,6 +83,15 @@ describe('cratewatch gate --advisory-db', () => {
     expect(cratewatch('gate', '--base', base, '--head', head).code).toBe(0);
   });
 
+  it('a change back to an older, vulnerable version is said as a downgrade', () => {
+    const newer = path.join(dir, 'newer.lock');
+    writeFileSync(newer, lock([['bar', '9.1.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['old', '1.0.0']]));
+    const r = cratewatch('gate', '--base', newer, '--head', head, '--advisory-db', db);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('  FAIL downgraded RUSTSEC-2098-0012 bar@2.0.0: bar: a hole — patched: >= 9.0.0');
+    expect(r.stdout).toContain('  ok   downgraded bar@2.0.0: vetted');
+  });
+
   it('--json and --sarif carry the hits; SARIF locates them on the head lockfile line', () => {
     const j = JSON.parse(cratewatch('gate', '--base', base, '--head', head, '--advisory-db', db, '--json').stdout);
     expect(j.advisories.map((h: { id: string; package: string; change: string; informational: string | null }) => [h.id, h.package, h.change, h.informational])).toEqual([

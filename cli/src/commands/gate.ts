@@ -7,7 +7,7 @@
  * judged: a crate already locked in base is not this change's doing.
  */
 import path from 'node:path';
-import { applyVex, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import { applyVex, compareVersions, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
 import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, parseArgs, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
 import { describeFailure } from './scan.js';
 
@@ -34,9 +34,20 @@ export function run(argv: string[]): number {
   progress(`resolving ${ws.graph.nodes.size} packages of ${head}`);
   const report = resolveVet({ graph: ws.graph, store }, { pools });
   const changed = report.packages.filter((p) => p.thirdParty && !before.has(`${p.name}@${p.vetVersion}`));
-  const baseNames = new Set(baseLock.packages.map((p) => p.name));
+  const baseVersions = new Map<string, string[]>();
+  for (const p of baseLock.packages) baseVersions.set(p.name, [...(baseVersions.get(p.name) ?? []), p.version]);
+  // added: base had no version of the crate; downgraded: every version base had is newer; else upgraded.
+  const changeKind = (name: string, version: string): 'added' | 'upgraded' | 'downgraded' => {
+    const had = baseVersions.get(name);
+    if (!had) return 'added';
+    try {
+      return had.every((v) => compareVersions(v, version) > 0) ? 'downgraded' : 'upgraded';
+    } catch {
+      return 'upgraded'; // a version string semver refuses: said as a change all the same
+    }
+  };
   const blocking = failures(report).filter((p) => changed.includes(p));
-  const change = (p: PackageVerdict) => (baseNames.has(p.name) ? 'upgraded' : 'added');
+  const change = (p: PackageVerdict) => changeKind(p.name, p.version);
   const storeDir = ws.storeDir ?? a.one('store');
   const invalid = report.conclusion === 'fail (store)' ? report.store!.reported : [];
   // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
@@ -47,7 +58,7 @@ export function run(argv: string[]): number {
   const fixed = advisories
     ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !headHits.has(`${h.advisory.id}\u0000${h.package.name}`)))
     : [];
-  const changeOf = (h: AdvisoryHit) => (baseNames.has(h.package.name) ? 'upgraded' : 'added');
+  const changeOf = (h: AdvisoryHit) => changeKind(h.package.name, h.package.version);
   const patched = (h: AdvisoryHit) => (h.advisory.versions.patched.length ? h.advisory.versions.patched.join(', ') : 'no patched version');
 
   if (a.bools.has('sarif')) {
