@@ -83,6 +83,28 @@ export function findingMoved(
   return stored.severity !== desired.severity || stored.score !== desired.score;
 }
 
+/**
+ * The finding events that bring stored findings in line with the ones that should be open now, for
+ * every kind alike: each desired one that moved (`findingMoved`: new, reopened or rescored), then
+ * each stored open one no longer desired, resolved as `resolve` tells it (each kind says its own
+ * resolution: with its advisory or VEX statement, what it said when it opened, …).
+ */
+export function findingChanges<S extends { id: string; state: string; severity?: string | null; score?: number | null }>(
+  desired: Iterable<FindingEvent>,
+  stored: readonly S[],
+  resolve: (s: S) => FindingEvent,
+): FindingEvent[] {
+  const byId = new Map(stored.map((s) => [s.id, s]));
+  const changes: FindingEvent[] = [];
+  const wanted = new Set<string>();
+  for (const f of desired) {
+    wanted.add(f.id);
+    if (findingMoved(f, byId.get(f.id))) changes.push(f);
+  }
+  for (const s of stored) if (s.state === 'open' && !wanted.has(s.id)) changes.push(resolve(s));
+  return changes;
+}
+
 /** Where an unvetted version sits: the signals that make it matter (DESIGN: impact of a crate). */
 export interface Impact {
   /** Compiled for the host and run at build time (a build-dependency, or a dependency of one). */

@@ -9,7 +9,7 @@
  * shared `findingMoved`; a changed title or VEX text alone sends nothing. The same graph gives nothing
  * the second time (a replay sends nothing).
  */
-import { advisoryFinding, findingId, findingMoved, vexStatementFor, type Advisory, type FindingEvent, type VexDocument, type VexMatch, type WorkspaceRef } from '@cratewatch/shared';
+import { advisoryFinding, findingChanges, findingId, vexStatementFor, type Advisory, type FindingEvent, type VexDocument, type VexMatch, type WorkspaceRef } from '@cratewatch/shared';
 
 export interface AdvisoryFindingContext {
   workspace: WorkspaceRef;
@@ -39,14 +39,10 @@ export function advisoryChanges(ctx: AdvisoryFindingContext, at: string): Adviso
       desired.set(f.id, f);
     }
   }
-  const changes: FindingEvent[] = [];
-  const current = new Map(ctx.current.map((c) => [c.id, c]));
-  for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
-  for (const c of ctx.current) {
-    if (c.state !== 'open' || desired.has(c.id)) continue;
+  const changes = findingChanges(desired.values(), ctx.current, (c) => {
     const s = suppressed.get(c.id);
-    changes.push(s ? advisoryFinding(ctx.workspace, s.advisory, s.version, 'resolved', at, s.match) : resolvedFinding(ctx.workspace, c, at));
-  }
+    return s ? advisoryFinding(ctx.workspace, s.advisory, s.version, 'resolved', at, s.match) : resolvedFinding(ctx.workspace, c, at);
+  });
   return { changes, suppressed: new Map([...suppressed].map(([id, s]) => [id, s.match])) };
 }
 

@@ -6,7 +6,7 @@
 import {
   auditsFileFromPoolEntries,
   failures,
-  findingMoved,
+  findingChanges,
   graphFromWorkspaceEvent,
   readStore,
   resolveVet,
@@ -134,11 +134,7 @@ export function workspaceCoverage(
  * The same coverage again gives nothing (a replay sends nothing).
  */
 export function unvettedChanges(ws: { id: string; org: string; team?: string }, desired: FindingEvent[], current: StoredFinding[], at: string): FindingEvent[] {
-  const stored = new Map(current.map((f) => [f.id, f]));
-  const wanted = new Set(desired.map((f) => f.id));
-  const changes = desired.filter((f) => findingMoved(f, stored.get(f.id)));
-  for (const f of current) if (f.state === 'open' && !wanted.has(f.id)) changes.push(resolvedUnvetted(ws, f, at));
-  return changes;
+  return findingChanges(desired, current, (f) => resolvedUnvetted(ws, f, at));
 }
 
 /** An unvetted finding that no longer holds (audited now, or no longer locked), told with what it said when it opened. */

@@ -4,7 +4,7 @@
  * versions should have open compared with those that are. Pure: the scorer reads the inputs from
  * Neo4j, produces the changes and writes them.
  */
-import { findingMoved, maintainerFinding, maintainerRisk, type FindingEvent, type MaintainerFacts, type MaintainerRisk, type WorkspaceRef } from '@cratewatch/shared';
+import { findingChanges, maintainerFinding, maintainerRisk, type FindingEvent, type MaintainerFacts, type MaintainerRisk, type WorkspaceRef } from '@cratewatch/shared';
 import type { StoredFinding } from './graph.js';
 
 /** What the graph holds about one crate (see `Graph.crateFacts`). */
@@ -111,25 +111,18 @@ export function maintainerChanges(input: MaintainerInput, minScore: number, at: 
     const f = maintainerFinding(l.workspace, input.facts.get(l.crate) ?? { crate: l.crate, releases: [] }, l.version, 'open', at);
     desired.set(f.id, f);
   }
-  const current = new Map(input.current.map((f) => [f.id, f]));
-  const changes: FindingEvent[] = [];
-  for (const [id, f] of desired) if (findingMoved(f, current.get(id))) changes.push(f);
-  for (const f of input.current) {
-    if (f.state !== 'open' || desired.has(f.id)) continue;
-    changes.push({
-      v: 1,
-      id: f.id,
-      kind: 'maintainer',
-      state: 'resolved',
-      severity: f.severity,
-      score: f.score,
-      workspace: f.workspace,
-      crate: f.crate,
-      version: f.version,
-      why: f.why,
-      ...(f.maintainer ? { maintainer: f.maintainer } : {}),
-      observedAt: at,
-    });
-  }
-  return changes;
+  return findingChanges(desired.values(), input.current, (f) => ({
+    v: 1,
+    id: f.id,
+    kind: 'maintainer',
+    state: 'resolved',
+    severity: f.severity,
+    score: f.score,
+    workspace: f.workspace,
+    crate: f.crate,
+    version: f.version,
+    why: f.why,
+    ...(f.maintainer ? { maintainer: f.maintainer } : {}),
+    observedAt: at,
+  }));
 }
