@@ -421,8 +421,15 @@ export class Scorer {
     }
   }
 
-  /** The risk of these findings' workspaces is due (written at the end of the batch). */
-  private riskChanged(changes: FindingEvent[]): void {
+  /**
+   * Sends finding events and writes them, for every kind: the events first, then the Finding nodes
+   * (a crash in between repeats the events on replay, which the notifier drops, never loses them);
+   * then their workspaces' risk is due (written at the end of the batch; `riskDue` is also marked in
+   * the graph with the findings).
+   */
+  private async publish(changes: FindingEvent[]): Promise<void> {
+    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
+    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
     for (const f of changes) this.riskDue.add(f.workspace.id);
   }
 
@@ -531,10 +538,7 @@ export class Scorer {
     });
     const changes = maintainerChanges(input, this.maintainer.minScore, this.now());
     if (changes.length === 0) return [];
-    // As for the other kinds: the events first, then the Finding nodes (a crash in between repeats, never loses).
-    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
-    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
-    this.riskChanged(changes);
+    await this.publish(changes);
     this.log.info('maintainer findings changed', {
       ...('workspace' in scope ? { workspace: scope.workspace } : { crates: scope.crates.length }),
       ...changeCounts(changes, input.current),
@@ -572,10 +576,7 @@ export class Scorer {
     const changes = unvettedChanges(ws, c.findings, input.current, at);
     this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, input.current) });
     if (changes.length === 0) return [];
-    // As for advisories: the events first, then the Finding nodes (a crash in between repeats, never loses).
-    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
-    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
-    this.riskChanged(changes);
+    await this.publish(changes);
     return changes;
   }
 
@@ -590,12 +591,7 @@ export class Scorer {
     if (!ctx) return [];
     const { changes, suppressed } = advisoryChanges(ctx, this.now());
     if (changes.length === 0) return [];
-    await this.producer.send({
-      topic: TOPICS.findings,
-      messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })),
-    });
-    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
-    this.riskChanged(changes);
+    await this.publish(changes);
     this.log.info('findings changed', {
       workspace: workspaceId,
       ...changeCounts(changes, ctx.current),
