@@ -140,8 +140,6 @@ function checkWebhookUrl(url: string): void {
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('SLACK_WEBHOOK_URL must be an http(s) URL');
 }
 
-const time = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
-
 /** Starts the notifier; resolves once it is consuming findings (and has logged 'ready'). */
 export async function startNotifier(options: NotifierOptions = {}): Promise<Notifier> {
   const log = options.log ?? logger(SERVICE);

@@ -34,7 +34,7 @@ import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent, type Severity } from '@cratewatch/shared';
 import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
-import { DEFAULT_ROUTE, deliveryKey, owedTo, type Route } from './routes.js';
+import { DEFAULT_ROUTE, deliveryKey, owedTo, timeOf as time, type Route } from './routes.js';
 
 /** The notifier's service name, as DLQ records carry it. */
 const SERVICE = 'notifier';
@@ -245,7 +245,6 @@ export interface RedriveStatus {
 
 /** How many settled states are remembered (see `Redriver.settled`). */
 const SETTLED_KEEP = 10_000;
-const time = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
 const stateId = (f: FindingEvent) => `${f.id}\u0000${f.state}\u0000${f.observedAt}`;
 
 export class Redriver {

@@ -190,7 +190,8 @@ export type Owed =
   | { owed: true; /** An open finding the route had at this lower severity: sent again, as an escalation. */ escalatedFrom?: Severity }
   | { owed: false; why: 'no route match' | 'already delivered' | 'older than the state already delivered' };
 
-const time = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
+/** An ISO time in ms since the epoch; NaN when absent (a comparison with NaN is false: never "older"). */
+export const timeOf = (iso: string | undefined): number => (iso === undefined ? NaN : Date.parse(iso));
 
 /**
  * Whether a route is owed this finding state, given what it last had of the finding. The rule the
@@ -212,7 +213,7 @@ export function owedTo(route: Pick<Route, 'teams' | 'minSeverity' | 'states'>, f
     const rose = f.state === 'open' && last.severity !== undefined && rank(f.severity) > rank(last.severity);
     if (!rose) return { owed: false, why: 'already delivered' };
   }
-  if (last && time(f.observedAt) < time(last.observedAt)) return { owed: false, why: 'older than the state already delivered' };
+  if (last && timeOf(f.observedAt) < timeOf(last.observedAt)) return { owed: false, why: 'older than the state already delivered' };
   return last && last.state === f.state ? { owed: true, escalatedFrom: last.severity! } : { owed: true };
 }
 
