@@ -52,12 +52,11 @@ export function run(argv: string[]): number {
   const invalid = report.conclusion === 'fail (store)' ? report.store!.reported : [];
   // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
   const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
-  const { exposed, suppressed } = applyVex(advisories ? matchLockfile(advisories, ws.lockfile).filter(brought) : [], vex);
+  const headHits = advisories ? matchLockfile(advisories, ws.lockfile) : [];
+  const { exposed, suppressed } = applyVex(headHits.filter(brought), vex);
   const vulnerable = exposed.filter((h) => h.advisory.informational === undefined);
-  const headHits = new Set(advisories ? matchLockfile(advisories, ws.lockfile).map((h) => `${h.advisory.id}\u0000${h.package.name}`) : []);
-  const fixed = advisories
-    ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !headHits.has(`${h.advisory.id}\u0000${h.package.name}`)))
-    : [];
+  const stillHit = new Set(headHits.map(hitKey));
+  const fixed = advisories ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
   const changeOf = (h: AdvisoryHit) => changeKind(h.package.name, h.package.version);
   const patched = (h: AdvisoryHit) => (h.advisory.versions.patched.length ? h.advisory.versions.patched.join(', ') : 'no patched version');
 
@@ -95,11 +94,14 @@ export function run(argv: string[]): number {
   return blocking.length || vulnerable.length ? 1 : 0;
 }
 
+/** A hit as (advisory, crate name): what "the same advisory on the same crate" means across base and head. */
+const hitKey = (h: AdvisoryHit) => `${h.advisory.id}\u0000${h.package.name}`;
+
 /** One hit per (advisory, crate name): an advisory on several locked versions of a crate is fixed once. */
 function dedupe(hits: AdvisoryHit[]): AdvisoryHit[] {
   const seen = new Set<string>();
   return hits.filter((h) => {
-    const k = `${h.advisory.id}\u0000${h.package.name}`;
+    const k = hitKey(h);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

@@ -28,7 +28,8 @@ type Why = { signal: string; contribution: number; detail: string }[];
 function whyOf(json: unknown): Why {
   if (typeof json !== 'string') return [];
   try {
-    return JSON.parse(json) as Why;
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? (v as Why) : [];
   } catch {
     return [];
   }
@@ -50,13 +51,8 @@ function riskSummary(why: Why, counts = false): string {
 
 /** The VEX entry of a stored finding's `why` (JSON), when a workspace's VEX statement decided it. */
 function vexOf(why: unknown): { signal: string; detail: string } | null {
-  if (typeof why !== 'string') return null;
-  try {
-    const w = (JSON.parse(why) as { signal: string; detail: string }[]).find((x) => x.signal.startsWith('vex.'));
-    return w ? { signal: w.signal, detail: w.detail } : null;
-  } catch {
-    return null;
-  }
+  const w = whyOf(why).find((x) => x.signal.startsWith('vex.'));
+  return w ? { signal: w.signal, detail: w.detail } : null;
 }
 
 /** Whether a workspace is exposed to the hit, as the scorer's finding says. */
