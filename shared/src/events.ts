@@ -264,6 +264,9 @@ export const DlqRecordSchema = z.object({
   valueBase64: z.string().optional(),
   error: z.string(),
   service: nonEmpty,
+  /** Set by the consumers' poison-message policy: how often it was tried, and why it was given up. */
+  attempts: z.number().int().positive().optional(),
+  failure: z.enum(['bad-input', 'failed']).optional(),
   at: isoTime,
 });
 export type DlqRecord = z.infer<typeof DlqRecordSchema>;
