@@ -8,6 +8,13 @@
  * 3. Ingests examples/advisory-db and examples/workspaces/demo-app, waits for the alerts, stops the services.
  *
  * Each run registers the example workspace under a fresh id, so every run shows its alerts.
+ *
+ * Its Kafka traffic stays under its own topic prefix (CRATEWATCH_TOPIC_PREFIX, default `demo.`):
+ * the example advisories (RUSTSEC-2099-*) and workspaces never reach another instance on the same
+ * broker, and a fresh scorer group reads only the demo's own backlog. The graph has no such
+ * namespace (Neo4j Community has one database; advisories are keyed by id, crates by name): on a
+ * shared Neo4j the demo's advisories would raise findings for any workspace locking smallvec or
+ * left-pad-rs. So the tests never use these servers: test/infra.ts starts servers of their own.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -36,6 +43,7 @@ const run = `demo-${Date.now().toString(36)}`;
 const env = {
   ...process.env,
   ...infra(),
+  CRATEWATCH_TOPIC_PREFIX: process.env.CRATEWATCH_TOPIC_PREFIX ?? 'demo.', // the demo's topics only (see above)
   NOTIFIER_FEED_LISTEN: process.env.NOTIFIER_FEED_LISTEN ?? '127.0.0.1:0', // the risk feed on a free port
   SCORER_GROUP: `${run}-scorer`,
   NOTIFIER_GROUP: `${run}-notifier`,

@@ -4,10 +4,11 @@
  * to the environment variables it also sets (KAFKA_BROKERS, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD),
  * so they work in any worker.
  *
- * Isolation: the servers are shared by the whole run (and maybe by earlier runs), so every test
- * uses its own names: `uniqueName('releases')` for topics and consumer groups, and for Neo4j a
- * unique value in the keys/labels it writes (Neo4j Community has a single user database, `neo4j`:
- * `CREATE DATABASE` is an Enterprise feature).
+ * Isolation: the servers are shared by the whole run (and, when KAFKA_BROKERS / NEO4J_URI or the
+ * CRATEWATCH_* infra/local settings name them, maybe by others), so every test uses its own names:
+ * `uniqueName('releases')` for topics and consumer groups, and for Neo4j a unique value in the
+ * keys/labels it writes (Neo4j Community has a single user database, `neo4j`: `CREATE DATABASE` is
+ * an Enterprise feature). A test counts and deletes only its own data; none clears the graph.
  */
 import { randomBytes } from 'node:crypto';
 import neo4j, { type AuthToken } from 'neo4j-driver';

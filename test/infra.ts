@@ -5,10 +5,17 @@
  *   1. `KAFKA_BROKERS` / `NEO4J_URI` (+ `NEO4J_USER`, `NEO4J_PASSWORD`) already set: use them.
  *   2. A Docker engine answers: start `apache/kafka:3.9.1` / `neo4j:5.26-community` with
  *      testcontainers, stopped at teardown.
- *   3. Else `infra/local/start --lease <pid>` (Kafka + Neo4j from Maven Central jars on 127.0.0.1,
- *      see infra/README.md); at teardown `infra/local/stop --release <pid>`, which stops them only
- *      if this run launched them (or inherited them from a test run that launched them) and no
- *      other test run is still using them. Servers someone started by hand keep running.
+ *   3. Else infra/local (Kafka + Neo4j from Maven Central jars on 127.0.0.1, see infra/README.md):
+ *      - by default servers of this run's own: three free ports picked now and a fresh data dir
+ *        under os.tmpdir() (`cratewatch-infra-<pid>-*`), never the default ports or
+ *        infra/local/.data that a person or `npm run demo` uses. Nothing else knows them, so no
+ *        other run or demo can see or disturb the run's topics and graph. Stopped and removed at
+ *        teardown; a watchdog (infra/local/reap.mjs) does the same if this process dies first.
+ *      - when the environment names infra/local settings (CRATEWATCH_KAFKA_PORT,
+ *        CRATEWATCH_KAFKA_CONTROLLER_PORT, CRATEWATCH_NEO4J_PORT, CRATEWATCH_INFRA_DATA): those
+ *        servers, shared: `infra/local/start --lease <pid>`, at teardown `infra/local/stop
+ *        --release <pid>`, which stops them only if a test run launched them and no other test run
+ *        still holds a lease. Servers someone started by hand keep running.
  * `CRATEWATCH_INFRA=local|docker|none` forces a way (none: start nothing; tests that need a server
  * then fail with a clear message from test/helpers.ts).
  *
@@ -20,7 +27,7 @@
  * Use the helpers in test/helpers.ts rather than reading these directly.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,7 +78,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       sources.add('docker');
     } else {
       const started = await startLocal();
-      teardowns.push(() => releaseLocal());
+      teardowns.push(started.stop);
       if (needKafka) kafkaBrokers = splitBrokers(started.env.KAFKA_BROKERS);
       if (needNeo4j) neo4jUri = started.env.NEO4J_URI ?? '';
       sources.add('local');
@@ -251,10 +258,10 @@ async function startContainers(want: { kafka: boolean; neo4j: boolean; neo4jPass
 // ---------------------------------------------------------------------------------------------
 // infra/local (JDK + Maven; no Docker)
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string }> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     // stderr (progress, log tails on failure) goes straight to ours.
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.on('error', reject);
@@ -262,36 +269,127 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-async function startLocal(): Promise<{ env: Record<string, string>; launched: string[] }> {
-  // (launched: what this call started, for the log; the lease decides what teardown stops)
-  const script = path.join(ROOT, 'infra', 'local', 'start');
-  log('no KAFKA_BROKERS/NEO4J_URI and no Docker: running infra/local/start');
-  const { code, stdout } = await run('bash', [script, '--lease', String(process.pid)]);
+/** The infra/local settings a person may set to point the tests at a set of servers of theirs. */
+const LOCAL_SETTINGS = [
+  'CRATEWATCH_KAFKA_PORT',
+  'CRATEWATCH_KAFKA_CONTROLLER_PORT',
+  'CRATEWATCH_NEO4J_PORT',
+  'CRATEWATCH_INFRA_DATA',
+] as const;
+
+/** `n` distinct ports free on 127.0.0.1 right now (all held open at once, so never the same twice). */
+async function freeLocalPorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.on('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((srv) => {
+    const addr = srv.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  });
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
+}
+
+/**
+ * infra/local for this run: servers of its own (see the header) unless the environment names
+ * infra/local settings, then those (shared, leased). Returns the addresses and how to give them back.
+ */
+async function startLocal(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const named = LOCAL_SETTINGS.filter((v) => process.env[v]?.trim());
+  return named.length ? startShared(named) : startPrivate();
+}
+
+/** Servers on free ports with a fresh data dir: nobody else's, removed at teardown. */
+async function startPrivate(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const [kafkaPort, controllerPort, neo4jPort] = await freeLocalPorts(3);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `cratewatch-infra-${process.pid}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CRATEWATCH_KAFKA_PORT: String(kafkaPort),
+    CRATEWATCH_KAFKA_CONTROLLER_PORT: String(controllerPort),
+    CRATEWATCH_NEO4J_PORT: String(neo4jPort),
+    CRATEWATCH_INFRA_DATA: dataDir,
+  };
+  log(
+    `no KAFKA_BROKERS/NEO4J_URI and no Docker: starting infra/local servers of this run's own ` +
+      `(kafka ${kafkaPort}, controller ${controllerPort}, neo4j ${neo4jPort}, data ${dataDir})`,
+  );
+  // If this process dies without its teardown (SIGKILL, a crash), the watchdog stops and removes them.
+  const reaper = spawn(process.execPath, [path.join(ROOT, 'infra', 'local', 'reap.mjs'), String(process.pid), dataDir], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: 'ignore',
+  });
+  reaper.unref();
+  const stop = async () => {
+    const { code } = await run('bash', [path.join(ROOT, 'infra', 'local', 'stop'), '--wipe'], env);
+    if (code !== 0) log(`infra/local/stop --wipe exited ${code}`);
+    rmSync(dataDir, { recursive: true, force: true });
+    if (reaper.pid !== undefined && reaper.exitCode === null) {
+      try {
+        process.kill(reaper.pid, 'SIGTERM');
+      } catch {
+        // already gone: it saw the data dir go
+      }
+    }
+  };
+  const { code, stdout } = await run('bash', [path.join(ROOT, 'infra', 'local', 'start')], env);
+  if (code !== 0) {
+    await stop(); // nobody else will ever use them: do not leave them running
+    throw new Error(
+      `infra/local/start failed (exit ${code}); see its output above. ` +
+        'Set KAFKA_BROKERS and NEO4J_URI to use servers you run yourself.',
+    );
+  }
+  try {
+    return { env: parseStartOutput(stdout), stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The servers the environment's CRATEWATCH_* settings name, leased (other runs may share them). */
+async function startShared(named: readonly string[]): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  log(`no KAFKA_BROKERS/NEO4J_URI and no Docker: infra/local/start --lease with ${named.map((v) => `${v}=${process.env[v]}`).join(' ')}`);
+  const { code, stdout } = await run('bash', [path.join(ROOT, 'infra', 'local', 'start'), '--lease', String(process.pid)]);
   if (code !== 0) {
     throw new Error(
       `infra/local/start failed (exit ${code}); see its output above. ` +
         'Set KAFKA_BROKERS and NEO4J_URI to use servers you run yourself.',
     );
   }
+  const env = parseStartOutput(stdout);
+  const launched = (env.CRATEWATCH_INFRA_STARTED ?? '').split(',').filter(Boolean);
+  log(launched.length ? `launched ${launched.join(', ')}` : 'servers were already running');
+  // `stop --release` stops them only if a test run launched them and no other test run still holds
+  // a lease (concurrent runs on the same settings share the servers), never servers started by hand.
+  return {
+    env,
+    stop: async () => {
+      const r = await run('bash', [path.join(ROOT, 'infra', 'local', 'stop'), '--release', String(process.pid)]);
+      if (r.code !== 0) log(`infra/local/stop --release exited ${r.code}`);
+    },
+  };
+}
+
+function parseStartOutput(stdout: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of stdout.split('\n')) {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
     if (m) env[m[1]!] = m[2]!;
   }
   if (!env.KAFKA_BROKERS || !env.NEO4J_URI) throw new Error(`infra/local/start printed no addresses:\n${stdout}`);
-  const launched = (env.CRATEWATCH_INFRA_STARTED ?? '').split(',').filter(Boolean);
-  log(launched.length ? `launched ${launched.join(', ')}` : 'servers were already running');
-  return { env, launched };
-}
-
-/**
- * Gives the servers back: `infra/local/stop --release` stops them only if a test run launched them
- * and no other test run still holds a lease (concurrent runs share the servers), and never stops
- * servers someone started by hand.
- */
-async function releaseLocal(): Promise<void> {
-  const { code } = await run('bash', [path.join(ROOT, 'infra', 'local', 'stop'), '--release', String(process.pid)]);
-  if (code !== 0) log(`infra/local/stop --release exited ${code}`);
+  return env;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

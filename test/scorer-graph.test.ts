@@ -3,7 +3,8 @@
  * (pools, audits, criteria), maintainers.signals (owners, repositories) and crates.releases
  * (versions); the findings they raise are tested in scorer-coverage and scorer-maintainer. Real Kafka,
  * real Neo4j, the real scorer process; entries from a real cargo-vet pool in ../shared/data (the
- * pool part skips when absent). Names are unique to this run: other test files clear the graph.
+ * pool part skips when absent). Names are unique to this run, and every count is of this file's own
+ * nodes: the graph is shared with the other test files.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,11 +34,23 @@ const count = async (cypher: string, params: Record<string, unknown> = {}): Prom
 const send: ScorerProbe['send'] = (name, messages) => probe.send(name, messages);
 const drained = (names: string[]) => probe.drained(names, 60_000);
 
-/** Everything in the graph, counted: a replay must leave both numbers as they are. */
-const totals = async () => ({
-  nodes: await count('MATCH (n) RETURN count(n) AS n'),
-  rels: await count('MATCH ()-[r]->() RETURN count(r) AS n'),
-});
+/**
+ * What this file writes, counted: the nodes of its pool (`pool-${run}`: Pool, Audit, Criteria), of
+ * the given crates (Crate, Version), its maintainers, repositories and workspaces (names with
+ * `run`), and every relationship at one of them. A replay must leave both numbers as they are.
+ * Not the whole graph: other test files (and whatever else the servers were used for) share it.
+ */
+const MINE = `(n.pool = $pool OR (n:Pool AND n.name = $pool) OR (n:Crate AND n.name IN $crates) OR (n:Version AND n.crate IN $crates)
+  OR ((n:Maintainer OR n:Repository OR n:Workspace) AND coalesce(n.login, n.url, n.id) CONTAINS $run))`;
+const totals = async (crates: string[]) => {
+  const params = { pool: `pool-${run}`, crates, run };
+  const t = {
+    nodes: await count(`MATCH (n) WHERE ${MINE} RETURN count(n) AS n`, params),
+    rels: await count(`MATCH (n)-[r]-() WHERE ${MINE} RETURN count(DISTINCT r) AS n`, params),
+  };
+  expect(t.nodes * t.rels, 'the counted scope is empty').toBeGreaterThan(0);
+  return t;
+};
 
 beforeAll(async () => {
   scorer = await startService('scorer', env);
@@ -126,11 +139,11 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
   });
 
   it('a replay of the same events changes nothing', async () => {
-    before = await totals();
+    before = await totals(crates);
     const audits = await q<{ id: string }>('MATCH (a:Audit {pool: $pool}) RETURN a.id AS id ORDER BY id', { pool });
     await sendPool([...events.values(), criteriaEvent]);
     await drained(['audits.pool']);
-    expect(await totals()).toEqual(before);
+    expect(await totals(crates)).toEqual(before);
     expect(await q('MATCH (a:Audit {pool: $pool}) RETURN a.id AS id ORDER BY id', { pool })).toEqual(audits);
   });
 
@@ -234,10 +247,10 @@ describe('maintainers.signals → Maintainer, Repository', () => {
     expect(repo!.r).toMatchObject({ url: repoA, archived: false, archivedObservedAt: now, signedCommits_ratio: 0.06, signedCommits_total: 50, pushedAt: '2025-12-01T00:00:00Z', repository_host: 'github.com' });
     expect(JSON.parse(repo!.r.signedCommits as string)).toEqual({ signed: 3, total: 50, ratio: 0.06 });
 
-    const before = await totals();
+    const before = await totals([crate]);
     await send('maintainers.signals', [{ key: crate, value: first }]);
     await drained(['maintainers.signals']);
-    expect(await totals()).toEqual(before);
+    expect(await totals([crate])).toEqual(before);
   });
 
   it('a new event replaces the owner set and the repository; what is left with no crate goes', async () => {
@@ -299,11 +312,11 @@ describe('crates.releases → Version', () => {
 
     // A version a workspace locks keeps its LOCKS when its release (or yank) arrives.
     await q(`MERGE (w:Workspace {id: $ws}) WITH w MATCH (v:Version {id: $v}) MERGE (w)-[:LOCKS {firstParty: false}]->(v)`, { ws: `ws-${run}`, v: `${crate}@1.2.0` });
-    const before = await totals();
+    const before = await totals([crate]);
     await send('crates.releases', evs.map((e) => ({ key: crate, value: e })));
     await send('crates.releases', [{ key: crate, value: release('1.2.0', true) }]);
     await drained(['crates.releases']);
-    expect(await totals()).toEqual(before);
+    expect(await totals([crate])).toEqual(before);
     expect(await count('MATCH (:Workspace {id: $ws})-[:LOCKS]->(v:Version {id: $v, yanked: true}) RETURN count(v) AS n', { ws: `ws-${run}`, v: `${crate}@1.2.0` })).toBe(1);
   });
 

@@ -54,6 +54,15 @@ function stopAfter(producer: Producer, after: number, ac: AbortController, topic
   });
 }
 
+/** The HEAD commit the workspace checkpoint in `stateDir` records for `id` (written atomically: tmp + rename). */
+function checkpointHead(stateDir: string, id: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(stateDir, 'workspaces.json'), 'utf8')) as WorkspaceCheckpoint).heads?.[id];
+  } catch {
+    return undefined; // not written yet
+  }
+}
+
 /** Waits until `n` messages arrived, then a little longer so a duplicate would show. */
 async function settle(c: { got: Got[] }, n: number, what: string): Promise<void> {
   await waitFor(what, () => c.got.length >= n, 60_000);
@@ -250,9 +259,16 @@ describe('restart: git workspace and endpoint CLI processes (SIGTERM / SIGKILL, 
       gitIn(repo, 'commit', '-q', '-m', 'docs');
       writeFileSync(join(repo, 'Cargo.lock'), lock.replace('1.15.0', '1.15.1'));
       gitIn(repo, 'commit', '-q', '-am', 'bump');
+      const bump = gitIn(repo, 'rev-parse', 'HEAD').trim();
       const b = runCli(args, env);
       await waitFor('second event', () => c.got.length >= 2 || (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))));
-      b.proc.kill('SIGKILL'); // no clean stop: the checkpoint written after the acknowledgement is what counts
+      // No clean stop: the checkpoint written after the acknowledgement is what counts, so kill only
+      // once it is written. Seeing the event in Kafka is not enough: the broker hands it to our
+      // consumer before (or while) the process handles the acknowledgement and saves the checkpoint,
+      // and a kill in that window must repeat the event (at-least-once), which is not what this
+      // test is about.
+      await waitFor('the checkpoint to record the bump', () => checkpointHead(env.CRATEWATCH_STATE_DIR, id) === bump || (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))));
+      b.proc.kill('SIGKILL');
       await b.exited;
       const d = runCli(args, env);
       await waitFor('three polls after the restart', () => polls(d.output()) >= 3 || (d.proc.exitCode !== null && Promise.reject(new Error(d.output()))), 30_000);
