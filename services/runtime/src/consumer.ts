@@ -116,6 +116,8 @@ export async function eachRefusing(ms: ConsumedMessage[], handle: (m: ConsumedMe
 interface Turn {
   live: () => boolean;
   heartbeat: () => Promise<void>;
+  /** Commits what was resolved, when kafkajs' auto-commit settings say it is due. */
+  commit: () => Promise<void>;
 }
 
 /** Raised inside a turn when the member lost its partition (stop, rebalance): nothing more is resolved. */
@@ -134,9 +136,11 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
   const size = opts.batchSize ?? 200;
   await consumer.run({
     autoCommit: true,
+    // Commit at least every 5 s as well as after each batch, so a long batch's progress is kept.
+    autoCommitInterval: 5000,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const turn: Turn = { live: () => isRunning() && !isStale(), heartbeat };
+    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      const turn: Turn = { live: () => isRunning() && !isStale(), heartbeat, commit: () => commitOffsetsIfNecessary() };
       const all: ConsumedMessage[] = batch.messages.map((message) => ({ topic: batch.topic, partition: batch.partition, message, key: message.key === null ? null : message.key.toString() }));
       if (all.length === 0) return;
       health.fetched(batch.topic, batch.partition, batch.highWatermark, all[0]!.message.offset);
@@ -153,6 +157,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
           if (opts.handleBatch) await loop.applyRun(run, { caughtUp }, turn, resolve);
           else await loop.applyEach(run, turn, resolve);
           await heartbeat();
+          await turn.commit();
         }
       } catch (err) {
         if (!(err instanceof TurnOver)) throw err;
@@ -210,6 +215,10 @@ class PoisonPolicy {
     for (const m of run) {
       await this.applyOne(m, turn);
       resolve(m);
+      // One by one, a run can take longer than the session: beat (kafkajs sends at most one per
+      // heartbeatInterval) and commit as we go, or the group drops us and the run starts over.
+      await turn.heartbeat();
+      await turn.commit();
     }
   }
 

@@ -129,6 +129,42 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
     }
   });
 
+  it('keeps its partition through a run applied one by one that outlasts the session', async () => {
+    // 200 messages (one run), the 11th poison, 60 ms each one by one: after the poison one (whose
+    // retries beat) ~11 s, longer than a 6 s session.
+    // Without heartbeats and commits between messages the group drops the member mid-run, the run
+    // starts over and the poison message is dead-lettered again and again.
+    const values = Array.from({ length: 200 }, (_, i) => (i === 10 ? 'poison' : `m${i}`));
+    const topic = await topicWith(values);
+    const groupId = uniqueName('g');
+    const session = process.env.KAFKA_SESSION_TIMEOUT_MS;
+    process.env.KAFKA_SESSION_TIMEOUT_MS = '6000';
+    const apply = async (v: string) => {
+      await new Promise((r) => setTimeout(r, 60));
+      if (v === 'poison') throw new Error('poison');
+    };
+    const loop = await runConsumer({
+      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('poison-test'), policy: fast,
+      handle: (m) => apply(m.message.value!.toString()),
+      handleBatch: async (ms) => {
+        if (ms.some((m) => m.message.value!.toString() === 'poison')) throw new Error('the run fails as a whole');
+        return new Map();
+      },
+    });
+    if (session === undefined) delete process.env.KAFKA_SESSION_TIMEOUT_MS;
+    else process.env.KAFKA_SESSION_TIMEOUT_MS = session;
+    try {
+      await until(async () => (await committedOffset(groupId, topic)) === '200', 'the committed offset at the end', 120_000);
+      const admin = kafka.admin();
+      await admin.connect();
+      const dlqEnd = await admin.fetchTopicOffsets(dlqTopic(topic));
+      await admin.disconnect();
+      expect(dlqEnd.reduce((n, p) => n + Number(p.high), 0)).toBe(1);
+    } finally {
+      await loop.stop();
+    }
+  }, 180_000);
+
   it('waits out an outage without dead-lettering, showing the partition as retrying', async () => {
     const topic = await topicWith(['m0', 'm1']);
     const groupId = uniqueName('g');
