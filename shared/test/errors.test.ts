@@ -11,8 +11,9 @@ const ARGS: Record<string, unknown[]> = {
   LockedVersionError: ['Cargo.lock', 'foo', 'x', 3, 'package[0].version'],
 };
 
-const errorClasses = Object.entries(shared).filter(
-  (e): e is [string, new (...args: unknown[]) => Error] => typeof e[1] === 'function' && e[1].prototype instanceof Error,
+type ErrorClass = new (...args: unknown[]) => Error;
+const errorClasses: [string, ErrorClass][] = Object.entries(shared as Record<string, unknown>).flatMap(([name, v]) =>
+  typeof v === 'function' && v.prototype instanceof Error ? [[name, v as ErrorClass] as [string, ErrorClass]] : [],
 );
 
 describe('error classes exported by shared', () => {
