@@ -94,6 +94,20 @@ describe('cratewatch CLI (built, as a process)', () => {
     expect(bad.stderr).toMatch(/bad.lock, field `package\[0\].name`/);
   });
 
+  it('scan and gate: a locked version that is not SemVer exits 2, naming file, line and package', () => {
+    const lock = path.join(dir, 'notsemver.lock');
+    writeFileSync(lock, lockText([['foo', '1.0.0'], ['bar', '2.0']]));
+    const want = `${lock}, line 15, field \`package[2].version\`: package "bar": version "2.0" is not SemVer`;
+    const scan = run(['scan', lock], { quiet: true }); // quiet: stderr is only the error
+    expect(scan.code).toBe(2);
+    expect(scan.stderr).toBe(`cratewatch scan: ${want}\n`);
+    for (const args of [['--base', lock, '--head', path.join(dir, 'ws/Cargo.lock')], ['--base', path.join(dir, 'base.lock'), '--head', lock]]) {
+      const gate = run(['gate', ...args], { quiet: true });
+      expect(gate.code).toBe(2);
+      expect(gate.stderr).toBe(`cratewatch gate: ${want}\n`);
+    }
+  });
+
   it('scan reads cargo-metadata.json beside the Cargo.lock: exact dependency kinds (a dev-only crate needs safe-to-run); stale metadata is refused, naming both files', () => {
     const ws = path.join(dir, 'kinds');
     mkdirSync(ws, { recursive: true });

@@ -4,7 +4,7 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { FormatError, tomlLine } from './errors.js';
-import { type Interval, RequirementError, intervalContains, parseVersion, requirementToInterval } from './rustsemver.js';
+import { type Interval, RequirementError, intervalContains, isSemVer, requirementToInterval } from './rustsemver.js';
 import { type Lockfile, type LockedPackage, isCratesIo } from './lockfile.js';
 
 export type Informational = 'notice' | 'unmaintained' | 'unsound' | string;
@@ -138,9 +138,14 @@ export function unaffectedIntervals(a: Pick<Advisory, 'versions'>): Interval[] {
   return [...a.versions.patched, ...a.versions.unaffected].map(requirementToInterval);
 }
 
-/** Whether `version` of the advisory's package is affected: it lies outside every unaffected interval. */
+/**
+ * Whether `version` of the advisory's package is affected: it lies outside every unaffected interval.
+ * RustSec's ranges speak of crates.io releases, which are SemVer; any other string (a cargo-vet git
+ * audit's `1.2.3@git:<commit>`, a typo in an event) is affected by nothing, rather than an error
+ * every consumer would have to catch.
+ */
 export function isAffected(a: Pick<Advisory, 'versions'>, version: string, intervals = unaffectedIntervals(a)): boolean {
-  parseVersion(version);
+  if (!isSemVer(version)) return false;
   return !intervals.some((i) => intervalContains(i, version));
 }
 

@@ -3,6 +3,8 @@
  * problem is (file, and line or field when known) so that a security engineer can go and fix it.
  */
 export class FormatError extends Error {
+  override name = 'FormatError';
+
   constructor(
     readonly file: string,
     readonly detail: string,
@@ -16,7 +18,6 @@ export class FormatError extends Error {
       .filter(Boolean)
       .join(', ');
     super(`${at}: ${detail}`);
-    this.name = 'FormatError';
   }
 }
 

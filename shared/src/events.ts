@@ -281,9 +281,10 @@ export const SCHEMAS = {
 } as const;
 
 export class EventValidationError extends Error {
+  override name = 'EventValidationError';
+
   constructor(readonly topic: string, readonly issues: string[]) {
     super(`invalid ${topic} event: ${issues.join('; ')}`);
-    this.name = 'EventValidationError';
   }
 }
 

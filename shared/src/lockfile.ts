@@ -1,5 +1,6 @@
 import { parse as parseToml } from 'smol-toml';
 import { FormatError, tomlLine } from './errors.js';
+import { isSemVer } from './rustsemver.js';
 
 /** The crates.io registry, as Cargo writes it in `source` (git index and sparse protocol). */
 export const CRATES_IO_SOURCES = new Set([
@@ -23,6 +24,21 @@ export interface Lockfile {
   /** Lockfile format: 3 or 4 (v1/v2 have no `version` key and keep checksums in [metadata]). */
   version: number;
   packages: LockedPackage[];
+}
+
+/**
+ * A locked package whose `version` is not SemVer. Cargo only ever writes SemVer there, so the file
+ * was edited by hand or by a broken tool; every consumer (advisory matching, cargo-vet, ordering)
+ * needs a real version, so the file is refused rather than the package skipped.
+ * A FormatError like the others, so every caller refuses it the same way; its message reads
+ * `Cargo.lock, line 42, field \`package[3].version\`: package "foo": version "1.0" is not SemVer`.
+ */
+export class LockedVersionError extends FormatError {
+  override name = 'LockedVersionError';
+
+  constructor(file: string, readonly packageName: string, readonly version: string, line: number | undefined, field: string) {
+    super(file, `package ${JSON.stringify(packageName)}: version ${JSON.stringify(version)} is not SemVer`, { line, field });
+  }
 }
 
 export const packageId = (name: string, version: string): string => `${name}@${version}`;
@@ -70,10 +86,13 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
     if (!Array.isArray(deps) || deps.some((d) => typeof d !== 'string')) {
       throw new FormatError(file, 'expected an array of strings', { field: at('dependencies') });
     }
+    const name = str('name', true)!;
+    const version = str('version', true)!;
+    if (!isSemVer(version)) throw new LockedVersionError(file, name, version, versionLine(text, i), at('version'));
     return {
       id: '',
-      name: str('name', true)!,
-      version: str('version', true)!,
+      name,
+      version,
       source: str('source', false),
       checksum: str('checksum', false),
       dependencies: [],
@@ -114,4 +133,25 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
     version,
     packages: packages.map(({ rawDeps: _r, ...p }) => p),
   };
+}
+
+/**
+ * The line of the `version` key of the i-th `[[package]]` table, 1-based, as Cargo lays the file
+ * out (a header line, then one key per line); undefined for a layout it does not write (inline
+ * tables), where the error names the field path instead.
+ */
+function versionLine(text: string, index: number): number | undefined {
+  const lines = text.split(/\r?\n/);
+  let tables = 0; // [[package]] headers seen so far
+  let inside = false; // whether the current table is the index-th [[package]]
+  for (let n = 0; n < lines.length; n++) {
+    const l = lines[n]!.trim();
+    if (l.startsWith('[')) {
+      const isPackage = /^\[\[\s*package\s*\]\]$/.test(l);
+      inside = isPackage && tables === index;
+      if (isPackage) tables++;
+      if (tables > index + 1) return undefined;
+    } else if (inside && /^version\s*=/.test(l)) return n + 1;
+  }
+  return undefined;
 }

@@ -28,7 +28,21 @@ export interface Interval {
   upper: Bound;
 }
 
-export class RequirementError extends Error {}
+/** A RustSec requirement, or a version inside one, that RustSec could not read. */
+export class RequirementError extends Error {
+  override name = 'RequirementError';
+}
+
+/**
+ * Whether `v` is a SemVer 2.0 version exactly as Cargo writes one (`1.2.3`, `1.0.0-rc.1`, `1.0.2+wasi-0.2.9`): no
+ * `v` or `=` prefix, no whitespace, no missing part. A crates.io release's version always is; a
+ * cargo-vet git audit's `1.2.3@git:<commit>` is not (it names a git revision, not a release).
+ */
+export function isSemVer(v: string): boolean {
+  const p = semver.parse(v);
+  // Node's parser also takes a `v` prefix and surrounding blanks: the round trip refuses those.
+  return p !== null && `${p.version}${p.build.length ? `+${p.build.join('.')}` : ''}` === v;
+}
 
 /** Parses a full version (major.minor.patch, optional pre-release and build) strictly. */
 export function parseVersion(v: string): semver.SemVer {

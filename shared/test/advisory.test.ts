@@ -84,6 +84,12 @@ describe('matchLockfile', () => {
     expect(isAffected(a, '1.0.0')).toBe(true);
   });
 
+  it('a version that is not SemVer is affected by nothing, and does not throw', () => {
+    // 1.0.0 is affected (above); the same number audited at a git revision is no crates.io release.
+    expect(isAffected(a, '1.0.0@git:1f3c657c8073aec4f0b6ebac7be33b4851644745')).toBe(false);
+    for (const v of ['1.0', 'v1.0.0', 'latest', '']) expect(isAffected(a, v), v).toBe(false);
+  });
+
   it('never matches withdrawn or toolchain advisories', () => {
     const withdrawn = parseAdvisory(advisory(BASIC.replace('date = "2099-01-01"', 'date = "2099-01-01"\nwithdrawn = "2099-02-01"')), 'crates/demo/W.md');
     const rust = parseAdvisory(advisory(BASIC), 'rust/demo/R.md');

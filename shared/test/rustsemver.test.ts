@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import semver from 'semver';
-import { compareVersions, intervalContains, requirementToInterval } from '../src/rustsemver.js';
+import { compareVersions, intervalContains, isSemVer, requirementToInterval } from '../src/rustsemver.js';
 
 const inReq = (req: string, v: string) => intervalContains(requirementToInterval(req), v);
 
@@ -67,5 +67,16 @@ describe('RustSec requirements', () => {
     expect(() => requirementToInterval('>= 2.0, < 1.0')).toThrow(/empty range/);
     expect(() => requirementToInterval('>= 1, < 2, < 3')).toThrow(/too many comparators/);
     expect(() => requirementToInterval('>= banana')).toThrow(/not a version comparator/);
+  });
+});
+
+describe('isSemVer: a version as Cargo writes one', () => {
+  it('takes full versions with pre-release and build metadata', () => {
+    for (const v of ['0.1.5', '1.0.0-rc.1', '1.0.2+wasi-0.2.9', '300.3.1+3.3.1', '1.0.0-alpha.1+b.01']) expect(isSemVer(v), v).toBe(true);
+  });
+  it('refuses what Node semver would let through or Cargo never writes', () => {
+    for (const v of ['v1.2.3', '=1.2.3', ' 1.2.3', '1.2.3 ', '1.2', '01.2.3', '1.2.3-01', '', 'latest', '0.1.5@git:1f3c657c8073aec4f0b6ebac7be33b4851644745']) {
+      expect(isSemVer(v), JSON.stringify(v)).toBe(false);
+    }
   });
 });

@@ -317,10 +317,9 @@ export async function startConfigured(
     const names = new Set(cfg.maintainers.crates);
     for (const w of cfg.workspaces) {
       try {
-        const text = w.git
-          ? (await readGitWorkspace(w.git, (await git(['rev-parse', 'HEAD^{commit}'], w.git)).trim(), w.subdir)).lockText
-          : readWorkspaceFiles(w.path!).lockText;
-        for (const n of lockedCrates(text, w.id)) names.add(n);
+        const files = w.git ? await readGitWorkspace(w.git, (await git(['rev-parse', 'HEAD^{commit}'], w.git)).trim(), w.subdir) : readWorkspaceFiles(w.path!);
+        // Named by its path (repo@commit:path for git), so a refusal says which file to fix.
+        for (const n of lockedCrates(files.lockText, files.lockPath)) names.add(n);
       } catch (err) {
         log.warn('workspace unreadable: its crates are not tracked this time', { workspace: w.id, error: err });
       }

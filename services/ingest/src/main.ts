@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Checkpoint, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
+import { FormatError } from '@cratewatch/shared';
 import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
 import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
 import { PoolsSource, poolRefs } from './sources/pools.js';
@@ -239,6 +240,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     (code) => process.exit(code),
     (err) => {
       if (err instanceof ConfigError) {
+        process.stderr.write(`cratewatch-ingest: ${err.message}\n`);
+        process.exit(2);
+      }
+      if (err instanceof FormatError) {
+        // A --lockfile that cannot be read (not TOML, a version that is not SemVer): say where, no stack.
         process.stderr.write(`cratewatch-ingest: ${err.message}\n`);
         process.exit(2);
       }

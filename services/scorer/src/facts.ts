@@ -5,7 +5,7 @@
  * refused with the path of the field, like a schema failure (BadMessageError → the topic's DLQ).
  */
 import { createHash } from 'node:crypto';
-import type { MaintainerEvent, PoolEvent, ReleaseEvent } from '@cratewatch/shared';
+import { isSemVer, parseVetVersion, type MaintainerEvent, type PoolEvent, type ReleaseEvent } from '@cratewatch/shared';
 import { BadMessageError } from '@cratewatch/runtime';
 
 /** The key under which a pool's criteria definitions travel (`pool/*criteria*`). */
@@ -20,7 +20,12 @@ export interface AuditRow {
   /** `pool/crate/kind/<hash of the entry's content>`: a replayed event MERGEs the same nodes. */
   id: string;
   props: Record<string, Prop> & { pool: string; crate: string; kind: AuditKind };
-  /** The version it certifies (a full audit's version, a delta's target). */
+  /**
+   * The crates.io release it certifies (a full audit's version, a delta's target). Absent for an
+   * audit of a git revision (`1.2.3@git:<commit>`: it vets only a package built from that commit,
+   * never the release `1.2.3`; the revision is the Audit's `gitRev`) and for a version cargo-vet
+   * could not read (`versionProblem`).
+   */
   certifies?: string;
 }
 
@@ -127,8 +132,12 @@ function auditRow(pool: string, crate: string, table: (typeof CRATE_TABLES)[numb
       [from, to] = [m[1]!, m[2]!];
     }
     kind = version !== undefined ? 'full' : delta !== undefined ? 'delta' : 'violation';
-    certifies = version ?? to ?? undefined;
-    props = { version: version ?? null, delta: delta ?? null, deltaFrom: from, deltaTo: to, violation: violation ?? null, importable: f.bool('importable') ?? null };
+    const read = auditedVersion(version ?? to ?? undefined, from, `${at}.${version !== undefined ? 'version' : 'delta'}`);
+    certifies = read.certifies;
+    props = {
+      version: version ?? null, delta: delta ?? null, deltaFrom: from, deltaTo: to, violation: violation ?? null, importable: f.bool('importable') ?? null,
+      gitRev: read.gitRev, versionProblem: read.problem,
+    };
   } else {
     const userId = f.num('user-id');
     const publisher = f.str('trusted-publisher');
@@ -146,6 +155,24 @@ function auditRow(pool: string, crate: string, table: (typeof CRATE_TABLES)[numb
   // The entry as the pool wrote it, so the resolver can read a trusted pool back from the graph.
   props = { ...props, table, entry: JSON.stringify(e) };
   return { id, props: { ...common, ...props, kind }, ...(certifies !== undefined ? { certifies } : {}) };
+}
+
+/**
+ * What an audit's version certifies, read as cargo-vet reads it (shared `parseVetVersion`): a
+ * crates.io release; or a git revision (`gitRev`), which certifies no crates.io Version, since
+ * cargo-vet lets it vet only a package whose source is that commit; or, for a string cargo-vet would
+ * refuse (in the target, or a delta's `from`), a `problem` naming the field. Such an entry is kept,
+ * certifying nothing, rather than refused: the event is the crate's whole set of entries, and one
+ * odd entry must not drop the others.
+ */
+function auditedVersion(target: string | undefined, from: string | null, field: string): { certifies?: string; gitRev: string | null; problem: string | null } {
+  const read = target === undefined ? undefined : parseVetVersion(target);
+  const bad = [target, from ?? undefined].find((v) => v !== undefined && parseVetVersion(v) === undefined);
+  return {
+    ...(read && read.gitRev === undefined ? { certifies: read.version } : {}),
+    gitRev: read?.gitRev ?? null,
+    problem: bad === undefined ? null : `${field}: ${JSON.stringify(bad)} is not a version (SemVer, or SemVer@git:<40 hex digits>)`,
+  };
 }
 
 /** A pool's criteria definitions (`pool/*criteria*`). */
@@ -289,6 +316,8 @@ export function checkReleaseKey(key: string | null, ev: ReleaseEvent): void {
 }
 
 export function releaseRow(ev: ReleaseEvent): ReleaseRow {
+  // crates.io publishes only SemVer versions; anything else would be a Version node no rule can read.
+  if (!isSemVer(ev.version)) throw new BadMessageError(`version: ${JSON.stringify(ev.version)} is not SemVer`);
   return {
     crate: ev.crate,
     version: ev.version,

@@ -562,12 +562,39 @@ export class Graph {
       { audits: audits.map((a) => ({ id: a.id, pool: a.props.pool, props: a.props })) },
     );
     const links = audits.filter((a) => a.certifies !== undefined).map((a) => ({ audit: a.id, crate: a.props.crate, version: a.certifies! }));
+    await Graph.dropStaleCertifies(tx, audits, links);
     await Graph.mergeVersions(tx, links.map((l) => ({ crate: l.crate, version: l.version })));
     await tx.run(
       `UNWIND $links AS l
        MATCH (a:Audit {id: l.audit}), (v:Version {id: l.crate + '@' + l.version})
        MERGE (a)-[:CERTIFIES]->(v)`,
       { links },
+    );
+  }
+
+  /**
+   * Removes CERTIFIES edges of these audits that their rows no longer ask for. An Audit's id comes
+   * from its entry, so this only happens when the reading of an entry changed: a git audit
+   * (`0.1.5@git:<commit>`) was once written as certifying a Version `oneshot@0.1.5@git:<commit>`.
+   * Such a Version, named by no release and locked by no workspace, is deleted with its AFFECTS.
+   */
+  private static async dropStaleCertifies(tx: ManagedTransaction, audits: AuditRow[], links: { audit: string; crate: string; version: string }[]): Promise<void> {
+    const wanted = new Map(links.map((l) => [l.audit, `${l.crate}@${l.version}`]));
+    const rows = audits.map((a) => ({ audit: a.id, keep: wanted.get(a.id) ?? null }));
+    const r = await tx.run(
+      `UNWIND $rows AS r
+       MATCH (:Audit {id: r.audit})-[c:CERTIFIES]->(v:Version) WHERE r.keep IS NULL OR v.id <> r.keep
+       DELETE c
+       RETURN collect(DISTINCT v.id) AS ids`,
+      { rows },
+    );
+    const ids = (r.records[0]?.get('ids') as string[] | undefined) ?? [];
+    if (ids.length === 0) return;
+    await tx.run(
+      `UNWIND $ids AS id
+       MATCH (v:Version {id: id}) WHERE v.yanked IS NULL AND v.publishedAt IS NULL AND NOT (v)<-[:LOCKS]-() AND NOT (v)<-[:CERTIFIES]-()
+       DETACH DELETE v`,
+      { ids },
     );
   }
 

@@ -17,6 +17,7 @@ import {
   FormatError,
   encodeEvent,
   isAffected,
+  isSemVer,
   unaffectedIntervals,
   CRATES_IO_SOURCES,
   type Advisory,
@@ -271,6 +272,9 @@ export class Scorer {
     // every workspace locking them (one pass over all of them).
     const riskCrates = [...new Set([...maintainers.map((m) => m.crate), ...releases.map((r) => r.crate)])];
     if (riskCrates.length) await this.recomputeMaintainerFindings({ crates: riskCrates });
+    for (const a of pools.flatMap((p) => p.audits)) {
+      if (a.props.versionProblem) this.log.warn('audit kept without a version it certifies', { audit: a.id, problem: a.props.versionProblem });
+    }
     this.log.info('facts applied', {
       releases: releases.length,
       poolCrates: pools.length,
@@ -291,11 +295,8 @@ export class Scorer {
       for (const v of versions) {
         if (v.crate !== a.package) continue;
         const lv: LockedVersion = { id: `${v.crate}@${v.version}`, crate: v.crate, version: v.version, source: CRATES_IO_SOURCE };
-        try {
-          if (affects(a, lv, intervals)) pairs.push({ advisory: a.id, version: lv.id });
-        } catch {
-          // a version string the semver parser refuses (an audit's typo) is matched by nothing
-        }
+        // A version that is not SemVer is affected by nothing (shared `isAffected`), never an error.
+        if (affects(a, lv, intervals)) pairs.push({ advisory: a.id, version: lv.id });
       }
     }
     await Graph.addAffects(tx, [...new Map(pairs.map((p) => [`${p.advisory}|${p.version}`, p])).values()]);
@@ -495,6 +496,9 @@ export class Scorer {
    * set when those advisories arrived, so only this workspace's versions are matched here.
    */
   async onWorkspace(ev: WorkspaceEvent): Promise<void> {
+    // Ingest refuses such a Cargo.lock (shared LockedVersionError); an event from elsewhere is refused alike.
+    const odd = ev.packages.findIndex((p) => !isSemVer(p.version));
+    if (odd >= 0) throw new BadMessageError(`workspace ${ev.id}: packages.${odd}.version: ${JSON.stringify(ev.packages[odd]!.version)} is not SemVer`);
     try {
       storeOf(ev); // a store cargo-vet could not read refuses the event, naming file, table and key
     } catch (err) {

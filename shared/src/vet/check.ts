@@ -18,7 +18,7 @@
  * criteria-map targets (only used when fetching imports, storage.rs:1056-1076), formatting
  * (BadFormat: needs the file text; see README).
  */
-import semver from 'semver';
+import { isSemVer } from '../rustsemver.js';
 import {
   SAFE_TO_DEPLOY,
   SAFE_TO_RUN,
@@ -99,15 +99,26 @@ const STAGE_MESSAGE: Record<StoreCheckStage, string> = {
 
 const tableName = (p: string) => (/^[A-Za-z0-9_-]+$/.test(p) ? p : JSON.stringify(p));
 
-/** cargo-vet's `VetVersion::parse` (format.rs:73-93): semver, optionally `@git:<40 hex>`. */
-export function validVetVersion(s: string): boolean {
+/**
+ * A version as cargo-vet reads it in an audit, exemption or policy key (`VetVersion::parse`,
+ * format.rs:73-93): a SemVer release (`1.2.3`), or `1.2.3@git:<40 hex digits>`, an audit of that
+ * git revision. cargo-vet compares the two parts together, so a git audit vets only a package whose
+ * source is that revision (`PackageExt::vet_version`, main.rs), never the crates.io release of the
+ * same number. Undefined when cargo-vet would refuse the string.
+ */
+export function parseVetVersion(s: string): { version: string; gitRev?: string } | undefined {
   const at = s.indexOf('@');
-  if (at < 0) return semver.valid(s) !== null && semver.clean(s) === s;
+  if (at < 0) return isSemVer(s) ? { version: s } : undefined;
   const rev = s.slice(at + 1).trimStart();
-  if (!rev.startsWith('git:')) return false;
-  const hash = rev.slice(4);
-  const ver = s.slice(0, at).trimEnd();
-  return /^[0-9a-fA-F]{40}$/.test(hash) && semver.valid(ver) !== null && semver.clean(ver) === ver;
+  if (!rev.startsWith('git:')) return undefined;
+  const gitRev = rev.slice(4);
+  const version = s.slice(0, at).trimEnd();
+  return /^[0-9a-fA-F]{40}$/.test(gitRev) && isSemVer(version) ? { version, gitRev } : undefined;
+}
+
+/** Whether cargo-vet reads `s` as a version (see `parseVetVersion`). */
+export function validVetVersion(s: string): boolean {
+  return parseVetVersion(s) !== undefined;
 }
 
 /** `date + 12 months` as chrono's `Months` adds them (the day clamped to the month's end). */

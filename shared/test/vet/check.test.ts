@@ -13,6 +13,7 @@ import {
   parseImportsLock,
   parseLockfile,
   resolveVet,
+  parseVetVersion,
   validVetVersion,
   type StoreCheckCode,
   type VetStore,
@@ -43,6 +44,14 @@ describe('checkStore: policy keys (parse stage)', () => {
     expect(validVetVersion('0.0.0@git:b6d42fe41e5690844a661deb631d996a2b49debc')).toBe(true);
     expect(validVetVersion('0.0.0@git:b6d42fe')).toBe(false);
     expect(validVetVersion('1.2.3')).toBe(true);
+  });
+  it('parseVetVersion splits a git audit into its release number and its revision', () => {
+    const rev = '1f3c657c8073aec4f0b6ebac7be33b4851644745';
+    expect(parseVetVersion(`0.1.5@git:${rev}`)).toEqual({ version: '0.1.5', gitRev: rev });
+    expect(parseVetVersion(`0.1.5 @ git:${rev}`)).toEqual({ version: '0.1.5', gitRev: rev }); // cargo-vet trims around '@'
+    expect(parseVetVersion('0.1.5')).toEqual({ version: '0.1.5' });
+    expect(parseVetVersion('1.0.2+wasi-0.2.9')).toEqual({ version: '1.0.2+wasi-0.2.9' });
+    for (const bad of ['0.1', `0.1.5@${rev}`, '0.1.5@git:1f3c657', `v0.1.5@git:${rev}`, 'latest']) expect(parseVetVersion(bad), bad).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { graphFromCargoMetadata, resolveVet, type VetReport } from '../../src/index.js';
+import { graphFromCargoMetadata, parseLockfile, resolveVet, type VetReport } from '../../src/index.js';
 import { lock, store } from './fixtures.js';
 
 const verdict = (r: VetReport, id: string) => {
@@ -184,6 +184,23 @@ user-id = 7
       { crate: 'bar', version: '1.0.0', criteria: ['safe-to-deploy'], reason: 'audited' },
       { crate: 'gone', version: '3.0.0', criteria: ['safe-to-deploy'], reason: 'not locked' },
     ]);
+  });
+
+  it('a git audit (1.2.3@git:<rev>) vets only the package built from that revision, never the crates.io release', () => {
+    // The real case: mozilla audits oneshot 0.1.5 and its fork at 1f3c657c…; a workspace locking both.
+    const rev = '1f3c657c8073aec4f0b6ebac7be33b4851644745';
+    const reg = 'registry+https://github.com/rust-lang/crates.io-index';
+    const git = 'git+https://github.com/bendk/oneshot?branch=no-loom';
+    const l = parseLockfile(
+      `version = 4\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = ["oneshot 0.1.5 (${reg})", "oneshot 0.1.5 (${git})"]\n` +
+        `[[package]]\nname = "oneshot"\nversion = "0.1.5"\nsource = "${reg}"\n` +
+        `[[package]]\nname = "oneshot"\nversion = "0.1.5"\nsource = "${git}#${rev}"\n`,
+    );
+    // cargo-vet checks a git package only when told to audit it as crates.io.
+    const policy = `[policy."oneshot:0.1.5@git:${rev}"]\naudit-as-crates-io = true\n`;
+    const r = resolveVet({ lockfile: l, store: store(policy, `[[audits.oneshot]]\ncriteria = "safe-to-deploy"\nversion = "0.1.5@git:${rev}"\n`) });
+    expect(verdict(r, `oneshot@0.1.5 (${git})`)).toMatchObject({ status: 'vetted', vetVersion: `0.1.5@git:${rev}` });
+    expect(verdict(r, `oneshot@0.1.5 (${reg})`).status).toBe('unvetted');
   });
 
   it('a dev-only crate needs only safe-to-run (metadata); from a Cargo.lock the verdict is named as kind-dependent', () => {
