@@ -28,7 +28,7 @@ export const WORKSPACE_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 const DLQ_RETENTION_MS = String(90 * 24 * 3600 * 1000);
 
 /**
- * TOPIC_RESOURCE. kafkajs is CommonJS and Node's ESM loader does not see this export
+ * ConfigResourceTypes.TOPIC. kafkajs is CommonJS and Node's ESM loader does not see this export
  * by name (it does see Kafka, logLevel), so the value is spelled here.
  */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
