@@ -135,15 +135,47 @@ describe('workspace endpoint, real Kafka', () => {
     expect(((await notToml.json()) as { error: string }).error).toMatch(/line 1/);
     const json = await post(id, JSON.stringify({ lockfile: 5 }), { 'content-type': 'application/json' });
     expect(json.status).toBe(400);
-    expect(await json.json()).toEqual({ error: 'field `lockfile`: required, the Cargo.lock text' });
+    expect(await json.json()).toEqual({ error: 'field `lockfile`: required, the Cargo.lock text', field: 'lockfile' });
     const unknown = await post(id, JSON.stringify({ lockfile: lock, audit: '' }), { 'content-type': 'application/json' });
     expect(((await unknown.json()) as { error: string }).error).toMatch(/^field `audit`: unknown/);
     const badId = await post('../etc', lock);
     expect(badId.status).toBe(400);
+    expect(((await badId.json()) as { field: string }).field).toBe('id');
     const big = await post(id, 'x'.repeat(70 * 1024));
     expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: 'body larger than 65536 bytes', reason: 'body-too-large', limit: 65536 });
     const wrongMethod = await fetch(`${url}/workspaces/${id}`, { headers: { authorization: `Bearer ${token}` } });
     expect(wrongMethod.status).toBe(405);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers 400 (not 503) to what no retry fixes, naming the field: a malformed escape in the path, a bad body', async () => {
+    const raw = (path: string, body: string, type = 'text/plain') => fetch(`${url}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': type } });
+    // A cut UTF-8 escape (decodeURIComponent throws URIError): was a 503, retried forever by CI.
+    for (const path of ['/workspaces/%E0%A4%A', '/workspaces/%ZZ', '/workspaces/ok%C3']) {
+      const res = await raw(path, lock);
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { error: string; field: string };
+      expect(body.field).toBe('id');
+      expect(body.error).toMatch(/is not valid percent-encoding/);
+    }
+    const cases: [string, string, string][] = [
+      ['{"lockfile": ', 'application/json', 'body'],
+      ['[1, 2]', 'application/json', 'body'],
+      [JSON.stringify({ lockfile: lock, config: 7 }), 'application/json', 'config'],
+      [JSON.stringify({ lockfile: lock, metadata: '{' }), 'application/json', 'metadata'],
+      [JSON.stringify({ lockfile: lock, team: ['a'] }), 'application/json', 'team'],
+      [JSON.stringify({ lockfile: lock, vex: { 'vex.json': '[]' } }), 'application/json', 'vex.json'],
+      // cargo metadata that does not describe the lockfile's packages: was sent to the DLQ with a 200
+      [JSON.stringify({ lockfile: lock, metadata: { packages: [], resolve: { nodes: [] }, workspace_members: [] } }), 'application/json', 'metadata'],
+      ['this is [not toml', 'text/plain', 'lockfile'],
+    ];
+    for (const [body, type, field] of cases) {
+      const res = await raw(`/workspaces/${unique('ws')}`, body, type);
+      const answer = (await res.json()) as { error: string; field: string };
+      expect(res.status, `${field}: ${answer.error}`).toBe(400);
+      expect(answer.field, answer.error).toBe(field === 'vex.json' ? 'vex.vex.json' : field);
+      expect(JSON.stringify(answer)).not.toContain(token);
+    }
   });
 });

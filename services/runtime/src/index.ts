@@ -3,6 +3,7 @@ export * from './kafka.js';
 export * from './consumer.js';
 export * from './consumer-health.js';
 export * from './failure.js';
+export * from './topics.js';
 export * from './neo4j.js';
 export * from './checkpoint.js';
 export * from './lifecycle.js';

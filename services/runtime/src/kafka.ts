@@ -1,10 +1,10 @@
 /**
- * Kafka wiring shared by the three services: the client from the environment, topic creation with
- * the design's retention, the producer, and the `<topic>.dlq` record. The consumer loop and its
- * poison-message policy are in consumer.ts.
+ * Kafka wiring shared by the three services: the client from the environment, the producer, and
+ * the `<topic>.dlq` record. Topic creation and configs: topics.ts; the consumer loop and its
+ * poison-message policy: consumer.ts.
  */
 import { Kafka, logLevel, type Producer, type Admin } from 'kafkajs';
-import { COMPACTED_TOPICS, TOPIC_PREFIX, DlqRecordSchema, TOPICS, dlqTopic, type DlqRecord } from '@cratewatch/shared';
+import { DlqRecordSchema, dlqTopic, type DlqRecord } from '@cratewatch/shared';
 import { logger, type Logger } from './log.js';
 
 export function brokersFromEnv(): string[] {
@@ -32,51 +32,6 @@ export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka
     },
     retry: { initialRetryTime: 200, retries: 10 },
   });
-}
-
-/** Topics the service's own bookkeeping needs besides the design's topics. */
-export const INTERNAL_TOPICS = { deliveries: `${TOPIC_PREFIX}notifier.deliveries` } as const;
-
-/**
- * Creates every design topic and its DLQ (idempotent). Compacted topics keep the latest value per
- * key; `crates.releases` and the DLQs are long-retention delete topics.
- */
-export async function ensureTopics(admin: Admin, partitions = Number(process.env.KAFKA_PARTITIONS ?? 3)): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const wanted: { topic: string; compacted: boolean }[] = [];
-  for (const t of Object.values(TOPICS)) {
-    wanted.push({ topic: t, compacted: COMPACTED_TOPICS.includes(t) });
-    wanted.push({ topic: dlqTopic(t), compacted: false });
-  }
-  wanted.push({ topic: INTERNAL_TOPICS.deliveries, compacted: true });
-  const missing = wanted.filter((w) => !existing.has(w.topic));
-  if (missing.length > 0) {
-    await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((w) => ({
-      topic: w.topic,
-      numPartitions: partitions,
-      replicationFactor: -1,
-      configEntries: w.compacted
-        ? [{ name: 'cleanup.policy', value: 'compact' }]
-        : [{ name: 'retention.ms', value: String(90 * 24 * 3600 * 1000) }],
-    })),
-    });
-  }
-  // Another service may have created the topics a moment ago: wait until every partition has a
-  // leader, or the first offset lookup or produce fails with "not the leader".
-  const topics = wanted.map((w) => w.topic);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics });
-      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`topics have no leader after 60 s: ${topics.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 export async function withAdmin<T>(kafka: Kafka, fn: (a: Admin) => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
  * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE,
  * SCORER_COVERAGE_SETTLE_MS, SCORER_COVERAGE_MAX_DELAY_MS.
+ * `main.js rebuild [--wipe]` rebuilds the graph from the topics instead (rebuild.ts, README).
  */
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
@@ -88,7 +89,10 @@ export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?:
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'rebuild') {
+  // `main.js rebuild [--wipe]`: rebuild Neo4j from the topics, then exit (rebuild.ts).
+  void import('./rebuild.js').then(async (r) => process.exit(await r.rebuildMain(process.argv.slice(3))));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const log = logger('scorer');
   startScorer({ log })
     .then((h) => onShutdown(log, h.stop))
