@@ -5,11 +5,15 @@
  * survive restarts, replays and a new consumer group: before consuming findings the notifier reads
  * it to the end (the high-watermark of every partition at start), and it keeps following it so that
  * records written by other notifier instances of the same group are known too.
+ *
+ * It also says which routes exist (`route-added:<name>[|<scope>]` → `{v, at}`, routes.ts
+ * `routeAddedKey`): a route not known there is new, and gets what is open now (catchup.ts).
  */
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { INTERNAL_TOPICS, type Logger } from '@cratewatch/runtime';
 import { SEVERITY_ORDER, type Severity } from '@cratewatch/shared';
 import { readCompacted } from './compacted.js';
+import { isRouteAddedKey, parseDeliveryKey } from './routes.js';
 
 export interface DeliveryRecord {
   v: 1;
@@ -20,6 +24,20 @@ export interface DeliveryRecord {
   observedAt?: string;
   /** The severity it was delivered at: an open finding re-sent at a higher one is an escalation (routes.ts `owedTo`). */
   severity?: Severity;
+  /**
+   * Written by a new route's catch-up (catchup.ts): 'sent' — delivered in it; 'baseline' — not
+   * delivered: the finding was resolved before the route existed, and this record is what keeps a
+   * replay of its older states from being sent. Tells a catch-up's records from those of a route
+   * that ran before routes were recorded as added (which is therefore not new).
+   */
+  catchUp?: 'sent' | 'baseline';
+}
+
+/** The value of a route's added record. */
+export interface RouteAdded {
+  v: 1;
+  /** When the route's catch-up was done (ISO time). */
+  at: string;
 }
 
 export function parseDeliveryRecord(raw: Buffer | null): DeliveryRecord | null {
@@ -33,6 +51,7 @@ export function parseDeliveryRecord(raw: Buffer | null): DeliveryRecord | null {
         at: v.at,
         ...(typeof v.observedAt === 'string' ? { observedAt: v.observedAt } : {}),
         ...(typeof v.severity === 'string' && (SEVERITY_ORDER as readonly string[]).includes(v.severity) ? { severity: v.severity } : {}),
+        ...(v.catchUp === 'sent' || v.catchUp === 'baseline' ? { catchUp: v.catchUp } : {}),
       };
     }
   } catch {
@@ -53,6 +72,7 @@ export interface DeliveryLogOptions {
 
 export class DeliveryLog {
   private readonly delivered = new Map<string, DeliveryRecord>();
+  private readonly added = new Map<string, RouteAdded>();
   private consumer: Consumer | undefined;
 
   constructor(private readonly opts: DeliveryLogOptions) {}
@@ -63,6 +83,37 @@ export class DeliveryLog {
 
   last(findingId: string): DeliveryRecord | undefined {
     return this.delivered.get(findingId);
+  }
+
+  /** Whether the route of this added key (routes.ts `routeAddedKey`) is recorded as existing. */
+  isAdded(addedKey: string): boolean {
+    return this.added.has(addedKey);
+  }
+
+  /** Records routes as existing (one produce request, acks from all in-sync replicas). */
+  async markAdded(addedKeys: string[]): Promise<void> {
+    if (addedKeys.length === 0) return;
+    const rec: RouteAdded = { v: 1, at: new Date().toISOString() };
+    await this.opts.producer.send({
+      topic: INTERNAL_TOPICS.deliveries,
+      acks: -1,
+      messages: addedKeys.map((key) => ({ key, value: JSON.stringify(rec) })),
+    });
+    for (const k of addedKeys) this.added.set(k, rec);
+  }
+
+  /**
+   * The routes holding a record of a finding `accept`s that no catch-up wrote: routes that
+   * delivered before routes were recorded as added (so they are not new), as far as the log was read.
+   */
+  routesDeliveredBefore(accept: (findingId: string) => boolean): Set<string> {
+    const out = new Set<string>();
+    for (const [key, rec] of this.delivered) {
+      if (rec.catchUp) continue;
+      const k = parseDeliveryKey(key);
+      if (k && !out.has(k.route) && accept(k.findingId)) out.add(k.route);
+    }
+    return out;
   }
 
   /** Writes the record (acks from all in-sync replicas) and then remembers it. */
@@ -97,6 +148,19 @@ export class DeliveryLog {
     this.delivered.set(id, rec);
   }
 
+  private rememberAdded(key: string, raw: Buffer | null): void {
+    if (raw === null) {
+      this.added.delete(key);
+      return;
+    }
+    try {
+      const v = JSON.parse(raw.toString('utf8')) as Partial<RouteAdded>;
+      if (typeof v.at === 'string') this.added.set(key, { v: 1, at: v.at });
+    } catch {
+      /* unreadable: the route counts as not added; its catch-up skips what it has */
+    }
+  }
+
   /**
    * Reads the whole topic up to the high-watermark every partition had when this was called, then
    * resolves; the consumer keeps following the topic afterwards. A throwaway group id, and no
@@ -114,7 +178,10 @@ export class DeliveryLog {
       // Going on is the lesser evil: the worst outcome is an alert sent again, never one lost.
       timeoutConsequence: 'an alert may be repeated',
       onMessage: (m) => {
-        if (m.key !== null) this.remember(m.key.toString(), parseDeliveryRecord(m.value));
+        if (m.key === null) return;
+        const key = m.key.toString();
+        if (isRouteAddedKey(key)) this.rememberAdded(key, m.value);
+        else this.remember(key, parseDeliveryRecord(m.value));
       },
     });
     this.consumer = consumer;

@@ -8,3 +8,4 @@ export * from './notifier.js';
 export * from './window.js';
 export * from './signing.js';
 export * from './redrive.js';
+export * from './catchup.js';

@@ -51,7 +51,7 @@ try {
     groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
     digest: { threshold, windowMs },
     redrive: redriveInterval === 'off' ? false : { intervalMs: redriveInterval, maxBackoffMs },
-    ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix) } : {}),
+    ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix), scope: keyPrefix } : {}),
     delivery: {
       ...(attempts ? { attempts } : {}),
       ...(baseDelayMs ? { baseDelayMs } : {}),

@@ -1,6 +1,8 @@
 /**
  * The notifier: consumes `risk.findings` and delivers each state change of a finding once to every
- * route that matches it (the default route: SLACK_WEBHOOK_URL, or stdout).
+ * route that matches it (the default route: SLACK_WEBHOOK_URL; without it the route `terminal`,
+ * which prints). Before it consumes anything, a route new to the delivery log is sent what is open
+ * now (catchup.ts).
  *
  * Findings are handled in windows (window.ts: what arrives within `digest.windowMs` of the first
  * message, across partitions). Per window:
@@ -30,11 +32,12 @@ import { ensureTopics, kafkaClient, logger, newProducer, sendToDlq, withAdmin, t
 import { DeliveryAbortedError, DeliveryError, postJson, type DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
 import { plainTextAlert, plainTextDigest, slackDigest, slackMessage } from './slack.js';
-import { DEFAULT_ROUTE, deliveryKey, owedTo, type Route } from './routes.js';
+import { DEFAULT_ROUTE, TERMINAL_ROUTE, deliveryKey, owedTo, type Route } from './routes.js';
+import { catchUpNewRoutes, type CatchUpResult } from './catchup.js';
 import { FindingStore, startFeedServer, type FeedListen, type FeedServer } from './feed.js';
 import { readCompacted } from './compacted.js';
 import { runWindowedConsumer, type WindowContext } from './window.js';
-import { DEFAULT_REDRIVE, Redriver, undeliverableDlqValue, type RedriveDue, type RedriveOptions, type RedriveStatus, type RouteDelivery } from './redrive.js';
+import { DEFAULT_REDRIVE, Redriver, undeliverableDlqValue, type DlqSource, type RedriveDue, type RedriveOptions, type RedriveStatus, type RouteDelivery } from './redrive.js';
 
 export const SERVICE = 'notifier';
 export const DEFAULT_GROUP = 'cratewatch-notifier';
@@ -57,6 +60,11 @@ export interface NotifierOptions {
    * splitting findings between deployments. Default: every message.
    */
   keyFilter?: (key: string | null) => boolean;
+  /**
+   * Names what `keyFilter` accepts (NOTIFIER_KEY_PREFIX); required with it. A route is new, and
+   * caught up (catchup.ts), per scope: each scope's notifier owes a new route its own open findings.
+   */
+  scope?: string;
   /** How long to wait for the delivery log (and the feed's findings) to be read to its end (default 120 s). */
   loadTimeoutMs?: number;
   /**
@@ -112,6 +120,8 @@ export interface NotifierStats {
   digests: number;
   /** Deliveries made by the re-drive, one per (route, finding state) (also counted in `delivered`). */
   redriven: number;
+  /** Open findings sent to new routes at start (catchup.ts), one per (route, finding) (also counted in `delivered`). */
+  caughtUp: number;
 }
 
 export interface Notifier {
@@ -122,6 +132,8 @@ export interface Notifier {
   readonly channel: 'slack' | 'stdout';
   /** The routes' names, in order. */
   readonly routes: string[];
+  /** The routes that were new at start, and what their catch-up did (catchup.ts). */
+  readonly newRoutes: CatchUpResult[];
   /** The base URL of the risk feed, when it is served. */
   readonly feedUrl?: string;
   /** The digest settings in force (threshold 0: off). */
@@ -149,9 +161,12 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   if (webhookUrl) checkWebhookUrl(webhookUrl);
   if (options.routes && webhookUrl) throw new Error('give either routes or a single webhookUrl, not both');
   if (options.routes && options.routes.length === 0) throw new Error('routes must not be empty');
-  const routes: Route[] = options.routes ?? [{ name: DEFAULT_ROUTE, ...(webhookUrl ? { webhookUrl } : {}) }];
+  if (options.keyFilter && !options.scope) throw new Error('keyFilter needs a scope naming what it accepts (new routes are caught up per scope)');
+  // Printing is a route of its own (not `default`): what was printed is not delivered to the Slack route configured later.
+  const routes: Route[] = options.routes ?? [webhookUrl ? { name: DEFAULT_ROUTE, webhookUrl } : { name: TERMINAL_ROUTE, type: 'print' }];
   for (const r of routes) {
     if (r.type === 'webhook' && !(r.webhookUrl && r.signer)) throw new Error(`route "${r.name}": a webhook route needs a URL and a signer (its secret)`);
+    if (r.type === 'print' && r.webhookUrl) throw new Error(`route "${r.name}": a print route has no webhook URL`);
   }
   const threshold = options.digest?.threshold ?? DEFAULT_DIGEST.threshold;
   if (!Number.isInteger(threshold) || threshold < 0) throw new Error('digest.threshold must be a whole number ≥ 0');
@@ -159,7 +174,8 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   const channel = routes.every((r) => r.webhookUrl) ? 'slack' : 'stdout';
   const out = options.out ?? ((text: string) => void process.stdout.write(text));
   const abort = new AbortController();
-  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0, redriven: 0 };
+  const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0, redriven: 0, caughtUp: 0 };
+  let newRoutes: CatchUpResult[] = [];
   const redriveOpts: Required<RedriveOptions> | undefined =
     options.redrive === false ? undefined : { intervalMs: options.redrive?.intervalMs ?? DEFAULT_REDRIVE.intervalMs, maxBackoffMs: options.redrive?.maxBackoffMs ?? DEFAULT_REDRIVE.maxBackoffMs };
   if (redriveOpts && !(redriveOpts.intervalMs >= 1 && redriveOpts.maxBackoffMs >= 1)) throw new Error('redrive.intervalMs and redrive.maxBackoffMs must be ≥ 1 ms');
@@ -196,11 +212,13 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     await producer.connect();
     const dlog = new DeliveryLog({ kafka, producer, log, groupId, ...(options.loadTimeoutMs ? { loadTimeoutMs: options.loadTimeoutMs } : {}) });
     deliveries = dlog;
-    // The latest state of every finding: served by the feed, and what tells the re-drive a finding moved on.
-    const store = options.feed || redriveOpts ? new FindingStore() : undefined;
+    // The latest state of every finding: served by the feed, what tells the re-drive a finding moved
+    // on, and what a new route is sent (the open ones).
+    const store = new FindingStore();
+    /** Where each finding's latest state was read: the source of a DLQ record when a new route cannot have it. */
+    const sourceOf = new Map<string, { partition: number; offset: string }>();
     const keyFilter = options.keyFilter;
     const loadFeed = async () => {
-      if (!store) return;
       const { consumer } = await readCompacted({
         kafka,
         topic: TOPICS.findings,
@@ -208,17 +226,18 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         groupPrefix: `${groupId}.feed-reader`,
         ...(options.loadTimeoutMs ? { loadTimeoutMs: options.loadTimeoutMs } : {}),
         timeoutConsequence: 'the feed starts incomplete and fills in as it reads',
-        onMessage: (m) => {
+        onMessage: (m, partition) => {
           const key = m.key === null ? null : m.key.toString();
           if (keyFilter && !keyFilter(key)) return;
-          store.apply(key, m.value);
+          if (store.apply(key, m.value) && key !== null) sourceOf.set(key, { partition, offset: m.offset });
+          else if (m.value === null && key !== null) sourceOf.delete(key);
         },
       });
       feedReader = consumer;
       log.info('findings loaded for the feed', { topic: TOPICS.findings, findings: store.size });
     };
     await Promise.all([dlog.load(), loadFeed()]);
-    if (store && options.feed) {
+    if (options.feed) {
       const health = () => ({ redrive: redriver ? redriver.status() : 'off' });
       feedServer = await startFeedServer(store, options.feed, log, undefined, health);
     }
@@ -265,6 +284,8 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       at: Record<string, unknown>;
       /** The route had this finding open at this lower severity: the message says it rose. */
       escalatedFrom?: Severity;
+      /** Sent by a new route's catch-up: its delivery record says so (catchup.ts). */
+      catchUp?: true;
     }
     interface WindowDue extends Due {
       item: Item;
@@ -294,7 +315,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         if (err instanceof DeliveryAbortedError) log.info('delivery interrupted by stop; the finding will be handled again', d.at);
         throw err;
       }
-      const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt, severity: f.severity };
+      const rec: DeliveryRecord = { v: 1, state: f.state, at: new Date().toISOString(), observedAt: f.observedAt, severity: f.severity, ...(d.catchUp ? { catchUp: 'sent' as const } : {}) };
       unrecorded.set(d.dkey, rec);
       await dlog.record(d.dkey, rec);
       unrecorded.delete(d.dkey);
@@ -322,7 +343,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
       }
       // One record per (route, finding) it carried, written together once the digest was delivered.
       const at = new Date().toISOString();
-      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.f.state, at, observedAt: d.f.observedAt, severity: d.f.severity }]);
+      const recs = due.map((d): [string, DeliveryRecord] => [d.dkey, { v: 1, state: d.f.state, at, observedAt: d.f.observedAt, severity: d.f.severity, ...(d.catchUp ? { catchUp: 'sent' as const } : {}) }]);
       for (const [k, r] of recs) unrecorded.set(k, r);
       await dlog.recordMany(recs);
       for (const [k] of recs) unrecorded.delete(k);
@@ -355,6 +376,16 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         }
       }
       return res;
+    };
+
+    /** Sends a finding some routes could not have to the DLQ, marked with those routes: what the re-drive retries. */
+    const deadLetter = async (source: DlqSource, reason: string, failedRoutes: string[]) => {
+      const mark = { routes: [...new Set(failedRoutes)], attempts: 0, firstAt: new Date().toISOString() };
+      await producer.send({
+        topic: dlqTopic(source.topic),
+        acks: -1,
+        messages: [{ key: source.key, value: undeliverableDlqValue(source, reason, mark) }],
+      });
     };
 
     /** The main consumer's windows and the re-drive's passes run one at a time. */
@@ -420,7 +451,10 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
           }
           if (!owed.owed) {
             stats.skipped++;
-            if (owed.why === 'already delivered') {
+            if (!earlier && recorded?.catchUp === 'baseline') {
+              // Never delivered: resolved before the route was added (catchup.ts); a replay of its history.
+              log.info('skipped: resolved before the route was added', { ...at, resolvedObservedAt: recorded.observedAt });
+            } else if (owed.why === 'already delivered') {
               if (earlier) log.info('skipped: the same state earlier in this window', at);
               else log.info('skipped: already delivered', { ...at, deliveredAt: recorded?.at });
             } else {
@@ -453,13 +487,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         const reason = item.failures.map((x) => x.reason).join('; ');
         log.error('undeliverable: sent to DLQ', { ...item.where, routes: item.failures.map((x) => x.route), reason });
         const m = item.m;
-        // Marked undeliverable, with the routes still owed it: what the re-drive retries.
-        const mark = { routes: [...new Set(item.failures.map((x) => x.route))], attempts: 0, firstAt: new Date().toISOString() };
-        await producer.send({
-          topic: dlqTopic(m.topic),
-          acks: -1,
-          messages: [{ key: m.message.key, value: undeliverableDlqValue({ topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason, mark) }],
-        });
+        await deadLetter({ topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason, item.failures.map((x) => x.route));
         dlqWritten.add(m);
       }
     };
@@ -476,7 +504,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         keyFilter,
         deliveries: dlog,
         unrecorded,
-        latest: (id) => store?.get(id),
+        latest: (id) => store.get(id),
         exclusive,
         signal: abort.signal,
         deliver: async (route, list: RedriveDue[]) => {
@@ -486,6 +514,30 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         },
       });
     }
+    // New routes first, before anything is consumed: their catch-up decides from the latest states
+    // read at start, and the main consumer then skips what it sent (or found resolved) as replays.
+    const noBeat = async () => undefined;
+    newRoutes = await catchUpNewRoutes({
+      routes,
+      scope: options.scope,
+      inScope: (id) => !keyFilter || keyFilter(id),
+      deliveries: dlog,
+      findings: () => store.findings({ state: 'all' }),
+      deliver: async (route, list) => {
+        const res = await deliverRoute(route, list, noBeat, false, { catchUp: true });
+        stats.caughtUp += list.length - res.failed.length;
+        return res;
+      },
+      deadLetter: async (f, route, reason) => {
+        const pos = sourceOf.get(f.id);
+        stats.deadLettered++;
+        log.error('undeliverable: sent to DLQ', { finding: f.id, state: f.state, routes: [route.name], reason, catchUp: true });
+        // The state as read from risk.findings (its position, when known), for the re-drive to retry.
+        await deadLetter({ topic: TOPICS.findings, partition: pos?.partition ?? -1, offset: pos?.offset ?? '-1', key: f.id, value: JSON.stringify(f) }, reason, [route.name]);
+      },
+      log,
+    });
+
     // Both groups join at once.
     await Promise.all([
       runWindowedConsumer({
@@ -514,6 +566,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     digest: digest.threshold > 0 ? digest : 'off',
     redrive: redriveOpts ? { ...redriveOpts, group: redriver!.groupId } : 'off',
     knownDeliveries: deliveries.size,
+    newRoutes: newRoutes.map((r) => r.route),
     ...(feedServer ? { feed: feedServer.url } : {}),
   });
 
@@ -522,6 +575,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     channel,
     stats,
     routes: routes.map((r) => r.name),
+    newRoutes,
     digest,
     ...(feedServer ? { feedUrl: feedServer.url } : {}),
     get redrive() {

@@ -9,21 +9,25 @@
  * A `slack` route (the default type) posts Block Kit messages to a Slack incoming webhook; a
  * `webhook` route posts the finding's JSON itself, signed with the secret its `secretEnv` names
  * (signing.ts).
- * Without either, `SLACK_WEBHOOK_URL` alone is the single default route (or stdout when unset).
+ * A `print` route (no webhookEnv) prints each alert to the terminal (stdout).
+ * Without either, `SLACK_WEBHOOK_URL` alone is the single default route; when it is unset too, the
+ * route `terminal` prints. Printing is a route of its own, with its own delivery records: what was
+ * printed was not delivered to Slack (catchup.ts gives a route added later what is open).
  */
 import { readFileSync } from 'node:fs';
 import { SEVERITY_ORDER, type FindingEvent, type Severity } from '@cratewatch/shared';
 import { MIN_SECRET_LENGTH, WebhookSigner } from './signing.js';
 
 export type FindingState = FindingEvent['state'];
-export type RouteType = 'slack' | 'webhook';
+export type RouteType = 'slack' | 'webhook' | 'print';
 
 /** A route as configured (no secret in it). */
 export interface RouteConfig {
   name: string;
   /** Absent: 'slack'. */
   type?: RouteType;
-  webhookEnv: string;
+  /** Required, except for type 'print'. */
+  webhookEnv?: string;
   /** The variable holding the signing secret (type 'webhook' only, and required there). */
   secretEnv?: string;
   teams?: string[];
@@ -31,10 +35,10 @@ export interface RouteConfig {
   states?: FindingState[];
 }
 
-/** A route ready to deliver: its webhook URL resolved (undefined: printed to stdout). */
+/** A route ready to deliver: its webhook URL resolved (undefined: printed to stdout, as type 'print'). */
 export interface Route {
   name: string;
-  /** Absent: 'slack' (Block Kit). 'webhook': the finding's JSON, signed by `signer`. */
+  /** Absent: 'slack' (Block Kit). 'webhook': the finding's JSON, signed by `signer`. 'print': stdout. */
   type?: RouteType;
   webhookUrl?: string;
   /** Signs a 'webhook' route's bodies (holds the secret; required for that type). */
@@ -44,8 +48,13 @@ export interface Route {
   states?: FindingState[];
 }
 
-/** The name of the route made of SLACK_WEBHOOK_URL alone (or stdout); its delivery keys are plain finding ids. */
+/** The name of the route made of SLACK_WEBHOOK_URL alone; its delivery keys are plain finding ids. */
 export const DEFAULT_ROUTE = 'default';
+/**
+ * The printing route used when no webhook is configured at all. Not `default`: printing must not
+ * count as delivered to the Slack route configured later (it gets what is open then, catchup.ts).
+ */
+export const TERMINAL_ROUTE = 'terminal';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -79,7 +88,27 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
     for (const k of Object.keys(o)) {
       if (!['name', 'type', 'webhookEnv', 'secretEnv', 'teams', 'minSeverity', 'states'].includes(k)) throw new RouteConfigError(`${where}: unknown field "${k}"`);
     }
-    if (o.type !== undefined && o.type !== 'slack' && o.type !== 'webhook') throw new RouteConfigError(`${where}: type must be "slack" or "webhook"`);
+    if (o.type !== undefined && o.type !== 'slack' && o.type !== 'webhook' && o.type !== 'print') throw new RouteConfigError(`${where}: type must be "slack", "webhook" or "print"`);
+    const filters = (route: RouteConfig): RouteConfig => {
+      if (o.teams !== undefined) route.teams = stringList(o.teams, `${where}: teams`);
+      if (o.minSeverity !== undefined) {
+        if (!SEVERITY_ORDER.includes(o.minSeverity as Severity)) {
+          throw new RouteConfigError(`${where}: minSeverity must be one of ${SEVERITY_ORDER.join(', ')}`);
+        }
+        route.minSeverity = o.minSeverity as Severity;
+      }
+      if (o.states !== undefined) {
+        const states = stringList(o.states, `${where}: states`);
+        if (!states.every((s) => STATES.includes(s as FindingState))) throw new RouteConfigError(`${where}: states may hold only 'open' and 'resolved'`);
+        route.states = [...new Set(states)] as FindingState[];
+      }
+      return route;
+    };
+    if (o.type === 'print') {
+      // Printing has no destination to name, and nothing secret.
+      if (o.webhookEnv !== undefined || o.secretEnv !== undefined) throw new RouteConfigError(`${where}: a print route takes no webhookEnv or secretEnv`);
+      return filters({ name, type: 'print' });
+    }
     if (typeof o.webhookEnv !== 'string' || !ENV_NAME.test(o.webhookEnv)) {
       throw new RouteConfigError(`${where}: webhookEnv must name an environment variable (the URL itself never goes in the config)`);
     }
@@ -93,19 +122,7 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
     } else if (o.secretEnv !== undefined) {
       throw new RouteConfigError(`${where}: secretEnv is for routes of type "webhook" (Slack incoming webhooks are not signed)`);
     }
-    if (o.teams !== undefined) route.teams = stringList(o.teams, `${where}: teams`);
-    if (o.minSeverity !== undefined) {
-      if (!SEVERITY_ORDER.includes(o.minSeverity as Severity)) {
-        throw new RouteConfigError(`${where}: minSeverity must be one of ${SEVERITY_ORDER.join(', ')}`);
-      }
-      route.minSeverity = o.minSeverity as Severity;
-    }
-    if (o.states !== undefined) {
-      const states = stringList(o.states, `${where}: states`);
-      if (!states.every((s) => STATES.includes(s as FindingState))) throw new RouteConfigError(`${where}: states may hold only 'open' and 'resolved'`);
-      route.states = [...new Set(states)] as FindingState[];
-    }
-    return route;
+    return filters(route);
   });
 }
 
@@ -127,9 +144,11 @@ function checkUrl(route: string, env: string, url: string): void {
  */
 export function resolveRoutes(configs: RouteConfig[], env: NodeJS.ProcessEnv = process.env): Route[] {
   return configs.map((c) => {
-    const url = env[c.webhookEnv]?.trim();
-    if (!url) throw new RouteConfigError(`route "${c.name}": environment variable ${c.webhookEnv} is not set`);
-    checkUrl(c.name, c.webhookEnv, url);
+    if (c.type === 'print') return { ...c };
+    const webhookEnv = c.webhookEnv!;
+    const url = env[webhookEnv]?.trim();
+    if (!url) throw new RouteConfigError(`route "${c.name}": environment variable ${webhookEnv} is not set`);
+    checkUrl(c.name, webhookEnv, url);
     const { webhookEnv: _e, secretEnv, ...rest } = c;
     if (c.type !== 'webhook') return { ...rest, webhookUrl: url };
     const secret = env[secretEnv!];
@@ -224,3 +243,25 @@ export function owedTo(route: Pick<Route, 'teams' | 'minSeverity' | 'states'>, f
 export function deliveryKey(route: string, findingId: string): string {
   return route === DEFAULT_ROUTE ? findingId : `route:${route}|${findingId}`;
 }
+
+const ADDED_PREFIX = 'route-added:';
+const NAMED_KEY = /^route:([A-Za-z0-9][A-Za-z0-9._-]{0,63})\|(.+)$/s;
+
+/** The (route, finding) of a delivery-log key (deliveryKey's inverse); undefined for a route's added record. */
+export function parseDeliveryKey(key: string): { route: string; findingId: string } | undefined {
+  if (key.startsWith(ADDED_PREFIX)) return undefined;
+  const m = NAMED_KEY.exec(key);
+  return m ? { route: m[1]!, findingId: m[2]! } : { route: DEFAULT_ROUTE, findingId: key };
+}
+
+/**
+ * The delivery-log key saying a route exists (catchup.ts): `route-added:<name>`, or
+ * `route-added:<name>|<scope>` for a notifier that handles only some findings (NOTIFIER_KEY_PREFIX):
+ * a route is new to each scope on its own, since each scope's notifier owes it that scope's open
+ * findings. A finding id never starts so (it starts with a workspace id, then `|`).
+ */
+export function routeAddedKey(route: string, scope?: string): string {
+  return `${ADDED_PREFIX}${route}${scope ? `|${scope}` : ''}`;
+}
+
+export const isRouteAddedKey = (key: string): boolean => key.startsWith(ADDED_PREFIX);

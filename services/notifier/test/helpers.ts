@@ -180,7 +180,7 @@ export function useKafka(namespace: string): KafkaTestEnv {
     },
     notifier: async (workspaces, opts) => {
       const log = captureLogger();
-      const n = await startNotifier({ kafka: env.kafka, log, keyFilter: (k) => workspaces.some((ws) => k?.startsWith(`${ws}|`) ?? false), ...opts });
+      const n = await startNotifier({ kafka: env.kafka, log, keyFilter: (k) => workspaces.some((ws) => k?.startsWith(`${ws}|`) ?? false), scope: workspaces.map((ws) => `${ws}|`).join(','), ...opts });
       cleanups.push(() => n.stop());
       expect(log.entries.some((e) => e.msg === 'ready')).toBe(true);
       return Object.assign(n, { log });

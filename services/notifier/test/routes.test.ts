@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FindingEvent } from '@cratewatch/shared';
 import { inspect } from 'node:util';
-import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, owedTo, parseRoutes, resolveRoutes, routeMatches, routesFromEnv } from '../src/routes.js';
+import { DEFAULT_ROUTE, RouteConfigError, deliveryKey, owedTo, parseDeliveryKey, parseRoutes, resolveRoutes, routeAddedKey, routeMatches, routesFromEnv } from '../src/routes.js';
+import { catchUpPlan } from '../src/catchup.js';
+import type { DeliveryRecord } from '../src/deliveries.js';
 import { WebhookSigner } from '../src/signing.js';
 
 const f = (team: string | undefined, severity: FindingEvent['severity'], state: FindingEvent['state'] = 'open'): FindingEvent => ({
@@ -79,7 +81,7 @@ describe('routes', () => {
       { name: 'siem', type: 'webhook', webhookEnv: 'SIEM_URL', secretEnv: 'SIEM_SECRET', minSeverity: 'high' },
       { name: 's', webhookEnv: 'S' },
     ]);
-    expect(thrown(() => parseRoutes([{ name: 'x', type: 'email', webhookEnv: 'A' }])).message).toBe('route "x": type must be "slack" or "webhook"');
+    expect(thrown(() => parseRoutes([{ name: 'x', type: 'email', webhookEnv: 'A' }])).message).toBe('route "x": type must be "slack", "webhook" or "print"');
     expect(thrown(() => parseRoutes([{ name: 'x', type: 'webhook', webhookEnv: 'A' }])).message).toBe(
       'route "x": a webhook route needs secretEnv, naming the environment variable that holds its signing secret',
     );
@@ -118,6 +120,34 @@ describe('routes', () => {
   it('keys the delivery log per (route, finding); the default route keeps plain finding ids', () => {
     expect(deliveryKey(DEFAULT_ROUTE, 'ws|c|1.0.0|unvetted')).toBe('ws|c|1.0.0|unvetted');
     expect(deliveryKey('team-a', 'ws|c|1.0.0|unvetted')).toBe('route:team-a|ws|c|1.0.0|unvetted');
+    expect(parseDeliveryKey('ws|c|1.0.0|unvetted')).toEqual({ route: DEFAULT_ROUTE, findingId: 'ws|c|1.0.0|unvetted' });
+    expect(parseDeliveryKey('route:team-a|ws|c|1.0.0|unvetted')).toEqual({ route: 'team-a', findingId: 'ws|c|1.0.0|unvetted' });
+    // A route's added record is per scope, and is no finding's key.
+    expect(routeAddedKey('team-a')).toBe('route-added:team-a');
+    expect(routeAddedKey('team-a', 'ws|')).toBe('route-added:team-a|ws|');
+    expect(parseDeliveryKey(routeAddedKey('team-a', 'ws|'))).toBeUndefined();
+  });
+
+  it('print routes: no webhook, no secret, filters as any route', () => {
+    const [p] = parseRoutes([{ name: 'console', type: 'print', minSeverity: 'high' }]);
+    expect(p).toEqual({ name: 'console', type: 'print', minSeverity: 'high' });
+    expect(resolveRoutes([p!], {})).toEqual([{ name: 'console', type: 'print', minSeverity: 'high' }]);
+    expect(thrown(() => parseRoutes([{ name: 'x', type: 'print', webhookEnv: 'A' }])).message).toBe('route "x": a print route takes no webhookEnv or secretEnv');
+  });
+
+  it('catchUpPlan: a new route is sent the open findings it matches and has not had; the resolved ones get a baseline, matching or not', () => {
+    const open = { ...f('a', 'high'), id: 'ws|a|1|advisory:A' };
+    const low = { ...f('a', 'low'), id: 'ws|b|1|advisory:B' };
+    const had = { ...f('a', 'critical'), id: 'ws|c|1|advisory:C' };
+    const gone = { ...f('a', 'low', 'resolved'), id: 'ws|d|1|advisory:D' };
+    const goneHad = { ...f('a', 'high', 'resolved'), id: 'ws|e|1|advisory:E' };
+    const recs = new Map<string, DeliveryRecord>([
+      [deliveryKey('r', had.id), { v: 1, state: 'open', at: '2025-01-01T00:00:00.000Z', observedAt: had.observedAt, severity: 'critical', catchUp: 'sent' }],
+      [deliveryKey('r', goneHad.id), { v: 1, state: 'resolved', at: '2025-01-01T00:00:00.000Z', observedAt: goneHad.observedAt, catchUp: 'baseline' }],
+    ]);
+    const plan = catchUpPlan({ name: 'r', minSeverity: 'high' }, [open, low, had, gone, goneHad], (k) => recs.get(k));
+    expect(plan.due.map((x) => x.id)).toEqual([open.id]);
+    expect(plan.baseline.map((x) => x.id)).toEqual([gone.id]);
   });
 
   it('owedTo: a new state is owed to a matching route once; a rise in severity is an escalation; a resolution follows the open below the band', () => {
