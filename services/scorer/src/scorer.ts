@@ -84,6 +84,8 @@ export interface MaintainerOptions {
 
 /** Workspaces whose risk is read and written in one query each (`flushRisk`). */
 const RISK_CHUNK = 100;
+/** Findings whose outbox is sent in one transaction (at start, a crashed run may have left many). */
+const OUTBOX_CHUNK = 500;
 
 export class Scorer {
   /**
@@ -439,14 +441,18 @@ export class Scorer {
    * reads what it needs and returns the finding events; they are written (`riskDue` marked, each
    * event in its Finding's outbox) before the commit. After it: the events are sent from the outbox,
    * with any a crashed scorer left on these workspaces, and their workspaces' risk is due (written at
-   * the end of the batch). `decide` may run again when Neo4j retries the transaction (a deadlock
-   * with another scorer), so it only reads and computes.
+   * the end of the batch). `decide` is given the workspaces locked and must decide for those only;
+   * it may run again when Neo4j retries the transaction (a deadlock with another scorer), so it has
+   * no effect outside the transaction.
    */
-  private async publish<T extends { changes: FindingEvent[] }>(workspaces: (tx: ManagedTransaction) => Promise<string[]>, decide: (tx: ManagedTransaction) => Promise<T | undefined>): Promise<T | undefined> {
+  private async publish<T extends { changes: FindingEvent[] }>(
+    workspaces: (tx: ManagedTransaction) => Promise<string[]>,
+    decide: (tx: ManagedTransaction, locked: Set<string>) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     const done = await this.graph.run('write', async (tx) => {
       const ids = await workspaces(tx);
       await Graph.lockWorkspaces(tx, ids);
-      const r = await decide(tx);
+      const r = await decide(tx, new Set(ids));
       if (r) await Graph.writeFindings(tx, r.changes);
       return { r, owed: await Graph.owedWork(tx, ids) };
     });
@@ -463,8 +469,8 @@ export class Scorer {
    */
   private async sendPending(ids: string[]): Promise<number> {
     let sent = 0;
-    for (let i = 0; i < ids.length; i += RISK_CHUNK * 5) {
-      const chunk = ids.slice(i, i + RISK_CHUNK * 5);
+    for (let i = 0; i < ids.length; i += OUTBOX_CHUNK) {
+      const chunk = ids.slice(i, i + OUTBOX_CHUNK);
       sent += await this.graph.run('write', async (tx) => {
         const pending = await Graph.takePendingEvents(tx, chunk);
         const messages = pending.flatMap((p) => p.events.map((value) => ({ key: p.id, value })));
@@ -577,10 +583,13 @@ export class Scorer {
   async recomputeMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
     const done = await this.publish(
       async (tx) => ('workspace' in scope ? [scope.workspace] : Graph.maintainerScope(tx, scope.crates)),
-      async (tx) => {
-        const locked = await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES]);
+      async (tx, mine) => {
+        // A workspace that came to lock the crates after the scope was read is not locked: its own
+        // event, committed after these facts, decides it.
+        const locked = (await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES])).filter((l) => mine.has(l.workspace.id));
         const rows = await Graph.crateFacts(tx, [...new Set(locked.map((l) => l.crate))]);
-        const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current: await Graph.maintainerFindings(tx, scope) };
+        const current = (await Graph.maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
+        const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current };
         return { current: input.current, changes: maintainerChanges(input, this.maintainer.minScore, this.now()) };
       },
     );

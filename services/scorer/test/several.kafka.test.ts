@@ -3,7 +3,7 @@
  * that the test decides the interleaving: a risk flush that meets a finding another scorer is
  * writing counts it (the `riskDue` race); finding events a crashed scorer left in the outbox are
  * sent once, by whoever comes first — a starting scorer's `resume`, or the replay of the message —
- * even when two race for them. The waits are on conditions (Neo4j's own list of transactions), not
+ * even when two race for them; a scorer deciding a finding another is writing waits and sends nothing. The waits are on conditions (Neo4j's own list of transactions), not
  * on a clock. Names are unique to this run.
  */
 import { vi } from 'vitest';
@@ -186,15 +186,26 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     expect(await q('MATCH (f:Finding {workspace: $ws}) RETURN f.pendingEvents AS p, f.state AS state', { ws })).toEqual([{ p: null, state: 'open' }]);
   });
 
-  it('two scorers deciding the same new findings at once send each once', async () => {
-    const ids = [`${run}-race1`, `${run}-race2`, `${run}-race3`];
-    for (const id of ids) await scorer().onWorkspace(workspace(id));
-    // Each scorer applies the same advisories (one per workspace's crate) and recomputes: the race
-    // the consumer group makes when an advisory and a workspace land on two scorers.
-    const adv = ids.map((id) => advisory(`${id}-dep`));
-    await Promise.all([scorer().onAdvisories(adv), scorer().onAdvisories([...adv].reverse())]);
+  it('a scorer deciding while another is writing the same new finding waits, then sends nothing', async () => {
+    const ws = `${run}-race`;
+    await scorer().onWorkspace(workspace(ws));
+    const adv = advisory(`${ws}-dep`);
+    await graph.run('write', (tx) => Graph.upsertAdvisories(tx, [adv]).then(() => Graph.addAffects(tx, [{ advisory: adv.id, version: `${ws}-dep@1.0.0` }])));
+    // Scorer B has decided "opened" for the hit (its transaction holds the workspace, its finding
+    // written with the event in the outbox) when scorer A, handling the advisory on another
+    // partition, recomputes the same workspace.
+    const finding = advisoryFinding({ id: ws, org: 'acme' }, adv, '1.0.0', 'open', NOW);
+    const session = driver.session();
+    const tx = session.beginTransaction();
+    await Graph.lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
+    await Graph.writeFindings(tx as unknown as ManagedTransaction, [finding]);
+    const a = scorer().recomputeAdvisoryFindings(ws);
+    await until(async () => (await q(`SHOW TRANSACTIONS YIELD currentQuery, status WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS '_lock' RETURN count(*) AS n`))[0]!.n > 0);
+    await tx.commit();
+    await session.close();
+    expect(await a).toEqual([]); // A saw B's finding: nothing changed
+    await scorer().resume(); // B's outbox, as B (or the replay of its message, or a start) sends it
     await settled();
-    const opened = ids.flatMap((id) => sentFor(id)).filter((f) => f.state === 'open');
-    expect(opened.map((f) => f.workspace.id).sort()).toEqual(ids);
+    expect(sentFor(ws).map((f) => `${f.id} ${f.state}`)).toEqual([`${finding.id} open`]);
   });
 });
