@@ -7,7 +7,7 @@
  * own `utils@0.1.0`). One property because composite node keys are an Enterprise feature.
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
-import type { Advisory, VexDocument, WorkspaceEvent, FindingEvent } from '@cratewatch/shared';
+import { TOPICS, encodeEvent, type Advisory, type VexDocument, type WorkspaceEvent, type FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 import type { CrateFactsRow, LockedCrate } from './maintainer.js';
 import type { AdvisoryFindingContext } from './advisory.js';
@@ -267,9 +267,16 @@ export class Graph {
     };
   }
 
+  /**
+   * Writes the Finding nodes of the events a transaction decided, each with its event appended to
+   * `pendingEvents` (the outbox: sent and cleared after the commit by `takePendingEvents`; what a
+   * crash leaves there is sent by whoever touches the workspace next, or at start). In id order, so
+   * two transactions lock Finding nodes in one order and never wait on each other in a cycle.
+   */
   static async writeFindings(tx: ManagedTransaction, findings: FindingEvent[]): Promise<void> {
     if (findings.length === 0) return;
-    const rows = findings.map((f) => ({
+    const sorted = [...findings].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const rows = sorted.map((f) => ({
       id: f.id,
       kind: f.kind,
       state: f.state,
@@ -283,13 +290,15 @@ export class Graph {
       maintainer: f.maintainer ? JSON.stringify(f.maintainer) : null,
       why: JSON.stringify(f.why),
       observedAt: f.observedAt,
+      event: encodeEvent(TOPICS.findings, f),
     }));
     await tx.run(
       `UNWIND $rows AS f
        MERGE (n:Finding {id: f.id})
          SET n.kind = f.kind, n.state = f.state, n.severity = f.severity, n.score = f.score,
              n.workspace = f.workspace, n.crate = f.crate, n.version = f.version,
-             n.advisory = f.advisory, n.vet = f.vet, n.maintainer = f.maintainer, n.why = f.why, n.observedAt = f.observedAt
+             n.advisory = f.advisory, n.vet = f.vet, n.maintainer = f.maintainer, n.why = f.why, n.observedAt = f.observedAt,
+             n.pendingEvents = coalesce(n.pendingEvents, []) + f.event
        WITH n, f
        MATCH (w:Workspace {id: f.workspace})
        SET w.riskDue = true
@@ -299,6 +308,70 @@ export class Graph {
        FOREACH (_ IN CASE WHEN v IS NULL THEN [] ELSE [1] END | MERGE (n)-[:ABOUT]->(v))`,
       { rows },
     );
+  }
+
+  // ---- several scorers: the workspace lock and the finding outbox ------------------------------
+
+  /**
+   * Takes the write lock of these Workspace nodes, held until the transaction ends (setting and
+   * removing a property leaves the node as it was). Every transaction that decides a workspace's
+   * findings or writes its risk takes it first and only then reads, so two scorers deciding for the
+   * same workspace run one after the other and the second sees what the first wrote (Neo4j reads
+   * the latest committed state). In id order: two transactions never wait on each other in a cycle.
+   */
+  static async lockWorkspaces(tx: ManagedTransaction, ids: string[]): Promise<void> {
+    const sorted = [...new Set(ids)].sort();
+    if (sorted.length) await tx.run(`UNWIND $ids AS id MATCH (w:Workspace {id: id}) SET w._lock = true REMOVE w._lock`, { ids: sorted });
+  }
+
+  /**
+   * What is owed to these workspaces that a scorer may have left undone (it crashed, or stopped):
+   * findings whose events are not sent yet, and the workspaces marked `riskDue`. Read at the end of
+   * each deciding transaction, so the replay of a message a crashed scorer was handling finishes its
+   * work on whichever scorer gets the partition.
+   */
+  static async owedWork(tx: ManagedTransaction, ids: string[]): Promise<{ pending: string[]; riskDue: string[] }> {
+    if (ids.length === 0) return { pending: [], riskDue: [] };
+    const r = await tx.run(
+      `UNWIND $ids AS id
+       MATCH (w:Workspace {id: id})
+       RETURN [(f:Finding)-[:IN]->(w) WHERE f.pendingEvents IS NOT NULL | f.id] AS pending, w.riskDue = true AS due, w.id AS id`,
+      { ids: [...new Set(ids)] },
+    );
+    return {
+      pending: r.records.flatMap((rec) => rec.get('pending') as string[]),
+      riskDue: r.records.filter((rec) => rec.get('due') === true).map((rec) => rec.get('id') as string),
+    };
+  }
+
+  /** Every Finding with events not sent yet (at start: what a previous run left). */
+  static async pendingFindings(tx: ManagedTransaction): Promise<string[]> {
+    const r = await tx.run(`MATCH (f:Finding) WHERE f.pendingEvents IS NOT NULL RETURN f.id AS id ORDER BY id`);
+    return r.records.map((rec) => rec.get('id') as string);
+  }
+
+  /**
+   * Locks these Finding nodes (in id order, as `writeFindings` does) and returns the events still
+   * pending on them, oldest first; `clearPendingEvents` in the same transaction, after the send,
+   * empties them. Under the lock, two scorers (or a scorer and one starting) never both send the
+   * same pending event, and events of one finding go out in the order they were decided.
+   */
+  static async takePendingEvents(tx: ManagedTransaction, ids: string[]): Promise<{ id: string; events: string[] }[]> {
+    const sorted = [...new Set(ids)].sort();
+    if (sorted.length === 0) return [];
+    await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL SET f._lock = true REMOVE f._lock`, { ids: sorted });
+    const r = await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL RETURN f.id AS id, f.pendingEvents AS events`, { ids: sorted });
+    return r.records.map((rec) => ({ id: rec.get('id') as string, events: rec.get('events') as string[] }));
+  }
+
+  static async clearPendingEvents(tx: ManagedTransaction, ids: string[]): Promise<void> {
+    if (ids.length) await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) SET f.pendingEvents = null`, { ids });
+  }
+
+  /** The workspaces a maintainer recompute of these crates decides for: those locking them, and those with a maintainer finding on them. */
+  static async maintainerScope(tx: ManagedTransaction, crates: string[]): Promise<string[]> {
+    const r = await tx.run(`UNWIND $crates AS name MATCH (f:Finding {crate: name, kind: 'maintainer'}) RETURN collect(DISTINCT f.workspace) AS ws`, { crates });
+    return [...new Set([...(await Graph.workspacesLocking(tx, crates)), ...((r.records[0]?.get('ws') as string[] | undefined) ?? [])])];
   }
 
   // ---- risk --------------------------------------------------------------------------------------

@@ -4,9 +4,13 @@
  * when a finding's state changes (opened, resolved, reopened) or an open one's severity or score
  * moves (rescored: shared `findingMoved`), so replays send nothing new.
  *
- * Order matters for restarts: finding events are produced BEFORE the Finding nodes are written.
- * A crash in between repeats the event on replay (the notifier drops the repeat), whereas the other
- * order could record a finding as sent that never was.
+ * Several scorers may share the group (docs/adr/0002-several-scorers.md): a workspace's findings are
+ * decided in ONE write transaction that first locks the Workspace node, then reads, computes and
+ * writes them, each with its event in the Finding's outbox (`pendingEvents`). Two scorers deciding
+ * for one workspace therefore run one after the other, and the second sees the first's findings:
+ * one event per change. The events are sent after the commit and cleared from the outbox (under the
+ * Finding's lock); a crash in between leaves them for whoever touches the workspace next, or for
+ * the next start: repeated at worst (the notifier drops the repeat), never lost.
  */
 import type { Producer } from 'kafkajs';
 import type { ManagedTransaction } from 'neo4j-driver';
@@ -15,7 +19,6 @@ import {
   decodeEvent,
   EventValidationError,
   FormatError,
-  encodeEvent,
   isAffected,
   isSemVer,
   unaffectedIntervals,
@@ -82,6 +85,8 @@ export interface MaintainerOptions {
 
 /** Workspaces whose risk is read and written in one query each (`flushRisk`). */
 const RISK_CHUNK = 100;
+/** Findings whose outbox is sent in one transaction (at start, a crashed run may have left many). */
+const OUTBOX_CHUNK = 500;
 
 export class Scorer {
   /**
@@ -146,12 +151,17 @@ export class Scorer {
 
   private async resumeNow(): Promise<void> {
     if (this.resumed) return;
-    const [coverage, risk] = await this.graph.run('read', async (tx) => [await Graph.dueWorkspaces(tx, 'coverageDue'), await Graph.dueWorkspaces(tx, 'riskDue')]);
+    const [coverage, risk, pending] = await this.graph.run('read', async (tx) => [
+      await Graph.dueWorkspaces(tx, 'coverageDue'),
+      await Graph.dueWorkspaces(tx, 'riskDue'),
+      await Graph.pendingFindings(tx),
+    ]);
     this.resumed = true;
     for (const id of coverage) this.coverageDue.add(id);
     for (const id of risk) this.riskDue.add(id);
-    if (coverage.length || risk.length) {
-      this.log.info('resuming work left by a previous run', { coverage: coverage.length, risk: risk.length });
+    const sent = await this.sendPending(pending);
+    if (coverage.length || risk.length || sent) {
+      this.log.info('resuming work left by a previous run', { coverage: coverage.length, risk: risk.length, findingEvents: sent });
       if (coverage.length && this.coverageDueSince === 0) this.coverageDueSince = this.coverageLastMarkAt = Date.now() - this.timing.settleMs;
       await this.flushCoverage(true);
       await this.flushRisk();
@@ -411,11 +421,16 @@ export class Scorer {
   async flushRisk(): Promise<void> {
     while (this.riskDue.size) {
       const ids = [...this.riskDue].slice(0, RISK_CHUNK);
-      const inputs = await this.graph.run('read', (tx) => Graph.riskInputs(tx, ids));
-      const rows = riskWrites(inputs);
-      await this.graph.run('write', async (tx) => {
-        await Graph.writeRisk(tx, rows);
+      // Read, written and the mark cleared under the workspaces' lock: another scorer's findings
+      // (and the `riskDue` they set) commit either before the read, so they count, or after the
+      // clear, so the mark stays for that scorer. Reading outside the lock let a risk computed from
+      // findings another scorer had since changed clear that scorer's mark.
+      const rows = await this.graph.run('write', async (tx) => {
+        await Graph.lockWorkspaces(tx, ids);
+        const written = riskWrites(await Graph.riskInputs(tx, ids));
+        await Graph.writeRisk(tx, written);
         await Graph.clearDue(tx, 'riskDue', ids);
+        return written;
       });
       for (const id of ids) this.riskDue.delete(id);
       this.log.info('risk applied', { workspaces: ids.length, written: rows.length, ...(ids.length === 1 && rows[0] ? { workspace: rows[0].id, risk: rows[0].risk, severity: rows[0].severity } : {}) });
@@ -423,15 +438,50 @@ export class Scorer {
   }
 
   /**
-   * Sends finding events and writes them, for every kind: the events first, then the Finding nodes
-   * (a crash in between repeats the events on replay, which the notifier drops, never loses them);
-   * then their workspaces' risk is due (written at the end of the batch; `riskDue` is also marked in
-   * the graph with the findings).
+   * Decides findings for every kind, in one write transaction: locks the workspaces, then `decide`
+   * reads what it needs and returns the finding events; they are written (`riskDue` marked, each
+   * event in its Finding's outbox) before the commit. After it: the events are sent from the outbox,
+   * with any a crashed scorer left on these workspaces, and their workspaces' risk is due (written at
+   * the end of the batch). `decide` is given the workspaces locked and must decide for those only;
+   * it may run again when Neo4j retries the transaction (a deadlock with another scorer), so it has
+   * no effect outside the transaction.
    */
-  private async publish(changes: FindingEvent[]): Promise<void> {
-    await this.producer.send({ topic: TOPICS.findings, messages: changes.map((f) => ({ key: f.id, value: encodeEvent(TOPICS.findings, f) })) });
-    await this.graph.run('write', (tx) => Graph.writeFindings(tx, changes));
-    for (const f of changes) this.riskDue.add(f.workspace.id);
+  private async publish<T extends { changes: FindingEvent[] }>(
+    workspaces: (tx: ManagedTransaction) => Promise<string[]>,
+    decide: (tx: ManagedTransaction, locked: Set<string>) => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const done = await this.graph.run('write', async (tx) => {
+      const ids = await workspaces(tx);
+      await Graph.lockWorkspaces(tx, ids);
+      const r = await decide(tx, new Set(ids));
+      if (r) await Graph.writeFindings(tx, r.changes);
+      return { r, owed: await Graph.owedWork(tx, ids) };
+    });
+    await this.sendPending(done.owed.pending);
+    for (const id of done.owed.riskDue) this.riskDue.add(id);
+    return done.r;
+  }
+
+  /**
+   * Sends the events pending in these findings' outboxes, oldest first, and empties them, in one
+   * transaction holding the findings' locks (`Graph.takePendingEvents`): of two scorers sending for
+   * one finding, the second finds nothing left. A crash between the send and the commit sends them
+   * again (at-least-once, as before). Returns how many were sent.
+   */
+  private async sendPending(ids: string[]): Promise<number> {
+    let sent = 0;
+    for (let i = 0; i < ids.length; i += OUTBOX_CHUNK) {
+      const chunk = ids.slice(i, i + OUTBOX_CHUNK);
+      sent += await this.graph.run('write', async (tx) => {
+        const pending = await Graph.takePendingEvents(tx, chunk);
+        const messages = pending.flatMap((p) => p.events.map((value) => ({ key: p.id, value })));
+        if (messages.length === 0) return 0;
+        await this.producer.send({ topic: TOPICS.findings, messages });
+        await Graph.clearPendingEvents(tx, pending.map((p) => p.id));
+        return messages.length;
+      });
+    }
+    return sent;
   }
 
   /** The advisory a message upserts, validated; undefined for a tombstone. Throws on bad input. */
@@ -535,17 +585,23 @@ export class Scorer {
    * never on other workspaces or on arrival order, so a replay changes nothing.
    */
   async recomputeMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
-    const input = await this.graph.run('read', async (tx) => {
-      const locked = await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES]);
-      const rows = await Graph.crateFacts(tx, [...new Set(locked.map((l) => l.crate))]);
-      return { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current: await Graph.maintainerFindings(tx, scope) };
-    });
-    const changes = maintainerChanges(input, this.maintainer.minScore, this.now());
+    const done = await this.publish(
+      async (tx) => ('workspace' in scope ? [scope.workspace] : Graph.maintainerScope(tx, scope.crates)),
+      async (tx, mine) => {
+        // A workspace that came to lock the crates after the scope was read is not locked: its own
+        // event, committed after these facts, decides it.
+        const locked = (await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES])).filter((l) => mine.has(l.workspace.id));
+        const rows = await Graph.crateFacts(tx, [...new Set(locked.map((l) => l.crate))]);
+        const current = (await Graph.maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
+        const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current };
+        return { current: input.current, changes: maintainerChanges(input, this.maintainer.minScore, this.now()) };
+      },
+    );
+    const changes = done?.changes ?? [];
     if (changes.length === 0) return [];
-    await this.publish(changes);
     this.log.info('maintainer findings changed', {
       ...('workspace' in scope ? { workspace: scope.workspace } : { crates: scope.crates.length }),
-      ...changeCounts(changes, input.current),
+      ...changeCounts(changes, done!.current),
     });
     return changes;
   }
@@ -556,31 +612,28 @@ export class Scorer {
    * trusted pools, never on other workspaces, so a replay changes nothing whatever arrived between.
    */
   async recomputeCoverage(workspaceId: string): Promise<FindingEvent[]> {
-    const input = await this.graph.run('read', async (tx) => {
-      const ev = await Graph.workspaceEvent(tx, workspaceId);
-      if (!ev) return undefined;
-      const crates = [...new Set(ev.packages.map((p) => p.name))];
-      return {
-        ev,
-        trusted: await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates),
-        current: await Graph.unvettedFindings(tx, workspaceId),
-      };
-    });
-    if (!input) return [];
-    const at = this.now();
-    const c = workspaceCoverage(input.ev, input.trusted, this.coverage, at);
-    for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
-    await this.graph.run('write', async (tx) => {
-      await Graph.writeCoverage(tx, workspaceId, c.rows, c.summary);
-      await Graph.clearDue(tx, 'coverageDue', [workspaceId]);
-    });
+    // Coverage, its findings and the cleared mark in one locked transaction, as the other kinds.
+    const done = await this.publish(
+      async () => [workspaceId],
+      async (tx) => {
+        const ev = await Graph.workspaceEvent(tx, workspaceId);
+        if (!ev) return undefined;
+        const crates = [...new Set(ev.packages.map((p) => p.name))];
+        const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
+        const current = await Graph.unvettedFindings(tx, workspaceId);
+        const at = this.now();
+        const c = workspaceCoverage(ev, trusted, this.coverage, at);
+        await Graph.writeCoverage(tx, workspaceId, c.rows, c.summary);
+        await Graph.clearDue(tx, 'coverageDue', [workspaceId]);
+        const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
+        return { c, current, changes: unvettedChanges(ws, c.findings, current, at) };
+      },
+    );
     this.coverageDue.delete(workspaceId);
-
-    const ws = { id: input.ev.id, org: input.ev.org, ...(input.ev.team ? { team: input.ev.team } : {}) };
-    const changes = unvettedChanges(ws, c.findings, input.current, at);
-    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, input.current) });
-    if (changes.length === 0) return [];
-    await this.publish(changes);
+    if (!done) return [];
+    const { c, current, changes } = done;
+    for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
+    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, current) });
     return changes;
   }
 
@@ -591,17 +644,20 @@ export class Scorer {
    * lock, its VEX documents and the advisories, so a replay changes nothing.
    */
   async recomputeAdvisoryFindings(workspaceId: string): Promise<FindingEvent[]> {
-    const ctx = await this.graph.run('read', (tx) => Graph.advisoryFindingContext(tx, workspaceId));
-    if (!ctx) return [];
-    const { changes, suppressed } = advisoryChanges(ctx, this.now());
-    if (changes.length === 0) return [];
-    await this.publish(changes);
+    const done = await this.publish(
+      async () => [workspaceId],
+      async (tx) => {
+        const ctx = await Graph.advisoryFindingContext(tx, workspaceId);
+        return ctx ? { ctx, ...advisoryChanges(ctx, this.now()) } : undefined;
+      },
+    );
+    if (!done || done.changes.length === 0) return [];
     this.log.info('findings changed', {
       workspace: workspaceId,
-      ...changeCounts(changes, ctx.current),
-      suppressedByVex: suppressed.size,
+      ...changeCounts(done.changes, done.ctx.current),
+      suppressedByVex: done.suppressed.size,
     });
-    return changes;
+    return done.changes;
   }
 }
 
