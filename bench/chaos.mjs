@@ -39,10 +39,10 @@ const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 const say = (m) => console.error(`chaos: ${m}`);
 
 const poolDir = join(data, 'audit-pools');
-const pools = readdirSync(poolDir).filter((f) => f.endsWith('.audits.toml')).map((f) => f.replace('.audits.toml', ''));
+const poolNames = readdirSync(poolDir).filter((f) => f.endsWith('.audits.toml')).map((f) => f.replace('.audits.toml', ''));
 const poolServer = createServer((req, res) => {
   const name = (req.url ?? '').replace(/^\//, '').replace('.audits.toml', '');
-  if (!pools.includes(name)) return void res.writeHead(404).end();
+  if (!poolNames.includes(name)) return void res.writeHead(404).end();
   res.writeHead(200, { 'content-type': 'text/plain' }).end(readFileSync(join(poolDir, `${name}.audits.toml`)));
 });
 await new Promise((r) => poolServer.listen(0, '127.0.0.1', r));
@@ -94,9 +94,10 @@ async function dump() {
   const nodes = await q(`MATCH (n) RETURN labels(n) AS l, properties(n) AS p`);
   const rels = await q(`MATCH (a)-[r]->(b) RETURN labels(a) AS la, [${key('a')}] AS ka, type(r) AS t, properties(r) AS p, labels(b) AS lb, [${key('b')}] AS kb`);
   const name = (l, k) => `${l.sort().join(':')}(${k.find((x) => x !== null)})`;
+  const finding = (p) => canonical({ id: p.id, kind: p.kind, severity: p.severity, score: p.score });
   return [
-    ...nodes.map((n) => `${n.l.sort().join(':')} ${canonical(n.p)}`),
-    ...rels.map((r) => `${name(r.la, r.ka)} -${r.t}-> ${name(r.lb, r.kb)} ${canonical(r.p)}`),
+    ...nodes.filter((n) => !n.l.includes('Finding') || n.p.state === 'open').map((n) => `${n.l.sort().join(':')} ${n.l.includes('Finding') ? finding(n.p) : canonical(n.p)}`),
+    ...rels.filter((r) => !r.la.includes('Finding') && !r.lb.includes('Finding')).map((r) => `${name(r.la, r.ka)} -${r.t}-> ${name(r.lb, r.kb)} ${canonical(r.p)}`),
   ].sort();
 }
 
@@ -107,30 +108,40 @@ async function once(label, kills) {
   const hook = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
-    req.on('end', () => (received.push(JSON.parse(body).text ?? body), res.end('ok')));
+    req.on('end', () => {
+      const v = JSON.parse(body);
+      for (const f of v.digest ? v.findings : [v]) received.push({ id: f.id, state: f.state, severity: f.severity });
+      res.end('ok');
+    });
   });
   await new Promise((r) => hook.listen(0, '127.0.0.1', r));
   const env = {
     ...process.env, CRATEWATCH_TOPIC_PREFIX: prefix, SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`,
-    SCORER_TRUSTED_POOLS: pools.join(','), NOTIFIER_DIGEST_THRESHOLD: 'off', NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_HTTP_LISTEN: '127.0.0.1:0',
-    SLACK_WEBHOOK_URL: `http://127.0.0.1:${hook.address().port}/hook`, KAFKA_SESSION_TIMEOUT_MS: '6000',
+    SCORER_TRUSTED_POOLS: poolNames.join(','), NOTIFIER_DIGEST_THRESHOLD: 'off', NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_HTTP_LISTEN: '127.0.0.1:0',
+    // A signed generic webhook: its body is the FindingEvent, so each alert names its finding.
+    NOTIFIER_ROUTES: JSON.stringify([{ name: 'chaos', type: 'webhook', webhookEnv: 'CHAOS_HOOK_URL', secretEnv: 'CHAOS_HOOK_SECRET' }]),
+    CHAOS_HOOK_URL: `http://127.0.0.1:${hook.address().port}/hook`, CHAOS_HOOK_SECRET: 'chaos-bench-secret-0123456789', KAFKA_SESSION_TIMEOUT_MS: '6000',
     CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-chaos-')), LOG_LEVEL: 'info',
   };
   await q('MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS');
   const t0 = performance.now();
   const procs = { scorer: service('scorer', env), notifier: service('notifier', env) };
-  // Everything at once: the advisory-db and the pools through ingest, the workspaces straight to Kafka.
-  const loads = [
-    spawnIngest(env, ['rustsec', '--db', join(data, 'rustsec')]),
-    spawnIngest(env, ['pools', '--no-registry', ...pools.flatMap((n) => ['--url', `${n}=${poolBase}/${n}.audits.toml`])]),
-    (async () => {
-      const producer = kafka.producer();
-      await producer.connect();
-      await waitForTopic(`${prefix}org.workspaces`);
-      for (const m of workspaceMessages()) await producer.send({ topic: `${prefix}org.workspaces`, messages: [m] });
-      await producer.disconnect();
-    })(),
-  ];
+  const pools = () => spawnIngest(env, ['pools', '--no-registry', ...poolNames.flatMap((n) => ['--url', `${n}=${poolBase}/${n}.audits.toml`])]);
+  const advisories = () => spawnIngest(env, ['rustsec', '--db', join(data, 'rustsec')]);
+  const workspaces = async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    await waitForTopic(`${prefix}org.workspaces`);
+    for (const m of workspaceMessages()) await producer.send({ topic: `${prefix}org.workspaces`, messages: [m] });
+    await producer.disconnect();
+  };
+  // Chaos: everything at once. Clean: one source after the other, each applied before the next.
+  const loads = kills > 0 ? [advisories(), pools(), workspaces()] : [(async () => {
+    for (const load of [pools, advisories, workspaces]) {
+      await load();
+      while (!(await settledRun(env, prefix, false))) await wait(300);
+    }
+  })()];
   const killed = { scorer: 0, notifier: 0 };
   let loaded = false;
   Promise.all(loads).then(() => (loaded = true));
@@ -157,7 +168,8 @@ async function once(label, kills) {
   for (const p of Object.values(procs)) p.kill('SIGTERM');
   await Promise.all(Object.values(procs).map((p) => p.exited));
   hook.close();
-  return { label, ms: Math.round(ms), killed, alerts: received, graph: await dump() };
+  const states = new Map((await q('MATCH (f:Finding) RETURN f.id AS id, f.state AS state, f.severity AS severity')).map((f) => [f.id, f]));
+  return { label, ms: Math.round(ms), killed, alerts: received, states, graph: await dump() };
 }
 
 function spawnIngest(env, args) {
@@ -172,9 +184,9 @@ async function waitForTopic(topic) {
 }
 
 /** Every input committed by the scorer, every finding by the notifier, and no coverage or risk owed. */
-async function settledRun(env, prefix) {
-  const inputs = ['rustsec.advisories', 'audits.pool', 'org.workspaces'].map((t) => `${prefix}${t}`);
+async function settledRun(env, prefix, all = true) {
   const topics = await admin.listTopics();
+  const inputs = ['rustsec.advisories', 'audits.pool', 'org.workspaces'].map((t) => `${prefix}${t}`).filter((t) => all || topics.includes(t));
   if (!inputs.every((t) => topics.includes(t))) return false;
   if (!(await groupCaughtUp(admin, env.SCORER_GROUP, inputs))) return false;
   if (!(await groupCaughtUp(admin, env.NOTIFIER_GROUP, [`${prefix}risk.findings`]))) return false;
@@ -188,22 +200,40 @@ say(`clean run: ${clean.ms} ms, ${clean.alerts.length} alerts, ${clean.graph.len
 const chaos = await once('chaos', Number(values.kills));
 say(`chaos run: ${chaos.ms} ms, kills ${JSON.stringify(chaos.killed)}, ${chaos.alerts.length} alerts, ${chaos.graph.length} graph rows`);
 
-const count = (xs) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map());
-const want = count(clean.alerts);
-const got = count(chaos.alerts);
-const missing = [...want].filter(([a, n]) => (got.get(a) ?? 0) < n).map(([a]) => a);
-const repeated = [...got].filter(([a, n]) => n > (want.get(a) ?? 0)).map(([a]) => a);
+/**
+ * Alerts that break "once per state change": the same state twice in a row for a finding (an
+ * escalation — open again at a higher severity — is a change), a finding whose last alert is not
+ * its final state in the graph, and an open finding never alerted.
+ */
+function alertProblems(run) {
+  const byId = new Map();
+  for (const a of run.alerts) byId.set(a.id, [...(byId.get(a.id) ?? []), a]);
+  const problems = [];
+  const rank = ['none', 'low', 'medium', 'high', 'critical'];
+  for (const [id, as] of byId) {
+    for (let i = 1; i < as.length; i++) {
+      const [a, b] = [as[i - 1], as[i]];
+      if (a.state === b.state && !(b.state === 'open' && rank.indexOf(b.severity) > rank.indexOf(a.severity))) problems.push(`repeated: ${id} ${b.state}`);
+    }
+    const final = run.states.get(id);
+    if (final && as[as.length - 1].state !== final.state) problems.push(`last alert ${as[as.length - 1].state}, graph says ${final.state}: ${id}`);
+  }
+  for (const [id, f] of run.states) if (f.state === 'open' && !byId.has(id)) problems.push(`never alerted: ${id}`);
+  return problems;
+}
+const cleanProblems = alertProblems(clean);
+const chaosProblems = alertProblems(chaos);
 const cleanRows = new Set(clean.graph);
 const chaosRows = new Set(chaos.graph);
 const onlyClean = clean.graph.filter((r) => !chaosRows.has(r));
 const onlyChaos = chaos.graph.filter((r) => !cleanRows.has(r));
-const result = { seed: Number(values.seed), cleanMs: clean.ms, chaosMs: chaos.ms, killed: chaos.killed, alerts: clean.alerts.length, alertsChaos: chaos.alerts.length, missing: missing.length, repeated: repeated.length, graphRows: clean.graph.length, onlyClean: onlyClean.length, onlyChaos: onlyChaos.length };
+const openAtEnd = (run) => [...run.states.values()].filter((f) => f.state === 'open').length;
+const result = { seed: Number(values.seed), cleanMs: clean.ms, chaosMs: chaos.ms, killed: chaos.killed, alertsClean: clean.alerts.length, alertsChaos: chaos.alerts.length, openClean: openAtEnd(clean), openChaos: openAtEnd(chaos), alertProblemsClean: cleanProblems.length, alertProblemsChaos: chaosProblems.length, graphRows: clean.graph.length, onlyClean: onlyClean.length, onlyChaos: onlyChaos.length };
 console.log(JSON.stringify(result));
-for (const a of missing.slice(0, 5)) say(`missing alert: ${a}`);
-for (const a of repeated.slice(0, 5)) say(`repeated alert: ${a}`);
+for (const p of [...cleanProblems.map((p) => `clean ${p}`), ...chaosProblems.map((p) => `chaos ${p}`)].slice(0, 10)) say(`alert problem: ${p}`);
 for (const r of onlyClean.slice(0, 5)) say(`only in the clean graph: ${r.slice(0, 300)}`);
 for (const r of onlyChaos.slice(0, 5)) say(`only in the chaos graph: ${r.slice(0, 300)}`);
 await admin.disconnect();
 await driver.close();
 poolServer.close();
-process.exit(missing.length || repeated.length || onlyClean.length || onlyChaos.length ? 1 : 0);
+process.exit(cleanProblems.length || chaosProblems.length || onlyClean.length || onlyChaos.length ? 1 : 0);
