@@ -38,7 +38,7 @@ import { FUZZ_TOPICS, fuzzStreams, hasFuzzData, loadCorpus, valueId, type FuzzSt
  * Mutations that hit known bugs other engineers are fixing. `false` = not generated, so the suite
  * stays green; flip to `true` once the fix is merged (each one fails property 1 and/or 2 today).
  */
-const KNOWN: MutationSwitches = {
+const KNOWN_DEFAULTS: MutationSwitches = {
   // KNOWN: parseLockfile accepts non-SemVer versions; a crates.io package locked at one makes every
   // advisory on its crate throw in isAffected (onWorkspace / onAdvisories), so the workspace or the
   // advisory is dead-lettered after 3 attempts — which one depends on arrival order.
@@ -52,6 +52,10 @@ const KNOWN: MutationSwitches = {
   // KNOWN: same for a release whose version is no SemVer (the schema only asks for a non-empty string).
   nonSemverReleases: false,
 };
+/** `FUZZ_KNOWN=gitAudits,lockedNonSemver` (or `all`) turns known-failing mutations on for one run. */
+const KNOWN: MutationSwitches = Object.fromEntries(
+  Object.entries(KNOWN_DEFAULTS).map(([k, v]) => [k, v || (process.env.FUZZ_KNOWN ?? '').split(',').some((x) => x.trim() === k || x.trim() === 'all')]),
+) as unknown as MutationSwitches;
 
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const SIZES = {
@@ -275,7 +279,7 @@ describe.skipIf(!hasFuzzData())('fuzzing the real scorer with real-data event st
     'never wedges, dead-letters exactly the bad input, and ends in the same graph and open findings whatever the order',
     async () => {
       const corpus = loadCorpus();
-      const replay = `FUZZ_SEED=${SEED}${SCALE !== 1 ? ` FUZZ_SCALE=${SCALE}` : ''} npx vitest run test/fuzz-scorer.test.ts`;
+      const replay = `FUZZ_SEED=${SEED}${SCALE !== 1 ? ` FUZZ_SCALE=${SCALE}` : ''}${process.env.FUZZ_KNOWN ? ` FUZZ_KNOWN=${process.env.FUZZ_KNOWN}` : ''} npx vitest run test/fuzz-scorer.test.ts`;
       process.stderr.write(`[fuzz-scorer] seed ${SEED} (replay: ${replay})\n`);
       let last: { s: FuzzStreams; a: RunResult; b: RunResult } | undefined;
       const details = await fc.check(
