@@ -559,7 +559,7 @@ export function fuzzStreams(c: Corpus, n: StreamSizes, k: MutationSwitches): fc.
   const maintainers = fc.uniqueArray(crateKey, { minLength: n.maintainers, maxLength: n.maintainers }).chain((cs) => fc.tuple(...cs.map((crate) => maintainerHistory(crate))));
   const releases = fc.uniqueArray(crateKey, { minLength: n.releases, maxLength: n.releases }).chain((cs) => fc.tuple(...cs.map((crate) => releaseHistory(crate, c.locked.get(crate) ?? [], c.checksums, k))));
   return fc
-    .tuple(pools, criteria, advisories, workspaces, maintainers, releases, fc.integer(), fc.double({ min: 0, max: 0.25, noNaN: true }))
+    .tuple(pools, criteria, advisories, workspaces, maintainers, releases, fc.integer(), fc.double({ min: 0.05, max: 0.3, noNaN: true }))
     .map(([p, cr, a, w, m, r, shuffleSeed, dupRate]) => {
       const histories = [...cr, ...p, ...a, ...w, ...m, ...r];
       return { ...interleave(histories, shuffleSeed, dupRate), histories };
