@@ -31,6 +31,11 @@ export interface ConsumedMessage {
 export interface BatchPosition {
   /** Its last message was the partition's last when fetched: nothing more is waiting (a lull). */
   caughtUp: boolean;
+  /**
+   * Keeps the group session alive: a handler whose run can outlast the session (a workspace with
+   * its store takes seconds) calls it between messages. Never throws; a lost partition shows at commit.
+   */
+  heartbeat?: () => Promise<void>;
 }
 
 export interface RetryPolicy {
@@ -190,7 +195,7 @@ class PoisonPolicy {
     for (let outage = 1; ; outage++) {
       const t0 = performance.now();
       try {
-        const refused = await this.opts.handleBatch!(run, at);
+        const refused = await this.opts.handleBatch!(run, { ...at, heartbeat: () => turn.heartbeat().catch(() => undefined) });
         for (const m of run) {
           const err = refused.get(m.message.offset);
           if (err) await this.deadLetter(m, err, 'bad-input', 1, turn);

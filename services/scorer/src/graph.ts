@@ -7,7 +7,7 @@
  * own `utils@0.1.0`). One property because composite node keys are an Enterprise feature.
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
-import { TOPICS, encodeEvent, type Advisory, type VexDocument, type WorkspaceEvent, type FindingEvent } from '@cratewatch/shared';
+import { CRATES_IO_SOURCES, TOPICS, encodeEvent, type Advisory, type VexDocument, type WorkspaceEvent, type FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 import type { CrateFactsRow, LockedCrate } from './maintainer.js';
 import type { AdvisoryFindingContext } from './advisory.js';
@@ -77,8 +77,11 @@ function storedFindingOf(rec: { get: (key: string) => unknown }): StoredFinding 
   };
 }
 
+// A package from another source (a git fork) gets its source in the id even when its own lockfile
+// has no crates.io twin (parseLockfile adds it only then): else a workspace locking `half@1.8.2` from
+// git and another locking it from crates.io share one node, whose source is whichever came last.
 export const versionNodeId = (workspaceId: string, p: { id: string; source?: string }): string =>
-  p.source === undefined ? `${workspaceId}:${p.id}` : p.id;
+  p.source === undefined ? `${workspaceId}:${p.id}` : CRATES_IO_SOURCES.has(p.source) || p.id.endsWith(` (${p.source})`) ? p.id : `${p.id} (${p.source})`;
 
 export class Graph {
   constructor(private readonly driver: Driver, private readonly database?: string) {}

@@ -347,12 +347,14 @@ export class Scorer {
         }
         await flush();
         await this.dispatch(m);
+        await at.heartbeat?.(); // a workspace can take seconds: a run of them must not outlast the session
       } catch (err) {
         if (!(err instanceof EventValidationError || err instanceof BadMessageError)) throw err;
         refused.set(m.message.offset, err);
       }
     }
     await flush();
+    await at.heartbeat?.();
     await this.flushCoverage(at.caughtUp);
     await this.flushRisk();
     return refused;
