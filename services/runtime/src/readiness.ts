@@ -159,6 +159,7 @@ export function consumerCheck(name: string, health: ConsumerHealth, limits: Read
     run: async () => {
       const parts = health.partitions();
       const problems: string[] = [];
+      if (!health.joinedAt) problems.push('not in its consumer group yet');
       if (health.crashed) problems.push(`consumer crashed (restarting): ${health.crashed.error}`);
       for (const p of parts) {
         const where = `${p.topic}/${p.partition}`;
