@@ -76,12 +76,13 @@ async function readyz(base: string): Promise<{ status: number; body: { failing?:
 }
 
 /** Polls every service's /readyz until `want` holds for each; returns the last answers. Throws after `timeoutMs`. */
-async function untilAll(urls: Record<string, string>, want: (status: number) => boolean, timeoutMs: number, what: string) {
+type Answer = Awaited<ReturnType<typeof readyz>>;
+async function untilAll(urls: Record<string, string>, want: (r: Answer) => boolean, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
-  const seen: Record<string, { status: number; body: { failing?: string[] } }> = {};
+  const seen: Record<string, Answer> = {};
   for (;;) {
-    for (const [name, url] of Object.entries(urls)) if (!seen[name] || !want(seen[name].status)) seen[name] = await readyz(url);
-    if (Object.values(seen).every((r) => want(r.status))) return seen;
+    for (const [name, url] of Object.entries(urls)) if (!seen[name] || !want(seen[name])) seen[name] = await readyz(url);
+    if (Object.values(seen).every(want)) return seen;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(seen)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -123,18 +124,18 @@ afterAll(async () => {
 
 describe('/readyz through a Kafka outage (own infra/local instance)', () => {
   it('200 when up, non-200 naming Kafka within 30 s of stopping it, 200 again once it is back', async () => {
-    await untilAll(urls, (s) => s === 200, 120_000, 'every service ready');
+    const ready = (r: Answer) => r.status === 200;
+    await untilAll(urls, ready, 120_000, 'every service ready');
 
     await infra('stop', 'kafka');
     const stopped = Date.now();
-    const down = await untilAll(urls, (s) => s !== 200, 30_000, 'every service not ready');
+    // The first 503 may name only a crashed consumer (the Kafka check's answer is cached 5 s): wait for Kafka's own reason.
+    const kafkaDown = (r: Answer) => r.status === 503 && !!r.body.failing?.some((f) => f.startsWith('kafka: '));
+    const down = await untilAll(urls, kafkaDown, 30_000, 'every service not ready, naming Kafka');
     expect(Date.now() - stopped).toBeLessThan(30_000);
-    for (const [name, r] of Object.entries(down)) {
-      expect(r.status, name).toBe(503);
-      expect(r.body.failing!.some((f) => f.startsWith('kafka: ')), `${name}: ${JSON.stringify(r.body.failing)}`).toBe(true);
-    }
+    expect(Object.keys(down).sort()).toEqual(['ingest', 'notifier', 'scorer']);
 
     await infra('start');
-    await untilAll(urls, (s) => s === 200, 180_000, 'every service ready again');
+    await untilAll(urls, ready, 180_000, 'every service ready again');
   }, 400_000);
 });
