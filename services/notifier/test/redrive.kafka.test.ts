@@ -114,6 +114,12 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     await settle(1000);
     expect(dlq).toHaveLength(written); // nothing more dead-lettered once delivered
     expect(JSON.stringify(n.log.entries)).not.toContain(slack.secretPath);
+    // The same story in /metrics: failed deliveries, one dead-lettered, then one delivered; no URL in a label.
+    const text = await n.metrics.shared.text();
+    expect(text).toMatch(/cratewatch_notifier_deliveries_total\{route="default",form="single",outcome="failed"[^}]*\} [1-9]/);
+    expect(text).toMatch(/cratewatch_notifier_deliveries_total\{route="default",form="single",outcome="delivered"[^}]*\} 1\n/);
+    expect(text).toMatch(/cratewatch_messages_dead_lettered_total\{topic="[^"]*risk\.findings",failure="undeliverable"[^}]*\} 1\n/);
+    expect(text).not.toContain(slack.secretPath);
   });
 
   it('two routes, one revoked (410): the other gets it once; after the fix only the failed route is re-driven, once', async () => {
