@@ -58,8 +58,8 @@ export interface Service {
 /** Starts `node services/<name>/dist/main.js args…` and resolves once it logs `ready`. */
 export async function startService(name: 'scorer' | 'notifier', env: Record<string, string>, readyTimeoutMs = 90_000): Promise<Service> {
   const proc = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js')], {
-    // the notifier's risk feed on a free port, so no test depends on 8421 being free
-    env: { ...process.env, NOTIFIER_FEED_LISTEN: '127.0.0.1:0', ...env },
+    // the notifier's risk feed and the scorer's ops endpoints on free ports, so no test depends on 8421/8422 being free
+    env: { ...process.env, NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_HTTP_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -284,7 +284,7 @@ export async function startConfigured(
   cfg: IngestConfig,
   producer: Producer,
   log: Logger,
-  opts: { only?: 'endpoint'; kafka?: Kafka } = {},
+  opts: { only?: 'endpoint'; kafka?: Kafka; onPoll?: (source: string, ok: boolean) => void } = {},
 ): Promise<{ stop: () => Promise<void>; endpoint?: { url: string } }> {
   const stops: (() => Promise<void>)[] = [];
   const sd = stateDir();
@@ -301,8 +301,10 @@ export async function startConfigured(
           try {
             const result = await fn(ac.signal);
             l.info(`${name} poll done`, { result });
+            opts.onPoll?.(name, true);
           } catch (err) {
             if (!ac.signal.aborted) l.error('poll failed; will retry next interval', { error: err });
+            if (!ac.signal.aborted) opts.onPoll?.(name, false);
           }
           await new Promise<void>((r) => {
             const t = setTimeout(r, seconds * 1000);

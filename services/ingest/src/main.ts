@@ -14,14 +14,17 @@
  *   cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <s>]
  *   cratewatch-ingest crates-dump  --dump db-dump.tar.gz [--dry-run] [--spill <dir>]
  *
- * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR.
+ * Without --interval a source polls once and exits. Env: KAFKA_BROKERS, CRATEWATCH_STATE_DIR;
+ * while a command runs on (run, endpoint, --interval): INGEST_HTTP_LISTEN (default 127.0.0.1:8423,
+ * or off) serves /healthz, /readyz and /metrics, the last two with CRATEWATCH_OPS_TOKEN.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { Checkpoint, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
+import { Checkpoint, countProduced, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
 import { FormatError } from '@cratewatch/shared';
+import { IngestMetrics, httpListenFromEnv } from './metrics.js';
 import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
 import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
 import { PoolsSource, poolRefs } from './sources/pools.js';
@@ -99,12 +102,17 @@ export async function main(argv: string[]): Promise<number> {
   // Long-running: every configured source on its interval (run), or only the workspace endpoint.
   const cfg: IngestConfig | undefined = command === 'run' ? loadConfig(resolve(need('config'))) : command === 'endpoint' ? endpointOnlyConfig(need('org'), values.listen, values['token-env']) : undefined;
   const kafka = kafkaClient(`cratewatch-ingest-${command}`);
-  const producer = newProducer(kafka);
+  const metrics = new IngestMetrics();
+  const producer = countProduced(newProducer(kafka), metrics.shared);
+  // Parsed before anything starts: a bad INGEST_HTTP_LISTEN is a usage error, not a late crash.
+  const listen = cfg || interval !== undefined ? httpListenFromEnv() : undefined;
   if (cfg) {
     await withAdmin(kafka, (a) => ensureTopics(a));
     await producer.connect();
-    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : { kafka });
+    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : { kafka, onPoll: metrics.poll });
+    const ops = await metrics.serve(listen, kafka, log);
     onShutdown(log, async () => {
+      await ops?.close();
       await running.stop();
       await producer.disconnect();
     });
@@ -219,12 +227,18 @@ export async function main(argv: string[]): Promise<number> {
   let running = Promise.resolve();
   const tick = () => {
     running = pollOnce()
-      .catch((err) => log.error('poll failed; will retry next interval', { error: err }))
+      .then(() => metrics.poll(command!, true))
+      .catch((err) => {
+        metrics.poll(command!, false);
+        log.error('poll failed; will retry next interval', { error: err });
+      })
       .then(() => {
         timer = setTimeout(tick, interval);
       });
   };
+  const ops = await metrics.serve(listen, kafka, log);
   onShutdown(log, async () => {
+    await ops?.close();
     clearTimeout(timer);
     await running;
     await producer.disconnect();

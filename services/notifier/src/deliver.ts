@@ -34,6 +34,8 @@ export interface DeliverOptions {
    * with the time of the attempt, so a retry after a long Retry-After carries a fresh timestamp).
    */
   headers?: (body: string) => Record<string, string>;
+  /** Told the status of each answer (metrics: 429s per route). */
+  onStatus?: (status: number) => void;
 }
 
 export class DeliveryError extends Error {
@@ -112,6 +114,7 @@ export async function postJson(url: string, body: unknown, options: DeliverOptio
         bodyTimeout: o.timeoutMs,
       });
       status = res.statusCode;
+      options.onStatus?.(status);
       // Read (a bounded part of) the body so the connection is reusable; Slack explains errors there.
       const text = (await res.body.text()).slice(0, 200);
       if (status >= 200 && status < 300) return { status, attempts: attempt };

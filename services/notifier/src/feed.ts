@@ -6,7 +6,8 @@
  *                   filters: team, workspace (comma lists), severity (minimum), state (open|resolved|all)
  *   GET /feed.atom  Atom 1.0: the latest state changes, newest first (at most 100); same filters,
  *                   state defaults to all
- *   GET /healthz    {status, findings, ...health()} (the notifier adds the re-drive's pending count)
+ *   GET /healthz    {status: "alive"}; /readyz and /metrics too when the notifier gives its ops
+ *                   routes (runtime ops.ts: token-protected, the real checks)
  *
  * Strong ETags over the representation (If-None-Match → 304). Findings carry no secret; the feed
  * never shows a webhook, a route or any configuration.
@@ -15,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SEVERITY_ORDER, TOPICS, FindingEventSchema, type FindingEvent, type Severity } from '@cratewatch/shared';
-import type { Logger } from '@cratewatch/runtime';
+import { serverUrl, type Logger } from '@cratewatch/runtime';
 import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
 
 /** One state change of a finding: its state as first seen, or a state different from the one before. */
@@ -273,16 +274,23 @@ function notModified(req: IncomingMessage, etag: string): boolean {
   });
 }
 
+/** /healthz alone, for a feed served without the notifier's ops routes (tests). */
+const aliveOnly = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  if (new URL(req.url ?? '/', 'http://feed.invalid').pathname !== '/healthz') return false;
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : '{"status":"alive"}\n');
+  return true;
+};
+
 /**
- * Serves the feed of `store` until closed. `ready()` tells whether the topic was read to its end;
- * `health()` adds fields to /healthz.
+ * Serves the feed of `store` until closed, and `ops` (runtime `opsRoutes`: /healthz, /readyz,
+ * /metrics) beside it; without `ops`, /healthz only.
  */
 export async function startFeedServer(
   store: FindingStore,
   listen: FeedListen,
   log: Logger,
-  ready: () => boolean = () => true,
-  health: () => Record<string, unknown> = () => ({}),
+  ops: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> = aliveOnly,
 ): Promise<FeedServer> {
   const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, cache = true) => {
     const headers: Record<string, string> = {
@@ -306,16 +314,15 @@ export async function startFeedServer(
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 
   const server: Server = createServer((req, res) => {
+    void ops(req, res).then((done) => done || serveFeed(req, res));
+  });
+  const serveFeed = (req: IncomingMessage, res: ServerResponse) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         return send(req, res, 405, 'application/json', json({ error: 'method not allowed' }), false);
       }
       const url = new URL(req.url ?? '/', 'http://feed.invalid');
-      if (url.pathname === '/healthz') {
-        const ok = ready();
-        return send(req, res, ok ? 200 : 503, 'application/json', json({ status: ok ? 'ok' : 'loading', findings: store.size, ...health() }), false);
-      }
       if (url.pathname === '/feed') {
         const q = parseQuery(url.searchParams, 'open');
         const findings = store.findings(q);
@@ -340,13 +347,13 @@ export async function startFeedServer(
         const host = req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : `${listen.host}:${listen.port}`;
         return send(req, res, 200, 'application/atom+xml; charset=utf-8', atomFeed(store.changes(q), `http://${host}${url.pathname}${url.search}`));
       }
-      return send(req, res, 404, 'application/json', json({ error: 'not found', paths: ['/feed', '/feed.atom', '/healthz'] }), false);
+      return send(req, res, 404, 'application/json', json({ error: 'not found', paths: ['/feed', '/feed.atom', '/healthz', ...(ops === aliveOnly ? [] : ['/readyz', '/metrics'])] }), false);
     } catch (err) {
       if (err instanceof BadQueryError) return send(req, res, 400, 'application/json', json({ error: err.message }), false);
       log.error('feed request failed', { path: req.url, error: err });
       return send(req, res, 500, 'application/json', json({ error: 'internal error' }), false);
     }
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -354,9 +361,7 @@ export async function startFeedServer(
       resolve();
     });
   });
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = serverUrl(server.address() as AddressInfo);
   log.info('risk feed listening', { url, topic: TOPICS.findings });
   return {
     url,

@@ -10,7 +10,9 @@
  * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off),
  * NOTIFIER_DIGEST_THRESHOLD (default 5; 0 or off: no digests), NOTIFIER_DIGEST_WINDOW_MS (default 2000),
  * NOTIFIER_REDRIVE_INTERVAL_MS (default 300000, or off: no re-drive of risk.findings.dlq),
- * NOTIFIER_REDRIVE_MAX_BACKOFF_MS (default 21600000: 6 h).
+ * NOTIFIER_REDRIVE_MAX_BACKOFF_MS (default 21600000: 6 h). The feed's listener also serves /healthz,
+ * /readyz and /metrics (the last two with CRATEWATCH_OPS_TOKEN; CRATEWATCH_READY_MAX_RETRY_S,
+ * CRATEWATCH_READY_MAX_LAG).
  */
 import { logger, onShutdown } from '@cratewatch/runtime';
 import { DEFAULT_DIGEST, DEFAULT_GROUP, SERVICE, parseDigestThreshold, startNotifier } from './notifier.js';

@@ -28,7 +28,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { EventValidationError, TOPICS, decodeEvent, dlqTopic, type FindingEvent, type Severity } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, logger, newProducer, sendToDlq, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import { consumerCheck, countProduced, ensureTopics, kafkaCheck, kafkaClient, logger, newProducer, opsRoutes, readyLimitsFromEnv, sendToDlq, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { DeliveryAbortedError, DeliveryError, postJson, type DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
 import { plainTextAlert, plainTextDigest, slackDigest, slackMessage } from './slack.js';
@@ -37,6 +37,7 @@ import { catchUpNewRoutes, type CatchUpResult } from './catchup.js';
 import { FindingStore, startFeedServer, type FeedListen, type FeedServer } from './feed.js';
 import { readCompacted } from './compacted.js';
 import { runWindowedConsumer, type WindowContext } from './window.js';
+import { NotifierMetrics } from './metrics.js';
 import { DEFAULT_REDRIVE, Redriver, undeliverableDlqValue, type DlqSource, type RedriveDue, type RedriveOptions, type RedriveStatus, type RouteDelivery } from './redrive.js';
 
 export const SERVICE = 'notifier';
@@ -138,8 +139,10 @@ export interface Notifier {
   readonly feedUrl?: string;
   /** The digest settings in force (threshold 0: off). */
   readonly digest: Required<DigestOptions>;
-  /** The re-drive's state (what /healthz shows), or 'off'. */
+  /** The re-drive's state (what /readyz shows), or 'off'. */
   readonly redrive: RedriveStatus | 'off';
+  /** Its metrics (served on the feed's listener at /metrics). */
+  readonly metrics: NotifierMetrics;
 }
 
 function checkWebhookUrl(url: string): void {
@@ -189,14 +192,19 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     log.info('routes', { routes: routes.map((r) => ({ name: r.name, type: r.type ?? 'slack', teams: r.teams, minSeverity: r.minSeverity, states: r.states })) });
   }
 
+  const limits = readyLimitsFromEnv();
   await withAdmin(kafka, (admin) => ensureTopics(admin));
 
-  const producer: Producer = newProducer(kafka);
+  const metrics = new NotifierMetrics();
+  const findingsConsumer = metrics.consumer(groupId);
+  const redriveConsumer = metrics.consumer(`${groupId}.redrive`);
+  const producer: Producer = countProduced(newProducer(kafka), metrics.shared);
   let deliveries: DeliveryLog | undefined;
   let consumerStop: (() => Promise<void>) | undefined;
   let feedReader: { disconnect(): Promise<void> } | undefined;
   let feedServer: FeedServer | undefined;
   let redriver: Redriver | undefined;
+  metrics.watchRedrive(() => redriver?.status());
   const cleanup = async () => {
     abort.abort();
     await feedServer?.close();
@@ -238,8 +246,11 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     };
     await Promise.all([dlog.load(), loadFeed()]);
     if (options.feed) {
-      const health = () => ({ redrive: redriver ? redriver.status() : 'off' });
-      feedServer = await startFeedServer(store, options.feed, log, undefined, health);
+      const checks = [kafkaCheck(kafka), consumerCheck('findings', findingsConsumer.health, limits)];
+      if (redriveOpts) checks.push(consumerCheck('redrive', redriveConsumer.health, limits));
+      // Not a readiness condition (pending deliveries wait for their route): shown with the checks.
+      checks.push({ name: 'redrive-status', run: async () => (redriver ? { ...redriver.status() } : { off: true }) });
+      feedServer = await startFeedServer(store, options.feed, log, opsRoutes({ metrics: metrics.shared, log, checks }));
     }
 
     /** Delivered, but the record could not be written yet: written on the retry, not delivered again. */
@@ -250,7 +261,9 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     const channelOf = (route: Route) => (!route.webhookUrl ? 'stdout' : route.type === 'webhook' ? 'webhook' : 'slack');
 
     /** Delivers one finding state, or a digest of several, to a route; returns the attempts it took. */
-    const send = async (route: Route, what: { finding: FindingEvent; escalatedFrom?: Severity | undefined } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
+    const send = (route: Route, what: { finding: FindingEvent; escalatedFrom?: Severity | undefined } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> =>
+      metrics.delivery(route.name, 'digest' in what ? 'digest' : 'single', sendUncounted(route, what, logAt));
+    const sendUncounted = async (route: Route, what: { finding: FindingEvent; escalatedFrom?: Severity | undefined } | { digest: FindingEvent[] }, logAt: Record<string, unknown>): Promise<number> => {
       const esc = 'finding' in what && what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {};
       if (!route.webhookUrl) {
         out(('finding' in what ? plainTextAlert(what.finding, esc) : plainTextDigest(what.digest)) + '\n');
@@ -266,6 +279,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         ...options.delivery,
         signal: abort.signal,
         ...(signer ? { headers: (raw: string) => signer.headers(raw) } : {}),
+        onStatus: (status) => metrics.status(route.name, status),
         onRetry: ({ attempt, waitMs, reason }) => log.warn('webhook delivery failed; retrying', { ...logAt, route: route.name, attempt, waitMs, reason }),
       });
       return res.attempts;
@@ -416,6 +430,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
             log.warn('refused message: sent to DLQ', { topic: m.topic, ...where, key: m.key, reason: err.message });
             await sendToDlq(producer, SERVICE, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, err.message);
             dlqWritten.add(m);
+            metrics.shared.deadLettered.inc({ topic: m.topic, failure: 'bad-input' });
           }
           continue;
         }
@@ -489,6 +504,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         const m = item.m;
         await deadLetter({ topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason, item.failures.map((x) => x.route));
         dlqWritten.add(m);
+        metrics.shared.deadLettered.inc({ topic: m.topic, failure: 'undeliverable' });
       }
     };
 
@@ -507,6 +523,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         latest: (id) => store.get(id),
         exclusive,
         signal: abort.signal,
+        hooks: redriveConsumer.hooks,
         deliver: async (route, list: RedriveDue[]) => {
           const res = await deliverRoute(route, list, noHeartbeat, true, { redrive: true });
           stats.redriven += list.length - res.failed.length - res.untried.length;
@@ -547,6 +564,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
         log,
         windowMs: digest.windowMs,
         signal: abort.signal,
+        hooks: findingsConsumer.hooks,
         handle: (ms, ctx) => exclusive(() => handleWindow(ms, ctx)),
       }).then((c) => {
         consumerStop = c.stop;
@@ -577,6 +595,7 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
     routes: routes.map((r) => r.name),
     newRoutes,
     digest,
+    metrics,
     ...(feedServer ? { feedUrl: feedServer.url } : {}),
     get redrive() {
       return redriver ? redriver.status() : 'off';

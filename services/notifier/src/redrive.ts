@@ -34,6 +34,7 @@ import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent, type Severity } from '@cratewatch/shared';
 import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
+import type { ConsumerHooks } from './metrics.js';
 import { DEFAULT_ROUTE, deliveryKey, owedTo, timeOf as time, type Route } from './routes.js';
 
 /** The notifier's service name, as DLQ records carry it. */
@@ -219,6 +220,8 @@ export interface RedriverOptions extends Required<RedriveOptions> {
   /** Delivers to one route (one digest when over the threshold, else one by one, stopping at a failure). */
   deliver: (route: Route, due: RedriveDue[]) => Promise<RouteDelivery<RedriveDue>>;
   signal: AbortSignal;
+  /** Told the assignment and what was read (health and metrics). */
+  hooks?: ConsumerHooks;
 }
 
 export interface RedrivePass {
@@ -284,7 +287,9 @@ export class Redriver {
     const consumer = groupConsumer(this.o.kafka, this.groupId);
     this.consumer = consumer;
     // A (re)join starts again from the committed offsets: forget what was read.
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.CRASH, (e) => this.o.hooks?.crashed(e.payload.error));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.o.hooks?.assigned(e.payload.memberAssignment);
       this.generation++;
       this.pending.clear();
       this.settled.clear();
@@ -298,10 +303,12 @@ export class Redriver {
         eachBatch: async ({ batch, isStale, isRunning }) => {
           const gen = this.generation;
           if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          this.o.hooks?.fetched(batch.topic, batch.partition, batch.highWatermark, batch.messages);
           for (const m of batch.messages) {
             if (gen !== this.generation) return;
             this.accept(batch.partition, m);
             this.read.set(batch.partition, BigInt(m.offset) + 1n);
+            this.o.hooks?.handled([{ topic: batch.topic, partition: batch.partition, offset: m.offset }]);
           }
         },
       });

@@ -20,6 +20,7 @@
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { backoffMs, groupConsumer, groupSession, sleep, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import type { ConsumerHooks } from './metrics.js';
 
 export interface WindowContext {
   /** Tells the group coordinator this member is alive (errors are swallowed: a rebalance shows up in the loop). */
@@ -43,6 +44,8 @@ export interface WindowedConsumerOptions {
   signal: AbortSignal;
   /** Backoff before a window is retried (default 1 s, doubling to 30 s). */
   retryBaseMs?: number;
+  /** Told the assignment, fetches and windows handled or failed (health and metrics). */
+  hooks?: ConsumerHooks;
 }
 
 export interface WindowedConsumer {
@@ -79,12 +82,15 @@ export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<W
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     generation++;
     assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => tp(t, p))));
+    o.hooks?.assigned(e.payload.memberAssignment);
     if (buffer.length > 0) log.info('group re-joined: the open window is dropped and read again', { messages: buffer.length });
     buffer = [];
     upTo = new Map();
     clearTimeout(timer);
     timer = undefined;
   });
+
+  consumer.on(consumer.events.CRASH, (e) => o.hooks?.crashed(e.payload.error));
 
   const commit = async (offsets: { topic: string; partition: number; offset: string }[], gen: number) => {
     // After a rebalance, only what this member still owns is committed (the rest is read again by its new owner).
@@ -111,10 +117,13 @@ export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<W
       const beat = setInterval(() => void heartbeat(), heartbeatInterval);
       try {
         for (let attempt = 1; ; attempt++) {
+          const t0 = performance.now();
           try {
             await o.handle(ms, { heartbeat, attempt });
+            o.hooks?.handled(offsets, (performance.now() - t0) / 1000);
             break;
           } catch (err) {
+            if (!signal.aborted) o.hooks?.failed(offsets, err, attempt, (performance.now() - t0) / 1000);
             if (signal.aborted) {
               log.info('window interrupted by stop: what was not handled is read again on the next start', { messages: ms.length });
               return;
@@ -150,6 +159,7 @@ export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<W
       // Backpressure: nothing new is taken while a window is being handled.
       while (flushing) await flushing;
       if (!isRunning() || isStale() || gen !== generation || signal.aborted || batch.messages.length === 0) return;
+      o.hooks?.fetched(batch.topic, batch.partition, batch.highWatermark, batch.messages);
       for (const message of batch.messages) {
         buffer.push({ topic: batch.topic, partition: batch.partition, message, key: message.key === null ? null : message.key.toString() });
       }

@@ -19,6 +19,8 @@ import { TOPICS, type FindingEvent } from '@cratewatch/shared';
 import type { Route } from '../src/index.js';
 import { settle, uniq as unique, useKafka, waitFor, type LogEntry, type RecordedRequest } from './helpers.js';
 
+// /readyz (where the re-drive's state shows) asks for the ops token; spawned notifiers inherit it.
+process.env.CRATEWATCH_OPS_TOKEN ??= 'ops-token-for-notifier-tests-0123';
 const env = useKafka('notifier-redrive-test-');
 const { produce, notifier, dlqReader } = env;
 const uniq = () => unique('nrd');
@@ -67,7 +69,13 @@ function alerts(reqs: RecordedRequest[], ws: string): string[] {
 
 const passes = (log: { entries: LogEntry[] }) => log.entries.filter((e) => e.msg === 'redrive').map((e) => e.fields);
 const entries = (log: { entries: LogEntry[] }, msg: string) => log.entries.filter((e) => e.msg === msg).map((e) => e.fields);
-const healthz = async (base: string) => (await (await fetch(`${base}/healthz`)).json()) as { status: string; redrive: { pending: number; oldestSince: string | null; lastPassAt: string | null } };
+/** The re-drive's state as /readyz shows it (with the ops token set below), and whether the process is alive. */
+const healthz = async (base: string) => {
+  const alive = (await (await fetch(`${base}/healthz`)).json()) as { status: string };
+  const ready = (await (await fetch(`${base}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } })).json()) as { checks: { 'redrive-status': { off?: true; pending: number; oldestSince: string | null; lastPassAt: string | null } } };
+  const r = ready.checks['redrive-status'];
+  return { status: alive.status, redrive: r.off ? ('off' as const) : r } as { status: string; redrive: { pending: number; oldestSince: string | null; lastPassAt: string | null } };
+};
 
 describe('re-driving risk.findings.dlq (real Kafka)', () => {
   it('a finding Slack answers 500 to: dead-lettered, retried each pass with backoff while it fails, delivered exactly once when Slack recovers', async () => {
@@ -89,7 +97,7 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     expect(gap).toBeGreaterThanOrEqual(2 * FAST.intervalMs);
     expect(dlq.every((r) => r.key === finding(ws, 1).id && JSON.parse(r.value!).id === finding(ws, 1).id)).toBe(true);
     const health = await healthz(n.feedUrl!);
-    expect(health).toMatchObject({ status: 'ok', redrive: { pending: 1, oldestSince: dlq[0]!.undeliverable!.firstAt } });
+    expect(health).toMatchObject({ status: 'alive', redrive: { pending: 1, oldestSince: dlq[0]!.undeliverable!.firstAt } });
     expect(passes(n.log).some((p) => p.tried === 1 && p.delivered === 0 && p.pending === 1)).toBe(true);
     expect(entries(n.log, 'redrive: still pending')[0]).toMatchObject({ finding: finding(ws, 1).id, routes: ['default'], attempts: 1 });
 
@@ -106,6 +114,12 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     await settle(1000);
     expect(dlq).toHaveLength(written); // nothing more dead-lettered once delivered
     expect(JSON.stringify(n.log.entries)).not.toContain(slack.secretPath);
+    // The same story in /metrics: failed deliveries, one dead-lettered, then one delivered; no URL in a label.
+    const text = await n.metrics.shared.text();
+    expect(text).toMatch(/cratewatch_notifier_deliveries_total\{route="default",form="single",outcome="failed"[^}]*\} [1-9]/);
+    expect(text).toMatch(/cratewatch_notifier_deliveries_total\{route="default",form="single",outcome="delivered"[^}]*\} 1\n/);
+    expect(text).toMatch(/cratewatch_messages_dead_lettered_total\{topic="[^"]*risk\.findings",failure="undeliverable"[^}]*\} 1\n/);
+    expect(text).not.toContain(slack.secretPath);
   });
 
   it('two routes, one revoked (410): the other gets it once; after the fix only the failed route is re-driven, once', async () => {
@@ -318,7 +332,7 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     const off = run({ NOTIFIER_REDRIVE_INTERVAL_MS: 'off' });
     const r3 = await ready(off);
     expect(r3.redrive).toBe('off');
-    expect(await healthz(r3.feed)).toMatchObject({ status: 'ok', redrive: 'off' });
+    expect(await healthz(r3.feed)).toMatchObject({ status: 'alive', redrive: 'off' });
     off.c.kill('SIGTERM');
     expect(await off.exited).toBe(0);
   });

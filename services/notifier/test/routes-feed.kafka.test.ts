@@ -19,6 +19,8 @@ import type { Route } from '../src/index.js';
 import { settle, uniq as unique, useKafka, waitFor, type Webhook } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
 
+// /readyz (where the re-drive's state shows) asks for the ops token; spawned notifiers inherit it.
+process.env.CRATEWATCH_OPS_TOKEN ??= 'ops-token-for-notifier-tests-0123';
 const env = useKafka('notifier-routes-test-');
 const { produce, hook, notifier, dlqReader } = env;
 const uniq = () => unique('nr');
@@ -193,7 +195,9 @@ describe('org-wide risk feed (real Kafka)', () => {
     expect((await feed('?team=payments&severity=critical')).findings.map((f) => f.crate)).toEqual(['crate2']);
     expect((await feed('?state=resolved')).findings.map((f) => f.crate)).toEqual(['crate3']);
     expect((await feed(`?workspace=${ws}&state=all`)).findings.map((f) => f.crate)).toEqual(['crate2', 'crate1', 'crate3']);
-    expect(await (await fetch(`${n.feedUrl}/healthz`)).json()).toEqual({ status: 'ok', findings: 3, redrive: { pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } });
+    expect(await (await fetch(`${n.feedUrl}/healthz`)).json()).toEqual({ status: 'alive' });
+    const ready = await fetch(`${n.feedUrl}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } });
+    expect(await ready.json()).toMatchObject({ checks: { kafka: { ok: true }, 'redrive-status': { ok: true, pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } } });
 
     const first = await fetch(`${n.feedUrl}/feed`);
     const etag = first.headers.get('etag')!;

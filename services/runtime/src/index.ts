@@ -8,3 +8,6 @@ export * from './neo4j.js';
 export * from './checkpoint.js';
 export * from './lifecycle.js';
 export * from './retry.js';
+export * from './metrics.js';
+export * from './readiness.js';
+export * from './ops.js';

@@ -84,7 +84,12 @@ export const versionNodeId = (workspaceId: string, p: { id: string; source?: str
   p.source === undefined ? `${workspaceId}:${p.id}` : CRATES_IO_SOURCES.has(p.source) || p.id.endsWith(` (${p.source})`) ? p.id : `${p.id} (${p.source})`;
 
 export class Graph {
-  constructor(private readonly driver: Driver, private readonly database?: string) {}
+  constructor(
+    private readonly driver: Driver,
+    private readonly database?: string,
+    /** Told each transaction's duration and outcome (the scorer's metrics). */
+    private readonly onTx?: (mode: 'read' | 'write', seconds: number, ok: boolean) => void,
+  ) {}
 
   private session() {
     return this.driver.session({ database: this.database });
@@ -93,9 +98,14 @@ export class Graph {
   /** One transaction: a handler composes several of the queries below so it commits once. */
   async run<T>(mode: 'read' | 'write', fn: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
     const s = this.session();
+    const t0 = performance.now();
+    let ok = false;
     try {
-      return mode === 'write' ? await s.executeWrite(fn) : await s.executeRead(fn);
+      const r = mode === 'write' ? await s.executeWrite(fn) : await s.executeRead(fn);
+      ok = true;
+      return r;
     } finally {
+      this.onTx?.(mode, (performance.now() - t0) / 1000, ok);
       await s.close();
     }
   }

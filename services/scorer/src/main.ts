@@ -3,14 +3,39 @@
  * cratewatch scorer: consumes the fact topics, keeps Neo4j up to date and produces findings.
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
  * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE,
- * SCORER_COVERAGE_SETTLE_MS, SCORER_COVERAGE_MAX_DELAY_MS.
+ * SCORER_COVERAGE_SETTLE_MS, SCORER_COVERAGE_MAX_DELAY_MS, SCORER_HTTP_LISTEN (default
+ * 127.0.0.1:8422, or off: /healthz, /readyz, /metrics), CRATEWATCH_OPS_TOKEN (for /readyz and
+ * /metrics), CRATEWATCH_READY_MAX_RETRY_S, CRATEWATCH_READY_MAX_LAG.
  * `main.js rebuild [--wipe]` rebuilds the graph from the topics instead (rebuild.ts, README).
  */
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, onShutdown, runConsumer, withAdmin, type Logger } from '@cratewatch/runtime';
+import {
+  ConsumerHealth,
+  Metrics,
+  consumerCheck,
+  countProduced,
+  ensureTopics,
+  kafkaCheck,
+  kafkaClient,
+  logger,
+  neo4jCheck,
+  neo4jDatabase,
+  neo4jFromEnv,
+  newProducer,
+  onShutdown,
+  parseListen,
+  readyLimitsFromEnv,
+  runConsumer,
+  startOpsServer,
+  withAdmin,
+  type Listen,
+  type Logger,
+  type OpsServer,
+} from '@cratewatch/runtime';
 import { Graph } from './graph.js';
+import { ScorerMetrics } from './metrics.js';
 import { DEFAULT_COVERAGE_TIMING, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type CoverageTiming, type MaintainerOptions } from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
@@ -48,39 +73,64 @@ function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): n
   return score;
 }
 
+export const DEFAULT_SCORER_HTTP_LISTEN = '127.0.0.1:8422';
+
+/** `SCORER_HTTP_LISTEN`: where /healthz, /readyz and /metrics are served (`off`: nowhere). */
+export const httpListenFromEnv = (env: NodeJS.ProcessEnv = process.env): Listen | undefined =>
+  parseListen('SCORER_HTTP_LISTEN', env.SCORER_HTTP_LISTEN, DEFAULT_SCORER_HTTP_LISTEN);
+
 export interface ScorerHandle {
   stop(): Promise<void>;
+  /** The base URL of /healthz, /readyz and /metrics, when served. */
+  opsUrl?: string;
+  metrics: ScorerMetrics;
+  health: ConsumerHealth;
 }
 
-export async function startScorer(opts: { kafka?: Kafka; groupId?: string; log?: Logger; coverage?: CoverageOptions; maintainer?: MaintainerOptions } = {}): Promise<ScorerHandle> {
+export async function startScorer(
+  opts: { kafka?: Kafka; groupId?: string; log?: Logger; coverage?: CoverageOptions; maintainer?: MaintainerOptions; http?: Listen } = {},
+): Promise<ScorerHandle> {
   const log = opts.log ?? logger('scorer');
   const coverage = opts.coverage ?? coverageFromEnv();
   const maintainer = opts.maintainer ?? maintainerFromEnv();
+  const limits = readyLimitsFromEnv();
   const kafka = opts.kafka ?? kafkaClient('cratewatch-scorer');
   const driver = neo4jFromEnv();
   await driver.verifyConnectivity();
-  const graph = new Graph(driver, neo4jDatabase());
+  const metrics = new ScorerMetrics(new Metrics('scorer'));
+  const graph = new Graph(driver, neo4jDatabase(), metrics.onTx);
   await graph.ensureSchema();
   await withAdmin(kafka, (a) => ensureTopics(a));
-  const producer = newProducer(kafka);
+  const producer = countProduced(newProducer(kafka), metrics.shared, metrics.onSent);
   await producer.connect();
   const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageTimingFromEnv());
   // Work a previous run left marked in the graph (coverage, risk) is done before consuming.
   await scorer.resume();
   const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];
+  const groupId = opts.groupId ?? process.env.SCORER_GROUP ?? 'cratewatch-scorer';
+  const health = metrics.shared.watch(new ConsumerHealth(groupId, 'scorer'));
   const loop = await runConsumer({
     kafka,
     producer,
-    groupId: opts.groupId ?? process.env.SCORER_GROUP ?? 'cratewatch-scorer',
+    groupId,
+    health,
+    observer: metrics.shared.observer(),
     topics,
     service: 'scorer',
     log,
     handle: (m) => scorer.handle(m),
     handleBatch: (ms, at) => scorer.handleBatch(ms, at),
   });
-  log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore, maintainerMinScore: maintainer.minScore });
+  const ops: OpsServer | undefined = opts.http
+    ? await startOpsServer(opts.http, { metrics: metrics.shared, log, checks: [kafkaCheck(kafka), neo4jCheck(driver, neo4jDatabase()), consumerCheck('consumer', health, limits)] })
+    : undefined;
+  log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore, maintainerMinScore: maintainer.minScore, ...(ops ? { ops: ops.url } : {}) });
   return {
+    metrics,
+    health,
+    ...(ops ? { opsUrl: ops.url } : {}),
     stop: async () => {
+      await ops?.close();
       await loop.stop();
       await scorer.stop(); // a coverage flush the timer began finishes first
       await producer.disconnect();
@@ -94,7 +144,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.arg
   void import('./rebuild.js').then(async (r) => process.exit(await r.rebuildMain(process.argv.slice(3))));
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const log = logger('scorer');
-  startScorer({ log })
+  startScorer({ log, http: httpListenFromEnv() })
     .then((h) => onShutdown(log, h.stop))
     .catch((err) => {
       log.error('scorer failed to start', { error: err });
