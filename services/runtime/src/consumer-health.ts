@@ -34,6 +34,11 @@ export class ConsumerHealth {
 
   constructor(readonly group: string, readonly service: string) {}
 
+  /** The state of one partition, made when first asked for (the loop keeps it for a batch). */
+  stateOf(topic: string, partition: number): PartitionState {
+    return this.at(topic, partition);
+  }
+
   private at(topic: string, partition: number): PartitionState {
     const k = `${topic}/${partition}`;
     let s = this.parts.get(k);
