@@ -14,9 +14,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SEVERITY_ORDER, TOPICS, FindingEventSchema, type FindingEvent, type Severity } from '@cratewatch/shared';
-import { serverUrl, type Logger } from '@cratewatch/runtime';
+import { listenOn, type Logger } from '@cratewatch/runtime';
 import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
 
 /** One state change of a finding: its state as first seen, or a state different from the one before. */
@@ -354,21 +353,7 @@ export async function startFeedServer(
       return send(req, res, 500, 'application/json', json({ error: 'internal error' }), false);
     }
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = serverUrl(server.address() as AddressInfo);
+  const { url, close } = await listenOn(server, listen);
   log.info('risk feed listening', { url, topic: TOPICS.findings });
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url, close };
 }

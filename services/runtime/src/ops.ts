@@ -14,7 +14,7 @@
  * `startOpsServer` is a server of only them.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -129,6 +129,13 @@ export async function startOpsServer(listen: Listen, o: OpsOptions): Promise<Ops
       if (!done) sendJson(req, res, 404, { error: 'not found', paths: OPS_PATHS });
     });
   });
+  const { url, close } = await listenOn(server, listen);
+  o.log.info('ops endpoints listening', { url, paths: OPS_PATHS });
+  return { url, close };
+}
+
+/** Starts `server` on `listen` (port 0: any free port); `close` also ends kept-alive connections. */
+export async function listenOn(server: Server, listen: Listen): Promise<{ url: string; close: () => Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -136,10 +143,8 @@ export async function startOpsServer(listen: Listen, o: OpsOptions): Promise<Ops
       resolve();
     });
   });
-  const url = serverUrl(server.address() as AddressInfo);
-  o.log.info('ops endpoints listening', { url, paths: OPS_PATHS });
   return {
-    url,
+    url: serverUrl(server.address() as AddressInfo),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, advisoryFinding, type Advisory, type FindingEvent, type WorkspaceEvent } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, newProducer, withAdmin, type Logger } from '@cratewatch/runtime';
 import { Graph, Scorer } from '../src/index.js';
+import { testAdvisory } from '../../../test/pipeline-harness.js';
 
 const run = `sst${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
@@ -47,24 +48,10 @@ function workspace(id: string): WorkspaceEvent {
 }
 
 let n = 0;
+/** A crates.io vulnerability on `pkg` (patched >= 2.0.0), high by its CVSS, a new id each call. */
 function advisory(pkg: string): Advisory {
   n++;
-  return {
-    id: `RUSTSEC-2097-${String(1000 + n)}`,
-    package: pkg,
-    collection: 'crates',
-    title: `${pkg} has a hole`,
-    description: 'A test advisory.',
-    date: '2097-01-01',
-    cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N',
-    aliases: [],
-    related: [],
-    categories: [],
-    keywords: [],
-    references: [],
-    affected: { arch: [], os: [], functions: {} },
-    versions: { patched: ['>= 2.0.0'], unaffected: [] },
-  } as Advisory;
+  return testAdvisory(`RUSTSEC-2097-${String(1000 + n)}`, pkg, NOW, { date: '2097-01-01', cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N' }).advisory;
 }
 
 const q = async (cypher: string, params: Record<string, unknown> = {}) => (await driver.executeQuery(cypher, params)).records.map((r) => r.toObject());
