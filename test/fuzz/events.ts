@@ -15,18 +15,31 @@
  *     maintainers → advisories → workspaces), keys sorted, each key's distinct values in the order
  *     of their last occurrence in `a` (so its last value is `a`'s too).
  *
- * Mutations (see `MUTATIONS` and the `KNOWN` switches in test/fuzz-scorer.test.ts): odd versions
- * (prereleases, build metadata, huge numbers, non-SemVer strings, `x.y.z@git:<rev>` audits), empty
- * and huge sets, unknown crates, tombstones, duplicates and out-of-order arrival.
+ * Mutations (see the `KNOWN` switches in test/fuzz-scorer.test.ts): odd versions (prereleases,
+ * build metadata, huge numbers, non-SemVer strings, `x.y.z@git:<rev>` audits), empty and huge sets,
+ * unknown crates, tombstones, duplicates and out-of-order arrival.
+ *
+ * Bad input is marked `refuse` with a fragment of the reason the scorer gives, decided by the same
+ * shared rule the scorer applies (`isSemVer`, `unaffectedIntervals`), so the expectation cannot drift
+ * from the rule: a release or a workspace with a version `isSemVer` refuses (the "odd but SemVer"
+ * generator's too: a base with build metadata plus `-rc.1+build.5` is not SemVer), an advisory with
+ * a requirement RustSec cannot read, an audit with empty criteria, an unknown table, a delta that is
+ * not `A -> B`, a release tombstone. An audit whose version is no SemVer (or a git audit) is not bad
+ * input: the scorer keeps it (`versionProblem` / `gitRev`) certifying no crates.io Version.
+ *
+ * Compacted keys: the graph keeps a key's last ACCEPTED value, so both streams end every key with
+ * the same accepted value (`acceptedLast`): a history whose last values are refused gets them moved
+ * before its last accepted one (refused values may come anywhere before it).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
+  isSemVer,
   parseAdvisory,
   parseAuditsFile,
   parseLockfile,
-  requirementToInterval,
+  unaffectedIntervals,
   validateEvent,
   workspaceEvent,
   type Advisory,
@@ -62,15 +75,18 @@ export interface KeyHistory {
   values: Msg[];
 }
 
-/** Which mutations that hit known, being-fixed bugs are generated (see test/fuzz-scorer.test.ts). */
+/**
+ * Mutations that once hit scorer bugs (fixed; see test/fuzz-scorer.test.ts): all on by default, a
+ * switch turns one off for a replay.
+ */
 export interface MutationSwitches {
-  /** crates.io packages locked at a non-SemVer version (parseLockfile accepts them). */
+  /** Packages locked at a non-SemVer version: the workspace event is refused. */
   lockedNonSemver: boolean;
   /** audits of `x.y.z@git:<rev>` versions (cargo-vet's git audits). */
   gitAudits: boolean;
-  /** audits whose version is not SemVer at all (a pool's typo). */
+  /** audits whose version is not SemVer at all (a pool's typo): kept, certifying nothing. */
   nonSemverAudits: boolean;
-  /** releases whose version is not SemVer. */
+  /** releases whose version is not SemVer: refused. */
   nonSemverReleases: boolean;
 }
 
@@ -185,14 +201,23 @@ export const nonSemverVersion: fc.Arbitrary<string> = fc.oneof(
 
 export const gitVersion = (base: string): fc.Arbitrary<string> => hex40.map((rev) => `${base}@git:${rev}`);
 
-/** Whether RustSec's requirement reader takes it (the scorer refuses an advisory with one it does not). */
-const readable = (req: string): boolean => {
+/** Why the scorer refuses the advisory (shared `unaffectedIntervals`, as the scorer reads it), or undefined. */
+const unreadable = (a: Advisory): string | undefined => {
   try {
-    requirementToInterval(req);
-    return true;
-  } catch {
-    return false;
+    unaffectedIntervals(a);
+    return undefined;
+  } catch (err) {
+    return `advisory ${a.id}: ${(err as Error).message}`;
   }
+};
+
+/** The scorer's reason for refusing a release of `version` (facts.ts `releaseRow`), or undefined. */
+export const releaseRefusal = (version: string): string | undefined => (isSemVer(version) ? undefined : `version: ${JSON.stringify(version)} is not SemVer`);
+
+/** The scorer's reason for refusing a workspace event (scorer.ts `onWorkspace`): its first package not at a SemVer version. */
+export const workspaceRefusal = (ev: WorkspaceEvent): string | undefined => {
+  const odd = ev.packages.findIndex((p) => !isSemVer(p.version));
+  return odd < 0 ? undefined : `workspace ${ev.id}: packages.${odd}.version: ${JSON.stringify(ev.packages[odd]!.version)} is not SemVer`;
 };
 
 type AdvMut = { a: Advisory; mutation?: string; refuse?: string };
@@ -223,11 +248,11 @@ export function advisoryHistory(c: Corpus): fc.Arbitrary<KeyHistory> {
       },
       {
         weight: 1,
-        arbitrary: nonSemverVersion.map((v) => ({
-          a: { ...a, versions: { patched: [`>= ${v}`], unaffected: [] } },
-          mutation: `patched ">= ${v}"`,
-          ...(readable(`>= ${v}`) ? {} : { refuse: 'a patched requirement RustSec cannot read' }),
-        })),
+        arbitrary: nonSemverVersion.map((v) => {
+          const m: Advisory = { ...a, versions: { patched: [`>= ${v}`], unaffected: [] } };
+          const why = unreadable(m);
+          return { a: m, mutation: `patched ">= ${v}"`, ...(why ? { refuse: why } : {}) };
+        }),
       },
       { weight: 1, arbitrary: fc.constant<AdvMut>({ a: { ...a, package: `fuzz-unknown-${a.package}` }, mutation: 'unknown crate' }) },
     );
@@ -313,7 +338,8 @@ export function workspaceHistory(c: Corpus, id: string, k: MutationSwitches): fc
       });
       validateEvent('org.workspaces', ev);
       const what = muts.flatMap((m) => (m.what ? [m.what] : []));
-      return { topic: 'org.workspaces' as const, key: id, value: ev, mutation: `${w.name}: ${pkgs.length} packages${withStore && w.store ? ' + store' : ''}${what.length ? `; ${what.join('; ')}` : ''}` };
+      const why = workspaceRefusal(ev);
+      return { topic: 'org.workspaces' as const, key: id, value: ev, ...(why ? { refuse: why } : {}), mutation: `${w.name}: ${pkgs.length} packages${withStore && w.store ? ' + store' : ''}${what.length ? `; ${what.join('; ')}` : ''}` };
     }),
   }));
 }
@@ -369,7 +395,17 @@ export function poolHistory(c: Corpus, key: { pool: string; crate: string }, k: 
     },
     {
       weight: 1,
-      arbitrary: oddVersion.map((to) => ({ e: { ...base, audits: [...audits(base), { who: 'Fuzz', criteria: ['safe-to-run'], delta: `${lockedVersion} -> ${to}` }] }, mutation: `delta ${lockedVersion} -> ${to}` })),
+      arbitrary: oddVersion.map((to) => {
+        const delta = `${lockedVersion} -> ${to}`;
+        // The scorer reads a delta as `A -> B`, each side without blanks (facts.ts `auditRow`); a
+        // non-SemVer `to` with a blank inside is not one: bad input. Any other odd side is kept.
+        const entries = audits(base).length;
+        return {
+          e: { ...base, audits: [...audits(base), { who: 'Fuzz', criteria: ['safe-to-run'], delta }] },
+          mutation: `delta ${delta}`,
+          ...(/^\s*(\S+)\s*->\s*(\S+)\s*$/.test(delta) ? {} : { refuse: `entries.audits[${entries}].delta: "${delta}" is not "A -> B"` }),
+        };
+      }),
     },
     {
       weight: 1,
@@ -499,7 +535,8 @@ export function releaseHistory(crate: string, lockedVersions: string[], checksum
         ...(r.publisher ? { publisher: r.publisher } : {}),
         observedAt: at(r.day ?? 0),
       }) as ReleaseEvent;
-      return { topic: 'crates.releases', key: crate, value: ev, mutation: `release ${r.version}${r.yanked ? ' (yanked)' : ''}` };
+      const why = releaseRefusal(r.version);
+      return { topic: 'crates.releases', key: crate, value: ev, ...(why ? { refuse: why } : {}), mutation: `release ${r.version}${r.yanked ? ' (yanked)' : ''}` };
     });
   return fc.tuple(fc.array(one, { minLength: 1, maxLength: 3 }), fc.nat({ max: 19 })).map(([values, t]) => ({
     topic: 'crates.releases' as const,
@@ -561,12 +598,31 @@ export function fuzzStreams(c: Corpus, n: StreamSizes, k: MutationSwitches): fc.
   return fc
     .tuple(pools, criteria, advisories, workspaces, maintainers, releases, fc.integer(), fc.double({ min: 0.05, max: 0.3, noNaN: true }))
     .map(([p, cr, a, w, m, r, shuffleSeed, dupRate]) => {
-      const histories = [...cr, ...p, ...a, ...w, ...m, ...r];
+      const histories = [...cr, ...p, ...a, ...w, ...m, ...r].map(acceptedLast);
       return { ...interleave(histories, shuffleSeed, dupRate), histories };
     });
 }
 
-/** Stream a (random interleaving + duplicates, last value per key kept) and stream b (canonical). */
+/**
+ * The history with its last accepted value last: the values after it (all refused) are moved just
+ * before it. The graph keeps a key's last accepted value (a refused one changes nothing), and both
+ * streams end every key with its history's last value, so they end it with the same accepted one.
+ * (With a refused value last, the value that stays depends on which earlier values the scorer
+ * applied — on batching, on duplicates — and runs A and B could keep different ones.) A history with
+ * no accepted value is left as it is: nothing of it reaches the graph.
+ */
+export function acceptedLast(h: KeyHistory): KeyHistory {
+  let i = h.values.length - 1;
+  while (i >= 0 && h.values[i]!.refuse) i--;
+  if (i < 0 || i === h.values.length - 1) return h;
+  return { ...h, values: [...h.values.slice(0, i), ...h.values.slice(i + 1), h.values[i]!] };
+}
+
+/**
+ * Stream a (random interleaving + duplicates, the last value per key kept last) and stream b
+ * (canonical). Give histories through `acceptedLast` (as `fuzzStreams` does), so that the last value
+ * of every key is an accepted one, the same in both streams.
+ */
 export function interleave(histories: KeyHistory[], seed: number, dupRate: number): { a: Msg[]; b: Msg[] } {
   const rnd = prng(seed);
   // Each key's sequence with duplicates: any earlier value repeated before the last; sometimes the last repeated after it.
