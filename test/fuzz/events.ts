@@ -31,6 +31,7 @@
  * the same accepted value (`acceptedLast`): a history whose last values are refused gets them moved
  * before its last accepted one (refused values may come anywhere before it).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -502,6 +503,18 @@ export function maintainerHistory(crate: string): fc.Arbitrary<KeyHistory> {
 
 // ---- crates.releases ------------------------------------------------------------------------------
 
+/** Facts of a release drawn from its crate@version alone (a hash), so every event of it agrees. */
+function perVersion(id: string): { yanked: boolean; day: number | null; publisher: string | null; checksum: string | null; withChecksum: boolean } {
+  const h = createHash('sha256').update(id).digest();
+  return {
+    yanked: h[0]! % 4 === 0,
+    day: h[1]! % 5 === 0 ? null : (h[2]! * 256 + h[3]!) % 401,
+    publisher: h[4]! % 4 === 0 ? null : (['alice', 'bob', 'mallory'] as const)[h[5]! % 3]!,
+    checksum: h[6]! % 3 === 0 ? null : h.toString('hex'),
+    withChecksum: h[7]! % 2 === 0,
+  };
+}
+
 export function releaseHistory(crate: string, lockedVersions: string[], checksums: Map<string, string>, k: MutationSwitches): fc.Arbitrary<KeyHistory> {
   const base = lockedVersions[0] ?? '1.0.0';
   const version = fc.oneof(
@@ -520,7 +533,11 @@ export function releaseHistory(crate: string, lockedVersions: string[], checksum
       withChecksum: fc.boolean(),
       deps: fc.array(fc.record({ name: fc.constantFrom('serde', 'libc', 'fuzz-unknown-dep'), req: fc.constantFrom('^1', '*', '>= 0.2, < 0.3', 'not a req') }), { maxLength: 3 }),
     })
-    .map((r): Msg => {
+    .map((r0): Msg => {
+      // One version's facts are one version's facts: its checksum, publish time, publisher (and here
+      // its yank state) are drawn once per crate@version, not per event. The topic is applied in order
+      // and run B drops run A's repeats, so facts drawn per event would make A and B differ by design.
+      const r = { ...r0, ...perVersion(`${crate}@${r0.version}`) };
       const known = checksums.get(`${crate}@${r.version}`);
       const checksum = known !== undefined ? (r.withChecksum ? known : null) : r.checksum;
       const ev = validateEvent('crates.releases', {
