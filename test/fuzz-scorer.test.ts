@@ -154,10 +154,11 @@ interface RunResult {
  * resolved again is history, and whether a transient state raised one depends on the arrival order
  * (a workspace's older lockfile meeting an advisory or not) — the open ones are the truth compared.
  */
-// `Finding.vet`: an open unvetted finding keeps the details (requiredBy, the suggested audit) of its
-// last event by design — details alone that change send nothing (no alert noise) — so they depend on
-// the order the workspace and the audits arrived in. Its kind, state, severity and score are compared.
-const EXCLUDED: Record<string, string[]> = { Finding: ['observedAt', 'vet'] };
+// `Finding.vet` / `Finding.maintainer`: an open finding keeps the details (requiredBy and the suggested
+// audit; owners, latest release) of its last event by design — details alone that change send nothing
+// (no alert noise) — so they depend on the order its inputs arrived in. Its kind, state, severity,
+// score and why are compared.
+const EXCLUDED: Record<string, string[]> = { Finding: ['observedAt', 'vet', 'maintainer'] };
 
 /**
  * Residue left out too: nodes an intermediate state MERGEd that nothing refers to any more. Pool and
