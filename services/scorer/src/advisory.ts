@@ -15,8 +15,8 @@ export interface AdvisoryFindingContext {
   workspace: WorkspaceRef;
   /** The (locked version, advisory) pairs the workspace is exposed to now. */
   exposure: { version: string; advisory: Advisory }[];
-  /** Its advisory findings as stored (state, severity, score), with the advisory each is about (null once deleted). */
-  current: { id: string; state: string; severity: FindingEvent['severity']; score: number; version: string; advisory: Advisory | null; advisoryId: string }[];
+  /** Its advisory findings as stored (state, severity, score, the crate it was raised on), with the advisory each is about (null once deleted). */
+  current: { id: string; state: string; severity: FindingEvent['severity']; score: number; crate: string; version: string; advisory: Advisory | null; advisoryId: string }[];
   /** The workspace's VEX documents, as its last event carried them. */
   vex: VexDocument[];
 }
@@ -46,15 +46,19 @@ export function advisoryChanges(ctx: AdvisoryFindingContext, at: string): Adviso
   return { changes, suppressed: new Map([...suppressed].map(([id, s]) => [id, s.match])) };
 }
 
-/** An open finding whose hit is gone: told with its advisory, or with what its id says once the advisory was deleted. */
+/**
+ * An open finding whose hit is gone: told with its advisory, or with what it stored once the advisory
+ * was deleted. Always about the crate it was raised on: an advisory that now names another crate
+ * (moved, or edited) resolves this finding, not one on the new crate.
+ */
 export function resolvedFinding(
   ws: WorkspaceRef,
-  c: { id: string; version: string; advisory: Advisory | null; advisoryId: string },
+  c: { id: string; crate: string; version: string; advisory: Advisory | null; advisoryId: string },
   at: string,
 ): FindingEvent {
-  if (c.advisory) return advisoryFinding(ws, c.advisory, c.version, 'resolved', at);
-  // The advisory itself was deleted from the database: resolved with what the finding id tells.
-  const crate = c.id.split('|')[1] ?? '';
+  if (c.advisory) return advisoryFinding(ws, { ...c.advisory, package: c.crate }, c.version, 'resolved', at);
+  // The advisory itself was deleted from the database: resolved with what the finding stored.
+  const crate = c.crate;
   return {
     v: 1,
     id: c.id,

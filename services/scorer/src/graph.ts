@@ -230,6 +230,17 @@ export class Graph {
     );
   }
 
+  /** Workspaces that lock a version these advisories affect (their AFFECTS edges as they stand). */
+  static async workspacesAffectedBy(tx: ManagedTransaction, advisories: string[]): Promise<string[]> {
+    const r = await tx.run(
+      `UNWIND $advisories AS id
+       MATCH (:Advisory {id: id})-[:AFFECTS]->(:Version)<-[:LOCKS]-(w:Workspace)
+       RETURN collect(DISTINCT w.id) AS ws`,
+      { advisories },
+    );
+    return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
+  }
+
   /** Workspaces that lock any version of these crates. */
   static async workspacesLocking(tx: ManagedTransaction, crates: string[]): Promise<string[]> {
     const r = await tx.run(
@@ -261,7 +272,7 @@ export class Graph {
     const current = await tx.run(
       `MATCH (f:Finding {workspace: $id, kind: 'advisory'})
        OPTIONAL MATCH (a:Advisory {id: f.advisory})
-       RETURN f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
+       RETURN f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.crate AS crate, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
       { id: workspaceId },
     );
     return {
@@ -272,6 +283,8 @@ export class Graph {
         state: r.get('state') as string,
         severity: r.get('severity') as FindingEvent['severity'],
         score: Number(r.get('score')),
+        // (a finding stored before `crate` was written: the crate its id names)
+        crate: (r.get('crate') as string | null) ?? (r.get('id') as string).split('|')[1] ?? '',
         version: r.get('version') as string,
         advisoryId: r.get('advisoryId') as string,
         advisory: r.get('json') ? (JSON.parse(r.get('json') as string) as Advisory) : null,

@@ -516,6 +516,9 @@ export class Scorer {
   async onAdvisories(list: Advisory[]): Promise<void> {
     const latest = [...new Map(list.map((a) => [a.id, a])).values()]; // a later version of the same advisory wins
     const touched = await this.graph.run('write', async (tx) => {
+      // Read before the edges move: an advisory whose new value names another crate (or none of
+      // the versions it hit) leaves findings to resolve in workspaces that do not lock its new crate.
+      const hitBefore = await Graph.workspacesAffectedBy(tx, latest.map((a) => a.id));
       await Graph.upsertAdvisories(tx, latest);
       const crates = [...new Set(latest.map((a) => a.package))];
       const versions = await Graph.versionsOf(tx, crates);
@@ -530,7 +533,8 @@ export class Scorer {
           return { advisory: a.id, versions: hit.map((v) => v.id) };
         }),
       );
-      return Graph.workspacesLocking(tx, crates.filter((c) => byCrate.has(c)));
+      const hitNow = await Graph.workspacesLocking(tx, crates.filter((c) => byCrate.has(c)));
+      return [...new Set([...hitBefore, ...hitNow])].sort();
     });
     this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
     for (const ws of touched) await this.recomputeAdvisoryFindings(ws);

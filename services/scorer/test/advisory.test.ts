@@ -44,7 +44,7 @@ const ctx = (o: Partial<AdvisoryFindingContext> = {}): AdvisoryFindingContext =>
 });
 /** The stored findings after these events were written (what the next recompute reads). */
 const stored = (events: FindingEvent[]): AdvisoryFindingContext['current'] =>
-  events.map((f) => ({ id: f.id, state: f.state, severity: f.severity, score: f.score, version: f.version, advisory: f.advisory!.id === A.id ? A : B, advisoryId: f.advisory!.id }));
+  events.map((f) => ({ id: f.id, state: f.state, severity: f.severity, score: f.score, crate: f.crate, version: f.version, advisory: f.advisory!.id === A.id ? A : B, advisoryId: f.advisory!.id }));
 const states = (events: FindingEvent[]) => events.map((f) => [f.id, f.state]);
 
 describe('advisory findings with VEX statements', () => {
@@ -183,3 +183,14 @@ function advisoryFinding(id: string, state: 'open' | 'resolved'): FindingEvent {
   const a = id === idA ? A : B;
   return { v: 1, id, kind: 'advisory', state, severity: 'medium', score: 5, workspace: WS, crate: a.package, version: id === idA ? '1.13.2' : '1.0.0', why: [], advisory: { id: a.id, title: a.title, patched: [], aliases: [] }, observedAt: AT };
 }
+
+describe('an advisory that now names another crate', () => {
+  it('resolves the open finding under its own id, on the crate it was raised on', () => {
+    const opened = advisoryChanges(ctx(), AT).changes;
+    const movedA = { ...A, package: 'smallvec-core' };
+    const current = stored(opened).map((c) => (c.advisoryId === A.id ? { ...c, advisory: movedA } : c));
+    const { changes } = advisoryChanges(ctx({ exposure: [{ version: '1.0.0', advisory: B }], current }), AT);
+    expect(states(changes)).toEqual([[idA, 'resolved']]);
+    expect(changes[0]).toMatchObject({ crate: 'smallvec', version: '1.13.2', advisory: { id: A.id } });
+  });
+});
