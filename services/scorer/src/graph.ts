@@ -253,45 +253,62 @@ export class Graph {
   }
 
   /**
-   * All a workspace's advisory findings need, read at once: the workspace, the (version, advisory)
-   * pairs it is exposed to now (locked, affected, not withdrawn), its current findings (state,
-   * severity and score as last sent, so a moved severity or score is seen) with the advisory each is
-   * about (null when that advisory was deleted), and its VEX documents.
+   * All the advisory findings of these workspaces need, read at once (a constant number of queries
+   * however many workspaces an advisory reaches): per workspace, the (version, advisory) pairs it is
+   * exposed to now (locked, affected, not withdrawn), its current findings (state, severity and score
+   * as last sent, so a moved severity or score is seen) with the advisory each is about (null when
+   * that advisory was deleted), and its VEX documents. Each advisory's JSON is read once.
    */
-  static async advisoryFindingContext(tx: ManagedTransaction, workspaceId: string): Promise<AdvisoryFindingContext | undefined> {
-    const w = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.org AS org, w.team AS team, w.vex AS vex`, { id: workspaceId });
-    const rec = w.records[0];
-    if (!rec) return undefined;
-    const team = rec.get('team') as string | null;
+  static async advisoryFindingContexts(tx: ManagedTransaction, ids: string[]): Promise<Map<string, AdvisoryFindingContext>> {
+    const ws = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.org AS org, w.team AS team, w.vex AS vex`, { ids });
     const exposure = await tx.run(
-      `MATCH (:Workspace {id: $id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
+      `UNWIND $ids AS id
+       MATCH (:Workspace {id: id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
        WHERE a.withdrawn IS NULL AND a.collection = 'crates'
-       RETURN v.version AS version, a.json AS json`,
-      { id: workspaceId },
+       RETURN id, v.version AS version, a.id AS advisory`,
+      { ids },
     );
     const current = await tx.run(
-      `MATCH (f:Finding {workspace: $id, kind: 'advisory'})
-       OPTIONAL MATCH (a:Advisory {id: f.advisory})
-       RETURN f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.crate AS crate, f.version AS version, f.advisory AS advisoryId, a.json AS json`,
-      { id: workspaceId },
+      `UNWIND $ids AS ws
+       MATCH (f:Finding {workspace: ws, kind: 'advisory'})
+       RETURN ws, f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.crate AS crate, f.version AS version, f.advisory AS advisoryId`,
+      { ids },
     );
-    return {
-      workspace: { id: workspaceId, org: rec.get('org') as string, ...(team ? { team } : {}) },
-      exposure: exposure.records.map((r) => ({ version: r.get('version') as string, advisory: JSON.parse(r.get('json') as string) as Advisory })),
-      current: current.records.map((r) => ({
-        id: r.get('id') as string,
+    const wanted = [...new Set([...exposure.records.map((r) => r.get('advisory') as string), ...current.records.map((r) => r.get('advisoryId') as string)])];
+    const json = await tx.run(`UNWIND $ids AS id MATCH (a:Advisory {id: id}) RETURN a.id AS id, a.json AS json`, { ids: wanted });
+    const advisories = new Map(json.records.map((r) => [r.get('id') as string, JSON.parse(r.get('json') as string) as Advisory]));
+    const out = new Map<string, AdvisoryFindingContext>();
+    for (const rec of ws.records) {
+      const team = rec.get('team') as string | null;
+      out.set(rec.get('id') as string, {
+        workspace: { id: rec.get('id') as string, org: rec.get('org') as string, ...(team ? { team } : {}) },
+        exposure: [],
+        current: [],
+        vex: rec.get('vex') ? (JSON.parse(rec.get('vex') as string) as VexDocument[]) : [],
+      });
+    }
+    for (const r of exposure.records) {
+      const a = advisories.get(r.get('advisory') as string);
+      if (a) out.get(r.get('id') as string)?.exposure.push({ version: r.get('version') as string, advisory: a });
+    }
+    for (const r of current.records) {
+      const id = r.get('id') as string;
+      const advisoryId = r.get('advisoryId') as string;
+      out.get(r.get('ws') as string)?.current.push({
+        id,
         state: r.get('state') as string,
         severity: r.get('severity') as FindingEvent['severity'],
         score: Number(r.get('score')),
         // (a finding stored before `crate` was written: the crate its id names)
-        crate: (r.get('crate') as string | null) ?? (r.get('id') as string).split('|')[1] ?? '',
+        crate: (r.get('crate') as string | null) ?? id.split('|')[1] ?? '',
         version: r.get('version') as string,
-        advisoryId: r.get('advisoryId') as string,
-        advisory: r.get('json') ? (JSON.parse(r.get('json') as string) as Advisory) : null,
-      })),
-      vex: rec.get('vex') ? (JSON.parse(rec.get('vex') as string) as VexDocument[]) : [],
-    };
+        advisoryId,
+        advisory: advisories.get(advisoryId) ?? null,
+      });
+    }
+    return out;
   }
+
 
   /**
    * Writes the Finding nodes of the events a transaction decided, each with its event appended to
@@ -490,12 +507,12 @@ export class Graph {
 
   // ---- audit coverage ----------------------------------------------------------------------------
 
-  /** The workspace as last registered (its event), or undefined. */
-  static async workspaceEvent(tx: ManagedTransaction, id: string): Promise<WorkspaceEvent | undefined> {
-    const r = await tx.run(`MATCH (w:Workspace {id: $id}) RETURN w.event AS event`, { id });
-    const json = r.records[0]?.get('event') as string | null | undefined;
-    return json ? (JSON.parse(json) as WorkspaceEvent) : undefined;
+  /** The events these workspaces were last written from (coverage is recomputed from them), by id. */
+  static async workspaceEvents(tx: ManagedTransaction, ids: string[]): Promise<Map<string, WorkspaceEvent>> {
+    const r = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) WHERE w.event IS NOT NULL RETURN w.id AS id, w.event AS event`, { ids });
+    return new Map(r.records.map((rec) => [rec.get('id') as string, JSON.parse(rec.get('event') as string) as WorkspaceEvent]));
   }
+
 
   /**
    * What trusted pools record for these crates: each entry as the pool wrote it (`table`, `entry`),
@@ -531,40 +548,41 @@ export class Graph {
     return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
   }
 
-  /**
-   * Writes a workspace's audit coverage: on each LOCKS edge the verdict (`vetted`: vetted,
-   * exempted, unvetted, violation, first-party, not-required), the criteria it needs and the audit
-   * entries that vet it (`via`); on the Workspace the summary.
-   */
+  /** Writes the coverage of several workspaces: each LOCKS verdict and each Workspace's summary, in two queries. */
   static async writeCoverage(
     tx: ManagedTransaction,
-    workspaceId: string,
-    rows: { id: string; vetted: string; needs: string[]; via: string[] }[],
-    summary: Record<string, Prop>,
+    items: { workspace: string; rows: { id: string; vetted: string; needs: string[]; via: string[] }[]; summary: Record<string, Prop> }[],
   ): Promise<void> {
+    if (items.length === 0) return;
     await tx.run(
-      `MATCH (w:Workspace {id: $id})
-       UNWIND $rows AS r
-       MATCH (w)-[l:LOCKS]->(:Version {id: r.id})
+      `UNWIND $rows AS r
+       MATCH (:Workspace {id: r.workspace})-[l:LOCKS]->(:Version {id: r.id})
        SET l.vetted = r.vetted, l.needs = r.needs, l.via = r.via`,
-      { id: workspaceId, rows },
+      { rows: items.flatMap((it) => it.rows.map((r) => ({ ...r, workspace: it.workspace }))) },
     );
-    await tx.run(`MATCH (w:Workspace {id: $id}) SET w += $summary`, { id: workspaceId, summary });
+    await tx.run(`UNWIND $items AS it MATCH (w:Workspace {id: it.id}) SET w += it.summary`, { items: items.map((it) => ({ id: it.workspace, summary: it.summary })) });
   }
 
-  /** The workspace's unvetted findings as stored (to resolve one with what was said when it opened). */
-  static async unvettedFindings(tx: ManagedTransaction, workspaceId: string): Promise<StoredFinding[]> {
+
+  /** These workspaces' unvetted findings as stored (to resolve one with what was said when it opened), by workspace. */
+  static async unvettedFindings(tx: ManagedTransaction, ids: string[]): Promise<Map<string, StoredFinding[]>> {
     const r = await tx.run(
-      `MATCH (f:Finding {workspace: $id, kind: 'unvetted'})
-       RETURN f.id AS id, f.state AS state, f.crate AS crate, f.version AS version, f.severity AS severity,
+      `UNWIND $ids AS ws
+       MATCH (f:Finding {workspace: ws, kind: 'unvetted'})
+       RETURN ws, f.id AS id, f.state AS state, f.crate AS crate, f.version AS version, f.severity AS severity,
               f.score AS score, f.why AS why, f.vet AS vet`,
-      { id: workspaceId },
+      { ids },
     );
-    return r.records.map((rec) => ({
-      ...storedFindingOf(rec),
-      vet: rec.get('vet') ? (JSON.parse(rec.get('vet') as string) as NonNullable<FindingEvent['vet']>) : undefined,
-    }));
+    const out = new Map<string, StoredFinding[]>(ids.map((id) => [id, []]));
+    for (const rec of r.records) {
+      out.get(rec.get('ws') as string)?.push({
+        ...storedFindingOf(rec),
+        vet: rec.get('vet') ? (JSON.parse(rec.get('vet') as string) as NonNullable<FindingEvent['vet']>) : undefined,
+      });
+    }
+    return out;
   }
+
 
   // ---- maintainer risk ---------------------------------------------------------------------------
 

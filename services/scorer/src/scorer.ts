@@ -87,6 +87,10 @@ export interface MaintainerOptions {
 const RISK_CHUNK = 100;
 /** Findings whose outbox is sent in one transaction (at start, a crashed run may have left many). */
 const OUTBOX_CHUNK = 500;
+/** Workspaces whose advisory findings are decided in one transaction (an advisory reaching many). */
+const FANOUT_CHUNK = 200;
+/** Workspaces whose coverage is resolved in one transaction (a trusted pool's change reaching many). */
+const COVERAGE_CHUNK = 25;
 
 export class Scorer {
   /**
@@ -381,10 +385,7 @@ export class Scorer {
     this.coverageTimer = undefined;
     const ids = [...this.coverageDue].sort();
     const t0 = Date.now();
-    for (const id of ids) {
-      await this.recomputeCoverage(id);
-      this.coverageDue.delete(id); // also when it had no event to recompute from
-    }
+    await this.recomputeCoverage(ids); // each one's mark cleared, also when it had no event to recompute from
     this.log.info('pool changes applied to coverage', { workspaces: ids.length, waitedMs: t0 - this.coverageDueSince, ms: Date.now() - t0 });
     if (this.coverageDue.size === 0) this.coverageDueSince = 0;
   }
@@ -537,13 +538,13 @@ export class Scorer {
       return [...new Set([...hitBefore, ...hitNow])].sort();
     });
     this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
-    for (const ws of touched) await this.recomputeAdvisoryFindings(ws);
+    await this.recomputeAdvisoryFindings(touched);
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
     const workspaces = await this.graph.run('write', (tx) => Graph.deleteAdvisory(tx, id));
     this.log.info('advisory deleted', { advisory: id, workspaces: workspaces.length });
-    for (const ws of workspaces) await this.recomputeAdvisoryFindings(ws);
+    await this.recomputeAdvisoryFindings(workspaces);
   }
 
   /**
@@ -613,58 +614,79 @@ export class Scorer {
   }
 
   /**
-   * Audit coverage of a workspace (its store + the trusted pools), written on its LOCKS edges, and
-   * its unvetted findings opened, rescored or resolved to match. Depends only on the workspace's event and the
-   * trusted pools, never on other workspaces, so a replay changes nothing whatever arrived between.
+   * Audit coverage of workspaces (each one's store + the trusted pools), written on their LOCKS edges,
+   * and their unvetted findings opened, rescored or resolved to match. A workspace's coverage depends
+   * only on its event and the trusted pools, never on other workspaces, so a replay changes nothing
+   * whatever arrived between. A pool change reaching many workspaces is done a chunk per transaction:
+   * the pools' entries read once for the chunk, every read and write one query for all of it.
    */
-  async recomputeCoverage(workspaceId: string): Promise<FindingEvent[]> {
-    // Coverage, its findings and the cleared mark in one locked transaction, as the other kinds.
-    const done = await this.publish(
-      async () => [workspaceId],
-      async (tx) => {
-        const ev = await Graph.workspaceEvent(tx, workspaceId);
-        if (!ev) return undefined;
-        const crates = [...new Set(ev.packages.map((p) => p.name))];
-        const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
-        const current = await Graph.unvettedFindings(tx, workspaceId);
-        const at = this.now();
-        const c = workspaceCoverage(ev, trusted, this.coverage, at);
-        await Graph.writeCoverage(tx, workspaceId, c.rows, c.summary);
-        await Graph.clearDue(tx, 'coverageDue', [workspaceId]);
-        const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
-        return { c, current, changes: unvettedChanges(ws, c.findings, current, at) };
-      },
-    );
-    this.coverageDue.delete(workspaceId);
-    if (!done) return [];
-    const { c, current, changes } = done;
-    for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: workspaceId, pool, error });
-    this.log.info('coverage applied', { workspace: workspaceId, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, current) });
-    return changes;
+  async recomputeCoverage(workspaces: string | string[]): Promise<FindingEvent[]> {
+    const ids = [...new Set(typeof workspaces === 'string' ? [workspaces] : workspaces)].sort();
+    const all: FindingEvent[] = [];
+    for (let i = 0; i < ids.length; i += COVERAGE_CHUNK) all.push(...(await this.recomputeCoverageChunk(ids.slice(i, i + COVERAGE_CHUNK))));
+    return all;
   }
 
+  private async recomputeCoverageChunk(ids: string[]): Promise<FindingEvent[]> {
+    // Coverage, its findings and the cleared marks in one locked transaction, as the other kinds.
+    const done = await this.publish(
+      async () => ids,
+      async (tx) => {
+        const events = await Graph.workspaceEvents(tx, ids);
+        const crates = [...new Set([...events.values()].flatMap((ev) => ev.packages.map((p) => p.name)))];
+        const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
+        const stored = await Graph.unvettedFindings(tx, ids);
+        const at = this.now();
+        const decided = [...events.values()].map((ev) => {
+          const mine = new Set(ev.packages.map((p) => p.name));
+          const c = workspaceCoverage(ev, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at);
+          const current = stored.get(ev.id) ?? [];
+          const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
+          return { id: ev.id, c, current, changes: unvettedChanges(ws, c.findings, current, at) };
+        });
+        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.id, rows: d.c.rows, summary: d.c.summary })));
+        await Graph.clearDue(tx, 'coverageDue', ids);
+        return { decided, changes: decided.flatMap((d) => d.changes) };
+      },
+    );
+    for (const id of ids) this.coverageDue.delete(id);
+    for (const { id, c, current, changes } of done?.decided ?? []) {
+      for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: id, pool, error });
+      this.log.info('coverage applied', { workspace: id, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, current) });
+    }
+    return done?.changes ?? [];
+  }
+
+
   /**
-   * Opens, rescores, resolves or reopens the workspace's advisory findings to match the graph and the
+   * Opens, rescores, resolves or reopens the workspaces' advisory findings to match the graph and each
    * workspace's VEX statements (a hit a `not_affected` / `fixed` statement covers opens nothing, and
    * an open finding it comes to cover resolves; see `advisory.ts`). Depends only on the workspace's
    * lock, its VEX documents and the advisories, so a replay changes nothing.
    */
-  async recomputeAdvisoryFindings(workspaceId: string): Promise<FindingEvent[]> {
-    const done = await this.publish(
-      async () => [workspaceId],
-      async (tx) => {
-        const ctx = await Graph.advisoryFindingContext(tx, workspaceId);
-        return ctx ? { ctx, ...advisoryChanges(ctx, this.now()) } : undefined;
-      },
-    );
-    if (!done || done.changes.length === 0) return [];
-    this.log.info('findings changed', {
-      workspace: workspaceId,
-      ...changeCounts(done.changes, done.ctx.current),
-      suppressedByVex: done.suppressed.size,
-    });
-    return done.changes;
+  async recomputeAdvisoryFindings(workspaces: string | string[]): Promise<FindingEvent[]> {
+    const ids = [...new Set(typeof workspaces === 'string' ? [workspaces] : workspaces)].sort();
+    const all: FindingEvent[] = [];
+    // An advisory on a crate half the org locks: a chunk of workspaces per transaction, each chunk
+    // read, decided and written in a constant number of queries, its events sent in one batch.
+    for (let i = 0; i < ids.length; i += FANOUT_CHUNK) {
+      const chunk = ids.slice(i, i + FANOUT_CHUNK);
+      const done = await this.publish(
+        async () => chunk,
+        async (tx) => {
+          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk)).values()].map((ctx) => ({ ctx, ...advisoryChanges(ctx, this.now()) }));
+          return { decided, changes: decided.flatMap((d) => d.changes) };
+        },
+      );
+      for (const d of done?.decided ?? []) {
+        if (d.changes.length === 0) continue;
+        this.log.info('findings changed', { workspace: d.ctx.workspace.id, ...changeCounts(d.changes, d.ctx.current), suppressedByVex: d.suppressed.size });
+      }
+      all.push(...(done?.changes ?? []));
+    }
+    return all;
   }
+
 }
 
 /**
