@@ -115,6 +115,9 @@ describe('fan-out in a constant number of transactions', () => {
     });
     const vetted = await probe.q<{ n: number }>(`MATCH (w:Workspace)-[l:LOCKS]->(:Version {id: $v}) WHERE w.id IN $ids AND l.vetted = 'vetted' RETURN count(w) AS n`, { v: `${common}@1.0.0`, ids });
     expect(vetted[0]!.n).toBe(MANY);
+    // each workspace's kept resolution judged again for the one crate, not resolved whole
+    const again = scorer.output().split('\n').filter((l) => l.includes('"msg":"coverage applied"') && l.includes('"resolvedAgain":1') && l.includes(run));
+    expect(again.length).toBeGreaterThanOrEqual(MANY);
     // the facts, then the coverage in chunks of 25 workspaces (each with its outbox), then risk
     expect(count).toBeLessThan(12);
     expect(probe.dlq).toEqual([]);

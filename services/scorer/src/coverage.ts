@@ -10,6 +10,7 @@ import {
   graphFromWorkspaceEvent,
   readStore,
   resolveVet,
+  resolveVetAgain,
   unvettedFinding,
   workspaceImpact,
   type AuditRef,
@@ -82,18 +83,26 @@ export function poolsFrom(data: TrustedPoolData, trusted: string[]): { pools: Ma
 /** `import mozilla audits.aes[2]`, `local exemptions.cfg-if[0]`, `pool google wildcard-audits.x[0]`. */
 export const describeRef = (r: AuditRef): string => `${r.source}${r.from ? ` ${r.from}` : ''} ${r.table}.${r.crate}[${r.index}]`;
 
+/**
+ * The workspace's coverage. With `again` (its previous report, and the crates whose audits changed
+ * since: `trusted` then need hold only theirs), only those crates' packages are judged again (shared
+ * `resolveVetAgain`, equal to a full resolve) and `rows` holds only their verdicts: the others are
+ * as written before.
+ */
 export function workspaceCoverage(
   ev: WorkspaceEvent,
   trusted: TrustedPoolData,
   opts: CoverageOptions,
   at: string,
+  again?: { report: VetReport; crates: ReadonlySet<string> },
 ): Coverage {
   const store = storeOf(ev);
   const { pools, errors } = poolsFrom(trusted, opts.trustedPools);
   const graph = graphFromWorkspaceEvent(ev);
-  const report = resolveVet({ graph, store }, { pools });
+  // The same event and day: its store checks stand (resolution-cache.ts keeps a report for its day only).
+  const report = again ? resolveVetAgain(again.report, again.crates, { graph, store }, { pools, sameStore: true }) : resolveVet({ graph, store }, { pools });
   const pkg = new Map(ev.packages.map((p) => [p.id, p]));
-  const rows = report.packages.map((v) => ({
+  const rows = report.packages.filter((v) => !again || again.crates.has(v.name)).map((v) => ({
     id: versionNodeId(ev.id, pkg.get(v.id)!),
     vetted: v.status,
     needs: v.required,

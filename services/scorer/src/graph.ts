@@ -6,6 +6,7 @@
  * first-party path package is prefixed by its workspace, since two workspaces may each have their
  * own `utils@0.1.0`). One property because composite node keys are an Enterprise feature.
  */
+import { createHash } from 'node:crypto';
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
 import { CRATES_IO_SOURCES, TOPICS, encodeEvent, type Advisory, type VexDocument, type WorkspaceEvent, type FindingEvent } from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
@@ -15,6 +16,9 @@ import type { RiskInput, RiskRow } from './risk.js';
 
 /** The source given to Version nodes that a release or an audit creates (crates.io versions). */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
+
+/** The hash of a workspace event as stored (`Workspace.event`). */
+export const eventHash = (json: string): string => createHash('sha256').update(json).digest('hex');
 
 export const SCHEMA = [
   'CREATE CONSTRAINT crate_name IF NOT EXISTS FOR (n:Crate) REQUIRE n.name IS UNIQUE',
@@ -127,11 +131,13 @@ export class Graph {
     }));
     const idOf = new Map(ev.packages.map((p) => [p.id, versionNodeId(ev.id, p)]));
     const edges = ev.edges.map((e) => ({ from: idOf.get(e.from), to: idOf.get(e.to), kind: e.kind })).filter((e) => e.from && e.to);
-    // The event itself is kept: audit coverage is recomputed from it when a trusted pool changes.
+    // The event itself is kept: audit coverage is recomputed from it when a trusted pool changes
+    // (and its hash, which tells a scorer whether the resolution it kept is of this event).
+    const event = JSON.stringify(ev);
     // Its VEX documents also on their own (`vex`, JSON), read whenever an advisory changes.
     await tx.run(
-      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event, w.vex = $vex`,
-      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event: JSON.stringify(ev), vex: ev.vex?.length ? JSON.stringify(ev.vex) : null },
+      `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event, w.eventHash = $hash, w.vex = $vex`,
+      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event, hash: eventHash(event), vex: ev.vex?.length ? JSON.stringify(ev.vex) : null },
     );
     await tx.run(
       `MATCH (w:Workspace {id: $id})
@@ -507,10 +513,22 @@ export class Graph {
 
   // ---- audit coverage ----------------------------------------------------------------------------
 
-  /** The events these workspaces were last written from (coverage is recomputed from them), by id. */
-  static async workspaceEvents(tx: ManagedTransaction, ids: string[]): Promise<Map<string, WorkspaceEvent>> {
+  /** The events these workspaces were last written from (coverage is recomputed from them), with their hash, by id. */
+  static async workspaceEvents(tx: ManagedTransaction, ids: string[]): Promise<Map<string, { event: WorkspaceEvent; hash: string }>> {
+    if (ids.length === 0) return new Map();
     const r = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) WHERE w.event IS NOT NULL RETURN w.id AS id, w.event AS event`, { ids });
-    return new Map(r.records.map((rec) => [rec.get('id') as string, JSON.parse(rec.get('event') as string) as WorkspaceEvent]));
+    return new Map(
+      r.records.map((rec) => {
+        const json = rec.get('event') as string;
+        return [rec.get('id') as string, { event: JSON.parse(json) as WorkspaceEvent, hash: eventHash(json) }];
+      }),
+    );
+  }
+
+  /** What tells whether a kept resolution is still the graph's: the event's hash and the last coverage write's stamp. */
+  static async coverageStamps(tx: ManagedTransaction, ids: string[]): Promise<Map<string, { eventHash: string | null; stamp: string | null }>> {
+    const r = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.eventHash AS eventHash, w.coverageStamp AS stamp`, { ids });
+    return new Map(r.records.map((rec) => [rec.get('id') as string, { eventHash: rec.get('eventHash') as string | null, stamp: rec.get('stamp') as string | null }]));
   }
 
 
@@ -548,10 +566,13 @@ export class Graph {
     return (r.records[0]?.get('ws') as string[] | undefined) ?? [];
   }
 
-  /** Writes the coverage of several workspaces: each LOCKS verdict and each Workspace's summary, in two queries. */
+  /**
+   * Writes the coverage of several workspaces, in two queries: the LOCKS verdicts given, and each
+   * Workspace's summary with the stamp of this write and the hash of the event it was resolved from.
+   */
   static async writeCoverage(
     tx: ManagedTransaction,
-    items: { workspace: string; rows: { id: string; vetted: string; needs: string[]; via: string[] }[]; summary: Record<string, Prop> }[],
+    items: { workspace: string; rows: { id: string; vetted: string; needs: string[]; via: string[] }[]; summary: Record<string, Prop>; stamp: string; eventHash: string }[],
   ): Promise<void> {
     if (items.length === 0) return;
     await tx.run(
@@ -560,7 +581,9 @@ export class Graph {
        SET l.vetted = r.vetted, l.needs = r.needs, l.via = r.via`,
       { rows: items.flatMap((it) => it.rows.map((r) => ({ ...r, workspace: it.workspace }))) },
     );
-    await tx.run(`UNWIND $items AS it MATCH (w:Workspace {id: it.id}) SET w += it.summary`, { items: items.map((it) => ({ id: it.workspace, summary: it.summary })) });
+    await tx.run(`UNWIND $items AS it MATCH (w:Workspace {id: it.id}) SET w += it.summary, w.coverageStamp = it.stamp, w.eventHash = it.eventHash`, {
+      items: items.map((it) => ({ id: it.workspace, summary: it.summary, stamp: it.stamp, eventHash: it.eventHash })),
+    });
   }
 
 

@@ -36,7 +36,7 @@ import {
 } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
 import { ScorerMetrics } from './metrics.js';
-import { DEFAULT_COVERAGE_TIMING, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, Scorer, type CoverageTiming, type MaintainerOptions } from './scorer.js';
+import { DEFAULT_COVERAGE_TIMING, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, DEFAULT_RESOLUTIONS_KEPT, Scorer, type CoverageTiming, type MaintainerOptions } from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
@@ -73,6 +73,14 @@ function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): n
   return score;
 }
 
+/** `SCORER_RESOLUTIONS_KEPT`: how many workspaces' last cargo-vet resolution is kept in memory (0: none). */
+export function resolutionsKeptFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SCORER_RESOLUTIONS_KEPT?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_RESOLUTIONS_KEPT;
+  if (!/^\d+$/.test(raw)) throw new Error(`SCORER_RESOLUTIONS_KEPT: "${env.SCORER_RESOLUTIONS_KEPT}" is not a whole number of workspaces`);
+  return Number(raw);
+}
+
 export const DEFAULT_SCORER_HTTP_LISTEN = '127.0.0.1:8422';
 
 /** `SCORER_HTTP_LISTEN`: where /healthz, /readyz and /metrics are served (`off`: nowhere). */
@@ -103,7 +111,7 @@ export async function startScorer(
   await withAdmin(kafka, (a) => ensureTopics(a));
   const producer = countProduced(newProducer(kafka), metrics.shared, metrics.onSent);
   await producer.connect();
-  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageTimingFromEnv());
+  const scorer = new Scorer(graph, producer, log, undefined, coverage, maintainer, coverageTimingFromEnv(), resolutionsKeptFromEnv());
   // Work a previous run left marked in the graph (coverage, risk) is done before consuming.
   await scorer.resume();
   const topics = [TOPICS.advisories, TOPICS.workspaces, TOPICS.audits, TOPICS.maintainers, TOPICS.releases];

@@ -27,6 +27,7 @@ import {
   type FindingEvent,
   type MaintainerEvent,
   type PoolEvent,
+  type VetReport,
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
@@ -35,6 +36,7 @@ import { storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions } fro
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
 import { riskWrites } from './risk.js';
+import { ResolutionCache, reportDigest, utcDay } from './resolution-cache.js';
 import {
   CRITERIA_KEY,
   checkMaintainerKey,
@@ -91,6 +93,8 @@ const OUTBOX_CHUNK = 500;
 const FANOUT_CHUNK = 200;
 /** Workspaces whose coverage is resolved in one transaction (a trusted pool's change reaching many). */
 const COVERAGE_CHUNK = 25;
+/** Workspaces whose last resolution is kept (`SCORER_RESOLUTIONS_KEPT`): about 0.5–2 MB each. */
+export const DEFAULT_RESOLUTIONS_KEPT = 500;
 
 export class Scorer {
   /**
@@ -106,6 +110,14 @@ export class Scorer {
    * every batch, is the difference between one coverage per workspace and one per batch.
    */
   private readonly coverageDue = new Set<string>();
+  /**
+   * Of `coverageDue`: the crates whose trusted audits changed since the workspace's coverage was
+   * written (`all`: the pools' criteria did), so that a kept resolution is judged again for those
+   * only. No entry (a mark a previous run left): a full resolve.
+   */
+  private readonly coverageDelta = new Map<string, Set<string> | 'all'>();
+  /** Each workspace's last resolution, while it is the graph's (see resolution-cache.ts). */
+  private readonly resolutions: ResolutionCache;
   /** When the oldest of `coverageDue` became due (ms), to bound the wait when the consumer never catches up. */
   private coverageDueSince = 0;
   /** When a pool change last made coverage due (ms): the burst is over once none came for `settleMs`. */
@@ -126,7 +138,10 @@ export class Scorer {
     private readonly coverage: CoverageOptions = { trustedPools: [], minScore: DEFAULT_MIN_UNVETTED_SCORE },
     private readonly maintainer: MaintainerOptions = { minScore: DEFAULT_MIN_MAINTAINER_SCORE },
     private readonly timing: CoverageTiming = DEFAULT_COVERAGE_TIMING,
-  ) {}
+    resolutionsKept = DEFAULT_RESOLUTIONS_KEPT,
+  ) {
+    this.resolutions = new ResolutionCache(resolutionsKept);
+  }
 
   /** Runs `fn` after whatever handling or flush is under way (never two at once). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -281,7 +296,12 @@ export class Scorer {
       if (this.coverageDue.size === 0) this.coverageDueSince = Date.now();
       this.coverageLastMarkAt = Date.now();
     }
-    for (const id of due) this.coverageDue.add(id);
+    for (const id of due) {
+      this.coverageDue.add(id);
+      const delta = this.coverageDelta.get(id);
+      if (allTouched || delta === 'all') this.coverageDelta.set(id, 'all');
+      else this.coverageDelta.set(id, new Set([...(delta ?? []), ...crates]));
+    }
     // Owners, repository or releases of these crates changed: their maintainer risk may move, for
     // every workspace locking them (one pass over all of them).
     const riskCrates = [...new Set([...maintainers.map((m) => m.crate), ...releases.map((r) => r.crate)])];
@@ -632,30 +652,55 @@ export class Scorer {
     const done = await this.publish(
       async () => ids,
       async (tx) => {
-        const events = await Graph.workspaceEvents(tx, ids);
-        const crates = [...new Set([...events.values()].flatMap((ev) => ev.packages.map((p) => p.name)))];
+        const plan = await this.coveragePlan(tx, ids);
+        const crates = [...new Set(plan.flatMap((p) => [...(p.again?.crates ?? p.event.packages.map((x) => x.name))]))];
         const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
         const stored = await Graph.unvettedFindings(tx, ids);
         const at = this.now();
-        const decided = [...events.values()].map((ev) => {
-          const mine = new Set(ev.packages.map((p) => p.name));
-          const c = workspaceCoverage(ev, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at);
-          const current = stored.get(ev.id) ?? [];
-          const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
-          return { id: ev.id, c, current, changes: unvettedChanges(ws, c.findings, current, at) };
+        const decided = plan.map((p) => {
+          const mine = p.again?.crates ?? new Set(p.event.packages.map((x) => x.name));
+          const c = workspaceCoverage(p.event, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at, p.again);
+          const current = stored.get(p.event.id) ?? [];
+          const ws = { id: p.event.id, org: p.event.org, ...(p.event.team ? { team: p.event.team } : {}) };
+          return { ...p, c, current, stamp: reportDigest(c.report), day: utcDay(), changes: unvettedChanges(ws, c.findings, current, at) };
         });
-        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.id, rows: d.c.rows, summary: d.c.summary })));
+        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.event.id, rows: d.c.rows, summary: d.c.summary, stamp: d.stamp, eventHash: d.hash })));
         await Graph.clearDue(tx, 'coverageDue', ids);
         return { decided, changes: decided.flatMap((d) => d.changes) };
       },
     );
-    for (const id of ids) this.coverageDue.delete(id);
-    for (const { id, c, current, changes } of done?.decided ?? []) {
-      for (const [pool, error] of c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: id, pool, error });
-      this.log.info('coverage applied', { workspace: id, conclusion: c.report.conclusion, ...c.report.summary, ...changeCounts(changes, current) });
+    for (const id of ids) (this.coverageDue.delete(id), this.coverageDelta.delete(id), this.resolutions.delete(id));
+    for (const d of done?.decided ?? []) {
+      const id = d.event.id;
+      // A pool left out for an unreadable entry is left out whole: the next change resolves in full.
+      if (d.c.poolErrors.size === 0) this.resolutions.set(id, { eventHash: d.hash, stamp: d.stamp, event: d.event, report: d.c.report, day: d.day });
+      for (const [pool, error] of d.c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: id, pool, error });
+      const how = d.again ? { resolvedAgain: d.again.crates.size } : {};
+      this.log.info('coverage applied', { workspace: id, conclusion: d.c.report.conclusion, ...d.c.report.summary, ...how, ...changeCounts(d.changes, d.current) });
     }
     return done?.changes ?? [];
   }
+
+  /**
+   * Per workspace of a chunk, what its coverage is resolved from: its kept resolution and the crates
+   * whose trusted audits changed since, when the graph still has the event and the coverage it was
+   * made from; else its event, read from the graph, for a full resolve.
+   */
+  private async coveragePlan(tx: ManagedTransaction, ids: string[]): Promise<{ event: WorkspaceEvent; hash: string; again?: { report: VetReport; crates: Set<string> } }[]> {
+    const stamps = await Graph.coverageStamps(tx, ids);
+    const plan: { event: WorkspaceEvent; hash: string; again?: { report: VetReport; crates: Set<string> } }[] = [];
+    const full: string[] = [];
+    for (const id of ids) {
+      const delta = this.coverageDelta.get(id);
+      const s = stamps.get(id);
+      const kept = delta && delta !== 'all' && s ? this.resolutions.get(id, s.eventHash, s.stamp) : undefined;
+      if (kept && delta instanceof Set) plan.push({ event: kept.event, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
+      else full.push(id);
+    }
+    for (const { event, hash } of (await Graph.workspaceEvents(tx, full)).values()) plan.push({ event, hash });
+    return plan;
+  }
+
 
 
   /**

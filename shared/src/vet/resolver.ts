@@ -635,49 +635,92 @@ export interface VetInput {
   store?: VetStore;
 }
 
-/** Resolves every locked package against the store (and pools), like `cargo vet --locked`. */
-export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?: AuditGraph): VetReport {
+/** What every verdict of one resolve shares: the graph, who is third-party, what each is required. */
+interface Resolution {
+  graph: DepGraph;
+  config: ConfigFile | undefined;
+  third: Set<string>;
+  strict: ReturnType<typeof requirements>;
+  alt?: { dev: ReturnType<typeof requirements>; normal: ReturnType<typeof requirements> };
+}
+
+/** Requirements come from the graph and the store's policy alone: audits (and pools) never move them. */
+function resolution(input: VetInput, opts: ResolveOptions): Resolution {
   const graph = input.graph ?? (input.lockfile ? graphFromLockfile(input.lockfile) : undefined);
   if (!graph) throw new Error('resolveVet needs a lockfile or a graph');
   const config = input.store?.config;
-  const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
   const third = new Set([...graph.nodes.values()].filter((n) => isThirdParty(n, config)).map((n) => n.id));
   const strict = requirements(graph, config, third, 'both');
   const alt =
     !graph.kindsKnown && opts.reportKindAssumption !== false
       ? { dev: requirements(graph, config, third, 'dev'), normal: requirements(graph, config, third, 'normal') }
       : undefined;
+  return { graph, config, third, strict, ...(alt ? { alt } : {}) };
+}
 
-  const packages: PackageVerdict[] = [];
-  for (const n of graph.nodes.values()) {
-    const base = { id: n.id, name: n.name, version: n.version, vetVersion: n.vetVersion };
-    if (!third.has(n.id)) {
-      packages.push({ ...base, thirdParty: false, status: 'first-party', required: [], requiredBy: [], missing: [], path: [] });
-      continue;
-    }
-    const required = g.criteria.minimal(strict.req.get(n.id) ?? []);
-    const v = judge(g, n, required);
-    const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: strict.reasons.get(n.id) ?? [], ...v };
-    if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
-    // As `cargo vet suggest` does: the audit that would let an exemption go (judged without it).
-    if (v.status === 'exempted') {
-      const unaudited = required.filter((c) => !g.reach(n.name, c, false).has(n.vetVersion));
-      if (unaudited.length) verdict.suggestion = suggest(g, n.name, n.vetVersion, unaudited);
-    }
-    // Requirements only grow from a dev-only or normal-only reading to both: only a failure can change.
-    if (alt && v.status === 'unvetted') {
-      const dreq = g.criteria.minimal(alt.dev.req.get(n.id) ?? []);
-      const dv = judge(g, n, dreq);
-      const nv = judge(g, n, g.criteria.minimal(alt.normal.req.get(n.id) ?? []));
-      if (dv.status !== v.status || nv.status !== v.status) verdict.kindDependent = { ifDevEdges: dv.status, ifNormalEdges: nv.status, required: dreq };
-    }
-    packages.push(verdict);
+/** One package's verdict: depends on its requirements and on the audit graph of its own crate only. */
+function verdictOf(g: AuditGraph, n: GraphNode, r: Resolution): PackageVerdict {
+  const base = { id: n.id, name: n.name, version: n.version, vetVersion: n.vetVersion };
+  if (!r.third.has(n.id)) return { ...base, thirdParty: false, status: 'first-party', required: [], requiredBy: [], missing: [], path: [] };
+  const required = g.criteria.minimal(r.strict.req.get(n.id) ?? []);
+  const v = judge(g, n, required);
+  const verdict: PackageVerdict = { ...base, thirdParty: true, required, requiredBy: r.strict.reasons.get(n.id) ?? [], ...v };
+  if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
+  // As `cargo vet suggest` does: the audit that would let an exemption go (judged without it).
+  if (v.status === 'exempted') {
+    const unaudited = required.filter((c) => !g.reach(n.name, c, false).has(n.vetVersion));
+    if (unaudited.length) verdict.suggestion = suggest(g, n.name, n.vetVersion, unaudited);
   }
+  // Requirements only grow from a dev-only or normal-only reading to both: only a failure can change.
+  if (r.alt && v.status === 'unvetted') {
+    const dreq = g.criteria.minimal(r.alt.dev.req.get(n.id) ?? []);
+    const dv = judge(g, n, dreq);
+    const nv = judge(g, n, g.criteria.minimal(r.alt.normal.req.get(n.id) ?? []));
+    if (dv.status !== v.status || nv.status !== v.status) verdict.kindDependent = { ifDevEdges: dv.status, ifNormalEdges: nv.status, required: dreq };
+  }
+  return verdict;
+}
 
+/** Resolves every locked package against the store (and pools), like `cargo vet --locked`. */
+export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?: AuditGraph): VetReport {
+  const r = resolution(input, opts);
+  const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
+  return reportOf(r, input, opts, [...r.graph.nodes.values()].map((n) => verdictOf(g, n, r)));
+}
+
+/**
+ * The report `resolveVet` gives after the audits of some crates changed (in the pools or wherever
+ * `opts.pools` / `prebuilt` now has them), from `previous`: a report of the same graph and store
+ * whose other crates' audits have not changed since. Only the packages of those crates are judged
+ * again — a verdict depends on its requirements (graph and policy: unchanged) and on its own crate's
+ * audit graph (audits, deltas, exemptions, wildcard and trusted entries, violations) — the rest is
+ * `previous`'s. Criteria definitions changed: call `resolveVet`. `prebuilt` / `opts.pools` need hold
+ * only those crates' pool entries (and the pools' criteria).
+ */
+export function resolveVetAgain(previous: VetReport, crates: ReadonlySet<string>, input: VetInput, opts: ResolveAgainOptions = {}, prebuilt?: AuditGraph): VetReport {
+  const r = resolution(input, opts);
+  const nodes = [...r.graph.nodes.values()];
+  const same = previous.packages.length === nodes.length && nodes.every((n, i) => previous.packages[i]!.id === n.id);
+  if (!same) throw new Error('resolveVetAgain: the previous report is not of this graph');
+  const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
+  const packages = nodes.map((n, i) => (crates.has(n.name) ? verdictOf(g, n, r) : previous.packages[i]!));
+  return reportOf(r, input, opts, packages, opts.sameStore ? { checked: previous.store } : undefined);
+}
+
+export interface ResolveAgainOptions extends ResolveOptions {
+  /**
+   * The store (and `today`) are the previous report's: its store checks stand (they read the store
+   * and the graph only), and are not run again — on a large store they cost more than the verdicts.
+   */
+  sameStore?: boolean;
+}
+
+/** The report of a resolve's verdicts: unneeded exemptions, the store checks, the conclusion and counts. */
+function reportOf(r: Resolution, input: VetInput, opts: ResolveOptions, packages: PackageVerdict[], kept?: { checked: StoreCheckResult | undefined }): VetReport {
   // Exemptions that are no longer needed (what `cargo vet prune` would drop).
   const unneededExemptions: UnneededExemption[] = [];
   const byNameVersion = new Map(packages.filter((p) => p.thirdParty).map((p) => [`${p.name}@${p.vetVersion}`, p]));
-  for (const [crate, list] of config?.exemptions ?? []) {
+  for (const [crate, list] of r.config?.exemptions ?? []) {
     for (const e of list) {
       const p = byNameVersion.get(`${crate}@${e.version}`);
       const reason: UnneededExemption['reason'] | undefined = !p
@@ -692,9 +735,9 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
   }
 
   const tp = packages.filter((p) => p.thirdParty);
-  const checked = input.store && opts.checkStore !== false ? checkStore(input.store, graph, { today: opts.today }) : undefined;
+  const checked = kept ? kept.checked : input.store && opts.checkStore !== false ? checkStore(input.store, r.graph, { today: opts.today }) : undefined;
   return {
-    kindsKnown: graph.kindsKnown,
+    kindsKnown: r.graph.kindsKnown,
     conclusion: checked?.fatal
       ? 'fail (store)'
       : tp.some((p) => p.status === 'violation')
