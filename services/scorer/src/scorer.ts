@@ -93,6 +93,24 @@ const OUTBOX_CHUNK = 500;
 const FANOUT_CHUNK = 200;
 /** Workspaces whose coverage is resolved in one transaction (a trusted pool's change reaching many). */
 const COVERAGE_CHUNK = 25;
+/** Chunks in flight at once: the resolver's CPU and Neo4j's round trips overlap (2 cores). */
+const CHUNKS_AT_ONCE = 2;
+
+/** `fn` over `ids` in chunks of `size`, at most `limit` at once; the results in chunk order. */
+async function eachChunk<T>(ids: string[], size: number, limit: number, fn: (chunk: string[]) => Promise<T>): Promise<T[]> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += size) chunks.push(ids.slice(i, i + size));
+  const out: T[] = new Array(chunks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const i = next++;
+      out[i] = await fn(chunks[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, chunks.length) }, worker));
+  return out;
+}
 /** Workspaces whose last resolution is kept (`SCORER_RESOLUTIONS_KEPT`): about 0.5–2 MB each. */
 export const DEFAULT_RESOLUTIONS_KEPT = 500;
 
@@ -643,7 +661,8 @@ export class Scorer {
   async recomputeCoverage(workspaces: string | string[]): Promise<FindingEvent[]> {
     const ids = [...new Set(typeof workspaces === 'string' ? [workspaces] : workspaces)].sort();
     const all: FindingEvent[] = [];
-    for (let i = 0; i < ids.length; i += COVERAGE_CHUNK) all.push(...(await this.recomputeCoverageChunk(ids.slice(i, i + COVERAGE_CHUNK))));
+    // Chunks are disjoint sets of workspaces (their locks never meet): one resolves while the next waits on Neo4j.
+    for (const changes of await eachChunk(ids, COVERAGE_CHUNK, CHUNKS_AT_ONCE, (chunk) => this.recomputeCoverageChunk(chunk))) all.push(...changes);
     return all;
   }
 
