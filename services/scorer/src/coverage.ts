@@ -15,6 +15,7 @@ import {
   workspaceImpact,
   type AuditRef,
   type AuditsFile,
+  type DepGraph,
   type FindingEvent,
   type VetReport,
   type VetStore,
@@ -83,6 +84,17 @@ export function poolsFrom(data: TrustedPoolData, trusted: string[]): { pools: Ma
 /** `import mozilla audits.aes[2]`, `local exemptions.cfg-if[0]`, `pool google wildcard-audits.x[0]`. */
 export const describeRef = (r: AuditRef): string => `${r.source}${r.from ? ` ${r.from}` : ''} ${r.table}.${r.crate}[${r.index}]`;
 
+/** A workspace event read for resolving: its store parsed and its dependency graph (kept with a resolution). */
+export interface PreparedWorkspace {
+  event: WorkspaceEvent;
+  store: VetStore | undefined;
+  graph: DepGraph;
+  /** What each locked version weighs (`workspaceImpact`), worked out when first needed. */
+  impact?: ReturnType<typeof workspaceImpact>;
+}
+
+export const prepareWorkspace = (event: WorkspaceEvent): PreparedWorkspace => ({ event, store: storeOf(event), graph: graphFromWorkspaceEvent(event) });
+
 /**
  * The workspace's coverage. With `again` (its previous report, and the crates whose audits changed
  * since: `trusted` then need hold only theirs), only those crates' packages are judged again (shared
@@ -90,15 +102,14 @@ export const describeRef = (r: AuditRef): string => `${r.source}${r.from ? ` ${r
  * as written before.
  */
 export function workspaceCoverage(
-  ev: WorkspaceEvent,
+  w: PreparedWorkspace,
   trusted: TrustedPoolData,
   opts: CoverageOptions,
   at: string,
   again?: { report: VetReport; crates: ReadonlySet<string> },
 ): Coverage {
-  const store = storeOf(ev);
+  const { event: ev, store, graph } = w;
   const { pools, errors } = poolsFrom(trusted, opts.trustedPools);
-  const graph = graphFromWorkspaceEvent(ev);
   // The same event and day: its store checks stand (resolution-cache.ts keeps a report for its day only).
   const report = again ? resolveVetAgain(again.report, again.crates, { graph, store }, { pools, sameStore: true }) : resolveVet({ graph, store }, { pools });
   const pkg = new Map(ev.packages.map((p) => [p.id, p]));
@@ -126,7 +137,7 @@ export function workspaceCoverage(
   // true, but no news. Coverage is still written to the graph for analysts.
   const findings: FindingEvent[] = [];
   if (store !== undefined || pools.size > 0) {
-    const impact = workspaceImpact(graph);
+    const impact = (w.impact ??= workspaceImpact(graph));
     const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
     for (const v of failures(report)) {
       const f = unvettedFinding(ws, v, impact.get(v.id)!, 'open', at);

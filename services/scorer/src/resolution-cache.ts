@@ -8,7 +8,8 @@
  * recently used goes first), lost on restart.
  */
 import { createHash } from 'node:crypto';
-import type { VetReport, WorkspaceEvent } from '@cratewatch/shared';
+import type { VetReport } from '@cratewatch/shared';
+import type { PreparedWorkspace } from './coverage.js';
 
 /** The digest of a resolution (what `Workspace.coverageStamp` holds): the same verdicts, the same digest. */
 export const reportDigest = (r: VetReport): string => createHash('sha256').update(JSON.stringify(r)).digest('hex').slice(0, 32);
@@ -18,7 +19,8 @@ export interface Resolution {
   eventHash: string;
   /** `Workspace.coverageStamp` written with the coverage: `reportDigest(report)`. */
   stamp: string;
-  event: WorkspaceEvent;
+  /** The event, its store parsed and its graph: the same graph object lets the requirements stand. */
+  workspace: PreparedWorkspace;
   report: VetReport;
   /** The UTC day it was resolved on: the store checks read "today" (wildcard audits' `end`). */
   day: string;

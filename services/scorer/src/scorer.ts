@@ -32,7 +32,7 @@ import {
 } from '@cratewatch/shared';
 import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
-import { storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions } from './coverage.js';
+import { prepareWorkspace, storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions, type PreparedWorkspace } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
 import { riskWrites } from './risk.js';
@@ -95,6 +95,13 @@ const FANOUT_CHUNK = 200;
 const COVERAGE_CHUNK = 25;
 /** Chunks in flight at once: the resolver's CPU and Neo4j's round trips overlap (2 cores). */
 const CHUNKS_AT_ONCE = 2;
+
+/** What one workspace's coverage is resolved from (`coveragePlan`). */
+interface CoveragePlan {
+  workspace: PreparedWorkspace;
+  hash: string;
+  again?: { report: VetReport; crates: Set<string> };
+}
 
 /** `fn` over `ids` in chunks of `size`, at most `limit` at once; the results in chunk order. */
 async function eachChunk<T>(ids: string[], size: number, limit: number, fn: (chunk: string[]) => Promise<T>): Promise<T[]> {
@@ -672,27 +679,28 @@ export class Scorer {
       async () => ids,
       async (tx) => {
         const plan = await this.coveragePlan(tx, ids);
-        const crates = [...new Set(plan.flatMap((p) => [...(p.again?.crates ?? p.event.packages.map((x) => x.name))]))];
+        const crates = [...new Set(plan.flatMap((p) => [...(p.again?.crates ?? p.workspace.event.packages.map((x) => x.name))]))];
         const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
         const stored = await Graph.unvettedFindings(tx, ids);
         const at = this.now();
         const decided = plan.map((p) => {
-          const mine = p.again?.crates ?? new Set(p.event.packages.map((x) => x.name));
-          const c = workspaceCoverage(p.event, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at, p.again);
-          const current = stored.get(p.event.id) ?? [];
-          const ws = { id: p.event.id, org: p.event.org, ...(p.event.team ? { team: p.event.team } : {}) };
+          const ev = p.workspace.event;
+          const mine = p.again?.crates ?? new Set(ev.packages.map((x) => x.name));
+          const c = workspaceCoverage(p.workspace, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at, p.again);
+          const current = stored.get(ev.id) ?? [];
+          const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
           return { ...p, c, current, stamp: reportDigest(c.report), day: utcDay(), changes: unvettedChanges(ws, c.findings, current, at) };
         });
-        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.event.id, rows: d.c.rows, summary: d.c.summary, stamp: d.stamp, eventHash: d.hash })));
+        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.workspace.event.id, rows: d.c.rows, summary: d.c.summary, stamp: d.stamp, eventHash: d.hash })));
         await Graph.clearDue(tx, 'coverageDue', ids);
         return { decided, changes: decided.flatMap((d) => d.changes) };
       },
     );
     for (const id of ids) (this.coverageDue.delete(id), this.coverageDelta.delete(id), this.resolutions.delete(id));
     for (const d of done?.decided ?? []) {
-      const id = d.event.id;
+      const id = d.workspace.event.id;
       // A pool left out for an unreadable entry is left out whole: the next change resolves in full.
-      if (d.c.poolErrors.size === 0) this.resolutions.set(id, { eventHash: d.hash, stamp: d.stamp, event: d.event, report: d.c.report, day: d.day });
+      if (d.c.poolErrors.size === 0) this.resolutions.set(id, { eventHash: d.hash, stamp: d.stamp, workspace: d.workspace, report: d.c.report, day: d.day });
       for (const [pool, error] of d.c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: id, pool, error });
       const how = d.again ? { resolvedAgain: d.again.crates.size } : {};
       this.log.info('coverage applied', { workspace: id, conclusion: d.c.report.conclusion, ...d.c.report.summary, ...how, ...changeCounts(d.changes, d.current) });
@@ -705,20 +713,21 @@ export class Scorer {
    * whose trusted audits changed since, when the graph still has the event and the coverage it was
    * made from; else its event, read from the graph, for a full resolve.
    */
-  private async coveragePlan(tx: ManagedTransaction, ids: string[]): Promise<{ event: WorkspaceEvent; hash: string; again?: { report: VetReport; crates: Set<string> } }[]> {
+  private async coveragePlan(tx: ManagedTransaction, ids: string[]): Promise<CoveragePlan[]> {
     const stamps = await Graph.coverageStamps(tx, ids);
-    const plan: { event: WorkspaceEvent; hash: string; again?: { report: VetReport; crates: Set<string> } }[] = [];
+    const plan: CoveragePlan[] = [];
     const full: string[] = [];
     for (const id of ids) {
       const delta = this.coverageDelta.get(id);
       const s = stamps.get(id);
-      const kept = delta && delta !== 'all' && s ? this.resolutions.get(id, s.eventHash, s.stamp) : undefined;
-      if (kept && delta instanceof Set) plan.push({ event: kept.event, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
+      const kept = delta instanceof Set && s ? this.resolutions.get(id, s.eventHash, s.stamp) : undefined;
+      if (kept && delta instanceof Set) plan.push({ workspace: kept.workspace, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
       else full.push(id);
     }
-    for (const { event, hash } of (await Graph.workspaceEvents(tx, full)).values()) plan.push({ event, hash });
+    for (const { event, hash } of (await Graph.workspaceEvents(tx, full)).values()) plan.push({ workspace: prepareWorkspace(event), hash });
     return plan;
   }
+
 
 
 

@@ -1,8 +1,11 @@
 /** The coverage rules the scorer applies to a workspace event (pure: no Kafka, no Neo4j). */
 import { describe, expect, it } from 'vitest';
 import type { FindingEvent, WorkspaceEvent } from '@cratewatch/shared';
-import { poolsFrom, unvettedChanges, workspaceCoverage, type TrustedPoolData } from '../src/coverage.js';
+import { poolsFrom, prepareWorkspace, unvettedChanges, workspaceCoverage, type TrustedPoolData } from '../src/coverage.js';
 import type { StoredFinding } from '../src/graph.js';
+
+/** The coverage of an event, prepared as the scorer prepares what it reads from the graph. */
+const coverageOf = (e: WorkspaceEvent, ...rest: Parameters<typeof workspaceCoverage> extends [unknown, ...infer R] ? R : never) => workspaceCoverage(prepareWorkspace(e), ...rest);
 
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const pkg = (name: string, version: string, path = false) => ({ id: `${name}@${version}`, name, version, ...(path ? {} : { source: CRATES }) });
@@ -36,7 +39,7 @@ const opts = { trustedPools: [] as string[], minScore: 5 };
 
 describe('workspace coverage in the scorer', () => {
   it('writes a verdict per locked version (first-party path crates keyed by workspace) and a summary', () => {
-    const c = workspaceCoverage(ev(STORE), none, opts, at);
+    const c = coverageOf(ev(STORE), none, opts, at);
     expect(Object.fromEntries(c.rows.map((r) => [r.id, r.vetted]))).toEqual({
       'acme/app:app@0.1.0': 'first-party',
       'foo@1.0.0': 'vetted',
@@ -48,14 +51,14 @@ describe('workspace coverage in the scorer', () => {
   });
 
   it('raises a finding only from the minimum score up: bar (build time, direct: 6.5), not baz (3: one dependent, not direct, not at build time)', () => {
-    const c = workspaceCoverage(ev(STORE), none, opts, at);
+    const c = coverageOf(ev(STORE), none, opts, at);
     expect(c.findings.map((f) => [f.crate, f.score, f.severity])).toEqual([['bar', 6.5, 'medium']]);
-    const all = workspaceCoverage(ev(STORE), none, { ...opts, minScore: 0 }, at);
+    const all = coverageOf(ev(STORE), none, { ...opts, minScore: 0 }, at);
     expect(all.findings.map((f) => f.crate).sort()).toEqual(['bar', 'baz']);
   });
 
   it('with neither a store nor a trusted pool there is nothing to trust: coverage written, no finding', () => {
-    const c = workspaceCoverage(ev(), none, opts, at);
+    const c = coverageOf(ev(), none, opts, at);
     expect(c.summary).toMatchObject({ vetStore: false, vetUnvetted: 3 });
     expect(c.findings).toEqual([]);
   });
@@ -68,14 +71,28 @@ describe('workspace coverage in the scorer', () => {
       ],
       criteria: [],
     };
-    const c = workspaceCoverage(ev(STORE), data, { trustedPools: ['google', 'broken'], minScore: 0 }, at);
+    const c = coverageOf(ev(STORE), data, { trustedPools: ['google', 'broken'], minScore: 0 }, at);
     expect(c.rows.find((r) => r.id === 'bar@2.0.0')).toMatchObject({ vetted: 'vetted', via: ['pool google audits.bar[0]'] });
     expect(c.findings.map((f) => f.crate)).toEqual(['baz']);
     expect([...c.poolErrors.keys()]).toEqual(['broken']);
     expect(c.poolErrors.get('broken')).toMatch(/pool broken.*audits\.baz\[0\].*criteria/);
     expect(c.summary.vetTrustedPools).toEqual(['google']);
     // Without a store, a trusted pool alone is enough to raise findings.
-    expect(workspaceCoverage(ev(), data, { trustedPools: ['google'], minScore: 0 }, at).findings.map((f) => f.crate).sort()).toEqual(['baz', 'foo']);
+    expect(coverageOf(ev(), data, { trustedPools: ['google'], minScore: 0 }, at).findings.map((f) => f.crate).sort()).toEqual(['baz', 'foo']);
+  });
+
+  it('again after a pool audit of one crate: the same report as a full resolve, and only that crate\'s rows', () => {
+    const google = (entries: TrustedPoolData['entries']): TrustedPoolData => ({ entries, criteria: [] });
+    const barAudit = { pool: 'google', crate: 'bar', table: 'audits', entry: JSON.stringify({ who: 'G', criteria: 'safe-to-deploy', version: '2.0.0' }) };
+    const w = prepareWorkspace(ev(STORE));
+    const before = workspaceCoverage(w, google([]), { trustedPools: ['google'], minScore: 0 }, at);
+    const again = workspaceCoverage(w, google([barAudit]), { trustedPools: ['google'], minScore: 0 }, at, { report: before.report, crates: new Set(['bar']) });
+    const full = coverageOf(ev(STORE), google([barAudit]), { trustedPools: ['google'], minScore: 0 }, at);
+    expect(again.report).toEqual(full.report);
+    expect(again.findings).toEqual(full.findings);
+    expect(again.summary).toEqual(full.summary);
+    expect(again.rows).toEqual(full.rows.filter((r) => r.id.startsWith('bar@')));
+    expect(again.rows).toEqual([{ id: 'bar@2.0.0', vetted: 'vetted', needs: ['safe-to-deploy'], via: ['pool google audits.bar[0]'] }]);
   });
 
   it("a pool's criteria come back with what they imply", () => {
@@ -86,10 +103,10 @@ describe('workspace coverage in the scorer', () => {
       },
       ['g'],
     );
-    const c = workspaceCoverage(ev(STORE), { entries: [], criteria: [] }, opts, at);
+    const c = coverageOf(ev(STORE), { entries: [], criteria: [] }, opts, at);
     expect(c.rows.find((r) => r.id === 'bar@2.0.0')!.vetted).toBe('unvetted');
     expect(pools.get('g')!.criteria.get('strong')).toMatchObject({ description: 'two reviewers', implies: ['safe-to-deploy'] });
-    const withG = workspaceCoverage(
+    const withG = coverageOf(
       ev(STORE),
       {
         entries: [{ pool: 'g', crate: 'bar', table: 'audits', entry: JSON.stringify({ criteria: 'strong', version: '2.0.0' }) }],
@@ -104,27 +121,27 @@ describe('workspace coverage in the scorer', () => {
   it('unvettedChanges: opens, rescores when a version starts to matter more, resolves; the same coverage again sends nothing', () => {
     const ws = { id: 'acme/app', org: 'acme', team: 'pay' };
     const stored = (fs: FindingEvent[]): StoredFinding[] => fs.map((f) => ({ id: f.id, state: f.state, crate: f.crate, version: f.version, severity: f.severity, score: f.score, why: f.why, ...(f.vet ? { vet: f.vet } : {}) }));
-    const first = workspaceCoverage(ev(STORE), none, opts, at).findings;
+    const first = coverageOf(ev(STORE), none, opts, at).findings;
     expect(unvettedChanges(ws, first, [], at).map((f) => [f.crate, f.state, f.score])).toEqual([['bar', 'open', 6.5]]);
     expect(unvettedChanges(ws, first, stored(first), at)).toEqual([]);
 
     // baz becomes a direct dependency too: it now scores over the minimum (opens); bar's score is unchanged (nothing).
     const direct = ev(STORE);
     direct.edges.push({ from: 'app@0.1.0', to: 'baz@0.3.0', kind: 'normal' });
-    const second = workspaceCoverage(direct, none, opts, at).findings;
+    const second = coverageOf(direct, none, opts, at).findings;
     expect(unvettedChanges(ws, second, stored(first), at).map((f) => [f.crate, f.state])).toEqual([['baz', 'open']]);
 
     // bar gains a second dependent (fan-in 2): the open finding is re-sent with its new score.
     const fanIn = ev(STORE);
     fanIn.edges.push({ from: 'foo@1.0.0', to: 'bar@2.0.0', kind: 'normal' });
-    const third = workspaceCoverage(fanIn, none, opts, at).findings;
+    const third = coverageOf(fanIn, none, opts, at).findings;
     const rescored = unvettedChanges(ws, third, stored(first), at);
     expect(rescored.map((f) => [f.crate, f.state])).toEqual([['bar', 'open']]);
     expect(rescored[0]!.score).toBeGreaterThan(6.5);
     expect(rescored[0]!.why.map((w) => w.signal)).toContain('impact.fan-in');
 
     // Audited now: the open finding resolves, repeating what it said when it opened.
-    const audited = workspaceCoverage(ev({ ...STORE, audits: `${STORE.audits}\n[[audits.bar]]\nwho = "B <b@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n` }), none, opts, at).findings;
+    const audited = coverageOf(ev({ ...STORE, audits: `${STORE.audits}\n[[audits.bar]]\nwho = "B <b@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n` }), none, opts, at).findings;
     const resolved = unvettedChanges(ws, audited, stored(first), '2026-02-01T00:00:00.000Z');
     expect(resolved).toEqual([{ ...first[0]!, state: 'resolved', observedAt: '2026-02-01T00:00:00.000Z' }]);
   });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VetReport, WorkspaceEvent } from '@cratewatch/shared';
 import { ResolutionCache, reportDigest, utcDay, type Resolution } from '../src/resolution-cache.js';
+import type { PreparedWorkspace } from '../src/coverage.js';
 
 const report = (unvetted: number): VetReport => ({
   kindsKnown: false,
@@ -13,7 +14,7 @@ const report = (unvetted: number): VetReport => ({
 const entry = (n: number, o: Partial<Resolution> = {}): Resolution => ({
   eventHash: `h${n}`,
   stamp: reportDigest(report(n % 2)),
-  event: { id: `ws-${n}` } as WorkspaceEvent,
+  workspace: { event: { id: `ws-${n}` } as WorkspaceEvent, store: undefined, graph: { nodes: new Map(), kindsKnown: false } as unknown as PreparedWorkspace['graph'] },
   report: report(n % 2),
   day: utcDay(),
   ...o,

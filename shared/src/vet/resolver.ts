@@ -435,6 +435,30 @@ export function buildAuditGraph(store: VetStore | undefined, pools?: Map<string,
   return g;
 }
 
+/** Only these crates' entries of an audits file; its criteria definitions all kept. */
+function auditsOf(f: AuditsFile, crates: ReadonlySet<string>): AuditsFile {
+  const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([k]) => crates.has(k)));
+  return { ...f, audits: keep(f.audits), wildcardAudits: keep(f.wildcardAudits), trusted: keep(f.trusted) };
+}
+
+/**
+ * The audit graph of these crates only (and every criteria definition): what judging their packages
+ * reads. Each crate's edges come from its own entries, so this is the full graph's, restricted —
+ * and a fraction of the cost on a large store.
+ */
+export function buildAuditGraphFor(crates: ReadonlySet<string>, store: VetStore | undefined, pools?: Map<string, AuditsFile>): AuditGraph {
+  const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([k]) => crates.has(k)));
+  const only: VetStore | undefined = store && {
+    ...store,
+    config: { ...store.config, exemptions: keep(store.config.exemptions) },
+    audits: auditsOf(store.audits, crates),
+    ...(store.imports
+      ? { imports: { ...store.imports, unpublished: keep(store.imports.unpublished), publisher: keep(store.imports.publisher), audits: new Map([...store.imports.audits].map(([n, a]) => [n, auditsOf(a, crates)])) } }
+      : {}),
+  };
+  return buildAuditGraph(only, pools && new Map([...pools].map(([n, a]) => [n, auditsOf(a, crates)])));
+}
+
 // ---------------------------------------------------------------------------------------------
 // requirements
 
@@ -698,14 +722,19 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
  * only those crates' pool entries (and the pools' criteria).
  */
 export function resolveVetAgain(previous: VetReport, crates: ReadonlySet<string>, input: VetInput, opts: ResolveAgainOptions = {}, prebuilt?: AuditGraph): VetReport {
-  const r = resolution(input, opts);
+  // The same graph object and store as the previous report's: its requirements stand too.
+  const kept = resolutions.get(previous);
+  const r = kept && kept.graph === input.graph && kept.config === input.store?.config ? kept : resolution(input, opts);
   const nodes = [...r.graph.nodes.values()];
   const same = previous.packages.length === nodes.length && nodes.every((n, i) => previous.packages[i]!.id === n.id);
   if (!same) throw new Error('resolveVetAgain: the previous report is not of this graph');
-  const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
+  const g = prebuilt ?? buildAuditGraphFor(crates, input.store, opts.pools);
   const packages = nodes.map((n, i) => (crates.has(n.name) ? verdictOf(g, n, r) : previous.packages[i]!));
   return reportOf(r, input, opts, packages, opts.sameStore ? { checked: previous.store } : undefined);
 }
+
+/** Each report's requirements, for `resolveVetAgain` on the same graph (held only while the report is). */
+const resolutions = new WeakMap<VetReport, Resolution>();
 
 export interface ResolveAgainOptions extends ResolveOptions {
   /**
@@ -717,6 +746,12 @@ export interface ResolveAgainOptions extends ResolveOptions {
 
 /** The report of a resolve's verdicts: unneeded exemptions, the store checks, the conclusion and counts. */
 function reportOf(r: Resolution, input: VetInput, opts: ResolveOptions, packages: PackageVerdict[], kept?: { checked: StoreCheckResult | undefined }): VetReport {
+  const report = reportOfVerdicts(r, input, opts, packages, kept);
+  resolutions.set(report, r);
+  return report;
+}
+
+function reportOfVerdicts(r: Resolution, input: VetInput, opts: ResolveOptions, packages: PackageVerdict[], kept?: { checked: StoreCheckResult | undefined }): VetReport {
   // Exemptions that are no longer needed (what `cargo vet prune` would drop).
   const unneededExemptions: UnneededExemption[] = [];
   const byNameVersion = new Map(packages.filter((p) => p.thirdParty).map((p) => [`${p.name}@${p.vetVersion}`, p]));

@@ -14,12 +14,13 @@ import {
   parseAuditsFile,
   parseConfigFile,
   parseImportsLock,
+  graphFromLockfile,
   parseLockfile,
   resolveVet,
   resolveVetAgain,
   type AuditEntry,
   type AuditsFile,
-  type Lockfile,
+  type DepGraph,
   type VetReport,
   type VetStore,
 } from '../../src/index.js';
@@ -30,7 +31,8 @@ const CHANGES = Number(process.env.INCREMENTAL_CHANGES ?? 500);
 
 interface Project {
   name: string;
-  lockfile: Lockfile;
+  /** One graph object per workspace, as the scorer keeps it: resolveVetAgain then reuses the requirements. */
+  graph: DepGraph;
   store: VetStore;
 }
 
@@ -41,7 +43,7 @@ function loadProject(p: string): Project {
     audits: parseAuditsFile(r('supply-chain/audits.toml')),
     imports: parseImportsLock(r('supply-chain/imports.lock')),
   };
-  return { name: p, lockfile: parseLockfile(r('Cargo.lock')), store };
+  return { name: p, graph: graphFromLockfile(parseLockfile(r('Cargo.lock'))), store };
 }
 
 /** A change to one crate's entries in one audits file: a pool's, or a project's own store. */
@@ -88,7 +90,7 @@ describe.skipIf(!hasData)('incremental resolution equals a full resolve (real po
     const projects = PROJECTS.map(loadProject);
     const basePools = new Map<string, AuditsFile>(POOLS.map((n) => [n, parseAuditsFile(readFileSync(path.join(dataDir, 'audit-pools', `${n}.audits.toml`), 'utf8'), n)]));
     const locked = new Map<string, string[]>();
-    for (const p of projects) for (const pkg of p.lockfile.packages) if (pkg.source) locked.set(pkg.name, [...new Set([...(locked.get(pkg.name) ?? []), pkg.version])]);
+    for (const p of projects) for (const n of p.graph.nodes.values()) if (n.source) locked.set(n.name, [...new Set([...(locked.get(n.name) ?? []), n.version])]);
     const crates = [...locked.keys()].sort();
     const criteria = ['safe-to-deploy', 'safe-to-run', 'safe-to-deploy', 'does-not-implement-crypto'];
     const change: fc.Arbitrary<Change> = fc.record({
@@ -107,7 +109,7 @@ describe.skipIf(!hasData)('incremental resolution equals a full resolve (real po
         let pools = basePools;
         const stores = projects.map((p) => p.store);
         const opts = (ps: Map<string, AuditsFile>) => ({ pools: ps, today: TODAY });
-        let reports: VetReport[] = projects.map((p, i) => resolveVet({ lockfile: p.lockfile, store: stores[i]! }, opts(pools)));
+        let reports: VetReport[] = projects.map((p, i) => resolveVet({ graph: p.graph, store: stores[i]! }, opts(pools)));
         for (const raw of changes) {
           // versions the workspaces lock, mostly: a change then moves verdicts
           const vs = locked.get(raw.crate)!;
@@ -121,7 +123,7 @@ describe.skipIf(!hasData)('incremental resolution equals a full resolve (real po
           const sameStore = 'pool' in c.target;
           await new Promise((r) => setImmediate(r)); // a long synchronous run starves the test runner's worker
           reports = projects.map((p, i) => {
-            const input = { lockfile: p.lockfile, store: stores[i]! };
+            const input = { graph: p.graph, store: stores[i]! };
             const again = resolveVetAgain(reports[i]!, new Set([c.crate]), input, { ...opts(onlyCrate(pools, c.crate)), sameStore: sameStore || ('project' in c.target && c.target.project !== i) });
             const full = resolveVet(input, opts(pools));
             expect(again, `${p.name} after ${JSON.stringify(c)}`).toEqual(full);
