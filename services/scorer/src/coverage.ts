@@ -41,7 +41,7 @@ export interface Coverage {
   /** Per locked version node: the verdict, the criteria needed, the audit entries that vet it. */
   rows: { id: string; vetted: string; needs: string[]; via: string[] }[];
   summary: Record<string, Prop>;
-  /** The unvetted findings that should be open now (empty when the workspace has nothing to trust). */
+  /** The unvetted findings that should be open now (empty when the workspace has nothing to trust; after `again`, those of its crates). */
   findings: FindingEvent[];
   /** Trusted pools left out because an entry could not be read (pool → error). */
   poolErrors: Map<string, string>;
@@ -98,8 +98,8 @@ export const prepareWorkspace = (event: WorkspaceEvent): PreparedWorkspace => ({
 /**
  * The workspace's coverage. With `again` (its previous report, and the crates whose audits changed
  * since: `trusted` then need hold only theirs), only those crates' packages are judged again (shared
- * `resolveVetAgain`, equal to a full resolve) and `rows` holds only their verdicts: the others are
- * as written before.
+ * `resolveVetAgain`, equal to a full resolve) and `rows` and `findings` hold only theirs: the others
+ * are as written before.
  */
 export function workspaceCoverage(
   w: PreparedWorkspace,
@@ -139,7 +139,8 @@ export function workspaceCoverage(
   if (store !== undefined || pools.size > 0) {
     const impact = (w.impact ??= workspaceImpact(graph));
     const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
-    for (const v of failures(report)) {
+    // Again: the other crates' findings stand (their verdicts and the graph's impact did not move).
+    for (const v of failures(report).filter((x) => !again || again.crates.has(x.name))) {
       const f = unvettedFinding(ws, v, impact.get(v.id)!, 'open', at);
       if (f.score >= opts.minScore || v.status === 'violation') findings.push(f);
     }

@@ -587,14 +587,17 @@ export class Graph {
   }
 
 
-  /** These workspaces' unvetted findings as stored (to resolve one with what was said when it opened), by workspace. */
-  static async unvettedFindings(tx: ManagedTransaction, ids: string[]): Promise<Map<string, StoredFinding[]>> {
+  /**
+   * These workspaces' unvetted findings as stored (to resolve one with what was said when it opened),
+   * by workspace; with `crates`, only those on these crates.
+   */
+  static async unvettedFindings(tx: ManagedTransaction, ids: string[], crates?: string[]): Promise<Map<string, StoredFinding[]>> {
     const r = await tx.run(
       `UNWIND $ids AS ws
-       MATCH (f:Finding {workspace: ws, kind: 'unvetted'})
+       MATCH (f:Finding {workspace: ws, kind: 'unvetted'}) ${crates ? 'WHERE f.crate IN $crates' : ''}
        RETURN ws, f.id AS id, f.state AS state, f.crate AS crate, f.version AS version, f.severity AS severity,
               f.score AS score, f.why AS why, f.vet AS vet`,
-      { ids },
+      { ids, crates: crates ?? null },
     );
     const out = new Map<string, StoredFinding[]>(ids.map((id) => [id, []]));
     for (const rec of r.records) {

@@ -8,11 +8,19 @@
  * recently used goes first), lost on restart.
  */
 import { createHash } from 'node:crypto';
-import type { VetReport } from '@cratewatch/shared';
+import { auditRefKey, type VetReport } from '@cratewatch/shared';
 import type { PreparedWorkspace } from './coverage.js';
 
-/** The digest of a resolution (what `Workspace.coverageStamp` holds): the same verdicts, the same digest. */
-export const reportDigest = (r: VetReport): string => createHash('sha256').update(JSON.stringify(r)).digest('hex').slice(0, 32);
+/**
+ * The digest of a resolution (what `Workspace.coverageStamp` holds): of what coverage writes — each
+ * verdict, its criteria and the entries on its path — and the conclusion and counts. The same
+ * verdicts, the same digest; a tenth of hashing the whole report.
+ */
+export function reportDigest(r: VetReport): string {
+  const h = createHash('sha256').update(`${r.conclusion}\n${JSON.stringify(r.summary)}\n${r.store?.reported.length ?? -1}\n`);
+  for (const v of r.packages) h.update(`${v.id}\t${v.status}\t${v.required.join(',')}\t${v.missing.join(',')}\t${v.path.map(auditRefKey).join(',')}\n`);
+  return h.digest('hex').slice(0, 32);
+}
 
 export interface Resolution {
   /** `Workspace.eventHash` of the event resolved. */

@@ -31,7 +31,7 @@ import {
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { CRATES_IO_SOURCE, Graph, type LockedVersion } from './graph.js';
+import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
 import { prepareWorkspace, storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions, type PreparedWorkspace } from './coverage.js';
 import { factsFromGraph, maintainerChanges } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
@@ -681,13 +681,15 @@ export class Scorer {
         const plan = await this.coveragePlan(tx, ids);
         const crates = [...new Set(plan.flatMap((p) => [...(p.again?.crates ?? p.workspace.event.packages.map((x) => x.name))]))];
         const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
-        const stored = await Graph.unvettedFindings(tx, ids);
+        const stored = await this.storedUnvetted(tx, plan);
         const at = this.now();
         const decided = plan.map((p) => {
           const ev = p.workspace.event;
           const mine = p.again?.crates ?? new Set(ev.packages.map((x) => x.name));
           const c = workspaceCoverage(p.workspace, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at, p.again);
-          const current = stored.get(ev.id) ?? [];
+          // Again: the findings of the crates judged again, against theirs as stored (a full resolve:
+          // every stored one, those of crates no longer locked included, to resolve them).
+          const current = (stored.get(ev.id) ?? []).filter((f) => !p.again || mine.has(f.crate));
           const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
           return { ...p, c, current, stamp: reportDigest(c.report), day: utcDay(), changes: unvettedChanges(ws, c.findings, current, at) };
         });
@@ -706,6 +708,16 @@ export class Scorer {
       this.log.info('coverage applied', { workspace: id, conclusion: d.c.report.conclusion, ...d.c.report.summary, ...how, ...changeCounts(d.changes, d.current) });
     }
     return done?.changes ?? [];
+  }
+
+  /** The stored unvetted findings a chunk's plan compares with: every one for a full resolve, the changed crates' for the others. */
+  private async storedUnvetted(tx: ManagedTransaction, plan: CoveragePlan[]): Promise<Map<string, StoredFinding[]>> {
+    const full = plan.filter((p) => !p.again).map((p) => p.workspace.event.id);
+    const again = plan.filter((p) => p.again);
+    const crates = [...new Set(again.flatMap((p) => [...p.again!.crates]))];
+    const a = full.length ? await Graph.unvettedFindings(tx, full) : new Map<string, StoredFinding[]>();
+    const b = again.length ? await Graph.unvettedFindings(tx, again.map((p) => p.workspace.event.id), crates) : new Map<string, StoredFinding[]>();
+    return new Map([...a, ...b]);
   }
 
   /**
