@@ -491,15 +491,14 @@ export class Graph {
    */
   static async writeRisk(tx: ManagedTransaction, rows: RiskRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const params = rows.map((r) => ({ ...r, keys: r.versions.map((v) => `${v.crate}@${v.version}`) }));
+    await tx.run(`UNWIND $rows AS r MATCH (w:Workspace {id: r.id}) SET w.risk = r.risk, w.riskSeverity = r.severity, w.riskWhy = r.why`, { rows });
     await tx.run(
       `UNWIND $rows AS r
        MATCH (w:Workspace {id: r.id})
-       SET w.risk = r.risk, w.riskSeverity = r.severity, w.riskWhy = r.why
-       WITH w, r
-       MATCH (w)-[l:LOCKS]->(v:Version) WHERE l.risk IS NOT NULL AND NOT (v.crate + '@' + v.version) IN r.keys
+       UNWIND r.cleared AS x
+       MATCH (w)-[l:LOCKS]->(v:Version {crate: x.crate, version: x.version})
        SET l.risk = null, l.riskSeverity = null, l.riskWhy = null`,
-      { rows: params },
+      { rows },
     );
     await tx.run(
       `UNWIND $rows AS r
@@ -507,7 +506,7 @@ export class Graph {
        UNWIND r.versions AS x
        MATCH (w)-[l:LOCKS]->(v:Version {crate: x.crate, version: x.version})
        SET l.risk = x.risk, l.riskSeverity = x.severity, l.riskWhy = x.why`,
-      { rows: params },
+      { rows },
     );
   }
 

@@ -39,8 +39,10 @@ export interface RiskRow {
   risk: number;
   severity: Severity;
   why: string;
-  /** The versions with an open finding; every other LOCKS edge of the workspace gets null. */
+  /** The versions with an open finding whose risk is to be written (from `riskWrites`: only those that moved). */
   versions: VersionRiskRow[];
+  /** LOCKS edges that carry a risk and have no open finding any more: set to null. */
+  cleared: { crate: string; version: string }[];
 }
 
 const keyOf = (v: { crate: string; version: string }) => `${v.crate}\u0000${v.version}`;
@@ -54,6 +56,7 @@ export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskR
     severity: r.severity,
     why: JSON.stringify(r.why),
     versions: r.versions.map((v) => ({ crate: v.crate, version: v.version, risk: v.score, severity: v.severity, why: JSON.stringify(v.why) })),
+    cleared: [],
   };
 }
 
@@ -73,6 +76,15 @@ export function riskStoredAs(input: RiskInput, row: RiskRow): boolean {
 export function riskWrites(inputs: RiskInput[]): RiskRow[] {
   return inputs.flatMap((i) => {
     const row = riskRow(i);
-    return riskStoredAs(i, row) ? [] : [row];
+    if (riskStoredAs(i, row)) return [];
+    // Only the edges that move: an advisory reaching half the org changes one version of each
+    // workspace, not the hundred others that carry a risk.
+    const stored = new Map(i.edges.map((e) => [keyOf(e), e]));
+    const wanted = new Set(row.versions.map(keyOf));
+    const moved = row.versions.filter((v) => {
+      const e = stored.get(keyOf(v));
+      return !e || e.risk !== v.risk || e.severity !== v.severity || e.why !== v.why;
+    });
+    return [{ ...row, versions: moved, cleared: i.edges.filter((e) => !wanted.has(keyOf(e))).map((e) => ({ crate: e.crate, version: e.version })) }];
   });
 }

@@ -48,8 +48,17 @@ describe('riskWrites', () => {
     const [row] = riskWrites([{ workspace: 'acme/app', findings: [unv], stored: { risk: before.risk, severity: before.severity, why: before.why }, edges: [stale] }]);
     expect(row).toMatchObject({ risk: 6.5, severity: 'medium' });
     const [empty] = riskWrites([{ workspace: 'acme/app', findings: [], stored: { risk: 6.5, severity: 'medium', why: '[]' }, edges: [stale] }]);
-    expect(empty).toEqual({ id: 'acme/app', risk: 0, severity: 'info', why: '[]', versions: [] });
+    expect(empty).toEqual({ id: 'acme/app', risk: 0, severity: 'info', why: '[]', versions: [], cleared: [{ crate: 'smallvec', version: '1.0.0' }] });
     // No finding, nothing stored on any edge, 0 stored: nothing to write.
     expect(riskWrites([{ workspace: 'acme/app', findings: [], stored: { risk: 0, severity: 'info', why: '[]' }, edges: [] }])).toEqual([]);
+  });
+
+  it('writes only the edges that move: a new finding on one version leaves the others as stored', () => {
+    const other: RiskFinding = { ...adv, crate: 'serde', version: '1.0.1', advisory: 'RUSTSEC-2099-0002' };
+    const before = riskRow({ workspace: 'acme/app', findings: [adv, other] });
+    const edges = before.versions.map((v) => ({ crate: v.crate, version: v.version, risk: v.risk, severity: v.severity, why: v.why }));
+    const [row] = riskWrites([{ workspace: 'acme/app', findings: [adv, unv, other], stored: { risk: before.risk, severity: before.severity, why: before.why }, edges }]);
+    expect(row!.versions.map((v) => v.crate)).toEqual(['smallvec']);
+    expect(row!.cleared).toEqual([]);
   });
 });
