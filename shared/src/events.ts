@@ -1,5 +1,5 @@
 /**
- * The events on cratewatch's Kafka topics (see DESIGN.md): one zod schema per topic, versioned by a
+ * The events on cratewatch's Kafka topics (see docs/ARCHITECTURE.md): one zod schema per topic, versioned by a
  * `v` field, validated by the producer before sending and by every consumer on receipt. A value that
  * fails validation is refused with the path of the offending field, and goes to `<topic>.dlq`.
  *

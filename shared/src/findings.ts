@@ -105,7 +105,7 @@ export function findingChanges<S extends { id: string; state: string; severity?:
   return changes;
 }
 
-/** Where an unvetted version sits: the signals that make it matter (DESIGN: impact of a crate). */
+/** Where an unvetted version sits: the signals that make it matter (docs/ARCHITECTURE.md: impact of a crate). */
 export interface Impact {
   /** Compiled for the host and run at build time (a build-dependency, or a dependency of one). */
   buildTime: boolean;

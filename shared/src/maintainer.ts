@@ -1,5 +1,5 @@
 /**
- * Maintainer risk (DESIGN: "What the scorer computes"): how much a crate hangs on people and
+ * Maintainer risk (docs/ARCHITECTURE.md: "What the scorer computes"): how much a crate hangs on people and
  * practices that make a malicious or careless release likely and hard to notice. Pure rules over
  * the facts the maintainers source (`maintainers.signals`) and the registry (`crates.releases`)
  * report for ONE crate; the scorer reads those facts from the graph and does the I/O.

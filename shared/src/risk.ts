@@ -1,6 +1,6 @@
 /**
  * Risk: one score per locked crate-version and one per workspace, each showing every signal's
- * contribution (DESIGN, "What the scorer computes", last bullet). Pure: the scorer reads a
+ * contribution (docs/ARCHITECTURE.md, "What the scorer computes", last bullet). Pure: the scorer reads a
  * workspace's open findings from the graph and writes what these return.
  *
  * The rule, and why:

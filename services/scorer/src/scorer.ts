@@ -459,7 +459,7 @@ export class Scorer {
   }
 
   /**
-   * Risk (DESIGN: "a risk score per crate-version and per workspace that shows each signal's
+   * Risk (docs/ARCHITECTURE.md: "a risk score per crate-version and per workspace that shows each signal's
    * contribution"; the rule is shared `workspaceRisk`): for each workspace whose findings changed
    * since, recomputed from its open findings as stored and written on the Workspace and its LOCKS
    * edges (`risk.ts`). Once per workspace per handled batch (or message), after its findings are
