@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import neo4j from 'neo4j-driver';
 import type { Kafka, Producer } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, runConsumer, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, runConsumer, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
 import { Scorer } from './scorer.js';
 import { coverageFromEnv, maintainerFromEnv } from './main.js';

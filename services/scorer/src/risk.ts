@@ -46,6 +46,7 @@ export interface RiskRow {
 }
 
 const keyOf = (v: { crate: string; version: string }) => `${v.crate}\u0000${v.version}`;
+const sameRisk = (s: StoredRisk, d: { risk: number; severity: string; why: string }) => s.risk === d.risk && s.severity === d.severity && s.why === d.why;
 
 /** The row to write for a workspace: its risk and its versions' (always; see `riskWrites`). */
 export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskRow {
@@ -60,31 +61,22 @@ export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskR
   };
 }
 
-/** Whether what is stored reads exactly as the row would write it (numbers compared exactly: both are rounded to one decimal). */
-export function riskStoredAs(input: RiskInput, row: RiskRow): boolean {
-  const same = (s: StoredRisk, d: { risk: number; severity: string; why: string }) => s.risk === d.risk && s.severity === d.severity && s.why === d.why;
-  if (!same(input.stored, row)) return false;
-  const stored = new Map(input.edges.map((e) => [keyOf(e), e]));
-  if (stored.size !== input.edges.length || stored.size !== row.versions.length) return false;
-  return row.versions.every((v) => {
-    const s = stored.get(keyOf(v));
-    return s !== undefined && same(s, v);
-  });
-}
-
 /** The rows to write: one per workspace whose stored risk differs from what its open findings give. */
 export function riskWrites(inputs: RiskInput[]): RiskRow[] {
   return inputs.flatMap((i) => {
     const row = riskRow(i);
-    if (riskStoredAs(i, row)) return [];
     // Only the edges that move: an advisory reaching half the org changes one version of each
-    // workspace, not the hundred others that carry a risk.
+    // workspace, not the hundred others that carry a risk. Numbers compared exactly: both sides are
+    // rounded to one decimal.
     const stored = new Map(i.edges.map((e) => [keyOf(e), e]));
     const wanted = new Set(row.versions.map(keyOf));
     const moved = row.versions.filter((v) => {
       const e = stored.get(keyOf(v));
-      return !e || e.risk !== v.risk || e.severity !== v.severity || e.why !== v.why;
+      return !e || !sameRisk(e, v);
     });
-    return [{ ...row, versions: moved, cleared: i.edges.filter((e) => !wanted.has(keyOf(e))).map((e) => ({ crate: e.crate, version: e.version })) }];
+    const cleared = i.edges.filter((e) => !wanted.has(keyOf(e))).map((e) => ({ crate: e.crate, version: e.version }));
+    // Stored exactly as it would be written (two edges under one key are rewritten): nothing to write.
+    if (sameRisk(i.stored, row) && stored.size === i.edges.length && moved.length === 0 && cleared.length === 0) return [];
+    return [{ ...row, versions: moved, cleared }];
   });
 }
