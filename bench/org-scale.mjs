@@ -20,7 +20,10 @@
  * `cargo audit` sweep over the same N lockfiles, whole processes, when cargo-audit is installed.
  *
  *   npx tsc -b && node bench/org-scale.mjs [--workspaces 10,100,300] [--rounds 10] [--rate 1000]
- *     [--seconds 60] [--drain-timeout 600] [--seed 9] [--skip sustained,peer,...]
+ *     [--seconds 60] [--drain-timeout 600] [--seed 9] [--skip sustained,peer,...] [--logs DIR]
+ *
+ * `--logs DIR` keeps each service's whole log (JSON lines) as DIR/<name>-<pid>.log, to see where a
+ * round's time went.
  *
  * Uses KAFKA_BROKERS / NEO4J_URI when set, else starts infra/local. CLEARS THE GRAPH before each N
  * (use throwaway servers). Each N has its own topic prefix, groups and state dir. Needs
@@ -29,7 +32,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +53,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '9' },
     'drain-timeout': { type: 'string', default: '600' },
     skip: { type: 'string', multiple: true, default: [] },
+    logs: { type: 'string' },
   },
 });
 const sizes = values.workspaces.split(',').map(Number);
@@ -244,6 +248,10 @@ function newAdvisory(crate) {
 // ---- processes and the webhook -----------------------------------------------------------------
 function service(name, env) {
   const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (values.logs) {
+    mkdirSync(values.logs, { recursive: true });
+    p.stderr.pipe(createWriteStream(join(values.logs, `${name}-${p.pid}.log`)));
+  }
   p.problems = new Map();
   p.coverageFlushes = [];
   let tail = '';

@@ -4,10 +4,11 @@
  * `cratewatch_scorer_neo4j_transaction_seconds_count{mode="write"}` from its /metrics, before and
  * after one event, for an advisory (and a trusted pool's audit) reaching 1 workspace and reaching
  * 60. Before the change each workspace reached cost two write transactions of its own (120+ here).
+ * And releases of a crate that leave its maintainer risk as it was reach no workspace at all.
  * The real scorer process on real Kafka and Neo4j; ids unique to this run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PoolEvent, WorkspaceEvent } from '@cratewatch/shared';
+import type { MaintainerEvent, PoolEvent, ReleaseEvent, WorkspaceEvent } from '@cratewatch/shared';
 import { scorerProbe, startService, tempDir, testAdvisory, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
 
 const run = unique('fanout');
@@ -19,6 +20,8 @@ const env = {
   SCORER_GROUP: `${run}-scorer`,
   SCORER_TRUSTED_POOLS: pool,
   SCORER_COVERAGE_SETTLE_MS: '0',
+  // one owner, an archived repository and unsigned commits score 4.5 (the maintainer case below)
+  SCORER_MAINTAINER_MIN_SCORE: '4',
   CRATEWATCH_OPS_TOKEN: TOKEN,
   KAFKA_SESSION_TIMEOUT_MS: '8000',
   CRATEWATCH_STATE_DIR: tempDir('fanout-state'),
@@ -120,6 +123,45 @@ describe('fan-out in a constant number of transactions', () => {
     expect(again.length).toBeGreaterThanOrEqual(MANY);
     // the facts, then the coverage in chunks of 25 workspaces (each with its outbox), then risk
     expect(count).toBeLessThan(12);
+    expect(probe.dlq).toEqual([]);
+  });
+
+  it(`releases that leave a crate's maintainer risk as it was reach none of the ${MANY} workspaces; a change that moves it reaches all`, async () => {
+    const sig = (value: unknown) => ({ value, observedAt: NOW });
+    const facts = (owners: string[]): MaintainerEvent => ({
+      v: 1,
+      crate: common,
+      owners: owners.map((login) => ({ login, kind: 'user' as const, observedAt: NOW })),
+      repository: `https://github.com/${run}/${common}`,
+      signals: {
+        repository: sig({ url: `https://github.com/${run}/${common}`, host: 'github.com' }),
+        ownerCount: sig(owners.length),
+        archived: sig(true),
+        disabled: sig(false),
+        pushedAt: sig(NOW),
+        signedCommits: sig({ signed: 0, total: 20, ratio: 0 }),
+      },
+      observedAt: NOW,
+    });
+    const release = (version: string, day: number): ReleaseEvent => ({ v: 1, crate: common, version, yanked: false, features: {}, dependencies: [], publishedAt: `2026-02-${String(day).padStart(2, '0')}T00:00:00.000Z`, publisher: 'alice', observedAt: NOW });
+    const maintainerOpen = () => probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'open').map((f) => f.workspace.id);
+    const sendFacts = async (topic: 'maintainers.signals' | 'crates.releases', messages: { key: string; value: unknown }[]) => {
+      await probe.send(topic, messages);
+      await probe.drained([topic]);
+    };
+    // one owner, an archived repository, no signed commits (4.5): a finding for every workspace
+    await transactionsFor(() => sendFacts('crates.releases', [{ key: common, value: release('1.0.0', 1) }]));
+    await transactionsFor(() => sendFacts('maintainers.signals', [{ key: common, value: facts(['alice']) }]));
+    await waitFor(`a maintainer finding in all ${MANY} workspaces`, () => new Set(maintainerOpen()).size === MANY, 60_000);
+    const sent = probe.findings.length;
+    // new versions a day apart by the same publisher: the score stays, so only the facts are written
+    const quiet = await transactionsFor(() => sendFacts('crates.releases', Array.from({ length: 20 }, (_, i) => ({ key: common, value: release(`1.0.${i + 1}`, i + 2) }))));
+    expect(quiet).toBe(1);
+    expect(probe.findings.length).toBe(sent);
+    // a second owner lowers the score to 2.5, under the threshold: every workspace's finding resolves
+    await transactionsFor(() => sendFacts('maintainers.signals', [{ key: common, value: facts(['alice', 'bob']) }]));
+    await waitFor(`the ${MANY} maintainer findings resolved`, () => maintainerOpen().length === 0 || probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved').length === MANY, 60_000);
+    expect(probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved').map((f) => f.workspace.id).sort()).toEqual(ids);
     expect(probe.dlq).toEqual([]);
   });
 });

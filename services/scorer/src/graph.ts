@@ -650,10 +650,16 @@ export class Graph {
               c.ownershipChange AS ownershipChange, c.ownershipChangeObservedAt AS ownershipChangeObservedAt,
               [(m:Maintainer)-[:OWNS]->(c) | m {.login, .kind}] AS owners,
               head([(c)-[:HOSTED_AT]->(p:Repository) | properties(p)]) AS repo,
-              [(c)-[:HAS_VERSION]->(v:Version) WHERE v.publishedAt IS NOT NULL | v {.version, .publishedAt, .publisher, .yanked}] AS releases`,
+              [(c)-[:HAS_VERSION]->(v:Version) WHERE v.publishedAt IS NOT NULL | v {.version, .publishedAt, .publisher, .yanked}] AS releases,
+              c.maintainerDecided AS decided`,
       { crates },
     );
     return r.records.map((rec) => rec.toObject() as CrateFactsRow);
+  }
+
+  /** Records on each Crate the `maintainerDecisionStamp` every workspace locking it was just decided with. */
+  static async markMaintainerDecided(tx: ManagedTransaction, rows: { crate: string; stamp: string }[]): Promise<void> {
+    if (rows.length) await tx.run(`UNWIND $rows AS r MATCH (c:Crate {name: r.crate}) SET c.maintainerDecided = r.stamp`, { rows });
   }
 
   /** The maintainer findings stored for a scope (a workspace's, or every workspace's for some crates). */

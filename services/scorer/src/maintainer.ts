@@ -19,6 +19,8 @@ export interface CrateFactsRow {
   /** The Repository node's properties (`url`, `repository`, `archived`, `signedCommits_ratio`, …), or null. */
   repo: Record<string, unknown> | null;
   releases: { version: string; publishedAt: string; publisher: string | null; yanked: boolean | null }[];
+  /** `maintainerDecisionStamp` of the last recompute over every workspace locking the crate, or null. */
+  decided?: string | null;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -71,6 +73,17 @@ export function factsFromGraph(row: CrateFactsRow): MaintainerFacts {
     },
     releases,
   };
+}
+
+/**
+ * What a crate's maintainer findings are decided from, as one string: whether a locked version gets
+ * an open finding, and whether an open one is re-sent, depend only on the crate's score and
+ * severity and on the threshold (`maintainerChanges`), never on the `why` wording. Kept on the Crate
+ * once every workspace locking it was decided with it, so facts that leave it the same (a new
+ * release of a busy crate, an owner list reordered) fan out to no workspace.
+ */
+export function maintainerDecisionStamp(risk: Pick<MaintainerRisk, 'score' | 'severity'>, minScore: number): string {
+  return `v1|${risk.score}|${risk.severity}|${minScore}`;
 }
 
 /** A crates.io version a workspace locks. */

@@ -22,10 +22,12 @@ import {
   isAffected,
   isSemVer,
   unaffectedIntervals,
+  maintainerRisk,
   CRATES_IO_SOURCES,
   type Advisory,
   type FindingEvent,
   type MaintainerEvent,
+  type MaintainerFacts,
   type PoolEvent,
   type VetReport,
   type WorkspaceEvent,
@@ -33,7 +35,7 @@ import {
 import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
 import { prepareWorkspace, storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions, type PreparedWorkspace } from './coverage.js';
-import { factsFromGraph, maintainerChanges } from './maintainer.js';
+import { factsFromGraph, maintainerChanges, maintainerDecisionStamp } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
 import { riskWrites } from './risk.js';
 import { ResolutionCache, reportDigest, utcDay } from './resolution-cache.js';
@@ -637,15 +639,23 @@ export class Scorer {
    * never on other workspaces or on arrival order, so a replay changes nothing.
    */
   async recomputeMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
+    if ('crates' in scope) {
+      const crates = await this.maintainerMoved(scope.crates);
+      if (crates.length === 0) return [];
+      scope = { crates };
+    }
+    const fanOut = 'crates' in scope;
     const done = await this.publish(
       async (tx) => ('workspace' in scope ? [scope.workspace] : Graph.maintainerScope(tx, scope.crates)),
       async (tx, mine) => {
         // A workspace that came to lock the crates after the scope was read is not locked: its own
         // event, committed after these facts, decides it.
         const locked = (await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES])).filter((l) => mine.has(l.workspace.id));
-        const rows = await Graph.crateFacts(tx, [...new Set(locked.map((l) => l.crate))]);
+        const rows = await Graph.crateFacts(tx, 'crates' in scope ? scope.crates : [...new Set(locked.map((l) => l.crate))]);
         const current = (await Graph.maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
         const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current };
+        // Every workspace locking these crates is decided here: what it was decided from is kept.
+        if (fanOut) await Graph.markMaintainerDecided(tx, rows.map((r) => ({ crate: r.crate, stamp: this.maintainerStampOf(input.facts.get(r.crate)!) })));
         return { current: input.current, changes: maintainerChanges(input, this.maintainer.minScore, this.now()) };
       },
     );
@@ -656,6 +666,21 @@ export class Scorer {
       ...changeCounts(changes, done!.current),
     });
     return changes;
+  }
+
+  /**
+   * Of these crates, those whose maintainer findings may move: their score, severity or the
+   * threshold differ from what every workspace locking them was last decided with (or nothing was
+   * recorded). One read; a release of a crate whose risk it leaves alone costs no fan-out.
+   */
+  private async maintainerMoved(crates: string[]): Promise<string[]> {
+    const rows = await this.graph.run('read', (tx) => Graph.crateFacts(tx, crates));
+    const same = new Set(rows.filter((r) => r.decided === this.maintainerStampOf(factsFromGraph(r))).map((r) => r.crate));
+    return crates.filter((c) => !same.has(c));
+  }
+
+  private maintainerStampOf(facts: MaintainerFacts): string {
+    return maintainerDecisionStamp(maintainerRisk(facts), this.maintainer.minScore);
   }
 
   /**
