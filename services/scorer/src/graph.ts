@@ -264,21 +264,23 @@ export class Graph {
    * exposed to now (locked, affected, not withdrawn), its current findings (state, severity and score
    * as last sent, so a moved severity or score is seen) with the advisory each is about (null when
    * that advisory was deleted), and its VEX documents. Each advisory's JSON is read once.
+   * `only`: the exposure to and findings of these advisories alone (an advisory's findings depend on it
+   * alone, so one that changed is decided without reading the workspaces' hundred others).
    */
-  static async advisoryFindingContexts(tx: ManagedTransaction, ids: string[]): Promise<Map<string, AdvisoryFindingContext>> {
+  static async advisoryFindingContexts(tx: ManagedTransaction, ids: string[], only?: string[]): Promise<Map<string, AdvisoryFindingContext>> {
     const ws = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.org AS org, w.team AS team, w.vex AS vex`, { ids });
     const exposure = await tx.run(
       `UNWIND $ids AS id
        MATCH (:Workspace {id: id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
-       WHERE a.withdrawn IS NULL AND a.collection = 'crates'
+       WHERE a.withdrawn IS NULL AND a.collection = 'crates'${only ? ' AND a.id IN $only' : ''}
        RETURN id, v.version AS version, a.id AS advisory`,
-      { ids },
+      { ids, only: only ?? [] },
     );
     const current = await tx.run(
       `UNWIND $ids AS ws
-       MATCH (f:Finding {workspace: ws, kind: 'advisory'})
+       MATCH (f:Finding {workspace: ws, kind: 'advisory'})${only ? ' WHERE f.advisory IN $only' : ''}
        RETURN ws, f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.crate AS crate, f.version AS version, f.advisory AS advisoryId`,
-      { ids },
+      { ids, only: only ?? [] },
     );
     const wanted = [...new Set([...exposure.records.map((r) => r.get('advisory') as string), ...current.records.map((r) => r.get('advisoryId') as string)])];
     const json = await tx.run(`UNWIND $ids AS id MATCH (a:Advisory {id: id}) RETURN a.id AS id, a.json AS json`, { ids: wanted });

@@ -585,13 +585,13 @@ export class Scorer {
       return [...new Set([...hitBefore, ...hitNow])].sort();
     });
     this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
-    await this.recomputeAdvisoryFindings(touched);
+    await this.recomputeAdvisoryFindings(touched, latest.map((a) => a.id));
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
     const workspaces = await this.graph.run('write', (tx) => Graph.deleteAdvisory(tx, id));
     this.log.info('advisory deleted', { advisory: id, workspaces: workspaces.length });
-    await this.recomputeAdvisoryFindings(workspaces);
+    await this.recomputeAdvisoryFindings(workspaces, [id]);
   }
 
   /**
@@ -765,16 +765,14 @@ export class Scorer {
     return plan;
   }
 
-
-
-
   /**
    * Opens, rescores, resolves or reopens the workspaces' advisory findings to match the graph and each
    * workspace's VEX statements (a hit a `not_affected` / `fixed` statement covers opens nothing, and
    * an open finding it comes to cover resolves; see `advisory.ts`). Depends only on the workspace's
-   * lock, its VEX documents and the advisories, so a replay changes nothing.
+   * lock, its VEX documents and the advisories, so a replay changes nothing. `advisories`: decide
+   * the findings of these only (those that changed); none given: every advisory's (a workspace event).
    */
-  async recomputeAdvisoryFindings(workspaces: string | string[]): Promise<FindingEvent[]> {
+  async recomputeAdvisoryFindings(workspaces: string | string[], advisories?: string[]): Promise<FindingEvent[]> {
     const ids = [...new Set(typeof workspaces === 'string' ? [workspaces] : workspaces)].sort();
     const all: FindingEvent[] = [];
     // An advisory on a crate half the org locks: a chunk of workspaces per transaction, each chunk
@@ -784,7 +782,7 @@ export class Scorer {
       const done = await this.publish(
         async () => chunk,
         async (tx) => {
-          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk)).values()].map((ctx) => ({ ctx, ...advisoryChanges(ctx, this.now()) }));
+          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk, advisories)).values()].map((ctx) => ({ ctx, ...advisoryChanges(ctx, this.now()) }));
           return { decided, changes: decided.flatMap((d) => d.changes) };
         },
       );
