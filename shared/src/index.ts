@@ -11,3 +11,4 @@ export * from './workspace.js';
 export * from './vex.js';
 export * from './risk.js';
 export * from './query-policy.js';
+export * from './access.js';
