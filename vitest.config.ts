@@ -7,6 +7,7 @@ export default defineConfig({
     globalSetup: ['test/infra.ts'],
     include: [
       'shared/test/**/*.test.ts',
+      'sandbox/test/**/*.test.ts',
       'services/*/test/**/*.test.ts',
       'cli/test/**/*.test.ts',
       'test/**/*.test.ts',

@@ -231,6 +231,11 @@ async function startContainers(want: { kafka: boolean; neo4j: boolean; neo4jPass
               NEO4J_server_memory_heap_initial__size: '256m',
               NEO4J_server_memory_heap_max__size: '768m',
               NEO4J_server_memory_pagecache_size: '128m',
+              // The hardening docker-compose.yml and infra/local apply (test/neo4j-hardening.test.ts).
+              NEO4J_dbms_security_allow__csv__import__from__file__urls: 'false',
+              NEO4J_server_directories_import: '/var/lib/neo4j/import',
+              NEO4J_internal_dbms_cypher__ip__blocklist: '0.0.0.0/0,::/0',
+              NEO4J_db_transaction_timeout: '5m',
             })
             .withWaitStrategy(Wait.forLogMessage(/Started\./))
             .withStartupTimeout(180_000)

@@ -1,14 +1,17 @@
 /**
  * `cratewatch query`: read-only questions an analyst asks of the graph the scorer keeps.
- * Every query runs in a READ transaction, so the server itself refuses a write, whatever the
- * Cypher says. Neo4j from NEO4J_URI (NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE).
+ * Every query, asked or written, goes through the query sandbox (`@cratewatch/sandbox`): judged
+ * from its EXPLAIN plan (no LOAD CSV, procedures outside the allow-list, administration commands
+ * or writes), then run in a READ transaction with a timeout and a row limit (`--timeout`,
+ * `--max-rows`). Neo4j from NEO4J_URI (NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE).
  */
 import { parseArgs } from 'node:util';
 import neo4j, { type Driver } from 'neo4j-driver';
+import { QUERY_LIMITS, QueryLimitError, QueryRefusedError, QueryTimeoutError, queryLimits, runSandboxed, type SandboxOptions } from '@cratewatch/sandbox';
 import { UsageError } from '../io.js';
 
 export const usage =
-  'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
+  'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--timeout SECONDS] [--max-rows N] [--json]';
 
 interface Question {
   cypher: string;
@@ -197,6 +200,8 @@ export async function run(argv: string[]): Promise<number> {
       severity: { type: 'string' },
       team: { type: 'string' },
       param: { type: 'string', multiple: true, default: [] },
+      timeout: { type: 'string' },
+      'max-rows': { type: 'string' },
     },
   });
   const params: Record<string, string> = {};
@@ -207,25 +212,41 @@ export async function run(argv: string[]): Promise<number> {
   }
   const [kind, arg] = positionals;
   const q = question(kind ?? '', arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
+  const sandbox = sandboxOptions(values.timeout, values['max-rows']);
   const driver = driverFromEnv();
-  const session = driver.session({ defaultAccessMode: neo4j.session.READ, database: process.env.NEO4J_DATABASE || undefined });
   try {
-    const { read, head } = await session.executeRead(async (tx) => ({
-      read: (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()),
-      head: q.head && !values.json ? (await tx.run(q.head.cypher, q.head.params)).records[0]?.toObject() : undefined,
-    }));
+    const { rows: read, truncated } = await ask(driver, { cypher: q.cypher, params: q.params }, sandbox);
+    const head = q.head && !values.json ? (await ask(driver, q.head, sandbox)).rows[0] : undefined;
     const rows = q.rows ? q.rows(read) : read;
     if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
     else process.stdout.write([...(head ? [q.head!.line(head)] : []), rows.length ? rows.map(q.line).join('\n') : q.empty].join('\n') + '\n');
+    // Truncation is said on stderr, so --json stays a plain array; the exit code stays 0.
+    if (truncated) process.stderr.write(`cratewatch query: truncated: showing the first ${sandbox.limits.maxRows} rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most ${QUERY_LIMITS.maxRows.max})\n`);
     return 0;
-  } catch (err) {
-    const e = err as { code?: string; message: string };
-    if (e.code?.startsWith('Neo.ClientError')) {
-      throw new UsageError(e.code.includes('AccessMode') || /read access mode|not allowed/i.test(e.message) ? `queries are read-only: ${e.message}` : e.message);
-    }
-    throw err;
   } finally {
-    await session.close();
     await driver.close();
+  }
+}
+
+function sandboxOptions(timeout: string | undefined, maxRows: string | undefined): SandboxOptions {
+  try {
+    const limits = queryLimits(process.env, { ...(timeout !== undefined ? { timeout } : {}), ...(maxRows !== undefined ? { maxRows } : {}) });
+    return { limits, ...(process.env.NEO4J_DATABASE ? { database: process.env.NEO4J_DATABASE } : {}) };
+  } catch (err) {
+    if (err instanceof QueryLimitError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** One query through the sandbox; its refusals and the server's client errors as one-line usage errors (exit 2). */
+async function ask(driver: Driver, q: { cypher: string; params: Record<string, unknown> }, o: SandboxOptions) {
+  try {
+    return await runSandboxed(driver, q, o);
+  } catch (err) {
+    if (err instanceof QueryRefusedError) throw new UsageError(err.message);
+    if (err instanceof QueryTimeoutError) throw new UsageError(`${err.message} (--timeout SECONDS or CRATEWATCH_QUERY_TIMEOUT_S raises it, at most ${QUERY_LIMITS.timeout.maxS})`);
+    const e = err as { code?: string; message: string };
+    if (e.code?.startsWith('Neo.ClientError')) throw new UsageError(e.message.split('\n')[0]!);
+    throw err;
   }
 }

@@ -9,13 +9,17 @@
  *   GET /healthz    {status: "alive"}; /readyz and /metrics too when the notifier gives its ops
  *                   routes (runtime ops.ts: token-protected, the real checks)
  *
+ * Both feeds ask for a bearer token (feed-access.ts: CRATEWATCH_FEED_TOKENS / _FILE), scoped to an
+ * org and optionally teams, and show only that scope's findings; 401 without one or with a wrong one.
+ *
  * Strong ETags over the representation (If-None-Match → 304). Findings carry no secret; the feed
  * never shows a webhook, a route or any configuration.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SEVERITY_ORDER, TOPICS, FindingEventSchema, type FindingEvent, type Severity } from '@cratewatch/shared';
-import { listenOn, type Logger } from '@cratewatch/runtime';
+import { SEVERITY_ORDER, TOPICS, FindingEventSchema, inScope, type AccessScope, type FindingEvent, type Severity } from '@cratewatch/shared';
+import { accessTokensFromEnv, listenOn, type AccessTokens, type Logger } from '@cratewatch/runtime';
+import { authorizeFeed } from './feed-access.js';
 import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
 
 /** One state change of a finding: its state as first seen, or a state different from the one before. */
@@ -105,9 +109,12 @@ export interface FeedQuery {
   workspaces?: string[];
   minSeverity?: Severity;
   state: 'open' | 'resolved' | 'all';
+  /** The reader's token scope: only its org's (and teams') findings. */
+  scope?: AccessScope;
 }
 
 function matches(f: FindingEvent, q: FeedQuery): boolean {
+  if (q.scope && !inScope(q.scope, f.workspace)) return false;
   if (q.state !== 'all' && f.state !== q.state) return false;
   if (q.teams && !(f.workspace.team !== undefined && q.teams.includes(f.workspace.team))) return false;
   if (q.workspaces && !q.workspaces.includes(f.workspace.id)) return false;
@@ -283,18 +290,22 @@ const aliveOnly = async (req: IncomingMessage, res: ServerResponse): Promise<boo
 
 /**
  * Serves the feed of `store` until closed, and `ops` (runtime `opsRoutes`: /healthz, /readyz,
- * /metrics) beside it; without `ops`, /healthz only.
+ * /metrics) beside it; without `ops`, /healthz only. `access`: the readers' tokens (default: read
+ * from the environment once, now).
  */
 export async function startFeedServer(
   store: FindingStore,
   listen: FeedListen,
   log: Logger,
   ops: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> = aliveOnly,
+  access: AccessTokens = accessTokensFromEnv(),
 ): Promise<FeedServer> {
+  if ('missing' in access) log.warn('the risk feed will answer 401', { why: access.missing });
   const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, cache = true) => {
     const headers: Record<string, string> = {
       'content-type': type,
       'cache-control': 'no-cache',
+      vary: 'authorization',
       'x-content-type-options': 'nosniff',
     };
     if (cache && status === 200) {
@@ -321,20 +332,26 @@ export async function startFeedServer(
         res.setHeader('allow', 'GET, HEAD');
         return send(req, res, 405, 'application/json', json({ error: 'method not allowed' }), false);
       }
+      const auth = authorizeFeed(req, access);
+      if ('status' in auth) {
+        res.setHeader('www-authenticate', 'Bearer realm="cratewatch risk feed"');
+        return send(req, res, 401, 'application/json', json(auth.body), false);
+      }
       const url = new URL(req.url ?? '/', 'http://feed.invalid');
       if (url.pathname === '/feed') {
-        const q = parseQuery(url.searchParams, 'open');
+        const q = { ...parseQuery(url.searchParams, 'open'), scope: auth.scope };
         const findings = store.findings(q);
         // The ETag covers the findings, not generatedAt: a poll that changes nothing gets a 304.
         const etag = etagOf(JSON.stringify(findings));
         if (notModified(req, etag)) {
-          res.writeHead(304, { etag, 'cache-control': 'no-cache' });
+          res.writeHead(304, { etag, 'cache-control': 'no-cache', vary: 'authorization' });
           return res.end();
         }
         const body = json({ generatedAt: new Date().toISOString(), findings });
         res.writeHead(200, {
           'content-type': 'application/json',
           'cache-control': 'no-cache',
+          vary: 'authorization',
           'x-content-type-options': 'nosniff',
           etag,
           'content-length': String(Buffer.byteLength(body)),
@@ -342,7 +359,7 @@ export async function startFeedServer(
         return res.end(req.method === 'HEAD' ? undefined : body);
       }
       if (url.pathname === '/feed.atom') {
-        const q = parseQuery(url.searchParams, 'all');
+        const q = { ...parseQuery(url.searchParams, 'all'), scope: auth.scope };
         const host = req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : `${listen.host}:${listen.port}`;
         return send(req, res, 200, 'application/atom+xml; charset=utf-8', atomFeed(store.changes(q), `http://${host}${url.pathname}${url.search}`));
       }

@@ -1,6 +1,7 @@
 /** The risk feed's store, Atom rendering and HTTP server on a real loopback port (no Kafka here). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { maintainerFinding, unvettedFinding, type FindingEvent } from '@cratewatch/shared';
+import { hashToken, maintainerFinding, unvettedFinding, type FindingEvent } from '@cratewatch/shared';
+import type { AccessTokens } from '@cratewatch/runtime';
 import { FindingStore, atomFeed, parseFeedListen, startFeedServer, type FeedServer } from '../src/feed.js';
 import { captureLogger } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
@@ -30,14 +31,29 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(store: FindingStore): Promise<FeedServer> {
-  const s = await startFeedServer(store, { host: '127.0.0.1', port: 0 }, captureLogger());
+// Readers' tokens: the whole org acme, its payments team, and another org.
+const ORG_TOKEN = 'acme-org-token-0123456789';
+const TEAM_TOKEN = 'acme-payments-token-0123456789';
+const OTHER_ORG_TOKEN = 'globex-org-token-0123456789';
+const ACCESS: AccessTokens = {
+  tokens: [
+    { name: 'acme', scope: { org: 'acme' }, sha256: hashToken(ORG_TOKEN) },
+    { name: 'acme-payments', scope: { org: 'acme', teams: ['payments'] }, sha256: hashToken(TEAM_TOKEN) },
+    { name: 'globex', scope: { org: 'globex' }, sha256: hashToken(OTHER_ORG_TOKEN) },
+  ],
+};
+
+async function serve(store: FindingStore, access: AccessTokens = ACCESS): Promise<FeedServer> {
+  const s = await startFeedServer(store, { host: '127.0.0.1', port: 0 }, captureLogger(), undefined, access);
   servers.push(s);
   return s;
 }
 
-async function getJson(url: string): Promise<{ status: number; body: { generatedAt: string; findings: FindingEvent[] } }> {
-  const res = await fetch(url);
+/** fetch with a feed token (the org-wide one unless told). */
+const get = (url: string, init: RequestInit = {}, token = ORG_TOKEN) => fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+
+async function getJson(url: string, token = ORG_TOKEN): Promise<{ status: number; body: { generatedAt: string; findings: FindingEvent[] } }> {
+  const res = await get(url, {}, token);
   return { status: res.status, body: (await res.json()) as { generatedAt: string; findings: FindingEvent[] } };
 }
 
@@ -70,13 +86,13 @@ describe('risk feed (HTTP on loopback)', () => {
     expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search`)).body.findings)).toEqual(['crate4']);
     expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search&state=resolved`)).body.findings)).toEqual(['crate6']);
     expect(crates((await getJson(`${srv.url}/feed?workspace=ws-search&state=all`)).body.findings)).toEqual(['crate6', 'crate4']);
-    const bad = await fetch(`${srv.url}/feed?severity=urgent`);
+    const bad = await get(`${srv.url}/feed?severity=urgent`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'severity must be one of info, low, medium, high, critical' });
-    expect((await fetch(`${srv.url}/feed?state=closed`)).status).toBe(400);
-    expect((await fetch(`${srv.url}/nothing`)).status).toBe(404);
-    expect((await fetch(`${srv.url}/feed`, { method: 'POST', body: '{}' })).status).toBe(405);
-    const health = await fetch(`${srv.url}/healthz`);
+    expect((await get(`${srv.url}/feed?state=closed`)).status).toBe(400);
+    expect((await get(`${srv.url}/nothing`)).status).toBe(404);
+    expect((await get(`${srv.url}/feed`, { method: 'POST', body: '{}' })).status).toBe(405);
+    const health = await get(`${srv.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'alive' });
   });
@@ -84,33 +100,33 @@ describe('risk feed (HTTP on loopback)', () => {
   it('answers 304 to If-None-Match with the current ETag, and a new ETag once the findings change', async () => {
     const store = sample();
     const srv = await serve(store);
-    const first = await fetch(`${srv.url}/feed?team=payments`);
+    const first = await get(`${srv.url}/feed?team=payments`);
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
     await first.arrayBuffer();
-    const again = await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
+    const again = await get(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
     expect(again.status).toBe(304);
     expect(again.headers.get('etag')).toBe(etag);
     expect(await again.text()).toBe('');
     // A change elsewhere (another team) leaves this view's ETag as it was.
     put(store, finding(7, { team: 'search', ws: 'ws-search' }));
-    expect((await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } })).status).toBe(304);
+    expect((await get(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } })).status).toBe(304);
     // A change in it does not.
     put(store, finding(1, { team: 'payments', severity: 'high', score: 7.5, state: 'resolved', at: '2025-03-03T00:00:00.000Z' }));
-    const changed = await fetch(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
+    const changed = await get(`${srv.url}/feed?team=payments`, { headers: { 'if-none-match': etag! } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
     expect(crates(((await changed.json()) as { findings: FindingEvent[] }).findings)).toEqual(['crate2', 'crate3']);
     // The Atom feed has its ETag too.
-    const atom = await fetch(`${srv.url}/feed.atom`);
+    const atom = await get(`${srv.url}/feed.atom`);
     const atag = atom.headers.get('etag')!;
     await atom.text();
-    expect((await fetch(`${srv.url}/feed.atom`, { headers: { 'if-none-match': `W/${atag}, "other"` } })).status).toBe(304);
+    expect((await get(`${srv.url}/feed.atom`, { headers: { 'if-none-match': `W/${atag}, "other"` } })).status).toBe(304);
   });
 
   it('GET /feed.atom is well-formed Atom: the latest state changes, newest first, escaped, filterable', async () => {
     const srv = await serve(sample());
-    const res = await fetch(`${srv.url}/feed.atom`);
+    const res = await get(`${srv.url}/feed.atom`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');
     const feed = parseXml(await res.text());
@@ -138,9 +154,9 @@ describe('risk feed (HTTP on loopback)', () => {
       expect(child(e, 'link')!.attrs.href).toMatch(/^https:\/\/rustsec\.org\/advisories\//);
     }
     expect(child(entries[0]!, 'summary')!.text).toContain('RUSTSEC-2025-1006: <b>&"x"');
-    const payments = parseXml(await (await fetch(`${srv.url}/feed.atom?team=payments&severity=high`)).text());
+    const payments = parseXml(await (await get(`${srv.url}/feed.atom?team=payments&severity=high`)).text());
     expect(children(payments, 'entry').map((e) => child(e, 'title')!.text.split(' ')[1])).toEqual(['crate2', 'crate1']);
-    const resolvedOnly = parseXml(await (await fetch(`${srv.url}/feed.atom?state=resolved`)).text());
+    const resolvedOnly = parseXml(await (await get(`${srv.url}/feed.atom?state=resolved`)).text());
     expect(children(resolvedOnly, 'entry')).toHaveLength(1);
   });
 
@@ -256,5 +272,64 @@ describe('risk feed (HTTP on loopback)', () => {
     expect(parseFeedListen('0.0.0.0:9000')).toEqual({ host: '0.0.0.0', port: 9000 });
     expect(parseFeedListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(() => parseFeedListen('8421')).toThrow(/host:port or off/);
+  });
+});
+
+describe('risk feed tokens (HTTP on loopback)', () => {
+  function orgs(): FindingStore {
+    const s = sample();
+    put(s, { ...finding(8, { team: 'payments', ws: 'ws-globex' }), workspace: { id: 'ws-globex', org: 'globex', team: 'payments' } });
+    return s;
+  }
+
+  it('answers 401 without a token, with a wrong one, or with a non-bearer header, on /feed and /feed.atom', async () => {
+    const srv = await serve(orgs());
+    for (const path of ['/feed', '/feed.atom', '/nothing']) {
+      const none = await fetch(`${srv.url}${path}`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="cratewatch risk feed"');
+      expect(await none.json()).toEqual({ error: 'unauthorized', hint: 'send "Authorization: Bearer <token>" with a feed token' });
+    }
+    expect((await get(`${srv.url}/feed`, {}, 'acme-org-token-012345678X')).status).toBe(401);
+    expect((await fetch(`${srv.url}/feed`, { headers: { authorization: `Basic ${ORG_TOKEN}` } })).status).toBe(401);
+    expect((await get(`${srv.url}/feed`, {}, '')).status).toBe(401);
+    // /healthz stays open: it says only "alive".
+    expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
+  });
+
+  it('without any token configured: 401 with a hint naming the variables', async () => {
+    const srv = await serve(orgs(), { missing: 'neither CRATEWATCH_FEED_TOKENS nor CRATEWATCH_FEED_TOKENS_FILE is set on the server' });
+    const r = await get(`${srv.url}/feed`);
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as { hint: string }).hint).toContain('CRATEWATCH_FEED_TOKENS');
+  });
+
+  it("an org token sees its org's findings only, in both feeds", async () => {
+    const srv = await serve(orgs());
+    expect(crates((await getJson(`${srv.url}/feed`)).body.findings)).toEqual(['crate2', 'crate5', 'crate1', 'crate4', 'crate3']);
+    const globex = await getJson(`${srv.url}/feed`, OTHER_ORG_TOKEN);
+    expect(globex.body.findings.map((f) => [f.crate, f.workspace.org])).toEqual([['crate8', 'globex']]);
+    // A filter cannot widen the scope: globex's token asking for acme's workspace gets nothing.
+    expect((await getJson(`${srv.url}/feed?workspace=ws-pay`, OTHER_ORG_TOKEN)).body.findings).toEqual([]);
+    const atom = parseXml(await (await get(`${srv.url}/feed.atom`, {}, OTHER_ORG_TOKEN)).text());
+    expect(children(atom, 'entry').map((e) => child(e, 'title')?.text)).toEqual([expect.stringContaining('crate8 1.0.8 in ws-globex')]);
+  });
+
+  it("a team token's feed holds only its team's findings (not the org's teamless ones, not another org's team of the same name)", async () => {
+    const srv = await serve(orgs());
+    const team = await getJson(`${srv.url}/feed?state=all`, TEAM_TOKEN);
+    expect(team.body.findings.map((f) => [f.crate, f.workspace.org, f.workspace.team])).toEqual([
+      ['crate2', 'acme', 'payments'],
+      ['crate1', 'acme', 'payments'],
+      ['crate3', 'acme', 'payments'],
+    ]);
+    expect((await getJson(`${srv.url}/feed?team=search`, TEAM_TOKEN)).body.findings).toEqual([]);
+    const atom = parseXml(await (await get(`${srv.url}/feed.atom`, {}, TEAM_TOKEN)).text());
+    expect(children(atom, 'entry').map((e) => children(e, 'category').find((c) => c.attrs.label === 'team')?.attrs.term)).toEqual(['payments', 'payments', 'payments']);
+    // Each reader's view has its own ETag; Vary says the answer depends on the token.
+    const a = await get(`${srv.url}/feed`, {}, TEAM_TOKEN);
+    const b = await get(`${srv.url}/feed`);
+    expect(a.headers.get('etag')).not.toBe(b.headers.get('etag'));
+    expect(a.headers.get('vary')).toBe('authorization');
   });
 });

@@ -21,6 +21,11 @@ import { child, children, parseXml } from './xml.js';
 
 // /readyz (where the re-drive's state shows) asks for the ops token; spawned notifiers inherit it.
 process.env.CRATEWATCH_OPS_TOKEN ??= 'ops-token-for-notifier-tests-0123';
+// The feed asks for a reader's token (scoped to org acme here); spawned notifiers inherit it too.
+const FEED_TOKEN = 'feed-token-for-notifier-tests-0123';
+process.env.CRATEWATCH_FEED_TOKENS = JSON.stringify([{ name: 'tests', org: 'acme', token: FEED_TOKEN }]);
+/** fetch with the feed token. */
+const feedFetch = (url: string, init: { headers?: Record<string, string> } = {}) => fetch(url, { headers: { authorization: `Bearer ${FEED_TOKEN}`, ...init.headers } });
 const env = useKafka('notifier-routes-test-');
 const { produce, hook, notifier, dlqReader } = env;
 const uniq = () => unique('nr');
@@ -190,7 +195,8 @@ describe('org-wide risk feed (real Kafka)', () => {
     expect(n.log.entries.find((e) => e.msg === 'findings loaded for the feed')?.fields.findings).toBe(3);
 
     // Loaded before 'ready': no waiting needed. Other workspaces (outside the key filter) are not in it.
-    const feed = async (q = '') => (await (await fetch(`${n.feedUrl}/feed${q}`)).json()) as { generatedAt: string; findings: FindingEvent[] };
+    const feed = async (q = '') => (await (await feedFetch(`${n.feedUrl}/feed${q}`)).json()) as { generatedAt: string; findings: FindingEvent[] };
+    expect((await fetch(`${n.feedUrl}/feed`)).status).toBe(401);
     expect((await feed()).findings.map((f) => f.crate)).toEqual(['crate2', 'crate1']);
     expect((await feed('?team=payments&severity=critical')).findings.map((f) => f.crate)).toEqual(['crate2']);
     expect((await feed('?state=resolved')).findings.map((f) => f.crate)).toEqual(['crate3']);
@@ -199,10 +205,10 @@ describe('org-wide risk feed (real Kafka)', () => {
     const ready = await fetch(`${n.feedUrl}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } });
     expect(await ready.json()).toMatchObject({ checks: { kafka: { ok: true }, 'redrive-status': { ok: true, pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } } });
 
-    const first = await fetch(`${n.feedUrl}/feed`);
+    const first = await feedFetch(`${n.feedUrl}/feed`);
     const etag = first.headers.get('etag')!;
     await first.text();
-    expect((await fetch(`${n.feedUrl}/feed`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await feedFetch(`${n.feedUrl}/feed`, { headers: { 'if-none-match': etag } })).status).toBe(304);
 
     // Followed after start: finding 1 resolved, finding 4 opened.
     await produce(
@@ -211,9 +217,9 @@ describe('org-wide risk feed (real Kafka)', () => {
     );
     const followed = await waitForFeed(n.feedUrl!, (f) => f.findings.map((x) => x.crate).join() === 'crate2,crate4');
     expect(followed.findings.map((f) => f.crate)).toEqual(['crate2', 'crate4']);
-    expect((await fetch(`${n.feedUrl}/feed`, { headers: { 'if-none-match': etag } })).status).toBe(200);
+    expect((await feedFetch(`${n.feedUrl}/feed`, { headers: { 'if-none-match': etag } })).status).toBe(200);
 
-    const atom = parseXml(await (await fetch(`${n.feedUrl}/feed.atom`)).text());
+    const atom = parseXml(await (await feedFetch(`${n.feedUrl}/feed.atom`)).text());
     expect(atom.name).toBe('feed');
     expect(children(atom, 'entry').map((e) => child(e, 'title')!.text)).toEqual([
       `[LOW] crate4 1.4.0 in ${ws}: ${adv(4)}: test advisory 4`,
@@ -278,7 +284,7 @@ describe('org-wide risk feed (real Kafka)', () => {
 async function waitForFeed(base: string, ok: (f: { findings: FindingEvent[] }) => boolean, timeoutMs = 30_000): Promise<{ findings: FindingEvent[] }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const f = (await (await fetch(`${base}/feed?state=open`)).json()) as { findings: FindingEvent[] };
+    const f = (await (await feedFetch(`${base}/feed?state=open`)).json()) as { findings: FindingEvent[] };
     if (ok(f)) return f;
     if (Date.now() > deadline) throw new Error(`the feed never matched: ${JSON.stringify(f.findings.map((x) => x.id))}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -11,3 +11,4 @@ export * from './retry.js';
 export * from './metrics.js';
 export * from './readiness.js';
 export * from './ops.js';
+export * from './access.js';

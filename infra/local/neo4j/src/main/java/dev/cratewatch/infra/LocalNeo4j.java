@@ -3,9 +3,12 @@ package dev.cratewatch.infra;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
+import inet.ipaddr.IPAddressString;
+import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
@@ -27,7 +30,15 @@ import org.neo4j.io.ByteUnit;
  *       otherwise auth is disabled (the local default)</li>
  *   <li>NEO4J_PAGECACHE_MB: page cache size, default 128</li>
  *   <li>NEO4J_TX_MEMORY_MB: max memory of all transactions, default 256</li>
+ *   <li>NEO4J_TX_TIMEOUT_S: server-side ceiling on every transaction, default 300 (generous on
+ *       purpose: the scorer's own write transactions must never hit it; analysts' queries get a
+ *       strict per-query timeout from the query sandbox, cli/src/sandbox)</li>
  * </ul>
+ *
+ * <p>Defence in depth for analysts' Cypher (the query sandbox is the first line): LOAD CSV may not
+ * read file:/// URLs, the import directory is a dedicated empty folder, and LOAD CSV may reach no
+ * address at all (cratewatch never loads CSV: every IPv4 and IPv6 address is on the blocklist, so
+ * an http:// URL cannot be used to reach a loopback or internal service).
  * Stops cleanly on SIGTERM/SIGINT (JVM shutdown hook), so the store is not left needing recovery.
  */
 public final class LocalNeo4j {
@@ -47,6 +58,9 @@ public final class LocalNeo4j {
         boolean auth = !password.isEmpty();
         long pageCacheMb = Long.parseLong(env("NEO4J_PAGECACHE_MB", "128"));
         long txMemoryMb = Long.parseLong(env("NEO4J_TX_MEMORY_MB", "256"));
+        long txTimeoutS = Long.parseLong(env("NEO4J_TX_TIMEOUT_S", "300"));
+        Path importDir = home.resolve("import-empty");
+        Files.createDirectories(importDir);
 
         long t0 = System.nanoTime();
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
@@ -60,6 +74,11 @@ public final class LocalNeo4j {
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(pageCacheMb))
                 .setConfig(GraphDatabaseSettings.memory_transaction_global_max_size, ByteUnit.mebiBytes(txMemoryMb))
+                .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofSeconds(txTimeoutS))
+                .setConfig(GraphDatabaseSettings.allow_file_urls, false)
+                .setConfig(GraphDatabaseSettings.load_csv_file_url_root, importDir)
+                .setConfig(GraphDatabaseInternalSettings.cypher_ip_blocklist,
+                        List.of(new IPAddressString("0.0.0.0/0"), new IPAddressString("::/0")))
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
