@@ -4,7 +4,7 @@
  * - Conditional requests: pass the `validator` (ETag / Last-Modified) kept from the last 200; a 304
  *   comes back as `{ notModified: true }` and the caller emits nothing.
  * - A User-Agent naming cratewatch (crates.io asks every client for one with a contact).
- * - Timeouts on headers and body; retries with exponential backoff and full jitter on network
+ * - Timeouts on headers and body; retries with exponential backoff and equal jitter on network
  *   errors, timeouts, truncated bodies and 5xx; 429 and 503 honour Retry-After (seconds or an HTTP
  *   date), capped at `maxRetryAfterMs`.
  * - A truncated body (fewer bytes than Content-Length, or the connection closed mid-stream) is a

@@ -1,6 +1,7 @@
 /**
  * The ingest package's library surface: every source adapter, the HTTP client they share, the
- * workspace endpoint and the `cratewatch.toml` loader (the CLI is `main.ts`).
+ * workspace endpoint, the registry that builds the sources, and the `cratewatch.toml` loader and
+ * runner (the CLI is `main.ts`).
  */
 export { RustsecSource, type RustsecCheckpoint, type PollResult } from './sources/rustsec.js';
 export { RustsecGitSource, readBlobs, type RustsecGitCheckpoint, type RustsecGitOptions, type GitPollResult, type GitFileState } from './sources/rustsec-git.js';
@@ -53,4 +54,6 @@ export { CratesFeedSource, CRATES_IO_API, parseSummary, type CratesFeedCheckpoin
 export { DumpBootstrap, type DumpCheckpoint, type DumpResult, type DumpOptions } from './sources/crates-io-dump.js';
 export { generateDump, type GenOptions, type GenResult } from './sources/crates-io-dump-gen.js';
 export { HttpClient, HttpError, parseRetryAfter, safeUrl, type GetOptions, type GetResult, type HttpClientOptions, type Validator } from './http.js';
-export { loadConfig, parseConfig, startConfigured, endpointOnlyConfig, ConfigError, type IngestConfig, type WorkspaceConfig } from './config.js';
+export { loadConfig, parseConfig, endpointOnlyConfig, ConfigError, type IngestConfig, type WorkspaceConfig } from './config.js';
+export { startConfigured, type RunOptions } from './config-run.js';
+export { SOURCES, STATE_FILES, Checkpoints, type Source, type SourceContext, type RustsecSettings, type Tracked, type WorkspaceSources } from './registry.js';

@@ -19,24 +19,19 @@
  * or off) serves /healthz, /readyz and /metrics, the last two with CRATEWATCH_OPS_TOKEN.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { Checkpoint, countProduced, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin } from '@cratewatch/runtime';
+import type { Kafka, Producer } from 'kafkajs';
+import { countProduced, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin, type Logger } from '@cratewatch/runtime';
 import { FormatError } from '@cratewatch/shared';
 import { IngestMetrics, httpListenFromEnv } from './metrics.js';
-import { RustsecSource, type RustsecCheckpoint } from './sources/rustsec.js';
-import { WorkspaceSource, type WorkspaceCheckpoint } from './sources/workspaces.js';
-import { PoolsSource, poolRefs } from './sources/pools.js';
+import { poolRefs } from './sources/pools.js';
 import { HttpClient } from './http.js';
-import { CratesIndexSource, lockedCrates, type CratesIndexCheckpoint } from './sources/crates-io-index.js';
-import { CratesFeedSource, type CratesFeedCheckpoint } from './sources/crates-io-feed.js';
-import { DumpBootstrap, type DumpCheckpoint } from './sources/crates-io-dump.js';
-import { RustsecGitSource, type RustsecGitCheckpoint } from './sources/rustsec-git.js';
-import { RustsecArchiveSource, type ArchiveCheckpoint } from './sources/rustsec-archive.js';
-import { MaintainersSource, type MaintainersCheckpoint } from './sources/maintainers.js';
-import { WorkspaceGitSource } from './sources/workspace-git.js';
-import { ConfigError, endpointOnlyConfig, loadConfig, startConfigured, type IngestConfig } from './config.js';
+import { lockedCrates } from './sources/crates-io-index.js';
+import { Checkpoints, SOURCES, type RustsecSettings, type SourceContext } from './registry.js';
+import { ConfigError, endpointOnlyConfig, loadConfig, type IngestConfig } from './config.js';
+import { startConfigured } from './config-run.js';
 
 const USAGE = `usage:
   cratewatch-ingest rustsec   (--db <advisory-db dir> | --git <url|path> [--branch main] | --archive <url of .tar.gz>) [--batch-size N] [--interval <seconds>]
@@ -51,40 +46,147 @@ const USAGE = `usage:
   cratewatch-ingest crates-feed  (--crate NAME ... | --lockfile Cargo.lock | --all) [--api URL] [--index URL] [--interval <seconds>]
   cratewatch-ingest crates-dump  --dump db-dump.tar.gz [--dry-run] [--spill <dir>]`;
 
+const OPTIONS = {
+  db: { type: 'string' },
+  lockfile: { type: 'string' },
+  dir: { type: 'string' },
+  id: { type: 'string' },
+  org: { type: 'string' },
+  team: { type: 'string' },
+  interval: { type: 'string' },
+  url: { type: 'string', multiple: true },
+  'no-registry': { type: 'boolean' },
+  crate: { type: 'string', multiple: true },
+  deps: { type: 'boolean' },
+  index: { type: 'string' },
+  api: { type: 'string' },
+  all: { type: 'boolean' },
+  dump: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  spill: { type: 'string' },
+  git: { type: 'string' },
+  branch: { type: 'string' },
+  archive: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'github-api': { type: 'string' },
+  'token-env': { type: 'string' },
+  subdir: { type: 'string' },
+  listen: { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values'];
+
+/** One command line: its flags, and what its sources are built with. */
+interface Cli {
+  command: string;
+  values: Values;
+  /** A flag the command cannot do without. */
+  need(k: keyof Values): string;
+  ctx: SourceContext;
+  /** Aborted on SIGTERM/SIGINT for the sources that stop between acknowledged batches (`stopOnSignal`). */
+  stopping: AbortController;
+  log: Logger;
+}
+
+/** What a command does at each poll (and logs after it). */
+type Job = () => Promise<unknown>;
+
+/** Stops a long poll between acknowledged batches on SIGTERM/SIGINT (the checkpoint says where). */
+function stopOnSignal(cli: Cli): void {
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => cli.stopping.abort());
+}
+
+/** --crate names plus a Cargo.lock's crates.io packages (the file is read again at each poll). */
+const trackedCrates = (v: Values) => (): string[] => [...(v.crate ?? []), ...(v.lockfile ? lockedCrates(readFileSync(resolve(v.lockfile), 'utf8'), v.lockfile) : [])];
+
+const batchOf = (v: Values) => (v['batch-size'] ? { batchSize: Number(v['batch-size']) } : {});
+
+function rustsecJob(cli: Cli): Job {
+  const v = cli.values;
+  const git = v.git && (/^[a-z][a-z0-9+.-]*:\/\//i.test(v.git) || /^[^/]+@[^:]+:/.test(v.git) ? v.git : resolve(v.git));
+  const settings: RustsecSettings = git ? { git, branch: v.branch ?? 'main', ...batchOf(v) } : v.archive ? { archive: v.archive, ...batchOf(v) } : { db: resolve(cli.need('db')), ...batchOf(v) };
+  stopOnSignal(cli);
+  const src = SOURCES.rustsec(settings, cli.ctx);
+  return async () => cli.log.info('rustsec poll done', { ...('db' in settings ? { db: settings.db } : {}), ...((await src.poll(cli.stopping.signal)) as object) });
+}
+
+function maintainersJob(cli: Cli): Job {
+  const v = cli.values;
+  if (!v.crate?.length && !v.lockfile) throw new UsageError('`maintainers` needs --crate or --lockfile');
+  const options = { ...(v.api ? { cratesApi: v.api } : {}), ...(v['github-api'] ? { githubApi: v['github-api'] } : {}), ...(v['token-env'] ? { tokenEnv: v['token-env'] } : {}) };
+  const src = SOURCES.maintainers({ options, tracked: trackedCrates(v) }, cli.ctx);
+  return () => src.poll(cli.stopping.signal);
+}
+
+function workspaceGitJob(cli: Cli): Job {
+  const { values: v, need } = cli;
+  const ref = { id: need('id'), org: need('org'), ...(v.team ? { team: v.team } : {}), git: resolve(need('git')), ...(v.subdir ? { subdir: v.subdir } : {}) };
+  const ws = SOURCES.workspaces(cli.ctx);
+  stopOnSignal(cli);
+  return async () => cli.log.info('workspace-git done', { workspace: ref.id, sent: await ws.git.poll(ref, cli.stopping.signal) });
+}
+
+function workspaceJob(cli: Cli): Job {
+  const { values: v, need } = cli;
+  const ref = { id: need('id'), org: need('org'), ...(v.team ? { team: v.team } : {}), path: resolve(need('lockfile')) };
+  const ws = SOURCES.workspaces(cli.ctx);
+  return async () => cli.log.info('workspace done', { workspace: ref.id, sent: await ws.files.submit(ref) });
+}
+
+function watchJob(cli: Cli): Job {
+  const dir = resolve(cli.need('dir'));
+  const org = cli.need('org');
+  const ws = SOURCES.workspaces(cli.ctx);
+  stopOnSignal(cli);
+  return async () => cli.log.info('watch poll done', { dir, ...(await ws.files.pollFolder(dir, org, cli.values.team, cli.stopping.signal)) });
+}
+
+function poolsJob(cli: Cli): Job {
+  // cargo-vet's registry of public pools plus every --url NAME=URL (which overrides a registry name).
+  const src = SOURCES.pools(poolRefs(cli.values.url ?? [], !cli.values['no-registry']), cli.ctx);
+  return async () => cli.log.info('pools poll done', { pools: await src.poll(cli.stopping.signal) });
+}
+
+function cratesJob(cli: Cli): Job {
+  const { command, values: v } = cli;
+  const feed = command === 'crates-feed';
+  if (!v.crate?.length && !v.lockfile && !(feed && v.all)) throw new UsageError(`\`${command}\` needs --crate or --lockfile${feed ? ' or --all' : ''}`);
+  const options = { ...(v.index ? { base: v.index } : {}), followDeps: !!v.deps };
+  const src = feed ? SOURCES['crates-feed']({ options, tracked: v.all ? 'all' : trackedCrates(v), api: v.api }, cli.ctx) : SOURCES['crates-index']({ options, tracked: trackedCrates(v) }, cli.ctx);
+  return async () => cli.log.info(`${command} poll done`, { ...((await src.poll(cli.stopping.signal)) as object) });
+}
+
+function cratesDumpJob(cli: Cli): Job {
+  // A one-shot bootstrap (resumable through its checkpoint); --interval makes no sense here.
+  const dump = resolve(cli.need('dump'));
+  const src = SOURCES['crates-dump']({ dump, spill: cli.values.spill }, cli.ctx);
+  return async () => cli.log.info('crates-dump done', { dump, ...((await src.poll(cli.stopping.signal)) as object) });
+}
+
+/** The commands that poll a source (`run` and `endpoint` start what a config names instead). */
+const COMMANDS = new Map<string, (cli: Cli) => Job>([
+  ['rustsec', rustsecJob],
+  ['maintainers', maintainersJob],
+  ['workspace-git', workspaceGitJob],
+  ['workspace', workspaceJob],
+  ['watch', watchJob],
+  ['pools', poolsJob],
+  ['crates-index', cratesJob],
+  ['crates-feed', cratesJob],
+  ['crates-dump', cratesDumpJob],
+]);
+
+/** Memoised: one HTTP client per command, made only by the sources that need it. */
+function httpFor(log: Logger): () => HttpClient {
+  let http: HttpClient | undefined;
+  return () => (http ??= new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) }));
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      db: { type: 'string' },
-      lockfile: { type: 'string' },
-      dir: { type: 'string' },
-      id: { type: 'string' },
-      org: { type: 'string' },
-      team: { type: 'string' },
-      interval: { type: 'string' },
-      url: { type: 'string', multiple: true },
-      'no-registry': { type: 'boolean' },
-      crate: { type: 'string', multiple: true },
-      deps: { type: 'boolean' },
-      index: { type: 'string' },
-      api: { type: 'string' },
-      all: { type: 'boolean' },
-      dump: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      spill: { type: 'string' },
-      git: { type: 'string' },
-      branch: { type: 'string' },
-      archive: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'github-api': { type: 'string' },
-      'token-env': { type: 'string' },
-      subdir: { type: 'string' },
-      listen: { type: 'string' },
-      config: { type: 'string' },
-    },
-  });
-  const need = (k: keyof typeof values): string => {
+  const { values } = parseArgs({ args: rest, options: OPTIONS });
+  const need = (k: keyof Values): string => {
     const v = values[k];
     if (typeof v !== 'string' || v === '') throw new UsageError(`--${k} is required for \`${command}\``);
     return v;
@@ -93,10 +195,11 @@ export async function main(argv: string[]): Promise<number> {
   if (interval !== undefined && !(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
 
   const log = logger(`ingest/${command}`);
+  const state = new Checkpoints(stateDir());
   if (command === 'crates-dump' && values['dry-run']) {
     // Counts what the bootstrap would produce; needs no Kafka.
-    const cp = new Checkpoint<DumpCheckpoint>(join(stateDir(), 'crates-dump-dry-run.json'), { bucketsDone: 0, inBucket: 0 });
-    log.info('crates-dump dry run done', { ...(await new DumpBootstrap(null, cp, log).run(resolve(need('dump')), values.spill ? { spillDir: values.spill } : {})) });
+    const dry = SOURCES['crates-dump']({ dump: resolve(need('dump')), spill: values.spill, dryRun: true }, { producer: null, state, http: httpFor(log), log });
+    log.info('crates-dump dry run done', { ...((await dry.poll(new AbortController().signal)) as object) });
     return 0;
   }
   // Long-running: every configured source on its interval (run), or only the workspace endpoint.
@@ -106,142 +209,70 @@ export async function main(argv: string[]): Promise<number> {
   const producer = countProduced(newProducer(kafka), metrics.shared);
   // Parsed before anything starts: a bad INGEST_HTTP_LISTEN is a usage error, not a late crash.
   const listen = cfg || interval !== undefined ? httpListenFromEnv() : undefined;
-  if (cfg) {
-    await withAdmin(kafka, (a) => ensureTopics(a));
-    await producer.connect();
-    const running = await startConfigured(cfg, producer, log, command === 'endpoint' ? { only: 'endpoint' } : { kafka, onPoll: metrics.poll });
-    const ops = await metrics.serve(listen, kafka, log);
-    onShutdown(log, async () => {
-      await ops?.close();
-      await running.stop();
-      await producer.disconnect();
-    });
-    return await new Promise<number>(() => {});
-  }
-  // Stops a long poll between acknowledged batches on SIGTERM/SIGINT (the checkpoint says where).
-  const stopping = new AbortController();
+  const running: Running = { command: command!, kafka, producer, metrics, listen, log };
+  if (cfg) return runConfig(running, cfg);
 
-  let pollOnce: () => Promise<unknown>;
-  switch (command) {
-    case 'rustsec': {
-      if (values.git || values.archive) {
-        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
-        if (values.git) {
-          const git = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.git) || /^[^/]+@[^:]+:/.test(values.git) ? values.git : resolve(values.git);
-          const src = new RustsecGitSource({ url: git, branch: values.branch ?? 'main', repoDir: join(stateDir(), 'rustsec-git'), ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}) }, producer, new Checkpoint<RustsecGitCheckpoint>(join(stateDir(), 'rustsec-git.json'), { files: {} }), log);
-          pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
-        } else {
-          const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
-          const src = new RustsecArchiveSource(values.archive!, http, producer, new Checkpoint<ArchiveCheckpoint>(join(stateDir(), 'rustsec-archive.json'), {}), new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec-archive-files.json'), { files: {} }), log, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {});
-          pollOnce = async () => log.info('rustsec poll done', { ...(await src.poll(stopping.signal)) });
-        }
-        break;
-      }
-      const db = resolve(need('db'));
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
-      const source = new RustsecSource(db, producer, new Checkpoint<RustsecCheckpoint>(join(stateDir(), 'rustsec.json'), { files: {} }), log, values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {});
-      pollOnce = async () => log.info('rustsec poll done', { db, ...(await source.poll(stopping.signal)) });
-      break;
-    }
-    case 'maintainers': {
-      const tracked = (): string[] => [...(values.crate ?? []), ...(values.lockfile ? lockedCrates(readFileSync(resolve(values.lockfile), 'utf8'), values.lockfile) : [])];
-      if (!values.crate?.length && !values.lockfile) throw new UsageError('`maintainers` needs --crate or --lockfile');
-      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
-      const src = new MaintainersSource(producer, http, new Checkpoint<MaintainersCheckpoint>(join(stateDir(), 'maintainers.json'), { crates: {} }), log, {
-        ...(values.api ? { cratesApi: values.api } : {}),
-        ...(values['github-api'] ? { githubApi: values['github-api'] } : {}),
-        ...(values['token-env'] ? { tokenEnv: values['token-env'] } : {}),
-      });
-      pollOnce = async () => src.poll(tracked());
-      break;
-    }
-    case 'workspace-git': {
-      const ref = { id: need('id'), org: need('org'), ...(values.team ? { team: values.team } : {}), git: resolve(need('git')), ...(values.subdir ? { subdir: values.subdir } : {}) };
-      const cp = new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} });
-      const src = new WorkspaceGitSource(new WorkspaceSource(producer, cp, log), cp);
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
-      pollOnce = async () => log.info('workspace-git done', { workspace: ref.id, sent: await src.poll(ref, stopping.signal) });
-      break;
-    }
-    case 'workspace': {
-      const ref = { id: need('id'), org: need('org'), ...(values.team ? { team: values.team } : {}), path: resolve(need('lockfile')) };
-      const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} }), log);
-      pollOnce = async () => log.info('workspace done', { workspace: ref.id, sent: await source.submit(ref) });
-      break;
-    }
-    case 'watch': {
-      const dir = resolve(need('dir'));
-      const org = need('org');
-      const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(stateDir(), 'workspaces.json'), { workspaces: {} }), log);
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stopping.abort());
-      pollOnce = async () => log.info('watch poll done', { dir, ...(await source.pollFolder(dir, org, values.team, stopping.signal)) });
-      break;
-    }
-    case 'pools': {
-      // cargo-vet's registry of public pools plus every --url NAME=URL (which overrides a registry name).
-      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
-      const source = new PoolsSource(poolRefs(values.url ?? [], !values['no-registry']), producer, http, join(stateDir(), 'pools'), log);
-      pollOnce = async () => log.info('pools poll done', { pools: await source.poll() });
-      break;
-    }
-    case 'crates-index':
-    case 'crates-feed': {
-      // Tracked crates: --crate names plus a Cargo.lock's crates.io packages (re-read each poll).
-      const tracked = (): string[] => [...(values.crate ?? []), ...(values.lockfile ? lockedCrates(readFileSync(resolve(values.lockfile), 'utf8'), values.lockfile) : [])];
-      if (!values.crate?.length && !values.lockfile && !(command === 'crates-feed' && values.all)) throw new UsageError(`\`${command}\` needs --crate or --lockfile${command === 'crates-feed' ? ' or --all' : ''}`);
-      const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
-      const index = new CratesIndexSource(producer, http, new Checkpoint<CratesIndexCheckpoint>(join(stateDir(), 'crates-index.json'), { crates: {} }), log, {
-        ...(values.index ? { base: values.index } : {}),
-        followDeps: !!values.deps,
-      });
-      if (command === 'crates-index') {
-        pollOnce = async () => log.info('crates-index poll done', { ...(await index.poll(tracked())) });
-      } else {
-        const feed = new CratesFeedSource(index, http, new Checkpoint<CratesFeedCheckpoint>(join(stateDir(), 'crates-feed.json'), { seen: {} }), log, values.api);
-        pollOnce = async () => log.info('crates-feed poll done', { ...(await feed.poll(values.all ? 'all' : new Set(tracked().map((n) => n.toLowerCase())))) });
-      }
-      break;
-    }
-    case 'crates-dump': {
-      // A one-shot bootstrap (resumable through its checkpoint); --interval makes no sense here.
-      const dump = resolve(need('dump'));
-      const boot = new DumpBootstrap(producer, new Checkpoint<DumpCheckpoint>(join(stateDir(), 'crates-dump.json'), { bucketsDone: 0, inBucket: 0 }), log);
-      pollOnce = async () => log.info('crates-dump done', { dump, ...(await boot.run(dump, values.spill ? { spillDir: values.spill } : {})) });
-      break;
-    }
-    default:
-      throw new UsageError(command ? `unknown source "${command}"` : 'no source given');
-  }
-
+  const build = command ? COMMANDS.get(command) : undefined;
+  if (!build) throw new UsageError(command ? `unknown source "${command}"` : 'no source given');
+  const job = build({ command: command!, values, need, ctx: { producer, state, http: httpFor(log), log }, stopping: new AbortController(), log });
   await withAdmin(kafka, (a) => ensureTopics(a));
   await producer.connect();
   if (interval === undefined) {
     try {
-      await pollOnce();
+      await job();
     } finally {
       await producer.disconnect();
     }
     return 0;
   }
+  return pollEvery(running, job, interval);
+}
+
+/** What a long-running command holds. */
+interface Running {
+  command: string;
+  kafka: Kafka;
+  producer: Producer;
+  metrics: IngestMetrics;
+  listen: ReturnType<typeof httpListenFromEnv> | undefined;
+  log: Logger;
+}
+
+/** `run` and `endpoint`: every source the config names (or only the endpoint), until SIGTERM/SIGINT. */
+async function runConfig(r: Running, cfg: IngestConfig): Promise<number> {
+  await withAdmin(r.kafka, (a) => ensureTopics(a));
+  await r.producer.connect();
+  const running = await startConfigured(cfg, r.producer, r.log, r.command === 'endpoint' ? { only: 'endpoint' } : { kafka: r.kafka, onPoll: r.metrics.poll });
+  const ops = await r.metrics.serve(r.listen, r.kafka, r.log);
+  onShutdown(r.log, async () => {
+    await ops?.close();
+    await running.stop();
+    await r.producer.disconnect();
+  });
+  return await new Promise<number>(() => {});
+}
+
+/** --interval: the job again `interval` ms after each poll ends, a failed poll logged and retried at the next. */
+async function pollEvery(r: Running, job: Job, interval: number): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
   const tick = () => {
-    running = pollOnce()
-      .then(() => metrics.poll(command!, true))
+    running = job()
+      .then(() => r.metrics.poll(r.command, true))
       .catch((err) => {
-        metrics.poll(command!, false);
-        log.error('poll failed; will retry next interval', { error: err });
+        r.metrics.poll(r.command, false);
+        r.log.error('poll failed; will retry next interval', { error: err });
       })
       .then(() => {
         timer = setTimeout(tick, interval);
       });
   };
-  const ops = await metrics.serve(listen, kafka, log);
-  onShutdown(log, async () => {
+  const ops = await r.metrics.serve(r.listen, r.kafka, r.log);
+  onShutdown(r.log, async () => {
     await ops?.close();
     clearTimeout(timer);
     await running;
-    await producer.disconnect();
+    await r.producer.disconnect();
   });
   tick();
   return await new Promise<number>(() => {});

@@ -1,6 +1,7 @@
 /**
  * Delivery of one JSON body to a webhook (Slack incoming webhook) with retries:
- * - network errors, timeouts and 5xx: retried with exponential backoff and full jitter;
+ * - network errors, timeouts and 5xx: retried with exponential backoff and equal jitter
+ *   (runtime `backoffMs`: a random wait between half the backoff and all of it);
  * - 429: waits exactly `Retry-After` (seconds or an HTTP date), capped by `maxRetryAfterMs`;
  *   without the header, the backoff applies;
  * - any other 4xx: permanent, not retried (a retry cannot fix a revoked hook or a bad payload);

@@ -40,13 +40,13 @@ const KIND_LABEL: Record<FindingEvent['kind'], string> = {
   maintainer: 'maintainer risk',
 };
 
-/** Escapes the three characters Slack's mrkdwn treats as control characters. */
 /** A resolution the workspace's VEX made (the scorer's `vex.<status>` why entry): `not affected (<detail>)`. */
 function vexWhy(f: FindingEvent): string | undefined {
   const w = f.why.find((x) => x.signal.startsWith('vex.'));
   return w ? `${w.signal.slice('vex.'.length).replace(/_/g, ' ')} (${w.detail})` : undefined;
 }
 
+/** Escapes the three characters Slack's mrkdwn treats as control characters. */
 export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

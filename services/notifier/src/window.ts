@@ -18,7 +18,7 @@
  * - Stop: the window being handled finishes what is in flight (the handler sees the stop signal),
  *   the open window is dropped; what was not committed is read again on the next start.
  */
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffMs, groupConsumer, groupSession, sleep, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import type { ConsumerHooks } from './metrics.js';
 
@@ -56,135 +56,164 @@ export interface WindowedConsumer {
 
 const tp = (topic: string, partition: number) => `${topic}|${partition}`;
 
-export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<WindowedConsumer> {
-  const { log, signal } = o;
-  const maxMessages = o.maxMessages ?? 1000;
-  const { heartbeatInterval } = groupSession();
-  const consumer = groupConsumer(o.kafka, o.groupId);
+type Position = { topic: string; partition: number; offset: string };
 
-  let buffer: ConsumedMessage[] = [];
+/** The window being collected and the one being handled: the state the consumer's callbacks share. */
+class Windows {
+  private buffer: ConsumedMessage[] = [];
   /** The last offset the open window holds, per partition. */
-  let upTo = new Map<string, { topic: string; partition: number; offset: string }>();
-  let timer: NodeJS.Timeout | undefined;
-  let flushing: Promise<void> | undefined;
-  let generation = 0;
-  let assigned = new Set<string>();
-  let lastHeartbeat: (() => Promise<void>) | undefined;
+  private upTo = new Map<string, Position>();
+  private timer: NodeJS.Timeout | undefined;
+  flushing: Promise<void> | undefined;
+  generation = 0;
+  private assigned = new Set<string>();
+  lastHeartbeat: (() => Promise<void>) | undefined;
+  private readonly maxMessages: number;
+  private readonly heartbeatInterval = groupSession().heartbeatInterval;
 
-  const heartbeat = async () => {
+  constructor(
+    private readonly o: WindowedConsumerOptions,
+    private readonly consumer: Consumer,
+  ) {
+    this.maxMessages = o.maxMessages ?? 1000;
+  }
+
+  readonly heartbeat = async (): Promise<void> => {
     try {
-      await lastHeartbeat?.();
+      await this.lastHeartbeat?.();
     } catch (err) {
-      log.debug('heartbeat failed (a rebalance is handled by the consumer loop)', { error: err });
+      this.o.log.debug('heartbeat failed (a rebalance is handled by the consumer loop)', { error: err });
     }
   };
 
-  consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    generation++;
-    assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => tp(t, p))));
-    o.hooks?.assigned(e.payload.memberAssignment);
-    if (buffer.length > 0) log.info('group re-joined: the open window is dropped and read again', { messages: buffer.length });
-    buffer = [];
-    upTo = new Map();
-    clearTimeout(timer);
-    timer = undefined;
-  });
+  /** A (re-)join: the open window is dropped (kafkajs fetches it again from the committed offsets). */
+  joined(assignment: Record<string, number[]>): void {
+    this.generation++;
+    this.assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => tp(t, p))));
+    this.o.hooks?.assigned(assignment);
+    if (this.buffer.length > 0) this.o.log.info('group re-joined: the open window is dropped and read again', { messages: this.buffer.length });
+    this.drop();
+  }
 
-  consumer.on(consumer.events.CRASH, (e) => o.hooks?.crashed(e.payload.error));
+  /** Forgets the open window. */
+  drop(): void {
+    this.buffer = [];
+    this.upTo = new Map();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 
-  const commit = async (offsets: { topic: string; partition: number; offset: string }[], gen: number) => {
-    // After a rebalance, only what this member still owns is committed (the rest is read again by its new owner).
-    const mine = offsets.filter((x) => gen === generation || assigned.has(tp(x.topic, x.partition)));
-    if (mine.length === 0) return;
-    try {
-      await consumer.commitOffsets(mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: (BigInt(x.offset) + 1n).toString() })));
-    } catch (err) {
-      log.warn('offsets not committed: the window will be read again (and its deliveries skipped)', { error: err });
+  /** Adds a fetched batch to the open window; returns its last offset. */
+  add(topic: string, partition: number, messages: KafkaMessage[]): string {
+    for (const message of messages) this.buffer.push({ topic, partition, message, key: message.key === null ? null : message.key.toString() });
+    const last = messages[messages.length - 1]!.offset;
+    this.upTo.set(tp(topic, partition), { topic, partition, offset: last });
+    return last;
+  }
+
+  /** A full window is handled now (resolves once it was); else the window closes `windowMs` after its first message. */
+  async closeWhenDue(): Promise<void> {
+    if (this.buffer.length >= this.maxMessages) {
+      this.flush();
+      await this.flushing;
+    } else if (!this.timer) {
+      this.timer = setTimeout(this.flush, this.o.windowMs);
     }
-  };
+  }
 
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (flushing || buffer.length === 0) return;
-    const ms = buffer;
-    const offsets = [...upTo.values()];
-    const gen = generation;
-    buffer = [];
-    upTo = new Map();
-    flushing = (async () => {
-      // Heartbeats while deliveries (with their retries and Retry-After waits) take their time.
-      const beat = setInterval(() => void heartbeat(), heartbeatInterval);
-      try {
-        for (let attempt = 1; ; attempt++) {
-          const t0 = performance.now();
-          try {
-            await o.handle(ms, { heartbeat, attempt });
-            o.hooks?.handled(offsets, (performance.now() - t0) / 1000);
-            break;
-          } catch (err) {
-            if (!signal.aborted) o.hooks?.failed(offsets, err, attempt, (performance.now() - t0) / 1000);
-            if (signal.aborted) {
-              log.info('window interrupted by stop: what was not handled is read again on the next start', { messages: ms.length });
-              return;
-            }
-            const waitMs = backoffMs(attempt, o.retryBaseMs ?? 1000, 30_000);
-            log.error('window handler failed; will retry', { messages: ms.length, attempt, waitMs, error: err });
-            try {
-              await sleep(waitMs, signal);
-            } catch {
-              return;
-            }
-          }
-        }
-        await commit(offsets, gen);
-      } finally {
-        clearInterval(beat);
-      }
-    })()
-      .catch((err: unknown) => log.error('window handling failed; it will be read again', { messages: ms.length, error: err }))
+  /** Closes the open window and hands it to the handler (one window at a time). */
+  readonly flush = (): void => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing || this.buffer.length === 0) return;
+    const ms = this.buffer;
+    const offsets = [...this.upTo.values()];
+    const gen = this.generation;
+    this.buffer = [];
+    this.upTo = new Map();
+    this.flushing = this.handleAndCommit(ms, offsets, gen)
+      .catch((err: unknown) => this.o.log.error('window handling failed; it will be read again', { messages: ms.length, error: err }))
       .finally(() => {
-        flushing = undefined;
+        this.flushing = undefined;
       });
   };
 
+  private async handleAndCommit(ms: ConsumedMessage[], offsets: Position[], gen: number): Promise<void> {
+    // Heartbeats while deliveries (with their retries and Retry-After waits) take their time.
+    const beat = setInterval(() => void this.heartbeat(), this.heartbeatInterval);
+    try {
+      if (await this.handleUntilDone(ms, offsets)) await this.commit(offsets, gen);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /** The handler, again after a backoff until it succeeds; false when stopped first. */
+  private async handleUntilDone(ms: ConsumedMessage[], offsets: Position[]): Promise<boolean> {
+    const { o } = this;
+    for (let attempt = 1; ; attempt++) {
+      const t0 = performance.now();
+      try {
+        await o.handle(ms, { heartbeat: this.heartbeat, attempt });
+        o.hooks?.handled(offsets, (performance.now() - t0) / 1000);
+        return true;
+      } catch (err) {
+        if (!o.signal.aborted) o.hooks?.failed(offsets, err, attempt, (performance.now() - t0) / 1000);
+        if (o.signal.aborted) {
+          o.log.info('window interrupted by stop: what was not handled is read again on the next start', { messages: ms.length });
+          return false;
+        }
+        const waitMs = backoffMs(attempt, o.retryBaseMs ?? 1000, 30_000);
+        o.log.error('window handler failed; will retry', { messages: ms.length, attempt, waitMs, error: err });
+        try {
+          await sleep(waitMs, o.signal);
+        } catch {
+          return false;
+        }
+      }
+    }
+  }
+
+  private async commit(offsets: Position[], gen: number): Promise<void> {
+    // After a rebalance, only what this member still owns is committed (the rest is read again by its new owner).
+    const mine = offsets.filter((x) => gen === this.generation || this.assigned.has(tp(x.topic, x.partition)));
+    if (mine.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: (BigInt(x.offset) + 1n).toString() })));
+    } catch (err) {
+      this.o.log.warn('offsets not committed: the window will be read again (and its deliveries skipped)', { error: err });
+    }
+  }
+}
+
+export async function runWindowedConsumer(o: WindowedConsumerOptions): Promise<WindowedConsumer> {
+  const consumer = groupConsumer(o.kafka, o.groupId);
+  const w = new Windows(o, consumer);
+  consumer.on(consumer.events.GROUP_JOIN, (e) => w.joined(e.payload.memberAssignment));
+  consumer.on(consumer.events.CRASH, (e) => o.hooks?.crashed(e.payload.error));
   await consumer.connect();
   await consumer.subscribe({ topics: [o.topic], fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat: hb, isRunning, isStale }) => {
-      lastHeartbeat = hb;
-      const gen = generation;
+      w.lastHeartbeat = hb;
+      const gen = w.generation;
       // Backpressure: nothing new is taken while a window is being handled.
-      while (flushing) await flushing;
-      if (!isRunning() || isStale() || gen !== generation || signal.aborted || batch.messages.length === 0) return;
+      while (w.flushing) await w.flushing;
+      if (!isRunning() || isStale() || gen !== w.generation || o.signal.aborted || batch.messages.length === 0) return;
       o.hooks?.fetched(batch.topic, batch.partition, batch.highWatermark, batch.messages);
-      for (const message of batch.messages) {
-        buffer.push({ topic: batch.topic, partition: batch.partition, message, key: message.key === null ? null : message.key.toString() });
-      }
-      const last = batch.messages[batch.messages.length - 1]!.offset;
-      upTo.set(tp(batch.topic, batch.partition), { topic: batch.topic, partition: batch.partition, offset: last });
       // Moves the fetch position on; nothing is committed until the window is handled.
-      resolveOffset(last);
-      if (buffer.length >= maxMessages) {
-        flush();
-        await flushing;
-      } else if (!timer) {
-        timer = setTimeout(flush, o.windowMs);
-      }
+      resolveOffset(w.add(batch.topic, batch.partition, batch.messages));
+      await w.closeWhenDue();
       await hb();
     },
   });
-
   return {
     consumer,
     stop: async () => {
-      clearTimeout(timer);
-      timer = undefined;
-      buffer = [];
-      upTo = new Map();
-      if (flushing) await flushing;
+      w.drop();
+      if (w.flushing) await w.flushing;
       await consumer.disconnect();
     },
   };

@@ -27,7 +27,6 @@ export interface ConsumedMessage {
   key: string | null;
 }
 
-/** Where a run handed to `handleBatch` ends in its partition. */
 export interface BatchPosition {
   /** Its last message was the partition's last when fetched: nothing more is waiting (a lull). */
   caughtUp: boolean;
@@ -139,6 +138,12 @@ class TurnOver extends Error {
   override name = 'TurnOver';
 }
 
+/**
+ * Runs a consumer group until `stop()`, under the poison-message policy above (`PoisonPolicy`): bad
+ * input is dead-lettered at once, an outage retried until it ends, any other failure retried up to
+ * the policy's attempts and then dead-lettered; offsets are resolved only once their message was
+ * handled or dead-lettered.
+ */
 export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void>; health: ConsumerHealth }> {
   const consumer = groupConsumer(opts.kafka, opts.groupId, opts.fetchBytes);
   const health = opts.health ?? new ConsumerHealth(opts.groupId, opts.service);
