@@ -23,7 +23,8 @@
  *     [--seconds 60] [--drain-timeout 600] [--seed 9] [--skip sustained,peer,...] [--logs DIR]
  *
  * `--logs DIR` keeps each service's whole log (JSON lines) as DIR/<name>-<pid>.log, to see where a
- * round's time went.
+ * round's time went; `--cpu-prof DIR` writes the scorer's CPU profile there (node --cpu-prof) when
+ * it stops.
  *
  * Uses KAFKA_BROKERS / NEO4J_URI when set, else starts infra/local. CLEARS THE GRAPH before each N
  * (use throwaway servers). Each N has its own topic prefix, groups and state dir. Needs
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     'drain-timeout': { type: 'string', default: '600' },
     skip: { type: 'string', multiple: true, default: [] },
     logs: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const sizes = values.workspaces.split(',').map(Number);
@@ -247,7 +249,8 @@ function newAdvisory(crate) {
 
 // ---- processes and the webhook -----------------------------------------------------------------
 function service(name, env) {
-  const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const prof = name === 'scorer' && values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
+  const p = spawn(process.execPath, [...prof, join(root, 'services', name, 'dist', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   if (values.logs) {
     mkdirSync(values.logs, { recursive: true });
     p.stderr.pipe(createWriteStream(join(values.logs, `${name}-${p.pid}.log`)));
