@@ -121,6 +121,20 @@ export interface Lookalike {
  * practice drop or add a separator (`rustdecimal`).
  */
 export function nameLookalike(name: string, popular: readonly string[] = WIDELY_USED_CRATES): Lookalike | undefined {
+  if (popular !== WIDELY_USED_CRATES) return lookalikeAmong(name, popular);
+  // Against the built-in list the answer depends on the name alone, and the scorer asks it for the
+  // same crates over and over (every release of a crate): an edit distance to each popular name.
+  if (!lookalikes.has(name)) {
+    if (lookalikes.size >= LOOKALIKES_KEPT) lookalikes.clear();
+    lookalikes.set(name, lookalikeAmong(name, popular));
+  }
+  return lookalikes.get(name);
+}
+
+const LOOKALIKES_KEPT = 100_000;
+const lookalikes = new Map<string, Lookalike | undefined>();
+
+function lookalikeAmong(name: string, popular: readonly string[]): Lookalike | undefined {
   const me = canonical(name);
   if (popular.some((p) => p.toLowerCase() === name.toLowerCase())) return undefined;
   let best: Lookalike | undefined;
