@@ -10,3 +10,5 @@ export * from './vet/index.js';
 export * from './workspace.js';
 export * from './vex.js';
 export * from './risk.js';
+export * from './deppath.js';
+export * from './advisoryfacts.js';
