@@ -10,18 +10,20 @@ import { advisorySeverity, type Severity } from './severity.js';
  * The versions a fix is in, one entry per range. RustSec's `patched` is a list of ranges, each a
  * comma-separated requirement (`">= 1.11.5, < 1.12.0"` is one range: both bounds), so joining them
  * with commas would read `>= 1.13.3, >= 1.11.5, < 1.12.0` as one range. Spaces are normalised
- * (`>=1.2` → `>= 1.2`; `^1.2` and `~1.2` stay as written) so that ranges read alike whatever the advisory's author typed.
+ * (`>=1.2` → `>= 1.2`; `^1.2` and `~1.2` stay as written) and the lower bound comes first so that ranges read alike whatever the advisory's author typed.
  */
 export function patchedRanges(a: Pick<Advisory, 'versions'>): string[] {
   return a.versions.patched.map(normaliseRange);
 }
 
 export function normaliseRange(req: string): string {
-  return req
+  const parts = req
     .split(',')
     .map((c) => c.trim().replace(/^(>=|<=|>|<|=)\s*/, '$1 '))
-    .filter((c) => c !== '')
-    .join(', ');
+    .filter((c) => c !== '');
+  // The lower bound first (`>= 0.9.3, < 0.10.0`), as one reads a range; the advisory may say it either way.
+  const isUpper = (c: string) => c.startsWith('<');
+  return [...parts.filter((c) => !isUpper(c)), ...parts.filter(isUpper)].join(', ');
 }
 
 /** Ranges in one line: `>= 1.13.3 or >= 1.11.5, < 1.12.0`; `no patched version` when none. */
@@ -29,8 +31,11 @@ export function describeRanges(ranges: string[]): string {
   return ranges.length ? ranges.join(' or ') : 'no patched version';
 }
 
-/** The advisory's page: its own `url` when it gives one, else its rustsec.org page. */
-export const advisoryLink = (a: Pick<Advisory, 'id' | 'url'>): string => a.url ?? `https://rustsec.org/advisories/${a.id}`;
+/**
+ * The advisory's page on rustsec.org (every RustSec advisory has one). Its own `url`, when given,
+ * is the announcement (a blog post, the fix's pull request): `AdvisoryFacts.url`, said beside it.
+ */
+export const advisoryLink = (a: Pick<Advisory, 'id'>): string => `https://rustsec.org/advisories/${a.id}`;
 
 /** Aliases by kind: CVE ids, GHSA ids, and any other (an OSV id). */
 export function aliasesByKind(a: Pick<Advisory, 'aliases'>): { cve: string[]; ghsa: string[]; other: string[] } {
@@ -51,7 +56,10 @@ export interface AdvisoryFacts {
   ghsa: string[];
   patched: string[];
   unaffected: string[];
+  /** https://rustsec.org/advisories/<id> */
   link: string;
+  /** The advisory's own `url` (its announcement), or null. */
+  url: string | null;
 }
 
 export function advisoryFacts(a: Advisory): AdvisoryFacts {
@@ -67,6 +75,7 @@ export function advisoryFacts(a: Advisory): AdvisoryFacts {
     patched: patchedRanges(a),
     unaffected: a.versions.unaffected.map(normaliseRange),
     link: advisoryLink(a),
+    url: a.url ?? null,
   };
 }
 

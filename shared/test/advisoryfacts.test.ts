@@ -7,21 +7,22 @@ const advisory = (id: string, extra: string, patched = '[">= 9.0.0"]') =>
   parseAdvisory(`\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "foo"\ndate = "2024-01-01"\n${extra}\n[versions]\npatched = ${patched}\n\`\`\`\n\n# ${id}\n`, `crates/foo/${id}.md`);
 
 describe('advisory facts', () => {
-  it('patched ranges stay ranges: each entry is one range, its commas are its bounds', () => {
-    const a = advisory('RUSTSEC-2024-0001', '', '[">=1.13.3", ">= 1.11.5,<1.12.0", "^0.9.2"]');
+  it('patched ranges stay ranges: each entry is one range, its commas are its bounds (lower bound first)', () => {
+    const a = advisory('RUSTSEC-2024-0001', '', '[">=1.13.3", "<1.12.0,>= 1.11.5", "^0.9.2"]');
     expect(patchedRanges(a)).toEqual(['>= 1.13.3', '>= 1.11.5, < 1.12.0', '^0.9.2']);
     expect(describeRanges(patchedRanges(a))).toBe('>= 1.13.3 or >= 1.11.5, < 1.12.0 or ^0.9.2');
     expect(describeRanges([])).toBe('no patched version');
     expect(normaliseRange('<=  2.0')).toBe('<= 2.0');
   });
 
-  it('CVSS with its score and vector, aliases by kind, the link (url, else rustsec.org)', () => {
+  it('CVSS with its score and vector, aliases by kind, the rustsec.org link and the announcement url', () => {
     const a = advisory('RUSTSEC-2024-0002', 'aliases = ["CVE-2024-1", "GHSA-aaaa-bbbb-cccc", "OSV-1"]\ncvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"');
     const f = advisoryFacts(a);
     expect(f).toMatchObject({ severity: 'critical', score: 9.8, cve: ['CVE-2024-1'], ghsa: ['GHSA-aaaa-bbbb-cccc'], link: 'https://rustsec.org/advisories/RUSTSEC-2024-0002' });
     expect(f.cvss).toEqual({ vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', version: '3.1', score: 9.8, estimated: false });
     expect(aliasesByKind(a).other).toEqual(['OSV-1']);
-    expect(advisoryFacts(advisory('RUSTSEC-2024-0003', 'url = "https://github.com/x/y/issues/1"')).link).toBe('https://github.com/x/y/issues/1');
+    expect(advisoryFacts(advisory('RUSTSEC-2024-0003', 'url = "https://github.com/x/y/issues/1"'))).toMatchObject({ link: 'https://rustsec.org/advisories/RUSTSEC-2024-0003', url: 'https://github.com/x/y/issues/1' });
+    expect(f.url).toBeNull();
     expect(advisoryFacts(advisory('RUSTSEC-2024-0003', '')).cvss).toBeNull(); // no CVSS: said as none, rated medium as the scorer rates it
   });
 

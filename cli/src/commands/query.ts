@@ -3,9 +3,12 @@
  * Every query runs in a READ transaction, so the server itself refuses a write, whatever the
  * Cypher says. Neo4j from NEO4J_URI (NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE).
  */
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import neo4j, { type Driver } from 'neo4j-driver';
+import { collect, newCommand, parseCommand } from '../args.js';
 import { UsageError } from '../io.js';
+
+export const summary = 'read-only questions on the graph the scorer keeps (advisories, crates, coverage, findings, risk, Cypher); needs NEO4J_URI';
 
 export const usage =
   'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--json]';
@@ -184,32 +187,83 @@ function driverFromEnv(): Driver {
   const uri = process.env.NEO4J_URI;
   if (!uri) throw new UsageError('NEO4J_URI is not set (the graph the scorer keeps, e.g. bolt://127.0.0.1:17687)');
   const auth = process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined;
-  return neo4j.driver(uri, auth, { disableLosslessIntegers: true });
+  try {
+    return neo4j.driver(uri, auth, { disableLosslessIntegers: true });
+  } catch (err) {
+    throw new UsageError(`NEO4J_URI ${withoutCredentials(uri)}: ${(err as Error).message}`);
+  }
+}
+
+/** The URI as it may be printed: a `user:password@` in it is dropped. */
+function withoutCredentials(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+/**
+ * A driver error the user can act on, as one line naming the URI (never the password): the graph
+ * does not answer, or refuses the credentials. Undefined for anything else.
+ */
+function graphProblem(err: { code?: string; message: string }): UsageError | undefined {
+  const uri = withoutCredentials(process.env.NEO4J_URI ?? '');
+  if (err.code === 'ServiceUnavailable' || err.code === 'SessionExpired') {
+    const cause = /Caused by: (.*)$/.exec(err.message)?.[1] ?? err.message.split('. ')[0];
+    return new UsageError(`cannot reach Neo4j at ${uri} (NEO4J_URI): ${cause}`);
+  }
+  if (err.code?.startsWith('Neo.ClientError.Security')) return new UsageError(`Neo4j at ${uri} refused the credentials (NEO4J_USER / NEO4J_PASSWORD): ${err.message}`);
+  return undefined;
+}
+
+interface Asked {
+  kind: string;
+  arg?: string;
+  opts: { json?: boolean; state?: string; severity?: string; team?: string; param?: string[] };
+}
+
+/** `query` and one subcommand per question, each with its --help; `onAsk` gets what was asked. */
+export function command(onAsk: (a: Asked) => void): Command {
+  const q = newCommand('cratewatch query', summary).configureHelp({ subcommandTerm: (c) => `${c.name()} ${c.usage()}` }).addHelpText(
+    'after',
+    '\nThe graph: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE. Every query runs in a READ transaction.\nExit codes: 0 answered (also when nothing matched); 2 usage error, NEO4J_URI unset or unreachable, credentials refused, a refused (writing) query; 3 internal error.',
+  );
+  const sub = (name: string, what: string, arg?: [spec: string, desc: string], extra: (c: Command) => void = () => {}) => {
+    const c = q.command(name).description(what).option('-q, --quiet', 'no progress on stderr').option('--json', 'the rows as JSON');
+    // Optional to commander, so that question() says what is missing in its own words; the usage
+    // line still shows a required one as <id>.
+    if (arg) c.argument(arg[0], arg[1]).usage(`[options] ${arg[1].endsWith(', required') ? `<${arg[0].slice(1, -1)}>` : arg[0]}`);
+    extra(c);
+    c.action((...xs: unknown[]) => {
+      const cmd = xs[xs.length - 1] as Command;
+      onAsk({ kind: name, arg: cmd.args[0], opts: cmd.opts() });
+    });
+  };
+  const team = (c: Command) => c.option('--team <team>', 'only workspaces of this team');
+  sub('advisory', 'which workspaces lock an affected version, and whether each is exposed', ['[id]', 'the advisory id (RUSTSEC-…), required']);
+  sub('crate', 'who locks which version: its cargo-vet verdict there, the advisories on it', ['[name]', 'the crate name, required']);
+  sub('workspace', "a workspace's risk, then its open findings, highest score first", ['[id]', 'the workspace id, required'], (c) => c.option('--state <state>', 'open (default) or resolved').option('--severity <s>', SEVERITIES.join(', ')));
+  sub('coverage', 'audit coverage as the scorer computed it; with a workspace, every version not vetted', ['[workspace]', 'one workspace (else one line per workspace)'], team);
+  sub('findings', 'findings, highest score first', undefined, (c) => team(c).option('--state <state>', 'open or resolved').option('--severity <s>', SEVERITIES.join(', ')));
+  sub('risk', 'workspaces ranked by risk, highest first, with the top crate-version and why', undefined, team);
+  sub('cypher', 'any read-only Cypher query', ['[query]', 'the Cypher text, required'], (c) => c.option('--param <name=value>', 'a query parameter (repeatable)', collect));
+  return q;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      state: { type: 'string' },
-      severity: { type: 'string' },
-      team: { type: 'string' },
-      param: { type: 'string', multiple: true, default: [] },
-    },
-  });
+  let asked: Asked | undefined;
+  parseCommand(command((a) => (asked = a)), argv);
+  if (!asked) throw new UsageError(`a question is needed\nusage: ${usage}`);
+  const values = asked.opts;
   const params: Record<string, string> = {};
   for (const p of values.param ?? []) {
     const i = p.indexOf('=');
     if (i <= 0) throw new UsageError(`--param takes name=value, got "${p}"`);
     params[p.slice(0, i)] = p.slice(i + 1);
   }
-  const [kind, arg] = positionals;
-  const q = question(kind ?? '', arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
+  const { kind, arg } = asked;
+  const q = question(kind, arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
   const driver = driverFromEnv();
   const session = driver.session({ defaultAccessMode: neo4j.session.READ, database: process.env.NEO4J_DATABASE || undefined });
   try {
+    await driver.verifyConnectivity(); // an unreachable graph is said at once, not after the transaction's retries
     const { read, head } = await session.executeRead(async (tx) => ({
       read: (await tx.run(q.cypher, q.params)).records.map((r) => r.toObject()),
       head: q.head && !values.json ? (await tx.run(q.head.cypher, q.head.params)).records[0]?.toObject() : undefined,
@@ -220,6 +274,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as { code?: string; message: string };
+    const problem = graphProblem(e);
+    if (problem) throw problem;
     if (e.code?.startsWith('Neo.ClientError')) {
       throw new UsageError(e.code.includes('AccessMode') || /read access mode|not allowed/i.test(e.message) ? `queries are read-only: ${e.message}` : e.message);
     }
