@@ -36,8 +36,9 @@ export function parseCommand(cmd: Command, argv: string[]): { opts: Record<strin
     cmd.parse(argv, { from: 'user' });
   } catch (err) {
     if (!(err instanceof CommanderError)) throw err;
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') throw new HelpShown();
-    // commander.help: help was printed (on stderr) because a subcommand is missing.
+    // Help asked for (`--help`, `help <subcommand>`) exits 0; help printed because a subcommand
+    // is missing is commander.help with exit code 1 (the help is on stderr).
+    if (err.exitCode === 0) throw new HelpShown();
     throw new UsageError(err.code === 'commander.help' ? 'a subcommand is needed (above)' : err.message.replace(/^error: /, ''));
   }
   const opts = cmd.opts();

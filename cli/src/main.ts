@@ -80,7 +80,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof HelpShown) return EXIT.ok;
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      if (err.exitCode === 0) return EXIT.ok; // --help, --version, help
+      if (err.code === 'commander.help') return EXIT.input; // no command given: the help is on stderr
       process.stderr.write(`cratewatch: ${err.message.replace(/^error: /, '')}\n(cratewatch --help lists the commands)\n`);
       return EXIT.input;
     }

@@ -67,11 +67,14 @@ describe('help and version', () => {
       cypher: '--param <name=value>',
     };
     for (const [sub, text] of Object.entries(want)) {
-      const r = cratewatch(['query', sub, '--help'], { quiet: true, env: { NEO4J_URI: undefined } });
-      expect(r.code, sub).toBe(0);
-      expect(r.stdout).toContain(`Usage: cratewatch query ${sub} [options]`);
-      expect(r.stdout).toContain(text);
-      expect(r.stdout).toContain('--json');
+      for (const form of [['query', sub, '--help'], ['query', 'help', sub]]) {
+        const r = cratewatch(form, { quiet: true, env: { NEO4J_URI: undefined } });
+        expect(r.code, form.join(' ')).toBe(0);
+        expect(r.stdout).toContain(`Usage: cratewatch query ${sub} [options]`);
+        expect(r.stdout).toContain(text);
+        expect(r.stdout).toContain('--json');
+        expect(r.stderr).toBe('');
+      }
     }
   });
 
@@ -115,6 +118,10 @@ describe('exit codes', () => {
     const none = q();
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('Usage: cratewatch');
+    const noQuestion = q('query');
+    expect(noQuestion.code).toBe(2);
+    expect(noQuestion.stderr).toContain('Usage: cratewatch query [options] [command]');
+    expect(noQuestion.stderr).toMatch(/cratewatch query: a subcommand is needed \(above\)\n$/);
   });
 
   it('2 for an unreachable Neo4j: one line naming the URI, never the password', async () => {
