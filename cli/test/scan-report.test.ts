@@ -152,6 +152,24 @@ describe('scan report order and content', () => {
   });
 });
 
+describe('gate shares the order and the ranges', () => {
+  it('lists what the change brings in vulnerabilities first, by CVSS, then informational; patched ranges apart', () => {
+    const base = path.join(path.dirname(ws), 'base.lock');
+    writeFileSync(base, `version = 4\n${pkg('app', [], true)}${pkg('cli', [], true)}`);
+    const r = q('gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--advisory-db', db);
+    expect(r.code).toBe(1);
+    const hits = r.stdout.split('\n').filter((l) => /^ {2}(FAIL|warn) added RUSTSEC/.test(l));
+    expect(hits).toEqual([
+      '  FAIL added RUSTSEC-2099-0003 crit@1.0.0: crit: RUSTSEC-2099-0003 — patched: >= 1.0.1',
+      '  FAIL added RUSTSEC-2099-0002 deep@1.0.0: deep: RUSTSEC-2099-0002 — patched: >= 1.13.3 or >= 1.11.5, < 1.12.0',
+      '  FAIL added RUSTSEC-2099-0001 plain@1.0.0: plain: RUSTSEC-2099-0001 — patched: >= 2.0.0',
+      '  warn added RUSTSEC-2099-0004 old@1.0.0 [unmaintained]: old: RUSTSEC-2099-0004',
+    ]);
+    const j = JSON.parse(q('gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--advisory-db', db, '--json').stdout);
+    expect(j.advisories.map((a: { id: string }) => a.id)).toEqual(['RUSTSEC-2099-0003', 'RUSTSEC-2099-0002', 'RUSTSEC-2099-0001', 'RUSTSEC-2099-0004']);
+  });
+});
+
 describe('colour', () => {
   const ESC = '\u001b[';
   it('none when stdout is not a terminal (a pipe, a file, CI logs)', () => {

@@ -90,6 +90,12 @@ export function bySeverity(x: AdvisoryHit, y: AdvisoryHit): number {
   return k(x) < k(y) ? -1 : k(x) > k(y) ? 1 : 0;
 }
 
+/** The reading order of a report: vulnerabilities first, most severe first; then informational advisories. */
+export function inReadingOrder<H extends AdvisoryHit>(hits: H[]): H[] {
+  const vuln = (h: H) => h.advisory.informational === undefined;
+  return [...hits.filter(vuln).sort(bySeverity), ...hits.filter((h) => !vuln(h)).sort(bySeverity)];
+}
+
 /** Vulnerabilities counted by severity, every severity present (0 when none). */
 export function countBySeverity(hits: AdvisoryHit[]): Record<Severity, number> {
   const out: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };

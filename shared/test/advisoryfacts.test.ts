@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advisoryFacts, aliasesByKind, bySeverity, countBySeverity, describeRanges, normaliseRange, patchedRanges } from '../src/advisoryfacts.js';
+import { advisoryFacts, aliasesByKind, bySeverity, countBySeverity, describeRanges, inReadingOrder, normaliseRange, patchedRanges } from '../src/advisoryfacts.js';
 import { parseAdvisory, type AdvisoryHit } from '../src/advisory.js';
 import { parseLockfile } from '../src/lockfile.js';
 
@@ -38,5 +38,8 @@ describe('advisory facts', () => {
     ];
     expect([...hits].sort(bySeverity).map((h) => h.advisory.id)).toEqual(['RUSTSEC-2024-0012', 'RUSTSEC-2024-0013', 'RUSTSEC-2024-0014', 'RUSTSEC-2024-0011', 'RUSTSEC-2024-0010']);
     expect(countBySeverity(hits)).toEqual({ critical: 2, high: 1, medium: 1, low: 1, info: 0 });
+    // An informational advisory (rated low, 2) never comes before a vulnerability, even a lower-rated one.
+    const info: AdvisoryHit = { advisory: advisory('RUSTSEC-2024-0009', 'informational = "unsound"'), package: pkg };
+    expect(inReadingOrder([info, ...hits]).map((h) => h.advisory.id)).toEqual(['RUSTSEC-2024-0012', 'RUSTSEC-2024-0013', 'RUSTSEC-2024-0014', 'RUSTSEC-2024-0011', 'RUSTSEC-2024-0010', 'RUSTSEC-2024-0009']);
   });
 });

@@ -7,7 +7,7 @@
  * judged: a crate already locked in base is not this change's doing.
  */
 import path from 'node:path';
-import { applyVex, compareVersions, describeRanges, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import { applyVex, compareVersions, describeRanges, inReadingOrder, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
 import { describeFailure } from './scan.js';
@@ -69,7 +69,9 @@ export function run(argv: string[]): number {
   // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
   const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
   const headHits = advisories ? matchLockfile(advisories, ws.lockfile) : [];
-  const { exposed, suppressed } = applyVex(headHits.filter(brought), vex);
+  const vexed = applyVex(headHits.filter(brought), vex);
+  const exposed = inReadingOrder(vexed.exposed); // vulnerabilities first, most severe first
+  const suppressed = vexed.suppressed;
   const vulnerable = exposed.filter((h) => h.advisory.informational === undefined);
   const stillHit = new Set(headHits.map(hitKey));
   const fixed = advisories ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
