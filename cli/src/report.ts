@@ -59,7 +59,8 @@ export function overview(f: ScanFacts) {
     vulnerabilities: f.hits ? { total: vulns.length, ...countBySeverity(vulns) } : null,
     informational: f.hits ? { total: info.length, byKind } : null,
     suppressedByVex: f.vexRead ? f.suppressed.length : null,
-    unvetted: s.unvetted,
+    // What fails cargo vet: unvetted packages and violation conflicts (counted again apart), as the text says it.
+    unvetted: f.unvetted.length,
     violationConflicts: s.violation,
     coverage: { thirdParty: s.thirdParty, vettedOrExempted: covered, percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100 },
   };

@@ -1,7 +1,8 @@
 /**
  * `cratewatch scan <workspace dir | Cargo.lock>`: audit coverage with cargo-vet semantics, the
  * unvetted list with suggested audits, pool coverage, RustSec hits (less those the workspace's VEX
- * statements suppress, listed apart). No infrastructure.
+ * statements suppress, listed apart). No infrastructure. The report's layout (summary first,
+ * vulnerabilities by severity, unvetted grouped after) is `../report.ts`.
  */
 import { applyVex, failures, matchLockfile, poolCoverage, resolveVet, shortestPathsFromMembers, type PackageVerdict, type VetReport } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
