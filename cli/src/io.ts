@@ -26,8 +26,14 @@ import {
 /** Wrong invocation or unreadable input: exit code 2. */
 export class UsageError extends Error {}
 
+let quiet = false;
+/** `-q/--quiet`: progress off for this process (as `CRATEWATCH_QUIET=1`). */
+export const setQuiet = (): void => {
+  quiet = true;
+};
+
 export const progress = (msg: string): void => {
-  if (!process.env.CRATEWATCH_QUIET) process.stderr.write(`cratewatch: ${msg}\n`);
+  if (!quiet && !process.env.CRATEWATCH_QUIET) process.stderr.write(`cratewatch: ${msg}\n`);
 };
 
 export function read(file: string): string {
@@ -111,7 +117,12 @@ export function loadVex(target: string, files: string[]): VexDocument[] {
   return found.map((f) => parseVexDocument(read(f), f));
 }
 
-/** `--pools DIR|file[,file...]`: every `*.toml` in a directory, named after the file. */
+/**
+ * `--pools DIR|file[,file...]`: every `*.toml` in a directory, named after the file. A folder with
+ * none is an input error: the pools were asked for as trusted sources, and judging without them
+ * would report as unvetted what the team believes its pools vet (a typo in a path, a checkout
+ * that did not happen).
+ */
 export function loadPools(args: string[]): Map<string, AuditsFile> {
   const pools = new Map<string, AuditsFile>();
   for (const arg of args.flatMap((a) => a.split(','))) {
@@ -119,6 +130,7 @@ export function loadPools(args: string[]): Map<string, AuditsFile> {
     const files = statSync(arg).isDirectory()
       ? readdirSync(arg).filter((f) => f.endsWith('.toml')).sort().map((f) => path.join(arg, f))
       : [arg];
+    if (files.length === 0) throw new UsageError(`--pools ${arg}: no audit pool in this folder (no *.toml file; expected e.g. mozilla.audits.toml)`);
     for (const file of files) pools.set(path.basename(file).replace(/(\.audits)?\.toml$/, ''), parseAuditsFile(read(file), file));
   }
   return pools;
@@ -140,7 +152,11 @@ export function loadAdvisoryDb(dir: string): Advisory[] {
   return out;
 }
 
-/** Minimal flag parser: `--flag value`, `--flag=value`, boolean flags, repeated flags. */
+/**
+ * Minimal flag parser: `--flag value`, `--flag=value`, boolean flags, repeated flags.
+ * @deprecated The commands parse with commander (`newCommand` in args.ts, which gives `--help`);
+ * kept so that a command module written against it still works through main.ts.
+ */
 export function parseArgs(argv: string[], spec: { values: string[]; bools: string[] }) {
   const values = new Map<string, string[]>();
   const bools = new Set<string>();

@@ -1,42 +1,94 @@
 #!/usr/bin/env node
 /**
- * cratewatch CLI: a small dispatcher, one module per command in ./commands.
+ * cratewatch CLI: the top-level command (commander) and one module per command in ./commands.
  * Exit codes: 0 ok; 1 policy failure (unvetted packages, violations, vulnerabilities for scan;
- * a blocking change for gate); 2 usage or input error.
+ * a blocking change for gate); 2 usage or input error (a file that does not read, a bad flag, an
+ * unreachable graph); 3 internal error (a bug: said with CRATEWATCH_DEBUG=1's stack).
  */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
 import { FormatError } from '@cratewatch/shared';
+import { HelpShown } from './args.js';
 import * as gate from './commands/gate.js';
 import * as query from './commands/query.js';
 import * as scan from './commands/scan.js';
-import { UsageError } from './io.js';
+import { setQuiet, UsageError } from './io.js';
 
-interface Command {
+/**
+ * A command module: `run(argv)` gets the words after the command's name and returns the exit
+ * code; `summary` is its line in `cratewatch --help` (else its `usage`).
+ */
+interface CommandModule {
   usage: string;
+  summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, Command> = { scan, gate, query };
+export const commands: Record<string, CommandModule> = { scan, gate, query };
 
-const help = () => `usage:\n${Object.values(commands).map((c) => `  ${c.usage}`).join('\n')}\n\nexit codes: 0 ok, 1 policy failure, 2 usage or input error\n`;
+export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The top level: `--version`, `-q`, `--help`, and each command, whose own words it passes on untouched. */
+function program(chose: (name: string, argv: string[]) => void): Command {
+  const p = new Command('cratewatch')
+    .description('Which Rust crate-versions are unaudited (cargo-vet semantics), hit by RustSec advisories, or hang on a risky maintainer.')
+    .version(version, '-V, --version', 'print the version')
+    .option('-q, --quiet', 'no progress on stderr (warnings and errors still)')
+    .helpOption('-h, --help', 'print this help')
+    .helpCommand('help [command]', 'print the help of a command')
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
+    .hook('preAction', (top) => {
+      if (top.opts().quiet) setQuiet();
+    })
+    .addHelpText('after', `\nExit codes: ${EXIT.ok} ok, ${EXIT.policy} policy failure, ${EXIT.input} input or usage error, ${EXIT.internal} internal error.\nEvery command has --help (query has one per question: cratewatch query advisory --help).`);
+  for (const [name, mod] of Object.entries(commands)) {
+    p.command(name)
+      .description(mod.summary ?? mod.usage)
+      .helpOption(false) // the command's own parser answers --help
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action((_opts, cmd: Command) => chose(name, cmd.args));
+  }
+  return p;
+}
+
+/** The one line a known error prints (`cratewatch scan: ws/Cargo.lock, line 1: …`), or undefined for a bug. */
+function knownError(err: unknown): string | undefined {
+  if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError) return (err as Error).message;
+  return undefined;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(help());
-    return name ? 0 : 2;
+  if (argv.length === 0) {
+    program(() => {}).outputHelp({ error: true });
+    return EXIT.input;
   }
-  const cmd = commands[name];
-  if (!cmd) {
-    process.stderr.write(`cratewatch: unknown command "${name}"\n${help()}`);
-    return 2;
-  }
+  // `help scan` is `scan --help` (commander's help command would not reach the command's parser).
+  if (argv[0] === 'help' && argv[1] && commands[argv[1]]) argv = [argv[1], '--help', ...argv.slice(2)];
+  let name = '';
   try {
-    return await cmd.run(rest);
+    let args: string[] = [];
+    program((n, a) => {
+      name = n;
+      args = a;
+    }).parse(argv, { from: 'user' });
+    return await commands[name]!.run(args);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError) {
-      process.stderr.write(`cratewatch ${name}: ${(err as Error).message}\n`);
-      return 2;
+    if (err instanceof HelpShown) return EXIT.ok;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.ok; // --help, --version, help
+      if (err.code === 'commander.help') return EXIT.input; // no command given: the help is on stderr
+      process.stderr.write(`cratewatch: ${err.message.replace(/^error: /, '')}\n(cratewatch --help lists the commands)\n`);
+      return EXIT.input;
     }
-    throw err;
+    const known = knownError(err);
+    if (known === undefined) throw err;
+    process.stderr.write(`cratewatch${name ? ` ${name}` : ''}: ${known}\n`);
+    return EXIT.input;
   }
 }
 
@@ -45,7 +97,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`cratewatch: internal error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 2;
+    const e = err as Error;
+    process.stderr.write(`cratewatch: internal error: ${e?.message ?? String(err)}\n`);
+    process.stderr.write(process.env.CRATEWATCH_DEBUG ? `${e?.stack ?? ''}\n` : '(a bug in cratewatch: CRATEWATCH_DEBUG=1 prints the stack)\n');
+    process.exitCode = EXIT.internal;
   },
 );

@@ -13,8 +13,16 @@ export function ensureBuilt(): void {
   if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
 }
 
-/** Runs `cratewatch ...args`; progress on stderr unless `quiet`. */
-export function cratewatch(args: string[], o: { quiet?: boolean } = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: o.quiet ? '1' : '' } });
+/**
+ * Runs `cratewatch ...args`; progress on stderr unless `quiet`. `env` is added to (or, with a value
+ * of undefined, taken from) the test's environment; `node` are options for node itself (`--import`).
+ */
+export function cratewatch(
+  args: string[],
+  o: { quiet?: boolean; env?: Record<string, string | undefined>; node?: string[] } = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const env: Record<string, string | undefined> = { ...process.env, CRATEWATCH_QUIET: o.quiet ? '1' : '', ...o.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const r = spawnSync(process.execPath, [...(o.node ?? []), bin, ...args], { encoding: 'utf8', env: env as NodeJS.ProcessEnv });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -12,3 +12,5 @@ export * from './vex.js';
 export * from './risk.js';
 export * from './query-policy.js';
 export * from './access.js';
+export * from './deppath.js';
+export * from './advisoryfacts.js';

@@ -55,6 +55,9 @@ export const isFirstParty = (p: { source?: string }): boolean => p.source === un
  * every consumer sees the same graph. Edge kinds (normal/build/dev) are not in a lockfile.
  */
 export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
+  // Cargo never writes an empty lockfile (it always locks the workspace's own crates): an empty
+  // one is a truncated or placeholder file, and reading it as "nothing to judge" would pass a gate.
+  if (text.trim() === '') throw new FormatError(file, `empty file (${text.length === 0 ? '0 bytes' : 'only whitespace'}): not a Cargo.lock`, { line: 1 });
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
@@ -71,6 +74,10 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
   }
   const raw = doc.package ?? [];
   if (!Array.isArray(raw)) throw new FormatError(file, 'expected [[package]] tables', { field: 'package' });
+  if (raw.length === 0) throw new FormatError(file, 'no [[package]] table: a Cargo.lock locks at least the workspace\'s own crates', { field: 'package' });
+  // Lines only when the headers line up one to one with the tables (Cargo's own layout).
+  const headers = packageTableLines(text);
+  const tableLines = headers.length === raw.length ? headers : [];
 
   const packages: (LockedPackage & { rawDeps: string[] })[] = raw.map((p: unknown, i: number) => {
     const at = (f: string) => `package[${i}].${f}`;
@@ -100,6 +107,7 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
     };
   });
 
+  refuseDuplicates(packages, tableLines, file);
   const byName = new Map<string, LockedPackage[]>();
   for (const p of packages) {
     const list = byName.get(p.name) ?? [];
@@ -123,7 +131,7 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
         throw new FormatError(
           file,
           hit.length === 0 ? `dependency "${d}" names no package in the lockfile` : `dependency "${d}" is ambiguous`,
-          { field: `package[${i}].dependencies[${j}]` },
+          { line: tableLines[i], field: `package[${i}].dependencies[${j}]` },
         );
       }
       return idOf(hit[0]!);
@@ -154,4 +162,38 @@ function versionLine(text: string, index: number): number | undefined {
     } else if (inside && /^version\s*=/.test(l)) return n + 1;
   }
   return undefined;
+}
+
+/**
+ * The line of each `[[package]]` header, 1-based, in file order; not one per package when the
+ * file uses another layout (inline tables), where errors name the field path alone.
+ */
+function packageTableLines(text: string): number[] {
+  const out: number[] = [];
+  text.split(/\r?\n/).forEach((l, n) => {
+    if (/^\[\[\s*package\s*\]\]\s*(#.*)?$/.test(l.trim())) out.push(n + 1);
+  });
+  return out;
+}
+
+/**
+ * A package locked twice (same name, version and source) is refused, as Cargo refuses it ("package
+ * is specified twice in the lockfile"): a merge gone wrong, whose dependents' edges cannot be told
+ * apart. Named with both lines so that the duplicate can be deleted.
+ */
+function refuseDuplicates(packages: { name: string; version: string; source?: string }[], lines: number[], file: string): void {
+  const first = new Map<string, number>();
+  packages.forEach((p, i) => {
+    const key = `${p.name}\u0000${p.version}\u0000${p.source ?? ''}`;
+    const j = first.get(key);
+    if (j === undefined) {
+      first.set(key, i);
+      return;
+    }
+    const at = (k: number) => (lines[k] !== undefined ? `line ${lines[k]}` : `package[${k}]`);
+    throw new FormatError(file, `package "${p.name}" ${p.version}${p.source ? ` (${p.source.split('#')[0]})` : ''} is locked twice (first at ${at(j)}): delete the duplicate [[package]] table`, {
+      line: lines[i],
+      field: `package[${i}]`,
+    });
+  });
 }

@@ -7,29 +7,45 @@
  * judged: a crate already locked in base is not this change's doing.
  */
 import path from 'node:path';
-import { applyVex, compareVersions, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
-import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, parseArgs, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
+import { applyVex, compareVersions, describeRanges, inReadingOrder, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import { collect, newCommand, parseCommand } from '../args.js';
+import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
 import { describeFailure } from './scan.js';
 
 export const usage = `cratewatch gate --base <old Cargo.lock> --head <new Cargo.lock> [--store supply-chain/]
                 [--metadata cargo-metadata.json] [--pools DIR|file[,file]]
-                [--advisory-db DIR] [--vex FILE ...] [--json | --sarif]`;
+                [--advisory-db DIR] [--vex FILE ...] [--json | --sarif] [-q]`;
+
+export const summary = 'the CI gate: fails when a change to Cargo.lock brings in an unvetted or vulnerable crate';
+
+export const command = () =>
+  newCommand('cratewatch gate', summary)
+    .option('--base <Cargo.lock>', 'the lockfile before the change (required)')
+    .option('--head <Cargo.lock>', 'the lockfile after the change (required); its folder is read as scan reads a workspace')
+    .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the head Cargo.lock)')
+    .option('--metadata <file>', 'cargo metadata JSON of the head, for exact dependency kinds')
+    .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
+    .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: also fail on a vulnerability the change brings in')
+    .option('--vex <file>', 'an OpenVEX document (repeatable; needs --advisory-db)', collect)
+    .option('--json', 'the verdict as JSON on stdout')
+    .option('--sarif', 'the verdict as SARIF 2.1.0 on stdout')
+    .addHelpText('after', '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store); 3 internal error.');
 
 export function run(argv: string[]): number {
-  const a = parseArgs(argv, { values: ['base', 'head', 'store', 'pools', 'metadata', 'advisory-db', 'vex'], bools: ['json', 'sarif'] });
-  const base = a.one('base');
-  const head = a.one('head');
-  if (!base || !head || a.positional.length) throw new UsageError(`--base and --head are required\n${usage}`);
-  if (a.bools.has('json') && a.bools.has('sarif')) throw new UsageError('choose one of --json and --sarif');
-  const ws = loadWorkspace(head, a.one('store'), a.one('metadata'));
-  const store = ws.store ?? (a.one('store') ? loadStore(a.one('store')!) : undefined);
+  const { opts } = parseCommand(command(), argv);
+  const o = opts as { base?: string; head?: string; store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; json?: boolean; sarif?: boolean };
+  const { base, head } = o;
+  if (!base || !head) throw new UsageError(`--base and --head are required\n${usage}`);
+  if (o.json && o.sarif) throw new UsageError('choose one of --json and --sarif');
+  const ws = loadWorkspace(head, o.store, o.metadata);
+  const store = ws.store ?? (o.store ? loadStore(o.store) : undefined);
   const baseLock = parseLockfile(read(base), base);
-  const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
-  const dbDir = a.one('advisory-db');
-  if (!dbDir && a.all('vex').length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
+  const pools = o.pools?.length ? loadPools(o.pools) : undefined;
+  const dbDir = o.advisoryDb;
+  if (!dbDir && o.vex?.length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
   if (dbDir) progress(`reading advisories from ${dbDir}`);
   const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
-  const vex = advisories ? loadVex(head, a.all('vex')) : [];
+  const vex = advisories ? loadVex(head, o.vex ?? []) : [];
   const before = new Set([...graphFromLockfile(baseLock).nodes.values()].map((n) => `${n.name}@${n.vetVersion}`));
   progress(`resolving ${ws.graph.nodes.size} packages of ${head}`);
   const report = resolveVet({ graph: ws.graph, store }, { pools });
@@ -48,21 +64,24 @@ export function run(argv: string[]): number {
   };
   const blocking = failures(report).filter((p) => changed.includes(p));
   const change = (p: PackageVerdict) => changeKind(p.name, p.version);
-  const storeDir = ws.storeDir ?? a.one('store');
+  const storeDir = ws.storeDir ?? o.store;
   const invalid = report.conclusion === 'fail (store)' ? report.store!.reported : [];
   // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
   const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
   const headHits = advisories ? matchLockfile(advisories, ws.lockfile) : [];
-  const { exposed, suppressed } = applyVex(headHits.filter(brought), vex);
+  const vexed = applyVex(headHits.filter(brought), vex);
+  const exposed = inReadingOrder(vexed.exposed); // vulnerabilities first, most severe first
+  const suppressed = vexed.suppressed;
   const vulnerable = exposed.filter((h) => h.advisory.informational === undefined);
   const stillHit = new Set(headHits.map(hitKey));
   const fixed = advisories ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
   const changeOf = (h: AdvisoryHit) => changeKind(h.package.name, h.package.version);
-  const patched = (h: AdvisoryHit) => (h.advisory.versions.patched.length ? h.advisory.versions.patched.join(', ') : 'no patched version');
+  // Each range apart (`>= 1.13.3 or >= 1.11.5, < 1.12.0`): a comma joins the bounds of one range.
+  const patched = (h: AdvisoryHit) => describeRanges(patchedRanges(h.advisory));
 
-  if (a.bools.has('sarif')) {
+  if (o.sarif) {
     process.stdout.write(`${JSON.stringify(sarif(ws.lockPath, ws.lockText, blocking, change, invalid, storeDir, exposed, changeOf), null, 2)}\n`);
-  } else if (a.bools.has('json')) {
+  } else if (o.json) {
     process.stdout.write(
       `${JSON.stringify({ base, head, store: storeDir ?? null, conclusion: report.conclusion, storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null, changed: changed.map((p) => ({ id: p.id, change: change(p), status: p.status })), blocking, ...(advisories ? { advisories: exposed.map((h) => ({ ...hitJson(h), change: changeOf(h), patched: h.advisory.versions.patched })), suppressedByVex: suppressed.map((h) => ({ ...hitJson(h), change: changeOf(h) })), fixedAdvisories: fixed.map((h) => ({ id: h.advisory.id, package: h.package.id, title: h.advisory.title })), vexDocuments: vex.map((d) => d.file) } : {}) }, null, 2)}\n`,
     );

@@ -5,10 +5,13 @@
  * or writes), then run in a READ transaction with a timeout and a row limit (`--timeout`,
  * `--max-rows`). Neo4j from NEO4J_URI (NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE).
  */
-import { parseArgs } from 'node:util';
+import type { Command } from 'commander';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { QUERY_LIMITS, QueryLimitError, QueryRefusedError, QueryTimeoutError, queryLimits, runSandboxed, type SandboxOptions } from '@cratewatch/sandbox';
+import { collect, newCommand, parseCommand } from '../args.js';
 import { UsageError } from '../io.js';
+
+export const summary = 'read-only questions on the graph the scorer keeps (advisories, crates, coverage, findings, risk, Cypher); needs NEO4J_URI';
 
 export const usage =
   'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--timeout SECONDS] [--max-rows N] [--json]';
@@ -187,34 +190,89 @@ function driverFromEnv(): Driver {
   const uri = process.env.NEO4J_URI;
   if (!uri) throw new UsageError('NEO4J_URI is not set (the graph the scorer keeps, e.g. bolt://127.0.0.1:17687)');
   const auth = process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined;
-  return neo4j.driver(uri, auth, { disableLosslessIntegers: true });
+  try {
+    return neo4j.driver(uri, auth, { disableLosslessIntegers: true });
+  } catch (err) {
+    throw new UsageError(`NEO4J_URI ${withoutCredentials(uri)}: ${(err as Error).message}`);
+  }
+}
+
+/** The URI as it may be printed: a `user:password@` in it is dropped. */
+function withoutCredentials(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+/**
+ * A driver error the user can act on, as one line naming the URI (never the password): the graph
+ * does not answer, or refuses the credentials. Undefined for anything else.
+ */
+function graphProblem(err: { code?: string; message: string }): UsageError | undefined {
+  const uri = withoutCredentials(process.env.NEO4J_URI ?? '');
+  if (err.code === 'ServiceUnavailable' || err.code === 'SessionExpired') {
+    const cause = /Caused by: (.*)$/.exec(err.message)?.[1] ?? err.message.split('. ')[0];
+    return new UsageError(`cannot reach Neo4j at ${uri} (NEO4J_URI): ${cause}`);
+  }
+  if (err.code?.startsWith('Neo.ClientError.Security')) return new UsageError(`Neo4j at ${uri} refused the credentials (NEO4J_USER / NEO4J_PASSWORD): ${err.message}`);
+  return undefined;
+}
+
+interface Asked {
+  kind: string;
+  arg?: string;
+  opts: { json?: boolean; state?: string; severity?: string; team?: string; param?: string[]; timeout?: string; maxRows?: string };
+}
+
+/** `query` and one subcommand per question, each with its --help; `onAsk` gets what was asked. */
+export function command(onAsk: (a: Asked) => void): Command {
+  const q = newCommand('cratewatch query', summary).configureHelp({ subcommandTerm: (c) => `${c.name()} ${c.usage()}` }).addHelpText(
+    'after',
+    '\nThe graph: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE. Every query goes through the query sandbox: judged from its EXPLAIN plan (no LOAD CSV, no procedure outside the allow-list, no administration command, no write), then run read-only with a timeout and a row limit.\nExit codes: 0 answered (also when nothing matched, or cut at the row limit: said on stderr); 2 usage error, NEO4J_URI unset or unreachable, credentials refused, a refused query, a query past its timeout; 3 internal error.',
+  );
+  const sub = (name: string, what: string, arg?: [spec: string, desc: string], extra: (c: Command) => void = () => {}) => {
+    const c = q
+      .command(name)
+      .description(what)
+      .option('-q, --quiet', 'no progress on stderr')
+      .option('--json', 'the rows as JSON')
+      .option('--timeout <seconds>', `stop the query after this long (default ${QUERY_LIMITS.timeout.defaultS}, at most ${QUERY_LIMITS.timeout.maxS}; CRATEWATCH_QUERY_TIMEOUT_S)`)
+      .option('--max-rows <n>', `show at most this many rows (default ${QUERY_LIMITS.maxRows.default}, at most ${QUERY_LIMITS.maxRows.max}; CRATEWATCH_QUERY_MAX_ROWS)`);
+    // Optional to commander, so that question() says what is missing in its own words; the usage
+    // line still shows a required one as <id>.
+    if (arg) c.argument(arg[0], arg[1]).usage(`[options] ${arg[1].endsWith(', required') ? `<${arg[0].slice(1, -1)}>` : arg[0]}`);
+    extra(c);
+    c.action((...xs: unknown[]) => {
+      const cmd = xs[xs.length - 1] as Command;
+      onAsk({ kind: name, arg: cmd.args[0], opts: cmd.opts() });
+    });
+  };
+  const team = (c: Command) => c.option('--team <team>', 'only workspaces of this team');
+  sub('advisory', 'which workspaces lock an affected version, and whether each is exposed', ['[id]', 'the advisory id (RUSTSEC-…), required']);
+  sub('crate', 'who locks which version: its cargo-vet verdict there, the advisories on it', ['[name]', 'the crate name, required']);
+  sub('workspace', "a workspace's risk, then its open findings, highest score first", ['[id]', 'the workspace id, required'], (c) => c.option('--state <state>', 'open (default) or resolved').option('--severity <s>', SEVERITIES.join(', ')));
+  sub('coverage', 'audit coverage as the scorer computed it; with a workspace, every version not vetted', ['[workspace]', 'one workspace (else one line per workspace)'], team);
+  sub('findings', 'findings, highest score first', undefined, (c) => team(c).option('--state <state>', 'open or resolved').option('--severity <s>', SEVERITIES.join(', ')));
+  sub('risk', 'workspaces ranked by risk, highest first, with the top crate-version and why', undefined, team);
+  sub('cypher', 'any read-only Cypher query', ['[query]', 'the Cypher text, required'], (c) => c.option('--param <name=value>', 'a query parameter (repeatable)', collect));
+  return q;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      state: { type: 'string' },
-      severity: { type: 'string' },
-      team: { type: 'string' },
-      param: { type: 'string', multiple: true, default: [] },
-      timeout: { type: 'string' },
-      'max-rows': { type: 'string' },
-    },
-  });
+  let asked: Asked | undefined;
+  parseCommand(command((a) => (asked = a)), argv);
+  if (!asked) throw new UsageError(`a question is needed\nusage: ${usage}`);
+  const values = asked.opts;
   const params: Record<string, string> = {};
   for (const p of values.param ?? []) {
     const i = p.indexOf('=');
     if (i <= 0) throw new UsageError(`--param takes name=value, got "${p}"`);
     params[p.slice(0, i)] = p.slice(i + 1);
   }
-  const [kind, arg] = positionals;
-  const q = question(kind ?? '', arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
-  const sandbox = sandboxOptions(values.timeout, values['max-rows']);
+  const { kind, arg } = asked;
+  const q = question(kind, arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
+  const sandbox = sandboxOptions(values.timeout, values.maxRows);
   const driver = driverFromEnv();
   try {
+    await driver.verifyConnectivity(); // an unreachable graph is said at once, not after the transaction's retries
     const { rows: read, truncated } = await ask(driver, { cypher: q.cypher, params: q.params }, sandbox);
     const head = q.head && !values.json ? (await ask(driver, q.head, sandbox)).rows[0] : undefined;
     const rows = q.rows ? q.rows(read) : read;
@@ -223,6 +281,10 @@ export async function run(argv: string[]): Promise<number> {
     // Truncation is said on stderr, so --json stays a plain array; the exit code stays 0.
     if (truncated) process.stderr.write(`cratewatch query: truncated: showing the first ${sandbox.limits.maxRows} rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most ${QUERY_LIMITS.maxRows.max})\n`);
     return 0;
+  } catch (err) {
+    const problem = graphProblem(err as { code?: string; message: string });
+    if (problem) throw problem;
+    throw err;
   } finally {
     await driver.close();
   }

@@ -1,13 +1,29 @@
 /**
  * `cratewatch scan <workspace dir | Cargo.lock>`: audit coverage with cargo-vet semantics, the
  * unvetted list with suggested audits, pool coverage, RustSec hits (less those the workspace's VEX
- * statements suppress, listed apart). No infrastructure.
+ * statements suppress, listed apart). No infrastructure. The report's layout (summary first,
+ * vulnerabilities by severity, unvetted grouped after) is `../report.ts`.
  */
-import { applyVex, failures, matchLockfile, poolCoverage, resolveVet, type PackageVerdict, type VetReport } from '@cratewatch/shared';
-import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadVex, loadWorkspace, parseArgs, progress, storeErrorLines, UsageError } from '../io.js';
+import { applyVex, failures, matchLockfile, poolCoverage, resolveVet, shortestPathsFromMembers, type PackageVerdict, type VetReport } from '@cratewatch/shared';
+import { collect, newCommand, parseCommand } from '../args.js';
+import { hitJson, loadAdvisoryDb, loadPools, loadVex, loadWorkspace, progress, storeErrorLines } from '../io.js';
+import { advisoryLines, scanJson, summaryLines, unvettedLines, type ScanFacts } from '../report.js';
+
+export const summary = 'audit coverage (cargo-vet semantics), RustSec hits and suggested audits of one workspace; no infrastructure';
 
 export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
-                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--json]`;
+                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--json] [-q]`;
+
+export const command = () =>
+  newCommand('cratewatch scan', summary)
+    .argument('<target>', 'a workspace folder (its Cargo.lock, supply-chain/, cargo-metadata.json, VEX files) or a Cargo.lock')
+    .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the Cargo.lock; none: default policy)')
+    .option('--metadata <file>', 'cargo metadata --format-version 1 --all-features output, for exact dependency kinds (default: cargo-metadata.json beside the Cargo.lock)')
+    .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
+    .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: report the advisories that hit')
+    .option('--vex <file>', 'an OpenVEX document beside those found next to the Cargo.lock (repeatable)', collect)
+    .option('--json', 'the report as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 everything vetted and no vulnerability; 1 unvetted packages or vulnerabilities; 2 input or usage error (also an invalid store); 3 internal error.');
 
 export function describeFailure(p: PackageVerdict): string {
   const by = p.requiredBy
@@ -25,17 +41,18 @@ export function describeFailure(p: PackageVerdict): string {
 }
 
 export function run(argv: string[]): number {
-  const a = parseArgs(argv, { values: ['store', 'metadata', 'pools', 'advisory-db', 'vex'], bools: ['json'] });
-  if (a.positional.length !== 1) throw new UsageError(`expected one workspace directory or Cargo.lock\n${usage}`);
-  progress(`reading ${a.positional[0]}`);
-  const ws = loadWorkspace(a.positional[0]!, a.one('store'), a.one('metadata'));
+  const { opts, args } = parseCommand(command(), argv);
+  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; json?: boolean };
+  const target = args[0]!;
+  progress(`reading ${target}`);
+  const ws = loadWorkspace(target, o.store, o.metadata);
   if (ws.metadataPath) progress(`dependency kinds from ${ws.metadataPath}`);
-  const vex = loadVex(a.positional[0]!, a.all('vex'));
+  const vex = loadVex(target, o.vex ?? []);
   if (vex.length) progress(`read ${vex.length} VEX document${vex.length === 1 ? '' : 's'} (${vex.map((d) => d.file).join(', ')})`);
-  const pools = a.all('pools').length ? loadPools(a.all('pools')) : undefined;
+  const pools = o.pools?.length ? loadPools(o.pools) : undefined;
   if (pools) progress(`loaded ${pools.size} pools`);
   // Read before the long step, so that a wrong --advisory-db is said at once.
-  const dbDir = a.one('advisory-db');
+  const dbDir = o.advisoryDb;
   if (dbDir) progress(`reading advisories from ${dbDir}`);
   const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
   progress(`resolving ${ws.graph.nodes.size} packages${ws.store ? ` against ${ws.storeDir}` : ' (no store: default policy)'}`);
@@ -46,7 +63,8 @@ export function run(argv: string[]): number {
   const { exposed: hits, suppressed } = applyVex(advisories ? matchLockfile(advisories, ws.lockfile) : [], vex);
   const fails = failures(report);
   const vulns = hits.filter((h) => h.advisory.informational === undefined);
-  if (a.bools.has('json')) {
+  const facts: ScanFacts = { report, unvetted: fails, hits: advisories ? hits : null, suppressed, vexRead: vex.length > 0, paths: shortestPathsFromMembers(ws.lockfile) };
+  if (o.json) {
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -67,6 +85,7 @@ export function run(argv: string[]): number {
           advisories: hits.map((h) => hitJson(h)),
           suppressedByVex: suppressed.map((h) => hitJson(h)),
           vexDocuments: vex.map((d) => d.file),
+          ...scanJson(facts),
         },
         null,
         2,
@@ -80,22 +99,11 @@ export function run(argv: string[]): number {
     out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
     for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
     if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`);
-    if (fails.length) {
-      out.push('', `Unvetted (${fails.length}):`);
-      for (const f of fails) out.push(describeFailure(f));
-    }
+    out.push(...summaryLines(facts), ...advisoryLines(facts), ...unvettedLines(fails, describeFailure));
     if (report.unneededExemptions.length) out.push('', `Exemptions no longer needed: ${report.unneededExemptions.length} (${report.unneededExemptions.slice(0, 5).map((e) => `${e.crate}@${e.version} ${e.reason}`).join(', ')}${report.unneededExemptions.length > 5 ? ', …' : ''})`);
     if (coverage) {
       out.push('', `Pools alone (no store): ${coverage.safeToDeploy.length}/${coverage.thirdParty} safe-to-deploy, ${coverage.safeToRun.length}/${coverage.thirdParty} safe-to-run`);
       for (const [n, c] of Object.entries(coverage.byPool)) out.push(`  ${n}: ${c.safeToDeploy} safe-to-deploy, ${c.safeToRun} safe-to-run`);
-    }
-    if (a.one('advisory-db')) {
-      out.push('', `RustSec: ${vulns.length} vulnerabilities, ${hits.length - vulns.length} informational${vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
-      for (const h of hits) out.push(...hitLines(h));
-      if (suppressed.length) {
-        out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
-        for (const h of suppressed) out.push(...hitLines(h));
-      }
     }
     process.stdout.write(`${out.join('\n')}\n`);
   }

@@ -1,0 +1,141 @@
+/**
+ * `cratewatch scan`'s report, in the order a security engineer reads it: a one-screen summary,
+ * then vulnerabilities (most severe first, each with CVSS, aliases, patched ranges, link and how
+ * the crate is reached), informational advisories apart, what VEX suppressed, then the unvetted
+ * packages grouped by the criteria they need. The facts come from shared/; this only lays them out.
+ */
+import {
+  advisoryFacts,
+  bySeverity,
+  countBySeverity,
+  describeRanges,
+  describeReach,
+  reachOf,
+  type DependencyPath,
+  type PackageVerdict,
+  type VetReport,
+  type VexedHit,
+} from '@cratewatch/shared';
+import { bold, green, red, severityStyle } from './colour.js';
+import { hitJson, hitLines } from './io.js';
+
+export interface ScanFacts {
+  report: VetReport;
+  unvetted: PackageVerdict[];
+  /** Null when no advisory-db was read (`--advisory-db`). */
+  hits: VexedHit[] | null;
+  suppressed: VexedHit[];
+  vexRead: boolean;
+  paths: Map<string, DependencyPath>;
+}
+
+const vulnerabilitiesOf = (f: ScanFacts) => (f.hits ?? []).filter((h) => h.advisory.informational === undefined).sort(bySeverity);
+const informationalOf = (f: ScanFacts) => (f.hits ?? []).filter((h) => h.advisory.informational !== undefined).sort(bySeverity);
+
+/** Unvetted packages by what they lack: violation conflicts first, then each set of missing criteria. */
+export function unvettedGroups(unvetted: PackageVerdict[]): { needs: string[]; violation: boolean; packages: PackageVerdict[] }[] {
+  const groups = new Map<string, { needs: string[]; violation: boolean; packages: PackageVerdict[] }>();
+  for (const p of unvetted) {
+    const violation = p.status === 'violation';
+    const key = `${violation ? 0 : 1}${p.missing.join(' + ')}`;
+    const g = groups.get(key) ?? { needs: p.missing, violation, packages: [] };
+    g.packages.push(p);
+    groups.set(key, g);
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
+}
+
+/** The counts at the top (text) and in `--json` as `overview`. */
+export function overview(f: ScanFacts) {
+  const s = f.report.summary;
+  const vulns = vulnerabilitiesOf(f);
+  const info = informationalOf(f);
+  const byKind: Record<string, number> = {};
+  for (const h of info) byKind[h.advisory.informational!] = (byKind[h.advisory.informational!] ?? 0) + 1;
+  const covered = s.vetted + s.exempted;
+  const result = f.report.conclusion === 'fail (store)' ? 'invalid store' : vulns.length || f.unvetted.length ? 'fail' : 'pass';
+  return {
+    result,
+    vulnerabilities: f.hits ? { total: vulns.length, ...countBySeverity(vulns) } : null,
+    informational: f.hits ? { total: info.length, byKind } : null,
+    suppressedByVex: f.vexRead ? f.suppressed.length : null,
+    // What fails cargo vet: unvetted packages and violation conflicts (counted again apart), as the text says it.
+    unvetted: f.unvetted.length,
+    violationConflicts: s.violation,
+    coverage: { thirdParty: s.thirdParty, vettedOrExempted: covered, percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100 },
+  };
+}
+
+/** A hit with everything said about it (`--json`: `vulnerabilities`, `informationalAdvisories`). */
+export function hitDetailJson(h: VexedHit, paths: Map<string, DependencyPath>) {
+  const facts = advisoryFacts(h.advisory);
+  const path = paths.get(h.package.id);
+  return { ...hitJson(h), ...facts, reached: reachOf(path), path: path ?? null };
+}
+
+export function scanJson(f: ScanFacts) {
+  return {
+    overview: overview(f),
+    vulnerabilities: f.hits ? vulnerabilitiesOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
+    informationalAdvisories: f.hits ? informationalOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
+    unvettedGroups: unvettedGroups(f.unvetted).map((g) => ({ needs: g.needs, violation: g.violation, packages: g.packages.map((p) => p.id) })),
+  };
+}
+
+/** The summary lines (after the existing coverage lines of the report's head). */
+export function summaryLines(f: ScanFacts): string[] {
+  const o = overview(f);
+  const out = [`  coverage: ${o.coverage.vettedOrExempted}/${o.coverage.thirdParty} third-party packages vetted or exempted (${o.coverage.percent}%)`];
+  if (o.vulnerabilities) {
+    const v = o.vulnerabilities;
+    const counts = (['critical', 'high', 'medium', 'low'] as const).map((k) => (v[k] ? severityStyle(k)(`${k} ${v[k]}`) : `${k} 0`)).join(', ');
+    out.push(`  vulnerabilities: ${v.total ? bold(String(v.total)) : '0'} (${counts})`);
+    const kinds = Object.entries(o.informational!.byKind).map(([k, n]) => `${k} ${n}`).join(', ');
+    out.push(`  informational advisories: ${o.informational!.total}${kinds ? ` (${kinds})` : ''}`);
+  } else out.push('  vulnerabilities: not checked (pass --advisory-db DIR, a RustSec advisory-db checkout)');
+  const groups = unvettedGroups(f.unvetted).map((g) => `${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`}: ${g.packages.length}`);
+  out.push(`  unvetted: ${f.unvetted.length}${groups.length ? ` (${groups.join('; ')})` : ''}`);
+  const why = [o.vulnerabilities?.total ? `${o.vulnerabilities.total} ${o.vulnerabilities.total === 1 ? 'vulnerability' : 'vulnerabilities'}` : '', f.unvetted.length ? `${f.unvetted.length} unvetted` : ''].filter(Boolean).join(', ');
+  out.push(`  result: ${o.result === 'pass' ? green('pass') : o.result === 'fail' ? red(`fail (${why})`) : red('invalid store (see stderr)')}`);
+  return out;
+}
+
+/** One hit, detailed: the `hitLines` head (id, crate, title, VEX statement), then its facts. */
+export function hitDetailLines(h: VexedHit, paths: Map<string, DependencyPath>): string[] {
+  const f = advisoryFacts(h.advisory);
+  const out = hitLines(h);
+  if (h.advisory.informational === undefined) {
+    const cvss = f.cvss
+      ? `CVSS ${f.cvss.score ?? `${f.cvss.version}, estimated`}  ${f.cvss.vector}`
+      : 'no CVSS vector (rated medium, as the scorer rates it)';
+    out.push(`      severity: ${severityStyle(f.severity)(f.severity)}, ${cvss}`);
+  }
+  if (f.aliases.length) out.push(`      aliases: ${f.aliases.join(', ')}`);
+  out.push(`      patched: ${describeRanges(f.patched)}`);
+  out.push(`      reached: ${describeReach(paths.get(h.package.id))}`);
+  out.push(`      ${f.link}${f.url && f.url !== f.link ? `  (announcement: ${f.url})` : ''}`);
+  return out;
+}
+
+/** The advisory sections (with `--advisory-db`): vulnerabilities, informational, suppressed by VEX. */
+export function advisoryLines(f: ScanFacts): string[] {
+  if (!f.hits) return [];
+  const vulns = vulnerabilitiesOf(f);
+  const info = informationalOf(f);
+  const out = ['', `RustSec: ${vulns.length} vulnerabilities, ${info.length} informational${f.vexRead ? `; suppressed by VEX: ${f.suppressed.length}` : ''}`];
+  if (vulns.length) out.push('', bold(`Vulnerabilities (${vulns.length}), most severe first:`), ...vulns.flatMap((h) => hitDetailLines(h, f.paths)));
+  if (info.length) out.push('', bold(`Informational advisories (${info.length}: unmaintained, unsound, notice; not counted as vulnerabilities):`), ...info.flatMap((h) => hitDetailLines(h, f.paths)));
+  if (f.suppressed.length) out.push('', `Suppressed by VEX (${f.suppressed.length}, not counted):`, ...f.suppressed.flatMap((h) => hitLines(h)));
+  return out;
+}
+
+/** The unvetted packages, grouped by the criteria they need; each as `describe` says it. */
+export function unvettedLines(unvetted: PackageVerdict[], describe: (p: PackageVerdict) => string): string[] {
+  if (!unvetted.length) return [];
+  const out = ['', bold(`Unvetted (${unvetted.length}), by the criteria they need:`)];
+  for (const g of unvettedGroups(unvetted)) {
+    out.push(`  ${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`} (${g.packages.length}):`);
+    for (const p of g.packages) out.push(describe(p).replace(/^/gm, '  '));
+  }
+  return out;
+}
