@@ -1,5 +1,6 @@
 export * from './format.js';
-export { stringRepr, detectStringStyle, type StringStyle } from './toml.js';
+export { stringRepr } from './toml.js';
+export { compareStr, compareVetVersion, displayVersionReq } from './order.js';
 export * from './graph.js';
 export * from './resolver.js';
 export * from './check.js';

@@ -188,7 +188,8 @@ describe('checkStore: layout (validate stage, --locked only)', () => {
     const r = checkStore(withText(edited), graph, { today: '2025-06-01' });
     const p = r.problems.find((x) => x.code === 'bad-format')!;
     expect(p).toMatchObject({ stage: 'validate', file: 'supply-chain/config.toml', table: '[[exemptions.log]]', subject: 'line 8' });
-    expect(p.message).toContain('cargo-vet would write "version = \\"0.4.22\\""');
+    expect(p.message).toMatch(/^A file in the store is not correctly formatted: supply-chain\/config.toml line 8 /);
+    expect(p.message).toContain('cargo vet fmt writes "version = \\"0.4.22\\""');
     expect(r.fatal).toBe('validate');
   });
 
