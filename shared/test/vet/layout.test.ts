@@ -5,7 +5,9 @@
  * Real stores of ../shared/data, made misordered by swapping two tables, must be refused naming
  * the file; the stores as they are (cargo-vet accepts them: see differential-real) must not.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,6 +15,7 @@ import {
   compareStr,
   compareVetVersion,
   displayVersionReq,
+  parseAuditsFile,
   parseConfigFile,
   readStore,
   serializeAuditsFile,
@@ -22,7 +25,7 @@ import {
   stringRepr,
   type StoreProblem,
 } from '../../src/index.js';
-import { dataDir, hasData, PROJECTS } from './data.js';
+import { dataDir, hasData, POOLS, PROJECTS } from './data.js';
 
 describe('strings as toml_edit 0.22.26 writes them (cargo-vet 0.10.3)', () => {
   it('picks the first of "…", \'…\', """…""", \'\'\'…\'\'\' that can hold the text', () => {
@@ -176,4 +179,36 @@ describe.skipIf(!hasData)('real stores: accepted as they are, refused misordered
     expect(p).toMatchObject({ code: 'bad-format', file: 'supply-chain/audits.toml' });
     expect(p!.message).toContain('strings quoted the way cargo-vet releases before 0.10 wrote them');
   });
+});
+
+/** The real cargo-vet, when installed (never installed by a test): `cargo vet fmt` is the oracle. */
+const cargoVet = spawnSync('cargo', ['vet', '--version'], { encoding: 'utf8' });
+const hasCargoVet = cargoVet.status === 0 && /cargo-vet 0\.10\./.test(cargoVet.stdout);
+if (!hasCargoVet) console.warn('skipping the cargo vet fmt comparison: cargo-vet 0.10 is not installed (cargo install cargo-vet --version 0.10.3 --locked)');
+
+describe.skipIf(!hasData || !hasCargoVet)('the real cargo vet fmt on every pool file, as a store of an empty workspace', () => {
+  for (const pool of POOLS) {
+    it(`${pool}: cargo vet fmt writes what our writer writes, byte for byte`, () => {
+      const ws = mkdtempSync(path.join(tmpdir(), 'cratewatch-fmt-'));
+      try {
+        mkdirSync(path.join(ws, 'src'));
+        mkdirSync(path.join(ws, 'supply-chain'));
+        writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "empty"\nversion = "0.1.0"\nedition = "2021"\n');
+        writeFileSync(path.join(ws, 'src', 'lib.rs'), '');
+        writeFileSync(path.join(ws, 'supply-chain', 'config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
+        writeFileSync(path.join(ws, 'supply-chain', 'imports.lock'), '\n# cargo-vet imports lock\n');
+        const text = readFileSync(path.join(dataDir, 'audit-pools', `${pool}.audits.toml`), 'utf8');
+        writeFileSync(path.join(ws, 'supply-chain', 'audits.toml'), text);
+        for (const args of [['generate-lockfile', '--offline'], ['vet', 'fmt']]) {
+          const r = spawnSync('cargo', args, { cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+          expect(r.status, `cargo ${args.join(' ')}: ${r.stderr}`).toBe(0);
+        }
+        const theirs = readFileSync(path.join(ws, 'supply-chain', 'audits.toml'), 'utf8');
+        // a store with no imports.lock publisher records: no user-id comments
+        expect(serializeAuditsFile(parseAuditsFile(text), userInfoOf(undefined))).toBe(theirs);
+      } finally {
+        rmSync(ws, { recursive: true, force: true });
+      }
+    }, 60_000);
+  }
 });
