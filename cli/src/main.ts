@@ -5,6 +5,7 @@
  * a blocking change for gate); 2 usage or input error.
  */
 import { FormatError } from '@cratewatch/shared';
+import * as certify from './commands/certify.js';
 import * as gate from './commands/gate.js';
 import * as query from './commands/query.js';
 import * as scan from './commands/scan.js';
@@ -14,7 +15,7 @@ interface Command {
   usage: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, Command> = { scan, gate, query };
+export const commands: Record<string, Command> = { scan, gate, query, certify };
 
 const help = () => `usage:\n${Object.values(commands).map((c) => `  ${c.usage}`).join('\n')}\n\nexit codes: 0 ok, 1 policy failure, 2 usage or input error\n`;
 
