@@ -5,7 +5,7 @@
  * cargo-vet 0.10 is installed (never by a test), the real `cargo vet --locked` accepts the store.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,27 @@ describe.skipIf(!hasData)('cratewatch certify on a copy of libprio-rs (real stor
     }
     expect(readFiles(ws)).toEqual(original);
   });
+});
+
+/**
+ * Recorded from the real `cargo vet certify` (shared/test/vet/fixtures/certify/record.sh): the same
+ * arguments on the same store must leave the same three files, byte for byte.
+ */
+const certifyCases = path.join(root, 'shared/test/vet/fixtures/certify');
+describe('cratewatch certify writes what the real cargo vet certify wrote (recorded)', () => {
+  const cases = readdirSync(certifyCases).filter((n) => existsSync(path.join(certifyCases, n, 'args')));
+  it('has the recorded cases', () => expect(cases.length).toBeGreaterThanOrEqual(4));
+  for (const name of cases) {
+    const args = readFileSync(path.join(certifyCases, name, 'args'), 'utf8').trimEnd().split('\n');
+    it(`${name}: certify ${args.join(' ')}`, () => {
+      const ws = copy(path.join(fixtures, 'basics'));
+      for (const f of ['config.toml', 'audits.toml', 'imports.lock']) cpSync(path.join(certifyCases, name, 'before', f), path.join(ws, 'supply-chain', f));
+      const r = cratewatch(['certify', ...args, '--store', path.join(ws, 'supply-chain')], { quiet: true });
+      expect(r.code, r.stderr).toBe(0);
+      const after = (f: string) => readFileSync(path.join(certifyCases, name, 'after', f), 'utf8');
+      expect(readFiles(ws)).toEqual({ config: after('config.toml'), audits: after('audits.toml'), importsLock: after('imports.lock') });
+    });
+  }
 });
 
 /** The real cargo-vet, when installed, and able to run offline (its crates in cargo's cache). */
