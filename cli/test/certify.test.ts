@@ -5,7 +5,7 @@
  * cargo-vet 0.10 is installed (never by a test), the real `cargo vet --locked` accepts the store.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,35 @@ describe.skipIf(!hasData)('cratewatch certify on a copy of libprio-rs (real stor
       expect(r.stderr).toMatch(message);
     }
     expect(readFiles(ws)).toEqual(original);
+  });
+});
+
+describe.skipIf(!hasData)('scan and gate refuse a store out of cargo-vet order, as cargo vet --locked does', () => {
+  /** ariel-os with its first two [policy] tables swapped: the same records, not cargo vet fmt's order. */
+  function misordered(): string {
+    const ws = copy(path.join(dataDir, 'projects', 'ariel-os'));
+    const file = path.join(ws, 'supply-chain', 'config.toml');
+    const text = readFileSync(file, 'utf8');
+    const m = /\n(\[policy\.[^\]]+\]\n(?:[^[\n][^\n]*\n)*)\n(\[policy\.[^\]]+\]\n(?:[^[\n][^\n]*\n)*)/.exec(text)!;
+    writeFileSync(file, text.replace(m[0], `\n${m[2]}\n${m[1]}`));
+    return ws;
+  }
+
+  it('ariel-os as it is: scan passes (exit 0, no store error)', () => {
+    const r = cratewatch(['scan', path.join(dataDir, 'projects', 'ariel-os')], { quiet: true });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('misordered: scan exits 2 with cargo-vet\'s message naming config.toml; gate too', () => {
+    const ws = misordered();
+    const r = cratewatch(['scan', ws], { quiet: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cargo vet --locked stops with "Your cargo-vet store (supply-chain) has consistency errors"');
+    expect(r.stderr).toMatch(/config\.toml:\d+, \[policy\.[^\]]+\]: A file in the store is not correctly formatted: supply-chain\/config\.toml line \d+ /);
+    const g = cratewatch(['gate', '--base', path.join(ws, 'Cargo.lock'), '--head', path.join(ws, 'Cargo.lock'), '--store', path.join(ws, 'supply-chain')], { quiet: true });
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain('A file in the store is not correctly formatted: supply-chain/config.toml');
   });
 });
 

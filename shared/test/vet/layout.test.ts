@@ -186,29 +186,46 @@ const cargoVet = spawnSync('cargo', ['vet', '--version'], { encoding: 'utf8' });
 const hasCargoVet = cargoVet.status === 0 && /cargo-vet 0\.10\./.test(cargoVet.stdout);
 if (!hasCargoVet) console.warn('skipping the cargo vet fmt comparison: cargo-vet 0.10 is not installed (cargo install cargo-vet --version 0.10.3 --locked)');
 
-describe.skipIf(!hasData || !hasCargoVet)('the real cargo vet fmt on every pool file, as a store of an empty workspace', () => {
+/** An empty cargo workspace in a temp folder whose store holds `files`; runs `cargo vet fmt` and returns the store after. */
+function cargoVetFmt(files: Record<string, string>): Record<string, string> {
+  const ws = mkdtempSync(path.join(tmpdir(), 'cratewatch-fmt-'));
+  try {
+    mkdirSync(path.join(ws, 'src'));
+    mkdirSync(path.join(ws, 'supply-chain'));
+    writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "empty"\nversion = "0.1.0"\nedition = "2021"\n');
+    writeFileSync(path.join(ws, 'src', 'lib.rs'), '');
+    const all: Record<string, string> = { 'config.toml': '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n', 'imports.lock': '\n# cargo-vet imports lock\n', ...files };
+    for (const [f, text] of Object.entries(all)) writeFileSync(path.join(ws, 'supply-chain', f), text);
+    for (const args of [['generate-lockfile', '--offline'], ['vet', 'fmt']]) {
+      const r = spawnSync('cargo', args, { cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(r.status, `cargo ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    return Object.fromEntries(Object.keys(all).map((f) => [f, readFileSync(path.join(ws, 'supply-chain', f), 'utf8')]));
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!hasData || !hasCargoVet)('the real cargo vet fmt (0.10) as the oracle', () => {
   for (const pool of POOLS) {
-    it(`${pool}: cargo vet fmt writes what our writer writes, byte for byte`, () => {
-      const ws = mkdtempSync(path.join(tmpdir(), 'cratewatch-fmt-'));
-      try {
-        mkdirSync(path.join(ws, 'src'));
-        mkdirSync(path.join(ws, 'supply-chain'));
-        writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "empty"\nversion = "0.1.0"\nedition = "2021"\n');
-        writeFileSync(path.join(ws, 'src', 'lib.rs'), '');
-        writeFileSync(path.join(ws, 'supply-chain', 'config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
-        writeFileSync(path.join(ws, 'supply-chain', 'imports.lock'), '\n# cargo-vet imports lock\n');
-        const text = readFileSync(path.join(dataDir, 'audit-pools', `${pool}.audits.toml`), 'utf8');
-        writeFileSync(path.join(ws, 'supply-chain', 'audits.toml'), text);
-        for (const args of [['generate-lockfile', '--offline'], ['vet', 'fmt']]) {
-          const r = spawnSync('cargo', args, { cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-          expect(r.status, `cargo ${args.join(' ')}: ${r.stderr}`).toBe(0);
-        }
-        const theirs = readFileSync(path.join(ws, 'supply-chain', 'audits.toml'), 'utf8');
-        // a store with no imports.lock publisher records: no user-id comments
-        expect(serializeAuditsFile(parseAuditsFile(text), userInfoOf(undefined))).toBe(theirs);
-      } finally {
-        rmSync(ws, { recursive: true, force: true });
-      }
+    it(`pool ${pool} as a store's audits.toml: cargo vet fmt writes what our writer writes, byte for byte`, () => {
+      const text = readFileSync(path.join(dataDir, 'audit-pools', `${pool}.audits.toml`), 'utf8');
+      const theirs = cargoVetFmt({ 'audits.toml': text })['audits.toml'];
+      // a store with no imports.lock publisher records: no user-id comments
+      expect(serializeAuditsFile(parseAuditsFile(text), userInfoOf(undefined))).toBe(theirs);
+    }, 60_000);
+  }
+  for (const p of PROJECTS) {
+    it(`${p}: cargo vet fmt leaves the store as our writers write it`, () => {
+      const dir = path.join(dataDir, 'projects', p, 'supply-chain');
+      const files = Object.fromEntries(['config.toml', 'audits.toml', 'imports.lock'].map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
+      const theirs = cargoVetFmt(files);
+      const s = readStore({ config: files['config.toml'], audits: files['audits.toml'], importsLock: files['imports.lock'] }, '');
+      // cargo vet fmt also migrates an older store format (spin: 0.7) to 0.10; we write the version read
+      const version = (t: string) => t.replace(/^version = "\d+\.\d+"$/m, 'version = "0.10"');
+      expect(version(serializeConfigFile(s.config))).toBe(theirs['config.toml']);
+      expect(serializeAuditsFile(s.audits, userInfoOf(s.imports))).toBe(theirs['audits.toml']);
+      expect(serializeImportsLock(s.imports!)).toBe(theirs['imports.lock']);
     }, 60_000);
   }
 });
