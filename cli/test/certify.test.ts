@@ -151,6 +151,28 @@ describe('cratewatch certify writes what the real cargo vet certify wrote (recor
   }
 });
 
+describe('certify --who defaults to git config user.name <user.email>, as cargo vet certify does', () => {
+  /** Runs the built CLI in the workspace with only `gitconfig` as git's configuration. */
+  const withGit = (ws: string, gitconfig: string | undefined, args: string[]) => {
+    const cfg = path.join(ws, 'gitconfig');
+    writeFileSync(cfg, gitconfig ?? '');
+    return spawnSync(process.execPath, [path.join(root, 'cli/dist/main.js'), 'certify', ...args], {
+      cwd: ws,
+      encoding: 'utf8',
+      env: { ...process.env, CRATEWATCH_QUIET: '1', GIT_CONFIG_GLOBAL: cfg, GIT_CONFIG_NOSYSTEM: '1', GIT_CEILING_DIRECTORIES: path.dirname(ws) },
+    });
+  };
+  it('uses them when both are set; refuses (exit 2, naming --who) when they are not', () => {
+    const ws = copy(path.join(fixtures, 'basics'));
+    const r = withGit(ws, '[user]\n\tname = Git User\n\temail = git@example.com\n', ['cfg-if', '1.0.0', '--criteria', 'safe-to-deploy']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(parseAuditsFile(readFiles(ws).audits).audits.get('cfg-if')![0]!.who).toEqual(['Git User <git@example.com>']);
+    const none = withGit(copy(path.join(fixtures, 'basics')), undefined, ['cfg-if', '1.0.0', '--criteria', 'safe-to-deploy']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('--who is required');
+  });
+});
+
 /** The real cargo-vet, when installed, and able to run offline (its crates in cargo's cache). */
 const vetVersion = spawnSync('cargo', ['vet', '--version'], { encoding: 'utf8' });
 const hasCargoVet = vetVersion.status === 0 && /cargo-vet 0\.10\./.test(vetVersion.stdout);
