@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { FormatError } from '@cratewatch/shared';
 import { HelpShown } from './args.js';
+import * as certify from './commands/certify.js';
 import * as gate from './commands/gate.js';
 import * as query from './commands/query.js';
 import * as scan from './commands/scan.js';
@@ -23,7 +24,7 @@ interface CommandModule {
   summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, CommandModule> = { scan, gate, query };
+export const commands: Record<string, CommandModule> = { scan, gate, query, certify };
 
 export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
 

@@ -39,12 +39,13 @@ describe('help and version', () => {
     const top = q('--help');
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('Usage: cratewatch [options] [command]');
-    for (const c of ['scan', 'gate', 'query']) expect(top.stdout).toMatch(new RegExp(`\\n  ${c} +\\S`));
+    for (const c of ['scan', 'gate', 'query', 'certify']) expect(top.stdout).toMatch(new RegExp(`\\n  ${c} +\\S`));
     expect(top.stdout).toContain('Exit codes: 0 ok, 1 policy failure, 2 input or usage error, 3 internal error.');
     const want: Record<string, string[]> = {
       scan: ['Usage: cratewatch scan [options] <target>', '--advisory-db <dir>', '--pools <dir|files>', '--vex <file>', '--json', '-q, --quiet'],
       gate: ['Usage: cratewatch gate [options]', '--base <Cargo.lock>', '--head <Cargo.lock>', '--sarif', '-q, --quiet'],
       query: ['Usage: cratewatch query [options] [command]', 'advisory [options] <id>', 'cypher [options] <query>', 'NEO4J_URI'],
+      certify: ['Usage: cratewatch certify [options] <crate> <version...>', '--criteria <name>', '--who <auditor>', '--store <dir>', '-q, --quiet'],
     };
     for (const [c, lines] of Object.entries(want)) {
       for (const form of [[c, '--help'], [c, '-h'], ['help', c]]) {

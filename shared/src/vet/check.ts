@@ -15,8 +15,8 @@
  *             cargo-vet panics ("cargo vet panicked", exit 101) instead of reporting
  *
  * Not run under --locked (so not here): check_audit_as_crates_io (main.rs:2183, only unlocked),
- * criteria-map targets (only used when fetching imports, storage.rs:1056-1076), formatting
- * (BadFormat: needs the file text; see README).
+ * criteria-map targets (only used when fetching imports, storage.rs:1056-1076). The format check
+ * (BadFormat) needs the files' text (`VetStore.sources`).
  */
 import { isSemVer } from '../rustsemver.js';
 import {
@@ -26,6 +26,7 @@ import {
   serializeAuditsFile,
   serializeConfigFile,
   serializeImportsLock,
+  userInfoOf,
   type AuditsFile,
   type ConfigFile,
   type PublisherEntry,
@@ -209,33 +210,11 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   }
 
   // --- validate (storage.rs:530-707) ------------------------------------------------------------
-  // Formatting (storage.rs:656-693, only with --locked): each file must be what cargo-vet would
-  // write for it, trailing whitespace aside. Our writers are byte-for-byte cargo-vet's on every
-  // store it wrote (round-trip tests), so a difference is a file edited by hand.
-  const layouts: [StoreProblem["file"], string | undefined, () => string][] = [
-    [CONFIG, store.sources?.config, () => serializeConfigFile(config)],
-    [AUDITS, store.sources?.audits, () => serializeAuditsFile(audits)],
-    [IMPORTS, store.sources?.importsLock, () => (store.imports ? serializeImportsLock(store.imports) : '')],
-  ];
-  for (const [file, text, write] of layouts) {
-    if (text === undefined) continue;
-    const want = write();
-    if (text.trimEnd() === want.trimEnd()) continue;
-    const have = text.split('\n');
-    const should = want.split('\n');
-    let i = 0;
-    while (i < have.length && i < should.length && have[i] === should[i]) i++;
-    const table = [...have.slice(0, i + 1)].reverse().find((l) => /^\s*\[/.test(l))?.trim() ?? '(top of file)';
-    add({
-      code: 'bad-format',
-      stage: 'validate',
-      file,
-      table,
-      subject: `line ${i + 1}`,
-      message: `not laid out the way cargo vet fmt writes it: line ${i + 1} is ${JSON.stringify(have[i] ?? '(end of file)')}, cargo-vet would write ${JSON.stringify(should[i] ?? '(end of file)')} (run cargo vet fmt)`,
-      source: 'storage.rs:656-693 StoreValidateError::BadFormat',
-    });
-  }
+  // Formatting (storage.rs:656-693, only with --locked): each file must be exactly what cargo vet
+  // fmt writes from its records (trailing whitespace aside). Our writers write that from the records
+  // alone (sorted, fixed heading, toml_edit's string style), never from the text read, so a file
+  // out of cargo-vet's order or quoted by an older release differs here as it does for cargo-vet.
+  problems.push(...checkLayout(store));
 
   const valid = new Set([...audits.criteria.keys(), SAFE_TO_RUN, SAFE_TO_DEPLOY]);
   const validList = [...audits.criteria.keys(), SAFE_TO_RUN, SAFE_TO_DEPLOY].map((c) => JSON.stringify(c)).join(', ');
@@ -409,6 +388,46 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   let message = fatal ? STAGE_MESSAGE[fatal] : undefined;
   if (fatal === 'version' && reported[0]!.code === 'store-version-newer') message = 'The supply-chain store was created with a newer version of cargo-vet';
   return { problems, fatal, reported, message };
+}
+
+/**
+ * storage.rs:656-693 `StoreValidateError::BadFormat`: each file whose text is known and differs
+ * (trailing whitespace aside) from what `cargo vet fmt` would write. The message is cargo-vet's
+ * ("A file in the store is not correctly formatted", help "run `cargo vet fmt` …") with, instead
+ * of its unified diff, the first differing line and what cargo-vet would write there.
+ */
+export function checkLayout(store: VetStore): StoreProblem[] {
+  const out: StoreProblem[] = [];
+  const layouts: [StoreProblem['file'], string | undefined, () => string][] = [
+    [CONFIG, store.sources?.config, () => serializeConfigFile(store.config)],
+    [AUDITS, store.sources?.audits, () => serializeAuditsFile(store.audits, userInfoOf(store.imports))],
+    [IMPORTS, store.sources?.importsLock, () => (store.imports ? serializeImportsLock(store.imports) : '')],
+  ];
+  for (const [file, text, write] of layouts) {
+    if (text === undefined) continue;
+    const want = write();
+    if (text.trimEnd() === want.trimEnd()) continue;
+    const have = text.trimEnd().split('\n');
+    const should = want.trimEnd().split('\n');
+    let i = 0;
+    while (i < have.length && i < should.length && have[i] === should[i]) i++;
+    const table = [...have.slice(0, i + 1)].reverse().find((l) => /^\s*\[/.test(l))?.trim() ?? '(top of file)';
+    const line = (l: string | undefined) => (l === undefined ? '(end of file)' : JSON.stringify(l));
+    // Quotes escaped inside strings where 0.10 writes none: a file written by an older cargo-vet.
+    const older = (have[i] ?? '').includes('\\"') && !(should[i] ?? '').includes('\\"');
+    out.push({
+      code: 'bad-format',
+      stage: 'validate',
+      file,
+      table,
+      subject: `line ${i + 1}`,
+      message:
+        `A file in the store is not correctly formatted: ${file} line ${i + 1} is ${line(have[i])}, cargo vet fmt writes ${line(should[i])}` +
+        `${older ? ' (strings quoted the way cargo-vet releases before 0.10 wrote them)' : ''} (run \`cargo vet fmt\` to reformat files in the store)`,
+      source: 'storage.rs:656-693 StoreValidateError::BadFormat',
+    });
+  }
+  return out;
 }
 
 /**

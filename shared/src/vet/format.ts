@@ -6,7 +6,8 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { FormatError, tomlLine } from '../errors.js';
-import { aot, detectStringStyle, renderDocument, tbl, val, valueRepr, withStringStyle, type StringStyle, type TItem, type TTable, type TValue } from './toml.js';
+import { compareAudits, compareExemptions, comparePublishers, compareStr, compareTrusted, compareUnpublished, compareWildcards, displayVersionReq, sortedEntries } from './order.js';
+import { aot, renderDocument, tbl, val, valueRepr, type TItem, type TTable, type TValue } from './toml.js';
 
 export const SAFE_TO_DEPLOY = 'safe-to-deploy';
 export const SAFE_TO_RUN = 'safe-to-run';
@@ -58,10 +59,8 @@ export interface TrustEntry {
 }
 
 export interface AuditsFile {
-  /** Text before the first table (cargo-vet writes `\n# cargo-vet audits file\n`). */
+  /** Text before the first table, as read (cargo-vet always writes `\n# cargo-vet audits file\n`). */
   header: string;
-  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
-  stringStyle?: StringStyle;
   criteria: Map<string, CriteriaDef>;
   wildcardAudits: Map<string, WildcardEntry[]>;
   audits: Map<string, AuditEntry[]>;
@@ -93,8 +92,6 @@ export interface ExemptionEntry {
 
 export interface ConfigFile {
   header: string;
-  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
-  stringStyle?: StringStyle;
   cargoVetVersion?: string;
   /** Absent means safe-to-deploy. */
   defaultCriteria?: string;
@@ -120,8 +117,6 @@ export interface UnpublishedEntry {
 
 export interface ImportsLock {
   header: string;
-  /** How the writer that made this file quoted strings (see toml.ts); new files: current. */
-  stringStyle?: StringStyle;
   unpublished: Map<string, UnpublishedEntry[]>;
   publisher: Map<string, PublisherEntry[]>;
   /** Per import name: what that import said, as an audits file (header unused). */
@@ -350,7 +345,7 @@ function readAuditsTables(r: Reader, doc: Tbl, prefix: string[]): Omit<AuditsFil
 export function parseAuditsFile(text: string, file = 'audits.toml'): AuditsFile {
   const doc = parseDoc(text, file);
   const r = new Reader(file, scanComments(text));
-  return { header: headerOf(text), stringStyle: detectStringStyle(text), ...readAuditsTables(r, doc, []) };
+  return { header: headerOf(text), ...readAuditsTables(r, doc, []) };
 }
 
 /** Reads `supply-chain/config.toml`. */
@@ -407,7 +402,6 @@ export function parseConfigFile(text: string, file = 'config.toml'): ConfigFile 
   const defaultCriteria = r.str(doc, 'default-criteria', 'root');
   return {
     header: headerOf(text),
-    stringStyle: detectStringStyle(text),
     cargoVetVersion: r.str(cv, 'version', 'cargo-vet'),
     defaultCriteria,
     imports,
@@ -454,11 +448,49 @@ export function parseImportsLock(text: string, file = 'imports.lock'): ImportsLo
   for (const [name, raw] of Object.entries(r.optTable(doc.audits, 'audits'))) {
     audits.set(name, { header: '', ...readAuditsTables(r, r.table(raw, `audits.${name}`), ['audits', name]) });
   }
-  return { header: headerOf(text), stringStyle: detectStringStyle(text), unpublished, publisher, audits };
+  return { header: headerOf(text), unpublished, publisher, audits };
 }
 
 // ---------------------------------------------------------------------------------------------
-// writing
+// writing: exactly what `cargo vet fmt` writes (cargo-vet 0.10.3, storage.rs store_config /
+// store_audits / store_imports): its fixed heading; every map and every list of entries sorted as
+// cargo-vet sorts them (./order.ts), empty lists dropped (serialization.rs `Tidyable`); versions and
+// violations as cargo-vet displays them; strings as toml_edit writes them (./toml.ts); after a
+// wildcard or trusted entry's `user-id`, the `# Name (login)` of that user's imports.lock publisher
+// record (storage.rs `user_info_map`, serialization.rs `add_user_login_comments`), nothing otherwise.
+// The text read is never consulted: the same records always give the same bytes, so comparing a
+// file with its rewrite is the `--locked` format check.
+
+/** The first lines cargo-vet writes in each file (storage.rs:2849-2873). */
+export const STORE_HEADINGS = {
+  config: '\n# cargo-vet config file\n',
+  audits: '\n# cargo-vet audits file\n',
+  importsLock: '\n# cargo-vet imports lock\n',
+} as const;
+
+/** User id -> `Name (login)` or `login`: the first imports.lock publisher record of each user. */
+export type UserInfo = Map<number, string>;
+export function userInfoOf(lock: ImportsLock | undefined): UserInfo {
+  const out: UserInfo = new Map();
+  for (const [, list] of sortedEntries(lock?.publisher ?? new Map<string, PublisherEntry[]>())) {
+    for (const p of list) {
+      if (p.userId === undefined || p.userLogin === undefined || out.has(p.userId)) continue;
+      out.set(p.userId, p.userName !== undefined ? `${p.userName} (${p.userLogin})` : p.userLogin);
+    }
+  }
+  return out;
+}
+
+/** `VetVersion`'s display: the SemVer version, then `@git:<rev>` (cargo-vet trims around the `@`). */
+export function displayVetVersion(v: string): string {
+  const at = v.indexOf('@');
+  return at < 0 ? v : `${v.slice(0, at).trimEnd()}@${v.slice(at + 1).trimStart()}`;
+}
+/** A policy key as cargo-vet writes it back: `name`, or `name:<version as displayed>`. */
+const displayPolicyKey = (k: string) => {
+  const { name, version } = policyKey(k);
+  return version === undefined ? name : `${name}:${displayVetVersion(version)}`;
+};
 
 type Field = [string, TValue | undefined, string?];
 /** A table from fields in cargo-vet's serde order, leaving out absent ones. */
@@ -468,18 +500,26 @@ function fields(fs: Field[]): TTable {
 /** string_or_vec: one item is written as a plain string. */
 const sov = (v: string[]): TValue => (v.length === 1 ? v[0]! : v);
 const sovOpt = (v: string[]): TValue | undefined => (v.length === 0 ? undefined : sov(v));
-/** A map of lists becomes [[map.key]] tables; an empty list stays an inline `key = []`. */
-function listMap<T>(m: Map<string, T[]>, one: (e: T) => TTable): TTable {
-  return [...m].map(([k, list]) => [k, list.length === 0 ? val([]) : aot(list.map(one))] as [string, TItem]);
+/** A `SortedMap<String, Vec<E>>` after `tidy`: keys sorted, each list sorted, empty lists gone. */
+function tidied<T>(m: Map<string, T[]>, cmp: (a: T, b: T) => number): [string, T[]][] {
+  return sortedEntries(m)
+    .filter(([, l]) => l.length > 0)
+    .map(([k, l]) => [k, [...l].sort(cmp)]);
+}
+/** `[[map.key]]` tables. */
+function listMap<T>(m: [string, T[]][], one: (e: T) => TTable): TTable {
+  return m.map(([k, list]) => [k, aot(list.map(one))] as [string, TItem]);
 }
 
-function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
+function auditsTables(a: Omit<AuditsFile, 'header'>, users: UserInfo | undefined): TTable {
   const out: TTable = [];
+  // The comment after a user-id: from the publisher records when they are known (a store), else as read (a pool).
+  const comment = (e: { userId?: number; userIdComment?: string }) => (e.userId === undefined ? undefined : users ? users.get(e.userId) : e.userIdComment);
   if (a.criteria.size > 0) {
     out.push([
       'criteria',
       tbl(
-        [...a.criteria].map(([n, c]) => [
+        sortedEntries(a.criteria).map(([n, c]) => [
           n,
           tbl(
             fields([
@@ -493,15 +533,16 @@ function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
       ),
     ]);
   }
-  if (a.wildcardAudits.size > 0) {
+  const wildcards = tidied(a.wildcardAudits, compareWildcards);
+  if (wildcards.length > 0) {
     out.push([
       'wildcard-audits',
       tbl(
-        listMap(a.wildcardAudits, (e) =>
+        listMap(wildcards, (e) =>
           fields([
             ['who', sovOpt(e.who)],
             ['criteria', sov(e.criteria)],
-            ['user-id', e.userId, e.userIdComment],
+            ['user-id', e.userId, comment(e)],
             ['trusted-publisher', e.trustedPublisher],
             ['start', e.start],
             ['end', e.end],
@@ -516,13 +557,13 @@ function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
   out.push([
     'audits',
     tbl(
-      listMap(a.audits, (e) =>
+      listMap(tidied(a.audits, compareAudits), (e) =>
         fields([
           ['who', sovOpt(e.who)],
           ['criteria', sov(e.criteria)],
-          ['version', e.version],
-          ['delta', e.delta ? `${e.delta.from} -> ${e.delta.to}` : undefined],
-          ['violation', e.violation],
+          ['version', e.version !== undefined ? displayVetVersion(e.version) : undefined],
+          ['delta', e.delta ? `${displayVetVersion(e.delta.from)} -> ${displayVetVersion(e.delta.to)}` : undefined],
+          ['violation', e.violation !== undefined ? displayVersionReq(e.violation) : undefined],
           ['importable', e.importable === false ? false : undefined],
           ['notes', e.notes],
           ['aggregated-from', sovOpt(e.aggregatedFrom)],
@@ -530,14 +571,15 @@ function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
       ),
     ),
   ]);
-  if (a.trusted.size > 0) {
+  const trusted = tidied(a.trusted, compareTrusted);
+  if (trusted.length > 0) {
     out.push([
       'trusted',
       tbl(
-        listMap(a.trusted, (e) =>
+        listMap(trusted, (e) =>
           fields([
             ['criteria', sov(e.criteria)],
-            ['user-id', e.userId, e.userIdComment],
+            ['user-id', e.userId, comment(e)],
             ['trusted-publisher', e.trustedPublisher],
             ['start', e.start],
             ['end', e.end],
@@ -551,65 +593,68 @@ function auditsTables(a: Omit<AuditsFile, 'header'>): TTable {
   return out;
 }
 
-export function serializeAuditsFile(a: AuditsFile): string {
-  return withStringStyle(a.stringStyle ?? 'current', () => renderDocument(a.header, auditsTables(a)));
+/**
+ * `audits.toml` as `cargo vet fmt` writes it. `users` (`userInfoOf(imports.lock)`) names the
+ * `user-id` comments as cargo-vet does for a store; without it (a pool) the comments read are kept.
+ */
+export function serializeAuditsFile(a: AuditsFile, users?: UserInfo): string {
+  return renderDocument(STORE_HEADINGS.audits, auditsTables(a, users));
 }
 
 const INLINE_TABLE_THRESHOLD = 120;
 
-export function serializeConfigFile(c: ConfigFile): string {
-  return withStringStyle(c.stringStyle ?? 'current', () => configDoc(c));
+/** A `CriteriaMap` (dependency-criteria, criteria-map): keys sorted. */
+const criteriaMap = (m: Map<string, string[]>): [string, TValue][] => sortedEntries(m).map(([k, v]) => [k, sov(v)]);
+
+function policyTable(p: PolicyEntry): TTable {
+  const t = fields([
+    ['audit-as-crates-io', p.auditAsCratesIo],
+    ['criteria', p.criteria ? sov(p.criteria) : undefined],
+    ['dev-criteria', p.devCriteria ? sov(p.devCriteria) : undefined],
+  ]);
+  if (p.dependencyCriteria.size > 0) {
+    const inline = { inline: criteriaMap(p.dependencyCriteria) };
+    // cargo-vet keeps it inline only up to 120 characters.
+    const rendered = [...`dependency-criteria = ${valueRepr(inline)}`].length;
+    t.push(['dependency-criteria', rendered > INLINE_TABLE_THRESHOLD ? tbl(inline.inline.map(([k, v]) => [k, val(v)])) : val(inline)]);
+  }
+  if (p.notes !== undefined) t.push(['notes', val(p.notes)]);
+  return t;
 }
-function configDoc(c: ConfigFile): string {
+
+/** `config.toml` as `cargo vet fmt` writes it. */
+export function serializeConfigFile(c: ConfigFile): string {
   const root: TTable = [];
   if (c.defaultCriteria !== undefined && c.defaultCriteria !== SAFE_TO_DEPLOY) root.push(['default-criteria', val(c.defaultCriteria)]);
-  root.push(['cargo-vet', tbl(fields([['version', c.cargoVetVersion]]))]);
+  root.push(['cargo-vet', tbl(fields([['version', c.cargoVetVersion ?? '0.4']]))]);
   if (c.imports.size > 0) {
     root.push([
       'imports',
       tbl(
-        [...c.imports].map(([n, i]) => {
+        sortedEntries(c.imports).map(([n, i]) => {
           const t = fields([
             ['url', sov(i.url)],
             ['exclude', i.exclude.length ? i.exclude : undefined],
           ]);
-          if (i.criteriaMap.size > 0) t.push(['criteria-map', tbl([...i.criteriaMap].map(([k, v]) => [k, val(sov(v))]))]);
+          if (i.criteriaMap.size > 0) t.push(['criteria-map', tbl(criteriaMap(i.criteriaMap).map(([k, v]) => [k, val(v)]))]);
           return [n, tbl(t)];
         }),
       ),
     ]);
   }
   if (c.policy.size > 0) {
-    root.push([
-      'policy',
-      tbl(
-        [...c.policy].map(([n, p]) => {
-          const t = fields([
-            ['audit-as-crates-io', p.auditAsCratesIo],
-            ['criteria', p.criteria ? sov(p.criteria) : undefined],
-            ['dev-criteria', p.devCriteria ? sov(p.devCriteria) : undefined],
-          ]);
-          if (p.dependencyCriteria.size > 0) {
-            const inline = { inline: [...p.dependencyCriteria].map(([k, v]) => [k, sov(v)] as [string, TValue]) };
-            const item = val(inline);
-            t.push(['dependency-criteria', item]);
-            // cargo-vet keeps it inline only up to 120 characters.
-            const rendered = [...`dependency-criteria = ${valueRepr(inline)}`].length;
-            if (rendered > INLINE_TABLE_THRESHOLD) t[t.length - 1] = ['dependency-criteria', tbl(inline.inline.map(([k, v]) => [k, val(v)]))];
-          }
-          if (p.notes !== undefined) t.push(['notes', val(p.notes)]);
-          return [n, tbl(t)];
-        }),
-      ),
-    ]);
+    // One map keyed by the whole `name[:version]` string (serialization.rs AllPolicies).
+    const policies = [...c.policy].map(([k, p]) => [displayPolicyKey(k), p] as [string, PolicyEntry]).sort(([a], [b]) => compareStr(a, b));
+    root.push(['policy', tbl(policies.map(([k, p]) => [k, tbl(policyTable(p))]))]);
   }
-  if (c.exemptions.size > 0) {
+  const exemptions = tidied(c.exemptions, compareExemptions);
+  if (exemptions.length > 0) {
     root.push([
       'exemptions',
       tbl(
-        listMap(c.exemptions, (e) =>
+        listMap(exemptions, (e) =>
           fields([
-            ['version', e.version],
+            ['version', displayVetVersion(e.version)],
             ['criteria', sov(e.criteria)],
             ['suggest', e.suggest === false ? false : undefined],
             ['notes', e.notes],
@@ -618,24 +663,25 @@ function configDoc(c: ConfigFile): string {
       ),
     ]);
   }
-  return renderDocument(c.header, root);
+  return renderDocument(STORE_HEADINGS.config, root);
 }
 
+/** `imports.lock` as `cargo vet fmt` writes it (user-id comments from its own publisher records). */
 export function serializeImportsLock(l: ImportsLock): string {
-  return withStringStyle(l.stringStyle ?? 'current', () => importsDoc(l));
-}
-function importsDoc(l: ImportsLock): string {
+  const users = userInfoOf(l);
   const root: TTable = [];
-  if (l.unpublished.size > 0) {
-    root.push(['unpublished', tbl(listMap(l.unpublished, (e) => fields([['version', e.version], ['audited_as', e.auditedAs]])))]);
+  const unpublished = tidied(l.unpublished, compareUnpublished);
+  if (unpublished.length > 0) {
+    root.push(['unpublished', tbl(listMap(unpublished, (e) => fields([['version', displayVetVersion(e.version)], ['audited_as', displayVetVersion(e.auditedAs)]])))]);
   }
-  if (l.publisher.size > 0) {
+  const publisher = tidied(l.publisher, comparePublishers);
+  if (publisher.length > 0) {
     root.push([
       'publisher',
       tbl(
-        listMap(l.publisher, (e) =>
+        listMap(publisher, (e) =>
           fields([
-            ['version', e.version],
+            ['version', displayVetVersion(e.version)],
             ['when', e.when],
             ['user-id', e.userId],
             ['user-login', e.userLogin],
@@ -646,9 +692,9 @@ function importsDoc(l: ImportsLock): string {
       ),
     ]);
   }
-  // cargo-vet leaves an empty `audits` table out (an imports.lock with no imports is the header alone)
-  if (l.audits.size > 0) root.push(['audits', tbl([...l.audits].map(([n, a]) => [n, tbl(auditsTables(a))]))]);
-  return renderDocument(l.header, root);
+  // cargo-vet leaves an empty `audits` table out (an imports.lock with no imports is the heading alone)
+  if (l.audits.size > 0) root.push(['audits', tbl(sortedEntries(l.audits).map(([n, a]) => [n, tbl(auditsTables(a, users))]))]);
+  return renderDocument(STORE_HEADINGS.importsLock, root);
 }
 
 /** Splits a policy key `name` or `name:version`. */

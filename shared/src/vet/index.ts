@@ -1,7 +1,9 @@
 export * from './format.js';
-export { stringRepr, detectStringStyle, type StringStyle } from './toml.js';
+export { stringRepr } from './toml.js';
+export { compareStr, compareVetVersion, displayVersionReq } from './order.js';
 export * from './graph.js';
 export * from './resolver.js';
 export * from './check.js';
+export * from './certify.js';
 export { cargoReqMatches } from './versionreq.js';
 export * from './coverage.js';

@@ -22,92 +22,96 @@ export const val = (value: TValue, comment?: string): TItem => ({ kind: 'value',
 export const tbl = (table: TTable): TItem => ({ kind: 'table', table });
 export const aot = (tables: TTable[]): TItem => ({ kind: 'aot', tables });
 
-const BARE = /^[A-Za-z0-9_-]+$/;
-export function key(k: string): string {
-  return BARE.test(k) ? k : basic(k, false);
-}
-
 /**
- * How strings are quoted differs between toml_edit releases, hence between cargo-vet releases,
- * and the public pools hold files written by several of them:
- * - `legacy`: one-line text containing `"` is written as a literal string `'...'`;
- * - `current`: a basic string, `"` escaped in one-line strings, left as is inside `"""` strings;
- * - `escaped`: as current, but `"` escaped inside `"""` strings too.
+ * Strings and keys are written exactly as toml_edit 0.22.26 (toml_write 0.1.1, the release
+ * cargo-vet 0.10.3 locks) writes them by default (`TomlStringBuilder::as_default`,
+ * `TomlKeyBuilder::as_default`). Older cargo-vet releases wrote some strings otherwise (a `"`
+ * escaped inside `"""` strings, or in a one-line basic string where 0.10 writes a literal
+ * `'...'`); cargo-vet 0.10 refuses such a file under `--locked`, and so do we.
  */
-export type StringStyle = 'legacy' | 'current' | 'escaped';
-let style: StringStyle = 'current';
-export function withStringStyle<T>(s: StringStyle, f: () => T): T {
-  const prev = style;
-  style = s;
-  try {
-    return f();
-  } finally {
-    style = prev;
-  }
+interface Metrics {
+  maxSingles: number;
+  maxDoubles: number;
+  /** Control characters other than tab and newline: only a basic string can hold them. */
+  escapeCodes: boolean;
+  backslash: boolean;
+  newline: boolean;
+  singles: boolean;
+  doubles: boolean;
 }
-
-/** Which style wrote this text (the first rule that matches). */
-export function detectStringStyle(text: string): StringStyle {
-  if (/^[A-Za-z0-9_-]+ = '[^'\\\n]*"[^'\\\n]*'$/m.test(text)) return 'legacy';
-  if (/^(?![A-Za-z0-9_-]+ = ")[^\n]*\\"/m.test(text)) return 'escaped';
-  return 'current';
-}
-
-function basic(s: string, multiline: boolean): string {
-  let out = '';
-  let i = 0;
+function metrics(s: string): Metrics {
+  const m: Metrics = { maxSingles: 0, maxDoubles: 0, escapeCodes: false, backslash: false, newline: false, singles: false, doubles: false };
+  let sq = 0;
+  let dq = 0;
   for (const ch of s) {
+    sq = ch === "'" ? sq + 1 : 0;
+    dq = ch === '"' ? dq + 1 : 0;
+    m.maxSingles = Math.max(m.maxSingles, sq);
+    m.maxDoubles = Math.max(m.maxDoubles, dq);
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\') m.backslash = true;
+    else if (ch === '\n') m.newline = true;
+    else if (ch !== '\t' && (c <= 0x1f || c === 0x7f)) m.escapeCodes = true;
+  }
+  m.singles = m.maxSingles > 0;
+  m.doubles = m.maxDoubles > 0;
+  return m;
+}
+
+/** toml_write's escaping for a basic string (`"`) or multi-line basic string (`"""`). */
+function basic(s: string, multiline: boolean, newlinePrefix: boolean): string {
+  const maxDoubles = multiline ? 2 : 0;
+  let out = '';
+  let dq = 0;
+  for (const ch of s) {
+    if (ch === '"') {
+      dq++;
+      if (dq > maxDoubles) {
+        out += '\\"';
+        dq = 0; // toml_write starts a new run after an escape
+        continue;
+      }
+      out += ch;
+      continue;
+    }
+    dq = 0;
     const c = ch.codePointAt(0)!;
     if (ch === '\b') out += '\\b';
     else if (ch === '\t') out += '\\t';
     else if (ch === '\n') out += multiline ? '\n' : '\\n';
     else if (ch === '\f') out += '\\f';
     else if (ch === '\r') out += '\\r';
-    else if (ch === '"') out += multiline && style !== 'escaped' ? '"' : '\\"';
     else if (ch === '\\') out += '\\\\';
     else if (c <= 0x1f || c === 0x7f) out += `\\u${c.toString(16).toUpperCase().padStart(4, '0')}`;
     else out += ch;
-    i++;
   }
-  if (multiline && style !== 'escaped') {
-    // A run of three quotes, or a quote right before the closing delimiter, must be escaped.
-    out = out.replace(/"""/g, '""\\"');
-    if (out.endsWith('"')) out = `${out.slice(0, -1)}\\"`;
-  }
-  return multiline ? `"""\n${out}"""` : `"${out}"`;
+  const q = multiline ? '"""' : '"';
+  return `${q}${newlinePrefix ? '\n' : ''}${out}${q}`;
+}
+
+const BARE = /^[A-Za-z0-9_-]+$/;
+/** A key: bare when it can be, else `"…"`, else `'…'`, else an escaped basic string. */
+export function key(k: string): string {
+  if (BARE.test(k)) return k;
+  const m = metrics(k);
+  if (!m.escapeCodes && !m.backslash && !m.doubles) return basic(k, false, false);
+  if (!m.escapeCodes && !m.singles) return `'${k}'`;
+  return basic(k, false, false);
 }
 
 /**
- * toml_edit's choice of string representation (`infer_style`): a literal string ('...' or
- * '''...''') when the text contains a backslash or a double quote and can be written literally,
- * otherwise a basic string; the multi-line form (opening delimiter then a newline) when the text
- * contains a newline.
+ * A string value: the first that can hold it of `"…"` (nothing to escape), `'…'` (one line, no
+ * `'`), `"""…"""` (no backslash, at most two `"` in a row), `'''…'''` (at most two `'` in a row),
+ * else an escaped basic string (multi-line when it has a newline). Multi-line forms start with a
+ * newline only when the text has one.
  */
 export function stringRepr(s: string): string {
-  const multiline = s.includes('\n');
-  let canLiteral = true;
-  let preferLiteral = false;
-  let singles = 0;
-  let maxSingles = 0;
-  for (const ch of s) {
-    if (ch === "'") {
-      singles++;
-      if (singles >= 3) canLiteral = false;
-    } else {
-      maxSingles = Math.max(maxSingles, singles);
-      singles = 0;
-    }
-    const c = ch.codePointAt(0)!;
-    if (ch === '\\' || (ch === '"' && style === 'legacy' && !multiline)) preferLiteral = true;
-    else if (ch === '\t' || ch === '\n') continue;
-    else if (c <= 0x1f || c === 0x7f) canLiteral = false;
-  }
-  maxSingles = Math.max(maxSingles, singles);
-  if (singles > 0 && s.endsWith("'")) canLiteral = false;
-  if (!preferLiteral || !canLiteral) return basic(s, multiline);
-  if (multiline) return `'''\n${s}'''`;
-  if (maxSingles >= 1) return `'''${s}'''`;
-  return `'${s}'`;
+  const m = metrics(s);
+  if (!m.escapeCodes && !m.backslash && !m.doubles && !m.newline) return basic(s, false, false);
+  if (!m.escapeCodes && !m.singles && !m.newline) return `'${s}'`;
+  if (!m.escapeCodes && !m.backslash && m.maxDoubles <= 2) return basic(s, true, m.newline);
+  if (!m.escapeCodes && m.maxSingles <= 2) return `'''${m.newline ? '\n' : ''}${s}'''`;
+  return basic(s, m.newline, m.newline);
 }
 
 export function valueRepr(v: TValue): string {

@@ -188,11 +188,37 @@ describe('checkStore: layout (validate stage, --locked only)', () => {
     const r = checkStore(withText(edited), graph, { today: '2025-06-01' });
     const p = r.problems.find((x) => x.code === 'bad-format')!;
     expect(p).toMatchObject({ stage: 'validate', file: 'supply-chain/config.toml', table: '[[exemptions.log]]', subject: 'line 8' });
-    expect(p.message).toContain('cargo-vet would write "version = \\"0.4.22\\""');
+    expect(p.message).toMatch(/^A file in the store is not correctly formatted: supply-chain\/config.toml line 8 /);
+    expect(p.message).toContain('cargo vet fmt writes "version = \\"0.4.22\\""');
     expect(r.fatal).toBe('validate');
   });
 
   it('is not checked when the text is not known', () => {
     expect(codes(store(`${HEAD}\n[[exemptions.log]]\nversion = "0.4.22"\ncriteria = "safe-to-deploy"\n`)).filter((c) => c.startsWith('bad-format'))).toEqual([]);
+  });
+});
+
+describe('build metadata in a policy key (cargo-vet: semver::Version keeps +build, and its equality includes it)', () => {
+  const wasiLock = parseLockfile(
+    `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = ["wasi"]\n` +
+      `\n[[package]]\nname = "wasi"\nversion = "0.11.1+wasi-snapshot-preview1"\nsource = "${CRATES}"\n`,
+  );
+  const wasiGraph = graphFromLockfile(wasiLock);
+  const withPolicy = (key: string) => store(`${HEAD}\n[policy.${key}]\ncriteria = "safe-to-run"\n`);
+  const wasi = (s: VetStore) => resolveVet({ graph: wasiGraph, store: s }, { today: '2025-06-01' }).packages.find((p) => p.name === 'wasi')!;
+
+  it('[policy."wasi:0.11.1+wasi-snapshot-preview1"] is a valid key and applies to that locked version', () => {
+    const s = withPolicy('"wasi:0.11.1+wasi-snapshot-preview1"');
+    expect(validVetVersion('0.11.1+wasi-snapshot-preview1')).toBe(true);
+    expect(checkStore(s, wasiGraph, { today: '2025-06-01' }).problems).toEqual([]);
+    expect(wasi(s).required).toEqual(['safe-to-run']); // the policy's criteria replace safe-to-deploy
+  });
+
+  it('matching includes the build metadata: wasi:0.11.1 or another +build names no locked version', () => {
+    for (const key of ['"wasi:0.11.1"', '"wasi:0.11.1+other"']) {
+      const s = withPolicy(key);
+      expect(checkStore(s, wasiGraph, { today: '2025-06-01' }).problems.map((p) => `${p.code} ${p.subject}`)).toEqual([`policy-unused ${key.slice(1, -1)}`]);
+      expect(wasi(s).required).toEqual(['safe-to-deploy']);
+    }
   });
 });

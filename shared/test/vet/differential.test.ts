@@ -11,12 +11,18 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataDir, hasData } from './data.js';
 import {
+  checkLayout,
   graphFromCargoMetadata,
   parseAuditsFile,
   parseConfigFile,
   parseImportsLock,
   parseLockfile,
+  readStore,
   resolveVet,
+  serializeAuditsFile,
+  serializeConfigFile,
+  serializeImportsLock,
+  userInfoOf,
   type PackageVerdict,
   type StoreProblem,
   type VetReport,
@@ -77,6 +83,8 @@ function theirLines(e: CargoVetError): string[] {
   if (e.related.length === 0) return [e.message];
   return e.related.flatMap((r) => {
     const [head, ...items] = r.message.split('\n');
+    // BadFormat: its message is followed by a unified diff of the file (`--- old/<file>`)
+    if (head!.startsWith('A file in the store is not correctly formatted')) return [`${head} ${/^--- old\/(\S+)/m.exec(r.message)![1]}`];
     return items.length ? items.map((i) => `${head} | ${i.trim()}`) : [`${r.filename ? `${r.filename}: ` : ''}${head}`];
   });
 }
@@ -91,6 +99,8 @@ function ourLine(p: StoreProblem, all: StoreProblem[]): string {
   switch (p.code) {
     case 'invalid-criteria':
       return `${file}: '${p.subject}' is not a valid criteria name`;
+    case 'bad-format':
+      return `A file in the store is not correctly formatted: ${file}`;
     case 'wildcard-end-date':
       return `${file}: '${p.subject}' is more than a year in the future`;
     case 'imports-lock-outdated':
@@ -149,6 +159,17 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
         // every problem names its file and table
         for (const p of c.problems) expect(p.table).toMatch(/^\[/);
       });
+      if (existsSync(new URL(`${name}/formatted/`, root))) {
+        it(`${name}: our writers write the store exactly as cargo vet fmt rewrote it, and that passes the format check`, () => {
+          const store = storeOf(name);
+          const fmt = (f: string) => read(name, `formatted/${f}`);
+          expect(serializeConfigFile(store.config)).toBe(fmt('config.toml'));
+          expect(serializeAuditsFile(store.audits, userInfoOf(store.imports))).toBe(fmt('audits.toml'));
+          expect(serializeImportsLock(store.imports!)).toBe(fmt('imports.lock'));
+          const formatted = readStore({ config: fmt('config.toml'), audits: fmt('audits.toml'), importsLock: fmt('imports.lock') }, '');
+          expect(checkLayout(formatted)).toEqual([]);
+        });
+      }
       if (suggest) it(`${name}: cargo vet suggest refuses it too, except for policy-stage errors (it skips check_crate_policies)`, () => {
         if (report.store!.fatal === 'policy') expect(suggest.error).toBeUndefined();
         else expect(suggest.error?.message).toBe(error.message);
