@@ -10,7 +10,8 @@
  * SLACK_WEBHOOK_URL as the single default route), NOTIFIER_FEED_LISTEN (default 127.0.0.1:8421, or off),
  * NOTIFIER_DIGEST_THRESHOLD (default 5; 0 or off: no digests), NOTIFIER_DIGEST_WINDOW_MS (default 2000),
  * NOTIFIER_REDRIVE_INTERVAL_MS (default 300000, or off: no re-drive of risk.findings.dlq),
- * NOTIFIER_REDRIVE_MAX_BACKOFF_MS (default 21600000: 6 h). The feed's listener also serves /healthz,
+ * NOTIFIER_REDRIVE_MAX_BACKOFF_MS (default 21600000: 6 h), NOTIFIER_WEBHOOK_CONCURRENCY (states sent
+ * to one signed webhook route at once, default 8; Slack routes one at a time). The feed's listener also serves /healthz,
  * /readyz and /metrics (the last two with CRATEWATCH_OPS_TOKEN; CRATEWATCH_READY_MAX_RETRY_S,
  * CRATEWATCH_READY_MAX_LAG).
  */
@@ -45,12 +46,14 @@ try {
   const windowMs = positiveInt('NOTIFIER_DIGEST_WINDOW_MS', 0) ?? DEFAULT_DIGEST.windowMs;
   const redriveInterval = parseRedriveInterval(process.env.NOTIFIER_REDRIVE_INTERVAL_MS);
   const maxBackoffMs = positiveInt('NOTIFIER_REDRIVE_MAX_BACKOFF_MS') ?? DEFAULT_REDRIVE.maxBackoffMs;
+  const webhookConcurrency = positiveInt('NOTIFIER_WEBHOOK_CONCURRENCY');
   const notifier = await startNotifier({
     log,
     ...(webhookUrl ? { webhookUrl } : {}),
     ...(routes ? { routes } : {}),
     ...(feed ? { feed } : {}),
     groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
+    ...(webhookConcurrency ? { webhookConcurrency } : {}),
     digest: { threshold, windowMs },
     redrive: redriveInterval === 'off' ? false : { intervalMs: redriveInterval, maxBackoffMs },
     ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix), scope: keyPrefix } : {}),

@@ -42,6 +42,8 @@ export interface NotifierOptions {
   /** Consumer group of `risk.findings` (default 'cratewatch-notifier'). */
   groupId?: string;
   log?: Logger;
+  /** States sent to one signed webhook route at once (default `DEFAULT_WEBHOOK_CONCURRENCY`; Slack: one). */
+  webhookConcurrency?: number;
   /** Retry policy of webhook deliveries (attempts, backoff, Retry-After cap, timeout). */
   delivery?: Omit<DeliverOptions, 'signal' | 'onRetry'>;
   /** Where alerts go without a webhook (default: stdout). */
@@ -87,6 +89,9 @@ export interface DigestOptions {
 }
 
 export const DEFAULT_DIGEST = { threshold: 5, windowMs: 2000 } as const;
+
+/** States sent to one signed webhook route at once (`NOTIFIER_WEBHOOK_CONCURRENCY`; route-delivery.ts). */
+export const DEFAULT_WEBHOOK_CONCURRENCY = 8;
 
 /** NOTIFIER_DIGEST_THRESHOLD: a whole number ≥ 0, or `off` (= 0); unset or empty: the default. */
 export function parseDigestThreshold(raw: string | undefined): number {
@@ -337,7 +342,17 @@ function catchUp(r: Running, d: Delivering, found: Findings): Promise<CatchUpRes
 function deliveringOf(r: Running, dlog: DeliveryLog): Delivering {
   const unrecorded = new Map<string, DeliveryRecord>();
   const send = sender({ out: r.s.out, delivery: r.options.delivery, signal: r.abort.signal, metrics: r.metrics, log: r.log });
-  const deliverer = new RouteDeliverer({ send, records: dlog, unrecorded, stats: r.stats, log: r.log, signal: r.abort.signal, threshold: r.s.digest.threshold, singleDefault: r.s.singleDefault });
+  const deliverer = new RouteDeliverer({
+    send,
+    records: dlog,
+    unrecorded,
+    stats: r.stats,
+    log: r.log,
+    signal: r.abort.signal,
+    threshold: r.s.digest.threshold,
+    singleDefault: r.s.singleDefault,
+    webhookConcurrency: r.options.webhookConcurrency ?? DEFAULT_WEBHOOK_CONCURRENCY,
+  });
   return { dlog, unrecorded, deliverer, exclusive: oneAtATime() };
 }
 

@@ -56,6 +56,13 @@ export interface RouteDelivererOptions {
   threshold: number;
   /** No routes were configured: the default route's failures say "Slack". */
   singleDefault: boolean;
+  /**
+   * How many states a signed webhook route is sent at once (default 1). An advisory reaching half
+   * the org is 150 states to one receiver: one at a time, each a request and a delivery record,
+   * they took longer than the scorer's decision. Slack routes stay one at a time (its webhooks
+   * allow about one message a second; a burst there is a digest).
+   */
+  webhookConcurrency?: number;
 }
 
 export class RouteDeliverer {
@@ -72,6 +79,11 @@ export class RouteDeliverer {
       if (reason) res.failed = list.map((d) => ({ d, reason }));
       return res;
     }
+    const width = this.o.webhookConcurrency ?? 1;
+    if (!stopAtFailure && route.type === 'webhook' && width > 1) {
+      res.failed = await this.several(route, list, heartbeat, width);
+      return res;
+    }
     for (let i = 0; i < list.length; i++) {
       const reason = await this.one(route, list[i]!, heartbeat);
       if (!reason) continue;
@@ -82,6 +94,25 @@ export class RouteDeliverer {
       }
     }
     return res;
+  }
+
+  /** `width` findings at once; the states of one finding one after the other, in order. */
+  private async several<D extends Due>(route: Route, list: D[], heartbeat: Heartbeat, width: number): Promise<{ d: D; reason: string }[]> {
+    const byFinding = new Map<string, D[]>();
+    for (const d of list) byFinding.set(d.f.id, [...(byFinding.get(d.f.id) ?? []), d]);
+    const queues = [...byFinding.values()];
+    const failed: { d: D; reason: string }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < queues.length) {
+        for (const d of queues[next++]!) {
+          const reason = await this.one(route, d, heartbeat);
+          if (reason) failed.push({ d, reason });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(width, queues.length) }, worker));
+    return failed;
   }
 
   private stopping(): void {

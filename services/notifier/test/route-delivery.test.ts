@@ -46,12 +46,12 @@ function destination(refuse: (what: Delivery) => boolean = () => false) {
   return { sent, send };
 }
 
-function deliverer(send: Send, threshold: number, o: { signal?: AbortSignal; singleDefault?: boolean } = {}) {
+function deliverer(send: Send, threshold: number, o: { signal?: AbortSignal; singleDefault?: boolean; webhookConcurrency?: number } = {}) {
   const records = memoryRecords();
   const stats = { delivered: 0, digests: 0 };
   const unrecorded = new Map<string, DeliveryRecord>();
   const log = captureLogger();
-  const d = new RouteDeliverer({ send, records, unrecorded, stats, log, signal: o.signal ?? new AbortController().signal, threshold, singleDefault: o.singleDefault ?? false });
+  const d = new RouteDeliverer({ send, records, unrecorded, stats, log, signal: o.signal ?? new AbortController().signal, threshold, singleDefault: o.singleDefault ?? false, ...(o.webhookConcurrency ? { webhookConcurrency: o.webhookConcurrency } : {}) });
   return { d, records, stats, unrecorded, log };
 }
 const beat = async () => undefined;
@@ -143,5 +143,64 @@ describe('RouteDeliverer', () => {
     };
     await expect(d.deliver(ops, [due(1)], beat)).rejects.toThrow('broker down');
     expect([...unrecorded.keys()]).toEqual([due(1).dkey]);
+  });
+});
+
+describe('a signed webhook route, several states at once', () => {
+  /** A destination whose sends wait until the test lets them go: how many are in flight is seen, not timed. */
+  function gated() {
+    const inFlight = new Set<string>();
+    let most = 0;
+    const order: string[] = [];
+    const waiting: (() => void)[] = [];
+    const send: Send = async (_route, what) => {
+      const f = 'finding' in what ? what.finding : undefined;
+      const key = `${f?.id}:${f?.state}`;
+      inFlight.add(key);
+      most = Math.max(most, inFlight.size);
+      await new Promise<void>((go) => waiting.push(go));
+      inFlight.delete(key);
+      order.push(key);
+      return 1;
+    };
+    const release = async () => {
+      // let every pending send go, over and over, until the delivery is done
+      while (waiting.length) waiting.shift()!();
+      await new Promise((r) => setImmediate(r));
+    };
+    return { send, order, most: () => most, release, waiting };
+  }
+  const hook: Route = { name: 'hook', type: 'webhook', webhookUrl: 'https://hooks.test/hook' };
+
+  it('sends up to webhookConcurrency findings at once, each finding\'s states in order, and records each', async () => {
+    const g = gated();
+    const { d, records, stats } = deliverer(g.send, 0, { webhookConcurrency: 4 });
+    const list: Due[] = [];
+    for (let n = 0; n < 10; n++) list.push(due(n));
+    list.push({ ...due(3), f: finding(3, 'resolved') }); // the same finding again, later: after its open
+    const done = d.deliver(hook, list, beat);
+    let settled = false;
+    void done.then(() => (settled = true));
+    while (!settled) await g.release();
+    const res = await done;
+    expect(res.failed).toEqual([]);
+    expect(g.most()).toBe(4);
+    expect(g.order.indexOf(`${finding(3).id}:open`)).toBeLessThan(g.order.indexOf(`${finding(3).id}:resolved`));
+    expect(g.order).toHaveLength(11);
+    expect(records.written).toHaveLength(11);
+    expect(stats.delivered).toBe(11);
+  });
+
+  it('a Slack route, or the re-drive (stop at the first failure), still goes one at a time', async () => {
+    for (const [route, stopAtFailure] of [[ops, false], [hook, true]] as const) {
+      const g = gated();
+      const { d } = deliverer(g.send, 0, { webhookConcurrency: 4 });
+      const done = d.deliver(route, [due(1), due(2), due(3)], beat, stopAtFailure);
+      let settled = false;
+      void done.then(() => (settled = true));
+      while (!settled) await g.release();
+      expect(g.most()).toBe(1);
+      expect(g.order).toEqual([1, 2, 3].map((n) => `${finding(n).id}:open`));
+    }
   });
 });

@@ -76,6 +76,11 @@ export interface ConsumerLoopOptions {
   batchSize?: number;
   /** Most bytes one fetch takes per partition (`groupConsumer`; default kafkajs' 1 MiB). */
   fetchBytes?: number;
+  /**
+   * How many partitions' runs are handled at once (default 1). Each partition's runs still come
+   * one after the other, in order; the handler decides what of two runs may overlap.
+   */
+  partitionsAtOnce?: number;
   policy?: RetryPolicy;
   /** Where the loop keeps its partitions' state (for /readyz); one is made when not given. */
   health?: ConsumerHealth;
@@ -154,6 +159,7 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
   await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
   const size = opts.batchSize ?? 200;
   await consumer.run({
+    partitionsConsumedConcurrently: opts.partitionsAtOnce ?? 1,
     autoCommit: true,
     // Commit at least every 5 s as well as after each batch, so a long batch's progress is kept.
     autoCommitInterval: 5000,

@@ -4,7 +4,7 @@
  * Env: KAFKA_BROKERS, NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD/NEO4J_DATABASE), SCORER_GROUP,
  * SCORER_TRUSTED_POOLS, SCORER_UNVETTED_MIN_SCORE, SCORER_MAINTAINER_MIN_SCORE,
  * SCORER_COVERAGE_SETTLE_MS, SCORER_COVERAGE_MAX_DELAY_MS, SCORER_HTTP_LISTEN (default
- * 127.0.0.1:8422, or off: /healthz, /readyz, /metrics), SCORER_FETCH_BYTES, CRATEWATCH_OPS_TOKEN (for /readyz and
+ * 127.0.0.1:8422, or off: /healthz, /readyz, /metrics), SCORER_FETCH_BYTES, SCORER_PARTITIONS_AT_ONCE, CRATEWATCH_OPS_TOKEN (for /readyz and
  * /metrics), CRATEWATCH_READY_MAX_RETRY_S, CRATEWATCH_READY_MAX_LAG.
  * `main.js rebuild [--wipe]` rebuilds the graph from the topics instead (rebuild.ts, README).
  */
@@ -53,7 +53,7 @@ export function maintainerFromEnv(env: NodeJS.ProcessEnv = process.env): Maintai
 
 /**
  * When coverage moved by trusted pools' changes is recomputed: `SCORER_COVERAGE_SETTLE_MS` (no pool
- * change for this long, and the consumer caught up; default 2000) and `SCORER_COVERAGE_MAX_DELAY_MS`
+ * change for this long, and the consumer caught up; default 500) and `SCORER_COVERAGE_MAX_DELAY_MS`
  * (at the latest this long after the first; default 30000; 0: after every batch). Whole ms.
  */
 export function coverageTimingFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageTiming {
@@ -82,15 +82,31 @@ export function resolutionsKeptFromEnv(env: NodeJS.ProcessEnv = process.env): nu
 }
 
 /**
- * `SCORER_FETCH_BYTES`: the most bytes one fetch takes per partition (default 128 KiB, about 400
- * release events). A probe advisory waits behind the fetch being handled (`groupConsumer`): small
- * fetches keep it near the front under a sustained stream, at no cost to throughput on loopback.
+ * `SCORER_FETCH_BYTES`: the most bytes one fetch takes per partition (default 1 MiB, kafkajs'). A
+ * probe advisory waits behind the fetch being handled (`groupConsumer`), so smaller fetches bring it
+ * forward while the scorer is behind — but the broker returns a record batch larger than this only
+ * for the first partition of the response that has data: a producer's batch bigger than the limit
+ * on a later partition waits until the partitions before it are empty (kafkajs asks for them in a
+ * fixed order). Lower it only where producers' batches are known to be smaller.
  */
-export const DEFAULT_SCORER_FETCH_BYTES = 128 * 1024;
+export const DEFAULT_SCORER_FETCH_BYTES = 1024 * 1024;
 export function fetchBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SCORER_FETCH_BYTES?.trim();
   if (raw === undefined || raw === '') return DEFAULT_SCORER_FETCH_BYTES;
   if (!/^\d+$/.test(raw) || Number(raw) < 1024) throw new Error(`SCORER_FETCH_BYTES: "${env.SCORER_FETCH_BYTES}" is not a whole number of bytes (1024 or more)`);
+  return Number(raw);
+}
+
+/**
+ * `SCORER_PARTITIONS_AT_ONCE`: how many partitions' runs the consumer hands over at once (default
+ * 3, the topics' partition count). Only runs of releases overlap (`Scorer.handleReleases`); every
+ * other run still waits its turn.
+ */
+export const DEFAULT_SCORER_PARTITIONS_AT_ONCE = 3;
+export function partitionsAtOnceFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SCORER_PARTITIONS_AT_ONCE?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_SCORER_PARTITIONS_AT_ONCE;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`SCORER_PARTITIONS_AT_ONCE: "${env.SCORER_PARTITIONS_AT_ONCE}" is not a whole number from 1`);
   return Number(raw);
 }
 
@@ -142,6 +158,7 @@ export async function startScorer(
     handle: (m) => scorer.handle(m),
     handleBatch: (ms, at) => scorer.handleBatch(ms, at),
     fetchBytes: fetchBytesFromEnv(),
+    partitionsAtOnce: partitionsAtOnceFromEnv(),
   });
   const ops: OpsServer | undefined = opts.http
     ? await startOpsServer(opts.http, { metrics: metrics.shared, log, checks: [kafkaCheck(kafka), neo4jCheck(driver, neo4jDatabase()), consumerCheck('consumer', health, limits)] })

@@ -14,9 +14,10 @@ vi.hoisted(() => {
 import type { KafkaMessage, Producer } from 'kafkajs';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOPICS, encodeEvent, type PoolEvent, type WorkspaceEvent } from '@cratewatch/shared';
+import { TOPICS, encodeEvent, type PoolEvent, type ReleaseEvent, type WorkspaceEvent } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, newProducer, withAdmin, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
 import { Graph, Scorer } from '../src/index.js';
+import { testAdvisory } from '../../../test/pipeline-harness.js';
 
 const run = `sdt${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 const pool = `${run}-pool`;
@@ -161,5 +162,30 @@ describe('coverage owed after a trusted pool changes (real Neo4j and Kafka, Scor
     await after.stop();
     await new Promise((r) => setTimeout(r, 600));
     expect(await marks(ws)).toEqual([{ id: ws[0], coverage: true, risk: null, vetted: 3 }]);
+  });
+
+  it('a run of releases is written while another turn holds the scorer; its AFFECTS edges come after that turn', async () => {
+    const { log } = captured();
+    const s = scorer(log);
+    await s.resume(); // as at start (main.ts): a first batch would otherwise wait for it in the queue
+    const name = crate(1, 'rel');
+    const advisory = testAdvisory(`RUSTSEC-2097-${String(Date.now() % 10000).padStart(4, '0')}`, name, NOW).advisory;
+    await s.onAdvisory(advisory); // no version patched: every version of the crate is affected
+    const release = (v: string): ReleaseEvent => ({ v: 1, crate: name, version: v, yanked: false, features: {}, dependencies: [], publishedAt: NOW, observedAt: NOW });
+    const msgs = ['1.0.0', '1.0.1'].map((v) => message(TOPICS.releases, name, encodeEvent(TOPICS.releases, release(v))));
+    // Hold the scorer's turn, as a long workspace or pool recompute would.
+    let letGo!: () => void;
+    const held = (s as unknown as { exclusive: (fn: () => Promise<void>) => Promise<void> }).exclusive(() => new Promise<void>((r) => (letGo = r)));
+    const handled = s.handleBatch(msgs);
+    const versions = async () => (await driver.executeQuery('MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version) OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) RETURN v.version AS v, count(a) AS affects ORDER BY v', { name })).records.map((r) => [r.get('v'), Number(r.get('affects'))]);
+    for (let i = 0; (await versions()).length < 2; i++) {
+      if (i > 600) throw new Error('the releases were not written while the turn was held');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await versions()).toEqual([['1.0.0', 0], ['1.0.1', 0]]); // written beside the held turn, not linked yet
+    letGo();
+    await held;
+    expect((await handled).size).toBe(0);
+    expect(await versions()).toEqual([['1.0.0', 1], ['1.0.1', 1]]); // linked in a turn of their own, after it
   });
 });
