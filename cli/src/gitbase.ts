@@ -75,7 +75,9 @@ function baseGraph(ref: string, lockfile: Lockfile, label: string, metaRel: stri
   const text = metaRel ? show(metaRel) : undefined;
   if (text === undefined) return graphFromLockfile(lockfile);
   try {
-    return graphForLockfile(lockfile, JSON.parse(text), `${ref}:${metaRel}`, label);
+    const graph = graphForLockfile(lockfile, JSON.parse(text), `${ref}:${metaRel}`, label);
+    progress(`base dependency kinds from ${ref}:${metaRel}`);
+    return graph;
   } catch (err) {
     progress(`warning: ${ref}:${metaRel} not used (${(err as Error).message.split('\n')[0]}); base dependency kinds unknown`);
     return graphFromLockfile(lockfile);

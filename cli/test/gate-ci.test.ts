@@ -123,6 +123,43 @@ describe('gate --base-ref', () => {
   });
 });
 
+describe('gate --base-ref with cargo-metadata.json', () => {
+  it("reads the base's dependency kinds from git: a dev-only crate the base vetted for safe-to-run, whose audit the change removes, is no longer vetted", () => {
+    const kinds = path.join(dir, 'kinds');
+    mkdirSync(path.join(kinds, 'supply-chain'), { recursive: true });
+    const g = (...args: string[]) => spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: kinds, encoding: 'utf8' });
+    g('init', '-q');
+    const pkg = (name: string, version: string, source?: string) => ({ id: `${name} ${version} (${source ?? 'path+file:///app'})`, name, version, source: source ?? null });
+    const [app, foo, bar] = [pkg('app', '0.1.0'), pkg('foo', '1.0.0', CRATES), pkg('bar', '2.0.0', CRATES)];
+    const metadata = {
+      packages: [app, foo, bar],
+      workspace_members: [app.id],
+      resolve: { nodes: [{ id: app.id, deps: [{ pkg: foo.id, dep_kinds: [{ kind: null }] }, { pkg: bar.id, dep_kinds: [{ kind: 'dev' }] }] }, { id: foo.id, deps: [] }, { id: bar.id, deps: [] }] },
+    };
+    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['foo', '1.0.0']]));
+    writeFileSync(path.join(kinds, 'cargo-metadata.json'), JSON.stringify(metadata));
+    writeFileSync(path.join(kinds, 'supply-chain', 'config.toml'), CONFIG);
+    const runAudit = '\n[[audits.bar]]\nwho = "a"\ncriteria = "safe-to-run"\nversion = "2.0.0"\n';
+    writeFileSync(path.join(kinds, 'supply-chain', 'audits.toml'), '\n# cargo-vet audits file\n' + runAudit + audits([['foo', '1.0.0']]).replace('\n# cargo-vet audits file\n', ''));
+    g('add', '-A');
+    g('commit', '-q', '-m', 'base');
+    writeFileSync(path.join(kinds, 'supply-chain', 'audits.toml'), audits([['foo', '1.0.0']])); // bar's audit removed
+    const r = run(['gate', '--base-ref', 'HEAD', '--head', path.join(kinds, 'Cargo.lock')], { env: { CRATEWATCH_QUIET: '' } });
+    expect(r.stderr).toContain('base dependency kinds from HEAD:cargo-metadata.json');
+    expect(r.stdout).toContain('  FAIL no longer vetted bar@2.0.0: unvetted');
+    expect(r.code).toBe(1);
+    // With a base metadata that no longer matches the base lockfile, it is set aside (said), and the
+    // base's kinds are unknown: bar needed safe-to-deploy there too, so its audit's removal changes nothing.
+    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.0.0']]));
+    g('add', '-A');
+    g('commit', '-q', '-m', 'stale metadata');
+    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['foo', '1.0.0']]));
+    const stale = run(['gate', '--base-ref', 'HEAD', '--head', path.join(kinds, 'Cargo.lock')], { env: { CRATEWATCH_QUIET: '' } });
+    expect(stale.stderr).toContain('warning: HEAD:cargo-metadata.json not used');
+    expect(stale.stdout).not.toContain('no longer vetted');
+  });
+});
+
 describe('gate --format', () => {
   it('github: one ::error per unvetted or vulnerable crate and ::warning per informational advisory, on the [[package]] line, escaped; then the text', () => {
     const r = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--advisory-db', db, '--format', 'github');
