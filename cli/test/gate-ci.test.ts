@@ -190,6 +190,16 @@ describe('gate --format', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^::error file=we%2Cird%3Aws\/Cargo.lock,line=8,title=unvetted-crate%3A foo@1.1.0::foo@1.1.0 \(upgraded\) is not vetted for safe-to-deploy/);
   });
 
+  it('github: a store cargo vet --locked refuses is an ::error on its table line in the store file; exit 2', () => {
+    const bad = path.join(repo, 'badstore');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(path.join(bad, 'config.toml'), `${CONFIG}\n[policy.foo]\ncriteria = "safe-to-run"\n`);
+    writeFileSync(path.join(bad, 'audits.toml'), '\n# cargo-vet audits file\n\n[audits]\n');
+    const r = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--store', bad, '--format', 'github');
+    expect(r.code).toBe(2);
+    expect(r.stdout.split('\n')[0]).toMatch(/^::error file=badstore\/config.toml,line=7,title=invalid-store%3A \[policy.foo\]::\[policy.foo\]: foo has a crates.io version in the graph/);
+  });
+
   it('--json and --sarif still work, as aliases; two formats at once or an unknown one are usage errors', () => {
     const a = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--sarif');
     const b = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'sarif');
