@@ -101,13 +101,18 @@ describe('cratewatch gate --advisory-db', () => {
     expect(j.fixedAdvisories).toEqual([{ id: 'RUSTSEC-2098-0011', package: 'foo@1.0.0', title: 'foo: a hole' }]);
     const s = JSON.parse(cratewatch('gate', '--base', base, '--head', head, '--advisory-db', db, '--sarif').stdout);
     const results = s.runs[0].results as { ruleId: string; level: string; message: { text: string }; locations: { physicalLocation: { region: { startLine: number } } }[] }[];
+    // One rule per advisory (its help, link and CVSS severity: test/gate-ci.test.ts), named by its kind.
     expect(results.map((x) => [x.ruleId, x.level])).toEqual([
-      ['vulnerable-crate', 'error'],
-      ['informational-advisory', 'warning'],
+      ['RUSTSEC-2098-0012', 'error'],
+      ['RUSTSEC-2098-0013', 'warning'],
+    ]);
+    expect(s.runs[0].tool.driver.rules.map((r: { id: string; name: string }) => [r.id, r.name])).toEqual([
+      ['RUSTSEC-2098-0012', 'VulnerableCrate'],
+      ['RUSTSEC-2098-0013', 'InformationalAdvisory'],
     ]);
     expect(results[0]!.message.text).toContain('bar@2.0.0 (added): RUSTSEC-2098-0012: bar: a hole. Patched: >= 9.0.0.');
-    // `name = "bar"` is line 9 of the head lockfile (1-based): after the header and app's five lines.
-    expect(results[0]!.locations[0]!.physicalLocation.region.startLine).toBe(9);
+    // bar's `[[package]]` is line 8 of the head lockfile (1-based): after the header and app's five lines.
+    expect(results[0]!.locations[0]!.physicalLocation.region.startLine).toBe(8);
   });
 
   it("a VEX statement beside the head Cargo.lock that the workspace is not affected lets it pass, listed apart; --vex without --advisory-db is a usage error", () => {

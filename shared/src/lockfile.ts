@@ -166,9 +166,10 @@ function versionLine(text: string, index: number): number | undefined {
 
 /**
  * The line of each `[[package]]` header, 1-based, in file order; not one per package when the
- * file uses another layout (inline tables), where errors name the field path alone.
+ * file uses another layout (inline tables), where errors name the field path alone. Exported so
+ * that reports (SARIF, CI annotations) point at the same line the errors do.
  */
-function packageTableLines(text: string): number[] {
+export function packageTableLines(text: string): number[] {
   const out: number[] = [];
   text.split(/\r?\n/).forEach((l, n) => {
     if (/^\[\[\s*package\s*\]\]\s*(#.*)?$/.test(l.trim())) out.push(n + 1);

@@ -4,56 +4,166 @@
  * not vet, and names the audit that would let it pass; with `--advisory-db`, also when a crate
  * version it adds or upgrades to is hit by a RustSec vulnerability that the workspace's VEX
  * statements do not suppress (naming the patched versions). Only what the change brings in is
- * judged: a crate already locked in base is not this change's doing.
+ * judged: a crate already locked in base is not this change's doing (unless, with the base read
+ * from git by `--base-ref`, the change's store edit is what un-vets it). Output as text, JSON,
+ * SARIF (`../sarif.ts`) or GitHub annotations (`../github.ts`), the last two from one list of
+ * located findings (`../gate-findings.ts`).
  */
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { applyVex, compareVersions, describeRanges, inReadingOrder, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type AdvisoryHit, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import { Option } from 'commander';
+import { applyVex, compareVersions, describeRanges, inReadingOrder, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type Advisory, type AdvisoryHit, type DepGraph, type Lockfile, type PackageVerdict, type StoreProblem, type VetReport, type VetStore, type VexDocument, type VexedHit } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
-import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, problemLocation, progress, read, storeErrorLines, UsageError } from '../io.js';
+import { gateFindings } from '../gate-findings.js';
+import { readGitBase, gitRoot } from '../gitbase.js';
+import { workflowCommands } from '../github.js';
+import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, progress, read, storeErrorLines, UsageError } from '../io.js';
+import { sarifLog } from '../sarif.js';
 import { describeFailure } from './scan.js';
 
-export const usage = `cratewatch gate --base <old Cargo.lock> --head <new Cargo.lock> [--store supply-chain/]
-                [--metadata cargo-metadata.json] [--pools DIR|file[,file]]
-                [--advisory-db DIR] [--vex FILE ...] [--json | --sarif] [-q]`;
+export const usage = `cratewatch gate (--base <old Cargo.lock> | --base-ref <git ref>) --head <new Cargo.lock> [--store supply-chain/]
+                [--metadata cargo-metadata.json] [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...]
+                [--format text|json|sarif|github] [--srcroot DIR] [-q]`;
 
 export const summary = 'the CI gate: fails when a change to Cargo.lock brings in an unvetted or vulnerable crate';
 
+const FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+type Format = (typeof FORMATS)[number];
+
 export const command = () =>
   newCommand('cratewatch gate', summary)
-    .option('--base <Cargo.lock>', 'the lockfile before the change (required)')
+    .option('--base <Cargo.lock>', 'the lockfile before the change (this or --base-ref is required)')
+    .option('--base-ref <ref>', "the change's base as a git ref (e.g. origin/main): its Cargo.lock, store and cargo-metadata.json are read from git at the head Cargo.lock's place")
     .option('--head <Cargo.lock>', 'the lockfile after the change (required); its folder is read as scan reads a workspace')
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the head Cargo.lock)')
     .option('--metadata <file>', 'cargo metadata JSON of the head, for exact dependency kinds')
     .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: also fail on a vulnerability the change brings in')
     .option('--vex <file>', 'an OpenVEX document (repeatable; needs --advisory-db)', collect)
-    .option('--json', 'the verdict as JSON on stdout')
-    .option('--sarif', 'the verdict as SARIF 2.1.0 on stdout')
-    .addHelpText('after', '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store); 3 internal error.');
+    .addOption(new Option('--format <format>', 'the output: text, json, sarif (SARIF 2.1.0) or github (workflow-command annotations, then the text)').choices(FORMATS))
+    .option('--srcroot <dir>', 'the folder SARIF paths and GitHub annotations are relative to (default: the git root of the head Cargo.lock, else its folder)')
+    .option('--json', 'the same as --format json')
+    .option('--sarif', 'the same as --format sarif')
+    .addHelpText('after', '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store, a git ref or file git does not have); 3 internal error.');
+
+interface GateOptions {
+  base?: string;
+  baseRef?: string;
+  head: string;
+  store?: string;
+  metadata?: string;
+  pools?: string[];
+  advisoryDb?: string;
+  vex?: string[];
+  format: Format;
+  srcroot?: string;
+}
+
+/** The options, checked: one base, one output format (`--json`/`--sarif` are the older spellings of `--format`). */
+function options(argv: string[]): GateOptions {
+  const o = parseCommand(command(), argv).opts as Omit<GateOptions, 'format'> & { format?: Format; json?: boolean; sarif?: boolean };
+  if ((!o.base && !o.baseRef) || !o.head) throw new UsageError(`--head and one of --base and --base-ref are required\n${usage}`);
+  if (o.base && o.baseRef) throw new UsageError('choose one of --base and --base-ref');
+  const asked = new Set<Format>([...(o.format ? [o.format] : []), ...(o.json ? (['json'] as const) : []), ...(o.sarif ? (['sarif'] as const) : [])]);
+  if (asked.size > 1) throw new UsageError(`choose one output format (given: ${[...asked].join(', ')})`);
+  if (!o.advisoryDb && o.vex?.length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
+  if (o.srcroot !== undefined && !(existsSync(o.srcroot) && statSync(o.srcroot).isDirectory())) throw new UsageError(`--srcroot ${o.srcroot}: no such folder`);
+  return { ...o, head: o.head, format: [...asked][0] ?? 'text' };
+}
+
+interface Base {
+  label: string;
+  lockfile: Lockfile;
+  graph: DepGraph;
+  /** Only from git (--base-ref): the store as the base had it, to see what the change un-vets. */
+  store?: VetStore;
+  fromGit: boolean;
+}
+
+/** What one gate run judged: everything the formats print. */
+interface Verdict {
+  o: GateOptions;
+  ws: ReturnType<typeof loadWorkspace>;
+  base: Base;
+  storeDir?: string;
+  report: VetReport;
+  /** Third-party packages the change adds, upgrades or downgrades, then those it un-vets by a store edit. */
+  changed: PackageVerdict[];
+  blocking: PackageVerdict[];
+  change: (p: PackageVerdict) => string;
+  invalid: StoreProblem[];
+  advisories?: Advisory[];
+  vex: VexDocument[];
+  exposed: VexedHit[];
+  suppressed: VexedHit[];
+  vulnerable: VexedHit[];
+  fixed: AdvisoryHit[];
+  changeOf: (h: AdvisoryHit) => string;
+}
 
 export function run(argv: string[]): number {
-  const { opts } = parseCommand(command(), argv);
-  const o = opts as { base?: string; head?: string; store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; json?: boolean; sarif?: boolean };
-  const { base, head } = o;
-  if (!base || !head) throw new UsageError(`--base and --head are required\n${usage}`);
-  if (o.json && o.sarif) throw new UsageError('choose one of --json and --sarif');
-  const ws = loadWorkspace(head, o.store, o.metadata);
+  const v = judge(options(argv));
+  const { ws, o } = v;
+  const findings = () => gateFindings({ lockPath: ws.lockPath, lockText: ws.lockText, lockfile: ws.lockfile, blocking: v.blocking, change: v.change, invalid: v.invalid, storeDir: v.storeDir, exposed: v.exposed, changeOf: v.changeOf });
+  const srcroot = () => realpathSync(o.srcroot ?? gitRoot(ws.lockPath) ?? path.dirname(path.resolve(ws.lockPath)));
+  const render: Record<Format, () => string> = {
+    text: () => textReport(v).join('\n'),
+    json: () => JSON.stringify(jsonReport(v), null, 2),
+    sarif: () => JSON.stringify(sarifLog(findings(), srcroot()), null, 2),
+    github: () => [...workflowCommands(findings(), srcroot()), ...textReport(v)].join('\n'),
+  };
+  process.stdout.write(`${render[o.format]()}\n`);
+  // An invalid store is an input error (exit 2): cargo vet --locked refuses it before judging.
+  if (v.invalid.length) {
+    process.stderr.write(`${storeErrorLines(v.report, v.storeDir).join('\n')}\n`);
+    return 2;
+  }
+  return v.blocking.length || v.vulnerable.length ? 1 : 0;
+}
+
+function judge(o: GateOptions): Verdict {
+  const ws = loadWorkspace(o.head, o.store, o.metadata);
   const store = ws.store ?? (o.store ? loadStore(o.store) : undefined);
-  const baseLock = parseLockfile(read(base), base);
+  const storeDir = ws.storeDir ?? o.store;
+  let base: Base;
+  if (o.baseRef) base = { ...readGitBase(o.baseRef, ws.lockPath, storeDir, ws.metadataPath), fromGit: true };
+  else {
+    const lockfile = parseLockfile(read(o.base!), o.base!);
+    base = { label: o.base!, lockfile, graph: graphFromLockfile(lockfile), fromGit: false };
+  }
   const pools = o.pools?.length ? loadPools(o.pools) : undefined;
-  const dbDir = o.advisoryDb;
-  if (!dbDir && o.vex?.length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
-  if (dbDir) progress(`reading advisories from ${dbDir}`);
-  const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
-  const vex = advisories ? loadVex(head, o.vex ?? []) : [];
-  const before = new Set([...graphFromLockfile(baseLock).nodes.values()].map((n) => `${n.name}@${n.vetVersion}`));
-  progress(`resolving ${ws.graph.nodes.size} packages of ${head}`);
+  if (o.advisoryDb) progress(`reading advisories from ${o.advisoryDb}`);
+  const advisories = o.advisoryDb ? loadAdvisoryDb(o.advisoryDb) : undefined;
+  const vex = advisories ? loadVex(o.head, o.vex ?? []) : [];
+  const before = new Set([...base.graph.nodes.values()].map((n) => `${n.name}@${n.vetVersion}`));
+  progress(`resolving ${ws.graph.nodes.size} packages of ${o.head}`);
   const report = resolveVet({ graph: ws.graph, store }, { pools });
-  const changed = report.packages.filter((p) => p.thirdParty && !before.has(`${p.name}@${p.vetVersion}`));
+  const unvetted = unvettedByStoreChange(base, pools, report.packages, before);
+  const changed = [...report.packages.filter((p) => p.thirdParty && !before.has(`${p.name}@${p.vetVersion}`)), ...report.packages.filter((p) => unvetted.has(p.id))];
+  const changeKind = changeKinds(base.lockfile);
+  const blocking = failures(report).filter((p) => changed.includes(p));
+  const change = (p: PackageVerdict) => (unvetted.has(p.id) ? 'no longer vetted' : changeKind(p.name, p.version));
+  // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
+  const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
+  const headHits = advisories ? matchLockfile(advisories, ws.lockfile) : [];
+  const vexed = applyVex(headHits.filter(brought), vex);
+  const exposed = inReadingOrder(vexed.exposed); // vulnerabilities first, most severe first
+  const stillHit = new Set(headHits.map(hitKey));
+  const fixed = advisories ? dedupe(matchLockfile(advisories, base.lockfile).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
+  return {
+    o, ws, base, storeDir, report, changed, blocking, change,
+    invalid: report.conclusion === 'fail (store)' ? report.store!.reported : [],
+    advisories, vex, exposed, suppressed: vexed.suppressed, fixed,
+    vulnerable: exposed.filter((h) => h.advisory.informational === undefined),
+    changeOf: (h) => changeKind(h.package.name, h.package.version),
+  };
+}
+
+/** added: base had no version of the crate; downgraded: every version base had is newer; else upgraded. */
+function changeKinds(base: Lockfile): (name: string, version: string) => 'added' | 'upgraded' | 'downgraded' {
   const baseVersions = new Map<string, string[]>();
-  for (const p of baseLock.packages) baseVersions.set(p.name, [...(baseVersions.get(p.name) ?? []), p.version]);
-  // added: base had no version of the crate; downgraded: every version base had is newer; else upgraded.
-  const changeKind = (name: string, version: string): 'added' | 'upgraded' | 'downgraded' => {
+  for (const p of base.packages) baseVersions.set(p.name, [...(baseVersions.get(p.name) ?? []), p.version]);
+  return (name, version) => {
     const had = baseVersions.get(name);
     if (!had) return 'added';
     try {
@@ -62,55 +172,65 @@ export function run(argv: string[]): number {
       return 'upgraded'; // a version string semver refuses: said as a change all the same
     }
   };
-  const blocking = failures(report).filter((p) => changed.includes(p));
-  const change = (p: PackageVerdict) => changeKind(p.name, p.version);
-  const storeDir = ws.storeDir ?? o.store;
-  const invalid = report.conclusion === 'fail (store)' ? report.store!.reported : [];
-  // RustSec on what the change brings in; and what it fixes: a hit in base that head no longer has.
-  const brought = (h: AdvisoryHit) => !before.has(`${h.package.name}@${vetVersionOf(h.package)}`);
-  const headHits = advisories ? matchLockfile(advisories, ws.lockfile) : [];
-  const vexed = applyVex(headHits.filter(brought), vex);
-  const exposed = inReadingOrder(vexed.exposed); // vulnerabilities first, most severe first
-  const suppressed = vexed.suppressed;
-  const vulnerable = exposed.filter((h) => h.advisory.informational === undefined);
-  const stillHit = new Set(headHits.map(hitKey));
-  const fixed = advisories ? dedupe(matchLockfile(advisories, baseLock).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
-  const changeOf = (h: AdvisoryHit) => changeKind(h.package.name, h.package.version);
-  // Each range apart (`>= 1.13.3 or >= 1.11.5, < 1.12.0`): a comma joins the bounds of one range.
-  const patched = (h: AdvisoryHit) => describeRanges(patchedRanges(h.advisory));
+}
 
-  if (o.sarif) {
-    process.stdout.write(`${JSON.stringify(sarif(ws.lockPath, ws.lockText, blocking, change, invalid, storeDir, exposed, changeOf), null, 2)}\n`);
-  } else if (o.json) {
-    process.stdout.write(
-      `${JSON.stringify({ base, head, store: storeDir ?? null, conclusion: report.conclusion, storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null, changed: changed.map((p) => ({ id: p.id, change: change(p), status: p.status })), blocking, ...(advisories ? { advisories: exposed.map((h) => ({ ...hitJson(h), change: changeOf(h), patched: h.advisory.versions.patched })), suppressedByVex: suppressed.map((h) => ({ ...hitJson(h), change: changeOf(h) })), fixedAdvisories: fixed.map((h) => ({ id: h.advisory.id, package: h.package.id, title: h.advisory.title })), vexDocuments: vex.map((d) => d.file) } : {}) }, null, 2)}\n`,
-    );
-  } else {
-    const out = invalid.length ? ['(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)'] : [];
-    out.push(`${changed.length} third-party packages added or upgraded; ${blocking.length} not vetted`);
-    for (const p of changed) out.push(`  ${p.status === 'unvetted' || p.status === 'violation' ? 'FAIL' : 'ok  '} ${change(p)} ${p.id}: ${p.status}`);
-    if (blocking.length) out.push('', 'To pass:');
-    for (const p of blocking) out.push(describeFailure(p));
-    if (advisories) {
-      out.push('', `RustSec on what the change brings in: ${vulnerable.length} vulnerabilities, ${exposed.length - vulnerable.length} informational${vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
-      for (const h of exposed) {
-        const [first, ...rest] = hitLines(h, `  ${h.advisory.informational === undefined ? 'FAIL' : 'warn'} ${changeOf(h)} `);
-        out.push(`${first}${h.advisory.informational === undefined ? ` — patched: ${patched(h)}` : ''}`, ...rest);
-      }
-      if (suppressed.length) {
-        out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
-        for (const h of suppressed) out.push(...hitLines(h));
-      }
-      if (fixed.length) out.push('', `Fixed by this change: ${fixed.map((h) => `${h.advisory.id} (${h.package.id})`).join(', ')}`);
-    }
-    process.stdout.write(`${out.join('\n')}\n`);
+function textReport(v: Verdict): string[] {
+  const { exposed, suppressed, changeOf } = v;
+  const out = v.invalid.length ? ['(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)'] : [];
+  out.push(`${v.changed.length - v.changed.filter((p) => v.change(p) === 'no longer vetted').length} third-party packages added or upgraded; ${v.blocking.length} not vetted`);
+  for (const p of v.changed) out.push(`  ${p.status === 'unvetted' || p.status === 'violation' ? 'FAIL' : 'ok  '} ${v.change(p)} ${p.id}: ${p.status}`);
+  if (v.blocking.length) out.push('', 'To pass:');
+  for (const p of v.blocking) out.push(describeFailure(p));
+  if (!v.advisories) return out;
+  out.push('', `RustSec on what the change brings in: ${v.vulnerable.length} vulnerabilities, ${exposed.length - v.vulnerable.length} informational${v.vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
+  for (const h of exposed) {
+    const [first, ...rest] = hitLines(h, `  ${h.advisory.informational === undefined ? 'FAIL' : 'warn'} ${changeOf(h)} `);
+    // Each range apart (`>= 1.13.3 or >= 1.11.5, < 1.12.0`): a comma joins the bounds of one range.
+    out.push(`${first}${h.advisory.informational === undefined ? ` — patched: ${describeRanges(patchedRanges(h.advisory))}` : ''}`, ...rest);
   }
-  // An invalid store is an input error (exit 2): cargo vet --locked refuses it before judging.
-  if (invalid.length) {
-    process.stderr.write(`${storeErrorLines(report, storeDir).join('\n')}\n`);
-    return 2;
+  if (suppressed.length) {
+    out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
+    for (const h of suppressed) out.push(...hitLines(h));
   }
-  return blocking.length || vulnerable.length ? 1 : 0;
+  if (v.fixed.length) out.push('', `Fixed by this change: ${v.fixed.map((h) => `${h.advisory.id} (${h.package.id})`).join(', ')}`);
+  return out;
+}
+
+function jsonReport(v: Verdict) {
+  const { report, changeOf } = v;
+  return {
+    base: v.base.label,
+    head: v.o.head,
+    ...(v.base.fromGit ? { baseRef: v.o.baseRef } : {}),
+    store: v.storeDir ?? null,
+    conclusion: report.conclusion,
+    storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null,
+    changed: v.changed.map((p) => ({ id: p.id, change: v.change(p), status: p.status })),
+    blocking: v.blocking,
+    ...(v.advisories
+      ? {
+          advisories: v.exposed.map((h) => ({ ...hitJson(h), change: changeOf(h), patched: h.advisory.versions.patched })),
+          suppressedByVex: v.suppressed.map((h) => ({ ...hitJson(h), change: changeOf(h) })),
+          fixedAdvisories: v.fixed.map((h) => ({ id: h.advisory.id, package: h.package.id, title: h.advisory.title })),
+          vexDocuments: v.vex.map((d) => d.file),
+        }
+      : {}),
+  };
+}
+
+/**
+ * With the base's own store (--base-ref), a crate base already locked that its store vetted and
+ * the head's store no longer does (an audit or exemption removed, a violation added) is this
+ * change's doing too: the ids of those head verdicts. Empty without a base store, or when the
+ * base store is one cargo-vet refuses (nothing was vetted there to lose).
+ */
+function unvettedByStoreChange(base: Base, pools: NonNullable<Parameters<typeof resolveVet>[1]>['pools'], head: PackageVerdict[], before: Set<string>): Set<string> {
+  if (!base.store) return new Set();
+  const was = resolveVet({ graph: base.graph, store: base.store }, { pools });
+  if (was.conclusion === 'fail (store)') return new Set();
+  const failing = (p: PackageVerdict) => p.status === 'unvetted' || p.status === 'violation';
+  const vettedBefore = new Set(was.packages.filter((p) => p.thirdParty && !failing(p)).map((p) => `${p.name}@${p.vetVersion}`));
+  return new Set(head.filter((p) => p.thirdParty && failing(p) && before.has(`${p.name}@${p.vetVersion}`) && vettedBefore.has(`${p.name}@${p.vetVersion}`)).map((p) => p.id));
 }
 
 /** A hit as (advisory, crate name): what "the same advisory on the same crate" means across base and head. */
@@ -127,71 +247,3 @@ function dedupe(hits: AdvisoryHit[]): AdvisoryHit[] {
   });
 }
 
-function sarif(
-  lockPath: string,
-  lockText: string,
-  blocking: PackageVerdict[],
-  change: (p: PackageVerdict) => string,
-  invalid: StoreProblem[],
-  storeDir: string | undefined,
-  hits: VexedHit[],
-  changeOf: (h: AdvisoryHit) => string,
-) {
-  const uri = (f: string) => path.relative(process.cwd(), f).split(path.sep).join('/');
-  const lines = lockText.split('\n');
-  const lineOf = (p: { name: string; version: string }) => {
-    for (let i = 0; i < lines.length - 1; i++) if (lines[i] === `name = "${p.name}"` && lines[i + 1] === `version = "${p.version}"`) return i + 1;
-    return 1;
-  };
-  return {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'cratewatch',
-            informationUri: 'https://mozilla.github.io/cargo-vet/',
-            rules: [
-              { id: 'unvetted-crate', shortDescription: { text: 'A crate added or upgraded that no trusted audit vets' } },
-              { id: 'audit-violation', shortDescription: { text: 'A crate version that a trusted audit marks as a violation' } },
-              { id: 'invalid-store', shortDescription: { text: 'A cargo-vet store that cargo vet --locked refuses before resolving' } },
-              { id: 'vulnerable-crate', shortDescription: { text: 'A crate version added or upgraded to that a RustSec vulnerability affects' } },
-              { id: 'informational-advisory', shortDescription: { text: 'A crate version added or upgraded to that a RustSec informational advisory (unmaintained, unsound, notice) names' } },
-            ],
-          },
-        },
-        results: [
-          ...invalid.map((p) => {
-            const l = problemLocation(p, storeDir);
-            return {
-              ruleId: 'invalid-store',
-              level: 'error',
-              message: { text: `${p.table}${p.key ? `, ${p.key}` : ''}: ${p.message}` },
-              locations: [{ physicalLocation: { artifactLocation: { uri: uri(l.file) }, region: { startLine: l.line } } }],
-              partialFingerprints: { storeProblem: `${p.code}:${p.table}:${p.subject}` },
-            };
-          }),
-          ...blocking.map((p) => ({
-          ruleId: p.status === 'violation' ? 'audit-violation' : 'unvetted-crate',
-          level: 'error',
-          message: {
-            text: `${p.id} (${change(p)}) is not vetted for ${p.missing.join(', ')}.${p.suggestion ? ` Fix: ${p.suggestion.command}` : ''}`,
-          },
-          locations: [{ physicalLocation: { artifactLocation: { uri: uri(lockPath) }, region: { startLine: lineOf(p) } } }],
-          partialFingerprints: { package: p.id },
-          })),
-          ...hits.map((h) => ({
-            ruleId: h.advisory.informational === undefined ? 'vulnerable-crate' : 'informational-advisory',
-            level: h.advisory.informational === undefined ? 'error' : 'warning',
-            message: {
-              text: `${h.package.id} (${changeOf(h)}): ${h.advisory.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}.${h.advisory.informational === undefined ? ` Patched: ${h.advisory.versions.patched.join(', ') || 'none'}.` : ''}${h.vex ? ` VEX ${h.vex.statement.status} (${h.vex.document.file}).` : ''} https://rustsec.org/advisories/${h.advisory.id}.html`,
-            },
-            locations: [{ physicalLocation: { artifactLocation: { uri: uri(lockPath) }, region: { startLine: lineOf(h.package) } } }],
-            partialFingerprints: { advisory: `${h.advisory.id}:${h.package.id}` },
-          })),
-        ],
-      },
-    ],
-  };
-}
