@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyVex, cycloneDxDocument, matchLockfile, resolveVet, shortestPathsFromMembers } from '@cratewatch/shared';
+import { applyVex, cycloneDxDocument, inReadingOrder, matchLockfile, resolveVet, shortestPathsFromMembers } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { loadAdvisoryDb, loadPools, loadVex, loadWorkspace, progress, storeErrorLines, UsageError, type Workspace } from '../io.js';
 
@@ -53,7 +53,7 @@ export function run(argv: string[]): number {
     report,
     store: ws.store,
     pools,
-    hits: vexed ? [...vexed.exposed, ...vexed.suppressed] : undefined,
+    hits: vexed ? inReadingOrder([...vexed.exposed, ...vexed.suppressed]) : undefined, // vulnerabilities first, most severe first
     paths: shortestPathsFromMembers(ws.lockfile),
     tool: { name: 'cratewatch', version },
     timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
