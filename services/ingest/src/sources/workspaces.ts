@@ -3,7 +3,7 @@
  * `supply-chain/` store, `cargo-metadata.json` and the VEX documents — OpenVEX `vex.json` /
  * `*.openvex.json`, CycloneDX `*.vex.json` / `*.vex.xml`, CSAF `*.csaf.json` — beside it) becomes one
  * `org.workspaces` event. Workspaces come from the command line, or from a watched
- * folder where each `<id>.lock` file or each `<id>/Cargo.lock` folder is one workspace.
+ * folder where each `<id>.lock` file or each `<id>/` folder with a Cargo.lock or an SBOM is one workspace.
  * An unchanged workspace (same content hash as in the checkpoint) is not sent again.
  */
 import { createHash } from 'node:crypto';
@@ -35,7 +35,7 @@ export interface WorkspaceFiles {
   /** `cargo metadata --format-version 1 --all-features` output (JSON text), when the workspace ships it: edge kinds. */
   metadata?: string;
   /**
-   * The workspace's OpenVEX documents as text (`name`: the file name beside Cargo.lock, see
+   * The workspace's VEX documents as text (`name`: the file name beside Cargo.lock, see
    * shared `isVexDocumentFileName`), sorted by name.
    */
   vex?: { name: string; text: string }[];
