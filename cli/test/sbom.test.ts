@@ -202,6 +202,27 @@ describe('cratewatch sbom', () => {
   });
 });
 
+describe('cargo metadata beside', () => {
+  it('gives an SBOM folder exact dependency kinds, and sbom the path packages\' folders', () => {
+    const d = sbomWorkspace('kinds', 'bom.xml', XML);
+    const pkg = (name: string, version: string, source?: string) => ({ id: `${name} ${version} (${source ?? 'path+file:///w/app'})`, name, version, source: source ?? null, manifest_path: source ? `/home/u/.cargo/registry/${name}/Cargo.toml` : '/w/app/Cargo.toml' });
+    const [app, foo, bar] = [pkg('app', '0.1.0'), pkg('foo', '1.1.0', CRATES), pkg('bar', '2.0.0', CRATES)];
+    const metadata = {
+      packages: [app, foo, bar],
+      workspace_members: [app.id],
+      workspace_root: '/w/app',
+      resolve: { nodes: [{ id: app.id, deps: [{ pkg: foo.id, dep_kinds: [{ kind: 'dev' }] }, { pkg: bar.id, dep_kinds: [{ kind: null }] }] }, { id: foo.id, deps: [] }, { id: bar.id, deps: [] }] },
+    };
+    writeFileSync(path.join(d, 'cargo-metadata.json'), JSON.stringify(metadata));
+    const j = JSON.parse(cratewatch('scan', d, '--json').stdout);
+    expect(j).toMatchObject({ kindsKnown: true, metadata: path.join(d, 'cargo-metadata.json') });
+    expect(j.unvetted.map((u: { id: string; missing: string[] }) => [u.id, u.missing])).toEqual([['foo@1.1.0', ['safe-to-run']]]); // dev-only: safe-to-run
+    const doc = JSON.parse(cratewatch('sbom', d).stdout);
+    expect(doc.metadata.component.purl).toBe('pkg:cargo/app@0.1.0?download_url=file%3A%2F%2F.');
+    expect(validateCycloneDx(doc)).toEqual([]);
+  });
+});
+
 describe.skipIf(!existsSync(projects))('real workspaces: sbom then scan the SBOM gives what scan of the Cargo.lock gives', () => {
   it.each(['libprio-rs', 'ariel-os'])('%s', (name) => {
     const src = path.join(projects, name);
