@@ -4,12 +4,13 @@ import path from 'node:path';
 import {
   graphForLockfile,
   graphFromLockfile,
-  isVexFileName,
+  isSbomFileName,
+  isVexDocumentFileName,
   parseAdvisory,
-  parseVexDocument,
+  parseVexFile,
   parseAuditsFile,
+  parseWorkspaceLock,
   readStore,
-  parseLockfile,
   type Advisory,
   type AuditsFile,
   type DepGraph,
@@ -45,6 +46,7 @@ export function read(file: string): string {
 }
 
 export interface Workspace {
+  /** The file the locked packages were read from: a Cargo.lock, or a CycloneDX SBOM. */
   lockPath: string;
   lockText: string;
   lockfile: Lockfile;
@@ -59,7 +61,7 @@ export interface Workspace {
 export const METADATA_FILE = 'cargo-metadata.json';
 
 /**
- * `<workspace dir | Cargo.lock>`, its `supply-chain/` (or `--store`), and its dependency kinds: the
+ * `<workspace dir | Cargo.lock | CycloneDX SBOM>` (a folder: `lockfileIn`), its `supply-chain/` (or `--store`), and its dependency kinds: the
  * `--metadata` JSON, else the `cargo-metadata.json` beside the lockfile (a folder, or a file named
  * Cargo.lock, as for VEX files), else none (the Cargo.lock's edges, of unknown kind). Metadata from
  * another lockfile is refused, naming both files.
@@ -68,11 +70,11 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
   if (!existsSync(target)) throw new UsageError(`${target}: no such file or directory`);
   const isDir = statSync(target).isDirectory();
   const dir = isDir ? target : path.dirname(target);
-  const lockPath = isDir ? path.join(target, 'Cargo.lock') : target;
+  const lockPath = isDir ? lockfileIn(target) : target;
   const lockText = read(lockPath);
-  const lockfile = parseLockfile(lockText, lockPath);
+  const lockfile = parseWorkspaceLock(lockText, lockPath);
   const beside = path.join(dir, METADATA_FILE);
-  const metadataPath = metadataArg ?? ((isDir || path.basename(target) === 'Cargo.lock') && existsSync(beside) ? beside : undefined);
+  const metadataPath = metadataArg ?? (readsBeside(target, isDir) && existsSync(beside) ? beside : undefined);
   let graph: DepGraph;
   if (metadataPath !== undefined) {
     let meta: unknown;
@@ -88,6 +90,22 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
   return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir, ...(metadataPath !== undefined ? { metadataPath } : {}) };
 }
 
+/**
+ * Where a workspace folder's packages are read from: its `Cargo.lock` when it has one (the SBOM is
+ * made from it and may be older), else its one CycloneDX SBOM (`bom.json`, `bom.xml`, `*.cdx.json`,
+ * `*.cdx.xml`); several SBOMs and no Cargo.lock is an input error naming them.
+ */
+export function lockfileIn(dir: string): string {
+  const lock = path.join(dir, 'Cargo.lock');
+  if (existsSync(lock)) return lock;
+  const sboms = readdirSync(dir).filter((n) => isSbomFileName(n) && statSync(path.join(dir, n)).isFile()).sort();
+  if (sboms.length > 1) throw new UsageError(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): name the one to read`);
+  return sboms.length === 1 ? path.join(dir, sboms[0]!) : lock;
+}
+
+/** The files beside the packages' source belong to the workspace when it is a folder, a Cargo.lock or an SBOM named as CycloneDX names them. */
+const readsBeside = (target: string, isDir: boolean): boolean => isDir || path.basename(target) === 'Cargo.lock' || isSbomFileName(path.basename(target));
+
 export function loadStore(dir: string): VetStore {
   const f = (n: string) => path.join(dir, n);
   if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
@@ -96,17 +114,19 @@ export function loadStore(dir: string): VetStore {
 }
 
 /**
- * The workspace's OpenVEX documents: the `vex.json` and `<name>.openvex.json` files beside its
- * Cargo.lock (as ingest reads them: when `target` is the folder or a file named Cargo.lock), in
- * file-name order, then each `--vex FILE` in the order given (a file named both ways is read once).
+ * The workspace's VEX documents (OpenVEX, CycloneDX VEX, CSAF VEX: shared `parseVexFile`): the
+ * `vex.json`, `<name>.openvex.json`, `<name>.vex.json`, `<name>.vex.xml` and `<name>.csaf.json` files
+ * beside its Cargo.lock or SBOM (as ingest reads them: when `target` is the folder, a file named
+ * Cargo.lock or an SBOM file name), in file-name order, then each `--vex FILE` in the order given
+ * (a file named both ways is read once).
  * The order only breaks ties between statements of the same instant (shared `vexStatementFor`).
  */
 export function loadVex(target: string, files: string[]): VexDocument[] {
   const found: string[] = [];
   const isDir = existsSync(target) && statSync(target).isDirectory();
-  if (isDir || path.basename(target) === 'Cargo.lock') {
+  if (readsBeside(target, isDir)) {
     const dir = isDir ? target : path.dirname(target);
-    for (const name of readdirSync(dir).filter(isVexFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const name of readdirSync(dir).filter(isVexDocumentFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (statSync(path.join(dir, name)).isFile()) found.push(path.join(dir, name));
     }
   }
@@ -114,7 +134,7 @@ export function loadVex(target: string, files: string[]): VexDocument[] {
     if (!existsSync(f)) throw new UsageError(`--vex ${f}: no such file`);
     if (!found.some((g) => path.resolve(g) === path.resolve(f))) found.push(f);
   }
-  return found.map((f) => parseVexDocument(read(f), f));
+  return found.map((f) => parseVexFile(read(f), f));
 }
 
 /**

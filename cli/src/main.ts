@@ -12,6 +12,7 @@ import { HelpShown } from './args.js';
 import * as certify from './commands/certify.js';
 import * as gate from './commands/gate.js';
 import * as query from './commands/query.js';
+import * as sbom from './commands/sbom.js';
 import * as scan from './commands/scan.js';
 import { setQuiet, UsageError } from './io.js';
 
@@ -24,7 +25,7 @@ interface CommandModule {
   summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, CommandModule> = { scan, gate, query, certify };
+export const commands: Record<string, CommandModule> = { scan, gate, query, certify, sbom };
 
 export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
 

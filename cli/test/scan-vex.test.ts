@@ -149,7 +149,8 @@ describe('cratewatch scan --vex', () => {
     rmSync(path.join(ws, 'vex.json'));
     const csaf = path.join(dir, 'csaf.json');
     writeFileSync(csaf, JSON.stringify({ document: { category: 'csaf_vex' } }));
-    expect(cratewatch('scan', ws, '--vex', csaf).stderr).toContain(`${csaf}, field \`document.category\`: a CSAF document ("csaf_vex"): only OpenVEX documents are read`);
+    // A CSAF document is read as CSAF VEX now (test/sbom.test.ts): one without its tracking is refused, named.
+    expect(cratewatch('scan', ws, '--vex', csaf).stderr).toContain(`${csaf}, field \`document.tracking\`: is required`);
     const missing = cratewatch('scan', ws, '--vex', path.join(dir, 'nope.json'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`--vex ${path.join(dir, 'nope.json')}: no such file`);

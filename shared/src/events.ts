@@ -91,6 +91,11 @@ export const VexJustificationSchema = z.enum([
 export const VexStatementSchema = z.object({
   /** Position in the document's `statements`, to name it (`vex.json statements[2]`). */
   index: z.number().int().min(0),
+  /**
+   * Where the statement was read when the document is no OpenVEX one (whose statements are
+   * `statements[index]`): `vulnerabilities[2]` of a CycloneDX VEX, `vulnerabilities[0].product_status.fixed[1]` of a CSAF one.
+   */
+  path: z.string().optional(),
   vulnerability: z.object({ name: z.string().optional(), id: z.string().optional(), aliases: z.array(z.string()) }),
   /** `purls`: the product's `@id` when it is a purl, and `identifiers.purl`; `subcomponents`: theirs. */
   products: z.array(z.object({ id: z.string().optional(), purls: z.array(z.string()), subcomponents: z.array(z.string()) })),

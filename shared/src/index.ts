@@ -14,3 +14,8 @@ export * from './query-policy.js';
 export * from './access.js';
 export * from './deppath.js';
 export * from './advisoryfacts.js';
+export * from './json.js';
+export * from './csaf.js';
+export * from './vexfile.js';
+export * from './lockinput.js';
+export * from './cyclonedx/index.js';

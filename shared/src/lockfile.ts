@@ -114,12 +114,7 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
     list.push(p);
     byName.set(p.name, list);
   }
-  // Two packages may share name and version (a crates.io crate and a git fork of it): only then
-  // does the id carry the source, so that ids stay short and stable in the common case.
-  const idOf = (p: LockedPackage): string =>
-    byName.get(p.name)!.filter((q) => q.version === p.version).length > 1
-      ? `${packageId(p.name, p.version)} (${p.source?.split('#')[0] ?? 'path'})`
-      : packageId(p.name, p.version);
+  const idOf = lockedIdRule(packages);
   for (const [i, p] of packages.entries()) {
     p.id = idOf(p);
     p.dependencies = p.rawDeps.map((d, j) => {
@@ -197,4 +192,16 @@ function refuseDuplicates(packages: { name: string; version: string; source?: st
       field: `package[${i}]`,
     });
   });
+}
+
+/**
+ * The id rule of every locked package, for any reader of locked packages (a Cargo.lock, a
+ * CycloneDX SBOM): `name@version`; two packages may share name and version (a crates.io crate and a
+ * git fork of it), and only then does the id carry the source (without a git `#commit`), so that
+ * ids stay short and stable in the common case.
+ */
+export function lockedIdRule(packages: readonly { name: string; version: string }[]): (p: { name: string; version: string; source?: string }) => string {
+  const count = new Map<string, number>();
+  for (const p of packages) count.set(packageId(p.name, p.version), (count.get(packageId(p.name, p.version)) ?? 0) + 1);
+  return (p) => ((count.get(packageId(p.name, p.version)) ?? 0) > 1 ? `${packageId(p.name, p.version)} (${p.source?.split('#')[0] ?? 'path'})` : packageId(p.name, p.version));
 }

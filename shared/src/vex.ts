@@ -35,6 +35,17 @@ export const suppresses = (status: VexStatus): boolean => status === 'not_affect
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * A VEX timestamp as statements are ordered by: an RFC 3339 date-time, written with `T` and `Z`
+ * (`2024-05-01 12:00:00z` → `2024-05-01T12:00:00Z`); undefined when it is not one. Every VEX
+ * reader (OpenVEX, CycloneDX, CSAF) normalises through it, so their statements order alike.
+ */
+export function vexTime(v: string): string | undefined {
+  const t = v.trim();
+  if (!RFC3339.test(t) || Number.isNaN(Date.parse(t))) return undefined;
+  return t.replace(' ', 'T').replace('t', 'T').replace(/z$/, 'Z');
+}
+
 /** Reads an OpenVEX document from its JSON text. `file` names it in errors and in the result. */
 export function parseVexDocument(text: string, file: string): VexDocument {
   let doc: unknown;
@@ -73,8 +84,7 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
   const time = (o: Record<string, unknown>, key: string, path: string): string | undefined => {
     const v = str(o, key, path);
     if (v === undefined) return undefined;
-    if (!RFC3339.test(v.trim()) || Number.isNaN(Date.parse(v.trim()))) fail(path, `expected an RFC 3339 date-time such as 2024-05-01T12:00:00Z, got ${JSON.stringify(v)}`);
-    return v.trim().replace(' ', 'T').replace('t', 'T').replace(/z$/, 'Z');
+    return vexTime(v) ?? fail(path, `expected an RFC 3339 date-time such as 2024-05-01T12:00:00Z, got ${JSON.stringify(v)}`);
   };
   const docTime = time(doc, 'timestamp', 'timestamp');
   const statements = doc.statements;
@@ -363,5 +373,5 @@ export function vexWhy(m: VexMatch): { signal: string; contribution: number; det
         ? [s.actionStatement, s.impactStatement, s.statusNotes]
         : [s.impactStatement, s.statusNotes, s.actionStatement];
   const said = reasons.filter(Boolean).join(': ') || s.status.replace('_', ' ');
-  return { signal: `vex.${s.status}`, contribution: 0, detail: `${said} (${m.document.file} statements[${s.index}], ${s.timestamp})` };
+  return { signal: `vex.${s.status}`, contribution: 0, detail: `${said} (${m.document.file} ${s.path ?? `statements[${s.index}]`}, ${s.timestamp})` };
 }

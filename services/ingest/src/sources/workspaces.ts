@@ -1,15 +1,16 @@
 /**
- * Org workspace source: a `Cargo.lock` (with the `supply-chain/` store, `cargo-metadata.json` and
- * the OpenVEX documents `vex.json` / `*.openvex.json` beside it when there are) becomes one
+ * Org workspace source: a `Cargo.lock` or, in a folder without one, a CycloneDX SBOM (with the
+ * `supply-chain/` store, `cargo-metadata.json` and the VEX documents — OpenVEX `vex.json` /
+ * `*.openvex.json`, CycloneDX `*.vex.json` / `*.vex.xml`, CSAF `*.csaf.json` — beside it) becomes one
  * `org.workspaces` event. Workspaces come from the command line, or from a watched
- * folder where each `<id>.lock` file or each `<id>/Cargo.lock` folder is one workspace.
+ * folder where each `<id>.lock` file or each `<id>/` folder with a Cargo.lock or an SBOM is one workspace.
  * An unchanged workspace (same content hash as in the checkpoint) is not sent again.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { FormatError, TOPICS, dlqTopic, encodeEvent, isVexFileName, parseLockfile, parseVexDocument, workspaceEvent } from '@cratewatch/shared';
+import { FormatError, TOPICS, dlqTopic, encodeEvent, isSbomFileName, isVexDocumentFileName, parseVexFile, parseWorkspaceLock, workspaceEvent } from '@cratewatch/shared';
 import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 export interface WorkspaceRef {
@@ -34,8 +35,8 @@ export interface WorkspaceFiles {
   /** `cargo metadata --format-version 1 --all-features` output (JSON text), when the workspace ships it: edge kinds. */
   metadata?: string;
   /**
-   * The workspace's OpenVEX documents as text (`name`: the file name beside Cargo.lock, see
-   * shared `isVexFileName`), sorted by name.
+   * The workspace's VEX documents as text (`name`: the file name beside Cargo.lock, see
+   * shared `isVexDocumentFileName`), sorted by name.
    */
   vex?: { name: string; text: string }[];
   checksum: string;
@@ -67,8 +68,8 @@ const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock:
 /** Reads a workspace from disk: its lockfile, its store and its cargo metadata when present, and a hash over all of it. */
 export function readWorkspaceFiles(path: string): WorkspaceFiles {
   const isDir = statSync(path).isDirectory();
-  const lockPath = isDir ? join(path, 'Cargo.lock') : path;
-  if (!existsSync(lockPath)) throw new Error(`${lockPath}: no Cargo.lock there`);
+  const lockPath = isDir ? lockSourceIn(path) : path;
+  if (!existsSync(lockPath)) throw new Error(`${lockPath}: no Cargo.lock (nor CycloneDX SBOM) there`);
   const lockText = readFileSync(lockPath, 'utf8');
   const dir = isDir ? path : join(lockPath, '..');
   let store: WorkspaceFiles['store'];
@@ -84,8 +85,8 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
   // VEX files beside a `Cargo.lock` (the folder's, or one given by path); not beside the lone
   // `<id>.lock` files of a watched folder, where every workspace would share them.
   const vex =
-    basename(lockPath) === 'Cargo.lock'
-      ? sortVex(readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isVexFileName(e.name)).map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })))
+    basename(lockPath) === 'Cargo.lock' || isSbomFileName(lockPath)
+      ? sortVex(readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isVexDocumentFileName(e.name)).map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })))
       : [];
   return {
     lockPath,
@@ -95,6 +96,19 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
     ...(vex.length ? { vex } : {}),
     checksum: workspaceChecksum(lockText, store, metadata, vex),
   };
+}
+
+/**
+ * A workspace folder's packages come from its `Cargo.lock`, else from its one CycloneDX SBOM
+ * (`bom.json`, `bom.xml`, `*.cdx.json`, `*.cdx.xml`, as the CLI reads a folder); several SBOMs and no
+ * Cargo.lock cannot be told apart and are refused.
+ */
+export function lockSourceIn(dir: string): string {
+  const lock = join(dir, 'Cargo.lock');
+  if (existsSync(lock)) return lock;
+  const sboms = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isSbomFileName(e.name)).map((e) => e.name).sort();
+  if (sboms.length > 1) throw new Error(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): keep one`);
+  return sboms.length === 1 ? join(dir, sboms[0]!) : lock;
 }
 
 export class WorkspaceSource {
@@ -135,9 +149,9 @@ export class WorkspaceSource {
     }
     let value: string;
     // A file beside the lockfile, named as the lockfile's path names it (folder, git commit, endpoint).
-    const besideLock = (name: string) => `${files.lockPath.replace(/Cargo\.lock$/, '')}${name}`;
+    const besideLock = (name: string) => (isSbomFileName(files.lockPath) ? join(dirname(files.lockPath), name) : `${files.lockPath.replace(/Cargo\.lock$/, '')}${name}`);
     try {
-      const lock = parseLockfile(files.lockText, files.lockPath);
+      const lock = parseWorkspaceLock(files.lockText, files.lockPath);
       const metadataFile = besideLock(METADATA_FILE);
       let metadata: unknown;
       if (files.metadata !== undefined) {
@@ -149,7 +163,7 @@ export class WorkspaceSource {
       }
       // A bad VEX file refuses the whole event, as a bad Cargo.lock does: the last good event (with
       // the statements it had) stays the truth rather than a workspace whose suppressions vanished.
-      const vex = sortVex(files.vex ?? []).map((v) => parseVexDocument(v.text, besideLock(v.name)));
+      const vex = sortVex(files.vex ?? []).map((v) => parseVexFile(v.text, besideLock(v.name)));
       value = encodeEvent(
         TOPICS.workspaces,
         workspaceEvent({
@@ -204,14 +218,14 @@ export class WorkspaceSource {
     return { sent, failed, complete: true };
   }
 
-  /** Every workspace in a watched folder: `<id>.lock` files and `<id>/Cargo.lock` folders. */
+  /** Every workspace in a watched folder: `<id>.lock` files, and `<id>/` folders with a Cargo.lock or a CycloneDX SBOM. */
   static discover(dir: string, org: string, team?: string): WorkspaceRef[] {
     const refs: WorkspaceRef[] = [];
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isFile() && e.name.endsWith('.lock')) refs.push({ id: basename(e.name, '.lock'), org, ...(team ? { team } : {}), path: p });
-      else if (e.isDirectory() && existsSync(join(p, 'Cargo.lock'))) refs.push({ id: e.name, org, ...(team ? { team } : {}), path: p });
+      else if (e.isDirectory() && (existsSync(join(p, 'Cargo.lock')) || readdirSync(p).some(isSbomFileName))) refs.push({ id: e.name, org, ...(team ? { team } : {}), path: p });
     }
     return refs.sort((a, b) => a.id.localeCompare(b.id));
   }
