@@ -14,3 +14,4 @@ export * from './query-policy.js';
 export * from './access.js';
 export * from './deppath.js';
 export * from './advisoryfacts.js';
+export * from './deny/index.js';
