@@ -24,7 +24,7 @@ export interface DenyReport {
   config: string;
   /** Per check: run, not run because deny.toml has no such section, or (licenses) not run for lack of cargo metadata. */
   checks: Record<DenyCheck, CheckState>;
-  /** Licenses, then bans, then sources; each in crate order. */
+  /** Licenses, then bans, then sources; within a check, per kind of finding, in crate order (name, then version). */
   findings: DenyFinding[];
   /** Keys of deny.toml that are not supported (or not read), one each. */
   warnings: ConfigWarning[];
