@@ -68,7 +68,8 @@ export function overview(f: ScanFacts) {
     // What fails cargo vet: unvetted packages and violation conflicts (counted again apart), as the text says it.
     unvetted: f.unvetted.length,
     violationConflicts: s.violation,
-    deny: f.deny ? { errors: denied, warnings: f.deny.findings.length - denied } : null,
+    // Only when a deny.toml was read: without one the overview is what it was.
+    ...(f.deny ? { deny: { errors: denied, warnings: f.deny.findings.length - denied } } : {}),
     coverage: { thirdParty: s.thirdParty, vettedOrExempted: covered, percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100 },
   };
 }
