@@ -57,7 +57,11 @@ function denied(p: DenyPackage, cfg: BansConfig, dependents: DenyPackage[]): Den
     for (const ban of cfg.deny) {
       if (ban.denyMultipleVersions || !specMatches(ban.spec, p)) continue;
       if (ban.wrappers && dependents.length > 0 && dependents.every((d) => ban.wrappers!.includes(d.name))) continue;
-      const wrapped = ban.wrappers ? `; depended on directly by ${dependents.filter((d) => !ban.wrappers!.includes(d.name)).map((d) => d.id).join(', ')}, not a wrapper` : '';
+      const others = ban.wrappers ? dependents.filter((d) => !ban.wrappers!.includes(d.name)) : [];
+      for (const d of others) {
+        out.push({ check: 'bans', code: 'unmatched-wrapper', level: 'warn', package: pkgOf(p), message: `direct dependent ${d.id} of banned ${p.id} is not one of its wrappers`, rule: { key: ban.key, line: ban.line } });
+      }
+      const wrapped = others.length ? `; depended on directly by ${others.map((d) => d.id).join(', ')}, not a wrapper` : '';
       out.push({ check: 'bans', code: 'banned', level: 'deny', package: pkgOf(p), message: `crate is banned by ${detail(ban)}${ban.useInstead ? `; use ${ban.useInstead} instead` : ''}${wrapped}`, rule: { key: ban.key, line: ban.line } });
     }
   }
