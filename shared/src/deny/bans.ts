@@ -7,7 +7,7 @@
  */
 import type { BansConfig, SpecRule } from './config.js';
 import type { DenyFinding } from './finding.js';
-import { inCrateOrder, reachable, type DenyPackage, type DenyPackages } from './packages.js';
+import { inCrateOrder, reachable, type DeclaredDependency, type DenyPackage, type DenyPackages } from './packages.js';
 import { specMatches } from './spec.js';
 
 const pkgOf = (p: DenyPackage) => ({ id: p.id, name: p.name, version: p.version });
@@ -107,12 +107,8 @@ function wildcards(p: DenyPackage, cfg: BansConfig): DenyFinding[] {
     if (cfg.allowWildcardPaths && notRegistry && (isPrivate || d.kind === 'dev')) return false;
     return !(d.name === p.name && d.path !== undefined); // a path dependency on itself, which Cargo allows
   });
-  return bad.map((d) => ({
-    check: 'bans' as const,
-    code: 'wildcard',
-    level: cfg.wildcards as 'deny' | 'warn',
-    package: pkgOf(p),
-    message: `wildcard dependency: ${d.name} = "*"${d.kind !== 'normal' ? ` (${d.kind}-dependency)` : ''}${d.path !== undefined ? ` (path ${d.path})` : ''}`,
-    rule: cfg.wildcardsRef,
-  }));
+  if (bad.length === 0) return [];
+  const what = (d: DeclaredDependency) => `${d.name} = "*"${d.kind !== 'normal' ? ` (${d.kind}-dependency)` : ''}${d.path !== undefined ? ` (path ${d.path})` : d.source?.startsWith('git+') ? ' (git)' : ''}`;
+  // One finding per crate, as cargo-deny gives it, naming each dependency.
+  return [{ check: 'bans', code: 'wildcard', level: cfg.wildcards as 'deny' | 'warn', package: pkgOf(p), message: `${bad.length === 1 ? 'wildcard dependency' : `${bad.length} wildcard dependencies`}: ${bad.map(what).join(', ')}`, rule: cfg.wildcardsRef }];
 }

@@ -12,7 +12,7 @@ import { checkSources } from './sources.js';
 export * from './config.js';
 export * from './finding.js';
 export { checkBans } from './bans.js';
-export { checkLicenses, evaluate, parseAllowedLicense, parseLicenseExpression, requirements, satisfies, describeReq, type LicenseExpr, type LicenseReq } from './licenses.js';
+export { checkLicenses, evaluate, parseAllowedLicense, parseLicenseExpression, readExpression, requirements, satisfies, describeReq, type LicenseExpr, type LicenseReq } from './licenses.js';
 export { checkSources } from './sources.js';
 export { denyPackages, reachable, type DeclaredDependency, type DenyPackage, type DenyPackages } from './packages.js';
 export { parseSpecString, specMatches, type PackageSpec } from './spec.js';

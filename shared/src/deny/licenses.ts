@@ -27,6 +27,7 @@ const parseSpdx = require('spdx-expression-parse') as (text: string) => unknown;
 const licenseIds = require('spdx-license-ids') as string[];
 const deprecatedIds = require('spdx-license-ids/deprecated.json') as string[];
 const exceptionIds = require('spdx-exceptions') as string[];
+const DEPRECATED = new Set(deprecatedIds);
 
 /** Canonical spelling of each identifier, looked up case-insensitively (crates write `mit`, `apache-2.0`). */
 const CANONICAL = new Map<string, string>([...licenseIds, ...deprecatedIds, ...exceptionIds].map((id) => [id.toLowerCase(), id]));
@@ -41,11 +42,29 @@ const GNU = /^(A|L)?GPL-|^GFDL-/;
  * saying what does not parse.
  */
 export function parseLicenseExpression(text: string): LicenseExpr {
+  return readExpression(text).expr;
+}
+
+/**
+ * The expression and what SPDX itself would refuse in it (cargo-deny's STRICT reading, which only
+ * allows `/` besides the standard): a deprecated id, an id in the wrong case, `+` on a GNU id.
+ * cargo-deny warns about these (`parse-error`) and goes on with its lax reading, as we do.
+ */
+export function readExpression(text: string): { expr: LicenseExpr; notStrict: string[] } {
+  const notStrict = new Set<string>();
   const normal = text
     .replace(/\s*\/\s*/g, ' OR ')
     .replace(/\s+/g, ' ')
     .trim()
-    .replace(/[A-Za-z0-9.-]+/g, (w) => (/^(and|or|with)$/i.test(w) ? w.toUpperCase() : (CANONICAL.get(w.toLowerCase()) ?? w)));
+    .replace(/[A-Za-z0-9.-]+/g, (w) => {
+      if (/^(and|or|with)$/i.test(w)) return w.toUpperCase();
+      const id = CANONICAL.get(w.toLowerCase());
+      if (id === undefined) return w;
+      if (id !== w) notStrict.add(`${w} is spelt ${id}`);
+      if (DEPRECATED.has(id)) notStrict.add(`${id} is a deprecated license identifier`);
+      return id;
+    });
+  if (/(A|L)?GPL-[0-9.]+(-only)?\+|GFDL-[0-9.]+(-only)?\+/.test(normal)) notStrict.add('a "+" on a GNU license (SPDX writes -or-later)');
   if (normal === '') throw new Error('empty license expression');
   let ast: SpdxNode;
   try {
@@ -53,7 +72,7 @@ export function parseLicenseExpression(text: string): LicenseExpr {
   } catch (err) {
     throw new Error(`"${text}" is not an SPDX license expression${(err as Error).message ? ` (${(err as Error).message})` : ''}`);
   }
-  return fromAst(ast);
+  return { expr: fromAst(ast), notStrict: [...notStrict] };
 }
 
 type SpdxNode = { license: string; plus?: boolean; exception?: string } | { left: SpdxNode; conjunction: 'and' | 'or'; right: SpdxNode };
@@ -144,7 +163,9 @@ export function checkLicenses(pkgs: DenyPackages, cfg: LicensesConfig, excludeDe
     }
     let expr: LicenseExpr;
     try {
-      expr = parseLicenseExpression(field);
+      const read = readExpression(field);
+      expr = read.expr;
+      if (read.notStrict.length) out.push({ ...finding('parse-error', `license ${field} is not strict SPDX (${read.notStrict.join('; ')}); read leniently`, { key: 'licenses.allow', line: cfg.allow[0]?.line }), level: 'warn' });
     } catch (err) {
       out.push(finding('unlicensed', `license field does not parse: ${(err as Error).message}`, { key: 'licenses.allow', line: cfg.allow[0]?.line }));
       continue;

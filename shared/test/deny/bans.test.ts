@@ -57,7 +57,10 @@ describe('checkBans', () => {
   it('lets the wrappers of a banned crate depend on it, and no one else', () => {
     expect(checkBans(g, bans('multiple-versions = "allow"\ndeny = [{ crate = "old", wrappers = ["a"] }]'))).toEqual([]);
     const f = checkBans(g, bans('multiple-versions = "allow"\ndeny = [{ crate = "dup@1.0.0", wrappers = ["b"] }]'));
-    expect(f.map((x) => x.message)).toEqual(['crate is banned by bans.deny[0] "dup@1.0.0"; depended on directly by a@1.0.0, not a wrapper']);
+    expect(f.map((x) => [x.code, x.level, x.message])).toEqual([
+      ['unmatched-wrapper', 'warn', 'direct dependent a@1.0.0 of banned dup@1.0.0 is not one of its wrappers'],
+      ['banned', 'deny', 'crate is banned by bans.deny[0] "dup@1.0.0"; depended on directly by a@1.0.0, not a wrapper'],
+    ]);
   });
 
   it('denies duplicates of one crate with deny-multiple-versions, whatever multiple-versions says', () => {
@@ -83,17 +86,13 @@ describe('checkBans', () => {
       publish: { 'priv@0.1.0': [] },
     });
     const strict = checkBans(w, bans('multiple-versions = "allow"\nwildcards = "deny"'));
+    // One finding per crate, naming each `*` dependency.
     expect(strict.map((f) => [f.package?.name, f.message])).toEqual([
-      ['app', 'wildcard dependency: lib = "*" (path /ws/lib)'],
-      ['app', 'wildcard dependency: a = "*"'],
-      ['app', 'wildcard dependency: lib = "*" (dev-dependency) (path /ws/lib)'],
+      ['app', '3 wildcard dependencies: lib = "*" (path /ws/lib), a = "*", lib = "*" (dev-dependency) (path /ws/lib)'],
       ['priv', 'wildcard dependency: lib = "*" (path /ws/lib)'],
     ]);
     const paths = checkBans(w, bans('multiple-versions = "allow"\nwildcards = "warn"\nallow-wildcard-paths = true'));
-    expect(paths.map((f) => [f.package?.name, f.level, f.message])).toEqual([
-      ['app', 'warn', 'wildcard dependency: lib = "*" (path /ws/lib)'],
-      ['app', 'warn', 'wildcard dependency: a = "*"'],
-    ]);
+    expect(paths.map((f) => [f.package?.name, f.level, f.message])).toEqual([['app', 'warn', '2 wildcard dependencies: lib = "*" (path /ws/lib), a = "*"']]);
     expect(checkBans(w, bans('multiple-versions = "allow"'))).toEqual([]); // wildcards default to allow
   });
 });

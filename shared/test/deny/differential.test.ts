@@ -36,6 +36,8 @@ function theirs(jsonl: string): string[] {
     const d = JSON.parse(line) as Diag;
     if (d.type !== 'diagnostic' || !d.fields.code || d.fields.code in NOT_OURS) continue;
     if (d.fields.severity !== 'error' && d.fields.severity !== 'warning') continue;
+    // cargo-deny says `unlicensed` twice, a warning (no expression could be found) before its error.
+    if (d.fields.code === 'unlicensed' && d.fields.severity === 'warning') continue;
     const krates = (d.fields.graphs ?? []).map((g) => g.Krate).filter((k) => k !== undefined);
     const who = krates.length === 0 ? '-' : d.fields.code === 'duplicate' ? `${krates[0]!.name}@${krates.map((k) => k.version).join(',')}` : `${krates[0]!.name}@${krates[0]!.version}`;
     out.push(`${d.fields.severity} ${d.fields.code} ${who}`);

@@ -108,6 +108,19 @@ describe('checkLicenses', () => {
     ]);
   });
 
+  it('warns (parse-error) about a field that is not strict SPDX, and judges its lenient reading', () => {
+    const f = checkLicenses(pkgs([{ name: 'old', license: 'GPL-3.0+' }, { name: 'dep', license: 'GPL-2.0' }, { name: 'case', license: 'mit' }, { name: 'slash', license: 'MIT/Apache-2.0' }]), cfg);
+    expect(f.map((x) => [x.package?.name, x.code, x.level])).toEqual([
+      ['case', 'parse-error', 'warn'],
+      ['dep', 'parse-error', 'warn'],
+      ['dep', 'rejected', 'deny'],
+      ['old', 'parse-error', 'warn'],
+      ['old', 'rejected', 'deny'],
+    ]);
+    expect(f[3]!.message).toBe('license GPL-3.0+ is not strict SPDX (GPL-3.0 is a deprecated license identifier; a "+" on a GNU license (SPDX writes -or-later)); read leniently');
+    expect(f[4]!.message).toContain('rejected GPL-3.0-or-later');
+  });
+
   it('rejects a license in the legacy deny list even when it is allowed', () => {
     const c = config('allow = ["MIT", "GPL-3.0-only"]\ndeny = ["GPL-3.0-only"]\nunused-allowed-license = "allow"');
     const f = checkLicenses(pkgs([{ name: 'g', license: 'GPL-3.0-only' }]), c);
