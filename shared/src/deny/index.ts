@@ -49,7 +49,7 @@ export function checkDeny(pkgs: DenyPackages, cfg: DenyConfig): DenyReport {
     checks.bans = 'checked';
     findings.push(...checkBans(pkgs, cfg.bans, cfg.excludeDev));
     if (!pkgs.metadata) {
-      notes.push('bans: wildcard requirements not checked and dev-only crates counted as duplicates: dependency declarations and kinds come from cargo metadata');
+      notes.push('bans: wildcard requirements not checked, and duplicates counted over every package the Cargo.lock locks (also dev-only ones and optional dependencies no feature enables, which cargo-deny leaves out): declarations, features and kinds come from cargo metadata');
     }
   }
   if (cfg.sources) {
