@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { LicensesConfig, RuleRef } from './config.js';
 import type { DenyFinding } from './finding.js';
 import { inCrateOrder, reachable, type DenyPackage, type DenyPackages } from './packages.js';
+import { sourceMatchesUrl } from './sources.js';
 import { specMatches } from './spec.js';
 
 /** One license requirement: `Apache-2.0`, `MPL-1.1+` (or later), `Apache-2.0 WITH LLVM-exception`. */
@@ -151,7 +152,7 @@ export function checkLicenses(pkgs: DenyPackages, cfg: LicensesConfig, excludeDe
   const out: DenyFinding[] = [];
   for (const p of inScope(pkgs, cfg, excludeDev)) {
     if (!p.meta) continue;
-    if (cfg.privateIgnore && (isPrivate(p, cfg.privateRegistries) || cfg.ignoreSources.some((u) => p.source?.includes(u.replace(/^[a-z]+\+/, ''))))) continue;
+    if (cfg.privateIgnore && (isPrivate(p, cfg.privateRegistries) || cfg.ignoreSources.some((u) => p.source !== undefined && sourceMatchesUrl(p.source, u, true)))) continue;
     const pkg = { id: p.id, name: p.name, version: p.version };
     const finding = (code: string, message: string, rule: RuleRef): DenyFinding => ({ check: 'licenses', code, level: 'deny', package: pkg, message, rule });
     const field = p.meta.license?.trim() ?? '';

@@ -33,6 +33,18 @@ function parseUrl(text: string, git: boolean): ParsedUrl | undefined {
   return { host: u.hostname.toLowerCase(), path };
 }
 
+/**
+ * Does a package's source match a URL as cargo-deny's `matches_url` does: the same host, and the
+ * same path (`exact`) or a path under it; crates.io by either of its index URLs.
+ */
+export function sourceMatchesUrl(source: string, url: string, exact: boolean): boolean {
+  if (CRATES_IO.test(source)) return isCratesIoUrl(url);
+  const git = source.startsWith('git+');
+  const a = parseUrl(source, git);
+  const b = parseUrl(url, git);
+  return a !== undefined && b !== undefined && a.host === b.host && (exact ? a.path === b.path : a.path.startsWith(b.path));
+}
+
 const isCratesIoUrl = (url: string): boolean => /(index\.crates\.io\/?|github\.com\/rust-lang\/crates\.io-index\/?)$/.test(url);
 const CRATES_IO = /^(registry\+https:\/\/github\.com\/rust-lang\/crates\.io-index|sparse\+https:\/\/index\.crates\.io\/)$/;
 

@@ -121,6 +121,12 @@ describe('checkLicenses', () => {
     expect(f[4]!.message).toContain('rejected GPL-3.0-or-later');
   });
 
+  it('skips crates from private.ignore-sources (host and path exactly, as cargo-deny matches them)', () => {
+    const c = config('allow = ["MIT"]\nunused-allowed-license = "allow"\n[licenses.private]\nignore = true\nignore-sources = ["https://crates.corp.example/index/"]');
+    const f = checkLicenses(pkgs([{ name: 'inhouse', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index/' }, { name: 'nearby', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index2/' }]), c);
+    expect(f.map((x) => x.package?.name)).toEqual(['nearby']);
+  });
+
   it('rejects a license in the legacy deny list even when it is allowed', () => {
     const c = config('allow = ["MIT", "GPL-3.0-only"]\ndeny = ["GPL-3.0-only"]\nunused-allowed-license = "allow"');
     const f = checkLicenses(pkgs([{ name: 'g', license: 'GPL-3.0-only' }]), c);
