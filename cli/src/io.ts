@@ -2,6 +2,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
+  checkDeny,
+  denyPackages,
+  parseDenyConfig,
+  type DenyConfig,
+  type DenyReport,
   graphForLockfile,
   graphFromLockfile,
   isSbomFileName,
@@ -55,6 +60,8 @@ export interface Workspace {
   storeDir?: string;
   /** The cargo metadata JSON the graph (with dependency kinds) came from. */
   metadataPath?: string;
+  /** That JSON, parsed (the deny checks read licenses and declared requirements from it). */
+  metadata?: unknown;
 }
 
 /** What `cargo metadata --format-version 1 --all-features` is saved as beside a Cargo.lock (as ingest reads it). */
@@ -76,6 +83,7 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
   const beside = path.join(dir, METADATA_FILE);
   const metadataPath = metadataArg ?? (readsBeside(target, isDir) && existsSync(beside) ? beside : undefined);
   let graph: DepGraph;
+  let metadata: unknown;
   if (metadataPath !== undefined) {
     let meta: unknown;
     try {
@@ -85,9 +93,10 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
       throw new UsageError(`${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`);
     }
     graph = graphForLockfile(lockfile, meta, metadataPath, lockPath);
+    metadata = meta;
   } else graph = graphFromLockfile(lockfile);
   const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
-  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir, ...(metadataPath !== undefined ? { metadataPath } : {}) };
+  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir, ...(metadataPath !== undefined ? { metadataPath, metadata } : {}) };
 }
 
 /**
@@ -111,6 +120,38 @@ export function loadStore(dir: string): VetStore {
   if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
   const opt = (n: string) => (existsSync(f(n)) ? read(f(n)) : undefined);
   return readStore({ config: read(f('config.toml')), audits: opt('audits.toml'), importsLock: opt('imports.lock') }, dir);
+}
+
+/** Where cargo-deny looks for its config in a workspace folder, in its order. */
+export const DENY_CONFIG_FILES = ['deny.toml', '.deny.toml', path.join('.cargo', 'deny.toml')];
+
+/**
+ * The workspace's deny.toml: `--deny-config FILE` (a missing file is an input error), else the
+ * first of `deny.toml`, `.deny.toml`, `.cargo/deny.toml` in the folder of the Cargo.lock (the
+ * scanned folder, or the folder of a path named Cargo.lock, as for VEX files), else none.
+ */
+export function loadDenyConfig(target: string, configArg?: string): DenyConfig | undefined {
+  let file = configArg;
+  if (file !== undefined && !existsSync(file)) throw new UsageError(`--deny-config ${file}: no such file`);
+  if (file === undefined) {
+    const isDir = existsSync(target) && statSync(target).isDirectory();
+    if (!isDir && path.basename(target) !== 'Cargo.lock') return undefined;
+    const dir = isDir ? target : path.dirname(target);
+    file = DENY_CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f) && statSync(f).isFile());
+    if (file === undefined) return undefined;
+  }
+  return parseDenyConfig(read(file), file);
+}
+
+/** The deny checks on a loaded workspace (licenses and declared requirements from its cargo metadata, when it has one). */
+export function runDeny(ws: Workspace, config: DenyConfig): DenyReport {
+  const pkgs = denyPackages(ws.lockfile, ws.metadataPath !== undefined ? { value: ws.metadata, file: ws.metadataPath, lockPath: ws.lockPath } : undefined);
+  return checkDeny(pkgs, config);
+}
+
+/** The deny.toml keys that are not supported, as warnings on stderr (printed also with -q). */
+export function denyConfigWarnings(config: DenyConfig): void {
+  for (const w of config.warnings) process.stderr.write(`cratewatch: warning: ${config.file}${w.line ? `:${w.line}` : ''}: ${w.key}: ${w.message}\n`);
 }
 
 /**

@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { FormatError } from '@cratewatch/shared';
 import { HelpShown } from './args.js';
 import * as certify from './commands/certify.js';
+import * as deny from './commands/deny.js';
 import * as gate from './commands/gate.js';
 import * as query from './commands/query.js';
 import * as sbom from './commands/sbom.js';
@@ -25,7 +26,7 @@ interface CommandModule {
   summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, CommandModule> = { scan, gate, query, certify, sbom };
+export const commands: Record<string, CommandModule> = { scan, gate, deny, query, certify, sbom };
 
 export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
 

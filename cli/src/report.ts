@@ -5,6 +5,8 @@
  * packages grouped by the criteria they need. The facts come from shared/; this only lays them out.
  */
 import {
+  denyFails,
+  type DenyReport,
   advisoryFacts,
   bySeverity,
   countBySeverity,
@@ -17,6 +19,7 @@ import {
   type VexedHit,
 } from '@cratewatch/shared';
 import { bold, green, red, severityStyle } from './colour.js';
+import { denySummaryLine } from './deny-report.js';
 import { hitJson, hitLines } from './io.js';
 
 export interface ScanFacts {
@@ -27,6 +30,8 @@ export interface ScanFacts {
   suppressed: VexedHit[];
   vexRead: boolean;
   paths: Map<string, DependencyPath>;
+  /** The cargo-deny checks, when the workspace has a deny.toml (or --deny-config). */
+  deny?: DenyReport;
 }
 
 const vulnerabilitiesOf = (f: ScanFacts) => (f.hits ?? []).filter((h) => h.advisory.informational === undefined).sort(bySeverity);
@@ -53,7 +58,8 @@ export function overview(f: ScanFacts) {
   const byKind: Record<string, number> = {};
   for (const h of info) byKind[h.advisory.informational!] = (byKind[h.advisory.informational!] ?? 0) + 1;
   const covered = s.vetted + s.exempted;
-  const result = f.report.conclusion === 'fail (store)' ? 'invalid store' : vulns.length || f.unvetted.length ? 'fail' : 'pass';
+  const denied = f.deny ? f.deny.findings.filter((x) => x.level === 'deny').length : 0;
+  const result = f.report.conclusion === 'fail (store)' ? 'invalid store' : vulns.length || f.unvetted.length || denied ? 'fail' : 'pass';
   return {
     result,
     vulnerabilities: f.hits ? { total: vulns.length, ...countBySeverity(vulns) } : null,
@@ -62,6 +68,8 @@ export function overview(f: ScanFacts) {
     // What fails cargo vet: unvetted packages and violation conflicts (counted again apart), as the text says it.
     unvetted: f.unvetted.length,
     violationConflicts: s.violation,
+    // Only when a deny.toml was read: without one the overview is what it was.
+    ...(f.deny ? { deny: { errors: denied, warnings: f.deny.findings.length - denied } } : {}),
     coverage: { thirdParty: s.thirdParty, vettedOrExempted: covered, percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100 },
   };
 }
@@ -95,7 +103,9 @@ export function summaryLines(f: ScanFacts): string[] {
   } else out.push('  vulnerabilities: not checked (pass --advisory-db DIR, a RustSec advisory-db checkout)');
   const groups = unvettedGroups(f.unvetted).map((g) => `${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`}: ${g.packages.length}`);
   out.push(`  unvetted: ${f.unvetted.length}${groups.length ? ` (${groups.join('; ')})` : ''}`);
-  const why = [o.vulnerabilities?.total ? `${o.vulnerabilities.total} ${o.vulnerabilities.total === 1 ? 'vulnerability' : 'vulnerabilities'}` : '', f.unvetted.length ? `${f.unvetted.length} unvetted` : ''].filter(Boolean).join(', ');
+  if (f.deny) out.push(denySummaryLine(f.deny));
+  const denyWhy = f.deny && denyFails(f.deny) ? `${o.deny!.errors} cargo-deny ${o.deny!.errors === 1 ? 'error' : 'errors'}` : '';
+  const why = [o.vulnerabilities?.total ? `${o.vulnerabilities.total} ${o.vulnerabilities.total === 1 ? 'vulnerability' : 'vulnerabilities'}` : '', f.unvetted.length ? `${f.unvetted.length} unvetted` : '', denyWhy].filter(Boolean).join(', ');
   out.push(`  result: ${o.result === 'pass' ? green('pass') : o.result === 'fail' ? red(`fail (${why})`) : red('invalid store (see stderr)')}`);
   return out;
 }

@@ -19,3 +19,4 @@ export * from './csaf.js';
 export * from './vexfile.js';
 export * from './lockinput.js';
 export * from './cyclonedx/index.js';
+export * from './deny/index.js';

@@ -4,15 +4,16 @@
  * statements suppress, listed apart). No infrastructure. The report's layout (summary first,
  * vulnerabilities by severity, unvetted grouped after) is `../report.ts`.
  */
-import { applyVex, failures, matchLockfile, poolCoverage, resolveVet, shortestPathsFromMembers, type PackageVerdict, type VetReport } from '@cratewatch/shared';
+import { applyVex, denyFails, failures, matchLockfile, poolCoverage, resolveVet, shortestPathsFromMembers, type PackageVerdict, type VetReport } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
-import { hitJson, loadAdvisoryDb, loadPools, loadVex, loadWorkspace, progress, storeErrorLines } from '../io.js';
+import { denyJson, denyLines } from '../deny-report.js';
+import { denyConfigWarnings, hitJson, loadAdvisoryDb, loadDenyConfig, loadPools, loadVex, loadWorkspace, progress, runDeny, storeErrorLines } from '../io.js';
 import { advisoryLines, scanJson, summaryLines, unvettedLines, type ScanFacts } from '../report.js';
 
 export const summary = 'audit coverage (cargo-vet semantics), RustSec hits and suggested audits of one workspace; no infrastructure';
 
 export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
-                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--json] [-q]`;
+                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--deny-config deny.toml] [--json] [-q]`;
 
 export const command = () =>
   newCommand('cratewatch scan', summary)
@@ -22,8 +23,9 @@ export const command = () =>
     .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: report the advisories that hit')
     .option('--vex <file>', 'an OpenVEX document beside those found next to the Cargo.lock (repeatable)', collect)
+    .option('--deny-config <file>', "cargo-deny's config: run its licenses, bans and sources checks (default: deny.toml, .deny.toml or .cargo/deny.toml beside the Cargo.lock)")
     .option('--json', 'the report as JSON on stdout')
-    .addHelpText('after', '\nExit codes: 0 everything vetted and no vulnerability; 1 unvetted packages or vulnerabilities; 2 input or usage error (also an invalid store); 3 internal error.');
+    .addHelpText('after', '\nExit codes: 0 everything vetted, no vulnerability and no deny-level cargo-deny problem; 1 unvetted packages, vulnerabilities or deny-level cargo-deny problems; 2 input or usage error (also an invalid store or deny.toml); 3 internal error.');
 
 export function describeFailure(p: PackageVerdict): string {
   const by = p.requiredBy
@@ -42,11 +44,16 @@ export function describeFailure(p: PackageVerdict): string {
 
 export function run(argv: string[]): number {
   const { opts, args } = parseCommand(command(), argv);
-  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; json?: boolean };
+  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; denyConfig?: string; json?: boolean };
   const target = args[0]!;
   progress(`reading ${target}`);
   const ws = loadWorkspace(target, o.store, o.metadata);
   if (ws.metadataPath) progress(`dependency kinds from ${ws.metadataPath}`);
+  const denyConfig = loadDenyConfig(target, o.denyConfig);
+  if (denyConfig) {
+    progress(`cargo-deny checks from ${denyConfig.file}`);
+    denyConfigWarnings(denyConfig);
+  }
   const vex = loadVex(target, o.vex ?? []);
   if (vex.length) progress(`read ${vex.length} VEX document${vex.length === 1 ? '' : 's'} (${vex.map((d) => d.file).join(', ')})`);
   const pools = o.pools?.length ? loadPools(o.pools) : undefined;
@@ -63,7 +70,8 @@ export function run(argv: string[]): number {
   const { exposed: hits, suppressed } = applyVex(advisories ? matchLockfile(advisories, ws.lockfile) : [], vex);
   const fails = failures(report);
   const vulns = hits.filter((h) => h.advisory.informational === undefined);
-  const facts: ScanFacts = { report, unvetted: fails, hits: advisories ? hits : null, suppressed, vexRead: vex.length > 0, paths: shortestPathsFromMembers(ws.lockfile) };
+  const deny = denyConfig ? runDeny(ws, denyConfig) : undefined;
+  const facts: ScanFacts = { report, unvetted: fails, hits: advisories ? hits : null, suppressed, vexRead: vex.length > 0, paths: shortestPathsFromMembers(ws.lockfile), ...(deny ? { deny } : {}) };
   if (o.json) {
     process.stdout.write(
       `${JSON.stringify(
@@ -86,6 +94,7 @@ export function run(argv: string[]): number {
           suppressedByVex: suppressed.map((h) => hitJson(h)),
           vexDocuments: vex.map((d) => d.file),
           ...scanJson(facts),
+          deny: denyJson(deny),
         },
         null,
         2,
@@ -99,7 +108,7 @@ export function run(argv: string[]): number {
     out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
     for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
     if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`);
-    out.push(...summaryLines(facts), ...advisoryLines(facts), ...unvettedLines(fails, describeFailure));
+    out.push(...summaryLines(facts), ...advisoryLines(facts), ...(deny ? denyLines(deny) : []), ...unvettedLines(fails, describeFailure));
     if (report.unneededExemptions.length) out.push('', `Exemptions no longer needed: ${report.unneededExemptions.length} (${report.unneededExemptions.slice(0, 5).map((e) => `${e.crate}@${e.version} ${e.reason}`).join(', ')}${report.unneededExemptions.length > 5 ? ', …' : ''})`);
     if (coverage) {
       out.push('', `Pools alone (no store): ${coverage.safeToDeploy.length}/${coverage.thirdParty} safe-to-deploy, ${coverage.safeToRun.length}/${coverage.thirdParty} safe-to-run`);
@@ -113,7 +122,7 @@ export function run(argv: string[]): number {
     process.stderr.write(`${storeErrorLines(report, ws.storeDir).join('\n')}\n`);
     return 2;
   }
-  return fails.length > 0 || vulns.length > 0 ? 1 : 0;
+  return fails.length > 0 || vulns.length > 0 || (deny !== undefined && denyFails(deny)) ? 1 : 0;
 }
 
 function byCriteria(r: VetReport): Record<string, { vetted: number; exempted: number; unvetted: number }> {
