@@ -1,0 +1,53 @@
+/**
+ * Sizes every suggested audit of a report as `cargo vet suggest` does, and lets the sizes choose:
+ * each suggestion's candidates (shared `suggest.ts`) are diffed (`diffstat`) over the crates'
+ * sources (`sources.ts`), and `chooseSuggestion` keeps the smallest. The scorer can call this too
+ * (it needs only a `CrateSources`).
+ */
+import { chooseSuggestion, diffstat, type AuditCandidate, type DiffStat, type Lockfile, type SourceTree, type VetReport } from '@cratewatch/shared';
+import type { CrateSources } from './sources.js';
+
+export interface SizingResult {
+  /** Suggestions that got a size. */
+  sized: number;
+  /** Suggestions left as chosen without sizes (no sources for any candidate). */
+  unsized: number;
+}
+
+/** Crates sized at once: each holds its versions' trees in memory while it is diffed. */
+const PARALLEL_CRATES = 4;
+
+const isGit = (v: string) => v.includes('@git:');
+
+export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources): Promise<SizingResult> {
+  const checksums = new Map(lockfile.packages.filter((p) => p.checksum).map((p) => [`${p.name}@${p.version}`, p.checksum!]));
+  const byCrate = new Map<string, typeof report.packages>();
+  for (const p of report.packages) if (p.suggestion) byCrate.set(p.name, [...(byCrate.get(p.name) ?? []), p]);
+  const result: SizingResult = { sized: 0, unsized: 0 };
+  const queue = [...byCrate];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [crate, verdicts] = next;
+      const trees = new Map<string, SourceTree | undefined>();
+      const tree = async (v: string) => {
+        if (!trees.has(v)) trees.set(v, isGit(v) ? undefined : await sources.tree(crate, v, checksums.get(`${crate}@${v}`)));
+        return trees.get(v);
+      };
+      const sizes = new Map<string, DiffStat | undefined>();
+      const key = (c: AuditCandidate) => `${c.from ?? ''}>${c.to}`;
+      for (const v of verdicts) {
+        for (const c of v.suggestion!.candidates ?? []) {
+          if (sizes.has(key(c))) continue;
+          const to = await tree(c.to);
+          const from = c.from === undefined ? null : await tree(c.from);
+          sizes.set(key(c), to && from !== undefined ? diffstat(from, to) : undefined);
+        }
+        v.suggestion = chooseSuggestion(crate, v.suggestion!, (c) => sizes.get(key(c)));
+        if (v.suggestion.lines !== undefined) result.sized++;
+        else result.unsized++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL_CRATES }, worker));
+  return result;
+}
