@@ -5,9 +5,12 @@
  * (it needs only a `CrateSources`).
  */
 import { chooseSuggestion, diffstat, type AuditCandidate, type DiffStat, type Lockfile, type SourceTree, type VetReport } from '@cratewatch/shared';
+import { gitDiffstat, hasGit } from './gitdiff.js';
 import type { CrateSources } from './sources.js';
 
 export interface SizingResult {
+  /** How lines were counted: git (cargo-vet's way, exact) or shared's minimal diff. */
+  counter: 'git' | 'minimal';
   /** Suggestions that got a size. */
   sized: number;
   /** Suggestions left as chosen without sizes (no sources for any candidate). */
@@ -19,11 +22,16 @@ const PARALLEL_CRATES = 4;
 
 const isGit = (v: string) => v.includes('@git:');
 
-export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources): Promise<SizingResult> {
+/**
+ * `count` 'git' is cargo-vet's own count (git diff, exact); 'minimal' is shared's pure `diffstat`
+ * (a minimal diff: on large rewrites a few lines under git's). Default: git when installed.
+ */
+export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources, o: { count?: 'git' | 'minimal' } = {}): Promise<SizingResult> {
+  const count = (o.count ?? (hasGit() ? 'git' : 'minimal')) === 'git' ? gitDiffstat : diffstat;
   const checksums = new Map(lockfile.packages.filter((p) => p.checksum).map((p) => [`${p.name}@${p.version}`, p.checksum!]));
   const byCrate = new Map<string, typeof report.packages>();
   for (const p of report.packages) if (p.suggestion) byCrate.set(p.name, [...(byCrate.get(p.name) ?? []), p]);
-  const result: SizingResult = { sized: 0, unsized: 0 };
+  const result: SizingResult = { counter: count === gitDiffstat ? 'git' : 'minimal', sized: 0, unsized: 0 };
   const queue = [...byCrate];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
@@ -40,7 +48,7 @@ export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sou
           if (sizes.has(key(c))) continue;
           const to = await tree(c.to);
           const from = c.from === undefined ? null : await tree(c.from);
-          sizes.set(key(c), to && from !== undefined ? diffstat(from, to) : undefined);
+          sizes.set(key(c), to && from !== undefined ? count(from, to) : undefined);
         }
         v.suggestion = chooseSuggestion(crate, v.suggestion!, (c) => sizes.get(key(c)));
         if (v.suggestion.lines !== undefined) result.sized++;

@@ -13,6 +13,7 @@ import { CrateDownloader } from './fetch.js';
 import { CrateSources } from './sources.js';
 
 export { sizeSuggestions } from './effort.js';
+export { gitDiffstat, hasGit } from './gitdiff.js';
 export { CrateDownloader, DEFAULT_CRATES_URL } from './fetch.js';
 export { CrateSources } from './sources.js';
 
@@ -32,7 +33,7 @@ export async function sizeReportSuggestions(report: VetReport, lockfile: Lockfil
   try {
     const r = await sizeSuggestions(report, lockfile, sources);
     const missing = sources.missing.length ? `; no sources for ${sources.missing.slice(0, 5).join(', ')}${sources.missing.length > 5 ? `, … (${sources.missing.length})` : ''}` : '';
-    progress(`sized ${r.sized} of ${count} suggestions${missing}`);
+    progress(`sized ${r.sized} of ${count} suggestions (lines counted by ${r.counter === 'git' ? 'git diff, as cargo vet suggest counts' : 'a minimal diff: git is not installed, large rewrites may count a few lines under cargo-vet'})${missing}`);
     for (const w of sources.warnings) process.stderr.write(`cratewatch scan: warning: ${w}\n`);
     return r;
   } finally {
