@@ -114,6 +114,23 @@ describe('scan sizes suggested audits as cargo vet suggest does', () => {
     expect(existsSync(path.join(local, 'sha256'))).toBe(false);
   });
 
+  it('--crate-cache on a cargo vendor folder: the vendored files (less .cargo-checksum.json), checked against the lock', async () => {
+    const vendor = path.join(dir, 'vendor');
+    for (const [v, src] of Object.entries(versions)) {
+      const d = path.join(vendor, `foo-${v}`);
+      mkdirSync(path.join(d, 'src'), { recursive: true });
+      for (const [p, c] of Object.entries(crateFiles('foo', v, { 'src/lib.rs': src }))) writeFileSync(path.join(d, p), c);
+      writeFileSync(path.join(d, '.cargo-checksum.json'), JSON.stringify({ files: {}, package: crateChecksum(crates.get(`/foo/foo-${v}.crate`)!) }));
+    }
+    const r = await run(['scan', ws, '--crate-cache', vendor, '-q'], {});
+    expect(r.stdout).toContain('fix: cargo vet certify foo 1.2.0 1.1.0 --criteria safe-to-deploy  (5 lines)');
+    writeFileSync(path.join(vendor, 'foo-1.1.0', '.cargo-checksum.json'), JSON.stringify({ files: {}, package: 'cd'.repeat(32) }));
+    const bad = await run(['scan', ws, '--crate-cache', vendor, '-q'], {});
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`foo 1.1.0: checksum mismatch: Cargo.lock has ${crateChecksum(crates.get('/foo/foo-1.1.0.crate')!)}`);
+    expect(bad.stderr).toContain(`has ${'cd'.repeat(32)}`);
+  });
+
   it('a .crate whose sha256 is not the Cargo.lock checksum: exit 2, naming the crate and both sums', async () => {
     const bad = path.join(dir, 'bad');
     mkdirSync(bad);
