@@ -89,6 +89,9 @@ describe('scan sizes suggested audits as cargo vet suggest does', () => {
     expect(r.stdout).toContain('why: delta from 1.2.0, the smallest of 2 candidates: 5 lines vs 1.0.0 -> 1.1.0 304');
     expect([...hits].sort()).toEqual(['/foo/foo-1.0.0.crate', '/foo/foo-1.1.0.crate', '/foo/foo-1.2.0.crate']);
     expect(readdirSync(path.join(cache, 'sha256')).sort()).toEqual([...crates.values()].map((b) => `${crateChecksum(b)}.crate`).sort());
+    // Sizes are kept too, by counter, crate and from..to (a published version never changes).
+    const counted = readdirSync(path.join(cache, 'diffstat'))[0]!;
+    expect(readdirSync(path.join(cache, 'diffstat', counted, 'foo')).sort()).toEqual(['1.0.0..1.1.0.json', '1.2.0..1.1.0.json']);
     // A second scan reads the cache: nothing asked of the server.
     hits.length = 0;
     const again = await run(['scan', ws, '--fetch-crates', '--json', '-q'], { CRATEWATCH_CRATES_URL: url, CRATEWATCH_CRATE_CACHE: cache });

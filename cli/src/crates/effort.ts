@@ -4,6 +4,8 @@
  * sources (`sources.ts`), and `chooseSuggestion` keeps the smallest. The scorer can call this too
  * (it needs only a `CrateSources`).
  */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { chooseSuggestion, diffstat, type AuditCandidate, type DiffStat, type Lockfile, type SourceTree, type VetReport } from '@cratewatch/shared';
 import { gitDiffstat, hasGit } from './gitdiff.js';
 import type { CrateSources } from './sources.js';
@@ -26,12 +28,36 @@ const isGit = (v: string) => v.includes('@git:');
  * `count` 'git' is cargo-vet's own count (git diff, exact); 'minimal' is shared's pure `diffstat`
  * (a minimal diff: on large rewrites a few lines under git's). Default: git when installed.
  */
-export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources, o: { count?: 'git' | 'minimal' } = {}): Promise<SizingResult> {
-  const count = (o.count ?? (hasGit() ? 'git' : 'minimal')) === 'git' ? gitDiffstat : diffstat;
+/**
+ * Sizes already computed, by counter, crate and `from..to` (a published version never changes, so
+ * neither does its size): `<cache>/diffstat/<counter>/<crate>/<from or full>..<to>.json`.
+ */
+class SizeCache {
+  constructor(private readonly dir: string | undefined) {}
+  private file(crate: string, c: AuditCandidate) {
+    return this.dir ? path.join(this.dir, encodeURIComponent(crate), `${c.from ?? 'full'}..${c.to}.json`) : undefined;
+  }
+  get(crate: string, c: AuditCandidate): DiffStat | undefined {
+    const f = this.file(crate, c);
+    return f && existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as DiffStat) : undefined;
+  }
+  put(crate: string, c: AuditCandidate, d: DiffStat): void {
+    const f = this.file(crate, c);
+    if (!f) return;
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeFileSync(`${f}.${process.pid}.tmp`, JSON.stringify(d));
+    renameSync(`${f}.${process.pid}.tmp`, f);
+  }
+}
+
+export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources, o: { count?: 'git' | 'minimal'; cacheDir?: string } = {}): Promise<SizingResult> {
+  const counter = o.count ?? (hasGit() ? 'git' : 'minimal');
+  const count = async (from: SourceTree | null, to: SourceTree) => (counter === 'git' ? gitDiffstat(from, to) : diffstat(from, to));
+  const cache = new SizeCache(o.cacheDir ? path.join(o.cacheDir, 'diffstat', counter) : undefined);
   const checksums = new Map(lockfile.packages.filter((p) => p.checksum).map((p) => [`${p.name}@${p.version}`, p.checksum!]));
   const byCrate = new Map<string, typeof report.packages>();
   for (const p of report.packages) if (p.suggestion) byCrate.set(p.name, [...(byCrate.get(p.name) ?? []), p]);
-  const result: SizingResult = { counter: count === gitDiffstat ? 'git' : 'minimal', sized: 0, unsized: 0 };
+  const result: SizingResult = { counter, sized: 0, unsized: 0 };
   const queue = [...byCrate];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
@@ -46,9 +72,16 @@ export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sou
       for (const v of verdicts) {
         for (const c of v.suggestion!.candidates ?? []) {
           if (sizes.has(key(c))) continue;
+          const known = isGit(c.to) ? undefined : cache.get(crate, c);
+          if (known) {
+            sizes.set(key(c), known);
+            continue;
+          }
           const to = await tree(c.to);
           const from = c.from === undefined ? null : await tree(c.from);
-          sizes.set(key(c), to && from !== undefined ? count(from, to) : undefined);
+          const stat = to && from !== undefined ? await count(from, to) : undefined;
+          if (stat) cache.put(crate, c, stat);
+          sizes.set(key(c), stat);
         }
         v.suggestion = chooseSuggestion(crate, v.suggestion!, (c) => sizes.get(key(c)));
         if (v.suggestion.lines !== undefined) result.sized++;

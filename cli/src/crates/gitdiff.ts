@@ -5,7 +5,7 @@
  * large rewrite it counts a few lines more than the minimal diff shared's `diffstat` finds
  * (bitflags 1.3.2 -> 2.6.0: 8,419 against 8,409). Used when git is installed; else `diffstat`.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,16 +31,25 @@ function writeTree(root: string, t: SourceTree): void {
   }
 }
 
-export function gitDiffstat(from: SourceTree | null, to: SourceTree, opts: { gitRevision?: boolean } = {}): DiffStat {
+/** git's output, whatever its exit code (1 just means "there are differences"). */
+function runGit(cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('git', ['diff', '--ignore-cr-at-eol', '--no-index', '--numstat', '-z', 'from', 'to'], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Async, so that several crates are diffed at once. */
+export async function gitDiffstat(from: SourceTree | null, to: SourceTree, opts: { gitRevision?: boolean } = {}): Promise<DiffStat> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-diff-'));
   try {
-    const a = path.join(dir, 'from');
-    const b = path.join(dir, 'to');
-    writeTree(a, from ?? new Map());
-    writeTree(b, to);
-    const r = spawnSync('git', ['diff', '--ignore-cr-at-eol', '--no-index', '--numstat', '-z', 'from', 'to'], { cwd: dir, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    writeTree(path.join(dir, 'from'), from ?? new Map());
+    writeTree(path.join(dir, 'to'), to);
+    const r = await runGit(dir);
     // 0: no difference, 1: some; anything else is git failing.
-    if (r.status !== 0 && r.status !== 1) throw new Error(`git diff failed (${r.status}): ${r.stderr.trim()}`);
+    if (r.code !== 0 && r.code !== 1) throw new Error(`git diff failed (${r.code}): ${r.stderr.trim()}`);
     const out: DiffStat = { insertions: 0, deletions: 0, filesChanged: 0 };
     const chunks = r.stdout.split('\0');
     for (let i = 0; i + 2 < chunks.length; i += 3) {

@@ -31,7 +31,9 @@ export async function sizeReportSuggestions(report: VetReport, lockfile: Lockfil
   const count = report.packages.filter((p) => p.suggestion).length;
   progress(`sizing ${count} suggested audits from ${[...o.localDirs, ...(downloader ? [`${downloader.baseUrl} (cached in ${defaultCrateCache()})`] : [])].join(', ')}`);
   try {
-    const r = await sizeSuggestions(report, lockfile, sources);
+    // Sizes are kept beside the fetched crates; with --crate-cache alone, only where asked to.
+    const cacheDir = o.fetch || process.env.CRATEWATCH_CRATE_CACHE ? defaultCrateCache() : undefined;
+    const r = await sizeSuggestions(report, lockfile, sources, cacheDir ? { cacheDir } : {});
     const missing = sources.missing.length ? `; no sources for ${sources.missing.slice(0, 5).join(', ')}${sources.missing.length > 5 ? `, … (${sources.missing.length})` : ''}` : '';
     progress(`sized ${r.sized} of ${count} suggestions (lines counted by ${r.counter === 'git' ? 'git diff, as cargo vet suggest counts' : 'a minimal diff: git is not installed, large rewrites may count a few lines under cargo-vet'})${missing}`);
     for (const w of sources.warnings) process.stderr.write(`cratewatch scan: warning: ${w}\n`);
