@@ -7,6 +7,7 @@
  * it by its sha256, so one that is cached is never asked for again.
  */
 import { Agent, RetryAgent, request } from 'undici';
+import { CrateFetchError } from './errors.js';
 
 export const DEFAULT_CRATES_URL = 'https://static.crates.io/crates';
 
@@ -18,8 +19,6 @@ export interface FetchOptions {
   /** Retries after the first try (default 3). */
   retries?: number;
 }
-
-export class CrateFetchError extends Error {}
 
 export class CrateDownloader {
   readonly baseUrl: string;

@@ -9,12 +9,10 @@ import path from 'node:path';
 import type { Lockfile, VetReport } from '@cratewatch/shared';
 import { progress, UsageError } from '../io.js';
 import { sizeSuggestions, type SizingResult } from './effort.js';
-import { CrateDownloader } from './fetch.js';
 import { CrateSources } from './sources.js';
 
 export { sizeSuggestions } from './effort.js';
 export { gitDiffstat, hasGit } from './gitdiff.js';
-export { CrateDownloader, DEFAULT_CRATES_URL } from './fetch.js';
 export { CrateSources } from './sources.js';
 
 export function defaultCrateCache(): string {
@@ -26,7 +24,8 @@ export async function sizeReportSuggestions(report: VetReport, lockfile: Lockfil
   for (const d of o.localDirs) {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new UsageError(`--crate-cache ${d}: not a folder`);
   }
-  const downloader = o.fetch ? new CrateDownloader() : undefined;
+  // undici is loaded only to fetch: a scan that does not download never starts its global agent.
+  const downloader = o.fetch ? new (await import('./fetch.js')).CrateDownloader() : undefined;
   const sources = new CrateSources({ localDirs: o.localDirs, ...(o.fetch ? { cacheDir: defaultCrateCache(), downloader } : {}) });
   const count = report.packages.filter((p) => p.suggestion).length;
   progress(`sizing ${count} suggested audits from ${[...o.localDirs, ...(downloader ? [`${downloader.baseUrl} (cached in ${defaultCrateCache()})`] : [])].join(', ')}`);

@@ -13,7 +13,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrateFileError, crateChecksum, unpackCrate, verifyCrate, type SourceTree } from '@cratewatch/shared';
-import { CrateFetchError, type CrateDownloader } from './fetch.js';
+import { CrateFetchError } from './errors.js';
+import type { CrateDownloader } from './fetch.js';
 
 export interface CrateSourceOptions {
   /** Where fetched `.crate` files are kept (content-addressed); read as well. */
