@@ -50,45 +50,49 @@ class SizeCache {
   }
 }
 
+type Count = (from: SourceTree | null, to: SourceTree) => Promise<DiffStat>;
+type Verdicts = VetReport['packages'];
+
+/** One crate's suggestions sized and chosen; its versions' trees are held only meanwhile. */
+async function sizeCrate(crate: string, verdicts: Verdicts, get: (v: string) => Promise<SourceTree | undefined>, count: Count, cache: SizeCache): Promise<void> {
+  const trees = new Map<string, SourceTree | undefined>();
+  const tree = async (v: string) => {
+    if (!trees.has(v)) trees.set(v, isGit(v) ? undefined : await get(v));
+    return trees.get(v);
+  };
+  const sizes = new Map<string, DiffStat | undefined>();
+  const key = (c: AuditCandidate) => `${c.from ?? ''}>${c.to}`;
+  for (const v of verdicts) {
+    for (const c of v.suggestion!.candidates ?? []) {
+      if (sizes.has(key(c))) continue;
+      let stat = isGit(c.to) ? undefined : cache.get(crate, c);
+      if (!stat) {
+        const to = await tree(c.to);
+        const from = c.from === undefined ? null : await tree(c.from);
+        stat = to && from !== undefined ? await count(from, to) : undefined;
+        if (stat) cache.put(crate, c, stat);
+      }
+      sizes.set(key(c), stat);
+    }
+    v.suggestion = chooseSuggestion(crate, v.suggestion!, (c) => sizes.get(key(c)));
+  }
+}
+
 export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources, o: { count?: 'git' | 'minimal'; cacheDir?: string } = {}): Promise<SizingResult> {
   const counter = o.count ?? (hasGit() ? 'git' : 'minimal');
-  const count = async (from: SourceTree | null, to: SourceTree) => (counter === 'git' ? gitDiffstat(from, to) : diffstat(from, to));
+  const count: Count = async (from, to) => (counter === 'git' ? gitDiffstat(from, to) : diffstat(from, to));
   const cache = new SizeCache(o.cacheDir ? path.join(o.cacheDir, 'diffstat', counter) : undefined);
   const checksums = new Map(lockfile.packages.filter((p) => p.checksum).map((p) => [`${p.name}@${p.version}`, p.checksum!]));
-  const byCrate = new Map<string, typeof report.packages>();
+  const byCrate = new Map<string, Verdicts>();
   for (const p of report.packages) if (p.suggestion) byCrate.set(p.name, [...(byCrate.get(p.name) ?? []), p]);
-  const result: SizingResult = { counter, sized: 0, unsized: 0 };
   const queue = [...byCrate];
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const [crate, verdicts] = next;
-      const trees = new Map<string, SourceTree | undefined>();
-      const tree = async (v: string) => {
-        if (!trees.has(v)) trees.set(v, isGit(v) ? undefined : await sources.tree(crate, v, checksums.get(`${crate}@${v}`)));
-        return trees.get(v);
-      };
-      const sizes = new Map<string, DiffStat | undefined>();
-      const key = (c: AuditCandidate) => `${c.from ?? ''}>${c.to}`;
-      for (const v of verdicts) {
-        for (const c of v.suggestion!.candidates ?? []) {
-          if (sizes.has(key(c))) continue;
-          const known = isGit(c.to) ? undefined : cache.get(crate, c);
-          if (known) {
-            sizes.set(key(c), known);
-            continue;
-          }
-          const to = await tree(c.to);
-          const from = c.from === undefined ? null : await tree(c.from);
-          const stat = to && from !== undefined ? await count(from, to) : undefined;
-          if (stat) cache.put(crate, c, stat);
-          sizes.set(key(c), stat);
-        }
-        v.suggestion = chooseSuggestion(crate, v.suggestion!, (c) => sizes.get(key(c)));
-        if (v.suggestion.lines !== undefined) result.sized++;
-        else result.unsized++;
-      }
+      await sizeCrate(crate, verdicts, (v) => sources.tree(crate, v, checksums.get(`${crate}@${v}`)), count, cache);
     }
   };
   await Promise.all(Array.from({ length: PARALLEL_CRATES }, worker));
-  return result;
+  const sized = report.packages.filter((p) => p.suggestion?.lines !== undefined).length;
+  return { counter, sized, unsized: byCrate.size === 0 ? 0 : [...byCrate.values()].flat().length - sized };
 }
