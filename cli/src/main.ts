@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { FormatError } from '@cratewatch/shared';
+import { CrateFileError, FormatError } from '@cratewatch/shared';
 import { HelpShown } from './args.js';
 import * as certify from './commands/certify.js';
 import * as deny from './commands/deny.js';
@@ -61,7 +61,7 @@ function program(chose: (name: string, argv: string[]) => void): Command {
 
 /** The one line a known error prints (`cratewatch scan: ws/Cargo.lock, line 1: …`), or undefined for a bug. */
 function knownError(err: unknown): string | undefined {
-  if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError) return (err as Error).message;
+  if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError || err instanceof CrateFileError) return (err as Error).message;
   return undefined;
 }
 

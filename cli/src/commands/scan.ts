@@ -9,11 +9,13 @@ import { collect, newCommand, parseCommand } from '../args.js';
 import { denyJson, denyLines } from '../deny-report.js';
 import { denyConfigWarnings, hitJson, loadAdvisoryDb, loadDenyConfig, loadPools, loadVex, loadWorkspace, progress, runDeny, storeErrorLines } from '../io.js';
 import { advisoryLines, scanJson, summaryLines, unvettedLines, type ScanFacts } from '../report.js';
+import { sizeReportSuggestions } from '../crates/index.js';
 
 export const summary = 'audit coverage (cargo-vet semantics), RustSec hits and suggested audits of one workspace; no infrastructure';
 
 export const usage = `cratewatch scan <workspace dir | Cargo.lock> [--store DIR] [--metadata cargo-metadata.json]
-                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--deny-config deny.toml] [--json] [-q]`;
+                [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [--deny-config deny.toml]
+                [--crate-cache DIR ...] [--fetch-crates] [--json] [-q]`;
 
 export const command = () =>
   newCommand('cratewatch scan', summary)
@@ -24,6 +26,8 @@ export const command = () =>
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: report the advisories that hit')
     .option('--vex <file>', 'an OpenVEX document beside those found next to the Cargo.lock (repeatable)', collect)
     .option('--deny-config <file>', "cargo-deny's config: run its licenses, bans and sources checks (default: deny.toml, .deny.toml or .cargo/deny.toml beside the Cargo.lock)")
+    .option('--crate-cache <dir>', 'size each suggested audit as cargo vet suggest does, from the .crate files (or cargo vendor folders) in DIR (repeatable)', collect)
+    .option('--fetch-crates', 'size suggested audits from .crate files downloaded from crates.io into the cache (CRATEWATCH_CRATE_CACHE, default ~/.cache/cratewatch/crates)')
     .option('--json', 'the report as JSON on stdout')
     .addHelpText('after', '\nExit codes: 0 everything vetted, no vulnerability and no deny-level cargo-deny problem; 1 unvetted packages, vulnerabilities or deny-level cargo-deny problems; 2 input or usage error (also an invalid store or deny.toml); 3 internal error.');
 
@@ -35,16 +39,23 @@ export function describeFailure(p: PackageVerdict): string {
   const more = p.requiredBy.length > 3 ? ` and ${p.requiredBy.length - 3} more` : '';
   const lines = [`  ${p.id}: ${p.status === 'violation' ? 'violation conflict' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
   for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from}) contradicted by ${v.conflictsWith}`);
-  if (p.suggestion) lines.push(`      fix: ${p.suggestion.command}${p.suggestion.kind === 'delta' ? '' : '  (full audit)'}`);
+  const s = p.suggestion;
+  if (s) {
+    const size = s.lines !== undefined ? `${s.lines.toLocaleString('en-US')} lines` : undefined;
+    const note = [s.kind === 'full' ? 'full audit' : undefined, size].filter(Boolean).join(', ');
+    lines.push(`      fix: ${s.command}${note ? `  (${note})` : ''}`);
+    // Only a sized choice has a reason worth a line; without sizes it is the nearest vetted version.
+    if (size && s.why) lines.push(`      why: ${s.why}`);
+  }
   if (p.kindDependent) {
     lines.push(`      note: ${p.kindDependent.ifDevEdges} if its workspace edges are dev-only, ${p.kindDependent.ifNormalEdges} if normal-only (kinds unknown: pass --metadata)`);
   }
   return lines.join('\n');
 }
 
-export function run(argv: string[]): number {
+export async function run(argv: string[]): Promise<number> {
   const { opts, args } = parseCommand(command(), argv);
-  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; denyConfig?: string; json?: boolean };
+  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; denyConfig?: string; json?: boolean; crateCache?: string[]; fetchCrates?: boolean };
   const target = args[0]!;
   progress(`reading ${target}`);
   const ws = loadWorkspace(target, o.store, o.metadata);
@@ -64,6 +75,7 @@ export function run(argv: string[]): number {
   const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
   progress(`resolving ${ws.graph.nodes.size} packages${ws.store ? ` against ${ws.storeDir}` : ' (no store: default policy)'}`);
   const report: VetReport = resolveVet({ graph: ws.graph, store: ws.store }, { pools });
+  if (o.crateCache?.length || o.fetchCrates) await sizeReportSuggestions(report, ws.lockfile, { localDirs: o.crateCache ?? [], fetch: o.fetchCrates === true });
   const coverage = pools ? poolCoverage(ws.lockfile, pools, ws.store?.imports?.publisher) : undefined;
   // Each hit with the VEX statement that applies to it: suppressed ones (not_affected, fixed) are
   // listed apart and do not fail the scan; the others keep the statement's text.

@@ -7,3 +7,6 @@ export * from './check.js';
 export * from './certify.js';
 export { cargoReqMatches } from './versionreq.js';
 export * from './coverage.js';
+export * from './suggest.js';
+export * from './diffstat.js';
+export * from './crate.js';

@@ -28,7 +28,6 @@
  * 4. A package is `vetted` if every required criterion is reached without exemptions, `exempted`
  *    if exemptions were needed, otherwise `unvetted` (with the cheapest audit that would fix it).
  */
-import semver from 'semver';
 import type { Lockfile } from '../lockfile.js';
 import {
   SAFE_TO_DEPLOY,
@@ -42,6 +41,7 @@ import {
 } from './format.js';
 import { checkStore, type StoreCheckResult } from './check.js';
 import { graphFromLockfile, type DepGraph, type DepKind, type GraphNode } from './graph.js';
+import { suggest, type Suggestion } from './suggest.js';
 import { cargoReqMatches } from './versionreq.js';
 
 export interface VetStore {
@@ -94,14 +94,6 @@ export interface Requirement {
   why: 'policy.criteria' | 'policy.dev-criteria' | 'policy.dependency-criteria' | 'default-criteria' | 'dev default (safe-to-run)' | 'dependent';
 }
 
-export interface Suggestion {
-  criteria: string[];
-  /** A delta from an already vetted version, or a full audit. */
-  kind: 'delta' | 'full';
-  from?: string;
-  to: string;
-  command: string;
-}
 
 export type Status = 'vetted' | 'exempted' | 'unvetted' | 'violation' | 'first-party' | 'not-required';
 
@@ -217,7 +209,10 @@ interface Edge {
   all?: boolean;
   ref: AuditRef;
   exemption: boolean;
+  /** An exemption with `suggest = false`: the one kind `cargo vet suggest` keeps (storage.rs clone_for_suggest). */
+  keptBySuggest?: boolean;
 }
+type ExemptionUse = boolean | 'suggest';
 interface Violation {
   req: string;
   /** The violated criteria, qualified by namespace. */
@@ -319,6 +314,7 @@ export class AuditGraph {
           criteria: this.criteria.closureOf(e.criteria),
           ref: { source: 'exemption', table: 'exemptions', crate, index },
           exemption: true,
+          ...(e.suggest === false ? { keptBySuggest: true } : {}),
         });
       });
     }
@@ -361,14 +357,16 @@ export class AuditGraph {
     return out;
   }
 
-  private usable(crate: string, c: string, withExemptions: boolean): Edge[] {
-    return (this.edges.get(crate) ?? []).filter(
-      (e) => (e.all || e.criteria.has(c)) && (withExemptions || !e.exemption) && !this.removed.has(auditRefKey(e.ref)),
-    );
+  private usable(crate: string, c: string, withExemptions: ExemptionUse): Edge[] {
+    const allowed = (e: Edge) => !e.exemption || withExemptions === true || (withExemptions === 'suggest' && e.keptBySuggest === true);
+    return (this.edges.get(crate) ?? []).filter((e) => (e.all || e.criteria.has(c)) && allowed(e) && !this.removed.has(auditRefKey(e.ref)));
   }
 
-  /** Versions reachable from the root for criterion `c`, each with the edge that reached it. */
-  reach(crate: string, c: string, withExemptions: boolean): Map<string, Edge | null> {
+  /**
+   * Versions reachable from the root for criterion `c`, each with the edge that reached it.
+   * `withExemptions` 'suggest': only `suggest = false` exemptions, as `cargo vet suggest` sees the store.
+   */
+  reach(crate: string, c: string, withExemptions: ExemptionUse): Map<string, Edge | null> {
     const edges = this.usable(crate, c, withExemptions);
     const out = new Map<string | null, Edge | null>([[null, null]]);
     const queue: (string | null)[] = [null];
@@ -579,46 +577,6 @@ function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Se
 // ---------------------------------------------------------------------------------------------
 // verdicts and suggestions
 
-const sv = (v: string) => semver.parse(v.replace(/@git:.*$/, ''));
-/** Delta size proxy without diff sizes: distance between versions, a forward delta before a reverse one. */
-function distance(from: string, to: string): number[] {
-  const a = sv(from);
-  const b = sv(to);
-  if (!a || !b) return [1e9, 1e9, 1e9, 1];
-  const reverse = semver.compare(a, b) > 0 ? 1 : 0;
-  return [Math.abs(a.major - b.major), Math.abs(a.minor - b.minor), Math.abs(a.patch - b.patch), reverse, from.includes('@git:') ? 1 : 0];
-}
-const lexLess = (x: number[], y: number[]) => {
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
-  return false;
-};
-
-export function suggest(g: AuditGraph, crate: string, version: string, missing: string[]): Suggestion {
-  const criteria = g.criteria.minimal(missing);
-  const closureNeeded = [...g.criteria.closureOf(criteria)].filter((c) => missing.includes(c) || criteria.includes(c));
-  // Starting points: versions already vetted (audits or exemptions) for every missing criterion.
-  let starts: Set<string> | undefined;
-  for (const c of closureNeeded) {
-    const r = new Set(g.reach(crate, c, true).keys());
-    starts = starts ? new Set([...starts].filter((v) => r.has(v))) : r;
-  }
-  const ends = g.reachBack(crate, closureNeeded, version);
-  let best: { from: string; to: string; d: number[] } | undefined;
-  for (const from of starts ?? []) {
-    if (from === version) continue;
-    for (const to of ends) {
-      if (from === to) continue;
-      const d = distance(from, to);
-      if (!best || lexLess(d, best.d)) best = { from, to, d };
-    }
-  }
-  const crit = criteria.join(', ');
-  if (best) {
-    return { criteria, kind: 'delta', from: best.from, to: best.to, command: `cargo vet certify ${crate} ${best.from} ${best.to} --criteria ${crit}` };
-  }
-  return { criteria, kind: 'full', to: version, command: `cargo vet certify ${crate} ${version} --criteria ${crit}` };
-}
-
 function judge(g: AuditGraph, n: GraphNode, required: string[]): Pick<PackageVerdict, 'status' | 'missing' | 'path' | 'violations'> {
   // cargo-vet builds the crate's audit graph before looking at requirements: a conflict fails it.
   const conflicts = g.conflicts(n.name);
@@ -692,7 +650,7 @@ function verdictOf(g: AuditGraph, n: GraphNode, r: Resolution): PackageVerdict {
   if (v.status === 'unvetted') verdict.suggestion = suggest(g, n.name, n.vetVersion, v.missing);
   // As `cargo vet suggest` does: the audit that would let an exemption go (judged without it).
   if (v.status === 'exempted') {
-    const unaudited = required.filter((c) => !g.reach(n.name, c, false).has(n.vetVersion));
+    const unaudited = required.filter((c) => !g.reach(n.name, c, 'suggest').has(n.vetVersion));
     if (unaudited.length) verdict.suggestion = suggest(g, n.name, n.vetVersion, unaudited);
   }
   // Requirements only grow from a dev-only or normal-only reading to both: only a failure can change.
