@@ -10,7 +10,9 @@ import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { SourceTree } from './diffstat.js';
 
-export class CrateFileError extends Error {}
+export class CrateFileError extends Error {
+  override name = 'CrateFileError';
+}
 
 /** The sha256 a `Cargo.lock` `checksum` holds. */
 export const crateChecksum = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
