@@ -144,7 +144,9 @@ async function once(label, kills) {
   })()];
   const killed = { scorer: 0, notifier: 0 };
   let loaded = false;
-  Promise.all(loads).then(() => (loaded = true));
+  // Fire-and-forget on purpose: the loads run while the loop below kills services; a load that
+  // fails rejects unhandled and ends the bench, as it should.
+  void Promise.all(loads).then(() => (loaded = true));
   const settled = () => settledRun(env, prefix);
   while (killed.scorer < kills || killed.notifier < kills || !loaded || !(await settled())) {
     if (killed.scorer >= kills && killed.notifier >= kills) {

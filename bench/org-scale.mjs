@@ -287,7 +287,9 @@ function watchLine(p, line, ready) {
     try {
       const j = JSON.parse(line);
       p.coverageFlushes.push({ at: performance.now(), workspaces: j.workspaces, waitedMs: j.waitedMs, ms: j.ms });
-    } catch {}
+    } catch {
+      // not a whole JSON line: nothing to count
+    }
   }
 }
 
@@ -302,7 +304,9 @@ async function webhook() {
       try {
         const v = JSON.parse(body);
         for (const f of v.digest ? v.findings : [v]) received.push({ at, id: f.id, state: f.state });
-      } catch {}
+      } catch {
+        // not a FindingEvent: not an alert to count
+      }
       res.end('ok');
     });
   });
@@ -403,7 +407,8 @@ async function loadOrg(r, org, pools) {
   say(`N=${r.n}: ${pm.length} pool events and the advisory-db applied in ${Math.round(tFacts)} ms; producing ${org.length} workspaces`);
   const t1 = performance.now();
   for (const w of org) await r.send(T.workspaces, [workspaceMessage(w)]);
-  const progress = setInterval(async () => say(`N=${r.n}: loading, scorer lag ${await r.lag().catch(() => '?')} messages, ${await r.marks().catch(() => '?')} workspaces owed work`), 15_000);
+  // A progress line every 15 s, fire-and-forget: both reads fall back to '?', so it never rejects.
+  const progress = setInterval(() => void (async () => say(`N=${r.n}: loading, scorer lag ${await r.lag().catch(() => '?')} messages, ${await r.marks().catch(() => '?')} workspaces owed work`))(), 15_000);
   await r.settle(3_600_000);
   clearInterval(progress);
   const tWs = performance.now() - t1;

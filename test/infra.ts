@@ -60,8 +60,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   let kafkaBrokers = splitBrokers(process.env.KAFKA_BROKERS);
   let neo4jUri = process.env.NEO4J_URI?.trim() ?? '';
-  let neo4jUser = process.env.NEO4J_USER?.trim() || 'neo4j';
-  let neo4jPassword = process.env.NEO4J_PASSWORD ?? '';
+  const neo4jUser = process.env.NEO4J_USER?.trim() || 'neo4j';
+  const neo4jPassword = process.env.NEO4J_PASSWORD ?? '';
   const sources = new Set<InfraSource>();
   if (kafkaBrokers.length) sources.add('env');
   if (neo4jUri) sources.add('env');

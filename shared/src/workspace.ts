@@ -29,7 +29,7 @@ export interface WorkspaceInput {
 }
 
 /** Workspace ids become Kafka keys and graph keys: keep them to a readable, path-safe alphabet. */
-export const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9._\/-]{0,199}$/;
+export const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 
 export function workspaceEvent(w: WorkspaceInput): WorkspaceEvent {
   if (!WORKSPACE_ID.test(w.id)) throw new Error(`workspace id "${w.id}" must match ${WORKSPACE_ID}`);

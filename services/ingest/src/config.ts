@@ -244,7 +244,7 @@ function workspaceOf(f: Fields, w: unknown, i: number, ids: Set<string>): Worksp
   if (!isObj(w)) return f.fail('', t, 'expected a table');
   f.known(t, w, ['id', 'team', 'path', 'git', 'subdir']);
   const id = f.str(t, w, 'id', true)!;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,199}$/.test(id)) f.fail(t, 'id', 'letters, digits and . _ / - only');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(id)) f.fail(t, 'id', 'letters, digits and . _ / - only');
   if (ids.has(id)) f.fail(t, 'id', `workspace "${id}" is configured twice`);
   ids.add(id);
   const wp = f.str(t, w, 'path');

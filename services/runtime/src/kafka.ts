@@ -5,7 +5,7 @@
  */
 import { Kafka, logLevel, type Producer, type Admin } from 'kafkajs';
 import { DlqRecordSchema, dlqTopic, type DlqRecord } from '@cratewatch/shared';
-import { logger, type Logger } from './log.js';
+import { logger } from './log.js';
 
 export function brokersFromEnv(): string[] {
   const raw = process.env.KAFKA_BROKERS;

@@ -115,7 +115,10 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
         const refused = new Map<string, Error>();
         // A batch handler that is all-or-nothing: one bad message fails the transaction.
         for (const m of ms) if (m.message.value!.toString() === 'poison') throw new TypeError('in the batch');
-        for (const m of ms) m.message.value!.toString() === 'bad' ? refused.set(m.message.offset, new Error('bad: refused')) : apply(m.message.value!.toString());
+        for (const m of ms) {
+          if (m.message.value!.toString() === 'bad') refused.set(m.message.offset, new Error('bad: refused'));
+          else apply(m.message.value!.toString());
+        }
         return refused;
       },
     });

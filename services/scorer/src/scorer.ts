@@ -761,7 +761,11 @@ export class Scorer {
         return { decided, changes: decided.flatMap((d) => d.changes) };
       },
     );
-    for (const id of ids) (this.coverageDue.delete(id), this.coverageDelta.delete(id), this.resolutions.delete(id));
+    for (const id of ids) {
+      this.coverageDue.delete(id);
+      this.coverageDelta.delete(id);
+      this.resolutions.delete(id);
+    }
     for (const d of done?.decided ?? []) {
       const id = d.workspace.event.id;
       // A pool left out for an unreadable entry is left out whole: the next change resolves in full.

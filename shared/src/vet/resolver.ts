@@ -392,7 +392,12 @@ export class AuditGraph {
     const queue = [target];
     while (queue.length) {
       const v = queue.shift()!;
-      for (const e of edges) if (e.to === v && e.from !== null && !out.has(e.from)) (out.add(e.from), queue.push(e.from));
+      for (const e of edges) {
+        if (e.to === v && e.from !== null && !out.has(e.from)) {
+          out.add(e.from);
+          queue.push(e.from);
+        }
+      }
     }
     return out;
   }
@@ -520,7 +525,10 @@ function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Se
       if (top.i < nb.length) {
         const child = nb[top.i++]!.to;
         hasNormalParent.add(child);
-        if (!visited.has(child)) (visited.add(child), stack.push({ id: child, i: 0 }));
+        if (!visited.has(child)) {
+          visited.add(child);
+          stack.push({ id: child, i: 0 });
+        }
       } else {
         stack.pop();
         topo.push(top.id);

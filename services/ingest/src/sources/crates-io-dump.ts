@@ -111,9 +111,6 @@ export function dumpTime(s: string): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
-/** `{a,b}` (a Postgres array) as a list. */
-const pgArray = (s: string): string[] => (s.startsWith('{') && s.endsWith('}') && s.length > 2 ? s.slice(1, -1).split(',').map((x) => x.replace(/^"|"$/g, '')) : []);
-
 const KINDS = ['normal', 'build', 'dev'] as const;
 
 export class DumpBootstrap {
