@@ -17,5 +17,6 @@ const walk = (d) => {
   }
 };
 for (const top of ['crates', 'rust']) walk(join(db, top));
-for (const p of readdirSync(projects)) if (existsSync(join(projects, p, 'Cargo.lock'))) bytes += readFileSync(join(projects, p, 'Cargo.lock'), 'utf8').length;
+for (const p of readdirSync(projects))
+  if (existsSync(join(projects, p, 'Cargo.lock'))) bytes += readFileSync(join(projects, p, 'Cargo.lock'), 'utf8').length;
 console.log(JSON.stringify({ bytes }));

@@ -30,7 +30,13 @@ async function prepare() {
   const topic = `bench-overhead-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic, numPartitions: 3 },
+      { topic: `${topic}.dlq`, numPartitions: 1 },
+    ],
+  });
   await admin.disconnect();
   const producer = newProducer(kafka);
   await producer.connect();
@@ -57,7 +63,12 @@ async function run(loop, mode, topic) {
     const producer = newProducer(kafka);
     await producer.connect();
     const l = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'bench', log: logger('bench'),
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'bench',
+      log: logger('bench'),
       handle: async (m) => handler(m),
       ...(mode === 'batch' ? { handleBatch: async (ms) => (ms.forEach(handler), new Map()) } : {}),
     });
@@ -72,7 +83,12 @@ async function run(loop, mode, topic) {
         eachBatchAutoResolve: false,
         // The loop runConsumer had before the policy (b429fd1): same run objects, same caughtUp test.
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const all = batch.messages.map((message) => ({ topic: batch.topic, partition: batch.partition, message, key: message.key === null ? null : message.key.toString() }));
+          const all = batch.messages.map((message) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            message,
+            key: message.key === null ? null : message.key.toString(),
+          }));
           for (let i = 0; i < all.length && isRunning() && !isStale(); i += 200) {
             const run = all.slice(i, i + 200);
             const caughtUp = BigInt(run[run.length - 1].message.offset) + 1n >= BigInt(batch.highWatermark);

@@ -50,14 +50,22 @@ try {
   const { generateDump } = await import(path.join(dist, 'crates-io-dump-gen.js'));
   let t0 = Date.now();
   const g = await generateDump(path.join(dir, 'db-dump.tar.gz'), { crates: CRATES, versions: VERSIONS, depsPerVersion: 2 });
-  console.log(`generated ${CRATES.toLocaleString('en')} crates, ${VERSIONS.toLocaleString('en')} versions, ${g.dependencies.toLocaleString('en')} dependencies: ${(statSync(g.path).size / 1048576).toFixed(0)} MiB tar.gz in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `generated ${CRATES.toLocaleString('en')} crates, ${VERSIONS.toLocaleString('en')} versions, ${g.dependencies.toLocaleString('en')} dependencies: ${(statSync(g.path).size / 1048576).toFixed(0)} MiB tar.gz in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   t0 = Date.now();
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', g.path, kafka ? 'kafka' : 'dry-run', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', g.path, kafka ? 'kafka' : 'dry-run', dir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  });
   if (r.status !== 0) throw new Error(`bootstrap failed (${r.status})`);
   const res = JSON.parse(r.stdout.trim().split('\n').pop());
   const wall = (Date.now() - t0) / 1000;
   console.log(`mode: ${kafka ? 'produced to Kafka' : 'dry run (no Kafka)'}`);
-  console.log(`events ${res.events.toLocaleString('en')} in ${wall.toFixed(1)} s (whole process) = ${Math.round(res.events / wall).toLocaleString('en')} events/s; peak RSS ${(res.maxRssKiB / 1024).toFixed(0)} MiB`);
+  console.log(
+    `events ${res.events.toLocaleString('en')} in ${wall.toFixed(1)} s (whole process) = ${Math.round(res.events / wall).toLocaleString('en')} events/s; peak RSS ${(res.maxRssKiB / 1024).toFixed(0)} MiB`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

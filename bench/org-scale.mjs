@@ -62,7 +62,8 @@ const sizes = values.workspaces.split(',').map(Number);
 const rounds = Number(values.rounds);
 const skip = new Set(values.skip.flatMap((s) => s.split(',')).filter(Boolean));
 for (const s of skip) if (!SKIPPABLE.includes(s)) throw new Error(`--skip: unknown "${s}" (one of ${SKIPPABLE.join(', ')})`);
-if (sizes.some((n) => !Number.isInteger(n) || n < 4)) throw new Error('--workspaces: whole numbers >= 4 (each of the four projects at least once)');
+if (sizes.some((n) => !Number.isInteger(n) || n < 4))
+  throw new Error('--workspaces: whole numbers >= 4 (each of the four projects at least once)');
 if (!existsSync(join(data, 'rustsec'))) {
   console.error('org-scale: needs ../shared/data');
   process.exit(2);
@@ -84,7 +85,11 @@ const admin = kafka.admin();
 await admin.connect();
 const producer = kafka.producer();
 await producer.connect();
-const driver = neo4j.driver(process.env.NEO4J_URI, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined, { disableLosslessIntegers: true });
+const driver = neo4j.driver(
+  process.env.NEO4J_URI,
+  process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+  { disableLosslessIntegers: true },
+);
 const q = async (cypher, params = {}) => (await driver.executeQuery(cypher, params)).records.map((r) => r.toObject());
 /** `CALL { … } IN TRANSACTIONS` needs an implicit (auto-commit) transaction. */
 async function qAuto(cypher) {
@@ -110,16 +115,25 @@ const load = () => loadavg().map((x) => +x.toFixed(2));
 /** A small seeded generator, so the org of a given seed is the same in every run. */
 function rng(seed) {
   let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function readProjects() {
-  return readdirSync(join(data, 'projects')).filter((p) => existsSync(join(data, 'projects', p, 'Cargo.lock'))).sort().map((name) => {
-    const dir = join(data, 'projects', name);
-    const opt = (f) => (existsSync(join(dir, 'supply-chain', f)) ? readFileSync(join(dir, 'supply-chain', f), 'utf8') : undefined);
-    const store = opt('config.toml') ? { config: opt('config.toml'), ...(opt('audits.toml') ? { audits: opt('audits.toml') } : {}), ...(opt('imports.lock') ? { importsLock: opt('imports.lock') } : {}) } : undefined;
-    return { name, text: readFileSync(join(dir, 'Cargo.lock'), 'utf8'), store };
-  });
+  return readdirSync(join(data, 'projects'))
+    .filter((p) => existsSync(join(data, 'projects', p, 'Cargo.lock')))
+    .sort()
+    .map((name) => {
+      const dir = join(data, 'projects', name);
+      const opt = (f) => (existsSync(join(dir, 'supply-chain', f)) ? readFileSync(join(dir, 'supply-chain', f), 'utf8') : undefined);
+      const store = opt('config.toml')
+        ? {
+            config: opt('config.toml'),
+            ...(opt('audits.toml') ? { audits: opt('audits.toml') } : {}),
+            ...(opt('imports.lock') ? { importsLock: opt('imports.lock') } : {}),
+          }
+        : undefined;
+      return { name, text: readFileSync(join(dir, 'Cargo.lock'), 'utf8'), store };
+    });
 }
 
 const isRegistry = (p) => typeof p.source === 'string' && p.source.startsWith('registry+');
@@ -140,12 +154,14 @@ function byName(doc) {
  */
 function choosePlan(projects) {
   const maps = projects.map((p) => byName(parseToml(p.text)));
-  const only = (want) => [...maps[want[0]].keys()].filter((n) => maps.every((m, i) => (want.includes(i) ? m.get(n)?.length === 1 : !m.has(n)))).sort();
+  const only = (want) =>
+    [...maps[want[0]].keys()].filter((n) => maps.every((m, i) => (want.includes(i) ? m.get(n)?.length === 1 : !m.has(n)))).sort();
   const half = only([1, 3])[0];
   const one = only([2]).find((n) => !(maps[2].get(n)[0].dependencies ?? []).length);
   const spin = projects.findIndex((p) => p.name === 'spin');
   const tar = maps[spin]?.get('tar');
-  if (!half || !one || spin !== 3 || tar?.length !== 1 || tar[0].version !== '0.4.43') throw new Error('org-scale: shared/data is not the one this benchmark was written for');
+  if (!half || !one || spin !== 3 || tar?.length !== 1 || tar[0].version !== '0.4.43')
+    throw new Error('org-scale: shared/data is not the one this benchmark was written for');
   return { half, one, oneProject: 2, lockfile: { project: spin, crate: 'tar', from: '0.4.43', to: '0.4.45' } };
 }
 
@@ -174,7 +190,9 @@ function perturb(project, i, seed, plan) {
   const random = rng(seed * 1_000_003 + i);
   const counts = byName(doc);
   const keep = new Set([plan.half, plan.one, plan.lockfile.crate]);
-  const pool = doc.package.filter((p) => isRegistry(p) && counts.get(p.name).length === 1 && /^\d+\.\d+\.\d+$/.test(p.version) && !keep.has(p.name));
+  const pool = doc.package.filter(
+    (p) => isRegistry(p) && counts.get(p.name).length === 1 && /^\d+\.\d+\.\d+$/.test(p.version) && !keep.has(p.name),
+  );
   const pick = () => pool.splice(Math.floor(random() * pool.length), 1)[0];
   const dropped = [pick(), pick(), pick()];
   for (const p of [pick(), pick(), pick()]) {
@@ -202,7 +220,14 @@ function lockOf(w) {
 function workspaceMessage(w) {
   const { text, lock } = lockOf(w);
   const checksum = `sha256:${createHash('sha256').update(text).digest('hex')}`;
-  const ev = shared.workspaceEvent({ id: w.id, org: 'org-scale', lock, ...(w.store ? { store: w.store } : {}), origin: { path: `${w.id}/Cargo.lock`, checksum }, observedAt: new Date().toISOString() });
+  const ev = shared.workspaceEvent({
+    id: w.id,
+    org: 'org-scale',
+    lock,
+    ...(w.store ? { store: w.store } : {}),
+    origin: { path: `${w.id}/Cargo.lock`, checksum },
+    observedAt: new Date().toISOString(),
+  });
   return { key: w.id, value: shared.encodeEvent(T.workspaces, ev) };
 }
 
@@ -214,7 +239,8 @@ function readAdvisories() {
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith('.md')) out.push(shared.parseAdvisory(readFileSync(join(dir, e.name), 'utf8'), join(dir, e.name).slice(join(data, 'rustsec').length + 1)));
+      else if (e.name.endsWith('.md'))
+        out.push(shared.parseAdvisory(readFileSync(join(dir, e.name), 'utf8'), join(dir, e.name).slice(join(data, 'rustsec').length + 1)));
     }
   };
   walk(join(data, 'rustsec/crates'));
@@ -224,16 +250,24 @@ function readAdvisories() {
 
 function readPools() {
   const dir = join(data, 'audit-pools');
-  return readdirSync(dir).filter((f) => f.endsWith('.audits.toml')).sort().map((f) => {
-    const name = f.replace('.audits.toml', '');
-    return { name, url: `https://pools.invalid/${f}`, file: shared.parseAuditsFile(readFileSync(join(dir, f), 'utf8'), f) };
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.audits.toml'))
+    .sort()
+    .map((f) => {
+      const name = f.replace('.audits.toml', '');
+      return { name, url: `https://pools.invalid/${f}`, file: shared.parseAuditsFile(readFileSync(join(dir, f), 'utf8'), f) };
+    });
 }
 
 /** Every pool's entries as ingest's pool source sends them (its own diff against an empty checkpoint). */
 function poolMessages(pools) {
   const observedAt = new Date().toISOString();
-  return pools.flatMap((p) => diffPool({}, p.file).map((c) => ({ key: `${p.name}/${c.crate}`, value: shared.encodeEvent(T.audits, { v: 1, pool: p.name, url: p.url, crate: c.crate, entries: c.entries, observedAt }) })));
+  return pools.flatMap((p) =>
+    diffPool({}, p.file).map((c) => ({
+      key: `${p.name}/${c.crate}`,
+      value: shared.encodeEvent(T.audits, { v: 1, pool: p.name, url: p.url, crate: c.crate, entries: c.entries, observedAt }),
+    })),
+  );
 }
 
 let advisorySeq = 0;
@@ -241,16 +275,41 @@ let advisorySeq = 0;
 function newAdvisory(crate) {
   const id = `RUSTSEC-2097-${String(++advisorySeq).padStart(4, '0')}`;
   const advisory = {
-    id, package: crate, collection: 'crates', title: `org-scale probe ${id}`, description: 'bench/org-scale.mjs', date: new Date().toISOString().slice(0, 10),
-    aliases: [], related: [], categories: [], keywords: [], references: [], affected: { arch: [], os: [], functions: {} }, versions: { patched: [], unaffected: [] },
+    id,
+    package: crate,
+    collection: 'crates',
+    title: `org-scale probe ${id}`,
+    description: 'bench/org-scale.mjs',
+    date: new Date().toISOString().slice(0, 10),
+    aliases: [],
+    related: [],
+    categories: [],
+    keywords: [],
+    references: [],
+    affected: { arch: [], os: [], functions: {} },
+    versions: { patched: [], unaffected: [] },
   };
-  return { id, message: { key: id, value: shared.encodeEvent(T.advisories, { v: 1, advisory, origin: { path: `crates/${crate}/${id}.md` }, observedAt: new Date().toISOString() }) } };
+  return {
+    id,
+    message: {
+      key: id,
+      value: shared.encodeEvent(T.advisories, {
+        v: 1,
+        advisory,
+        origin: { path: `crates/${crate}/${id}.md` },
+        observedAt: new Date().toISOString(),
+      }),
+    },
+  };
 }
 
 // ---- processes and the webhook -----------------------------------------------------------------
 function service(name, env) {
   const prof = name === 'scorer' && values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
-  const p = spawn(process.execPath, [...prof, join(root, 'services', name, 'dist', 'main.js')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [...prof, join(root, 'services', name, 'dist', 'main.js')], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   if (values.logs) {
     mkdirSync(values.logs, { recursive: true });
     p.stderr.pipe(createWriteStream(join(values.logs, `${name}-${p.pid}.log`)));
@@ -319,7 +378,7 @@ async function alertsArrived(hook, from, expected, timeoutMs) {
   const want = new Set(expected.map((e) => `${e.id}|${e.state}`));
   let last = 0;
   const end = performance.now() + timeoutMs;
-  for (let i = from; ; ) {
+  for (let i = from; ;) {
     for (; i < hook.received.length; i++) {
       const r = hook.received[i];
       if (want.delete(`${r.id}|${r.state}`)) last = Math.max(last, r.at);
@@ -338,11 +397,21 @@ class Run {
     this.prefix = `${run}-n${n}.`;
     this.topic = (t) => `${this.prefix}${t}`;
     this.env = {
-      ...process.env, CRATEWATCH_TOPIC_PREFIX: this.prefix, SCORER_GROUP: `${run}-n${n}-scorer`, NOTIFIER_GROUP: `${run}-n${n}-notifier`,
-      SCORER_TRUSTED_POOLS: '', NOTIFIER_DIGEST_THRESHOLD: 'off', NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_HTTP_LISTEN: '127.0.0.1:0',
-      NOTIFIER_ROUTES: JSON.stringify([{ name: 'bench', type: 'webhook', webhookEnv: 'ORG_SCALE_HOOK_URL', secretEnv: 'ORG_SCALE_HOOK_SECRET' }]),
-      ORG_SCALE_HOOK_URL: hook.url, ORG_SCALE_HOOK_SECRET: 'org-scale-bench-secret-0123456789',
-      CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-org-scale-')), LOG_LEVEL: 'info',
+      ...process.env,
+      CRATEWATCH_TOPIC_PREFIX: this.prefix,
+      SCORER_GROUP: `${run}-n${n}-scorer`,
+      NOTIFIER_GROUP: `${run}-n${n}-notifier`,
+      SCORER_TRUSTED_POOLS: '',
+      NOTIFIER_DIGEST_THRESHOLD: 'off',
+      NOTIFIER_FEED_LISTEN: '127.0.0.1:0',
+      SCORER_HTTP_LISTEN: '127.0.0.1:0',
+      NOTIFIER_ROUTES: JSON.stringify([
+        { name: 'bench', type: 'webhook', webhookEnv: 'ORG_SCALE_HOOK_URL', secretEnv: 'ORG_SCALE_HOOK_SECRET' },
+      ]),
+      ORG_SCALE_HOOK_URL: hook.url,
+      ORG_SCALE_HOOK_SECRET: 'org-scale-bench-secret-0123456789',
+      CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-org-scale-')),
+      LOG_LEVEL: 'info',
     };
     this.inputs = [T.advisories, T.audits, T.workspaces, T.releases, T.maintainers].map(this.topic);
   }
@@ -370,7 +439,12 @@ class Run {
   async settle(timeoutMs = 600_000) {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      if ((await groupCaughtUp(admin, this.env.SCORER_GROUP, this.inputs)) && (await this.marks()) === 0 && (!this.notifier || (await groupCaughtUp(admin, this.env.NOTIFIER_GROUP, [this.topic(T.findings)])))) return true;
+      if (
+        (await groupCaughtUp(admin, this.env.SCORER_GROUP, this.inputs)) &&
+        (await this.marks()) === 0 &&
+        (!this.notifier || (await groupCaughtUp(admin, this.env.NOTIFIER_GROUP, [this.topic(T.findings)])))
+      )
+        return true;
       await wait(200);
     }
     say(`N=${this.n}: not settled after ${timeoutMs} ms`);
@@ -401,14 +475,24 @@ async function loadOrg(r, org, pools) {
   const t0 = performance.now();
   const pm = poolMessages(pools);
   for (let i = 0; i < pm.length; i += 500) await r.send(T.audits, pm.slice(i, i + 500));
-  await promisify(execFile)(process.execPath, [join(root, 'services/ingest/dist/main.js'), 'rustsec', '--db', join(data, 'rustsec')], { env: r.env, maxBuffer: 1 << 26 });
+  await promisify(execFile)(process.execPath, [join(root, 'services/ingest/dist/main.js'), 'rustsec', '--db', join(data, 'rustsec')], {
+    env: r.env,
+    maxBuffer: 1 << 26,
+  });
   await r.settle();
   const tFacts = performance.now() - t0;
   say(`N=${r.n}: ${pm.length} pool events and the advisory-db applied in ${Math.round(tFacts)} ms; producing ${org.length} workspaces`);
   const t1 = performance.now();
   for (const w of org) await r.send(T.workspaces, [workspaceMessage(w)]);
   // A progress line every 15 s, fire-and-forget: both reads fall back to '?', so it never rejects.
-  const progress = setInterval(() => void (async () => say(`N=${r.n}: loading, scorer lag ${await r.lag().catch(() => '?')} messages, ${await r.marks().catch(() => '?')} workspaces owed work`))(), 15_000);
+  const progress = setInterval(
+    () =>
+      void (async () =>
+        say(
+          `N=${r.n}: loading, scorer lag ${await r.lag().catch(() => '?')} messages, ${await r.marks().catch(() => '?')} workspaces owed work`,
+        ))(),
+    15_000,
+  );
   await r.settle(3_600_000);
   clearInterval(progress);
   const tWs = performance.now() - t1;
@@ -429,7 +513,9 @@ async function skipToEnd(groupId, topic) {
 /** A new advisory on `crate`: every (workspace, locked version) gets one opened alert. */
 async function advisoryRound(r, org, crate) {
   const { id, message } = newAdvisory(crate);
-  const expected = org.flatMap((w) => versionsOf(w, crate).map((v) => ({ id: shared.findingId(w.id, crate, v, `advisory:${id}`), state: 'open' })));
+  const expected = org.flatMap((w) =>
+    versionsOf(w, crate).map((v) => ({ id: shared.findingId(w.id, crate, v, `advisory:${id}`), state: 'open' })),
+  );
   const from = r.hook.received.length;
   const t0 = performance.now();
   await r.send(T.advisories, [message]);
@@ -437,7 +523,8 @@ async function advisoryRound(r, org, crate) {
   return { ms: last === null ? null : last - t0, alerts: expected.length };
 }
 
-const findingStates = async (where, params) => new Map((await q(`MATCH (f:Finding) WHERE ${where} RETURN f.id AS id, f.state AS state`, params)).map((f) => [f.id, f.state]));
+const findingStates = async (where, params) =>
+  new Map((await q(`MATCH (f:Finding) WHERE ${where} RETURN f.id AS id, f.state AS state`, params)).map((f) => [f.id, f.state]));
 const changed = (before, after) => [...after].filter(([id, s]) => before.get(id) !== s).map(([id, state]) => ({ id, state }));
 
 async function until(what, fn, timeoutMs, everyMs = 20) {
@@ -455,17 +542,33 @@ async function lockfileRound(r, org, plan, advisories, round) {
   const w = spins[round % spins.length];
   const pkg = w.doc.package.find((p) => isRegistry(p) && p.name === plan.lockfile.crate);
   const to = pkg.version === plan.lockfile.from ? plan.lockfile.to : plan.lockfile.from;
-  const hitsBefore = new Set(shared.matchLockfile(advisories, lockOf(w).lock).map((h) => shared.findingId(w.id, h.package.name, h.package.version, `advisory:${h.advisory.id}`)));
+  const hitsBefore = new Set(
+    shared
+      .matchLockfile(advisories, lockOf(w).lock)
+      .map((h) => shared.findingId(w.id, h.package.name, h.package.version, `advisory:${h.advisory.id}`)),
+  );
   pkg.version = to;
-  const hitsAfter = new Set(shared.matchLockfile(advisories, lockOf(w).lock).map((h) => shared.findingId(w.id, h.package.name, h.package.version, `advisory:${h.advisory.id}`)));
-  const advisoryAlerts = [...[...hitsBefore].filter((id) => !hitsAfter.has(id)).map((id) => ({ id, state: 'resolved' })), ...[...hitsAfter].filter((id) => !hitsBefore.has(id)).map((id) => ({ id, state: 'open' }))];
+  const hitsAfter = new Set(
+    shared
+      .matchLockfile(advisories, lockOf(w).lock)
+      .map((h) => shared.findingId(w.id, h.package.name, h.package.version, `advisory:${h.advisory.id}`)),
+  );
+  const advisoryAlerts = [
+    ...[...hitsBefore].filter((id) => !hitsAfter.has(id)).map((id) => ({ id, state: 'resolved' })),
+    ...[...hitsAfter].filter((id) => !hitsBefore.has(id)).map((id) => ({ id, state: 'open' })),
+  ];
   const other = `f.workspace = $ws AND f.kind <> 'advisory'`;
   const before = await findingStates(other, { ws: w.id });
   const from = r.hook.received.length;
   const t0 = performance.now();
   await r.send(T.workspaces, [workspaceMessage(w)]);
   const id = `${plan.lockfile.crate}@${to}`;
-  const tCov = await until('coverage', async () => (await q('MATCH (:Workspace {id: $ws})-[l:LOCKS]->(:Version {id: $id}) RETURN l.vetted AS v', { ws: w.id, id }))[0]?.v != null, 600_000);
+  const tCov = await until(
+    'coverage',
+    async () =>
+      (await q('MATCH (:Workspace {id: $ws})-[l:LOCKS]->(:Version {id: $id}) RETURN l.vetted AS v', { ws: w.id, id }))[0]?.v != null,
+    600_000,
+  );
   const expected = [...advisoryAlerts, ...changed(before, await findingStates(other, { ws: w.id }))];
   const last = tCov === null ? null : await alertsArrived(r.hook, from, expected, 600_000);
   return { ms: last === null ? null : Math.max(last, tCov) - t0, alerts: expected.length, workspace: w.id, version: id };
@@ -476,14 +579,21 @@ async function lockfileRound(r, org, plan, advisories, round) {
  * full audit can meet (the built-in criteria only), one per crate, crates the other classes use left out.
  */
 async function poolCandidates(plan) {
-  const rows = await q(`MATCH (f:Finding {kind: 'unvetted', state: 'open'}) RETURN f.crate AS crate, f.version AS version, collect(f.vet) AS vets, count(f) AS n ORDER BY n DESC, crate`);
+  const rows = await q(
+    `MATCH (f:Finding {kind: 'unvetted', state: 'open'}) RETURN f.crate AS crate, f.version AS version, collect(f.vet) AS vets, count(f) AS n ORDER BY n DESC, crate`,
+  );
   const seen = new Set([plan.half, plan.one, plan.lockfile.crate]);
   const out = [];
   for (const row of rows) {
     const needs = [...new Set(row.vets.flatMap((v) => JSON.parse(v).needs))].sort();
     if (seen.has(row.crate) || !needs.every((c) => c === 'safe-to-deploy' || c === 'safe-to-run')) continue;
     seen.add(row.crate);
-    out.push({ crate: row.crate, version: row.version, open: row.n, criteria: needs.includes('safe-to-deploy') ? 'safe-to-deploy' : 'safe-to-run' });
+    out.push({
+      crate: row.crate,
+      version: row.version,
+      open: row.n,
+      criteria: needs.includes('safe-to-deploy') ? 'safe-to-deploy' : 'safe-to-run',
+    });
   }
   return out;
 }
@@ -494,21 +604,56 @@ async function poolRound(r, pools, cand, round) {
   const entries = crateEntries(google.file, cand.crate);
   const notes = `${run} round ${round}`;
   entries.audits.push({ who: 'org-scale bench <bench@example.com>', criteria: cand.criteria, version: cand.version, notes });
-  const value = shared.encodeEvent(T.audits, { v: 1, pool: google.name, url: google.url, crate: cand.crate, entries, observedAt: new Date().toISOString() });
-  const scope = 'f.crate = $crate AND f.kind = \'unvetted\'';
+  const value = shared.encodeEvent(T.audits, {
+    v: 1,
+    pool: google.name,
+    url: google.url,
+    crate: cand.crate,
+    entries,
+    observedAt: new Date().toISOString(),
+  });
+  const scope = "f.crate = $crate AND f.kind = 'unvetted'";
   const before = await findingStates(scope, { crate: cand.crate });
   const flushes = r.scorer.coverageFlushes.length;
   const from = r.hook.received.length;
   const t0 = performance.now();
   await r.send(T.audits, [{ key: `${google.name}/${cand.crate}`, value }]);
-  const applied = await until('audit', async () => (await q('MATCH (a:Audit {pool: $pool, crate: $crate}) WHERE a.notes = $notes RETURN count(a) AS n', { pool: google.name, crate: cand.crate, notes }))[0].n > 0, 600_000, 50);
-  const tMarks = applied === null ? null : await until('coverage', async () => (await q('MATCH (w:Workspace) WHERE w.coverageDue = true RETURN count(w) AS n'))[0].n === 0, 1_200_000, 50);
+  const applied = await until(
+    'audit',
+    async () =>
+      (
+        await q('MATCH (a:Audit {pool: $pool, crate: $crate}) WHERE a.notes = $notes RETURN count(a) AS n', {
+          pool: google.name,
+          crate: cand.crate,
+          notes,
+        })
+      )[0].n > 0,
+    600_000,
+    50,
+  );
+  const tMarks =
+    applied === null
+      ? null
+      : await until(
+          'coverage',
+          async () => (await q('MATCH (w:Workspace) WHERE w.coverageDue = true RETURN count(w) AS n'))[0].n === 0,
+          1_200_000,
+          50,
+        );
   const expected = changed(before, await findingStates(scope, { crate: cand.crate }));
   const last = tMarks === null ? null : await alertsArrived(r.hook, from, expected, 600_000);
   // The flush's log line comes after its last finding is sent: wait for it (not timed) to report it.
   await until('flush logged', () => r.scorer.coverageFlushes.length > flushes, 10_000);
   const flush = r.scorer.coverageFlushes.slice(flushes);
-  return { ms: last === null ? null : Math.max(last || 0, tMarks) - t0, alerts: expected.length, crate: `${cand.crate}@${cand.version}`, openBefore: cand.open, recomputed: flush.reduce((n, f) => n + f.workspaces, 0), settleWaitMs: flush[0]?.waitedMs, recomputeMs: flush.reduce((n, f) => n + f.ms, 0) };
+  return {
+    ms: last === null ? null : Math.max(last || 0, tMarks) - t0,
+    alerts: expected.length,
+    crate: `${cand.crate}@${cand.version}`,
+    openBefore: cand.open,
+    recomputed: flush.reduce((n, f) => n + f.workspaces, 0),
+    settleWaitMs: flush[0]?.waitedMs,
+    recomputeMs: flush.reduce((n, f) => n + f.ms, 0),
+  };
 }
 
 /** Runs `rounds` of a class, the scorer and notifier idle before each. */
@@ -531,10 +676,29 @@ function mixMessages(crates, count, seq) {
   for (let k = 0; k < count; k++, seq.n++) {
     const c = crates[seq.n % crates.length];
     if (seq.n % 20 === 19) {
-      const ev = { v: 1, crate: c.name, owners: [{ login: `owner-${seq.n % 97}`, kind: 'user', observedAt: now }, { login: 'org-scale-team', kind: 'user', observedAt: now }], repository: `https://github.com/org-scale/${c.name}`, signals: {}, observedAt: now };
+      const ev = {
+        v: 1,
+        crate: c.name,
+        owners: [
+          { login: `owner-${seq.n % 97}`, kind: 'user', observedAt: now },
+          { login: 'org-scale-team', kind: 'user', observedAt: now },
+        ],
+        repository: `https://github.com/org-scale/${c.name}`,
+        signals: {},
+        observedAt: now,
+      };
       out.maintainers.push({ key: c.name, value: shared.encodeEvent(T.maintainers, ev) });
     } else {
-      const ev = { v: 1, crate: c.name, version: `${c.major}.${c.minor}.${1000 + Math.floor(seq.n / crates.length)}`, yanked: false, features: {}, dependencies: [], publishedAt: now, observedAt: now };
+      const ev = {
+        v: 1,
+        crate: c.name,
+        version: `${c.major}.${c.minor}.${1000 + Math.floor(seq.n / crates.length)}`,
+        yanked: false,
+        features: {},
+        dependencies: [],
+        publishedAt: now,
+        observedAt: now,
+      };
       out.releases.push({ key: c.name, value: shared.encodeEvent(T.releases, ev) });
     }
   }
@@ -556,12 +720,22 @@ async function sustained(r, org, plan) {
   while (performance.now() - t0 < ms) {
     const due = Math.floor(((performance.now() - t0) / 1000) * rate) - seq.n;
     const m = mixMessages(crates, Math.max(0, due), seq);
-    const topicMessages = [{ topic: r.topic(T.releases), messages: m.releases }, { topic: r.topic(T.maintainers), messages: m.maintainers }].filter((t) => t.messages.length);
+    const topicMessages = [
+      { topic: r.topic(T.releases), messages: m.releases },
+      { topic: r.topic(T.maintainers), messages: m.maintainers },
+    ].filter((t) => t.messages.length);
     if (topicMessages.length) await producer.sendBatch({ topicMessages });
     if (performance.now() - t0 >= nextProbe) {
       nextProbe += 2000;
       const { id, message } = newAdvisory(plan.one);
-      probes.push({ from: r.hook.received.length, t0: performance.now(), expected: versionsOf(oneWs, plan.one).map((v) => ({ id: shared.findingId(oneWs.id, plan.one, v, `advisory:${id}`), state: 'open' })) });
+      probes.push({
+        from: r.hook.received.length,
+        t0: performance.now(),
+        expected: versionsOf(oneWs, plan.one).map((v) => ({
+          id: shared.findingId(oneWs.id, plan.one, v, `advisory:${id}`),
+          state: 'open',
+        })),
+      });
       await r.send(T.advisories, [message]);
     }
     await wait(20);
@@ -580,22 +754,56 @@ async function sustained(r, org, plan) {
     lat.push(last === null ? null : last - p.t0);
   }
   const applied = tZero === null ? null : Math.round((produced + probes.length) / ((tZero - t0) / 1000));
-  return { produced, producedPerSec: Math.round(produced / ((tEnd - t0) / 1000)), probes: stats(lat), probeMs: lat.map((x) => (x === null ? null : Math.round(x))), lagAtEnd, drainedMsAfterEnd: tZero === null ? null : Math.round(tZero - tEnd), lagLeftAtDeadline: lagLeft, scorerEventsPerSec: applied };
+  return {
+    produced,
+    producedPerSec: Math.round(produced / ((tEnd - t0) / 1000)),
+    probes: stats(lat),
+    probeMs: lat.map((x) => (x === null ? null : Math.round(x))),
+    lagAtEnd,
+    drainedMsAfterEnd: tZero === null ? null : Math.round(tZero - tEnd),
+    lagLeftAtDeadline: lagLeft,
+    scorerEventsPerSec: applied,
+  };
 }
 
 // ---- limits of the parts, and the peer -------------------------------------------------------------
 /** Kafka's own producer perf test, from the jars infra/local runs the broker with. */
 async function kafkaPerf() {
   const cp = join(root, 'infra/local/lib/kafka');
-  if (!existsSync(cp) || !readdirSync(cp).some((f) => f.startsWith('kafka-tools-'))) return { skipped: 'no kafka-tools jar in infra/local/lib/kafka (run infra/local/start)' };
+  if (!existsSync(cp) || !readdirSync(cp).some((f) => f.startsWith('kafka-tools-')))
+    return { skipped: 'no kafka-tools jar in infra/local/lib/kafka (run infra/local/start)' };
   const topic = `${run}.perf`;
   const java = process.env.JAVA ?? (process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin/java') : 'java');
-  const args = ['-cp', `${cp}/*`, 'org.apache.kafka.tools.ProducerPerformance', '--topic', topic, '--num-records', '100000', '--record-size', '200', '--throughput', '-1', '--producer-props', `bootstrap.servers=${process.env.KAFKA_BROKERS}`, 'acks=all'];
+  const args = [
+    '-cp',
+    `${cp}/*`,
+    'org.apache.kafka.tools.ProducerPerformance',
+    '--topic',
+    topic,
+    '--num-records',
+    '100000',
+    '--record-size',
+    '200',
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${process.env.KAFKA_BROKERS}`,
+    'acks=all',
+  ];
   const { stdout } = await promisify(execFile)(java, args, { maxBuffer: 1 << 24 });
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   const line = stdout.trim().split('\n').pop();
   const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency.* (\d+) ms 99th/.exec(line);
-  return { records: 100000, recordBytes: 200, acks: 'all', recordsPerSec: m ? Math.round(Number(m[1])) : null, mbPerSec: m ? Number(m[2]) : null, avgLatencyMs: m ? Number(m[3]) : null, p99LatencyMs: m ? Number(m[4]) : null, line };
+  return {
+    records: 100000,
+    recordBytes: 200,
+    acks: 'all',
+    recordsPerSec: m ? Math.round(Number(m[1])) : null,
+    mbPerSec: m ? Number(m[2]) : null,
+    avgLatencyMs: m ? Number(m[3]) : null,
+    p99LatencyMs: m ? Number(m[4]) : null,
+    line,
+  };
 }
 
 /** A plain batched UNWIND … MERGE (10k rows, batches of 1,000) on a label of this run's, deleted after. */
@@ -606,7 +814,12 @@ async function neo4jMerge() {
   const pass = async () => {
     const t0 = performance.now();
     for (let b = 0; b < 10; b++) {
-      const rows = Array.from({ length: 1000 }, (_, k) => ({ id: `row-${b * 1000 + k}`, crate: `crate-${k % 97}`, version: `1.0.${k}`, at: new Date().toISOString() }));
+      const rows = Array.from({ length: 1000 }, (_, k) => ({
+        id: `row-${b * 1000 + k}`,
+        crate: `crate-${k % 97}`,
+        version: `1.0.${k}`,
+        at: new Date().toISOString(),
+      }));
       await q(`UNWIND $rows AS r MERGE (n:${label} {id: r.id}) SET n.crate = r.crate, n.version = r.version, n.at = r.at`, { rows });
     }
     return Math.round(10000 / ((performance.now() - t0) / 1000));
@@ -631,7 +844,11 @@ async function peer(org) {
   for (const w of org) {
     const file = join(dir, `ws-${w.i}.lock`);
     writeFileSync(file, lockOf(w).text);
-    const code = await new Promise((res) => execFile('cargo', ['audit', '--db', join(data, 'rustsec'), '--no-fetch', '--stale', '--file', file], { maxBuffer: 1 << 26 }, (err) => res(err ? err.code : 0)));
+    const code = await new Promise((res) =>
+      execFile('cargo', ['audit', '--db', join(data, 'rustsec'), '--no-fetch', '--stale', '--file', file], { maxBuffer: 1 << 26 }, (err) =>
+        res(err ? err.code : 0),
+      ),
+    );
     codes[code] = (codes[code] ?? 0) + 1;
   }
   const ms = performance.now() - t0;
@@ -646,7 +863,17 @@ async function oneN(n, projects, plan, pools, advisories) {
   await wipeGraph();
   const hook = await webhook();
   const r = new Run(n, hook);
-  const res = { n, loadAvgStart: load(), plan: { half: plan.half, halfWorkspaces: org.filter((w) => versionsOf(w, plan.half).length).length, one: plan.one, oneWorkspaces: org.filter((w) => versionsOf(w, plan.one).length).length }, classes: {} };
+  const res = {
+    n,
+    loadAvgStart: load(),
+    plan: {
+      half: plan.half,
+      halfWorkspaces: org.filter((w) => versionsOf(w, plan.half).length).length,
+      one: plan.one,
+      oneWorkspaces: org.filter((w) => versionsOf(w, plan.one).length).length,
+    },
+    classes: {},
+  };
   try {
     if (CLASSES.every((c) => skip.has(c))) {
       res.peer = skip.has('peer') ? { skipped: '--skip peer' } : await peer(org);
@@ -659,7 +886,12 @@ async function oneN(n, projects, plan, pools, advisories) {
     res.classes.lockfile = await run1('lockfile', (i) => lockfileRound(r, org, plan, advisories, i));
     if (!skip.has('pool-audit')) {
       const cands = await poolCandidates(plan);
-      say(`N=${n}: pool-audit candidates ${cands.slice(0, rounds).map((c) => `${c.crate}@${c.version} (${c.open} open)`).join(', ')}`);
+      say(
+        `N=${n}: pool-audit candidates ${cands
+          .slice(0, rounds)
+          .map((c) => `${c.crate}@${c.version} (${c.open} open)`)
+          .join(', ')}`,
+      );
       res.classes['pool-audit'] = await run1('pool-audit', (i) => poolRound(r, pools, cands[i % cands.length], i));
     }
     if (!skip.has('sustained')) res.sustained = await sustained(r, org, plan);
@@ -677,20 +909,42 @@ async function oneN(n, projects, plan, pools, advisories) {
 
 const fmt = (x) => (x === null || x === undefined ? '—' : x.toLocaleString('en-US'));
 function printN(res) {
-  const row = (name, s) => (s ? `| ${name} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.max)} | ${s.rounds}${s.incomplete ? ` (+${s.incomplete} timed out)` : ''} |` : `| ${name} | skipped | | | |`);
-  const names = { 'advisory-one': `new advisory, ${res.plan.oneWorkspaces} workspace locks ${res.plan.one}`, 'advisory-half': `new advisory, ${res.plan.halfWorkspaces} of ${res.n} lock ${res.plan.half}`, lockfile: 'one workspace\'s lockfile changes by one version', 'pool-audit': 'one new audit in a trusted pool' };
-  console.log(`\nN = ${res.n}: load average ${res.loadAvgStart.join(' ')} at start, ${res.loadAvgEnd.join(' ')} at end; workspaces loaded in ${fmt(res.load?.workspacesMs)} ms (${fmt(res.load?.openFindings)} findings open)`);
+  const row = (name, s) =>
+    s
+      ? `| ${name} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.max)} | ${s.rounds}${s.incomplete ? ` (+${s.incomplete} timed out)` : ''} |`
+      : `| ${name} | skipped | | | |`;
+  const names = {
+    'advisory-one': `new advisory, ${res.plan.oneWorkspaces} workspace locks ${res.plan.one}`,
+    'advisory-half': `new advisory, ${res.plan.halfWorkspaces} of ${res.n} lock ${res.plan.half}`,
+    lockfile: "one workspace's lockfile changes by one version",
+    'pool-audit': 'one new audit in a trusted pool',
+  };
+  console.log(
+    `\nN = ${res.n}: load average ${res.loadAvgStart.join(' ')} at start, ${res.loadAvgEnd.join(' ')} at end; workspaces loaded in ${fmt(res.load?.workspacesMs)} ms (${fmt(res.load?.openFindings)} findings open)`,
+  );
   console.log('| event class | p50 ms | p99 ms | max ms | rounds |\n| --- | --- | --- | --- | --- |');
   for (const c of CLASSES.slice(0, 4)) console.log(row(names[c], res.classes[c]));
   const s = res.sustained;
   if (s) {
-    const drained = s.drainedMsAfterEnd === null ? `still ${fmt(s.lagLeftAtDeadline)} after the ${values['drain-timeout']} s drain timeout` : `back to 0 after ${fmt(s.drainedMsAfterEnd)} ms; scorer took ${fmt(s.scorerEventsPerSec)} events/s`;
-    console.log(`| sustained ${fmt(s.producedPerSec)} events/s for ${values.seconds} s, probe every 2 s | ${fmt(s.probes.p50)} | ${fmt(s.probes.p99)} | ${fmt(s.probes.max)} | ${s.probes.rounds} probes${s.probes.incomplete ? ` (+${s.probes.incomplete} not alerted)` : ''} |\n  scorer lag at the end ${fmt(s.lagAtEnd)}, ${drained}`);
+    const drained =
+      s.drainedMsAfterEnd === null
+        ? `still ${fmt(s.lagLeftAtDeadline)} after the ${values['drain-timeout']} s drain timeout`
+        : `back to 0 after ${fmt(s.drainedMsAfterEnd)} ms; scorer took ${fmt(s.scorerEventsPerSec)} events/s`;
+    console.log(
+      `| sustained ${fmt(s.producedPerSec)} events/s for ${values.seconds} s, probe every 2 s | ${fmt(s.probes.p50)} | ${fmt(s.probes.p99)} | ${fmt(s.probes.max)} | ${s.probes.rounds} probes${s.probes.incomplete ? ` (+${s.probes.incomplete} not alerted)` : ''} |\n  scorer lag at the end ${fmt(s.lagAtEnd)}, ${drained}`,
+    );
   }
   const pa = res.classes['pool-audit'];
   if (pa) console.log(`  pool-audit: ${pa.perRound.map((x) => `${x.crate} ${x.alerts} resolved/${x.recomputed} recomputed`).join('; ')}`);
-  console.log(res.peer?.skipped ? `  peer: ${res.peer.skipped}` : `  peer: cargo audit over ${res.peer.lockfiles} lockfiles, ${fmt(res.peer.totalMs)} ms in all (${fmt(res.peer.perLockfileMs)} ms each), exit codes ${JSON.stringify(res.peer.exitCodes)}`);
-  const logged = (m) => Object.entries(m).map(([k, v]) => `${k} x${v.n}`).join('; ') || 'none';
+  console.log(
+    res.peer?.skipped
+      ? `  peer: ${res.peer.skipped}`
+      : `  peer: cargo audit over ${res.peer.lockfiles} lockfiles, ${fmt(res.peer.totalMs)} ms in all (${fmt(res.peer.perLockfileMs)} ms each), exit codes ${JSON.stringify(res.peer.exitCodes)}`,
+  );
+  const logged = (m) =>
+    Object.entries(m)
+      .map(([k, v]) => `${k} x${v.n}`)
+      .join('; ') || 'none';
   console.log(`  scorer warnings/errors: ${logged(res.scorerLog)}\n  notifier warnings/errors: ${logged(res.notifierLog)}`);
 }
 
@@ -703,8 +957,13 @@ const pools = readPools();
 const advisories = readAdvisories();
 if (!skip.has('limits')) {
   say('limits: Kafka ProducerPerformance, Neo4j UNWIND … MERGE');
-  out.limits = { kafka: await kafkaPerf().catch((e) => ({ error: String(e) })), neo4j: await neo4jMerge().catch((e) => ({ error: String(e) })) };
-  console.log(`limits: Kafka ProducerPerformance ${fmt(out.limits.kafka.recordsPerSec)} records/s (100k x 200 B, acks=all); Neo4j UNWIND MERGE ${fmt(out.limits.neo4j.createRowsPerSec)} rows/s created, ${fmt(out.limits.neo4j.mergeExistingRowsPerSec)} rows/s matched (10k rows, batches of 1,000)`);
+  out.limits = {
+    kafka: await kafkaPerf().catch((e) => ({ error: String(e) })),
+    neo4j: await neo4jMerge().catch((e) => ({ error: String(e) })),
+  };
+  console.log(
+    `limits: Kafka ProducerPerformance ${fmt(out.limits.kafka.recordsPerSec)} records/s (100k x 200 B, acks=all); Neo4j UNWIND MERGE ${fmt(out.limits.neo4j.createRowsPerSec)} rows/s created, ${fmt(out.limits.neo4j.mergeExistingRowsPerSec)} rows/s matched (10k rows, batches of 1,000)`,
+  );
 }
 for (const n of sizes) {
   const res = await oneN(n, projects, plan, pools, advisories);

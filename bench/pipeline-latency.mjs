@@ -43,7 +43,15 @@ const neo4j = (await import('neo4j-driver')).default;
 const shared = await import('../shared/dist/index.js');
 
 // One Slack message per alert (no digests): steps 2 and 3 count the messages.
-const env = { ...process.env, NOTIFIER_DIGEST_THRESHOLD: 'off', NOTIFIER_FEED_LISTEN: '127.0.0.1:0', SCORER_GROUP: `${run}-scorer`, NOTIFIER_GROUP: `${run}-notifier`, CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')), LOG_LEVEL: 'warn' };
+const env = {
+  ...process.env,
+  NOTIFIER_DIGEST_THRESHOLD: 'off',
+  NOTIFIER_FEED_LISTEN: '127.0.0.1:0',
+  SCORER_GROUP: `${run}-scorer`,
+  NOTIFIER_GROUP: `${run}-notifier`,
+  CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-')),
+  LOG_LEVEL: 'warn',
+};
 
 // The webhook: a real HTTP server on loopback that timestamps what it receives.
 const received = [];
@@ -58,13 +66,19 @@ const server = createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 env.SLACK_WEBHOOK_URL = `http://127.0.0.1:${server.address().port}/hook`;
 
-const driver = neo4j.driver(process.env.NEO4J_URI, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined);
+const driver = neo4j.driver(
+  process.env.NEO4J_URI,
+  process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+);
 const wipe = driver.session();
 await wipe.run('MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS');
 await wipe.close();
 
 function service(name) {
-  const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], {
+    env: { ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   p.stderr.on('data', (c) => (log = (log + c).slice(-20000)));
   p.ready = new Promise((res, rej) => {
@@ -84,15 +98,28 @@ const caughtUp = (group, topics) => groupCaughtUp(admin, group, topics);
 
 // 1. The whole advisory-db through ingest and the scorer.
 let t0 = performance.now();
-execFileSync(process.execPath, [join(root, 'services/ingest/dist/main.js'), 'rustsec', '--db', join(data, 'rustsec')], { env, stdio: 'ignore' });
+execFileSync(process.execPath, [join(root, 'services/ingest/dist/main.js'), 'rustsec', '--db', join(data, 'rustsec')], {
+  env,
+  stdio: 'ignore',
+});
 const tIngest = performance.now() - t0;
 while (!(await caughtUp(env.SCORER_GROUP, [shared.TOPICS.advisories]))) await wait(200);
 const tApplied = performance.now() - t0;
 const advisories = [];
-for (const line of execFileSync('find', [join(data, 'rustsec/crates'), join(data, 'rustsec/rust'), '-name', '*.md'], { encoding: 'utf8' }).trim().split('\n')) {
+for (const line of execFileSync('find', [join(data, 'rustsec/crates'), join(data, 'rustsec/rust'), '-name', '*.md'], { encoding: 'utf8' })
+  .trim()
+  .split('\n')) {
   advisories.push(shared.parseAdvisory(readFileSync(line, 'utf8'), line.slice(join(data, 'rustsec').length + 1)));
 }
-console.log(JSON.stringify({ step: 'advisory-db load', advisories: advisories.length, ingestMs: Math.round(tIngest), appliedMs: Math.round(tApplied), advisoriesPerSec: Math.round(advisories.length / (tApplied / 1000)) }));
+console.log(
+  JSON.stringify({
+    step: 'advisory-db load',
+    advisories: advisories.length,
+    ingestMs: Math.round(tIngest),
+    appliedMs: Math.round(tApplied),
+    advisoriesPerSec: Math.round(advisories.length / (tApplied / 1000)),
+  }),
+);
 
 // 2. Workspace latency: produce → every alert of that workspace at the webhook.
 const producer = kafka.producer();
@@ -105,10 +132,19 @@ for (let i = 0; i < rounds; i++) {
   const lock = shared.parseLockfile(lockText);
   const expected = shared.matchLockfile(advisories, lock).length;
   const id = `${run}-ws${i}-${project}`;
-  const ev = shared.workspaceEvent({ id, org: 'bench', lock, origin: { path: project, checksum: String(i) }, observedAt: new Date().toISOString() });
+  const ev = shared.workspaceEvent({
+    id,
+    org: 'bench',
+    lock,
+    origin: { path: project, checksum: String(i) },
+    observedAt: new Date().toISOString(),
+  });
   const before = received.length;
   const start = performance.now();
-  await producer.send({ topic: shared.TOPICS.workspaces, messages: [{ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) }] });
+  await producer.send({
+    topic: shared.TOPICS.workspaces,
+    messages: [{ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) }],
+  });
   const mine = () => received.slice(before).filter((r) => r.body.includes(id));
   while (mine().length < expected) await wait(5);
   const m = mine();
@@ -118,7 +154,15 @@ const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return { p50: Math.round(s[Math.floor(s.length / 2)]), max: Math.round(s[s.length - 1]) };
 };
-console.log(JSON.stringify({ step: 'workspace → alerts', rounds, firstAlertMs: stats(lat.map((l) => l.firstMs)), allAlertsMs: stats(lat.map((l) => l.lastMs)), perRound: lat.map((l) => ({ ...l, firstMs: Math.round(l.firstMs), lastMs: Math.round(l.lastMs) })) }));
+console.log(
+  JSON.stringify({
+    step: 'workspace → alerts',
+    rounds,
+    firstAlertMs: stats(lat.map((l) => l.firstMs)),
+    allAlertsMs: stats(lat.map((l) => l.lastMs)),
+    perRound: lat.map((l) => ({ ...l, firstMs: Math.round(l.firstMs), lastMs: Math.round(l.lastMs) })),
+  }),
+);
 
 // 3. Advisory latency: a new advisory (a real one re-issued under a fresh id) hitting libprio-rs.
 const base = advisories.find((a) => a.id === 'RUSTSEC-2026-0204');
@@ -127,14 +171,35 @@ for (let i = 0; i < rounds; i++) {
   const a = { ...base, id: `RUSTSEC-9${String(Date.now()).slice(-3)}-${String(1000 + i)}` };
   const before = received.length;
   const start = performance.now();
-  await producer.send({ topic: shared.TOPICS.advisories, messages: [{ key: a.id, value: shared.encodeEvent(shared.TOPICS.advisories, { v: 1, advisory: a, origin: { path: 'bench' }, observedAt: new Date().toISOString() }) }] });
+  await producer.send({
+    topic: shared.TOPICS.advisories,
+    messages: [
+      {
+        key: a.id,
+        value: shared.encodeEvent(shared.TOPICS.advisories, {
+          v: 1,
+          advisory: a,
+          origin: { path: 'bench' },
+          observedAt: new Date().toISOString(),
+        }),
+      },
+    ],
+  });
   // every libprio-rs workspace of step 2 gets one alert
   const want = lat.filter((l) => l.project === 'libprio-rs').length + lat.filter((l) => l.project === 'spin').length;
   const mine = () => received.slice(before).filter((r) => r.body.includes(a.id));
   while (mine().length < want) await wait(5);
   advLat.push({ firstMs: mine()[0].at - start, lastMs: mine()[want - 1].at - start, alerts: want });
 }
-console.log(JSON.stringify({ step: 'advisory → alerts', rounds, firstAlertMs: stats(advLat.map((l) => l.firstMs)), allAlertsMs: stats(advLat.map((l) => l.lastMs)), alertsPerAdvisory: advLat[0]?.alerts }));
+console.log(
+  JSON.stringify({
+    step: 'advisory → alerts',
+    rounds,
+    firstAlertMs: stats(advLat.map((l) => l.firstMs)),
+    allAlertsMs: stats(advLat.map((l) => l.lastMs)),
+    alertsPerAdvisory: advLat[0]?.alerts,
+  }),
+);
 
 // 4. Audit coverage: a workspace with its store → packages in the graph → coverage in the graph.
 const cov = [];
@@ -147,13 +212,30 @@ for (let i = 0; i < rounds; i++) {
   const r = (f) => readFileSync(join(data, 'projects', project, f), 'utf8');
   const lock = shared.parseLockfile(r('Cargo.lock'));
   const id = `${run}-cov${i}-${project}`;
-  const store = { config: r('supply-chain/config.toml'), audits: r('supply-chain/audits.toml'), importsLock: r('supply-chain/imports.lock') };
-  const ev = shared.workspaceEvent({ id, org: 'bench', lock, store, origin: { path: project, checksum: `cov${i}` }, observedAt: new Date().toISOString() });
+  const store = {
+    config: r('supply-chain/config.toml'),
+    audits: r('supply-chain/audits.toml'),
+    importsLock: r('supply-chain/imports.lock'),
+  };
+  const ev = shared.workspaceEvent({
+    id,
+    org: 'bench',
+    lock,
+    store,
+    origin: { path: project, checksum: `cov${i}` },
+    observedAt: new Date().toISOString(),
+  });
   const start = performance.now();
-  await producer.send({ topic: shared.TOPICS.workspaces, messages: [{ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) }] });
+  await producer.send({
+    topic: shared.TOPICS.workspaces,
+    messages: [{ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) }],
+  });
   let graphMs;
   for (;;) {
-    const [w, c] = [await one('MATCH (w:Workspace {id: $id}) RETURN w.id', { id }), await one('MATCH (w:Workspace {id: $id}) RETURN w.vetConclusion', { id })];
+    const [w, c] = [
+      await one('MATCH (w:Workspace {id: $id}) RETURN w.id', { id }),
+      await one('MATCH (w:Workspace {id: $id}) RETURN w.vetConclusion', { id }),
+    ];
     if (w && graphMs === undefined) graphMs = performance.now() - start;
     if (c) {
       cov.push({ project, packages: lock.packages.length, graphMs, coverageMs: performance.now() - start, conclusion: c });
@@ -167,7 +249,18 @@ for (const project of ['ariel-os', 'libprio-rs', 'spin']) {
   if (!mine.length) continue;
   const g = stats(mine.map((c) => c.graphMs));
   const c = stats(mine.map((c) => c.coverageMs));
-  console.log(JSON.stringify({ step: 'workspace with store → coverage', project, packages: mine[0].packages, rounds: mine.length, workspaceInGraphMs: g, coverageWrittenMs: c, ratio: +(c.p50 / g.p50).toFixed(2), conclusion: mine[0].conclusion }));
+  console.log(
+    JSON.stringify({
+      step: 'workspace with store → coverage',
+      project,
+      packages: mine[0].packages,
+      rounds: mine.length,
+      workspaceInGraphMs: g,
+      coverageWrittenMs: c,
+      ratio: +(c.p50 / g.p50).toFixed(2),
+      conclusion: mine[0].conclusion,
+    }),
+  );
 }
 
 await producer.disconnect();

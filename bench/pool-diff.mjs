@@ -19,9 +19,15 @@ if (process.argv[2] === '--child') {
   const { parseAuditsFile, encodeEvent, TOPICS } = await import(path.join(root, 'shared/dist/index.js'));
   const { diffPool } = await import(dist);
   // Sequences: each current pool alone, and each history folder in month order.
-  const seqs = readdirSync(data).filter((f) => f.endsWith('.audits.toml')).map((f) => [path.join(data, f)]);
+  const seqs = readdirSync(data)
+    .filter((f) => f.endsWith('.audits.toml'))
+    .map((f) => [path.join(data, f)]);
   for (const p of readdirSync(path.join(data, 'history'))) {
-    seqs.push(readdirSync(path.join(data, 'history', p)).sort().map((f) => path.join(data, 'history', p, f)));
+    seqs.push(
+      readdirSync(path.join(data, 'history', p))
+        .sort()
+        .map((f) => path.join(data, 'history', p, f)),
+    );
   }
   const texts = seqs.map((s) => s.map((f) => readFileSync(f, 'utf8')));
   const t0 = process.hrtime.bigint();
@@ -35,7 +41,14 @@ if (process.argv[2] === '--child') {
       files++;
       if (mode !== 'diff') continue;
       for (const c of diffPool(state, parsed)) {
-        encodeEvent(TOPICS.audits, { v: 1, pool: 'bench', url: 'https://example.invalid/audits.toml', crate: c.crate, entries: c.entries, observedAt: now });
+        encodeEvent(TOPICS.audits, {
+          v: 1,
+          pool: 'bench',
+          url: 'https://example.invalid/audits.toml',
+          crate: c.crate,
+          entries: c.entries,
+          observedAt: now,
+        });
         if (c.hash === '') delete state[c.crate];
         else state[c.crate] = c.hash;
         events++;
@@ -72,6 +85,10 @@ for (const mode of ['parse', 'diff']) {
   const r = rs[0];
   inners[mode] = { inner, events: r.events };
   const eps = r.events ? Math.round((r.events * 1000) / wall) : 0;
-  console.log(`${mode.padEnd(6)} ${String(r.files).padStart(5)} ${String(r.events).padStart(7)} ${inner.toFixed(0).padStart(15)} ${wall.toFixed(0).padStart(17)} ${String(eps).padStart(25)}  ${(Math.max(...rs.map((x) => x.maxRssKiB)) / 1024).toFixed(0)} MiB`);
+  console.log(
+    `${mode.padEnd(6)} ${String(r.files).padStart(5)} ${String(r.events).padStart(7)} ${inner.toFixed(0).padStart(15)} ${wall.toFixed(0).padStart(17)} ${String(eps).padStart(25)}  ${(Math.max(...rs.map((x) => x.maxRssKiB)) / 1024).toFixed(0)} MiB`,
+  );
 }
-console.log(`diff alone (diff in-process ms - parse in-process ms): ${Math.round((inners.diff.events * 1000) / Math.max(1, inners.diff.inner - inners.parse.inner))} events/s`);
+console.log(
+  `diff alone (diff in-process ms - parse in-process ms): ${Math.round((inners.diff.events * 1000) / Math.max(1, inners.diff.inner - inners.parse.inner))} events/s`,
+);

@@ -38,7 +38,9 @@ const neo4j = (await import('neo4j-driver')).default;
 const shared = await import('../shared/dist/index.js');
 
 const poolDir = join(data, 'audit-pools');
-const pools = readdirSync(poolDir).filter((f) => f.endsWith('.audits.toml')).map((f) => f.replace('.audits.toml', ''));
+const pools = readdirSync(poolDir)
+  .filter((f) => f.endsWith('.audits.toml'))
+  .map((f) => f.replace('.audits.toml', ''));
 const server = createServer((req, res) => {
   const name = (req.url ?? '').replace(/^\//, '');
   if (!pools.includes(name.replace('.audits.toml', ''))) return void res.writeHead(404).end();
@@ -48,7 +50,10 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 
 const projects = readdirSync(join(data, 'projects')).filter((p) => existsSync(join(data, 'projects', p, 'supply-chain', 'config.toml')));
-const driver = neo4j.driver(process.env.NEO4J_URI, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined);
+const driver = neo4j.driver(
+  process.env.NEO4J_URI,
+  process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+);
 const kafka = new Kafka({ clientId: 'bench-pool-load', brokers: process.env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
@@ -58,7 +63,15 @@ const caughtUp = (group, topics) => groupCaughtUp(admin, group, topics);
 async function once(label, delay) {
   const run = `bench-pl-${label}-${Date.now().toString(36)}`;
   const prefix = `${run}.`;
-  const env = { ...process.env, CRATEWATCH_TOPIC_PREFIX: prefix, SCORER_GROUP: `${run}-scorer`, SCORER_TRUSTED_POOLS: pools.join(','), SCORER_COVERAGE_MAX_DELAY_MS: String(delay), CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-pl-')), LOG_LEVEL: 'info' };
+  const env = {
+    ...process.env,
+    CRATEWATCH_TOPIC_PREFIX: prefix,
+    SCORER_GROUP: `${run}-scorer`,
+    SCORER_TRUSTED_POOLS: pools.join(','),
+    SCORER_COVERAGE_MAX_DELAY_MS: String(delay),
+    CRATEWATCH_STATE_DIR: mkdtempSync(join(tmpdir(), 'cw-bench-pl-')),
+    LOG_LEVEL: 'info',
+  };
   const wipe = driver.session();
   await wipe.run('MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS');
   await wipe.close();
@@ -88,10 +101,21 @@ async function once(label, delay) {
     const dir = join(data, 'projects', p);
     const lockText = readFileSync(join(dir, 'Cargo.lock'), 'utf8');
     const opt = (f) => (existsSync(join(dir, 'supply-chain', f)) ? readFileSync(join(dir, 'supply-chain', f), 'utf8') : undefined);
-    const store = { config: opt('config.toml'), ...(opt('audits.toml') ? { audits: opt('audits.toml') } : {}), ...(opt('imports.lock') ? { importsLock: opt('imports.lock') } : {}) };
+    const store = {
+      config: opt('config.toml'),
+      ...(opt('audits.toml') ? { audits: opt('audits.toml') } : {}),
+      ...(opt('imports.lock') ? { importsLock: opt('imports.lock') } : {}),
+    };
     for (let i = 0; i < copies; i++) {
       const id = `acme/${p}-${i}`;
-      const ev = shared.workspaceEvent({ id, org: 'acme', lock: shared.parseLockfile(lockText, `${p}/Cargo.lock`), store, origin: { path: `${p}/Cargo.lock`, checksum: `sha256:${p}` }, observedAt: new Date().toISOString() });
+      const ev = shared.workspaceEvent({
+        id,
+        org: 'acme',
+        lock: shared.parseLockfile(lockText, `${p}/Cargo.lock`),
+        store,
+        origin: { path: `${p}/Cargo.lock`, checksum: `sha256:${p}` },
+        observedAt: new Date().toISOString(),
+      });
       messages.push({ key: id, value: shared.encodeEvent(shared.TOPICS.workspaces, ev) });
     }
   }
@@ -104,7 +128,16 @@ async function once(label, delay) {
   // The pools through ingest, then until every workspace's coverage is written and none is owed.
   const t0 = performance.now();
   // Not execFileSync: this process serves the pools, so its event loop must keep running.
-  await promisify(execFile)(process.execPath, [join(root, 'services/ingest/dist/main.js'), 'pools', '--no-registry', ...pools.flatMap((n) => ['--url', `${n}=${base}/${n}.audits.toml`])], { env, maxBuffer: 1 << 26 });
+  await promisify(execFile)(
+    process.execPath,
+    [
+      join(root, 'services/ingest/dist/main.js'),
+      'pools',
+      '--no-registry',
+      ...pools.flatMap((n) => ['--url', `${n}=${base}/${n}.audits.toml`]),
+    ],
+    { env, maxBuffer: 1 << 26 },
+  );
   const tIngest = performance.now() - t0;
   console.error(`pool-load ${label}: pools ingested in ${Math.round(tIngest)} ms`);
   const offsets = await admin.fetchTopicOffsets(`${prefix}audits.pool`);
@@ -124,7 +157,16 @@ async function once(label, delay) {
   await s.close();
   scorer.kill('SIGTERM');
   await new Promise((r) => scorer.on('exit', r));
-  return { label, delay, workspaces: projects.length * copies, poolEvents: events, ingestMs: Math.round(tIngest), appliedMs: Math.round(ms), coverageRecomputes: recomputes - before, vettedAfter: Number(vetted) };
+  return {
+    label,
+    delay,
+    workspaces: projects.length * copies,
+    poolEvents: events,
+    ingestMs: Math.round(tIngest),
+    appliedMs: Math.round(ms),
+    coverageRecomputes: recomputes - before,
+    vettedAfter: Number(vetted),
+  };
 }
 
 const rows = [await once('baseline', 0), await once('deferred', 30_000)];

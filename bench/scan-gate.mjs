@@ -30,8 +30,19 @@ const haveTime = existsSync('/usr/bin/time');
 function once(args) {
   const t0 = process.hrtime.bigint();
   const r = haveTime
-    ? spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, CRATEWATCH_QUIET: '1' }, maxBuffer: 1 << 28 })
-    : spawnSync(process.execPath, ['-e', `const {spawnSync}=require('child_process');const r=spawnSync(process.execPath,${JSON.stringify([bin, ...args])},{stdio:['ignore','ignore','inherit'],env:{...process.env,CRATEWATCH_QUIET:'1'}});console.error(process.resourceUsage().maxRSS);process.exit(r.status)`], { encoding: 'utf8' });
+    ? spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, bin, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, CRATEWATCH_QUIET: '1' },
+        maxBuffer: 1 << 28,
+      })
+    : spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const {spawnSync}=require('child_process');const r=spawnSync(process.execPath,${JSON.stringify([bin, ...args])},{stdio:['ignore','ignore','inherit'],env:{...process.env,CRATEWATCH_QUIET:'1'}});console.error(process.resourceUsage().maxRSS);process.exit(r.status)`,
+        ],
+        { encoding: 'utf8' },
+      );
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   // 2 is expected here: cargo-vet 0.10.3 refuses spin's 0.7-format store, and so do we (exit 2),
   // after resolving every package all the same — the work this benchmark times.
@@ -49,7 +60,10 @@ const cases = [
   ...(existsSync(advisoryDb)
     ? [
         ['scan + 6 pools + advisory-db', ['scan', ws, '--pools', pools, '--advisory-db', advisoryDb]],
-        ['gate + 6 pools + advisory-db', ['gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--pools', pools, '--advisory-db', advisoryDb]],
+        [
+          'gate + 6 pools + advisory-db',
+          ['gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--pools', pools, '--advisory-db', advisoryDb],
+        ],
       ]
     : []),
 ];
@@ -60,5 +74,7 @@ for (const [name, args] of cases) {
   const runs = Array.from({ length: RUNS }, () => once(args));
   const ms = runs.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(RUNS / 2)];
   const kb = Math.max(...runs.map((r) => r.kb));
-  console.log(`${name.padEnd(30)}${ms.toFixed(0).padStart(9)}${(packages / (ms / 1000)).toFixed(0).padStart(13)}${(kb / 1024).toFixed(1).padStart(15)}`);
+  console.log(
+    `${name.padEnd(30)}${ms.toFixed(0).padStart(9)}${(packages / (ms / 1000)).toFixed(0).padStart(13)}${(kb / 1024).toFixed(1).padStart(15)}`,
+  );
 }

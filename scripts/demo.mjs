@@ -52,7 +52,10 @@ const env = {
 };
 
 function service(name) {
-  const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], {
+    env: { ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   p.stderr.on('data', (c) => (log += c));
   p.ready = new Promise((res, rej) => {
@@ -84,7 +87,17 @@ try {
   await Promise.all([scorer.ready, notifier.ready]);
   say('scorer and notifier are up; ingesting examples/advisory-db and examples/workspaces/demo-app…');
   ingest(['rustsec', '--db', join(root, 'examples/advisory-db')]);
-  ingest(['workspace', '--lockfile', join(root, 'examples/workspaces/demo-app'), '--id', `${run}-app`, '--org', 'example', '--team', 'demo']);
+  ingest([
+    'workspace',
+    '--lockfile',
+    join(root, 'examples/workspaces/demo-app'),
+    '--id',
+    `${run}-app`,
+    '--org',
+    'example',
+    '--team',
+    'demo',
+  ]);
   const deadline = Date.now() + 60_000;
   while ((alerts < 2 || !unvetted) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   await new Promise((r) => setTimeout(r, 1500));

@@ -16,7 +16,11 @@ const hasData = existsSync(join(data, 'rustsec')) && existsSync(join(data, 'proj
 describe.skipIf(!hasData)('advisory hits over ../shared/data (needs ../shared/data)', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'hits-')), 'hits.tsv');
   const summary = JSON.parse(execFileSync('node', [join(root, 'bench/advisory-hits.mjs'), '--out', out], { encoding: 'utf8' }));
-  const rows = readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+  const rows = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'));
   const has = (lockfile: string, advisory: string, crate: string, version: string) =>
     rows.some((r) => r[0] === lockfile && r[1] === advisory && r[2] === crate && r[3] === version);
   const kindOf = (lockfile: string, advisory: string, version: string) =>

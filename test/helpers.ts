@@ -14,9 +14,7 @@ import { randomBytes } from 'node:crypto';
 import neo4j, { type AuthToken } from 'neo4j-driver';
 import { inject } from 'vitest';
 
-function injected<K extends 'kafkaBrokers' | 'neo4jUri' | 'neo4jUser' | 'neo4jPassword' | 'infraSource'>(
-  key: K,
-) {
+function injected<K extends 'kafkaBrokers' | 'neo4jUri' | 'neo4jUser' | 'neo4jPassword' | 'infraSource'>(key: K) {
   try {
     return inject(key);
   } catch {
@@ -101,9 +99,7 @@ export async function createTopicsAndWait(admin: KafkaAdmin, topics: TopicSpec[]
   for (;;) {
     try {
       const meta = await admin.fetchTopicMetadata({ topics: names });
-      const ready = meta.topics.every(
-        (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
-      );
+      const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
       if (ready && meta.topics.length === names.length) return created;
       last = new Error('partitions without a leader yet');
     } catch (e) {
@@ -121,14 +117,20 @@ export async function createTopicsAndWait(admin: KafkaAdmin, topics: TopicSpec[]
  * partition yet: on KRaft a topic another process just created can be in the metadata before its
  * partition is ready on the broker, and kafkajs' own retries may run out first (seen here).
  */
-export async function sendWhenReady(producer: import('kafkajs').Producer, record: import('kafkajs').ProducerRecord, timeoutMs = 20_000): Promise<void> {
+export async function sendWhenReady(
+  producer: import('kafkajs').Producer,
+  record: import('kafkajs').ProducerRecord,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await producer.send(record);
       return;
     } catch (e) {
-      const transient = /not the leader|does not host this topic-partition|leader not available/i.test(String((e as Error).message)) || (e as { retriable?: boolean }).retriable === true;
+      const transient =
+        /not the leader|does not host this topic-partition|leader not available/i.test(String((e as Error).message)) ||
+        (e as { retriable?: boolean }).retriable === true;
       if (!transient || Date.now() > deadline) throw e;
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -48,9 +48,7 @@ describe('Kafka (kafkajs 2.2.4)', () => {
     expect(meta.topics[0]!.partitions).toHaveLength(3);
 
     const keys = ['serde', 'tokio', 'rand', 'syn', 'libc'];
-    const first = keys.flatMap((key) =>
-      Array.from({ length: 6 }, (_, i) => ({ key, value: JSON.stringify({ key, seq: i }) })),
-    );
+    const first = keys.flatMap((key) => Array.from({ length: 6 }, (_, i) => ({ key, value: JSON.stringify({ key, seq: i }) })));
     await producer.send({ topic, messages: first });
 
     const seen: Array<{ key: string; seq: number; partition: number }> = [];
@@ -148,9 +146,7 @@ describe('Neo4j', () => {
   });
 
   it('enforces a uniqueness constraint and MERGE in UNWIND batches is idempotent', async () => {
-    await driver.executeQuery(
-      `CREATE CONSTRAINT \`${constraint}\` IF NOT EXISTS FOR (c:\`${label}\`) REQUIRE c.name IS UNIQUE`,
-    );
+    await driver.executeQuery(`CREATE CONSTRAINT \`${constraint}\` IF NOT EXISTS FOR (c:\`${label}\`) REQUIRE c.name IS UNIQUE`);
     const rows = Array.from({ length: 500 }, (_, i) => ({ name: `crate-${i % 250}`, version: `1.0.${i}` }));
     const merge = `
       UNWIND $rows AS row
@@ -158,8 +154,7 @@ describe('Neo4j', () => {
       ON CREATE SET c.firstVersion = row.version
       SET c.lastSeen = row.version
       RETURN count(*) AS n`;
-    const count = async () =>
-      (await driver.executeQuery(`MATCH (c:\`${label}\`) RETURN count(c) AS n`)).records[0]!.get('n') as number;
+    const count = async () => (await driver.executeQuery(`MATCH (c:\`${label}\`) RETURN count(c) AS n`)).records[0]!.get('n') as number;
 
     await driver.executeQuery(merge, { rows });
     expect(await count()).toBe(250);

@@ -31,7 +31,9 @@ patched = [${patched}]
 
 const lock = (deps: [string, string][]) =>
   `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = [${deps.map(([n]) => `"${n}"`).join(', ')}]\n` +
-  deps.map(([n, v]) => `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n`).join('');
+  deps
+    .map(([n, v]) => `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n`)
+    .join('');
 
 describe('ingest sources (real Kafka)', () => {
   const prefix = `${uniqueName('ingest')}.`;
@@ -67,11 +69,17 @@ describe('ingest sources (real Kafka)', () => {
 
     await runIngest(['rustsec', '--db', db], env);
     await waitFor('first poll', () => on('rustsec.advisories').length === 2 && on('rustsec.advisories.dlq').length === 1);
-    expect(on('rustsec.advisories').map((s) => s.key).sort()).toEqual(['RUSTSEC-2098-0001', 'RUSTSEC-2098-0002']);
+    expect(
+      on('rustsec.advisories')
+        .map((s) => s.key)
+        .sort(),
+    ).toEqual(['RUSTSEC-2098-0001', 'RUSTSEC-2098-0002']);
     const dlq = JSON.parse(on('rustsec.advisories.dlq')[0]!.value!);
     expect(dlq.key).toBe('crates/beta/RUSTSEC-2098-0003.md');
     // upstream, file, field
-    expect(dlq.error).toBe(`rustsec ${db}: crates/beta/RUSTSEC-2098-0003.md, field \`versions.patched[0]\`: more than one lower bound in ">= 1.0, >= 2.0"`);
+    expect(dlq.error).toBe(
+      `rustsec ${db}: crates/beta/RUSTSEC-2098-0003.md, field \`versions.patched[0]\`: more than one lower bound in ">= 1.0, >= 2.0"`,
+    );
     expect(dlq.service).toBe('ingest/rustsec');
     expect(dlq.value).toContain('RUSTSEC-2098-0003'); // the raw file, for whoever fixes it
 
@@ -97,7 +105,13 @@ describe('ingest sources (real Kafka)', () => {
     const dir = tempDir('watched');
     writeFileSync(join(dir, 'payments.lock'), lock([['serde', '1.0.200']]));
     mkdirSync(join(dir, 'billing'));
-    writeFileSync(join(dir, 'billing/Cargo.lock'), lock([['tokio', '1.38.1'], ['bytes', '1.8.0']]));
+    writeFileSync(
+      join(dir, 'billing/Cargo.lock'),
+      lock([
+        ['tokio', '1.38.1'],
+        ['bytes', '1.8.0'],
+      ]),
+    );
     writeFileSync(join(dir, 'broken.lock'), 'version = 4\n[[package]]\nname = "x"\n');
     // a workspace that ships `cargo metadata` output: its edges carry kinds (a real recorded one)
     const kinds = join(__dirname, '../shared/test/vet/fixtures/differential/kinds');
@@ -112,7 +126,12 @@ describe('ingest sources (real Kafka)', () => {
     expect(byKey.get('kinds').edges).toContainEqual({ from: 'lock_api@0.4.12', to: 'autocfg@1.4.0', kind: 'build' });
     expect(byKey.get('kinds').edges.some((e: { kind: string }) => e.kind === 'dev')).toBe(true);
     expect(byKey.get('billing')).toMatchObject({ id: 'billing', org: 'acme', team: 'core', members: ['app@0.1.0'] });
-    expect(byKey.get('billing').packages.map((p: { id: string }) => p.id).sort()).toEqual(['app@0.1.0', 'bytes@1.8.0', 'tokio@1.38.1']);
+    expect(
+      byKey
+        .get('billing')
+        .packages.map((p: { id: string }) => p.id)
+        .sort(),
+    ).toEqual(['app@0.1.0', 'bytes@1.8.0', 'tokio@1.38.1']);
     expect(byKey.get('billing').edges).toContainEqual({ from: 'app@0.1.0', to: 'tokio@1.38.1', kind: 'unknown' });
     const dlq = JSON.parse(on('org.workspaces.dlq')[0]!.value!);
     expect(dlq.error).toMatch(/broken\.lock, field `package\[0\]\.version`: expected a non-empty string/);
@@ -132,7 +151,14 @@ describe('ingest sources (real Kafka)', () => {
       JSON.stringify({
         '@context': 'https://openvex.dev/ns/v0.2.0',
         timestamp: '2026-01-01T00:00:00Z',
-        statements: [{ vulnerability: { name: 'RUSTSEC-2098-0001', aliases: ['CVE-2098-0001'] }, products: [{ '@id': 'pkg:cargo/app@0.1.0', subcomponents: [{ '@id': 'pkg:cargo/serde@1.0.200' }] }], status, ...extra }],
+        statements: [
+          {
+            vulnerability: { name: 'RUSTSEC-2098-0001', aliases: ['CVE-2098-0001'] },
+            products: [{ '@id': 'pkg:cargo/app@0.1.0', subcomponents: [{ '@id': 'pkg:cargo/serde@1.0.200' }] }],
+            status,
+            ...extra,
+          },
+        ],
       });
     const ws = (name: string) => `${prefix}vex-${name}`; // keys unique to this test within the run's topics
     mkdirSync(join(dir, ws('api')));
@@ -150,14 +176,18 @@ describe('ingest sources (real Kafka)', () => {
     await runIngest(['watch', '--dir', dir, '--org', 'acme'], env);
     await waitFor('workspaces', () => mine('org.workspaces').length === 2 && mine('org.workspaces.dlq').length === 1);
     const byKey = new Map(mine('org.workspaces').map((s) => [s.key, JSON.parse(s.value!)]));
-    expect(byKey.get(ws('api')).vex.map((d: { file: string; statements: { status: string }[] }) => [d.file, d.statements[0]!.status])).toEqual([
+    expect(
+      byKey.get(ws('api')).vex.map((d: { file: string; statements: { status: string }[] }) => [d.file, d.statements[0]!.status]),
+    ).toEqual([
       [join(dir, ws('api'), 'team.openvex.json'), 'under_investigation'],
       [join(dir, ws('api'), 'vex.json'), 'not_affected'],
     ]);
     expect(byKey.get(ws('lone')).vex).toBeUndefined();
     const dlq = JSON.parse(mine('org.workspaces.dlq')[0]!.value!);
     expect(dlq.key).toBe(ws('bad'));
-    expect(dlq.error).toBe(`${join(dir, ws('bad'), 'vex.json')}, field \`statements[0].justification\`: a not_affected statement must give a \`justification\` or an \`impact_statement\` (why the product is not affected)`);
+    expect(dlq.error).toBe(
+      `${join(dir, ws('bad'), 'vex.json')}, field \`statements[0].justification\`: a not_affected statement must give a \`justification\` or an \`impact_statement\` (why the product is not affected)`,
+    );
     expect(dlq.value).toBe(vexDoc('not_affected'));
 
     // Unchanged: nothing. The bad file fixed and api's statement changed: one event each.
@@ -167,8 +197,14 @@ describe('ingest sources (real Kafka)', () => {
     await runIngest(['watch', '--dir', dir, '--org', 'acme'], env);
     await waitFor('changed workspaces', () => mine('org.workspaces').length >= 4);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(mine('org.workspaces').map((s) => s.key).sort()).toEqual([ws('api'), ws('api'), ws('bad'), ws('lone')]);
-    expect(JSON.parse(mine('org.workspaces').find((s) => s.key === ws('bad'))!.value!).vex[0].statements[0].impactStatement).toBe('serde is only used in tests');
+    expect(
+      mine('org.workspaces')
+        .map((s) => s.key)
+        .sort(),
+    ).toEqual([ws('api'), ws('api'), ws('bad'), ws('lone')]);
+    expect(JSON.parse(mine('org.workspaces').find((s) => s.key === ws('bad'))!.value!).vex[0].statements[0].impactStatement).toBe(
+      'serde is only used in tests',
+    );
     expect(mine('org.workspaces.dlq')).toHaveLength(1);
   });
 });

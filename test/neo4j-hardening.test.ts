@@ -33,7 +33,9 @@ describe.skipIf(!ours)('Neo4j started by infra/local refuses what the sandbox re
   const plain = (cypher: string) => driver.executeQuery(cypher, {}, { routing: neo4j.routing.READ });
 
   it("LOAD CSV FROM 'file:///etc/passwd' fails because file URLs are off", async () => {
-    await expect(plain("LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line")).rejects.toThrow(/dbms\.security\.allow_csv_import_from_file_urls/);
+    await expect(plain("LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line")).rejects.toThrow(
+      /dbms\.security\.allow_csv_import_from_file_urls/,
+    );
   });
 
   it('LOAD CSV FROM an http:// URL on loopback fails and the server is never asked', async () => {

@@ -32,18 +32,31 @@ function freePort(): Promise<number> {
 /** Runs an infra/local script with this test's instance settings; resolves with its stdout. */
 function infra(script: 'start' | 'stop', ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('bash', [join(repoRoot, 'infra', 'local', script), ...args], { env: { ...process.env, ...infraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('bash', [join(repoRoot, 'infra', 'local', script), ...args], {
+      env: { ...process.env, ...infraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (c) => (out += c));
     p.stderr.on('data', (c) => (err += c));
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`infra/local/${script} ${args.join(' ')} exited ${code}:\n${err}`))));
+    p.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`infra/local/${script} ${args.join(' ')} exited ${code}:\n${err}`)),
+    );
   });
 }
 
 /** Starts a service's main.js; resolves with the base URL of its ops endpoints once it logs them. */
-function service(name: 'scorer' | 'notifier' | 'ingest', args: string[], env: Record<string, string>, urlOf: (line: Record<string, unknown>) => unknown): Promise<string> {
-  const p = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+function service(
+  name: 'scorer' | 'notifier' | 'ingest',
+  args: string[],
+  env: Record<string, string>,
+  urlOf: (line: Record<string, unknown>) => unknown,
+): Promise<string> {
+  const p = spawn(process.execPath, [join(repoRoot, 'services', name, 'dist', 'main.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   procs.push(p);
   let buf = '';
   let all = '';
@@ -98,7 +111,13 @@ beforeAll(async () => {
     CRATEWATCH_INFRA_DATA: join(dataDir, 'infra'),
     NEO4J_PASSWORD: '', // auth off, as the services below are told
   };
-  const printed = Object.fromEntries((await infra('start')).split('\n').map((l) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l.trim())).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]));
+  const printed = Object.fromEntries(
+    (await infra('start'))
+      .split('\n')
+      .map((l) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l.trim()))
+      .filter((m) => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
   const env = {
     KAFKA_BROKERS: printed.KAFKA_BROKERS!,
     NEO4J_URI: printed.NEO4J_URI!,
@@ -111,7 +130,12 @@ beforeAll(async () => {
   const [scorer, notifier, ingest] = await Promise.all([
     service('scorer', [], { ...env, SCORER_HTTP_LISTEN: '127.0.0.1:0' }, (l) => l.msg === 'ready' && l.ops),
     service('notifier', [], { ...env, NOTIFIER_FEED_LISTEN: '127.0.0.1:0' }, (l) => l.msg === 'ready' && l.feed),
-    service('ingest', ['endpoint', '--org', 'acme', '--listen', '127.0.0.1:0'], { ...env, INGEST_HTTP_LISTEN: '127.0.0.1:0', CRATEWATCH_INGEST_TOKEN: 'ingest-token-for-ops-outage-0123' }, (l) => l.msg === 'ops endpoints listening' && l.url),
+    service(
+      'ingest',
+      ['endpoint', '--org', 'acme', '--listen', '127.0.0.1:0'],
+      { ...env, INGEST_HTTP_LISTEN: '127.0.0.1:0', CRATEWATCH_INGEST_TOKEN: 'ingest-token-for-ops-outage-0123' },
+      (l) => l.msg === 'ops endpoints listening' && l.url,
+    ),
   ]);
   urls = { scorer: scorer!, notifier: notifier!, ingest: ingest! };
 }, 300_000);

@@ -106,7 +106,12 @@ export async function runIngest(args: string[], env: Record<string, string>): Pr
 
 export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `cratewatch-${prefix}-`));
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 90_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 90_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -171,7 +176,10 @@ export async function scorerProbe(opts: { prefix: string; scorerGroup: string; d
       }
     },
     send: (name, messages) =>
-      sendWhenReady(producer, { topic: topic(name), messages: messages.map((m) => ({ key: m.key, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })) }),
+      sendWhenReady(producer, {
+        topic: topic(name),
+        messages: messages.map((m) => ({ key: m.key, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })),
+      }),
     drained: (names, timeoutMs = 90_000) =>
       waitFor(
         `scorer to consume ${names.join(', ')}`,

@@ -63,7 +63,11 @@ function readAlert(a: ReceivedAlert): Alert {
 
 function readAlertField(a: ReceivedAlert, name: string): string | undefined {
   const blocks = (a.body.blocks ?? []) as { fields?: { text: string }[] }[];
-  return blocks.flatMap((b) => b.fields ?? []).map((f) => f.text).find((t) => t.startsWith(`*${name}*\n`))?.slice(name.length + 3);
+  return blocks
+    .flatMap((b) => b.fields ?? [])
+    .map((f) => f.text)
+    .find((t) => t.startsWith(`*${name}*\n`))
+    ?.slice(name.length + 3);
 }
 
 const key = (a: { workspace: string; advisory: string; crate: string; version: string; state?: string }) =>
@@ -93,7 +97,11 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     NOTIFIER_DIGEST_THRESHOLD: 'off', // one Slack message per finding: this test reads each alert
   };
   const kafka = new Kafka({ clientId: 'e2e-test', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-  const driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic('neo4j', process.env.NEO4J_PASSWORD) : undefined, { disableLosslessIntegers: true });
+  const driver = neo4j.driver(
+    process.env.NEO4J_URI!,
+    process.env.NEO4J_PASSWORD ? neo4j.auth.basic('neo4j', process.env.NEO4J_PASSWORD) : undefined,
+    { disableLosslessIntegers: true },
+  );
 
   /** What the alerts must be: computed independently with the shared matcher, no services involved. */
   const expectedFor = (workspace: string, project: string): string[] => {
@@ -106,9 +114,16 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
   // the scorer also raises unvetted findings for them (test/scorer-coverage.test.ts is about those).
   const ours = (advisory: string) => advisories.some((a) => a.id === advisory);
   const advisoryAlerts = () => hook.received.map(readAlert).filter((a) => ours(a.advisory));
-  const alertsFor = (workspace: string) => advisoryAlerts().filter((a) => a.workspace === workspace).map(key).sort();
+  const alertsFor = (workspace: string) =>
+    advisoryAlerts()
+      .filter((a) => a.workspace === workspace)
+      .map(key)
+      .sort();
   const ingestWorkspace = (id: string, project: string, stateDir = env.CRATEWATCH_STATE_DIR) =>
-    runIngest(['workspace', '--lockfile', join(sharedData, 'projects', project), '--id', id, '--org', 'acme', '--team', 'platform'], { ...env, CRATEWATCH_STATE_DIR: stateDir });
+    runIngest(['workspace', '--lockfile', join(sharedData, 'projects', project), '--id', id, '--org', 'acme', '--team', 'platform'], {
+      ...env,
+      CRATEWATCH_STATE_DIR: stateDir,
+    });
 
   beforeAll(async () => {
     for (const rel of ADVISORIES) {
@@ -133,10 +148,7 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     const ws = `${run}-libprio`;
     await ingestWorkspace(ws, 'libprio-rs');
     const expected = expectedFor(ws, 'libprio-rs');
-    expect(expected).toEqual([
-      `${ws} RUSTSEC-2026-0190 anyhow@1.0.100 open`,
-      `${ws} RUSTSEC-2026-0204 crossbeam-epoch@0.9.18 open`,
-    ]);
+    expect(expected).toEqual([`${ws} RUSTSEC-2026-0190 anyhow@1.0.100 open`, `${ws} RUSTSEC-2026-0204 crossbeam-epoch@0.9.18 open`]);
     await waitFor('libprio alerts', () => alertsFor(ws).length >= expected.length);
     await sleep(3000); // and nothing more arrives
     expect(alertsFor(ws)).toEqual(expected);
@@ -188,7 +200,9 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
   it('changes nothing in Neo4j or the alerts when the same events are replayed', async () => {
     const ws = `${run}-libprio`;
     const ids = advisories.map((a) => a.id);
-    const crates = [...new Set(parseLockfile(readFileSync(join(sharedData, 'projects', 'libprio-rs', 'Cargo.lock'), 'utf8')).packages.map((p) => p.name))];
+    const crates = [
+      ...new Set(parseLockfile(readFileSync(join(sharedData, 'projects', 'libprio-rs', 'Cargo.lock'), 'utf8')).packages.map((p) => p.name)),
+    ];
     const one = async (cypher: string) => (await driver.executeQuery(cypher, { ws, run, ids, crates })).records[0]!.toObject();
     /**
      * What the replay could touch, and only that: this run's workspaces and findings, the advisories
@@ -284,7 +298,11 @@ describe.skipIf(!hasData)('advisory pipeline end to end (needs ../shared/data)',
     const projects = ['application-services', 'ariel-os', 'libprio-rs', 'spin'];
     const ids = projects.map((p) => `${run}-restart-${p}`);
     const expected = ids.flatMap((id, i) => expectedFor(id, projects[i]!)).sort();
-    const mine = () => advisoryAlerts().filter((a) => ids.includes(a.workspace)).map(key).sort();
+    const mine = () =>
+      advisoryAlerts()
+        .filter((a) => ids.includes(a.workspace))
+        .map(key)
+        .sort();
     // Workspaces keep arriving while the scorer crashes and the notifier restarts.
     const ingesting = (async () => {
       for (const [i, id] of ids.entries()) await ingestWorkspace(id, projects[i]!);

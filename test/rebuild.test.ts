@@ -13,7 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLockfile, workspaceEvent, type MaintainerEvent, type ReleaseEvent } from '@cratewatch/shared';
 import neo4j from 'neo4j-driver';
 import { kafkaBrokers, neo4jAuth, neo4jUri } from './helpers.js';
-import { repoRoot, scorerProbe, startService, tempDir, testAdvisory, unique, waitFor, webhookRecorder, type ScorerProbe, type Service } from './pipeline-harness.js';
+import {
+  repoRoot,
+  scorerProbe,
+  startService,
+  tempDir,
+  testAdvisory,
+  unique,
+  waitFor,
+  webhookRecorder,
+  type ScorerProbe,
+  type Service,
+} from './pipeline-harness.js';
 
 const run = unique('rebuild');
 const prefix = `${run}.`;
@@ -37,10 +48,18 @@ const VOLATILE: Record<string, string[]> = { Finding: ['observedAt'] };
 
 const lockfile = (pkgs: [string, string][]) =>
   `version = 3\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = [\n${pkgs.map(([n]) => ` "${n}",\n`).join('')}]\n` +
-  pkgs.map(([n, v]) => `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "${'ab'.repeat(32)}"\n`).join('');
+  pkgs
+    .map(
+      ([n, v]) =>
+        `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\nchecksum = "${'ab'.repeat(32)}"\n`,
+    )
+    .join('');
 
 function runRebuild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [join(repoRoot, 'services', 'scorer', 'dist', 'main.js'), 'rebuild', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(repoRoot, 'services', 'scorer', 'dist', 'main.js'), 'rebuild', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (c) => (stdout += c));
@@ -75,10 +94,26 @@ describe('scorer rebuild: Neo4j from the topics alone, no re-alert', () => {
   const dump = async (): Promise<string[]> => {
     const canon = (labels: string[], props: Record<string, unknown>) => {
       const drop = new Set(labels.flatMap((l) => VOLATILE[l] ?? []));
-      return JSON.stringify([[...labels].sort(), Object.fromEntries(Object.entries(props).filter(([k]) => !drop.has(k)).sort(([a], [b]) => (a < b ? -1 : 1)))]);
+      return JSON.stringify([
+        [...labels].sort(),
+        Object.fromEntries(
+          Object.entries(props)
+            .filter(([k]) => !drop.has(k))
+            .sort(([a], [b]) => (a < b ? -1 : 1)),
+        ),
+      ]);
     };
-    const nodes = await probe.q<{ labels: string[]; props: Record<string, unknown> }>('MATCH (n) RETURN labels(n) AS labels, properties(n) AS props');
-    const rels = await probe.q<{ al: string[]; ap: Record<string, unknown>; type: string; rp: Record<string, unknown>; bl: string[]; bp: Record<string, unknown> }>(
+    const nodes = await probe.q<{ labels: string[]; props: Record<string, unknown> }>(
+      'MATCH (n) RETURN labels(n) AS labels, properties(n) AS props',
+    );
+    const rels = await probe.q<{
+      al: string[];
+      ap: Record<string, unknown>;
+      type: string;
+      rp: Record<string, unknown>;
+      bl: string[];
+      bp: Record<string, unknown>;
+    }>(
       'MATCH (a)-[r]->(b) RETURN labels(a) AS al, properties(a) AS ap, type(r) AS type, properties(r) AS rp, labels(b) AS bl, properties(b) AS bp',
     );
     return [
@@ -116,14 +151,45 @@ describe('scorer rebuild: Neo4j from the topics alone, no re-alert', () => {
       { key: `RUSTSEC-2098-${run}-3`, value: testAdvisory(`RUSTSEC-2098-${run}-3`, safe, observedAt) }, // 3.0.0 is patched: no hit
     ]);
     const ws = (id: string, pkgs: [string, string][]) =>
-      workspaceEvent({ id, org: 'acme', team: 'platform', lock: parseLockfile(lockfile(pkgs)), origin: { path: `${id}/Cargo.lock`, checksum: id }, observedAt });
+      workspaceEvent({
+        id,
+        org: 'acme',
+        team: 'platform',
+        lock: parseLockfile(lockfile(pkgs)),
+        origin: { path: `${id}/Cargo.lock`, checksum: id },
+        observedAt,
+      });
     await probe.send('org.workspaces', [
-      { key: `${run}-one`, value: ws(`${run}-one`, [[crateA, '1.0.0'], [crateB, '1.5.0'], [safe, '3.0.0']]) },
+      {
+        key: `${run}-one`,
+        value: ws(`${run}-one`, [
+          [crateA, '1.0.0'],
+          [crateB, '1.5.0'],
+          [safe, '3.0.0'],
+        ]),
+      },
       { key: `${run}-two`, value: ws(`${run}-two`, [[crateA, '1.2.0']]) },
     ]);
-    const release: ReleaseEvent = { v: 1, crate: crateA, version: '1.0.0', yanked: false, features: {}, dependencies: [], publishedAt: '2025-06-01T00:00:00Z', publisher: 'someone', observedAt };
+    const release: ReleaseEvent = {
+      v: 1,
+      crate: crateA,
+      version: '1.0.0',
+      yanked: false,
+      features: {},
+      dependencies: [],
+      publishedAt: '2025-06-01T00:00:00Z',
+      publisher: 'someone',
+      observedAt,
+    };
     await probe.send('crates.releases', [{ key: crateA, value: release }]);
-    const maintainer: MaintainerEvent = { v: 1, crate: crateB, owners: [{ login: 'alice', kind: 'user', observedAt }], repository: `https://github.com/acme/${crateB}`, signals: {}, observedAt };
+    const maintainer: MaintainerEvent = {
+      v: 1,
+      crate: crateB,
+      owners: [{ login: 'alice', kind: 'user', observedAt }],
+      repository: `https://github.com/acme/${crateB}`,
+      signals: {},
+      observedAt,
+    };
     await probe.send('maintainers.signals', [{ key: crateB, value: maintainer }]);
     await probe.drained(FACT_TOPICS);
     await probe.findingsSettled();
@@ -133,8 +199,16 @@ describe('scorer rebuild: Neo4j from the topics alone, no re-alert', () => {
     expect(advisoryAlerts).toBe(3);
     const before = await dump();
     // What is compared: every kind of node and edge the facts make, not a trivially small graph.
-    for (const label of ['Advisory', 'Crate', 'Finding', 'Version', 'Workspace']) expect(before.some((l) => l.startsWith(`node [["${label}"]`)), label).toBe(true);
-    for (const type of ['AFFECTS', 'HAS_VERSION', 'IN', 'LOCKS']) expect(before.some((l) => l.includes(`-[[["${type}"]`)), type).toBe(true);
+    for (const label of ['Advisory', 'Crate', 'Finding', 'Version', 'Workspace'])
+      expect(
+        before.some((l) => l.startsWith(`node [["${label}"]`)),
+        label,
+      ).toBe(true);
+    for (const type of ['AFFECTS', 'HAS_VERSION', 'IN', 'LOCKS'])
+      expect(
+        before.some((l) => l.includes(`-[[["${type}"]`)),
+        type,
+      ).toBe(true);
     expect(before.filter((l) => l.startsWith('node [["Finding"]')).length).toBeGreaterThanOrEqual(3);
     const sentBefore = await findingsEnd();
 
@@ -152,7 +226,13 @@ describe('scorer rebuild: Neo4j from the topics alone, no re-alert', () => {
     // ---- wipe + rebuild (small batches, to go through several) --------------------------------
     const rebuilt = await runRebuild(['--wipe', '--batch', '7']);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    const report = JSON.parse(rebuilt.stdout) as { wiped: number; messages: Record<string, number>; refused: number; findingEvents: number; graph: { nodes: number } };
+    const report = JSON.parse(rebuilt.stdout) as {
+      wiped: number;
+      messages: Record<string, number>;
+      refused: number;
+      findingEvents: number;
+      graph: { nodes: number };
+    };
     expect(report.wiped).toBe(before.filter((l) => l.startsWith('node ')).length);
     expect(report.messages).toEqual({
       [`${prefix}rustsec.advisories`]: 3,

@@ -12,7 +12,12 @@ import { scorerProbe, startService, tempDir, testAdvisory, unique, type ScorerPr
 
 const run = unique('advmove');
 const prefix = `${run}.`;
-const env = { CRATEWATCH_TOPIC_PREFIX: prefix, SCORER_GROUP: `${run}-scorer`, KAFKA_SESSION_TIMEOUT_MS: '8000', CRATEWATCH_STATE_DIR: tempDir('advmove-state') };
+const env = {
+  CRATEWATCH_TOPIC_PREFIX: prefix,
+  SCORER_GROUP: `${run}-scorer`,
+  KAFKA_SESSION_TIMEOUT_MS: '8000',
+  CRATEWATCH_STATE_DIR: tempDir('advmove-state'),
+};
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const NOW = '2026-03-01T00:00:00.000Z';
 const stem = run.replace(/-/g, '');
@@ -54,15 +59,24 @@ const send = async (topic: 'rustsec.advisories' | 'org.workspaces', msgs: { key:
   await probe.drained([topic]);
   await probe.findingsSettled();
 };
-const told = (ws: string): [string, FindingEvent['state']][] => probe.findings.filter((f) => f.workspace.id === ws && f.kind === 'advisory').map((f) => [f.advisory!.id, f.state]);
+const told = (ws: string): [string, FindingEvent['state']][] =>
+  probe.findings.filter((f) => f.workspace.id === ws && f.kind === 'advisory').map((f) => [f.advisory!.id, f.state]);
 const open = async () =>
-  (await probe.q<{ ws: string }>(`MATCH (f:Finding {kind: 'advisory', advisory: $id, state: 'open'}) RETURN f.workspace AS ws ORDER BY ws`, { id: ADV })).map((r) => r.ws);
+  (
+    await probe.q<{ ws: string }>(
+      `MATCH (f:Finding {kind: 'advisory', advisory: $id, state: 'open'}) RETURN f.workspace AS ws ORDER BY ws`,
+      { id: ADV },
+    )
+  ).map((r) => r.ws);
 
 describe('an advisory moved to another crate', () => {
   const [wsOld, wsNew] = [`acme/${run}-old`, `acme/${run}-new`];
 
   it('opens on the workspace locking its crate', async () => {
-    await send('org.workspaces', [workspace(wsOld, oldCrate), workspace(wsNew, newCrate)].map((w) => ({ key: w.id, value: w })));
+    await send(
+      'org.workspaces',
+      [workspace(wsOld, oldCrate), workspace(wsNew, newCrate)].map((w) => ({ key: w.id, value: w })),
+    );
     await send('rustsec.advisories', [{ key: ADV, value: testAdvisory(ADV, oldCrate, NOW) }]);
     expect(told(wsOld)).toEqual([[ADV, 'open']]);
     expect(told(wsNew)).toEqual([]);

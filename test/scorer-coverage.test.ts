@@ -11,7 +11,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLockfile, workspaceEvent, type PoolEvent, type WorkspaceEvent } from '@cratewatch/shared';
-import { repoRoot, scorerProbe, sharedData, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
+import {
+  repoRoot,
+  scorerProbe,
+  sharedData,
+  startService,
+  tempDir,
+  unique,
+  waitFor,
+  type ScorerProbe,
+  type Service,
+} from './pipeline-harness.js';
 
 const run = unique('cov');
 const prefix = `${run}.`;
@@ -77,13 +87,22 @@ describe('a workspace with its store, and a trusted pool', () => {
     origin: { path: 'app/Cargo.lock', checksum: 'sha256:1' },
     observedAt: now,
   };
-  const poolEvent = (entries: PoolEvent['entries']): PoolEvent => ({ v: 1, pool, url: `https://example.test/${run}/audits.toml`, crate: bar, entries, observedAt: now });
+  const poolEvent = (entries: PoolEvent['entries']): PoolEvent => ({
+    v: 1,
+    pool,
+    url: `https://example.test/${run}/audits.toml`,
+    crate: bar,
+    entries,
+    observedAt: now,
+  });
   const locks = async () =>
     Object.fromEntries(
-      (await q<{ crate: string; vetted: string; via: string[] }>('MATCH (:Workspace {id: $wsId})-[l:LOCKS]->(v:Version) RETURN v.crate AS crate, l.vetted AS vetted, l.via AS via', { wsId })).map((r) => [
-        r.crate,
-        r,
-      ]),
+      (
+        await q<{ crate: string; vetted: string; via: string[] }>(
+          'MATCH (:Workspace {id: $wsId})-[l:LOCKS]->(v:Version) RETURN v.crate AS crate, l.vetted AS vetted, l.via AS via',
+          { wsId },
+        )
+      ).map((r) => [r.crate, r]),
     );
   const mine = () => findings().filter((f) => f.workspace.id === wsId && f.kind === 'unvetted');
 
@@ -92,13 +111,27 @@ describe('a workspace with its store, and a trusted pool', () => {
     await drained(['org.workspaces']);
     await findingsSettled();
     const l = await locks();
-    expect(Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v.vetted]))).toEqual({ [app]: 'first-party', [foo]: 'vetted', [bar]: 'unvetted', [baz]: 'unvetted' });
+    expect(Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v.vetted]))).toEqual({
+      [app]: 'first-party',
+      [foo]: 'vetted',
+      [bar]: 'unvetted',
+      [baz]: 'unvetted',
+    });
     expect(l[foo]!.via).toEqual([`local audits.${foo}[0]`]);
-    const [w] = await q('MATCH (w:Workspace {id: $wsId}) RETURN w.vetThirdParty AS third, w.vetVetted AS vetted, w.vetUnvetted AS unvetted, w.vetConclusion AS conclusion, w.vetTrustedPools AS pools', { wsId });
+    const [w] = await q(
+      'MATCH (w:Workspace {id: $wsId}) RETURN w.vetThirdParty AS third, w.vetVetted AS vetted, w.vetUnvetted AS unvetted, w.vetConclusion AS conclusion, w.vetTrustedPools AS pools',
+      { wsId },
+    );
     expect(w).toEqual({ third: 3, vetted: 1, unvetted: 2, conclusion: 'fail (vet)', pools: [pool, `${run}-unused`] });
     expect(mine().map((f) => [f.crate, f.state, f.severity, f.score])).toEqual([[bar, 'open', 'medium', 6.5]]);
-    expect(mine()[0]!.vet).toMatchObject({ status: 'unvetted', needs: ['safe-to-deploy'], suggestion: { command: `cargo vet certify ${bar} 2.0.0 --criteria safe-to-deploy`, kind: 'full' } });
-    const [node] = await q('MATCH (f:Finding {id: $id})-[:ABOUT]->(v:Version) RETURN f.state AS state, v.id AS v', { id: `${wsId}|${bar}|2.0.0|unvetted` });
+    expect(mine()[0]!.vet).toMatchObject({
+      status: 'unvetted',
+      needs: ['safe-to-deploy'],
+      suggestion: { command: `cargo vet certify ${bar} 2.0.0 --criteria safe-to-deploy`, kind: 'full' },
+    });
+    const [node] = await q('MATCH (f:Finding {id: $id})-[:ABOUT]->(v:Version) RETURN f.state AS state, v.id AS v', {
+      id: `${wsId}|${bar}|2.0.0|unvetted`,
+    });
     expect(node).toEqual({ state: 'open', v: id(bar, '2.0.0') });
   });
 
@@ -110,7 +143,9 @@ describe('a workspace with its store, and a trusted pool', () => {
   });
 
   it("the trusted pool's audit of bar resolves its finding; withdrawing it reopens the finding", async () => {
-    await send('audits.pool', [{ key: `${pool}/${bar}`, value: poolEvent({ audits: [{ who: 'Pool Auditor', criteria: 'safe-to-deploy', version: '2.0.0' }] }) }]);
+    await send('audits.pool', [
+      { key: `${pool}/${bar}`, value: poolEvent({ audits: [{ who: 'Pool Auditor', criteria: 'safe-to-deploy', version: '2.0.0' }] }) },
+    ]);
     await drained(['audits.pool']);
     await findingsSettled();
     await waitFor('bar resolved', () => mine().length === 2);
@@ -130,8 +165,17 @@ describe('a workspace with its store, and a trusted pool', () => {
   });
 
   it('an audit the store adds (a new workspace event) resolves the finding; the same event again sends nothing', async () => {
-    const audited = { ...ws, store: { ...store, audits: `${store.audits}\n[[audits.${bar}]]\nwho = "A <a@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n` } };
-    await send('org.workspaces', [{ key: wsId, value: audited }, { key: wsId, value: audited }]);
+    const audited = {
+      ...ws,
+      store: {
+        ...store,
+        audits: `${store.audits}\n[[audits.${bar}]]\nwho = "A <a@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n`,
+      },
+    };
+    await send('org.workspaces', [
+      { key: wsId, value: audited },
+      { key: wsId, value: audited },
+    ]);
     await drained(['org.workspaces']);
     await findingsSettled();
     expect(mine().map((f) => f.state)).toEqual(['open', 'resolved', 'open', 'resolved']);
@@ -140,11 +184,18 @@ describe('a workspace with its store, and a trusted pool', () => {
 
   it('a store cargo-vet could not read goes to org.workspaces.dlq naming the file, and the scorer goes on', async () => {
     const badId = `acme/${run}-bad`;
-    await send('org.workspaces', [{ key: badId, value: { ...ws, id: badId, store: { ...store, config: '[cargo-vet]\nversion = "0.10"\n\n[policy.x]\ncriteria = 3\n' } } }]);
+    await send('org.workspaces', [
+      {
+        key: badId,
+        value: { ...ws, id: badId, store: { ...store, config: '[cargo-vet]\nversion = "0.10"\n\n[policy.x]\ncriteria = 3\n' } },
+      },
+    ]);
     await send('org.workspaces', [{ key: `${wsId}-after`, value: { ...ws, id: `${wsId}-after` } }]);
     await drained(['org.workspaces']);
     await waitFor('the refusal in the DLQ', () => dlq().some((d) => d.key === badId), 30_000);
-    expect(dlq().find((d) => d.key === badId)!.error).toMatch(new RegExp(`workspace ${badId}: .*${badId}/supply-chain/config\\.toml.*policy\\.x`));
+    expect(dlq().find((d) => d.key === badId)!.error).toMatch(
+      new RegExp(`workspace ${badId}: .*${badId}/supply-chain/config\\.toml.*policy\\.x`),
+    );
     expect(await q('MATCH (w:Workspace {id: $id}) RETURN w.id AS id', { id: badId })).toEqual([]);
     expect((await q('MATCH (w:Workspace {id: $id}) RETURN w.vetUnvetted AS n', { id: `${wsId}-after` }))[0]).toEqual({ n: 2 });
   });
@@ -173,16 +224,29 @@ describe.skipIf(!existsSync(LIBPRIO))('real data: libprio-rs with its own store 
       conclusion: string;
       unvetted: { id: string }[];
     };
-    const rows = await q<{ id: string; vetted: string }>('MATCH (:Workspace {id: $wsId})-[l:LOCKS]->(v:Version) RETURN v.id AS id, l.vetted AS vetted', { wsId });
+    const rows = await q<{ id: string; vetted: string }>(
+      'MATCH (:Workspace {id: $wsId})-[l:LOCKS]->(v:Version) RETURN v.id AS id, l.vetted AS vetted',
+      { wsId },
+    );
     const by = (s: string[]) => rows.filter((x) => s.includes(x.vetted)).length;
     expect(rows).toHaveLength(scan.summary.thirdParty! + scan.summary.firstParty!);
-    expect({ vetted: by(['vetted', 'not-required']), exempted: by(['exempted']), unvetted: by(['unvetted']), firstParty: by(['first-party']) }).toEqual({
+    expect({
+      vetted: by(['vetted', 'not-required']),
+      exempted: by(['exempted']),
+      unvetted: by(['unvetted']),
+      firstParty: by(['first-party']),
+    }).toEqual({
       vetted: scan.summary.vetted,
       exempted: scan.summary.exempted,
       unvetted: scan.summary.unvetted,
       firstParty: scan.summary.firstParty,
     });
-    expect(rows.filter((x) => x.vetted === 'unvetted').map((x) => x.id).sort()).toEqual(scan.unvetted.map((u) => u.id).sort());
+    expect(
+      rows
+        .filter((x) => x.vetted === 'unvetted')
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual(scan.unvetted.map((u) => u.id).sort());
     const [w] = await q('MATCH (w:Workspace {id: $wsId}) RETURN w.vetConclusion AS conclusion, w.vetKindDependent AS kd', { wsId });
     expect(w).toEqual({ conclusion: scan.conclusion, kd: scan.summary.kindDependent });
     // Findings: unvetted versions from the minimum score up, each naming a fix.

@@ -55,13 +55,24 @@ let metricsUrl: string;
 
 beforeAll(async () => {
   scorer = await startService('scorer', env);
-  probe = await scorerProbe({ prefix, scorerGroup: env.SCORER_GROUP, dlqTopics: ['rustsec.advisories.dlq', 'org.workspaces.dlq', 'audits.pool.dlq'] });
+  probe = await scorerProbe({
+    prefix,
+    scorerGroup: env.SCORER_GROUP,
+    dlqTopics: ['rustsec.advisories.dlq', 'org.workspaces.dlq', 'audits.pool.dlq'],
+  });
   const ops = /"ops":"(http:\/\/[^"]+)"/.exec(scorer.output())?.[1];
   if (!ops) throw new Error(`the scorer's ready line names no ops URL:\n${scorer.output()}`);
   metricsUrl = `${ops}/metrics`;
-  await probe.send('org.workspaces', ids.map((id, i) => ({ key: id, value: workspace(id, i) })));
+  await probe.send(
+    'org.workspaces',
+    ids.map((id, i) => ({ key: id, value: workspace(id, i) })),
+  );
   await probe.drained(['org.workspaces']);
-  await waitFor('risk marks to clear', async () => (await probe.q<{ n: number }>(`MATCH (w:Workspace) WHERE w.id IN $ids AND w.riskDue RETURN count(w) AS n`, { ids }))[0]!.n === 0);
+  await waitFor(
+    'risk marks to clear',
+    async () =>
+      (await probe.q<{ n: number }>(`MATCH (w:Workspace) WHERE w.id IN $ids AND w.riskDue RETURN count(w) AS n`, { ids }))[0]!.n === 0,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -83,7 +94,15 @@ async function transactionsFor(step: () => Promise<void>): Promise<number> {
   const before = await writeTransactions();
   await step();
   await probe.findingsSettled();
-  await waitFor('coverage and risk marks to clear', async () => (await probe.q<{ n: number }>(`MATCH (w:Workspace) WHERE w.id IN $ids AND (w.riskDue OR w.coverageDue) RETURN count(w) AS n`, { ids }))[0]!.n === 0);
+  await waitFor(
+    'coverage and risk marks to clear',
+    async () =>
+      (
+        await probe.q<{ n: number }>(`MATCH (w:Workspace) WHERE w.id IN $ids AND (w.riskDue OR w.coverageDue) RETURN count(w) AS n`, {
+          ids,
+        })
+      )[0]!.n === 0,
+  );
   return (await writeTransactions()) - before;
 }
 
@@ -93,7 +112,11 @@ const advisoryOn = async (crate: string, n: number) => {
   await probe.drained(['rustsec.advisories']);
   return id;
 };
-const opened = (advisory: string) => probe.findings.filter((f) => f.advisory?.id === advisory && f.state === 'open').map((f) => f.workspace.id).sort();
+const opened = (advisory: string) =>
+  probe.findings
+    .filter((f) => f.advisory?.id === advisory && f.state === 'open')
+    .map((f) => f.workspace.id)
+    .sort();
 
 describe('fan-out in a constant number of transactions', () => {
   it(`an advisory reaching ${MANY} workspaces costs as many write transactions as one reaching 1, and alerts all ${MANY}`, async () => {
@@ -108,18 +131,40 @@ describe('fan-out in a constant number of transactions', () => {
   });
 
   it(`a trusted pool's audit that vets a crate ${MANY} workspaces lock: every coverage moved, in a few transactions`, async () => {
-    const audit: PoolEvent = { v: 1, pool, url: `https://example.test/${run}/audits.toml`, crate: common, entries: { audits: [{ who: 'Pool', criteria: 'safe-to-deploy', version: '1.0.0' }] }, observedAt: NOW };
+    const audit: PoolEvent = {
+      v: 1,
+      pool,
+      url: `https://example.test/${run}/audits.toml`,
+      crate: common,
+      entries: { audits: [{ who: 'Pool', criteria: 'safe-to-deploy', version: '1.0.0' }] },
+      observedAt: NOW,
+    };
     const unvetted = () => probe.findings.filter((f) => f.kind === 'unvetted' && f.crate === common);
-    expect(unvetted().filter((f) => f.state === 'open').map((f) => f.workspace.id).sort()).toEqual(ids);
+    expect(
+      unvetted()
+        .filter((f) => f.state === 'open')
+        .map((f) => f.workspace.id)
+        .sort(),
+    ).toEqual(ids);
     const count = await transactionsFor(async () => {
       await probe.send('audits.pool', [{ key: `${pool}/${common}`, value: audit }]);
       await probe.drained(['audits.pool']);
-      await waitFor('every unvetted finding on the crate resolved', () => unvetted().filter((f) => f.state === 'resolved').length === MANY, 60_000);
+      await waitFor(
+        'every unvetted finding on the crate resolved',
+        () => unvetted().filter((f) => f.state === 'resolved').length === MANY,
+        60_000,
+      );
     });
-    const vetted = await probe.q<{ n: number }>(`MATCH (w:Workspace)-[l:LOCKS]->(:Version {id: $v}) WHERE w.id IN $ids AND l.vetted = 'vetted' RETURN count(w) AS n`, { v: `${common}@1.0.0`, ids });
+    const vetted = await probe.q<{ n: number }>(
+      `MATCH (w:Workspace)-[l:LOCKS]->(:Version {id: $v}) WHERE w.id IN $ids AND l.vetted = 'vetted' RETURN count(w) AS n`,
+      { v: `${common}@1.0.0`, ids },
+    );
     expect(vetted[0]!.n).toBe(MANY);
     // each workspace's kept resolution judged again for the one crate, not resolved whole
-    const again = scorer.output().split('\n').filter((l) => l.includes('"msg":"coverage applied"') && l.includes('"resolvedAgain":1') && l.includes(run));
+    const again = scorer
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"coverage applied"') && l.includes('"resolvedAgain":1') && l.includes(run));
     expect(again.length).toBeGreaterThanOrEqual(MANY);
     // the facts, then the coverage in chunks of 25 workspaces (each with its outbox), then risk
     expect(count).toBeLessThan(12);
@@ -143,8 +188,19 @@ describe('fan-out in a constant number of transactions', () => {
       },
       observedAt: NOW,
     });
-    const release = (version: string, day: number): ReleaseEvent => ({ v: 1, crate: common, version, yanked: false, features: {}, dependencies: [], publishedAt: `2026-02-${String(day).padStart(2, '0')}T00:00:00.000Z`, publisher: 'alice', observedAt: NOW });
-    const maintainerOpen = () => probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'open').map((f) => f.workspace.id);
+    const release = (version: string, day: number): ReleaseEvent => ({
+      v: 1,
+      crate: common,
+      version,
+      yanked: false,
+      features: {},
+      dependencies: [],
+      publishedAt: `2026-02-${String(day).padStart(2, '0')}T00:00:00.000Z`,
+      publisher: 'alice',
+      observedAt: NOW,
+    });
+    const maintainerOpen = () =>
+      probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'open').map((f) => f.workspace.id);
     const sendFacts = async (topic: 'maintainers.signals' | 'crates.releases', messages: { key: string; value: unknown }[]) => {
       await probe.send(topic, messages);
       await probe.drained([topic]);
@@ -155,13 +211,29 @@ describe('fan-out in a constant number of transactions', () => {
     await waitFor(`a maintainer finding in all ${MANY} workspaces`, () => new Set(maintainerOpen()).size === MANY, 60_000);
     const sent = probe.findings.length;
     // new versions a day apart by the same publisher: the score stays, so only the facts are written
-    const quiet = await transactionsFor(() => sendFacts('crates.releases', Array.from({ length: 20 }, (_, i) => ({ key: common, value: release(`1.0.${i + 1}`, i + 2) }))));
+    const quiet = await transactionsFor(() =>
+      sendFacts(
+        'crates.releases',
+        Array.from({ length: 20 }, (_, i) => ({ key: common, value: release(`1.0.${i + 1}`, i + 2) })),
+      ),
+    );
     expect(quiet).toBe(2); // the releases, then their AFFECTS edges (none here); a fan-out would be a third
     expect(probe.findings.length).toBe(sent);
     // a second owner lowers the score to 2.5, under the threshold: every workspace's finding resolves
     await transactionsFor(() => sendFacts('maintainers.signals', [{ key: common, value: facts(['alice', 'bob']) }]));
-    await waitFor(`the ${MANY} maintainer findings resolved`, () => maintainerOpen().length === 0 || probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved').length === MANY, 60_000);
-    expect(probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved').map((f) => f.workspace.id).sort()).toEqual(ids);
+    await waitFor(
+      `the ${MANY} maintainer findings resolved`,
+      () =>
+        maintainerOpen().length === 0 ||
+        probe.findings.filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved').length === MANY,
+      60_000,
+    );
+    expect(
+      probe.findings
+        .filter((f) => f.kind === 'maintainer' && f.crate === common && f.state === 'resolved')
+        .map((f) => f.workspace.id)
+        .sort(),
+    ).toEqual(ids);
     expect(probe.dlq).toEqual([]);
   });
 });

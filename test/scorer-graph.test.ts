@@ -30,7 +30,8 @@ let probe: ScorerProbe;
 const now = '2026-01-02T03:04:05.000Z';
 
 const q: ScorerProbe['q'] = (cypher, params) => probe.q(cypher, params);
-const count = async (cypher: string, params: Record<string, unknown> = {}): Promise<number> => Number((await q<{ n: number }>(cypher, params))[0]?.n ?? 0);
+const count = async (cypher: string, params: Record<string, unknown> = {}): Promise<number> =>
+  Number((await q<{ n: number }>(cypher, params))[0]?.n ?? 0);
 const send: ScorerProbe['send'] = (name, messages) => probe.send(name, messages);
 const drained = (names: string[]) => probe.drained(names, 60_000);
 
@@ -72,14 +73,20 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
   let before: { nodes: number; rels: number };
 
   const poolEvent = (crate: string, entries: PoolEvent['entries']): PoolEvent => ({ v: 1, pool, url, crate, entries, observedAt: now });
-  const sendPool = (evs: PoolEvent[]) => send('audits.pool', evs.map((e) => ({ key: `${e.pool}/${e.crate}`, value: e })));
+  const sendPool = (evs: PoolEvent[]) =>
+    send(
+      'audits.pool',
+      evs.map((e) => ({ key: `${e.pool}/${e.crate}`, value: e })),
+    );
 
   beforeAll(async () => {
     embark = parseAuditsFile(readFileSync(EMBARK, 'utf8'), 'embark.audits.toml');
     const audits = [...embark.audits];
     // A crate with a violation, one with full and delta audits, one with wildcard or trusted entries.
     const withViolation = audits.find(([, l]) => l.some((a) => a.violation))![0];
-    const fullAndDelta = audits.find(([c, l]) => c !== withViolation && l.some((a) => a.version) && l.some((a) => a.delta) && l.length >= 3)![0];
+    const fullAndDelta = audits.find(
+      ([c, l]) => c !== withViolation && l.some((a) => a.version) && l.some((a) => a.delta) && l.length >= 3,
+    )![0];
     const wild = [...embark.wildcardAudits.keys(), ...embark.trusted.keys()].find((c) => c !== withViolation && c !== fullAndDelta)!;
     crates = [withViolation, fullAndDelta, wild];
     for (const c of crates) events.set(c, poolEvent(c, crateEntries(embark, c)));
@@ -94,9 +101,22 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
   it('writes every entry as an Audit published by the pool, certifying the versions it names', async () => {
     for (const c of crates) {
       const ev = events.get(c)!;
-      expect(await count('MATCH (:Pool {name: $pool, url: $url})-[:PUBLISHED]->(a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, url, c })).toBe(entryCount(ev));
+      expect(
+        await count('MATCH (:Pool {name: $pool, url: $url})-[:PUBLISHED]->(a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', {
+          pool,
+          url,
+          c,
+        }),
+      ).toBe(entryCount(ev));
     }
-    const rows = await q<{ kind: string; version: string | null; deltaTo: string | null; certified: string[]; criteria: string[]; who: string[] }>(
+    const rows = await q<{
+      kind: string;
+      version: string | null;
+      deltaTo: string | null;
+      certified: string[];
+      criteria: string[];
+      who: string[];
+    }>(
       `MATCH (a:Audit {pool: $pool}) OPTIONAL MATCH (a)-[:CERTIFIES]->(v:Version)
        RETURN a.kind AS kind, a.version AS version, a.deltaTo AS deltaTo, a.criteria AS criteria, a.who AS who, collect(v.id) AS certified, a.crate AS crate`,
       { pool },
@@ -112,7 +132,7 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
     expect(kinds).toEqual(expected);
     expect(kinds).toContain('violation');
     expect(kinds).toContain('delta');
-    for (const r of rows as (typeof rows[number] & { crate: string })[]) {
+    for (const r of rows as ((typeof rows)[number] & { crate: string })[]) {
       expect(r.criteria.length).toBeGreaterThan(0);
       if (r.kind === 'full') expect(r.certified).toEqual([`${r.crate}@${r.version}`]);
       else if (r.kind === 'delta') expect(r.certified).toEqual([`${r.crate}@${r.deltaTo}`]);
@@ -120,7 +140,12 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
     }
     // The certified Version nodes exist as crates.io versions of their crate, for workspaces to lock later.
     const full = rows.find((r) => r.kind === 'full')! as (typeof rows)[number] & { crate: string };
-    expect(await count('MATCH (:Crate {name: $c})-[:HAS_VERSION]->(v:Version {id: $id}) WHERE v.source STARTS WITH "registry+" RETURN count(v) AS n', { c: full.crate, id: `${full.crate}@${full.version}` })).toBe(1);
+    expect(
+      await count(
+        'MATCH (:Crate {name: $c})-[:HAS_VERSION]->(v:Version {id: $id}) WHERE v.source STARTS WITH "registry+" RETURN count(v) AS n',
+        { c: full.crate, id: `${full.crate}@${full.version}` },
+      ),
+    ).toBe(1);
   });
 
   it('writes the criteria and what each implies', async () => {
@@ -155,15 +180,26 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
     const fewer = poolEvent(c, { ...ev.entries, audits: list.filter((a) => a !== dropped) });
     const emptied = poolEvent(crates[0]!, { audits: [], 'wildcard-audits': [], trusted: [] });
     await sendPool([fewer, emptied]);
-    await waitFor('dropped audit deleted', async () => (await count('MATCH (a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, c })) === entryCount(ev) - 1);
-    await drained(['audits.pool']);
-    expect(await count('MATCH (a:Audit {pool: $pool, crate: $c, kind: "full", version: $v}) RETURN count(a) AS n', { pool, c, v: dropped.version })).toBe(
-      list.filter((a) => a !== dropped && a.version === dropped.version).length,
+    await waitFor(
+      'dropped audit deleted',
+      async () => (await count('MATCH (a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, c })) === entryCount(ev) - 1,
     );
+    await drained(['audits.pool']);
+    expect(
+      await count('MATCH (a:Audit {pool: $pool, crate: $c, kind: "full", version: $v}) RETURN count(a) AS n', {
+        pool,
+        c,
+        v: dropped.version,
+      }),
+    ).toBe(list.filter((a) => a !== dropped && a.version === dropped.version).length);
     expect(await count('MATCH (a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, c: crates[0] })).toBe(0);
     // The other crate is untouched, and the pool's criteria too.
-    expect(await count('MATCH (a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, c: crates[2] })).toBe(entryCount(events.get(crates[2]!)!));
-    expect(await count('MATCH (c:Criteria {pool: $pool, defined: true}) RETURN count(c) AS n', { pool })).toBe(criteriaEvent.entries.criteria!.length);
+    expect(await count('MATCH (a:Audit {pool: $pool, crate: $c}) RETURN count(a) AS n', { pool, c: crates[2] })).toBe(
+      entryCount(events.get(crates[2]!)!),
+    );
+    expect(await count('MATCH (c:Criteria {pool: $pool, defined: true}) RETURN count(c) AS n', { pool })).toBe(
+      criteriaEvent.entries.criteria!.length,
+    );
   });
 
   it('criteria no longer defined are deleted unless still implied', async () => {
@@ -193,8 +229,17 @@ describe.skipIf(!hasPools)('audits.pool → Pool, Audit, Criteria (real embark a
     expect(reason(`${pool}/bad-crate`)).toMatch(/entries\.audits\[0\]\.criteria: required/);
     expect(reason(`${pool}/another-crate`)).toMatch(/is not ".*\/some-crate"/);
     expect(reason(`${pool}/not-json`)).toMatch(/not JSON/);
-    await waitFor('the event after the bad ones', async () => (await count('MATCH (a:Audit {pool: $pool, crate: "after-bad"})-[:CERTIFIES]->(:Version {id: "after-bad@1.2.3"}) RETURN count(a) AS n', { pool })) === 1);
-    expect(await count('MATCH (a:Audit {pool: $pool}) WHERE a.crate IN ["bad-crate", "some-crate"] RETURN count(a) AS n', { pool })).toBe(0);
+    await waitFor(
+      'the event after the bad ones',
+      async () =>
+        (await count(
+          'MATCH (a:Audit {pool: $pool, crate: "after-bad"})-[:CERTIFIES]->(:Version {id: "after-bad@1.2.3"}) RETURN count(a) AS n',
+          { pool },
+        )) === 1,
+    );
+    expect(await count('MATCH (a:Audit {pool: $pool}) WHERE a.crate IN ["bad-crate", "some-crate"] RETURN count(a) AS n', { pool })).toBe(
+      0,
+    );
   });
 });
 
@@ -244,7 +289,15 @@ describe('maintainers.signals → Maintainer, Repository', () => {
       { crate },
     );
     expect(repo!.ownerCount).toBe(3);
-    expect(repo!.r).toMatchObject({ url: repoA, archived: false, archivedObservedAt: now, signedCommits_ratio: 0.06, signedCommits_total: 50, pushedAt: '2025-12-01T00:00:00Z', repository_host: 'github.com' });
+    expect(repo!.r).toMatchObject({
+      url: repoA,
+      archived: false,
+      archivedObservedAt: now,
+      signedCommits_ratio: 0.06,
+      signedCommits_total: 50,
+      pushedAt: '2025-12-01T00:00:00Z',
+      repository_host: 'github.com',
+    });
     expect(JSON.parse(repo!.r.signedCommits as string)).toEqual({ signed: 3, total: 50, ratio: 0.06 });
 
     const before = await totals([crate]);
@@ -256,9 +309,17 @@ describe('maintainers.signals → Maintainer, Repository', () => {
   it('a new event replaces the owner set and the repository; what is left with no crate goes', async () => {
     await send('maintainers.signals', [{ key: crate, value: ev([alice], repoB) }]);
     await drained(['maintainers.signals']);
-    expect((await q<{ login: string }>('MATCH (m:Maintainer)-[:OWNS]->(:Crate {name: $crate}) RETURN m.login AS login', { crate })).map((r) => r.login)).toEqual([alice]);
+    expect(
+      (await q<{ login: string }>('MATCH (m:Maintainer)-[:OWNS]->(:Crate {name: $crate}) RETURN m.login AS login', { crate })).map(
+        (r) => r.login,
+      ),
+    ).toEqual([alice]);
     expect(await count('MATCH (m:Maintainer) WHERE m.login IN $gone RETURN count(m) AS n', { gone: [bob, team] })).toBe(0);
-    expect((await q<{ url: string }>('MATCH (:Crate {name: $crate})-[:HOSTED_AT]->(r:Repository) RETURN r.url AS url', { crate })).map((r) => r.url)).toEqual([repoB]);
+    expect(
+      (await q<{ url: string }>('MATCH (:Crate {name: $crate})-[:HOSTED_AT]->(r:Repository) RETURN r.url AS url', { crate })).map(
+        (r) => r.url,
+      ),
+    ).toEqual([repoB]);
     expect(await count('MATCH (r:Repository {url: $repoA}) RETURN count(r) AS n', { repoA })).toBe(0);
     // No repository any more: no HOSTED_AT, and the crate-level signals follow the event.
     await send('maintainers.signals', [{ key: crate, value: ev([alice], undefined) }]);
@@ -296,7 +357,10 @@ describe('crates.releases → Version', () => {
 
   it('writes versions (yank flips apply in order); a replay changes nothing; LOCKS are untouched', async () => {
     const evs = [release('1.0.0', false), release('1.1.0', false), release('1.2.0', false), release('1.1.0', true)];
-    await send('crates.releases', evs.map((e) => ({ key: crate, value: e })));
+    await send(
+      'crates.releases',
+      evs.map((e) => ({ key: crate, value: e })),
+    );
     await drained(['crates.releases']);
     const rows = await q<{ id: string; version: string; yanked: boolean; publishedAt: string; checksum: string; source: string }>(
       `MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version)
@@ -308,16 +372,31 @@ describe('crates.releases → Version', () => {
       [`${crate}@1.1.0`, true],
       [`${crate}@1.2.0`, false],
     ]);
-    expect(rows[0]).toMatchObject({ publishedAt: '2025-06-01T00:00:00Z', checksum: evs[0]!.checksum, source: 'registry+https://github.com/rust-lang/crates.io-index' });
+    expect(rows[0]).toMatchObject({
+      publishedAt: '2025-06-01T00:00:00Z',
+      checksum: evs[0]!.checksum,
+      source: 'registry+https://github.com/rust-lang/crates.io-index',
+    });
 
     // A version a workspace locks keeps its LOCKS when its release (or yank) arrives.
-    await q(`MERGE (w:Workspace {id: $ws}) WITH w MATCH (v:Version {id: $v}) MERGE (w)-[:LOCKS {firstParty: false}]->(v)`, { ws: `ws-${run}`, v: `${crate}@1.2.0` });
+    await q(`MERGE (w:Workspace {id: $ws}) WITH w MATCH (v:Version {id: $v}) MERGE (w)-[:LOCKS {firstParty: false}]->(v)`, {
+      ws: `ws-${run}`,
+      v: `${crate}@1.2.0`,
+    });
     const before = await totals([crate]);
-    await send('crates.releases', evs.map((e) => ({ key: crate, value: e })));
+    await send(
+      'crates.releases',
+      evs.map((e) => ({ key: crate, value: e })),
+    );
     await send('crates.releases', [{ key: crate, value: release('1.2.0', true) }]);
     await drained(['crates.releases']);
     expect(await totals([crate])).toEqual(before);
-    expect(await count('MATCH (:Workspace {id: $ws})-[:LOCKS]->(v:Version {id: $v, yanked: true}) RETURN count(v) AS n', { ws: `ws-${run}`, v: `${crate}@1.2.0` })).toBe(1);
+    expect(
+      await count('MATCH (:Workspace {id: $ws})-[:LOCKS]->(v:Version {id: $v, yanked: true}) RETURN count(v) AS n', {
+        ws: `ws-${run}`,
+        v: `${crate}@1.2.0`,
+      }),
+    ).toBe(1);
   });
 
   it('refuses a release whose key is not its crate or that fails validation, and goes on', async () => {
@@ -327,7 +406,9 @@ describe('crates.releases → Version', () => {
       { key: crate, value: release('2.2.0', false) },
     ]);
     await drained(['crates.releases']);
-    const versions = (await q<{ v: string }>('MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version) RETURN v.version AS v', { crate })).map((r) => r.v);
+    const versions = (
+      await q<{ v: string }>('MATCH (:Crate {name: $crate})-[:HAS_VERSION]->(v:Version) RETURN v.version AS v', { crate })
+    ).map((r) => r.v);
     expect(versions).toContain('2.2.0');
     expect(versions).not.toContain('2.0.0');
     expect(versions).not.toContain('2.1.0');

@@ -40,7 +40,10 @@ afterAll(async () => {
 });
 
 /** A `maintainers.signals` event as the maintainers source emits it. */
-function maintainers(crate: string, o: { owners: string[]; archived: boolean; signed: number; change?: { added: string[]; removed: string[]; previous: string[] } }): MaintainerEvent {
+function maintainers(
+  crate: string,
+  o: { owners: string[]; archived: boolean; signed: number; change?: { added: string[]; removed: string[]; previous: string[] } },
+): MaintainerEvent {
   const url = `https://github.com/${run}/${crate}`;
   const sig = (value: unknown) => ({ value, observedAt: OBSERVED });
   return {
@@ -109,7 +112,10 @@ describe('maintainer findings', () => {
     await probe.send('org.workspaces', [{ key: ws1, value: workspace(ws1, [risky, healthy]) }]);
     await settle(['org.workspaces']);
     expect(mine()).toEqual([]); // nothing known about the crate yet
-    await probe.send('crates.releases', releases.map((r) => ({ key: r.crate, value: r })));
+    await probe.send(
+      'crates.releases',
+      releases.map((r) => ({ key: r.crate, value: r })),
+    );
     await probe.send('maintainers.signals', [
       { key: risky, value: riskyNow },
       { key: healthy, value: maintainers(healthy, { owners: [alice, bob], archived: false, signed: 18 }) },
@@ -155,7 +161,10 @@ describe('maintainer findings', () => {
   });
 
   it('replaying every event changes nothing and sends nothing', async () => {
-    await probe.send('crates.releases', releases.map((r) => ({ key: r.crate, value: r })));
+    await probe.send(
+      'crates.releases',
+      releases.map((r) => ({ key: r.crate, value: r })),
+    );
     await probe.send('maintainers.signals', [{ key: risky, value: riskyNow }]);
     await probe.send('org.workspaces', [
       { key: ws1, value: workspace(ws1, [risky, healthy]) },
@@ -163,12 +172,19 @@ describe('maintainer findings', () => {
     ]);
     await settle(['crates.releases', 'maintainers.signals', 'org.workspaces']);
     expect(mine()).toHaveLength(2);
-    const [n] = await probe.q<{ n: number }>(`MATCH (f:Finding {kind: 'maintainer', crate: $crate}) RETURN count(f) AS n`, { crate: risky });
+    const [n] = await probe.q<{ n: number }>(`MATCH (f:Finding {kind: 'maintainer', crate: $crate}) RETURN count(f) AS n`, {
+      crate: risky,
+    });
     expect(n!.n).toBe(2);
   });
 
   it('the signals improve (an owner added, the repository unarchived: 4) → both findings resolve, saying what they said when open', async () => {
-    const improved = maintainers(risky, { owners: [alice, bob], archived: false, signed: 0, change: { added: [bob], removed: [], previous: [alice] } });
+    const improved = maintainers(risky, {
+      owners: [alice, bob],
+      archived: false,
+      signed: 0,
+      change: { added: [bob], removed: [], previous: [alice] },
+    });
     await probe.send('maintainers.signals', [{ key: risky, value: improved }]);
     await settle(['maintainers.signals']);
     await waitFor('two resolutions', () => mine().length >= 4, 30_000);
@@ -176,12 +192,19 @@ describe('maintainer findings', () => {
     const [opened, resolved] = mine().filter((f) => f.workspace.id === ws1);
     const { observedAt: _o, state: _s, ...said } = opened!;
     expect(resolved).toMatchObject(said);
-    const states = await probe.q<{ state: string }>(`MATCH (f:Finding {kind: 'maintainer', crate: $crate}) RETURN f.state AS state`, { crate: risky });
+    const states = await probe.q<{ state: string }>(`MATCH (f:Finding {kind: 'maintainer', crate: $crate}) RETURN f.state AS state`, {
+      crate: risky,
+    });
     expect(states.map((s) => s.state)).toEqual(['resolved', 'resolved']);
   });
 
   it('a malformed maintainers event goes to maintainers.signals.dlq; the scorer goes on with the next one (owners replaced: both reopen)', async () => {
-    const takeover = maintainers(risky, { owners: [carol], archived: false, signed: 0, change: { added: [carol], removed: [alice, bob], previous: [alice, bob] } });
+    const takeover = maintainers(risky, {
+      owners: [carol],
+      archived: false,
+      signed: 0,
+      change: { added: [carol], removed: [alice, bob], previous: [alice, bob] },
+    });
     await probe.send('maintainers.signals', [
       { key: risky, value: { ...takeover, owners: [{ login: 5, kind: 'user', observedAt: OBSERVED }] } },
       { key: risky, value: takeover },
@@ -208,8 +231,15 @@ describe('maintainer findings', () => {
     await probe.send('org.workspaces', [{ key: ws2, value: workspace(ws2, [healthy]) }]);
     await settle(['org.workspaces']);
     await waitFor('the resolution', () => mine().length >= 7, 30_000);
-    expect(mine().slice(6).map((f) => [f.workspace.id, f.state])).toEqual([[ws2, 'resolved']]);
-    const open = await probe.q<{ ws: string }>(`MATCH (f:Finding {kind: 'maintainer', crate: $crate, state: 'open'}) RETURN f.workspace AS ws`, { crate: risky });
+    expect(
+      mine()
+        .slice(6)
+        .map((f) => [f.workspace.id, f.state]),
+    ).toEqual([[ws2, 'resolved']]);
+    const open = await probe.q<{ ws: string }>(
+      `MATCH (f:Finding {kind: 'maintainer', crate: $crate, state: 'open'}) RETURN f.workspace AS ws`,
+      { crate: risky },
+    );
     expect(open).toEqual([{ ws: ws1 }]);
   });
 });

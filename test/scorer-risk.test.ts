@@ -42,7 +42,8 @@ afterAll(async () => {
   await scorer?.stop();
 });
 
-const advisory = (id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent => testAdvisory(id, pkg, NOW, { versions: { patched: ['>= 3.0.0'], unaffected: [] }, ...o });
+const advisory = (id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryEvent =>
+  testAdvisory(id, pkg, NOW, { versions: { patched: ['>= 3.0.0'], unaffected: [] }, ...o });
 
 /**
  * app → bar (build), baz (normal); a store with no audit: bar is unvetted, build-time and direct
@@ -68,7 +69,10 @@ function workspace(barVersion = '2.0.0'): WorkspaceEvent {
 }
 
 const sendAdvisories = async (evs: AdvisoryEvent[]) => {
-  await probe.send('rustsec.advisories', evs.map((e) => ({ key: e.advisory.id, value: e })));
+  await probe.send(
+    'rustsec.advisories',
+    evs.map((e) => ({ key: e.advisory.id, value: e })),
+  );
   await probe.drained(['rustsec.advisories']);
   await probe.findingsSettled();
 };
@@ -80,7 +84,12 @@ const sendWorkspace = async (ev: WorkspaceEvent) => {
 const mine = (): FindingEvent[] => probe.findings.filter((f) => f.workspace.id === wsId);
 type Why = FindingEvent['why'];
 const wsRisk = async () =>
-  (await probe.q<{ risk: number | null; severity: string | null; why: string | null }>(`MATCH (w:Workspace {id: $wsId}) RETURN w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why`, { wsId })).map((r) => ({
+  (
+    await probe.q<{ risk: number | null; severity: string | null; why: string | null }>(
+      `MATCH (w:Workspace {id: $wsId}) RETURN w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why`,
+      { wsId },
+    )
+  ).map((r) => ({
     risk: r.risk,
     severity: r.severity,
     why: r.why === null ? null : (JSON.parse(r.why) as Why),
@@ -92,7 +101,10 @@ const edgeRisk = async () =>
         `MATCH (:Workspace {id: $wsId})-[l:LOCKS]->(v:Version) RETURN v.crate AS crate, v.version AS version, l.risk AS risk, l.riskSeverity AS severity, l.riskWhy AS why`,
         { wsId },
       )
-    ).map((r) => [`${r.crate}@${r.version}`, { risk: r.risk, severity: r.severity, why: r.why === null ? null : (JSON.parse(r.why) as Why) }]),
+    ).map((r) => [
+      `${r.crate}@${r.version}`,
+      { risk: r.risk, severity: r.severity, why: r.why === null ? null : (JSON.parse(r.why) as Why) },
+    ]),
   );
 const riskLogs = () =>
   scorer
@@ -102,17 +114,22 @@ const riskLogs = () =>
     .map((l) => JSON.parse(l) as { workspaces: number; written: number });
 
 describe('risk per crate-version and per workspace, in the graph', () => {
-  const barWhy = (v: string) => [
-    { signal: 'finding.unvetted', contribution: 6.5, detail: 'no audit for safe-to-deploy (build-time, direct)' },
-    { signal: 'finding.advisory', contribution: 5, detail: `${A}: ${bar} has a hole — no CVSS given` },
-    { signal: 'risk.compound', contribution: 1, detail: '2 kinds of finding on one version' },
-  ].filter((w) => v === '2.0.0' || w.signal === 'finding.unvetted');
+  const barWhy = (v: string) =>
+    [
+      { signal: 'finding.unvetted', contribution: 6.5, detail: 'no audit for safe-to-deploy (build-time, direct)' },
+      { signal: 'finding.advisory', contribution: 5, detail: `${A}: ${bar} has a hole — no CVSS given` },
+      { signal: 'risk.compound', contribution: 1, detail: '2 kinds of finding on one version' },
+    ].filter((w) => v === '2.0.0' || w.signal === 'finding.unvetted');
 
   it('an advisory hit and an unvetted finding on one version: that LOCKS edge shows the compound 7.5 high and why; the workspace its top version + breadth', async () => {
     await sendAdvisories([advisory(A, bar), advisory(B, baz, { cvss: HIGH })]);
     await sendWorkspace(workspace());
     await waitFor('the three findings', () => mine().length === 3);
-    expect(mine().map((f) => [f.kind, f.crate, f.state, f.score]).sort()).toEqual([
+    expect(
+      mine()
+        .map((f) => [f.kind, f.crate, f.state, f.score])
+        .sort(),
+    ).toEqual([
       ['advisory', bar, 'open', 5],
       ['advisory', baz, 'open', 7.5],
       ['unvetted', bar, 'open', 6.5],
@@ -122,14 +139,22 @@ describe('risk per crate-version and per workspace, in the graph', () => {
       return e[`${bar}@2.0.0`]?.risk != null && e[`${baz}@1.0.0`]?.risk != null ? e : undefined;
     });
     expect(edges[`${bar}@2.0.0`]).toEqual({ risk: 7.5, severity: 'high', why: barWhy('2.0.0') });
-    expect(edges[`${baz}@1.0.0`]).toEqual({ risk: 7.5, severity: 'high', why: [{ signal: 'finding.advisory', contribution: 7.5, detail: `${B}: ${baz} has a hole — CVSS 3.1 7.5` }] });
+    expect(edges[`${baz}@1.0.0`]).toEqual({
+      risk: 7.5,
+      severity: 'high',
+      why: [{ signal: 'finding.advisory', contribution: 7.5, detail: `${B}: ${baz} has a hole — CVSS 3.1 7.5` }],
+    });
     expect(edges[`${app}@0.1.0`]).toEqual({ risk: null, severity: null, why: null });
     // 7.5 (bar: ties with baz at 7.5, the crate name decides) + 0.5 (baz, one more high version)
     expect(await wsRisk()).toEqual({
       risk: 8,
       severity: 'high',
       why: [
-        { signal: 'risk.top', contribution: 7.5, detail: `${bar} 2.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound)` },
+        {
+          signal: 'risk.top',
+          contribution: 7.5,
+          detail: `${bar} 2.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound)`,
+        },
         { signal: 'risk.breadth', contribution: 0.5, detail: '1 more high/critical version' },
         { signal: 'open.advisory', contribution: 0, detail: '2 open advisory findings' },
         { signal: 'open.unvetted', contribution: 0, detail: '1 open unvetted finding' },
@@ -180,18 +205,29 @@ describe('risk per crate-version and per workspace, in the graph', () => {
     expect(edges[`${bar}@3.0.0`]).toEqual({ risk: 6.5, severity: 'medium', why: barWhy('3.0.0') });
     expect(edges[`${baz}@1.0.0`]!.risk).toBeNull();
     const ws = await wsRisk();
-    expect([ws.risk, ws.severity, ws.why![0]!.detail]).toEqual([6.5, 'medium', `${bar} 3.0.0: no audit for safe-to-deploy (build-time, direct)`]);
+    expect([ws.risk, ws.severity, ws.why![0]!.detail]).toEqual([
+      6.5,
+      'medium',
+      `${bar} 3.0.0: no audit for safe-to-deploy (build-time, direct)`,
+    ]);
     // Every message the run produced is a finding: 3 opened, B resolved, A and the unvetted bar 2.0.0 resolved, bar 3.0.0 opened.
     expect(mine()).toHaveLength(7);
     expect(mine()[3]!).toMatchObject({ kind: 'advisory', crate: baz, state: 'resolved' });
-    expect(mine().slice(4).map((f) => `${f.kind} ${f.version} ${f.state}`).sort()).toEqual(['advisory 2.0.0 resolved', 'unvetted 2.0.0 resolved', 'unvetted 3.0.0 open']);
+    expect(
+      mine()
+        .slice(4)
+        .map((f) => `${f.kind} ${f.version} ${f.state}`)
+        .sort(),
+    ).toEqual(['advisory 2.0.0 resolved', 'unvetted 2.0.0 resolved', 'unvetted 3.0.0 open']);
     expect(probe.findings.every((f) => f.v === 1 && ['advisory', 'unvetted', 'maintainer'].includes(f.kind))).toBe(true);
   });
 
   it('a workspace left with no open finding: risk 0, info, why []', async () => {
     // Everything vetted now: the store exempts bar 3.0.0.
     const ev = workspace('3.0.0');
-    ev.store = { config: `\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n[[exemptions.${bar}]]\nversion = "3.0.0"\ncriteria = "safe-to-deploy"\n` };
+    ev.store = {
+      config: `\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n[[exemptions.${bar}]]\nversion = "3.0.0"\ncriteria = "safe-to-deploy"\n`,
+    };
     ev.origin.checksum = 'sha256:exempted';
     await sendWorkspace(ev);
     await waitFor('bar 3.0.0 resolved', () => mine().some((f) => f.version === '3.0.0' && f.state === 'resolved'));

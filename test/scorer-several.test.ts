@@ -18,7 +18,17 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FindingEvent } from '@cratewatch/shared';
 import { createTopicsAndWait, kafkaBrokers } from './helpers.js';
-import { runIngest, scorerProbe, sharedData, startService, tempDir, unique, waitFor, type ScorerProbe, type Service } from './pipeline-harness.js';
+import {
+  runIngest,
+  scorerProbe,
+  sharedData,
+  startService,
+  tempDir,
+  unique,
+  waitFor,
+  type ScorerProbe,
+  type Service,
+} from './pipeline-harness.js';
 
 const hasData = existsSync(join(sharedData, 'rustsec/crates')) && existsSync(join(sharedData, 'projects'));
 const PROJECTS = ['libprio-rs', 'spin', 'application-services', 'ariel-os'];
@@ -44,7 +54,8 @@ describe.skipIf(!hasData)('several scorers in one group (needs ../shared/data)',
   };
   const ingest = (args: string[]) => runIngest(args, { ...base, CRATEWATCH_STATE_DIR: tempDir('several-state') });
   const advisories = () => ingest(['rustsec', '--db', join(sharedData, 'rustsec')]);
-  const workspace = (n: number, project: string) => ingest(['workspace', '--lockfile', join(sharedData, 'projects', project), '--id', `${run}/w${n}-${project}`, '--org', 'acme']);
+  const workspace = (n: number, project: string) =>
+    ingest(['workspace', '--lockfile', join(sharedData, 'projects', project), '--id', `${run}/w${n}-${project}`, '--org', 'acme']);
   const handled = (s: Service) => /"msg":"(advisories|workspace) applied"/.test(s.output());
 
   /** Waits until `group` has committed every input message (every partition, empty ones too). */
@@ -73,7 +84,8 @@ describe.skipIf(!hasData)('several scorers in one group (needs ../shared/data)',
     const rels = await probe.q<{ line: unknown[] }>(
       `MATCH (a)-[r]->(b) RETURN [type(r), ${key.replace(/n\./g, 'a.')}, ${key.replace(/n\./g, 'b.')}, properties(r)] AS line`,
     );
-    const canon = (p: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(p).sort(([x], [y]) => (x < y ? -1 : 1))));
+    const canon = (p: Record<string, unknown>) =>
+      JSON.stringify(Object.fromEntries(Object.entries(p).sort(([x], [y]) => (x < y ? -1 : 1))));
     const lines = [
       ...nodes.map(({ l, p }) => {
         if (l.includes('Finding')) delete p.observedAt;
@@ -136,7 +148,12 @@ describe.skipIf(!hasData)('several scorers in one group (needs ../shared/data)',
         await load;
         await b;
         // The advisories again while more workspaces arrive: both scorers decide the same findings.
-        await Promise.all([advisories(), (async () => { for (const [i, p] of PROJECTS.entries()) await workspace(i + 5, p); })()]);
+        await Promise.all([
+          advisories(),
+          (async () => {
+            for (const [i, p] of PROJECTS.entries()) await workspace(i + 5, p);
+          })(),
+        ]);
         await drained(group);
         expect(started.map(handled)).toEqual([true, true]); // both took part
       });
@@ -185,7 +202,9 @@ describe.skipIf(!hasData)('several scorers in one group (needs ../shared/data)',
       // repeat from the outbox (the notifier drops it), never a second decision.
       expect([...new Set(killed!.events.map((e) => `${e.id} ${e.state}`))].sort()).toEqual([...countsByKey(one!.events).keys()].sort());
       const distinct = new Map<string, Set<string>>();
-      killed!.events.forEach((e, i) => distinct.set(`${e.id} ${e.state}`, (distinct.get(`${e.id} ${e.state}`) ?? new Set()).add(killed!.raw[i]!)));
+      killed!.events.forEach((e, i) =>
+        distinct.set(`${e.id} ${e.state}`, (distinct.get(`${e.id} ${e.state}`) ?? new Set()).add(killed!.raw[i]!)),
+      );
       expect([...distinct].filter(([, s]) => s.size > 1).map(([k]) => k)).toEqual([]);
       expectSameGraph(killed!.graph, one!.graph);
     },
@@ -197,6 +216,9 @@ describe.skipIf(!hasData)('several scorers in one group (needs ../shared/data)',
 function expectSameGraph(got: string[], want: string[]): void {
   const g = new Set(got);
   const w = new Set(want);
-  expect({ extra: got.filter((l) => !w.has(l)).slice(0, 20), missing: want.filter((l) => !g.has(l)).slice(0, 20) }).toEqual({ extra: [], missing: [] });
+  expect({ extra: got.filter((l) => !w.has(l)).slice(0, 20), missing: want.filter((l) => !g.has(l)).slice(0, 20) }).toEqual({
+    extra: [],
+    missing: [],
+  });
   expect(got.length).toBe(want.length);
 }

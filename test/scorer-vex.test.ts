@@ -11,7 +11,14 @@
  * graph).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseVexDocument, type Advisory, type AdvisoryEvent, type FindingEvent, type VexDocument, type WorkspaceEvent } from '@cratewatch/shared';
+import {
+  parseVexDocument,
+  type Advisory,
+  type AdvisoryEvent,
+  type FindingEvent,
+  type VexDocument,
+  type WorkspaceEvent,
+} from '@cratewatch/shared';
 import { scorerProbe, startService, tempDir, unique, waitFor, type ScorerProbe, type Service, testAdvisory } from './pipeline-harness.js';
 
 const run = unique('vex');
@@ -47,7 +54,15 @@ const advisory = (id: string, pkg: string, o: Partial<Advisory> = {}): AdvisoryE
 
 /** An OpenVEX document, read as ingest reads it. */
 function vex(file: string, statements: Record<string, unknown>[]): VexDocument {
-  return parseVexDocument(JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', author: 'security@acme.test', timestamp: '2026-02-01T00:00:00Z', statements }), file);
+  return parseVexDocument(
+    JSON.stringify({
+      '@context': 'https://openvex.dev/ns/v0.2.0',
+      author: 'security@acme.test',
+      timestamp: '2026-02-01T00:00:00Z',
+      statements,
+    }),
+    file,
+  );
 }
 
 function workspace(id: string, docs?: VexDocument[]): WorkspaceEvent {
@@ -70,12 +85,18 @@ function workspace(id: string, docs?: VexDocument[]): WorkspaceEvent {
 }
 
 const sendAdvisories = async (evs: AdvisoryEvent[]) => {
-  await probe.send('rustsec.advisories', evs.map((e) => ({ key: e.advisory.id, value: e })));
+  await probe.send(
+    'rustsec.advisories',
+    evs.map((e) => ({ key: e.advisory.id, value: e })),
+  );
   await probe.drained(['rustsec.advisories']);
   await probe.findingsSettled();
 };
 const sendWorkspaces = async (evs: WorkspaceEvent[]) => {
-  await probe.send('org.workspaces', evs.map((e) => ({ key: e.id, value: e })));
+  await probe.send(
+    'org.workspaces',
+    evs.map((e) => ({ key: e.id, value: e })),
+  );
   await probe.drained(['org.workspaces']);
   await probe.findingsSettled();
 };
@@ -83,10 +104,12 @@ const of = (ws: string): FindingEvent[] => probe.findings.filter((f) => f.worksp
 const told = (ws: string) => of(ws).map((f) => [f.advisory!.id, f.state]);
 const stored = async (ws: string) =>
   Object.fromEntries(
-    (await probe.q<{ advisory: string; state: string; why: string }>(`MATCH (f:Finding {workspace: $ws, kind: 'advisory'}) RETURN f.advisory AS advisory, f.state AS state, f.why AS why`, { ws })).map((r) => [
-      r.advisory,
-      { state: r.state, why: JSON.parse(r.why) as FindingEvent['why'] },
-    ]),
+    (
+      await probe.q<{ advisory: string; state: string; why: string }>(
+        `MATCH (f:Finding {workspace: $ws, kind: 'advisory'}) RETURN f.advisory AS advisory, f.state AS state, f.why AS why`,
+        { ws },
+      )
+    ).map((r) => [r.advisory, { state: r.state, why: JSON.parse(r.why) as FindingEvent['why'] }]),
   );
 
 describe('VEX statements honoured by the scorer', () => {
@@ -99,7 +122,12 @@ describe('VEX statements honoured by the scorer', () => {
     justification: 'vulnerable_code_not_in_execute_path',
     impact_statement: 'we never call insert_many',
   };
-  const investigatingB = { vulnerability: { name: B }, products: [{ '@id': `pkg:cargo/${serdeCrate}@1.0.0` }], status: 'under_investigation', status_notes: 'asked upstream' };
+  const investigatingB = {
+    vulnerability: { name: B },
+    products: [{ '@id': `pkg:cargo/${serdeCrate}@1.0.0` }],
+    status: 'under_investigation',
+    status_notes: 'asked upstream',
+  };
   const withA = () => workspace(ws1, [vex(`${ws1}/vex.json`, [notAffectedA, investigatingB])]);
   const withoutA = () => workspace(ws1, [vex(`${ws1}/vex.json`, [investigatingB])]);
 
@@ -148,14 +176,33 @@ describe('VEX statements honoured by the scorer', () => {
   });
 
   it('a later affected statement outweighs an earlier not_affected one: the finding stays open; a later fixed one resolves it', async () => {
-    const affected = { ...notAffectedA, status: 'affected', justification: undefined, impact_statement: undefined, action_statement: 'upgrade to 2.0', timestamp: '2026-02-10T00:00:00Z' };
-    await sendWorkspaces([workspace(ws1, [vex(`${ws1}/a.openvex.json`, [affected]), vex(`${ws1}/vex.json`, [notAffectedA, investigatingB])])]);
+    const affected = {
+      ...notAffectedA,
+      status: 'affected',
+      justification: undefined,
+      impact_statement: undefined,
+      action_statement: 'upgrade to 2.0',
+      timestamp: '2026-02-10T00:00:00Z',
+    };
+    await sendWorkspaces([
+      workspace(ws1, [vex(`${ws1}/a.openvex.json`, [affected]), vex(`${ws1}/vex.json`, [notAffectedA, investigatingB])]),
+    ]);
     expect(of(ws1)).toHaveLength(4); // still open: nothing to send
-    const fixed = { ...notAffectedA, status: 'fixed', justification: undefined, impact_statement: 'patched in our fork of the call site', timestamp: '2026-02-20T00:00:00Z' };
+    const fixed = {
+      ...notAffectedA,
+      status: 'fixed',
+      justification: undefined,
+      impact_statement: 'patched in our fork of the call site',
+      timestamp: '2026-02-20T00:00:00Z',
+    };
     await sendWorkspaces([workspace(ws1, [vex(`${ws1}/a.openvex.json`, [affected]), vex(`${ws1}/b.openvex.json`, [fixed])])]);
     await waitFor('A resolved by fixed', () => of(ws1).length === 5);
     expect(of(ws1)[4]!.state).toBe('resolved');
-    expect(of(ws1)[4]!.why[1]).toEqual({ signal: 'vex.fixed', contribution: 0, detail: `patched in our fork of the call site (${ws1}/b.openvex.json statements[0], 2026-02-20T00:00:00Z)` });
+    expect(of(ws1)[4]!.why[1]).toEqual({
+      signal: 'vex.fixed',
+      contribution: 0,
+      detail: `patched in our fork of the call site (${ws1}/b.openvex.json statements[0], 2026-02-20T00:00:00Z)`,
+    });
   });
 
   it('a workspace whose VEX covers a hit from the start never opens it, whichever arrives first: the workspace, or the advisory', async () => {
@@ -164,7 +211,12 @@ describe('VEX statements honoured by the scorer', () => {
       vex(`${ws2}/vex.json`, [
         { vulnerability: { name: A }, products: [{ '@id': `pkg:cargo/${vecCrate}@1.0.0` }], status: 'fixed' },
         // D does not exist yet: its GHSA alias is named before the advisory arrives
-        { vulnerability: { name: 'GHSA-dddd-eeee-ffff' }, products: [{ '@id': `pkg:cargo/${serdeCrate}` }], status: 'not_affected', justification: 'component_not_present' },
+        {
+          vulnerability: { name: 'GHSA-dddd-eeee-ffff' },
+          products: [{ '@id': `pkg:cargo/${serdeCrate}` }],
+          status: 'not_affected',
+          justification: 'component_not_present',
+        },
       ]),
     ];
     await sendWorkspaces([workspace(ws2, docs)]);
@@ -204,11 +256,19 @@ describe('an open advisory finding whose severity moves', () => {
   const critical = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'; // 9.8
   const ws = (): WorkspaceEvent => ({
     ...workspace(ws3),
-    packages: [{ id: `${app}@0.1.0`, name: app, version: '0.1.0' }, { id: `${rsCrate}@1.0.0`, name: rsCrate, version: '1.0.0', source: CRATES }],
+    packages: [
+      { id: `${app}@0.1.0`, name: app, version: '0.1.0' },
+      { id: `${rsCrate}@1.0.0`, name: rsCrate, version: '1.0.0', source: CRATES },
+    ],
     edges: [{ from: `${app}@0.1.0`, to: `${rsCrate}@1.0.0`, kind: 'normal' }],
   });
   const node = async () =>
-    (await probe.q<{ state: string; severity: string; score: number }>(`MATCH (f:Finding {workspace: $ws, kind: 'advisory', advisory: $id}) RETURN f.state AS state, f.severity AS severity, f.score AS score`, { ws: ws3, id: E }))[0];
+    (
+      await probe.q<{ state: string; severity: string; score: number }>(
+        `MATCH (f:Finding {workspace: $ws, kind: 'advisory', advisory: $id}) RETURN f.state AS state, f.severity AS severity, f.score AS score`,
+        { ws: ws3, id: E },
+      )
+    )[0];
   /** The scorer's `findings changed` log lines for ws3. */
   const logged = () =>
     scorer

@@ -27,8 +27,21 @@ describe('ensureTopics: configs on create and on upgrade', () => {
     await admin.createTopics({
       waitForLeaders: true,
       topics: [
-        { topic: `${prefix}crates.releases`, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'retention.ms', value: String(90 * 24 * 3600 * 1000) }, { name: 'segment.ms', value: '3600000' }] },
-        { topic: `${prefix}org.workspaces`, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+        {
+          topic: `${prefix}crates.releases`,
+          numPartitions: 1,
+          replicationFactor: -1,
+          configEntries: [
+            { name: 'retention.ms', value: String(90 * 24 * 3600 * 1000) },
+            { name: 'segment.ms', value: '3600000' },
+          ],
+        },
+        {
+          topic: `${prefix}org.workspaces`,
+          numPartitions: 1,
+          replicationFactor: -1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
       ],
     });
   });
@@ -43,8 +56,14 @@ describe('ensureTopics: configs on create and on upgrade', () => {
     await runtime.ensureTopics(admin, 1);
     const releases = await configs(`${prefix}crates.releases`);
     expect(releases).toMatchObject({ 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.ms': '3600000', 'cleanup.policy': 'delete' });
-    expect(await configs(`${prefix}org.workspaces`)).toMatchObject({ 'cleanup.policy': 'compact', 'max.message.bytes': String(runtime.WORKSPACE_MAX_MESSAGE_BYTES) });
-    expect(await configs(`${prefix}org.workspaces.dlq`)).toMatchObject({ 'max.message.bytes': String(2 * runtime.WORKSPACE_MAX_MESSAGE_BYTES + 64 * 1024), 'retention.ms': String(90 * 24 * 3600 * 1000) });
+    expect(await configs(`${prefix}org.workspaces`)).toMatchObject({
+      'cleanup.policy': 'compact',
+      'max.message.bytes': String(runtime.WORKSPACE_MAX_MESSAGE_BYTES),
+    });
+    expect(await configs(`${prefix}org.workspaces.dlq`)).toMatchObject({
+      'max.message.bytes': String(2 * runtime.WORKSPACE_MAX_MESSAGE_BYTES + 64 * 1024),
+      'retention.ms': String(90 * 24 * 3600 * 1000),
+    });
     expect(await configs(`${prefix}risk.findings`)).toMatchObject({ 'cleanup.policy': 'compact' });
     expect(await configs(`${prefix}notifier.deliveries`)).toMatchObject({ 'cleanup.policy': 'compact' });
     // Again: nothing to change, nothing changed.

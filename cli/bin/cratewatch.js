@@ -16,7 +16,9 @@ if (!existsSync(fileURLToPath(main))) {
   try {
     tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   } catch {
-    process.stderr.write(`cratewatch: ${fileURLToPath(main)} is missing and TypeScript is not installed to build it (npm ci, then npx tsc -b)\n`);
+    process.stderr.write(
+      `cratewatch: ${fileURLToPath(main)} is missing and TypeScript is not installed to build it (npm ci, then npx tsc -b)\n`,
+    );
     process.exit(3);
   }
   process.stderr.write('cratewatch: building the CLI (tsc -b cli) on first use\n');

@@ -15,7 +15,17 @@ export const ruleAt = (r: DenyReport, f: DenyFinding): string => `${r.config}${f
 
 /** The summary line: `deny (deny.toml): 3 errors, 2 warnings (licenses 2, bans 1, sources 0)`. */
 export function denySummaryLine(r: DenyReport): string {
-  const per = CHECKS.map((c) => `${c} ${r.checks[c] === 'checked' ? count(r.findings.filter((f) => f.check === c), 'deny') : r.checks[c]}`).join(', ');
+  const per = CHECKS.map(
+    (c) =>
+      `${c} ${
+        r.checks[c] === 'checked'
+          ? count(
+              r.findings.filter((f) => f.check === c),
+              'deny',
+            )
+          : r.checks[c]
+      }`,
+  ).join(', ');
   const errors = count(r.findings, 'deny');
   return `  cargo-deny checks (${r.config}): ${errors ? bold(plural(errors, 'error')) : '0 errors'}, ${plural(count(r.findings, 'warn'), 'warning')} (${per})`;
 }
@@ -31,7 +41,9 @@ export function denyLines(r: DenyReport): string[] {
   const out = ['', bold(`cargo-deny checks (${r.config}):`)];
   for (const c of CHECKS) {
     if (r.checks[c] !== 'checked') {
-      out.push(`  ${c}: ${r.checks[c] === 'not configured' ? `not checked (no [${c}] section)` : 'not checked (needs cargo metadata, see below)'}`);
+      out.push(
+        `  ${c}: ${r.checks[c] === 'not configured' ? `not checked (no [${c}] section)` : 'not checked (needs cargo metadata, see below)'}`,
+      );
       continue;
     }
     const fs = r.findings.filter((f) => f.check === c);

@@ -5,7 +5,17 @@
  * on its table's line in the store file), and carries a fingerprint that does not depend on lines.
  */
 import { createHash } from 'node:crypto';
-import { advisoryFacts, advisorySeverity, describeRanges, packageTableLines, type AdvisoryHit, type Lockfile, type PackageVerdict, type StoreProblem, type VexedHit } from '@cratewatch/shared';
+import {
+  advisoryFacts,
+  advisorySeverity,
+  describeRanges,
+  packageTableLines,
+  type AdvisoryHit,
+  type Lockfile,
+  type PackageVerdict,
+  type StoreProblem,
+  type VexedHit,
+} from '@cratewatch/shared';
 import { problemLocation } from './io.js';
 
 export interface Rule {
@@ -40,13 +50,56 @@ const CARGO_VET_DOCS = 'https://mozilla.github.io/cargo-vet/';
 
 /** The rules of cargo-vet's verdicts: fixed, one per kind. Severities: a violation is high (as the scorer rates it), an unaudited crate medium. */
 export const VET_RULES: Record<'unvetted-crate' | 'audit-violation' | 'invalid-store', Rule> = {
-  'unvetted-crate': vetRule('unvetted-crate', 'UnvettedCrate', 'A crate added or upgraded that no trusted audit vets', 'The change brings in a third-party crate version that no audit in the cargo-vet store, its imports or the trusted pools vets for the criteria its dependents need. Audit it and record the audit (`cargo vet certify`), import an audit set that covers it, or add an exemption.', `${CARGO_VET_DOCS}recording-audits.html`, '6.0', ['security', 'supply-chain', 'cargo-vet']),
-  'audit-violation': vetRule('audit-violation', 'AuditViolation', 'A crate version that a trusted audit marks as a violation', 'A trusted audit records a violation for this crate version: an auditor says it must not be used for these criteria. Move to another version, or resolve the conflict with the audit it contradicts.', `${CARGO_VET_DOCS}audit-entries.html`, '8.0', ['security', 'supply-chain', 'cargo-vet']),
-  'invalid-store': vetRule('invalid-store', 'InvalidStore', 'A cargo-vet store that cargo vet --locked refuses before resolving', 'cargo vet --locked stops on this store before judging any package, so no verdict holds until it is fixed (run `cargo vet fmt`, or correct the entry named).', `${CARGO_VET_DOCS}config.html`, undefined, ['supply-chain', 'cargo-vet']),
+  'unvetted-crate': vetRule(
+    'unvetted-crate',
+    'UnvettedCrate',
+    'A crate added or upgraded that no trusted audit vets',
+    'The change brings in a third-party crate version that no audit in the cargo-vet store, its imports or the trusted pools vets for the criteria its dependents need. Audit it and record the audit (`cargo vet certify`), import an audit set that covers it, or add an exemption.',
+    `${CARGO_VET_DOCS}recording-audits.html`,
+    '6.0',
+    ['security', 'supply-chain', 'cargo-vet'],
+  ),
+  'audit-violation': vetRule(
+    'audit-violation',
+    'AuditViolation',
+    'A crate version that a trusted audit marks as a violation',
+    'A trusted audit records a violation for this crate version: an auditor says it must not be used for these criteria. Move to another version, or resolve the conflict with the audit it contradicts.',
+    `${CARGO_VET_DOCS}audit-entries.html`,
+    '8.0',
+    ['security', 'supply-chain', 'cargo-vet'],
+  ),
+  'invalid-store': vetRule(
+    'invalid-store',
+    'InvalidStore',
+    'A cargo-vet store that cargo vet --locked refuses before resolving',
+    'cargo vet --locked stops on this store before judging any package, so no verdict holds until it is fixed (run `cargo vet fmt`, or correct the entry named).',
+    `${CARGO_VET_DOCS}config.html`,
+    undefined,
+    ['supply-chain', 'cargo-vet'],
+  ),
 };
 
-function vetRule(id: string, name: string, short: string, full: string, helpUri: string, securitySeverity: string | undefined, tags: string[]): Rule {
-  return { id, name, short, full, helpText: `${short}. ${full} See ${helpUri}`, helpMarkdown: `**${short}.**\n\n${full}\n\nSee [the cargo-vet book](${helpUri}).`, helpUri, securitySeverity, tags, level: 'error' };
+function vetRule(
+  id: string,
+  name: string,
+  short: string,
+  full: string,
+  helpUri: string,
+  securitySeverity: string | undefined,
+  tags: string[],
+): Rule {
+  return {
+    id,
+    name,
+    short,
+    full,
+    helpText: `${short}. ${full} See ${helpUri}`,
+    helpMarkdown: `**${short}.**\n\n${full}\n\nSee [the cargo-vet book](${helpUri}).`,
+    helpUri,
+    securitySeverity,
+    tags,
+    level: 'error',
+  };
 }
 
 /** The rule of one RustSec advisory: its id, its text as help, its page, its CVSS base score (or the score it is rated at without one). */
@@ -66,10 +119,24 @@ export function advisoryRule(a: AdvisoryHit['advisory']): Rule {
     short,
     full: a.description.trim() || short,
     helpText: [`${a.id}: ${short}`, a.description.trim(), facts.join('\n'), `See ${f.link}`].filter((s) => s !== '').join('\n\n'),
-    helpMarkdown: [`**${a.id}**: ${short}`, a.description.trim(), facts.map((l) => `- ${l}`).join('\n'), `See [${a.id} on rustsec.org](${f.link}).`].filter((s) => s !== '').join('\n\n'),
+    helpMarkdown: [
+      `**${a.id}**: ${short}`,
+      a.description.trim(),
+      facts.map((l) => `- ${l}`).join('\n'),
+      `See [${a.id} on rustsec.org](${f.link}).`,
+    ]
+      .filter((s) => s !== '')
+      .join('\n\n'),
     helpUri: f.link,
     securitySeverity: advisorySeverity(a).score.toFixed(1),
-    tags: ['security', 'supply-chain', 'rustsec', vuln ? 'vulnerability' : a.informational!, ...(vuln ? [f.severity] : []), ...a.categories],
+    tags: [
+      'security',
+      'supply-chain',
+      'rustsec',
+      vuln ? 'vulnerability' : a.informational!,
+      ...(vuln ? [f.severity] : []),
+      ...a.categories,
+    ],
     level: vuln ? 'error' : 'warning',
   };
 }
@@ -92,24 +159,50 @@ export interface GateOutcome {
 /** Every finding of a gate run, in the order the text report says them: store problems, unvetted crates, advisory hits. */
 export function gateFindings(g: GateOutcome): Finding[] {
   const headers = packageTableLines(g.lockText);
-  const lines = new Map<string, number>(headers.length === g.lockfile.packages.length ? g.lockfile.packages.map((p, i) => [p.id, headers[i]!]) : []);
+  const lines = new Map<string, number>(
+    headers.length === g.lockfile.packages.length ? g.lockfile.packages.map((p, i) => [p.id, headers[i]!]) : [],
+  );
   const lineOf = (id: string) => lines.get(id) ?? 1;
   const out: Finding[] = g.invalid.map((p) => {
     const l = problemLocation(p, g.storeDir);
     const where = `${p.table}${p.key ? `, ${p.key}` : ''}`;
-    return { rule: VET_RULES['invalid-store'], level: 'error', title: `invalid-store: ${where}`, message: `${where}: ${p.message}`, file: l.file, line: l.line, fingerprint: fingerprint('invalid-store', p.code, p.table, p.subject) };
+    return {
+      rule: VET_RULES['invalid-store'],
+      level: 'error',
+      title: `invalid-store: ${where}`,
+      message: `${where}: ${p.message}`,
+      file: l.file,
+      line: l.line,
+      fingerprint: fingerprint('invalid-store', p.code, p.table, p.subject),
+    };
   });
   for (const p of g.blocking) {
     const rule = VET_RULES[p.status === 'violation' ? 'audit-violation' : 'unvetted-crate'];
     const message = `${p.id} (${g.change(p)}) is not vetted for ${p.missing.join(', ')}.${p.suggestion ? ` Fix: ${p.suggestion.command}` : ''}`;
-    out.push({ rule, level: 'error', title: `${rule.id}: ${p.id}`, message, file: g.lockPath, line: lineOf(p.id), fingerprint: fingerprint(rule.id, p.name, p.version) });
+    out.push({
+      rule,
+      level: 'error',
+      title: `${rule.id}: ${p.id}`,
+      message,
+      file: g.lockPath,
+      line: lineOf(p.id),
+      fingerprint: fingerprint(rule.id, p.name, p.version),
+    });
   }
   for (const h of g.exposed) {
     const rule = advisoryRule(h.advisory);
     const a = h.advisory;
     const vuln = a.informational === undefined;
     const message = `${h.package.id} (${g.changeOf(h)}): ${a.id}${vuln ? '' : ` [${a.informational}]`}: ${a.title}.${vuln ? ` Patched: ${describeRanges(advisoryFacts(a).patched)}.` : ''}${h.vex ? ` VEX ${h.vex.statement.status} (${h.vex.document.file}).` : ''} ${rule.helpUri}`;
-    out.push({ rule, level: rule.level, title: `${a.id}: ${h.package.id}`, message, file: g.lockPath, line: lineOf(h.package.id), fingerprint: fingerprint(a.id, h.package.name, h.package.version) });
+    out.push({
+      rule,
+      level: rule.level,
+      title: `${a.id}: ${h.package.id}`,
+      message,
+      file: g.lockPath,
+      line: lineOf(h.package.id),
+      fingerprint: fingerprint(a.id, h.package.name, h.package.version),
+    });
   }
   return out;
 }

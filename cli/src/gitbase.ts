@@ -7,7 +7,15 @@
 import { execFileSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { graphForLockfile, graphFromLockfile, parseLockfile, readStore, type DepGraph, type Lockfile, type VetStore } from '@cratewatch/shared';
+import {
+  graphForLockfile,
+  graphFromLockfile,
+  parseLockfile,
+  readStore,
+  type DepGraph,
+  type Lockfile,
+  type VetStore,
+} from '@cratewatch/shared';
 import { progress, UsageError } from './io.js';
 
 export interface GitBase {
@@ -33,7 +41,10 @@ function git(cwd: string, args: string[], what: string): string | undefined {
 /** The top folder of the git work tree holding `file`, or undefined outside one (or without git). */
 export function gitRoot(file: string): string | undefined {
   try {
-    const out = execFileSync('git', ['-C', path.dirname(path.resolve(file)), 'rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['-C', path.dirname(path.resolve(file)), 'rev-parse', '--show-toplevel'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return realpathSync(out.trim());
   } catch {
     return undefined;
@@ -58,20 +69,34 @@ export function readGitBase(ref: string, headLock: string, storeDir?: string, me
   const root = gitRoot(headLock);
   if (!root) throw new UsageError(`${what}: ${headLock} is not inside a git work tree`);
   if (git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], what) === undefined) {
-    throw new UsageError(`${what}: no such commit in ${root} (a shallow clone may lack it: fetch it, e.g. actions/checkout with fetch-depth: 0)`);
+    throw new UsageError(
+      `${what}: no such commit in ${root} (a shallow clone may lack it: fetch it, e.g. actions/checkout with fetch-depth: 0)`,
+    );
   }
-  const show = (rel: string) => (git(root, ['cat-file', '-e', `${ref}:${rel}`], what) === undefined ? undefined : git(root, ['show', `${ref}:${rel}`], what));
+  const show = (rel: string) =>
+    git(root, ['cat-file', '-e', `${ref}:${rel}`], what) === undefined ? undefined : git(root, ['show', `${ref}:${rel}`], what);
   const lockRel = inRepo(root, headLock)!;
   const label = `${ref}:${lockRel}`;
   const lockText = show(lockRel);
   if (lockText === undefined) throw new UsageError(`${what}: ${lockRel} does not exist at ${ref} (in ${root})`);
   progress(`reading the base from git: ${label}`);
   const lockfile = parseLockfile(lockText, label);
-  return { label, lockfile, graph: baseGraph(ref, lockfile, label, metadataPath && inRepo(root, metadataPath), show), store: baseStore(ref, storeDir && inRepo(root, storeDir), show) };
+  return {
+    label,
+    lockfile,
+    graph: baseGraph(ref, lockfile, label, metadataPath && inRepo(root, metadataPath), show),
+    store: baseStore(ref, storeDir && inRepo(root, storeDir), show),
+  };
 }
 
 /** The base's graph, with dependency kinds when REF has the metadata; metadata REF has out of date is set aside (said on stderr). */
-function baseGraph(ref: string, lockfile: Lockfile, label: string, metaRel: string | undefined, show: (rel: string) => string | undefined): DepGraph {
+function baseGraph(
+  ref: string,
+  lockfile: Lockfile,
+  label: string,
+  metaRel: string | undefined,
+  show: (rel: string) => string | undefined,
+): DepGraph {
   const text = metaRel ? show(metaRel) : undefined;
   if (text === undefined) return graphFromLockfile(lockfile);
   try {
@@ -93,7 +118,10 @@ function baseStore(ref: string, storeRel: string | undefined, show: (rel: string
   const config = show(`${storeRel}/config.toml`);
   if (config === undefined) return undefined;
   try {
-    return readStore({ config, audits: show(`${storeRel}/audits.toml`), importsLock: show(`${storeRel}/imports.lock`) }, `${ref}:${storeRel}`);
+    return readStore(
+      { config, audits: show(`${storeRel}/audits.toml`), importsLock: show(`${storeRel}/imports.lock`) },
+      `${ref}:${storeRel}`,
+    );
   } catch (err) {
     progress(`warning: the store at ${ref}:${storeRel} does not read (${(err as Error).message.split('\n')[0]}); judged without it`);
     return undefined;

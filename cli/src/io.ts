@@ -90,13 +90,23 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
       meta = JSON.parse(read(metadataPath));
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      throw new UsageError(`${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`);
+      throw new UsageError(
+        `${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`,
+      );
     }
     graph = graphForLockfile(lockfile, meta, metadataPath, lockPath);
     metadata = meta;
   } else graph = graphFromLockfile(lockfile);
   const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
-  return { lockPath, lockText, lockfile, graph, store: storeDir ? loadStore(storeDir) : undefined, storeDir, ...(metadataPath !== undefined ? { metadataPath, metadata } : {}) };
+  return {
+    lockPath,
+    lockText,
+    lockfile,
+    graph,
+    store: storeDir ? loadStore(storeDir) : undefined,
+    storeDir,
+    ...(metadataPath !== undefined ? { metadataPath, metadata } : {}),
+  };
 }
 
 /**
@@ -107,13 +117,17 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
 export function lockfileIn(dir: string): string {
   const lock = path.join(dir, 'Cargo.lock');
   if (existsSync(lock)) return lock;
-  const sboms = readdirSync(dir).filter((n) => isSbomFileName(n) && statSync(path.join(dir, n)).isFile()).sort();
-  if (sboms.length > 1) throw new UsageError(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): name the one to read`);
+  const sboms = readdirSync(dir)
+    .filter((n) => isSbomFileName(n) && statSync(path.join(dir, n)).isFile())
+    .sort();
+  if (sboms.length > 1)
+    throw new UsageError(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): name the one to read`);
   return sboms.length === 1 ? path.join(dir, sboms[0]!) : lock;
 }
 
 /** The files beside the packages' source belong to the workspace when it is a folder, a Cargo.lock or an SBOM named as CycloneDX names them. */
-const readsBeside = (target: string, isDir: boolean): boolean => isDir || path.basename(target) === 'Cargo.lock' || isSbomFileName(path.basename(target));
+const readsBeside = (target: string, isDir: boolean): boolean =>
+  isDir || path.basename(target) === 'Cargo.lock' || isSbomFileName(path.basename(target));
 
 export function loadStore(dir: string): VetStore {
   const f = (n: string) => path.join(dir, n);
@@ -145,13 +159,17 @@ export function loadDenyConfig(target: string, configArg?: string): DenyConfig |
 
 /** The deny checks on a loaded workspace (licenses and declared requirements from its cargo metadata, when it has one). */
 export function runDeny(ws: Workspace, config: DenyConfig): DenyReport {
-  const pkgs = denyPackages(ws.lockfile, ws.metadataPath !== undefined ? { value: ws.metadata, file: ws.metadataPath, lockPath: ws.lockPath } : undefined);
+  const pkgs = denyPackages(
+    ws.lockfile,
+    ws.metadataPath !== undefined ? { value: ws.metadata, file: ws.metadataPath, lockPath: ws.lockPath } : undefined,
+  );
   return checkDeny(pkgs, config);
 }
 
 /** The deny.toml keys that are not supported, as warnings on stderr (printed also with -q). */
 export function denyConfigWarnings(config: DenyConfig): void {
-  for (const w of config.warnings) process.stderr.write(`cratewatch: warning: ${config.file}${w.line ? `:${w.line}` : ''}: ${w.key}: ${w.message}\n`);
+  for (const w of config.warnings)
+    process.stderr.write(`cratewatch: warning: ${config.file}${w.line ? `:${w.line}` : ''}: ${w.key}: ${w.message}\n`);
 }
 
 /**
@@ -167,7 +185,9 @@ export function loadVex(target: string, files: string[]): VexDocument[] {
   const isDir = existsSync(target) && statSync(target).isDirectory();
   if (readsBeside(target, isDir)) {
     const dir = isDir ? target : path.dirname(target);
-    for (const name of readdirSync(dir).filter(isVexDocumentFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const name of readdirSync(dir)
+      .filter(isVexDocumentFileName)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (statSync(path.join(dir, name)).isFile()) found.push(path.join(dir, name));
     }
   }
@@ -189,9 +209,13 @@ export function loadPools(args: string[]): Map<string, AuditsFile> {
   for (const arg of args.flatMap((a) => a.split(','))) {
     if (!existsSync(arg)) throw new UsageError(`--pools ${arg}: no such file or directory`);
     const files = statSync(arg).isDirectory()
-      ? readdirSync(arg).filter((f) => f.endsWith('.toml')).sort().map((f) => path.join(arg, f))
+      ? readdirSync(arg)
+          .filter((f) => f.endsWith('.toml'))
+          .sort()
+          .map((f) => path.join(arg, f))
       : [arg];
-    if (files.length === 0) throw new UsageError(`--pools ${arg}: no audit pool in this folder (no *.toml file; expected e.g. mozilla.audits.toml)`);
+    if (files.length === 0)
+      throw new UsageError(`--pools ${arg}: no audit pool in this folder (no *.toml file; expected e.g. mozilla.audits.toml)`);
     for (const file of files) pools.set(path.basename(file).replace(/(\.audits)?\.toml$/, ''), parseAuditsFile(read(file), file));
   }
   return pools;
@@ -245,7 +269,9 @@ export function problemLocation(p: StoreProblem, storeDir: string | undefined): 
   let line = 1;
   if (existsSync(file)) {
     const header = p.table.replace(/ #\d+$/, '');
-    const n = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.trim() === header);
+    const n = readFileSync(file, 'utf8')
+      .split('\n')
+      .findIndex((l) => l.trim() === header);
     if (n >= 0) line = n + 1;
   }
   return { file, line };
@@ -290,12 +316,20 @@ export function vexJson(m: VexMatch | undefined) {
 
 /** A RustSec hit as `--json` gives it. */
 export function hitJson(h: VexedHit) {
-  return { id: h.advisory.id, package: h.package.id, informational: h.advisory.informational ?? null, title: h.advisory.title, vex: vexJson(h.vex) };
+  return {
+    id: h.advisory.id,
+    package: h.package.id,
+    informational: h.advisory.informational ?? null,
+    title: h.advisory.title,
+    vex: vexJson(h.vex),
+  };
 }
 
 /** A RustSec hit as text: `  RUSTSEC-… crate@version [kind]: title`, and the VEX statement under it when one applies. */
 export function hitLines(h: VexedHit, prefix = '  '): string[] {
-  const lines = [`${prefix}${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`];
+  const lines = [
+    `${prefix}${h.advisory.id} ${h.package.id}${h.advisory.informational ? ` [${h.advisory.informational}]` : ''}: ${h.advisory.title}`,
+  ];
   if (h.vex) {
     const w = vexWhy(h.vex);
     lines.push(`      ${w.signal}: ${w.detail}`);

@@ -47,7 +47,10 @@ function program(chose: (name: string, argv: string[]) => void): Command {
     .hook('preAction', (top) => {
       if (top.opts().quiet) setQuiet();
     })
-    .addHelpText('after', `\nExit codes: ${EXIT.ok} ok, ${EXIT.policy} policy failure, ${EXIT.input} input or usage error, ${EXIT.internal} internal error.\nEvery command has --help (query has one per question: cratewatch query advisory --help).`);
+    .addHelpText(
+      'after',
+      `\nExit codes: ${EXIT.ok} ok, ${EXIT.policy} policy failure, ${EXIT.input} input or usage error, ${EXIT.internal} internal error.\nEvery command has --help (query has one per question: cratewatch query advisory --help).`,
+    );
   for (const [name, mod] of Object.entries(commands)) {
     p.command(name)
       .description(mod.summary ?? mod.usage)
@@ -61,7 +64,8 @@ function program(chose: (name: string, argv: string[]) => void): Command {
 
 /** The one line a known error prints (`cratewatch scan: ws/Cargo.lock, line 1: …`), or undefined for a bug. */
 function knownError(err: unknown): string | undefined {
-  if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError || err instanceof CrateFileError) return (err as Error).message;
+  if (err instanceof UsageError || err instanceof FormatError || err instanceof SyntaxError || err instanceof CrateFileError)
+    return (err as Error).message;
   return undefined;
 }
 
@@ -102,7 +106,9 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as Error;
     process.stderr.write(`cratewatch: internal error: ${e?.message ?? String(err)}\n`);
-    process.stderr.write(process.env.CRATEWATCH_DEBUG ? `${e?.stack ?? ''}\n` : '(a bug in cratewatch: CRATEWATCH_DEBUG=1 prints the stack)\n');
+    process.stderr.write(
+      process.env.CRATEWATCH_DEBUG ? `${e?.stack ?? ''}\n` : '(a bug in cratewatch: CRATEWATCH_DEBUG=1 prints the stack)\n',
+    );
     process.exitCode = EXIT.internal;
   },
 );

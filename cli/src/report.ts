@@ -70,7 +70,11 @@ export function overview(f: ScanFacts) {
     violationConflicts: s.violation,
     // Only when a deny.toml was read: without one the overview is what it was.
     ...(f.deny ? { deny: { errors: denied, warnings: f.deny.findings.length - denied } } : {}),
-    coverage: { thirdParty: s.thirdParty, vettedOrExempted: covered, percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100 },
+    coverage: {
+      thirdParty: s.thirdParty,
+      vettedOrExempted: covered,
+      percent: s.thirdParty ? Math.floor((1000 * covered) / s.thirdParty) / 10 : 100,
+    },
   };
 }
 
@@ -86,27 +90,47 @@ export function scanJson(f: ScanFacts) {
     overview: overview(f),
     vulnerabilities: f.hits ? vulnerabilitiesOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
     informationalAdvisories: f.hits ? informationalOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
-    unvettedGroups: unvettedGroups(f.unvetted).map((g) => ({ needs: g.needs, violation: g.violation, packages: g.packages.map((p) => p.id) })),
+    unvettedGroups: unvettedGroups(f.unvetted).map((g) => ({
+      needs: g.needs,
+      violation: g.violation,
+      packages: g.packages.map((p) => p.id),
+    })),
   };
 }
 
 /** The summary lines (after the existing coverage lines of the report's head). */
 export function summaryLines(f: ScanFacts): string[] {
   const o = overview(f);
-  const out = [`  coverage: ${o.coverage.vettedOrExempted}/${o.coverage.thirdParty} third-party packages vetted or exempted (${o.coverage.percent}%)`];
+  const out = [
+    `  coverage: ${o.coverage.vettedOrExempted}/${o.coverage.thirdParty} third-party packages vetted or exempted (${o.coverage.percent}%)`,
+  ];
   if (o.vulnerabilities) {
     const v = o.vulnerabilities;
-    const counts = (['critical', 'high', 'medium', 'low'] as const).map((k) => (v[k] ? severityStyle(k)(`${k} ${v[k]}`) : `${k} 0`)).join(', ');
+    const counts = (['critical', 'high', 'medium', 'low'] as const)
+      .map((k) => (v[k] ? severityStyle(k)(`${k} ${v[k]}`) : `${k} 0`))
+      .join(', ');
     out.push(`  vulnerabilities: ${v.total ? bold(String(v.total)) : '0'} (${counts})`);
-    const kinds = Object.entries(o.informational!.byKind).map(([k, n]) => `${k} ${n}`).join(', ');
+    const kinds = Object.entries(o.informational!.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     out.push(`  informational advisories: ${o.informational!.total}${kinds ? ` (${kinds})` : ''}`);
   } else out.push('  vulnerabilities: not checked (pass --advisory-db DIR, a RustSec advisory-db checkout)');
-  const groups = unvettedGroups(f.unvetted).map((g) => `${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`}: ${g.packages.length}`);
+  const groups = unvettedGroups(f.unvetted).map(
+    (g) => `${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`}: ${g.packages.length}`,
+  );
   out.push(`  unvetted: ${f.unvetted.length}${groups.length ? ` (${groups.join('; ')})` : ''}`);
   if (f.deny) out.push(denySummaryLine(f.deny));
   const denyWhy = f.deny && denyFails(f.deny) ? `${o.deny!.errors} cargo-deny ${o.deny!.errors === 1 ? 'error' : 'errors'}` : '';
-  const why = [o.vulnerabilities?.total ? `${o.vulnerabilities.total} ${o.vulnerabilities.total === 1 ? 'vulnerability' : 'vulnerabilities'}` : '', f.unvetted.length ? `${f.unvetted.length} unvetted` : '', denyWhy].filter(Boolean).join(', ');
-  out.push(`  result: ${o.result === 'pass' ? green('pass') : o.result === 'fail' ? red(`fail (${why})`) : red('invalid store (see stderr)')}`);
+  const why = [
+    o.vulnerabilities?.total ? `${o.vulnerabilities.total} ${o.vulnerabilities.total === 1 ? 'vulnerability' : 'vulnerabilities'}` : '',
+    f.unvetted.length ? `${f.unvetted.length} unvetted` : '',
+    denyWhy,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  out.push(
+    `  result: ${o.result === 'pass' ? green('pass') : o.result === 'fail' ? red(`fail (${why})`) : red('invalid store (see stderr)')}`,
+  );
   return out;
 }
 
@@ -132,10 +156,20 @@ export function advisoryLines(f: ScanFacts): string[] {
   if (!f.hits) return [];
   const vulns = vulnerabilitiesOf(f);
   const info = informationalOf(f);
-  const out = ['', `RustSec: ${vulns.length} vulnerabilities, ${info.length} informational${f.vexRead ? `; suppressed by VEX: ${f.suppressed.length}` : ''}`];
-  if (vulns.length) out.push('', bold(`Vulnerabilities (${vulns.length}), most severe first:`), ...vulns.flatMap((h) => hitDetailLines(h, f.paths)));
-  if (info.length) out.push('', bold(`Informational advisories (${info.length}: unmaintained, unsound, notice; not counted as vulnerabilities):`), ...info.flatMap((h) => hitDetailLines(h, f.paths)));
-  if (f.suppressed.length) out.push('', `Suppressed by VEX (${f.suppressed.length}, not counted):`, ...f.suppressed.flatMap((h) => hitLines(h)));
+  const out = [
+    '',
+    `RustSec: ${vulns.length} vulnerabilities, ${info.length} informational${f.vexRead ? `; suppressed by VEX: ${f.suppressed.length}` : ''}`,
+  ];
+  if (vulns.length)
+    out.push('', bold(`Vulnerabilities (${vulns.length}), most severe first:`), ...vulns.flatMap((h) => hitDetailLines(h, f.paths)));
+  if (info.length)
+    out.push(
+      '',
+      bold(`Informational advisories (${info.length}: unmaintained, unsound, notice; not counted as vulnerabilities):`),
+      ...info.flatMap((h) => hitDetailLines(h, f.paths)),
+    );
+  if (f.suppressed.length)
+    out.push('', `Suppressed by VEX (${f.suppressed.length}, not counted):`, ...f.suppressed.flatMap((h) => hitLines(h)));
   return out;
 }
 

@@ -56,8 +56,18 @@ export function sarifLog(findings: Finding[], srcroot: string) {
     version: '2.1.0',
     runs: [
       {
-        tool: { driver: { name: 'cratewatch', version: VERSION, semanticVersion: VERSION, informationUri: INFORMATION_URI, rules: rules.map(ruleJson) } },
-        originalUriBaseIds: { '%SRCROOT%': { uri: root, description: { text: 'The root of the repository the head Cargo.lock is in (--srcroot)' } } },
+        tool: {
+          driver: {
+            name: 'cratewatch',
+            version: VERSION,
+            semanticVersion: VERSION,
+            informationUri: INFORMATION_URI,
+            rules: rules.map(ruleJson),
+          },
+        },
+        originalUriBaseIds: {
+          '%SRCROOT%': { uri: root, description: { text: 'The root of the repository the head Cargo.lock is in (--srcroot)' } },
+        },
         results: findings.map((f) => ({
           ruleId: f.rule.id,
           ruleIndex: index.get(f.rule.id)!,

@@ -13,9 +13,23 @@ import { parse, parseDocument } from 'yaml';
 import { CRATES, ensureBuilt, root } from './helpers.js';
 import { validateSarif as validate } from './sarif-schema.js';
 
-interface Step { name?: string; id?: string; uses?: string; run?: string; if?: string; env?: Record<string, string>; with?: Record<string, string>; shell?: string }
+interface Step {
+  name?: string;
+  id?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  env?: Record<string, string>;
+  with?: Record<string, string>;
+  shell?: string;
+}
 const actionText = readFileSync(path.join(root, 'action.yml'), 'utf8');
-const action = parse(actionText) as { name: string; inputs: Record<string, { default?: string; description: string }>; outputs: Record<string, { value: string }>; runs: { using: string; steps: Step[] } };
+const action = parse(actionText) as {
+  name: string;
+  inputs: Record<string, { default?: string; description: string }>;
+  outputs: Record<string, { value: string }>;
+  runs: { using: string; steps: Step[] };
+};
 
 const lock = (crates: [string, string][]) =>
   `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = [${crates.map(([n]) => `"${n}"`).join(', ')}]\n` +
@@ -25,13 +39,23 @@ let repo = '';
 beforeAll(() => {
   ensureBuilt();
   repo = realpathSync(mkdtempSync(path.join(tmpdir(), 'cratewatch-ci-recipes-')));
-  const git = (...args: string[]) => spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, encoding: 'utf8' });
+  const git = (...args: string[]) =>
+    spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+      cwd: repo,
+      encoding: 'utf8',
+    });
   git('init', '-q');
   writeFileSync(path.join(repo, 'Cargo.lock'), lock([['foo', '1.0.0']]));
   git('add', '-A');
   git('commit', '-q', '-m', 'base');
   git('tag', 'base');
-  writeFileSync(path.join(repo, 'Cargo.lock'), lock([['bar', '2.0.0'], ['foo', '1.0.0']]));
+  writeFileSync(
+    path.join(repo, 'Cargo.lock'),
+    lock([
+      ['bar', '2.0.0'],
+      ['foo', '1.0.0'],
+    ]),
+  );
 });
 
 /** Runs the action's gate step script as the runner would: bash, the step's env filled from `inputs`, in the checkout. */
@@ -39,13 +63,24 @@ function runGateStep(inputs: Record<string, string>) {
   const step = action.runs.steps.find((s) => s.id === 'gate')!;
   const output = path.join(repo, `github-output-${Math.random().toString(36).slice(2)}`);
   writeFileSync(output, '');
-  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: process.env.HOME ?? repo, GITHUB_OUTPUT: output, CRATEWATCH_QUIET: '1', CRATEWATCH_HOME: root };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? repo,
+    GITHUB_OUTPUT: output,
+    CRATEWATCH_QUIET: '1',
+    CRATEWATCH_HOME: root,
+  };
   for (const [k, v] of Object.entries(step.env!)) {
     const m = /^\$\{\{ inputs\.([a-z-]+) \}\}$/.exec(v);
     if (m) env[k] = inputs[m[1]!] ?? action.inputs[m[1]!]!.default ?? '';
   }
   const r = spawnSync('bash', ['-e', '-c', step.run!], { cwd: repo, env, encoding: 'utf8' });
-  const outputs = Object.fromEntries(readFileSync(output, 'utf8').split('\n').filter(Boolean).map((l) => l.split(/=(.*)/s, 2) as [string, string]));
+  const outputs = Object.fromEntries(
+    readFileSync(output, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/=(.*)/s, 2) as [string, string]),
+  );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, outputs };
 }
 
@@ -53,7 +88,9 @@ describe('action.yml', () => {
   it('is well-formed YAML: a composite action with the documented inputs, the gate step and the SARIF upload', () => {
     expect(parseDocument(actionText).errors).toEqual([]);
     expect(action.runs.using).toBe('composite');
-    expect(Object.keys(action.inputs)).toEqual(expect.arrayContaining(['base-ref', 'lockfile', 'store', 'advisory-db', 'pools', 'format', 'sarif-file', 'upload', 'category']));
+    expect(Object.keys(action.inputs)).toEqual(
+      expect.arrayContaining(['base-ref', 'lockfile', 'store', 'advisory-db', 'pools', 'format', 'sarif-file', 'upload', 'category']),
+    );
     expect(action.inputs['format']!.default).toBe('sarif');
     expect(action.inputs['base-ref']!.default).toBe('${{ github.event.pull_request.base.sha }}');
     const gate = action.runs.steps.find((s) => s.id === 'gate')!;
@@ -71,7 +108,12 @@ describe('action.yml', () => {
     expect(r.outputs).toEqual({ 'sarif-file': 'out.sarif', 'exit-code': '1' });
     const log = JSON.parse(readFileSync(path.join(repo, 'out.sarif'), 'utf8'));
     expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
-    expect(log.runs[0].results.map((x: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }) => [x.ruleId, x.locations[0]!.physicalLocation.artifactLocation.uri])).toEqual([['unvetted-crate', 'Cargo.lock']]);
+    expect(
+      log.runs[0].results.map((x: { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }) => [
+        x.ruleId,
+        x.locations[0]!.physicalLocation.artifactLocation.uri,
+      ]),
+    ).toEqual([['unvetted-crate', 'Cargo.lock']]);
   });
 
   it('its gate step fails at once on an input error (no verdict to upload): an unknown ref, an empty base-ref', () => {

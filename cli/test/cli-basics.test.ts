@@ -31,7 +31,10 @@ beforeAll(() => {
     writeFileSync(path.join(ws, 'Cargo.lock'), `version = 4\n${pkg('app', '0.1.0', ['foo'], null)}${pkg('foo', '1.0.0')}`);
     writeFileSync(path.join(ws, 'supply-chain/config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
   }
-  writeFileSync(path.join(ok, 'supply-chain/audits.toml'), '\n# cargo-vet audits file\n\n[[audits.foo]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n');
+  writeFileSync(
+    path.join(ok, 'supply-chain/audits.toml'),
+    '\n# cargo-vet audits file\n\n[[audits.foo]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n',
+  );
 });
 
 describe('help and version', () => {
@@ -42,13 +45,30 @@ describe('help and version', () => {
     for (const c of ['scan', 'gate', 'query', 'certify']) expect(top.stdout).toMatch(new RegExp(`\\n  ${c} +\\S`));
     expect(top.stdout).toContain('Exit codes: 0 ok, 1 policy failure, 2 input or usage error, 3 internal error.');
     const want: Record<string, string[]> = {
-      scan: ['Usage: cratewatch scan [options] <target>', '--advisory-db <dir>', '--pools <dir|files>', '--vex <file>', '--json', '-q, --quiet'],
+      scan: [
+        'Usage: cratewatch scan [options] <target>',
+        '--advisory-db <dir>',
+        '--pools <dir|files>',
+        '--vex <file>',
+        '--json',
+        '-q, --quiet',
+      ],
       gate: ['Usage: cratewatch gate [options]', '--base <Cargo.lock>', '--head <Cargo.lock>', '--sarif', '-q, --quiet'],
       query: ['Usage: cratewatch query [options] [command]', 'advisory [options] <id>', 'cypher [options] <query>', 'NEO4J_URI'],
-      certify: ['Usage: cratewatch certify [options] <crate> <version...>', '--criteria <name>', '--who <auditor>', '--store <dir>', '-q, --quiet'],
+      certify: [
+        'Usage: cratewatch certify [options] <crate> <version...>',
+        '--criteria <name>',
+        '--who <auditor>',
+        '--store <dir>',
+        '-q, --quiet',
+      ],
     };
     for (const [c, lines] of Object.entries(want)) {
-      for (const form of [[c, '--help'], [c, '-h'], ['help', c]]) {
+      for (const form of [
+        [c, '--help'],
+        [c, '-h'],
+        ['help', c],
+      ]) {
         const r = q(...form);
         expect(r.code, form.join(' ')).toBe(0);
         for (const l of lines) expect(r.stdout, `${form.join(' ')}: ${l}`).toContain(l);
@@ -68,7 +88,10 @@ describe('help and version', () => {
       cypher: '--param <name=value>',
     };
     for (const [sub, text] of Object.entries(want)) {
-      for (const form of [['query', sub, '--help'], ['query', 'help', sub]]) {
+      for (const form of [
+        ['query', sub, '--help'],
+        ['query', 'help', sub],
+      ]) {
         const r = cratewatch(form, { quiet: true, env: { NEO4J_URI: undefined } });
         expect(r.code, form.join(' ')).toBe(0);
         expect(r.stdout).toContain(`Usage: cratewatch query ${sub} [options]`);
@@ -106,7 +129,7 @@ describe('exit codes', () => {
 
   it('2 for a usage error: one line, no stack, a suggestion for a misspelt flag', () => {
     for (const [args, line] of [
-      [['scan', ok, '--jsn'], 'cratewatch scan: unknown option \'--jsn\'\n(Did you mean --json?)\n'],
+      [['scan', ok, '--jsn'], "cratewatch scan: unknown option '--jsn'\n(Did you mean --json?)\n"],
       [['scan'], "cratewatch scan: missing required argument 'target'\n"],
       [['gate', '--base', 'x', 'extra'], 'cratewatch gate: too many arguments. Expected 0 arguments but got 1.\n'],
       [['frobnicate'], "cratewatch: unknown command 'frobnicate'\n(cratewatch --help lists the commands)\n"],
@@ -132,9 +155,13 @@ describe('exit codes', () => {
         s.close(() => resolve(p));
       });
     });
-    const r = cratewatch(['query', 'risk'], { env: { NEO4J_URI: `bolt://neo4j:uri-secret-1@127.0.0.1:${port}`, NEO4J_USER: 'neo4j', NEO4J_PASSWORD: 'env-secret-2' } });
+    const r = cratewatch(['query', 'risk'], {
+      env: { NEO4J_URI: `bolt://neo4j:uri-secret-1@127.0.0.1:${port}`, NEO4J_USER: 'neo4j', NEO4J_PASSWORD: 'env-secret-2' },
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`cratewatch query: cannot reach Neo4j at bolt://127.0.0.1:${port} (NEO4J_URI): connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(r.stderr).toBe(
+      `cratewatch query: cannot reach Neo4j at bolt://127.0.0.1:${port} (NEO4J_URI): connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    );
     expect(r.stderr).not.toMatch(/secret/);
     const unset = cratewatch(['query', 'risk'], { env: { NEO4J_URI: undefined } });
     expect(unset.code).toBe(2);
@@ -160,7 +187,12 @@ describe('-q / --quiet', () => {
   it('silences progress, before or after the command; the report is unchanged', () => {
     const loud = cratewatch(['scan', unvetted]);
     expect(loud.stderr).toContain('cratewatch: resolving');
-    for (const args of [['-q', 'scan', unvetted], ['scan', unvetted, '-q'], ['--quiet', 'scan', unvetted], ['scan', '--quiet', unvetted]]) {
+    for (const args of [
+      ['-q', 'scan', unvetted],
+      ['scan', unvetted, '-q'],
+      ['--quiet', 'scan', unvetted],
+      ['scan', '--quiet', unvetted],
+    ]) {
       const r = cratewatch(args);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toBe('');
@@ -179,7 +211,10 @@ describe('inputs that used to pass silently are named', () => {
     expect(scan.code).toBe(2);
     expect(scan.stderr).toBe(`cratewatch scan: ${lock}, line 1: empty file (0 bytes): not a Cargo.lock\n`);
     const good = path.join(ok, 'Cargo.lock');
-    for (const args of [['--base', lock, '--head', good], ['--base', good, '--head', lock]]) {
+    for (const args of [
+      ['--base', lock, '--head', good],
+      ['--base', good, '--head', lock],
+    ]) {
       const gate = q('gate', ...args);
       expect(gate.code).toBe(2);
       expect(gate.stderr).toBe(`cratewatch gate: ${lock}, line 1: empty file (0 bytes): not a Cargo.lock\n`);
@@ -192,10 +227,15 @@ describe('inputs that used to pass silently are named', () => {
 
   it('a duplicate [[package]]: exit 2 naming the duplicate, its version and both lines', () => {
     const lock = path.join(dir, 'dup.lock');
-    writeFileSync(lock, `version = 4\n${pkg('app', '0.1.0', ['serde_json'], null)}${pkg('serde_json', '1.0.108')}${pkg('serde_json', '1.0.108')}`);
+    writeFileSync(
+      lock,
+      `version = 4\n${pkg('app', '0.1.0', ['serde_json'], null)}${pkg('serde_json', '1.0.108')}${pkg('serde_json', '1.0.108')}`,
+    );
     const r = q('scan', lock);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`cratewatch scan: ${lock}, line 13, field \`package[2]\`: package "serde_json" 1.0.108 (${CRATES}) is locked twice (first at line 8): delete the duplicate [[package]] table\n`);
+    expect(r.stderr).toBe(
+      `cratewatch scan: ${lock}, line 13, field \`package[2]\`: package "serde_json" 1.0.108 (${CRATES}) is locked twice (first at line 8): delete the duplicate [[package]] table\n`,
+    );
     expect(r.stderr).not.toContain('ambiguous');
   });
 

@@ -39,7 +39,13 @@ version = "0.1.0"
 source = "git+https://github.com/someone/forked#0123456789abcdef0123456789abcdef01234567"
 `;
 
-const pkg = (name: string, version: string, source: string | null, license: string | null, deps: { name: string; req: string; kind?: string | null }[] = []) => ({
+const pkg = (
+  name: string,
+  version: string,
+  source: string | null,
+  license: string | null,
+  deps: { name: string; req: string; kind?: string | null }[] = [],
+) => ({
   id: `${name} ${version}`,
   name,
   version,
@@ -51,14 +57,27 @@ const pkg = (name: string, version: string, source: string | null, license: stri
 });
 const METADATA = {
   packages: [
-    pkg('app', '0.1.0', null, 'MIT', [{ name: 'bad', req: '*' }, { name: 'dup', req: '^1' }, { name: 'dup', req: '^2' }, { name: 'forked', req: '*' }]),
+    pkg('app', '0.1.0', null, 'MIT', [
+      { name: 'bad', req: '*' },
+      { name: 'dup', req: '^1' },
+      { name: 'dup', req: '^2' },
+      { name: 'forked', req: '*' },
+    ]),
     pkg('bad', '1.0.0', CRATES, 'GPL-3.0-only'),
     pkg('dup', '1.0.0', CRATES, 'MIT OR Apache-2.0'),
     pkg('dup', '2.0.0', CRATES, 'MIT'),
     pkg('forked', '0.1.0', 'git+https://github.com/someone/forked#0123456789abcdef0123456789abcdef01234567', null),
   ],
   workspace_members: ['app 0.1.0'],
-  resolve: { nodes: [{ id: 'app 0.1.0', deps: ['bad 1.0.0', 'dup 1.0.0', 'dup 2.0.0', 'forked 0.1.0'].map((p) => ({ pkg: p, dep_kinds: [{ kind: null }] })) }, ...['bad 1.0.0', 'dup 1.0.0', 'dup 2.0.0', 'forked 0.1.0'].map((id) => ({ id, deps: [] }))] },
+  resolve: {
+    nodes: [
+      {
+        id: 'app 0.1.0',
+        deps: ['bad 1.0.0', 'dup 1.0.0', 'dup 2.0.0', 'forked 0.1.0'].map((p) => ({ pkg: p, dep_kinds: [{ kind: null }] })),
+      },
+      ...['bad 1.0.0', 'dup 1.0.0', 'dup 2.0.0', 'forked 0.1.0'].map((id) => ({ id, deps: [] })),
+    ],
+  },
 };
 const DENY = `[graph]
 all-features = true
@@ -87,13 +106,18 @@ beforeAll(() => {
   writeFileSync(path.join(ws, 'deny.toml'), DENY);
   // Every crate exempted, so that the exit code is the deny checks' alone.
   const ex = (n: string, v: string) => `[[exemptions.${n}]]\nversion = "${v}"\ncriteria = "safe-to-deploy"\n`;
-  writeFileSync(path.join(ws, 'supply-chain/config.toml'), `\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n${[ex('bad', '1.0.0'), ex('dup', '1.0.0'), ex('dup', '2.0.0'), ex('forked', '0.1.0@git:0123456789abcdef0123456789abcdef01234567')].join('\n')}`);
+  writeFileSync(
+    path.join(ws, 'supply-chain/config.toml'),
+    `\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n${[ex('bad', '1.0.0'), ex('dup', '1.0.0'), ex('dup', '2.0.0'), ex('forked', '0.1.0@git:0123456789abcdef0123456789abcdef01234567')].join('\n')}`,
+  );
 });
 
 describe('scan with a deny.toml', () => {
   it('prints the deny section grouped by check, each line with crate, rule and deny.toml line, and exits 1', () => {
     const r = cratewatch('scan', ws);
-    expect(r.stderr).toContain(`warning: ${path.join(ws, 'deny.toml')}:10: bans.skip-tree: not supported (ignored): its crates count as duplicates`);
+    expect(r.stderr).toContain(
+      `warning: ${path.join(ws, 'deny.toml')}:10: bans.skip-tree: not supported (ignored): its crates count as duplicates`,
+    );
     expect(r.code).toBe(1);
     const out = r.stdout;
     expect(out).toContain(`  cargo-deny checks (${path.join(ws, 'deny.toml')}): 4 errors, 1 warning (licenses 2, bans 1, sources 1)`);
@@ -118,28 +142,46 @@ describe('scan with a deny.toml', () => {
     const j = JSON.parse(r.stdout);
     expect(j.deny.result).toBe('fail');
     expect(j.deny.checks).toEqual({ licenses: 'checked', bans: 'checked', sources: 'checked' });
-    expect(j.deny.findings.map((f: { check: string; code: string; package?: { id: string } }) => `${f.check} ${f.code} ${f.package?.id}`)).toEqual([
+    expect(
+      j.deny.findings.map((f: { check: string; code: string; package?: { id: string } }) => `${f.check} ${f.code} ${f.package?.id}`),
+    ).toEqual([
       'licenses rejected bad@1.0.0',
       'licenses unlicensed forked@0.1.0',
       'bans wildcard app@0.1.0',
       'bans duplicate dup@1.0.0',
       'sources source-not-allowed forked@0.1.0',
     ]);
-    expect(j.deny.findings[3]).toMatchObject({ level: 'deny', versions: ['1.0.0', '2.0.0'], rule: { key: 'bans.multiple-versions', line: 8, file: path.join(ws, 'deny.toml') } });
-    expect(j.deny.unsupportedKeys).toEqual([{ key: 'bans.skip-tree', line: 10, message: 'not supported (ignored): its crates count as duplicates' }]);
+    expect(j.deny.findings[3]).toMatchObject({
+      level: 'deny',
+      versions: ['1.0.0', '2.0.0'],
+      rule: { key: 'bans.multiple-versions', line: 8, file: path.join(ws, 'deny.toml') },
+    });
+    expect(j.deny.unsupportedKeys).toEqual([
+      { key: 'bans.skip-tree', line: 10, message: 'not supported (ignored): its crates count as duplicates' },
+    ]);
     expect(j.overview.result).toBe('fail');
     expect(j.overview.deny).toEqual({ errors: 4, warnings: 1 });
   });
 
   it('passes when the config allows what the workspace has (warnings do not fail)', () => {
     const cfg = path.join(dir, 'lenient.toml');
-    writeFileSync(cfg, '[graph]\nall-features = true\n[licenses]\nallow = ["MIT", "GPL-3.0-only"]\nexceptions = [{ crate = "forked", allow = ["MIT"] }]\n[bans]\nmultiple-versions = "warn"\n[sources]\nallow-git = ["https://github.com/someone/forked"]\n');
+    writeFileSync(
+      cfg,
+      '[graph]\nall-features = true\n[licenses]\nallow = ["MIT", "GPL-3.0-only"]\nexceptions = [{ crate = "forked", allow = ["MIT"] }]\n[bans]\nmultiple-versions = "warn"\n[sources]\nallow-git = ["https://github.com/someone/forked"]\n',
+    );
     const r = cratewatch('scan', ws, '--deny-config', cfg, '--json');
     const j = JSON.parse(r.stdout);
     // forked has no license field at all: an exception cannot help it (cargo-deny would read its license files).
-    expect(j.deny.findings.map((f: { code: string; level: string }) => `${f.code} ${f.level}`)).toEqual(['unlicensed deny', 'license-exception-not-encountered warn', 'duplicate warn']);
+    expect(j.deny.findings.map((f: { code: string; level: string }) => `${f.code} ${f.level}`)).toEqual([
+      'unlicensed deny',
+      'license-exception-not-encountered warn',
+      'duplicate warn',
+    ]);
     expect(r.code).toBe(1);
-    writeFileSync(cfg, '[graph]\nall-features = true\n[bans]\nmultiple-versions = "warn"\n[sources]\nallow-git = ["https://github.com/someone/forked"]\n');
+    writeFileSync(
+      cfg,
+      '[graph]\nall-features = true\n[bans]\nmultiple-versions = "warn"\n[sources]\nallow-git = ["https://github.com/someone/forked"]\n',
+    );
     const ok = cratewatch('scan', ws, '--deny-config', cfg);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('  licenses: not checked (no [licenses] section)');
@@ -166,7 +208,10 @@ describe('cratewatch deny', () => {
   it('runs the checks alone, with the same lines as scan', () => {
     const r = cratewatch('deny', ws);
     expect(r.code).toBe(1);
-    expect(r.stdout.split('\n').slice(0, 2)).toEqual([`cargo-deny checks (${path.join(ws, 'deny.toml')}):`, '  licenses: 2 errors, 0 warnings']);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual([
+      `cargo-deny checks (${path.join(ws, 'deny.toml')}):`,
+      '  licenses: 2 errors, 0 warnings',
+    ]);
     expect(r.stdout).toContain('    error duplicate  dup@1.0.0');
   });
 
@@ -181,7 +226,9 @@ describe('cratewatch deny', () => {
     writeFileSync(bad, '[bans]\nmultiple-versions = "sometimes"\n');
     const r = cratewatch('deny', ws, '--config', bad);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`cratewatch deny: ${bad}, line 2, field \`bans.multiple-versions\`: expected "deny", "warn" or "allow", not "sometimes"`);
+    expect(r.stderr.trim()).toBe(
+      `cratewatch deny: ${bad}, line 2, field \`bans.multiple-versions\`: expected "deny", "warn" or "allow", not "sometimes"`,
+    );
     const scan = cratewatch('scan', ws, '--deny-config', bad);
     expect(scan.code).toBe(2);
   });

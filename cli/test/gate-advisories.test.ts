@@ -41,14 +41,36 @@ beforeAll(() => {
   head = path.join(dir, 'ws', 'Cargo.lock');
   mkdirSync(path.join(dir, 'ws', 'supply-chain'), { recursive: true });
   // base: foo 1.0.0 (vulnerable, fixed in 1.1.0) and old 1.0.0 (vulnerable, unfixed).
-  writeFileSync(base, lock([['foo', '1.0.0'], ['old', '1.0.0']]));
+  writeFileSync(
+    base,
+    lock([
+      ['foo', '1.0.0'],
+      ['old', '1.0.0'],
+    ]),
+  );
   // head: foo upgraded past the fix, old unchanged, bar (vulnerable) and baz (unmaintained) added.
-  writeFileSync(head, lock([['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['old', '1.0.0']]));
+  writeFileSync(
+    head,
+    lock([
+      ['bar', '2.0.0'],
+      ['baz', '0.1.0'],
+      ['foo', '1.1.0'],
+      ['old', '1.0.0'],
+    ]),
+  );
   // Everything is vetted, so the exit code is the advisories' alone.
   writeFileSync(path.join(dir, 'ws/supply-chain/config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
   writeFileSync(
     path.join(dir, 'ws/supply-chain/audits.toml'),
-    '\n# cargo-vet audits file\n' + [['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['old', '1.0.0']].map(([n, v]) => `\n[[audits.${n}]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join(''),
+    '\n# cargo-vet audits file\n' +
+      [
+        ['bar', '2.0.0'],
+        ['baz', '0.1.0'],
+        ['foo', '1.1.0'],
+        ['old', '1.0.0'],
+      ]
+        .map(([n, v]) => `\n[[audits.${n}]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`)
+        .join(''),
   );
   db = path.join(dir, 'advisory-db');
   for (const [id, pkg, patched, info] of [
@@ -85,7 +107,15 @@ describe('cratewatch gate --advisory-db', () => {
 
   it('a change back to an older, vulnerable version is said as a downgrade', () => {
     const newer = path.join(dir, 'newer.lock');
-    writeFileSync(newer, lock([['bar', '9.1.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['old', '1.0.0']]));
+    writeFileSync(
+      newer,
+      lock([
+        ['bar', '9.1.0'],
+        ['baz', '0.1.0'],
+        ['foo', '1.1.0'],
+        ['old', '1.0.0'],
+      ]),
+    );
     const r = cratewatch('gate', '--base', newer, '--head', head, '--advisory-db', db);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('  FAIL downgraded RUSTSEC-2098-0012 bar@2.0.0: bar: a hole — patched: >= 9.0.0');
@@ -94,13 +124,25 @@ describe('cratewatch gate --advisory-db', () => {
 
   it('--json and --sarif carry the hits; SARIF locates them on the head lockfile line', () => {
     const j = JSON.parse(cratewatch('gate', '--base', base, '--head', head, '--advisory-db', db, '--json').stdout);
-    expect(j.advisories.map((h: { id: string; package: string; change: string; informational: string | null }) => [h.id, h.package, h.change, h.informational])).toEqual([
+    expect(
+      j.advisories.map((h: { id: string; package: string; change: string; informational: string | null }) => [
+        h.id,
+        h.package,
+        h.change,
+        h.informational,
+      ]),
+    ).toEqual([
       ['RUSTSEC-2098-0012', 'bar@2.0.0', 'added', null],
       ['RUSTSEC-2098-0013', 'baz@0.1.0', 'added', 'unmaintained'],
     ]);
     expect(j.fixedAdvisories).toEqual([{ id: 'RUSTSEC-2098-0011', package: 'foo@1.0.0', title: 'foo: a hole' }]);
     const s = JSON.parse(cratewatch('gate', '--base', base, '--head', head, '--advisory-db', db, '--sarif').stdout);
-    const results = s.runs[0].results as { ruleId: string; level: string; message: { text: string }; locations: { physicalLocation: { region: { startLine: number } } }[] }[];
+    const results = s.runs[0].results as {
+      ruleId: string;
+      level: string;
+      message: { text: string };
+      locations: { physicalLocation: { region: { startLine: number } } }[];
+    }[];
     // One rule per advisory (its help, link and CVSS severity: test/gate-ci.test.ts), named by its kind.
     expect(results.map((x) => [x.ruleId, x.level])).toEqual([
       ['RUSTSEC-2098-0012', 'error'],
@@ -115,19 +157,29 @@ describe('cratewatch gate --advisory-db', () => {
     expect(results[0]!.locations[0]!.physicalLocation.region.startLine).toBe(8);
   });
 
-  it("a VEX statement beside the head Cargo.lock that the workspace is not affected lets it pass, listed apart; --vex without --advisory-db is a usage error", () => {
+  it('a VEX statement beside the head Cargo.lock that the workspace is not affected lets it pass, listed apart; --vex without --advisory-db is a usage error', () => {
     writeFileSync(
       path.join(dir, 'ws', 'vex.json'),
       JSON.stringify({
         '@context': 'https://openvex.dev/ns/v0.2.0',
         timestamp: '2026-01-01T00:00:00Z',
-        statements: [{ vulnerability: { name: 'RUSTSEC-2098-0012' }, products: [{ '@id': 'pkg:cargo/bar@2.0.0' }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path', impact_statement: 'we never call it' }],
+        statements: [
+          {
+            vulnerability: { name: 'RUSTSEC-2098-0012' },
+            products: [{ '@id': 'pkg:cargo/bar@2.0.0' }],
+            status: 'not_affected',
+            justification: 'vulnerable_code_not_in_execute_path',
+            impact_statement: 'we never call it',
+          },
+        ],
       }),
     );
     const r = cratewatch('gate', '--base', base, '--head', head, '--advisory-db', db);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('RustSec on what the change brings in: 0 vulnerabilities, 1 informational; suppressed by VEX: 1');
-    expect(r.stdout).toContain('Suppressed by VEX (1, not counted):\n  RUSTSEC-2098-0012 bar@2.0.0: bar: a hole\n      vex.not_affected: vulnerable_code_not_in_execute_path: we never call it');
+    expect(r.stdout).toContain(
+      'Suppressed by VEX (1, not counted):\n  RUSTSEC-2098-0012 bar@2.0.0: bar: a hole\n      vex.not_affected: vulnerable_code_not_in_execute_path: we never call it',
+    );
     const bad = cratewatch('gate', '--base', base, '--head', head, '--vex', path.join(dir, 'ws', 'vex.json'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--vex needs --advisory-db');

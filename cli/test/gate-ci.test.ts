@@ -21,7 +21,9 @@ const lock = (crates: [string, string][]) =>
   crates.map(([n, v]) => `\n[[package]]\nname = "${n}"\nversion = "${v}"\nsource = "${CRATES}"\n`).join('');
 const CONFIG = '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n';
 /** audits.toml as cargo vet fmt writes it (crates in order). */
-const audits = (crates: [string, string][]) => '\n# cargo-vet audits file\n' + crates.map(([n, v]) => `\n[[audits.${n}]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join('');
+const audits = (crates: [string, string][]) =>
+  '\n# cargo-vet audits file\n' +
+  crates.map(([n, v]) => `\n[[audits.${n}]]\nwho = "a"\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join('');
 const advisory = (id: string, pkg: string, title: string, extra = '') =>
   `\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "${pkg}"\ndate = "2098-01-01"\n${extra}\n[versions]\npatched = [">= 9.0.0"]\n\`\`\`\n\n# ${title}\n\nThe description of ${id}.\n`;
 
@@ -34,7 +36,10 @@ let db = '';
 let c1 = '';
 const headLock = () => path.join(repo, 'ws', 'Cargo.lock');
 const git = (...args: string[]) => {
-  const r = spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, encoding: 'utf8' });
+  const r = spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim();
 };
@@ -50,22 +55,55 @@ beforeAll(() => {
   mkdirSync(repo);
   git('init', '-q');
   // Base: foo 1.0.0, gone 1.0.0 (vulnerable), keep 1.0.0 (audited).
-  write('ws/Cargo.lock', lock([['foo', '1.0.0'], ['gone', '1.0.0'], ['keep', '1.0.0']]));
+  write(
+    'ws/Cargo.lock',
+    lock([
+      ['foo', '1.0.0'],
+      ['gone', '1.0.0'],
+      ['keep', '1.0.0'],
+    ]),
+  );
   write('ws/supply-chain/config.toml', CONFIG);
-  write('ws/supply-chain/audits.toml', audits([['foo', '1.0.0'], ['gone', '1.0.0'], ['keep', '1.0.0']]));
+  write(
+    'ws/supply-chain/audits.toml',
+    audits([
+      ['foo', '1.0.0'],
+      ['gone', '1.0.0'],
+      ['keep', '1.0.0'],
+    ]),
+  );
   git('add', '-A');
   git('commit', '-q', '-m', 'base');
   c1 = git('rev-parse', 'HEAD');
   // Head: bar added (vulnerable, unvetted), baz added (unmaintained, audited), foo upgraded (unvetted),
   // gone removed, keep still locked but its audit removed from the store.
-  write('ws/Cargo.lock', lock([['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['keep', '1.0.0']]));
-  write('ws/supply-chain/audits.toml', audits([['baz', '0.1.0'], ['foo', '1.0.0']]));
+  write(
+    'ws/Cargo.lock',
+    lock([
+      ['bar', '2.0.0'],
+      ['baz', '0.1.0'],
+      ['foo', '1.1.0'],
+      ['keep', '1.0.0'],
+    ]),
+  );
+  write(
+    'ws/supply-chain/audits.toml',
+    audits([
+      ['baz', '0.1.0'],
+      ['foo', '1.0.0'],
+    ]),
+  );
   write('sub/Cargo.lock', lock([['foo', '1.0.0']])); // a lockfile the base commit does not have
   git('add', '-A');
   git('commit', '-q', '-m', 'head');
   db = path.join(dir, 'advisory-db');
   for (const [id, pkg, title, extra] of [
-    ['RUSTSEC-2098-0021', 'bar', 'bar: remote code execution', 'cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"\naliases = ["CVE-2098-0001"]\n'],
+    [
+      'RUSTSEC-2098-0021',
+      'bar',
+      'bar: remote code execution',
+      'cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"\naliases = ["CVE-2098-0001"]\n',
+    ],
     ['RUSTSEC-2098-0022', 'baz', 'baz: 100% unmaintained, use qux', 'informational = "unmaintained"\n'],
     ['RUSTSEC-2098-0023', 'gone', 'gone: a hole', ''],
   ]) {
@@ -111,7 +149,10 @@ describe('gate --base-ref', () => {
     const outside = path.join(dir, 'plain');
     mkdirSync(outside, { recursive: true });
     writeFileSync(path.join(outside, 'Cargo.lock'), lock([['foo', '1.0.0']]));
-    const notRepo = run(['gate', '--base-ref', 'HEAD', '--head', path.join(outside, 'Cargo.lock')], { quiet: true, env: { GIT_CEILING_DIRECTORIES: dir } });
+    const notRepo = run(['gate', '--base-ref', 'HEAD', '--head', path.join(outside, 'Cargo.lock')], {
+      quiet: true,
+      env: { GIT_CEILING_DIRECTORIES: dir },
+    });
     expect(notRepo.code).toBe(2);
     expect(notRepo.stderr).toContain(`--base-ref HEAD: ${path.join(outside, 'Cargo.lock')} is not inside a git work tree`);
     const empty = path.join(dir, 'empty-bin');
@@ -119,7 +160,9 @@ describe('gate --base-ref', () => {
     const noGit = run(['gate', '--base-ref', c1, '--head', headLock()], { quiet: true, env: { PATH: empty } });
     expect(noGit.code).toBe(2);
     expect(noGit.stderr).toContain(`--base-ref ${c1}: git is not on PATH`);
-    expect(cratewatch('gate', '--base-ref', c1, '--base', headLock(), '--head', headLock()).stderr).toContain('choose one of --base and --base-ref');
+    expect(cratewatch('gate', '--base-ref', c1, '--base', headLock(), '--head', headLock()).stderr).toContain(
+      'choose one of --base and --base-ref',
+    );
   });
 });
 
@@ -127,20 +170,50 @@ describe('gate --base-ref with cargo-metadata.json', () => {
   it("reads the base's dependency kinds from git: a dev-only crate the base vetted for safe-to-run, whose audit the change removes, is no longer vetted", () => {
     const kinds = path.join(dir, 'kinds');
     mkdirSync(path.join(kinds, 'supply-chain'), { recursive: true });
-    const g = (...args: string[]) => spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: kinds, encoding: 'utf8' });
+    const g = (...args: string[]) =>
+      spawnSync('git', ['-c', 'commit.gpgsign=false', '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+        cwd: kinds,
+        encoding: 'utf8',
+      });
     g('init', '-q');
-    const pkg = (name: string, version: string, source?: string) => ({ id: `${name} ${version} (${source ?? 'path+file:///app'})`, name, version, source: source ?? null });
+    const pkg = (name: string, version: string, source?: string) => ({
+      id: `${name} ${version} (${source ?? 'path+file:///app'})`,
+      name,
+      version,
+      source: source ?? null,
+    });
     const [app, foo, bar] = [pkg('app', '0.1.0'), pkg('foo', '1.0.0', CRATES), pkg('bar', '2.0.0', CRATES)];
     const metadata = {
       packages: [app, foo, bar],
       workspace_members: [app.id],
-      resolve: { nodes: [{ id: app.id, deps: [{ pkg: foo.id, dep_kinds: [{ kind: null }] }, { pkg: bar.id, dep_kinds: [{ kind: 'dev' }] }] }, { id: foo.id, deps: [] }, { id: bar.id, deps: [] }] },
+      resolve: {
+        nodes: [
+          {
+            id: app.id,
+            deps: [
+              { pkg: foo.id, dep_kinds: [{ kind: null }] },
+              { pkg: bar.id, dep_kinds: [{ kind: 'dev' }] },
+            ],
+          },
+          { id: foo.id, deps: [] },
+          { id: bar.id, deps: [] },
+        ],
+      },
     };
-    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['foo', '1.0.0']]));
+    writeFileSync(
+      path.join(kinds, 'Cargo.lock'),
+      lock([
+        ['bar', '2.0.0'],
+        ['foo', '1.0.0'],
+      ]),
+    );
     writeFileSync(path.join(kinds, 'cargo-metadata.json'), JSON.stringify(metadata));
     writeFileSync(path.join(kinds, 'supply-chain', 'config.toml'), CONFIG);
     const runAudit = '\n[[audits.bar]]\nwho = "a"\ncriteria = "safe-to-run"\nversion = "2.0.0"\n';
-    writeFileSync(path.join(kinds, 'supply-chain', 'audits.toml'), '\n# cargo-vet audits file\n' + runAudit + audits([['foo', '1.0.0']]).replace('\n# cargo-vet audits file\n', ''));
+    writeFileSync(
+      path.join(kinds, 'supply-chain', 'audits.toml'),
+      '\n# cargo-vet audits file\n' + runAudit + audits([['foo', '1.0.0']]).replace('\n# cargo-vet audits file\n', ''),
+    );
     g('add', '-A');
     g('commit', '-q', '-m', 'base');
     writeFileSync(path.join(kinds, 'supply-chain', 'audits.toml'), audits([['foo', '1.0.0']])); // bar's audit removed
@@ -150,10 +223,23 @@ describe('gate --base-ref with cargo-metadata.json', () => {
     expect(r.code).toBe(1);
     // With a base metadata that no longer matches the base lockfile, it is set aside (said), and the
     // base's kinds are unknown: bar needed safe-to-deploy there too, so its audit's removal changes nothing.
-    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.0.0']]));
+    writeFileSync(
+      path.join(kinds, 'Cargo.lock'),
+      lock([
+        ['bar', '2.0.0'],
+        ['baz', '0.1.0'],
+        ['foo', '1.0.0'],
+      ]),
+    );
     g('add', '-A');
     g('commit', '-q', '-m', 'stale metadata');
-    writeFileSync(path.join(kinds, 'Cargo.lock'), lock([['bar', '2.0.0'], ['foo', '1.0.0']]));
+    writeFileSync(
+      path.join(kinds, 'Cargo.lock'),
+      lock([
+        ['bar', '2.0.0'],
+        ['foo', '1.0.0'],
+      ]),
+    );
     const stale = run(['gate', '--base-ref', 'HEAD', '--head', path.join(kinds, 'Cargo.lock')], { env: { CRATEWATCH_QUIET: '' } });
     expect(stale.stderr).toContain('warning: HEAD:cargo-metadata.json not used');
     expect(stale.stdout).not.toContain('no longer vetted');
@@ -187,7 +273,9 @@ describe('gate --format', () => {
     const base = path.join(dir, 'odd-base.lock');
     writeFileSync(base, lock([['foo', '1.0.0']]));
     const r = cratewatch('gate', '--base', base, '--head', path.join(odd, 'Cargo.lock'), '--format', 'github');
-    expect(r.stdout.split('\n')[0]).toMatch(/^::error file=we%2Cird%3Aws\/Cargo.lock,line=8,title=unvetted-crate%3A foo@1.1.0::foo@1.1.0 \(upgraded\) is not vetted for safe-to-deploy/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^::error file=we%2Cird%3Aws\/Cargo.lock,line=8,title=unvetted-crate%3A foo@1.1.0::foo@1.1.0 \(upgraded\) is not vetted for safe-to-deploy/,
+    );
   });
 
   it('github: a store cargo vet --locked refuses is an ::error on its table line in the store file; exit 2', () => {
@@ -197,15 +285,21 @@ describe('gate --format', () => {
     writeFileSync(path.join(bad, 'audits.toml'), '\n# cargo-vet audits file\n\n[audits]\n');
     const r = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--store', bad, '--format', 'github');
     expect(r.code).toBe(2);
-    expect(r.stdout.split('\n')[0]).toMatch(/^::error file=badstore\/config.toml,line=7,title=invalid-store%3A \[policy.foo\]::\[policy.foo\]: foo has a crates.io version in the graph/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^::error file=badstore\/config.toml,line=7,title=invalid-store%3A \[policy.foo\]::\[policy.foo\]: foo has a crates.io version in the graph/,
+    );
   });
 
   it('--json and --sarif still work, as aliases; two formats at once or an unknown one are usage errors', () => {
     const a = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--sarif');
     const b = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'sarif');
     expect(a.stdout).toBe(b.stdout);
-    expect(JSON.parse(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--json').stdout)).toEqual(JSON.parse(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'json').stdout));
-    expect(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'text').stdout).toBe(cratewatch('gate', '--base-ref', c1, '--head', headLock()).stdout);
+    expect(JSON.parse(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--json').stdout)).toEqual(
+      JSON.parse(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'json').stdout),
+    );
+    expect(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--format', 'text').stdout).toBe(
+      cratewatch('gate', '--base-ref', c1, '--head', headLock()).stdout,
+    );
     const both = cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--json', '--format', 'sarif');
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('choose one output format (given: sarif, json)');
@@ -245,8 +339,14 @@ describe('gate --format sarif', () => {
     });
     expect(rule('RUSTSEC-2098-0021').help.text).toContain('The description of RUSTSEC-2098-0021.');
     expect(rule('RUSTSEC-2098-0021').help.markdown).toContain('Aliases: CVE-2098-0001');
-    expect(rule('RUSTSEC-2098-0022')).toMatchObject({ defaultConfiguration: { level: 'warning' }, properties: { 'security-severity': '2.0', tags: expect.arrayContaining(['unmaintained']) } });
-    expect(rule('unvetted-crate')).toMatchObject({ helpUri: 'https://mozilla.github.io/cargo-vet/recording-audits.html', properties: { 'security-severity': '6.0', tags: expect.arrayContaining(['security', 'cargo-vet']) } });
+    expect(rule('RUSTSEC-2098-0022')).toMatchObject({
+      defaultConfiguration: { level: 'warning' },
+      properties: { 'security-severity': '2.0', tags: expect.arrayContaining(['unmaintained']) },
+    });
+    expect(rule('unvetted-crate')).toMatchObject({
+      helpUri: 'https://mozilla.github.io/cargo-vet/recording-audits.html',
+      properties: { 'security-severity': '6.0', tags: expect.arrayContaining(['security', 'cargo-vet']) },
+    });
     expect(rule('unvetted-crate').help.markdown).toContain('cargo vet certify');
   });
 
@@ -254,7 +354,10 @@ describe('gate --format sarif', () => {
     const log = sarif();
     const text = readFileSync(headLock(), 'utf8');
     expect(log.runs[0].originalUriBaseIds['%SRCROOT%'].uri).toBe(`${pathToFileURL(repo).href}/`);
-    const locs = log.runs[0].results.map((r: { locations: { physicalLocation: { artifactLocation: unknown; region: { startLine: number } } }[] }) => r.locations[0]!.physicalLocation);
+    const locs = log.runs[0].results.map(
+      (r: { locations: { physicalLocation: { artifactLocation: unknown; region: { startLine: number } } }[] }) =>
+        r.locations[0]!.physicalLocation,
+    );
     for (const l of locs) expect(l.artifactLocation).toEqual({ uri: 'ws/Cargo.lock', uriBaseId: '%SRCROOT%' });
     expect(locs[0].region.startLine).toBe(packageLine(text, 'bar'));
     const inWs = sarif('--srcroot', path.join(repo, 'ws'));
@@ -262,28 +365,60 @@ describe('gate --format sarif', () => {
     const elsewhere = sarif('--srcroot', path.join(dir, 'advisory-db'));
     expect(elsewhere.runs[0].results[0].locations[0].physicalLocation.artifactLocation).toEqual({ uri: pathToFileURL(headLock()).href });
     expect(validate(elsewhere), JSON.stringify(validate.errors)).toBe(true);
-    expect(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--srcroot', path.join(dir, 'nowhere')).stderr).toContain(`--srcroot ${path.join(dir, 'nowhere')}: no such folder`);
+    expect(cratewatch('gate', '--base-ref', c1, '--head', headLock(), '--srcroot', path.join(dir, 'nowhere')).stderr).toContain(
+      `--srcroot ${path.join(dir, 'nowhere')}: no such folder`,
+    );
   });
 
   it('fingerprints are stable across runs and across a line shift, and differ per finding', () => {
-    const prints = (log: { runs: { results: { ruleId: string; message: { text: string }; partialFingerprints: Record<string, string> }[] }[] }) =>
-      Object.fromEntries(log.runs[0]!.results.map((r) => [`${r.ruleId} ${r.message.text.split(' ')[0]}`, r.partialFingerprints['cratewatch/v1']]));
+    const prints = (log: {
+      runs: { results: { ruleId: string; message: { text: string }; partialFingerprints: Record<string, string> }[] }[];
+    }) =>
+      Object.fromEntries(
+        log.runs[0]!.results.map((r) => [`${r.ruleId} ${r.message.text.split(' ')[0]}`, r.partialFingerprints['cratewatch/v1']]),
+      );
     const first = prints(sarif());
     expect(prints(sarif())).toEqual(first);
     expect(new Set(Object.values(first)).size).toBe(Object.keys(first).length);
     // The same crates, shifted down by a new package (aaa, audited) locked before them.
     const shifted = path.join(dir, 'shifted');
     mkdirSync(path.join(shifted, 'supply-chain'), { recursive: true });
-    writeFileSync(path.join(shifted, 'Cargo.lock'), lock([['aaa', '1.0.0'], ['bar', '2.0.0'], ['baz', '0.1.0'], ['foo', '1.1.0'], ['keep', '1.0.0']]));
+    writeFileSync(
+      path.join(shifted, 'Cargo.lock'),
+      lock([
+        ['aaa', '1.0.0'],
+        ['bar', '2.0.0'],
+        ['baz', '0.1.0'],
+        ['foo', '1.1.0'],
+        ['keep', '1.0.0'],
+      ]),
+    );
     writeFileSync(path.join(shifted, 'supply-chain', 'config.toml'), CONFIG);
-    writeFileSync(path.join(shifted, 'supply-chain', 'audits.toml'), audits([['aaa', '1.0.0'], ['baz', '0.1.0'], ['foo', '1.0.0']]));
+    writeFileSync(
+      path.join(shifted, 'supply-chain', 'audits.toml'),
+      audits([
+        ['aaa', '1.0.0'],
+        ['baz', '0.1.0'],
+        ['foo', '1.0.0'],
+      ]),
+    );
     const base = path.join(dir, 'base-shift.lock');
-    writeFileSync(base, lock([['foo', '1.0.0'], ['gone', '1.0.0']]));
+    writeFileSync(
+      base,
+      lock([
+        ['foo', '1.0.0'],
+        ['gone', '1.0.0'],
+      ]),
+    );
     const r = cratewatch('gate', '--base', base, '--head', path.join(shifted, 'Cargo.lock'), '--advisory-db', db, '--format', 'sarif');
     const moved = JSON.parse(r.stdout);
-    const lines = (log: typeof moved) => log.runs[0].results.map((x: { locations: { physicalLocation: { region: { startLine: number } } }[] }) => x.locations[0]!.physicalLocation.region.startLine);
+    const lines = (log: typeof moved) =>
+      log.runs[0].results.map(
+        (x: { locations: { physicalLocation: { region: { startLine: number } } }[] }) => x.locations[0]!.physicalLocation.region.startLine,
+      );
     expect(lines(moved)[0]).toBe(lines(sarif())[0] + 5); // bar's [[package]] moved down by aaa's five lines
     const shiftedPrints = prints(moved);
-    for (const k of ['unvetted-crate bar@2.0.0', 'unvetted-crate foo@1.1.0', 'RUSTSEC-2098-0021 bar@2.0.0', 'RUSTSEC-2098-0022 baz@0.1.0']) expect(shiftedPrints[k]).toBe(first[k]);
+    for (const k of ['unvetted-crate bar@2.0.0', 'unvetted-crate foo@1.1.0', 'RUSTSEC-2098-0021 bar@2.0.0', 'RUSTSEC-2098-0022 baz@0.1.0'])
+      expect(shiftedPrints[k]).toBe(first[k]);
   });
 });

@@ -29,7 +29,10 @@ describe('cratewatch query through the sandbox (real Neo4j)', () => {
   let seen = '';
   beforeAll(async () => {
     ensureBuilt();
-    loopback = spawn(process.execPath, ['-e', "const s=require('node:http').createServer((q,r)=>{console.log('REQUEST '+q.url);r.end('a\\n')});s.listen(0,'127.0.0.1',()=>console.log('PORT '+s.address().port))"]);
+    loopback = spawn(process.execPath, [
+      '-e',
+      "const s=require('node:http').createServer((q,r)=>{console.log('REQUEST '+q.url);r.end('a\\n')});s.listen(0,'127.0.0.1',()=>console.log('PORT '+s.address().port))",
+    ]);
     loopback.stdout!.setEncoding('utf8').on('data', (d: string) => (seen += d));
     while (!/PORT (\d+)/.test(seen)) await new Promise((r) => setTimeout(r, 50));
     port = Number(/PORT (\d+)/.exec(seen)![1]);
@@ -47,7 +50,9 @@ describe('cratewatch query through the sandbox (real Neo4j)', () => {
 
   it('refuses LOAD CSV of a loopback http:// URL, and the loopback server receives no request', async () => {
     expect(refused(['cypher', `LOAD CSV FROM 'http://127.0.0.1:${port}/x.csv' AS l RETURN l`])).toContain('LOAD CSV is not allowed');
-    expect(refused(['cypher', 'LOAD/**/CSV FROM $u AS l RETURN l', '--param', `u=http://127.0.0.1:${port}/y.csv`])).toContain('LOAD CSV is not allowed');
+    expect(refused(['cypher', 'LOAD/**/CSV FROM $u AS l RETURN l', '--param', `u=http://127.0.0.1:${port}/y.csv`])).toContain(
+      'LOAD CSV is not allowed',
+    );
     // The loopback server still answers (a request of our own), and had seen none before it.
     await fetch(`http://127.0.0.1:${port}/probe`).then((r) => r.text());
     while (!seen.includes('REQUEST /probe')) await new Promise((r) => setTimeout(r, 50));
@@ -58,32 +63,42 @@ describe('cratewatch query through the sandbox (real Neo4j)', () => {
     expect(refused(['cypher', "TERMINATE TRANSACTIONS 'neo4j-transaction-1'"])).toBe(
       "cratewatch query: query refused: TERMINATE TRANSACTIONS is not allowed: analysts' queries read the graph only",
     );
-    expect(refused(['cypher', 'TERMINATE/**/TRANSACTIONS $t', '--param', 't=neo4j-transaction-1'])).toContain('administration command (TerminateTransactions)');
+    expect(refused(['cypher', 'TERMINATE/**/TRANSACTIONS $t', '--param', 't=neo4j-transaction-1'])).toContain(
+      'administration command (TerminateTransactions)',
+    );
     expect(refused(['cypher', 'SHOW USERS'])).toContain('administration command (AdministrationCommand on the system database)');
     expect(refused(['cypher', 'SHOW TRANSACTIONS'])).toContain('administration command (ShowTransactions)');
   });
 
   it('refuses a procedure outside the allow-list; runs one inside it', () => {
-    expect(refused(['cypher', 'CALL `dbms`.`listConfig`()'])).toMatch(/^cratewatch query: query refused: procedure dbms\.listConfig is not allowed: only db\.labels, db\.relationshipTypes, /);
+    expect(refused(['cypher', 'CALL `dbms`.`listConfig`()'])).toMatch(
+      /^cratewatch query: query refused: procedure dbms\.listConfig is not allowed: only db\.labels, db\.relationshipTypes, /,
+    );
     const ok = query(['cypher', 'CALL db.relationshipTypes() YIELD relationshipType RETURN count(*) AS n', '--json']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toHaveLength(1);
   });
 
   it('refuses a write from its plan', () => {
-    expect(refused(['cypher', "MERGE (:Workspace {id: 'sandbox-should-not-exist'})"])).toMatch(/^cratewatch query: query refused: writes are not allowed \(Merge\)/);
+    expect(refused(['cypher', "MERGE (:Workspace {id: 'sandbox-should-not-exist'})"])).toMatch(
+      /^cratewatch query: query refused: writes are not allowed \(Merge\)/,
+    );
   });
 
   it('stops a query past its timeout with one line', () => {
     const line = refused(['cypher', 'UNWIND range(1, 10000000000) AS x WITH x WHERE x % 7 = 3 RETURN count(x)', '--timeout', '1']);
-    expect(line).toBe('cratewatch query: query stopped: it ran past its 1 s timeout (--timeout SECONDS or CRATEWATCH_QUERY_TIMEOUT_S raises it, at most 120)');
+    expect(line).toBe(
+      'cratewatch query: query stopped: it ran past its 1 s timeout (--timeout SECONDS or CRATEWATCH_QUERY_TIMEOUT_S raises it, at most 120)',
+    );
   });
 
   it('cuts a result past the row limit and says so on stderr (flag, then variable)', () => {
     const r = query(['cypher', 'UNWIND range(1, 5000) AS i RETURN i', '--json', '--max-rows', '3']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }]);
-    expect(r.stderr).toBe('cratewatch query: truncated: showing the first 3 rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most 100000)\n');
+    expect(r.stderr).toBe(
+      'cratewatch query: truncated: showing the first 3 rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most 100000)\n',
+    );
     const dflt = query(['cypher', 'UNWIND range(1, 5000) AS i RETURN i', '--json']);
     expect(JSON.parse(dflt.stdout)).toHaveLength(1000);
     const env = query(['cypher', 'UNWIND range(1, 5000) AS i RETURN i'], { CRATEWATCH_QUERY_MAX_ROWS: '2' });
@@ -94,8 +109,12 @@ describe('cratewatch query through the sandbox (real Neo4j)', () => {
   });
 
   it('refuses limits above their ceiling or not numbers, naming the flag or variable', () => {
-    expect(refused(['cypher', 'RETURN 1', '--timeout', '600'])).toBe('cratewatch query: --timeout (seconds) is 600, above the ceiling of 120');
-    expect(refused(['cypher', 'RETURN 1', '--max-rows', 'lots'])).toBe('cratewatch query: --max-rows must be a whole number from 1 to 100000, got "lots"');
+    expect(refused(['cypher', 'RETURN 1', '--timeout', '600'])).toBe(
+      'cratewatch query: --timeout (seconds) is 600, above the ceiling of 120',
+    );
+    expect(refused(['cypher', 'RETURN 1', '--max-rows', 'lots'])).toBe(
+      'cratewatch query: --max-rows must be a whole number from 1 to 100000, got "lots"',
+    );
     const r = query(['cypher', 'RETURN 1'], { CRATEWATCH_QUERY_TIMEOUT_S: '0' });
     expect([r.code, r.stderr]).toEqual([2, 'cratewatch query: CRATEWATCH_QUERY_TIMEOUT_S must be a whole number from 1 to 120, got "0"\n']);
   });

@@ -5,13 +5,17 @@ import neo4j from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(__dirname, '../..');
-const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'cli/dist/main.js'), 'query', ...args], { encoding: 'utf8', env: process.env });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'cli/dist/main.js'), 'query', ...args], { encoding: 'utf8', env: process.env });
 
 describe('cratewatch query (real Neo4j)', () => {
   const ws = `q-${Date.now().toString(36)}`;
   const adv = `RUSTSEC-2097-${String(Date.now() % 10000).padStart(4, '0')}`;
   const crate = `qcrate-${Date.now().toString(36)}`;
-  const driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined);
+  const driver = neo4j.driver(
+    process.env.NEO4J_URI!,
+    process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+  );
 
   beforeAll(async () => {
     await driver.executeQuery(
@@ -34,7 +38,11 @@ describe('cratewatch query (real Neo4j)', () => {
         adv,
         why: JSON.stringify([
           { signal: 'advisory.vulnerability', contribution: 8.1, detail: `${adv}: broken` },
-          { signal: 'vex.not_affected', contribution: 0, detail: 'vulnerable_code_not_in_execute_path: we never parse untrusted input (vex.json statements[0], 2025-03-01T00:00:00Z)' },
+          {
+            signal: 'vex.not_affected',
+            contribution: 0,
+            detail: 'vulnerable_code_not_in_execute_path: we never parse untrusted input (vex.json statements[0], 2025-03-01T00:00:00Z)',
+          },
         ]),
       },
     );
@@ -64,7 +72,10 @@ describe('cratewatch query (real Neo4j)', () => {
     );
   });
   afterAll(async () => {
-    await driver.executeQuery('MATCH (n) WHERE n.id STARTS WITH $ws OR n.id = $adv OR n.name = $crate OR n.crate = $crate DETACH DELETE n', { ws, adv, crate });
+    await driver.executeQuery(
+      'MATCH (n) WHERE n.id STARTS WITH $ws OR n.id = $adv OR n.name = $crate OR n.crate = $crate DETACH DELETE n',
+      { ws, adv, crate },
+    );
     await driver.close();
   });
 
@@ -82,7 +93,7 @@ describe('cratewatch query (real Neo4j)', () => {
     ]);
   });
 
-  it('lists a workspace\'s open findings, and filters findings by severity as JSON', () => {
+  it("lists a workspace's open findings, and filters findings by severity as JSON", () => {
     expect(cli('workspace', ws).stdout.trim().split('\n')).toEqual([
       `risk 8.1 high  top: ${crate} 1.0.0: ${adv}: broken; 0 more high/critical versions; open findings: 1 advisory`,
       `high      8.1  ${ws}  ${crate} 1.0.0  ${adv}  (open)`,
@@ -105,14 +116,21 @@ describe('cratewatch query (real Neo4j)', () => {
       ` 3.5 low      ${ws}-r2 (team ${team})  top: ${crate} 2.0.0: maintainer risk: maintainer.single-owner, repository.unsigned-commits; 0 more high/critical versions`,
       ` 0.0 info     ${ws}-r0 (team ${team})  no open finding`,
     ]);
-    const j = JSON.parse(cli('risk', '--team', team, '--json').stdout) as { workspace: string; risk: number; severity: string; why: { signal: string }[] }[];
+    const j = JSON.parse(cli('risk', '--team', team, '--json').stdout) as {
+      workspace: string;
+      risk: number;
+      severity: string;
+      why: { signal: string }[];
+    }[];
     expect(j.map((x) => [x.workspace, x.risk, x.severity, x.why.map((w) => w.signal)])).toEqual([
       [`${ws}-r1`, 8, 'high', ['risk.top', 'risk.breadth', 'open.advisory']],
       [`${ws}-r2`, 3.5, 'low', ['risk.top', 'risk.breadth', 'open.advisory']],
       [`${ws}-r0`, 0, 'info', []],
     ]);
     // Across teams: ws (8.1) ranks above ws-r1 (8.0).
-    const all = (JSON.parse(cli('risk', '--json').stdout) as { workspace: string }[]).map((x) => x.workspace).filter((w) => w.startsWith(ws));
+    const all = (JSON.parse(cli('risk', '--json').stdout) as { workspace: string }[])
+      .map((x) => x.workspace)
+      .filter((w) => w.startsWith(ws));
     expect(all).toEqual([ws, `${ws}-r1`, `${ws}-r2`, `${ws}-r0`]);
     expect(cli('risk', '--team', `${team}-nope`).stdout.trim()).toBe(`no workspace of team ${team}-nope has a risk yet`);
   });
@@ -126,7 +144,10 @@ describe('cratewatch query (real Neo4j)', () => {
     ]);
     const all = JSON.parse(cli('coverage', '--team', 'payments', '--json').stdout) as { workspace: string; notVetted: unknown[] }[];
     expect(all.find((w) => w.workspace === ws)).toMatchObject({ unvetted: 1, notVetted: [] });
-    expect(cli('crate', crate).stdout.trim().split('\n')).toEqual([`1.0.0  ${ws} (team payments)  unvetted  advisories: ${adv}`, `1.0.0  ${ws}-vex  vetted  advisories: ${adv}`]);
+    expect(cli('crate', crate).stdout.trim().split('\n')).toEqual([
+      `1.0.0  ${ws} (team payments)  unvetted  advisories: ${adv}`,
+      `1.0.0  ${ws}-vex  vetted  advisories: ${adv}`,
+    ]);
     expect(cli('coverage', `${ws}-nope`).stdout.trim()).toBe(`no workspace ${ws}-nope in the graph`);
   });
 

@@ -65,7 +65,10 @@ beforeAll(() => {
   mkdirSync(path.join(ws, 'supply-chain'), { recursive: true });
   writeFileSync(path.join(ws, 'Cargo.lock'), LOCK);
   writeFileSync(path.join(ws, 'supply-chain/config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n');
-  writeFileSync(path.join(ws, 'supply-chain/audits.toml'), '\n# cargo-vet audits file\n\n[[audits.bar]]\nwho = "Ada <ada@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n');
+  writeFileSync(
+    path.join(ws, 'supply-chain/audits.toml'),
+    '\n# cargo-vet audits file\n\n[[audits.bar]]\nwho = "Ada <ada@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n',
+  );
   db = path.join(dir, 'advisory-db');
   for (const [id, pkg, aliases] of [
     ['RUSTSEC-2098-0001', 'foo', ['CVE-2098-0001']],
@@ -88,7 +91,12 @@ function sbomWorkspace(name: string, file: string, text: string): string {
 
 const verdicts = (stdout: string) => {
   const j = JSON.parse(stdout);
-  return { conclusion: j.conclusion, summary: j.summary, unvetted: j.unvetted.map((u: { id: string; missing: string[] }) => [u.id, u.missing]), advisories: j.advisories.map((a: { id: string; package: string }) => [a.id, a.package]).sort() };
+  return {
+    conclusion: j.conclusion,
+    summary: j.summary,
+    unvetted: j.unvetted.map((u: { id: string; missing: string[] }) => [u.id, u.missing]),
+    advisories: j.advisories.map((a: { id: string; package: string }) => [a.id, a.package]).sort(),
+  };
 };
 
 describe('scan and gate read a CycloneDX SBOM as the workspace', () => {
@@ -107,7 +115,14 @@ describe('scan and gate read a CycloneDX SBOM as the workspace', () => {
   });
 
   it('a folder with a Cargo.lock reads the Cargo.lock; with several SBOMs and no Cargo.lock it names them (exit 2)', () => {
-    const both = sbomWorkspace('both', 'app.cdx.xml', XML.replace('<purl>pkg:cargo/foo@1.1.0</purl>', '<purl>pkg:cargo/foo@1.2.0</purl>').replace('<version>1.1.0</version>', '<version>1.2.0</version>'));
+    const both = sbomWorkspace(
+      'both',
+      'app.cdx.xml',
+      XML.replace('<purl>pkg:cargo/foo@1.1.0</purl>', '<purl>pkg:cargo/foo@1.2.0</purl>').replace(
+        '<version>1.1.0</version>',
+        '<version>1.2.0</version>',
+      ),
+    );
     writeFileSync(path.join(both, 'Cargo.lock'), LOCK);
     expect(JSON.parse(cratewatch('scan', both, '--json').stdout).lockfile).toBe(path.join(both, 'Cargo.lock'));
     rmSync(path.join(both, 'Cargo.lock'));
@@ -121,13 +136,18 @@ describe('scan and gate read a CycloneDX SBOM as the workspace', () => {
     const d = sbomWorkspace('bad', 'bom.xml', XML.replace('<purl>pkg:cargo/foo@1.1.0</purl>', '<purl>pkg:cargo/foo@1.1</purl>'));
     const r = cratewatch('scan', d);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`cratewatch scan: ${path.join(d, 'bom.xml')}, field \`components[1].purl\`: component foo (bom-ref "${CRATES}#foo@1.1.0"): package "foo": version "1.1" is not SemVer\n`);
+    expect(r.stderr).toBe(
+      `cratewatch scan: ${path.join(d, 'bom.xml')}, field \`components[1].purl\`: component foo (bom-ref "${CRATES}#foo@1.1.0"): package "foo": version "1.1" is not SemVer\n`,
+    );
   });
 
   it('gate --head takes an SBOM', () => {
     const d = sbomWorkspace('gate', 'bom.xml', XML);
     const base = path.join(dir, 'base.lock');
-    writeFileSync(base, `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = ["bar"]\n\n[[package]]\nname = "bar"\nversion = "2.0.0"\nsource = "${CRATES}"\n`);
+    writeFileSync(
+      base,
+      `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = ["bar"]\n\n[[package]]\nname = "bar"\nversion = "2.0.0"\nsource = "${CRATES}"\n`,
+    );
     const r = cratewatch('gate', '--base', base, '--head', path.join(d, 'bom.xml'), '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).blocking.map((b: { id: string }) => b.id)).toEqual(['foo@1.1.0']);
@@ -139,36 +159,69 @@ describe('CycloneDX and CSAF VEX beside OpenVEX', () => {
     const d = sbomWorkspace('vex', 'bom.xml', XML);
     writeFileSync(
       path.join(d, 'app.vex.json'),
-      JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', metadata: { timestamp: '2098-02-01T00:00:00Z' }, vulnerabilities: [{ id: 'CVE-2098-0001', analysis: { state: 'not_affected', justification: 'code_not_reachable' }, affects: [{ ref: 'pkg:cargo/foo@1.1.0' }] }] }),
+      JSON.stringify({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        metadata: { timestamp: '2098-02-01T00:00:00Z' },
+        vulnerabilities: [
+          {
+            id: 'CVE-2098-0001',
+            analysis: { state: 'not_affected', justification: 'code_not_reachable' },
+            affects: [{ ref: 'pkg:cargo/foo@1.1.0' }],
+          },
+        ],
+      }),
     );
     const csaf = path.join(dir, 'team.json');
     writeFileSync(
       csaf,
       JSON.stringify({
         document: { category: 'csaf_vex', csaf_version: '2.0', tracking: { id: 'T-1', current_release_date: '2098-02-02T00:00:00Z' } },
-        product_tree: { full_product_names: [{ product_id: 'BAR', name: 'bar 2.0.0', product_identification_helper: { purl: 'pkg:cargo/bar@2.0.0' } }] },
+        product_tree: {
+          full_product_names: [{ product_id: 'BAR', name: 'bar 2.0.0', product_identification_helper: { purl: 'pkg:cargo/bar@2.0.0' } }],
+        },
         vulnerabilities: [{ ids: [{ system_name: 'GitHub', text: 'GHSA-aaaa-bbbb-cccc' }], product_status: { fixed: ['BAR'] } }],
       }),
     );
     const j = JSON.parse(cratewatch('scan', d, '--advisory-db', db, '--vex', csaf, '--json').stdout);
     expect(j.vexDocuments).toEqual([path.join(d, 'app.vex.json'), csaf]);
     expect(j.advisories).toEqual([]);
-    expect(j.suppressedByVex.map((h: { id: string; vex: { status: string; file: string } }) => [h.id, h.vex.status, h.vex.file]).sort()).toEqual([
+    expect(
+      j.suppressedByVex.map((h: { id: string; vex: { status: string; file: string } }) => [h.id, h.vex.status, h.vex.file]).sort(),
+    ).toEqual([
       ['RUSTSEC-2098-0001', 'not_affected', path.join(d, 'app.vex.json')],
       ['RUSTSEC-2098-0002', 'fixed', csaf],
     ]);
     const text = cratewatch('scan', d, '--advisory-db', db, '--vex', csaf);
-    expect(text.stdout).toContain(`vex.not_affected: vulnerable_code_not_in_execute_path (${path.join(d, 'app.vex.json')} vulnerabilities[0], 2098-02-01T00:00:00Z)`);
+    expect(text.stdout).toContain(
+      `vex.not_affected: vulnerable_code_not_in_execute_path (${path.join(d, 'app.vex.json')} vulnerabilities[0], 2098-02-01T00:00:00Z)`,
+    );
     expect(text.stdout).toContain(`vex.fixed: fixed (${csaf} vulnerabilities[0].product_status.fixed[0], 2098-02-02T00:00:00Z)`);
     const bad = cratewatch('scan', d, '--advisory-db', db, '--vex', path.join(d, 'bom.xml'));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe(`cratewatch scan: ${path.join(d, 'bom.xml')}, field \`vulnerabilities\`: is required: a CycloneDX VEX document lists \`vulnerabilities\` with their \`analysis\`\n`);
+    expect(bad.stderr).toBe(
+      `cratewatch scan: ${path.join(d, 'bom.xml')}, field \`vulnerabilities\`: is required: a CycloneDX VEX document lists \`vulnerabilities\` with their \`analysis\`\n`,
+    );
   });
 });
 
 describe('cratewatch sbom', () => {
   it('writes a valid CycloneDX 1.6 document: components, vulnerabilities with VEX analysis, audits as attestations', () => {
-    writeFileSync(path.join(ws, 'app.vex.json'), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', metadata: { timestamp: '2098-02-01T00:00:00Z' }, vulnerabilities: [{ id: 'RUSTSEC-2098-0002', analysis: { state: 'in_triage', detail: 'is the parser reachable?' }, affects: [{ ref: 'pkg:cargo/bar' }] }] }));
+    writeFileSync(
+      path.join(ws, 'app.vex.json'),
+      JSON.stringify({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        metadata: { timestamp: '2098-02-01T00:00:00Z' },
+        vulnerabilities: [
+          {
+            id: 'RUSTSEC-2098-0002',
+            analysis: { state: 'in_triage', detail: 'is the parser reachable?' },
+            affects: [{ ref: 'pkg:cargo/bar' }],
+          },
+        ],
+      }),
+    );
     try {
       const out = path.join(dir, 'ws.cdx.json');
       const r = run(['sbom', ws, '--advisory-db', db, '--output', out]);
@@ -177,10 +230,19 @@ describe('cratewatch sbom', () => {
       expect(r.stderr).toContain(`wrote ${out}: 3 components, 2 vulnerabilities`);
       const doc = JSON.parse(readFileSync(out, 'utf8'));
       expect(validateCycloneDx(doc)).toEqual([]);
-      expect(doc).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6', metadata: { component: { 'bom-ref': 'app@0.1.0' }, tools: { components: [{ name: 'cratewatch' }] } } });
+      expect(doc).toMatchObject({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        metadata: { component: { 'bom-ref': 'app@0.1.0' }, tools: { components: [{ name: 'cratewatch' }] } },
+      });
       expect(doc.serialNumber).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
       const bar = doc.vulnerabilities.find((v: { id: string }) => v.id === 'RUSTSEC-2098-0002');
-      expect(bar).toMatchObject({ affects: [{ ref: 'bar@2.0.0' }], references: [{ id: 'GHSA-aaaa-bbbb-cccc' }], ratings: [{ method: 'CVSSv31', score: 9.1, severity: 'critical' }], analysis: { state: 'in_triage' } });
+      expect(bar).toMatchObject({
+        affects: [{ ref: 'bar@2.0.0' }],
+        references: [{ id: 'GHSA-aaaa-bbbb-cccc' }],
+        ratings: [{ method: 'CVSSv31', score: 9.1, severity: 'critical' }],
+        analysis: { state: 'in_triage' },
+      });
       expect(doc.vulnerabilities.find((v: { id: string }) => v.id === 'RUSTSEC-2098-0001').analysis).toBeUndefined();
       expect(doc.declarations.claims.map((c: { target: string }) => c.target)).toEqual(['bar@2.0.0']);
       expect(doc.declarations.evidence[0].author).toEqual({ name: 'Ada', email: 'ada@example.com' });
@@ -203,15 +265,33 @@ describe('cratewatch sbom', () => {
 });
 
 describe('cargo metadata beside', () => {
-  it('gives an SBOM folder exact dependency kinds, and sbom the path packages\' folders', () => {
+  it("gives an SBOM folder exact dependency kinds, and sbom the path packages' folders", () => {
     const d = sbomWorkspace('kinds', 'bom.xml', XML);
-    const pkg = (name: string, version: string, source?: string) => ({ id: `${name} ${version} (${source ?? 'path+file:///w/app'})`, name, version, source: source ?? null, manifest_path: source ? `/home/u/.cargo/registry/${name}/Cargo.toml` : '/w/app/Cargo.toml' });
+    const pkg = (name: string, version: string, source?: string) => ({
+      id: `${name} ${version} (${source ?? 'path+file:///w/app'})`,
+      name,
+      version,
+      source: source ?? null,
+      manifest_path: source ? `/home/u/.cargo/registry/${name}/Cargo.toml` : '/w/app/Cargo.toml',
+    });
     const [app, foo, bar] = [pkg('app', '0.1.0'), pkg('foo', '1.1.0', CRATES), pkg('bar', '2.0.0', CRATES)];
     const metadata = {
       packages: [app, foo, bar],
       workspace_members: [app.id],
       workspace_root: '/w/app',
-      resolve: { nodes: [{ id: app.id, deps: [{ pkg: foo.id, dep_kinds: [{ kind: 'dev' }] }, { pkg: bar.id, dep_kinds: [{ kind: null }] }] }, { id: foo.id, deps: [] }, { id: bar.id, deps: [] }] },
+      resolve: {
+        nodes: [
+          {
+            id: app.id,
+            deps: [
+              { pkg: foo.id, dep_kinds: [{ kind: 'dev' }] },
+              { pkg: bar.id, dep_kinds: [{ kind: null }] },
+            ],
+          },
+          { id: foo.id, deps: [] },
+          { id: bar.id, deps: [] },
+        ],
+      },
     };
     writeFileSync(path.join(d, 'cargo-metadata.json'), JSON.stringify(metadata));
     const j = JSON.parse(cratewatch('scan', d, '--json').stdout);

@@ -97,13 +97,22 @@ describe('scan sizes suggested audits as cargo vet suggest does', () => {
     const again = await run(['scan', ws, '--fetch-crates', '--json', '-q'], { CRATEWATCH_CRATES_URL: url, CRATEWATCH_CRATE_CACHE: cache });
     expect(hits).toEqual([]);
     const foo = JSON.parse(again.stdout).unvetted.find((p: { name: string }) => p.name === 'foo');
-    expect(foo.suggestion).toMatchObject({ kind: 'delta', from: '1.2.0', to: '1.1.0', lines: 5, diffstat: { insertions: 2, deletions: 3, filesChanged: 3 } });
+    expect(foo.suggestion).toMatchObject({
+      kind: 'delta',
+      from: '1.2.0',
+      to: '1.1.0',
+      lines: 5,
+      diffstat: { insertions: 2, deletions: 3, filesChanged: 3 },
+    });
   });
 
   it('retries a server that is busy (503) once, then sizes', async () => {
     failFirst = new Set(['/foo/foo-1.0.0.crate']);
     hits.length = 0;
-    const r = await run(['scan', ws, '--fetch-crates', '-q'], { CRATEWATCH_CRATES_URL: url, CRATEWATCH_CRATE_CACHE: path.join(dir, 'cache-retry') });
+    const r = await run(['scan', ws, '--fetch-crates', '-q'], {
+      CRATEWATCH_CRATES_URL: url,
+      CRATEWATCH_CRATE_CACHE: path.join(dir, 'cache-retry'),
+    });
     expect(hits.filter((h) => h === '/foo/foo-1.0.0.crate')).toHaveLength(2);
     expect(r.stdout).toContain('1.0.0 -> 1.1.0 304');
   });
@@ -123,7 +132,10 @@ describe('scan sizes suggested audits as cargo vet suggest does', () => {
       const d = path.join(vendor, `foo-${v}`);
       mkdirSync(path.join(d, 'src'), { recursive: true });
       for (const [p, c] of Object.entries(crateFiles('foo', v, { 'src/lib.rs': src }))) writeFileSync(path.join(d, p), c);
-      writeFileSync(path.join(d, '.cargo-checksum.json'), JSON.stringify({ files: {}, package: crateChecksum(crates.get(`/foo/foo-${v}.crate`)!) }));
+      writeFileSync(
+        path.join(d, '.cargo-checksum.json'),
+        JSON.stringify({ files: {}, package: crateChecksum(crates.get(`/foo/foo-${v}.crate`)!) }),
+      );
     }
     const r = await run(['scan', ws, '--crate-cache', vendor, '-q'], {});
     expect(r.stdout).toContain('fix: cargo vet certify foo 1.2.0 1.1.0 --criteria safe-to-deploy  (5 lines)');
@@ -141,6 +153,8 @@ describe('scan sizes suggested audits as cargo vet suggest does', () => {
     writeFileSync(path.join(bad, 'foo-1.1.0.crate'), wrong);
     const r = await run(['scan', ws, '--crate-cache', bad, '-q'], {});
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`foo 1.1.0: checksum mismatch: Cargo.lock has ${crateChecksum(crates.get('/foo/foo-1.1.0.crate')!)}, the .crate file has ${crateChecksum(wrong)}`);
+    expect(r.stderr).toContain(
+      `foo 1.1.0: checksum mismatch: Cargo.lock has ${crateChecksum(crates.get('/foo/foo-1.1.0.crate')!)}, the .crate file has ${crateChecksum(wrong)}`,
+    );
   });
 });

@@ -16,7 +16,11 @@ const q = (...args: string[]) => cratewatch(args, { quiet: true });
 const pkg = (n: string, deps: string[] = [], member = false) =>
   `\n[[package]]\nname = "${n}"\nversion = "${member ? '0.1.0' : '1.0.0'}"\n${member ? '' : `source = "${CRATES}"\n`}${deps.length ? `dependencies = [${deps.map((d) => `"${d}"`).join(', ')}]\n` : ''}`;
 
-const advisory = (id: string, crate: string, o: { cvss?: string; aliases?: string[]; patched?: string[]; informational?: string; url?: string }) => `\`\`\`toml
+const advisory = (
+  id: string,
+  crate: string,
+  o: { cvss?: string; aliases?: string[]; patched?: string[]; informational?: string; url?: string },
+) => `\`\`\`toml
 [advisory]
 id = "${id}"
 package = "${crate}"
@@ -46,12 +50,23 @@ beforeAll(() => {
     path.join(ws, 'Cargo.lock'),
     `version = 4\n${pkg('app', ['crit', 'mid', 'old'], true)}${pkg('cli', ['tool'], true)}${pkg('crit')}${pkg('deep')}${pkg('mid', ['deep', 'plain'])}${pkg('old')}${pkg('plain')}${pkg('tool')}`,
   );
-  writeFileSync(path.join(ws, 'supply-chain/config.toml'), '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n[policy.app]\ncriteria = "safe-to-run"\n');
+  writeFileSync(
+    path.join(ws, 'supply-chain/config.toml'),
+    '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n\n[policy.app]\ncriteria = "safe-to-run"\n',
+  );
   db = path.join(dir, 'advisory-db');
   const advisories: [string, string, Parameters<typeof advisory>[2]][] = [
     ['RUSTSEC-2099-0001', 'plain', { patched: ['>= 2.0.0'] }], // no CVSS: medium
-    ['RUSTSEC-2099-0002', 'deep', { cvss: HIGH, aliases: ['CVE-2099-0002', 'GHSA-xxxx-yyyy-zzzz'], patched: ['>= 1.13.3', '>= 1.11.5, < 1.12.0'] }],
-    ['RUSTSEC-2099-0003', 'crit', { cvss: CRITICAL, aliases: ['GHSA-cccc-dddd-eeee'], patched: ['>=1.0.1'], url: 'https://example.org/crit-fix' }],
+    [
+      'RUSTSEC-2099-0002',
+      'deep',
+      { cvss: HIGH, aliases: ['CVE-2099-0002', 'GHSA-xxxx-yyyy-zzzz'], patched: ['>= 1.13.3', '>= 1.11.5, < 1.12.0'] },
+    ],
+    [
+      'RUSTSEC-2099-0003',
+      'crit',
+      { cvss: CRITICAL, aliases: ['GHSA-cccc-dddd-eeee'], patched: ['>=1.0.1'], url: 'https://example.org/crit-fix' },
+    ],
     ['RUSTSEC-2099-0004', 'old', { informational: 'unmaintained' }],
   ];
   for (const [id, crate, o] of advisories) {
@@ -79,7 +94,19 @@ describe('scan report order and content', () => {
       expect(i, s).toBeGreaterThanOrEqual(0);
       return i;
     };
-    const order = ['  result: ', 'Vulnerabilities (3), most severe first:', 'RUSTSEC-2099-0003 crit@1.0.0', 'RUSTSEC-2099-0002 deep@1.0.0', 'RUSTSEC-2099-0001 plain@1.0.0', 'Informational advisories (1', 'RUSTSEC-2099-0004 old@1.0.0 [unmaintained]', 'Unvetted (6), by the criteria they need:', '  needs safe-to-deploy (1):', '    tool@1.0.0: unvetted', '  needs safe-to-run (5):'];
+    const order = [
+      '  result: ',
+      'Vulnerabilities (3), most severe first:',
+      'RUSTSEC-2099-0003 crit@1.0.0',
+      'RUSTSEC-2099-0002 deep@1.0.0',
+      'RUSTSEC-2099-0001 plain@1.0.0',
+      'Informational advisories (1',
+      'RUSTSEC-2099-0004 old@1.0.0 [unmaintained]',
+      'Unvetted (6), by the criteria they need:',
+      '  needs safe-to-deploy (1):',
+      '    tool@1.0.0: unvetted',
+      '  needs safe-to-run (5):',
+    ];
     const idx = order.map(at);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     expect(out).toContain(
@@ -92,17 +119,28 @@ describe('scan report order and content', () => {
         '      https://rustsec.org/advisories/RUSTSEC-2099-0002',
       ].join('\n'),
     );
-    expect(out).toContain(`      severity: critical, CVSS 9.8  ${CRITICAL}\n      aliases: GHSA-cccc-dddd-eeee\n      patched: >= 1.0.1\n      reached: direct dependency of app@0.1.0\n      https://rustsec.org/advisories/RUSTSEC-2099-0003  (announcement: https://example.org/crit-fix)`);
-    expect(out).toContain('RUSTSEC-2099-0001 plain@1.0.0: plain: RUSTSEC-2099-0001\n      severity: medium, no CVSS vector (rated medium, as the scorer rates it)');
+    expect(out).toContain(
+      `      severity: critical, CVSS 9.8  ${CRITICAL}\n      aliases: GHSA-cccc-dddd-eeee\n      patched: >= 1.0.1\n      reached: direct dependency of app@0.1.0\n      https://rustsec.org/advisories/RUSTSEC-2099-0003  (announcement: https://example.org/crit-fix)`,
+    );
+    expect(out).toContain(
+      'RUSTSEC-2099-0001 plain@1.0.0: plain: RUSTSEC-2099-0001\n      severity: medium, no CVSS vector (rated medium, as the scorer rates it)',
+    );
     // The informational one has no severity line: it is not a vulnerability.
-    expect(out).toContain('RUSTSEC-2099-0004 old@1.0.0 [unmaintained]: old: RUSTSEC-2099-0004\n      patched: no patched version\n      reached: direct dependency of app@0.1.0\n');
+    expect(out).toContain(
+      'RUSTSEC-2099-0004 old@1.0.0 [unmaintained]: old: RUSTSEC-2099-0004\n      patched: no patched version\n      reached: direct dependency of app@0.1.0\n',
+    );
   });
 
   it('--json carries all of it, beside the fields it had', () => {
     const j = JSON.parse(q('scan', ws, '--advisory-db', db, '--json').stdout);
     // what was there stays
     expect(j.summary).toMatchObject({ thirdParty: 6, unvetted: 6 });
-    expect(j.advisories.map((a: { id: string }) => a.id).sort()).toEqual(['RUSTSEC-2099-0001', 'RUSTSEC-2099-0002', 'RUSTSEC-2099-0003', 'RUSTSEC-2099-0004']);
+    expect(j.advisories.map((a: { id: string }) => a.id).sort()).toEqual([
+      'RUSTSEC-2099-0001',
+      'RUSTSEC-2099-0002',
+      'RUSTSEC-2099-0003',
+      'RUSTSEC-2099-0004',
+    ]);
     expect(Object.keys(j.advisories[0]).sort()).toEqual(['id', 'informational', 'package', 'title', 'vex']);
     expect(j.overview).toEqual({
       result: 'fail',
@@ -133,9 +171,16 @@ describe('scan report order and content', () => {
       reached: 'transitive',
       path: ['app@0.1.0', 'mid@1.0.0', 'deep@1.0.0'],
     });
-    expect(j.vulnerabilities[0]).toMatchObject({ reached: 'direct', path: ['app@0.1.0', 'crit@1.0.0'], url: 'https://example.org/crit-fix', cvss: { score: 9.8 } });
+    expect(j.vulnerabilities[0]).toMatchObject({
+      reached: 'direct',
+      path: ['app@0.1.0', 'crit@1.0.0'],
+      url: 'https://example.org/crit-fix',
+      cvss: { score: 9.8 },
+    });
     expect(j.vulnerabilities[2]).toMatchObject({ severity: 'medium', cvss: null });
-    expect(j.informationalAdvisories).toMatchObject([{ id: 'RUSTSEC-2099-0004', informational: 'unmaintained', reached: 'direct', patched: [] }]);
+    expect(j.informationalAdvisories).toMatchObject([
+      { id: 'RUSTSEC-2099-0004', informational: 'unmaintained', reached: 'direct', patched: [] },
+    ]);
     expect(j.unvettedGroups).toEqual([
       { needs: ['safe-to-deploy'], violation: false, packages: ['tool@1.0.0'] },
       { needs: ['safe-to-run'], violation: false, packages: ['crit@1.0.0', 'deep@1.0.0', 'mid@1.0.0', 'old@1.0.0', 'plain@1.0.0'] },
@@ -166,7 +211,12 @@ describe('gate shares the order and the ranges', () => {
       '  warn added RUSTSEC-2099-0004 old@1.0.0 [unmaintained]: old: RUSTSEC-2099-0004',
     ]);
     const j = JSON.parse(q('gate', '--base', base, '--head', path.join(ws, 'Cargo.lock'), '--advisory-db', db, '--json').stdout);
-    expect(j.advisories.map((a: { id: string }) => a.id)).toEqual(['RUSTSEC-2099-0003', 'RUSTSEC-2099-0002', 'RUSTSEC-2099-0001', 'RUSTSEC-2099-0004']);
+    expect(j.advisories.map((a: { id: string }) => a.id)).toEqual([
+      'RUSTSEC-2099-0003',
+      'RUSTSEC-2099-0002',
+      'RUSTSEC-2099-0001',
+      'RUSTSEC-2099-0004',
+    ]);
   });
 });
 
@@ -209,9 +259,18 @@ describe('on a real workspace (../shared/data)', () => {
     expect(lines.findIndex((l) => l.startsWith('  result: fail'))).toBeLessThan(12);
     expect(vulnAt).toBeGreaterThan(0);
     expect(vulnAt).toBeLessThan(lines.findIndex((l) => l.startsWith('Informational advisories (')));
-    expect(lines.findIndex((l) => l.startsWith('Informational advisories ('))).toBeLessThan(lines.findIndex((l) => l.startsWith('Unvetted (466)')));
+    expect(lines.findIndex((l) => l.startsWith('Informational advisories ('))).toBeLessThan(
+      lines.findIndex((l) => l.startsWith('Unvetted (466)')),
+    );
     const j = JSON.parse(q('scan', project, '--advisory-db', path.join(data, 'rustsec'), '--json').stdout);
-    const all = [...j.vulnerabilities, ...j.informationalAdvisories] as { package: string; path: string[]; link: string; id: string; score: number; patched: string[] }[];
+    const all = [...j.vulnerabilities, ...j.informationalAdvisories] as {
+      package: string;
+      path: string[];
+      link: string;
+      id: string;
+      score: number;
+      patched: string[];
+    }[];
     expect(all.length).toBe(j.advisories.length);
     const scores = j.vulnerabilities.map((v: { score: number }) => v.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);

@@ -25,8 +25,14 @@ patched = [">= 9.0.0"]
 # ${pkg} has a hole
 `;
 
-const vexDoc = (statements: Record<string, unknown>[], timestamp = '2026-01-01T00:00:00Z') => JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', timestamp, statements });
-const about = (name: string, crate: string, status: string, extra: Record<string, unknown> = {}) => ({ vulnerability: { name }, products: [{ '@id': `pkg:cargo/${crate}` }], status, ...extra });
+const vexDoc = (statements: Record<string, unknown>[], timestamp = '2026-01-01T00:00:00Z') =>
+  JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', timestamp, statements });
+const about = (name: string, crate: string, status: string, extra: Record<string, unknown> = {}) => ({
+  vulnerability: { name },
+  products: [{ '@id': `pkg:cargo/${crate}` }],
+  status,
+  ...extra,
+});
 
 let dir = '';
 let ws = '';
@@ -72,7 +78,15 @@ describe('cratewatch scan --vex', () => {
   });
 
   it('vex.json beside the Cargo.lock suppresses a hit (by its CVE alias): listed apart, not counted; the other still fails the scan', () => {
-    writeFileSync(path.join(ws, 'vex.json'), vexDoc([about('CVE-2098-0001', 'foo', 'not_affected', { justification: 'vulnerable_code_not_in_execute_path', impact_statement: 'we never parse untrusted input' })]));
+    writeFileSync(
+      path.join(ws, 'vex.json'),
+      vexDoc([
+        about('CVE-2098-0001', 'foo', 'not_affected', {
+          justification: 'vulnerable_code_not_in_execute_path',
+          impact_statement: 'we never parse untrusted input',
+        }),
+      ]),
+    );
     for (const target of [ws, path.join(ws, 'Cargo.lock')]) {
       const r = cratewatch('scan', target, '--advisory-db', db);
       expect(r.stdout).toContain('RustSec: 1 vulnerabilities, 1 informational; suppressed by VEX: 1\n');
@@ -86,7 +100,10 @@ describe('cratewatch scan --vex', () => {
   });
 
   it('--vex FILE adds documents (repeatable); with every vulnerability suppressed the scan passes, and --json carries them', () => {
-    writeFileSync(path.join(ws, 'vex.json'), vexDoc([about('RUSTSEC-2098-0001', 'foo', 'not_affected', { impact_statement: 'feature off' })]));
+    writeFileSync(
+      path.join(ws, 'vex.json'),
+      vexDoc([about('RUSTSEC-2098-0001', 'foo', 'not_affected', { impact_statement: 'feature off' })]),
+    );
     const extra = path.join(dir, 'extra.json'); // any name given explicitly
     writeFileSync(extra, vexDoc([about('ghsa-aaaa-bbbb-cccc', 'bar', 'fixed')]));
     const text = cratewatch('scan', ws, '--advisory-db', db, '--vex', extra);
@@ -94,45 +111,88 @@ describe('cratewatch scan --vex', () => {
     expect(text.code).toBe(0);
     const j = JSON.parse(cratewatch('scan', ws, '--advisory-db', db, '--vex', extra, '--vex', extra, '--json').stdout);
     expect(j.vexDocuments).toEqual([path.join(ws, 'vex.json'), extra]);
-    expect(j.advisories).toEqual([{ id: 'RUSTSEC-2098-0003', package: 'bar@2.0.0', informational: 'unmaintained', title: 'bar has a hole', vex: null }]);
-    expect([...j.suppressedByVex].sort((x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id))).toEqual([ // in advisory-db order: sorted here
+    expect(j.advisories).toEqual([
+      { id: 'RUSTSEC-2098-0003', package: 'bar@2.0.0', informational: 'unmaintained', title: 'bar has a hole', vex: null },
+    ]);
+    expect([...j.suppressedByVex].sort((x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id))).toEqual([
+      // in advisory-db order: sorted here
       {
         id: 'RUSTSEC-2098-0001',
         package: 'foo@1.1.0',
         informational: null,
         title: 'foo has a hole',
-        vex: { status: 'not_affected', justification: null, impactStatement: 'feature off', actionStatement: null, statusNotes: null, file: path.join(ws, 'vex.json'), statement: 0, timestamp: '2026-01-01T00:00:00Z' },
+        vex: {
+          status: 'not_affected',
+          justification: null,
+          impactStatement: 'feature off',
+          actionStatement: null,
+          statusNotes: null,
+          file: path.join(ws, 'vex.json'),
+          statement: 0,
+          timestamp: '2026-01-01T00:00:00Z',
+        },
       },
       {
         id: 'RUSTSEC-2098-0002',
         package: 'bar@2.0.0',
         informational: null,
         title: 'bar has a hole',
-        vex: { status: 'fixed', justification: null, impactStatement: null, actionStatement: null, statusNotes: null, file: extra, statement: 0, timestamp: '2026-01-01T00:00:00Z' },
+        vex: {
+          status: 'fixed',
+          justification: null,
+          impactStatement: null,
+          actionStatement: null,
+          statusNotes: null,
+          file: extra,
+          statement: 0,
+          timestamp: '2026-01-01T00:00:00Z',
+        },
       },
     ]);
   });
 
   it('under_investigation and affected keep the hit (exit 1) with the statement shown; a later statement beats an earlier one across files', () => {
-    writeFileSync(path.join(ws, 'vex.json'), vexDoc([about('RUSTSEC-2098-0001', 'foo', 'not_affected', { justification: 'component_not_present' })], '2026-01-01T00:00:00Z'));
-    writeFileSync(path.join(ws, 'team.openvex.json'), vexDoc([about('RUSTSEC-2098-0001', 'foo', 'under_investigation', { status_notes: 'reachable from the CLI?' })], '2026-02-01T00:00:00Z'));
+    writeFileSync(
+      path.join(ws, 'vex.json'),
+      vexDoc([about('RUSTSEC-2098-0001', 'foo', 'not_affected', { justification: 'component_not_present' })], '2026-01-01T00:00:00Z'),
+    );
+    writeFileSync(
+      path.join(ws, 'team.openvex.json'),
+      vexDoc(
+        [about('RUSTSEC-2098-0001', 'foo', 'under_investigation', { status_notes: 'reachable from the CLI?' })],
+        '2026-02-01T00:00:00Z',
+      ),
+    );
     const r = cratewatch('scan', ws, '--advisory-db', db);
-    expect(r.stdout).toContain(`  RUSTSEC-2098-0001 foo@1.1.0: foo has a hole\n      vex.under_investigation: reachable from the CLI? (${path.join(ws, 'team.openvex.json')} statements[0], 2026-02-01T00:00:00Z)\n`);
+    expect(r.stdout).toContain(
+      `  RUSTSEC-2098-0001 foo@1.1.0: foo has a hole\n      vex.under_investigation: reachable from the CLI? (${path.join(ws, 'team.openvex.json')} statements[0], 2026-02-01T00:00:00Z)\n`,
+    );
     expect(r.stdout).toContain('suppressed by VEX: 0');
     expect(r.code).toBe(1);
     const j = JSON.parse(cratewatch('scan', ws, '--advisory-db', db, '--json').stdout);
-    expect(j.advisories.find((x: { id: string }) => x.id === 'RUSTSEC-2098-0001').vex).toMatchObject({ status: 'under_investigation', statusNotes: 'reachable from the CLI?' });
+    expect(j.advisories.find((x: { id: string }) => x.id === 'RUSTSEC-2098-0001').vex).toMatchObject({
+      status: 'under_investigation',
+      statusNotes: 'reachable from the CLI?',
+    });
     expect(j.suppressedByVex).toEqual([]);
   });
 
-  it('only the workspace folder\'s own files: not beside a lone <name>.lock, not other names', () => {
+  it("only the workspace folder's own files: not beside a lone <name>.lock, not other names", () => {
     const lone = path.join(dir, 'lone');
     mkdirSync(lone, { recursive: true });
     copyFileSync(path.join(ws, 'Cargo.lock'), path.join(lone, 'other.lock'));
-    writeFileSync(path.join(lone, 'vex.json'), vexDoc([about('RUSTSEC-2098-0001', 'foo', 'fixed'), about('RUSTSEC-2098-0002', 'bar', 'fixed')]));
-    writeFileSync(path.join(ws, 'my-vex.json'), vexDoc([about('RUSTSEC-2098-0001', 'foo', 'fixed'), about('RUSTSEC-2098-0002', 'bar', 'fixed')]));
+    writeFileSync(
+      path.join(lone, 'vex.json'),
+      vexDoc([about('RUSTSEC-2098-0001', 'foo', 'fixed'), about('RUSTSEC-2098-0002', 'bar', 'fixed')]),
+    );
+    writeFileSync(
+      path.join(ws, 'my-vex.json'),
+      vexDoc([about('RUSTSEC-2098-0001', 'foo', 'fixed'), about('RUSTSEC-2098-0002', 'bar', 'fixed')]),
+    );
     try {
-      expect(JSON.parse(cratewatch('scan', path.join(lone, 'other.lock'), '--advisory-db', db, '--json').stdout).suppressedByVex).toEqual([]);
+      expect(JSON.parse(cratewatch('scan', path.join(lone, 'other.lock'), '--advisory-db', db, '--json').stdout).suppressedByVex).toEqual(
+        [],
+      );
       expect(JSON.parse(cratewatch('scan', ws, '--advisory-db', db, '--json').stdout).suppressedByVex).toEqual([]);
     } finally {
       rmSync(path.join(ws, 'my-vex.json'));

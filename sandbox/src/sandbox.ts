@@ -11,7 +11,14 @@
  * Every refusal is one line naming what was refused and why.
  */
 import neo4j, { type Driver, type Session } from 'neo4j-driver';
-import { judgeQueryPlan, precheckQueryText, type PlanOperator, type PlanVerdict, type QueryLimits, type RefusedFamily } from '@cratewatch/shared';
+import {
+  judgeQueryPlan,
+  precheckQueryText,
+  type PlanOperator,
+  type PlanVerdict,
+  type QueryLimits,
+  type RefusedFamily,
+} from '@cratewatch/shared';
 
 export interface SandboxQuery {
   cypher: string;
@@ -49,7 +56,11 @@ export class QueryTimeoutError extends Error {
   }
 }
 
-const firstLine = (s: string) => s.split('\n').find((l) => l.trim())?.trim() ?? s;
+const firstLine = (s: string) =>
+  s
+    .split('\n')
+    .find((l) => l.trim())
+    ?.trim() ?? s;
 
 const TIMED_OUT = /^Neo\.ClientError\.Transaction\.TransactionTimedOut/;
 
@@ -58,14 +69,19 @@ function refused(v: PlanVerdict): void {
 }
 
 /** EXPLAIN's plan and query type (nothing runs). A query the server cannot plan is refused with its reason. */
-async function explain(session: Session, q: SandboxQuery, timeoutMs: number): Promise<{ plan: PlanOperator | undefined; queryType: string | undefined; database: string | undefined }> {
+async function explain(
+  session: Session,
+  q: SandboxQuery,
+  timeoutMs: number,
+): Promise<{ plan: PlanOperator | undefined; queryType: string | undefined; database: string | undefined }> {
   try {
     const r = await session.executeRead((tx) => tx.run(`EXPLAIN ${q.cypher}`, q.params ?? {}), { timeout: timeoutMs });
     const plan = r.summary.plan === false ? undefined : (r.summary.plan as unknown as PlanOperator);
     return { plan, queryType: r.summary.queryType, database: r.summary.database.name ?? undefined };
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    if (e.code?.startsWith('Neo.ClientError')) throw new QueryRefusedError('invalid', `the server cannot plan it: ${firstLine(e.message ?? '')}`);
+    if (e.code?.startsWith('Neo.ClientError'))
+      throw new QueryRefusedError('invalid', `the server cannot plan it: ${firstLine(e.message ?? '')}`);
     throw err;
   }
 }
@@ -89,7 +105,11 @@ export async function runSandboxed(driver: Driver, q: SandboxQuery, o: SandboxOp
   await checkQuery(driver, q, o);
   const { maxRows, timeoutMs } = o.limits;
   // One more row than the limit tells whether there were more; the rest is never fetched.
-  const session = driver.session({ defaultAccessMode: neo4j.session.READ, fetchSize: Math.min(maxRows + 1, 1000), ...(o.database ? { database: o.database } : {}) });
+  const session = driver.session({
+    defaultAccessMode: neo4j.session.READ,
+    fetchSize: Math.min(maxRows + 1, 1000),
+    ...(o.database ? { database: o.database } : {}),
+  });
   try {
     return await session.executeRead(
       async (tx) => {

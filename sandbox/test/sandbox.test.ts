@@ -50,14 +50,21 @@ describe('query sandbox (real Neo4j)', () => {
     const sneaky = "LOAD /* hi */ CSV FROM 'file:///proc/self/environ' AS l RETURN l";
     expect(precheckQueryText(sneaky).allowed).toBe(true);
     const e = await refusal(sneaky);
-    expect([e.family, e.message]).toEqual(['load-csv', 'query refused: LOAD CSV is not allowed: it reads files and URLs from the database server']);
-    expect((await refusal('CALL { LOAD/**/CSV FROM $u AS l RETURN l } RETURN count(*)', { u: 'file:///etc/passwd' })).family).toBe('load-csv');
+    expect([e.family, e.message]).toEqual([
+      'load-csv',
+      'query refused: LOAD CSV is not allowed: it reads files and URLs from the database server',
+    ]);
+    expect((await refusal('CALL { LOAD/**/CSV FROM $u AS l RETURN l } RETURN count(*)', { u: 'file:///etc/passwd' })).family).toBe(
+      'load-csv',
+    );
   });
 
   it('refuses LOAD CSV of an http URL on loopback, and the loopback server is never asked', async () => {
     const { port } = loopback.address() as AddressInfo;
     expect((await refusal(`LOAD CSV FROM 'http://127.0.0.1:${port}/a.csv' AS l RETURN l`)).family).toBe('load-csv');
-    expect((await refusal('LOAD/**/CSV WITH HEADERS FROM $u AS l RETURN l', { u: `http://127.0.0.1:${port}/b.csv` })).family).toBe('load-csv');
+    expect((await refusal('LOAD/**/CSV WITH HEADERS FROM $u AS l RETURN l', { u: `http://127.0.0.1:${port}/b.csv` })).family).toBe(
+      'load-csv',
+    );
     expect(requests).toBe(0);
   });
 
@@ -66,7 +73,9 @@ describe('query sandbox (real Neo4j)', () => {
     expect(terminate.family).toBe('administration');
     // Past the text pre-check (a comment between the words): the plan's TerminateTransactions decides.
     const e = await refusal("TERMINATE /**/ TRANSACTIONS 'neo4j-transaction-1'");
-    expect(e.message).toBe("query refused: administration command (TerminateTransactions) is not allowed: analysts' queries read the graph only");
+    expect(e.message).toBe(
+      "query refused: administration command (TerminateTransactions) is not allowed: analysts' queries read the graph only",
+    );
     expect((await refusal('SHOW TRANSACTIONS')).message).toContain('ShowTransactions');
     expect((await refusal('SHOW USERS')).message).toContain('AdministrationCommand on the system database');
     expect((await refusal("CREATE USER mallory SET PASSWORD 'secret-secret'")).family).toBe('administration');
@@ -97,7 +106,10 @@ describe('query sandbox (real Neo4j)', () => {
     ]) {
       expect((await refusal(cypher, { id: label, team: label })).family, cypher).toBe('write');
     }
-    const { records } = await driver.executeQuery('MATCH (w:Workspace) WHERE w.team = $label OR w.id = $label RETURN w.id AS id, w.team AS team ORDER BY id', { label });
+    const { records } = await driver.executeQuery(
+      'MATCH (w:Workspace) WHERE w.team = $label OR w.id = $label RETURN w.id AS id, w.team AS team ORDER BY id',
+      { label },
+    );
     expect(records.map((r) => [r.get('id'), r.get('team')])).toEqual([1, 2, 3].map((i) => [`${label}-${i}`, label]));
   });
 
@@ -109,21 +121,37 @@ describe('query sandbox (real Neo4j)', () => {
 
   it('stops a query past its timeout with a QueryTimeoutError', async () => {
     // Hours of work for the server; the 1 s timeout ends it (how long it takes to end is not asserted).
-    const err = await runSandboxed(driver, { cypher: 'UNWIND range(1, 10000000000) AS x WITH x WHERE x % 7 = 3 RETURN count(x) AS n' }, { limits: { timeoutMs: 1000, maxRows: 10 } }).catch((e: unknown) => e);
+    const err = await runSandboxed(
+      driver,
+      { cypher: 'UNWIND range(1, 10000000000) AS x WITH x WHERE x % 7 = 3 RETURN count(x) AS n' },
+      { limits: { timeoutMs: 1000, maxRows: 10 } },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QueryTimeoutError);
     expect((err as Error).message).toBe('query stopped: it ran past its 1 s timeout');
   });
 
   it('cuts a result past the row limit and says it was truncated; exactly the limit is not truncated', async () => {
-    const many = await runSandboxed(driver, { cypher: 'UNWIND range(1, 100000) AS i RETURN i' }, { limits: { timeoutMs: 30_000, maxRows: 25 } });
+    const many = await runSandboxed(
+      driver,
+      { cypher: 'UNWIND range(1, 100000) AS i RETURN i' },
+      { limits: { timeoutMs: 30_000, maxRows: 25 } },
+    );
     expect(many.truncated).toBe(true);
     expect(many.rows.map((r) => r.i)).toEqual(Array.from({ length: 25 }, (_, k) => k + 1));
-    const exact = await runSandboxed(driver, { cypher: 'UNWIND range(1, 25) AS i RETURN i' }, { limits: { timeoutMs: 30_000, maxRows: 25 } });
+    const exact = await runSandboxed(
+      driver,
+      { cypher: 'UNWIND range(1, 25) AS i RETURN i' },
+      { limits: { timeoutMs: 30_000, maxRows: 25 } },
+    );
     expect([exact.truncated, exact.rows.length]).toEqual([false, 25]);
   });
 
   it('answers read queries with parameters, and checkQuery alone runs nothing', async () => {
-    const r = await runSandboxed(driver, { cypher: 'MATCH (w:Workspace) WHERE w.team = $team RETURN w.id AS id ORDER BY id', params: { team: label } }, options);
+    const r = await runSandboxed(
+      driver,
+      { cypher: 'MATCH (w:Workspace) WHERE w.team = $team RETURN w.id AS id ORDER BY id', params: { team: label } },
+      options,
+    );
     expect(r).toEqual({ rows: [1, 2, 3].map((i) => ({ id: `${label}-${i}` })), truncated: false });
     await expect(checkQuery(driver, { cypher: 'MATCH (w:Workspace) RETURN count(w) AS n' }, options)).resolves.toBeUndefined();
   });

@@ -38,7 +38,10 @@ const EntrySchema = z
     name: nonEmpty,
     org: nonEmpty,
     teams: z.array(nonEmpty).min(1, 'teams, when given, names at least one team').optional(),
-    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'sha256 must be 64 hex digits (printf %s "$TOKEN" | sha256sum)').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'sha256 must be 64 hex digits (printf %s "$TOKEN" | sha256sum)')
+      .optional(),
     token: z.string().min(ACCESS_TOKEN_MIN, `token must have at least ${ACCESS_TOKEN_MIN} characters`).optional(),
   })
   .strict();
@@ -60,7 +63,8 @@ export function parseAccessTokens(text: string, source: string, o: { plainAllowe
   const seen = new Map<string, string>();
   tokens.forEach((t, i) => {
     const hex = t.sha256.toString('hex');
-    if (tokens.findIndex((u) => u.name === t.name) !== i) throw new FormatError(source, `name "${t.name}" is used twice`, { field: `[${i}].name` });
+    if (tokens.findIndex((u) => u.name === t.name) !== i)
+      throw new FormatError(source, `name "${t.name}" is used twice`, { field: `[${i}].name` });
     if (seen.has(hex)) throw new FormatError(source, `the same token as "${seen.get(hex)}"`, { field: `[${i}]` });
     seen.set(hex, t.name);
   });
@@ -72,11 +76,17 @@ function tokenOf(entry: unknown, at: string, source: string, plainAllowed: boole
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = `${at}${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('')}`;
-    throw new FormatError(source, issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message, { field });
+    throw new FormatError(source, issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message, {
+      field,
+    });
   }
   const e = r.data;
-  if (e.token !== undefined && !plainAllowed) throw new FormatError(source, 'holds a token itself: store its SHA-256 instead ("sha256": printf %s "$TOKEN" | sha256sum)', { field: `${at}.token` });
-  if ((e.token === undefined) === (e.sha256 === undefined)) throw new FormatError(source, plainAllowed ? 'give exactly one of sha256 and token' : 'sha256 is required', { field: at });
+  if (e.token !== undefined && !plainAllowed)
+    throw new FormatError(source, 'holds a token itself: store its SHA-256 instead ("sha256": printf %s "$TOKEN" | sha256sum)', {
+      field: `${at}.token`,
+    });
+  if ((e.token === undefined) === (e.sha256 === undefined))
+    throw new FormatError(source, plainAllowed ? 'give exactly one of sha256 and token' : 'sha256 is required', { field: at });
   return {
     name: e.name,
     scope: { org: e.org, ...(e.teams ? { teams: e.teams } : {}) },

@@ -68,7 +68,14 @@ export function advisoryFacts(a: Advisory): AdvisoryFacts {
   return {
     severity: rated.severity,
     score: rated.score,
-    cvss: a.cvss ? { vector: a.cvss, version: rated.rating?.version ?? 'unknown', score: rated.rating?.score ?? null, estimated: rated.rating?.estimated ?? false } : null,
+    cvss: a.cvss
+      ? {
+          vector: a.cvss,
+          version: rated.rating?.version ?? 'unknown',
+          score: rated.rating?.score ?? null,
+          estimated: rated.rating?.estimated ?? false,
+        }
+      : null,
     aliases: a.aliases,
     cve: kinds.cve,
     ghsa: kinds.ghsa,

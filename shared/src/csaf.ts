@@ -38,7 +38,11 @@ type Fail = (field: string, detail: string) => never;
 
 /** Whether a parsed JSON document is CSAF (`document.category` csaf_…, or a `csaf_version`). */
 export function isCsafDocument(doc: unknown): boolean {
-  return isObject(doc) && isObject(doc.document) && ((typeof doc.document.category === 'string' && /^csaf_/i.test(doc.document.category)) || doc.document.csaf_version !== undefined);
+  return (
+    isObject(doc) &&
+    isObject(doc.document) &&
+    ((typeof doc.document.category === 'string' && /^csaf_/i.test(doc.document.category)) || doc.document.csaf_version !== undefined)
+  );
 }
 
 export function vexFromCsaf(doc: unknown, file: string): VexDocument {
@@ -46,13 +50,22 @@ export function vexFromCsaf(doc: unknown, file: string): VexDocument {
     throw new FormatError(file, detail, field ? { field } : undefined);
   };
   if (!isObject(doc) || !isObject(doc.document)) return fail('document', 'expected a CSAF document (a JSON object with `document`)');
-  const tracking = isObject(doc.document.tracking) ? doc.document.tracking : fail('document.tracking', 'is required: a CSAF document has `tracking` with its `current_release_date`');
+  const tracking = isObject(doc.document.tracking)
+    ? doc.document.tracking
+    : fail('document.tracking', 'is required: a CSAF document has `tracking` with its `current_release_date`');
   const released = tracking.current_release_date;
-  if (typeof released !== 'string') fail('document.tracking.current_release_date', 'is required: the release date decides which statement is the latest');
-  const timestamp = vexTime(released as string) ?? fail('document.tracking.current_release_date', `expected an RFC 3339 date-time, got ${JSON.stringify(released)}`);
+  if (typeof released !== 'string')
+    fail('document.tracking.current_release_date', 'is required: the release date decides which statement is the latest');
+  const timestamp =
+    vexTime(released as string) ??
+    fail('document.tracking.current_release_date', `expected an RFC 3339 date-time, got ${JSON.stringify(released)}`);
   const tree = productTree(doc.product_tree, fail);
   const groups = productGroups(doc.product_tree, fail);
-  if (!Array.isArray(doc.vulnerabilities)) fail('vulnerabilities', doc.vulnerabilities === undefined ? 'is required (the vulnerabilities and their product_status)' : 'expected an array');
+  if (!Array.isArray(doc.vulnerabilities))
+    fail(
+      'vulnerabilities',
+      doc.vulnerabilities === undefined ? 'is required (the vulnerabilities and their product_status)' : 'expected an array',
+    );
   const statements: VexStatement[] = [];
   (doc.vulnerabilities as unknown[]).forEach((v, i) => {
     const at = `vulnerabilities[${i}]`;
@@ -72,7 +85,10 @@ export function vexFromCsaf(doc: unknown, file: string): VexDocument {
         const product = tree.get(pid as string) ?? fail(path, `product id ${JSON.stringify(pid)} is not in the product_tree`);
         const facts = about(pid as string);
         if (model === 'not_affected' && !facts.justification && !facts.impact) {
-          fail(path, `a known_not_affected product needs a flag (its justification) or an impact threat (its impact statement) in ${at}.flags / ${at}.threats`);
+          fail(
+            path,
+            `a known_not_affected product needs a flag (its justification) or an impact threat (its impact statement) in ${at}.flags / ${at}.threats`,
+          );
         }
         statements.push({
           index: statements.length,
@@ -90,7 +106,8 @@ export function vexFromCsaf(doc: unknown, file: string): VexDocument {
     }
   });
   const id = typeof tracking.id === 'string' ? tracking.id : undefined;
-  const publisher = isObject(doc.document.publisher) && typeof doc.document.publisher.name === 'string' ? doc.document.publisher.name : undefined;
+  const publisher =
+    isObject(doc.document.publisher) && typeof doc.document.publisher.name === 'string' ? doc.document.publisher.name : undefined;
   return { file, ...(id ? { id } : {}), ...(publisher ? { author: publisher } : {}), timestamp, statements };
 }
 
@@ -100,7 +117,8 @@ function vulnerabilityNames(v: O, at: string, fail: Fail): VexStatement['vulnera
   if (v.ids !== undefined) {
     if (!Array.isArray(v.ids)) fail(`${at}.ids`, 'expected an array');
     (v.ids as unknown[]).forEach((x, k) => {
-      if (!isObject(x) || typeof x.text !== 'string') fail(`${at}.ids[${k}].text`, 'is required (the id in that system, e.g. RUSTSEC-2024-0001)');
+      if (!isObject(x) || typeof x.text !== 'string')
+        fail(`${at}.ids[${k}].text`, 'is required (the id in that system, e.g. RUSTSEC-2024-0001)');
       ids.push(((x as O).text as string).trim());
     });
   }
@@ -153,8 +171,15 @@ function productTree(raw: unknown, fail: Fail): Map<string, VexStatement['produc
     add(rel.full_product_name, `${at}.full_product_name`);
     const id = (rel.full_product_name as O).product_id as string;
     if (out.get(id)!.purls.length > 0) return;
-    const part = out.get(String(rel.product_reference)) ?? fail(`${at}.product_reference`, `product id ${JSON.stringify(rel.product_reference)} is not in the product_tree`);
-    const whole = out.get(String(rel.relates_to_product_reference)) ?? fail(`${at}.relates_to_product_reference`, `product id ${JSON.stringify(rel.relates_to_product_reference)} is not in the product_tree`);
+    const part =
+      out.get(String(rel.product_reference)) ??
+      fail(`${at}.product_reference`, `product id ${JSON.stringify(rel.product_reference)} is not in the product_tree`);
+    const whole =
+      out.get(String(rel.relates_to_product_reference)) ??
+      fail(
+        `${at}.relates_to_product_reference`,
+        `product id ${JSON.stringify(rel.relates_to_product_reference)} is not in the product_tree`,
+      );
     out.set(id, { id, purls: whole.purls, subcomponents: [...part.purls, ...part.subcomponents] });
   });
   return out;
@@ -166,7 +191,8 @@ function productGroups(raw: unknown, fail: Fail): Map<string, string[]> {
   if (list === undefined) return out;
   if (!Array.isArray(list)) return fail('product_tree.product_groups', 'expected an array');
   list.forEach((g, k) => {
-    if (!isObject(g) || typeof g.group_id !== 'string' || !Array.isArray(g.product_ids)) fail(`product_tree.product_groups[${k}]`, 'expected a `group_id` and `product_ids`');
+    if (!isObject(g) || typeof g.group_id !== 'string' || !Array.isArray(g.product_ids))
+      fail(`product_tree.product_groups[${k}]`, 'expected a `group_id` and `product_ids`');
     out.set((g as O).group_id as string, ((g as O).product_ids as unknown[]).map(String));
   });
   return out;
@@ -175,7 +201,8 @@ function productGroups(raw: unknown, fail: Fail): Map<string, string[]> {
 /** Per product id: the justification (flags), impact (threats of category impact) and remediation said for it. */
 function productFacts(v: O, at: string, groups: Map<string, string[]>, fail: Fail) {
   const concerns = (e: O, pid: string) =>
-    (Array.isArray(e.product_ids) && e.product_ids.includes(pid)) || (Array.isArray(e.group_ids) && e.group_ids.some((g) => groups.get(String(g))?.includes(pid)));
+    (Array.isArray(e.product_ids) && e.product_ids.includes(pid)) ||
+    (Array.isArray(e.group_ids) && e.group_ids.some((g) => groups.get(String(g))?.includes(pid)));
   const entries = (key: string): O[] => {
     const l = v[key];
     if (l === undefined) return [];
@@ -184,14 +211,23 @@ function productFacts(v: O, at: string, groups: Map<string, string[]>, fail: Fai
   };
   const flags = entries('flags');
   flags.forEach((f, k) => {
-    if (!VexJustificationSchema.safeParse(f.label).success) fail(`${at}.flags[${k}].label`, `expected one of ${VexJustificationSchema.options.join(', ')}, got ${JSON.stringify(f.label)}`);
+    if (!VexJustificationSchema.safeParse(f.label).success)
+      fail(`${at}.flags[${k}].label`, `expected one of ${VexJustificationSchema.options.join(', ')}, got ${JSON.stringify(f.label)}`);
   });
   const threats = entries('threats').filter((t) => t.category === 'impact' && typeof t.details === 'string');
   const remediations = entries('remediations').filter((r) => typeof r.details === 'string');
   return (pid: string) => {
     const flag = flags.find((f) => concerns(f, pid));
-    const impact = threats.filter((t) => concerns(t, pid)).map((t) => (t.details as string).trim()).join(' ') || undefined;
-    const remediation = remediations.filter((r) => concerns(r, pid)).map((r) => `${r.category}: ${(r.details as string).trim()}`).join('; ') || undefined;
+    const impact =
+      threats
+        .filter((t) => concerns(t, pid))
+        .map((t) => (t.details as string).trim())
+        .join(' ') || undefined;
+    const remediation =
+      remediations
+        .filter((r) => concerns(r, pid))
+        .map((r) => `${r.category}: ${(r.details as string).trim()}`)
+        .join('; ') || undefined;
     return { justification: flag ? VexJustificationSchema.parse(flag.label) : undefined, impact, remediation };
   };
 }

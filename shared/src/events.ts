@@ -23,7 +23,8 @@ const TOPIC_NAMES = {
  * cluster without reading each other's facts. Read once at load; empty by default. The types keep
  * the unprefixed names: they only name which schema a topic carries.
  */
-export const TOPIC_PREFIX: string = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CRATEWATCH_TOPIC_PREFIX ?? '';
+export const TOPIC_PREFIX: string =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CRATEWATCH_TOPIC_PREFIX ?? '';
 
 export const TOPICS = Object.fromEntries(
   Object.entries(TOPIC_NAMES).map(([k, v]) => [k, `${TOPIC_PREFIX}${v}`]),
@@ -138,9 +139,7 @@ export const WorkspaceEventSchema = z.object({
   /** Package ids of the workspace's own (first-party) crates. */
   members: z.array(nonEmpty),
   /** The cargo-vet store as files' text, when the workspace has one. */
-  store: z
-    .object({ config: z.string().optional(), audits: z.string().optional(), importsLock: z.string().optional() })
-    .optional(),
+  store: z.object({ config: z.string().optional(), audits: z.string().optional(), importsLock: z.string().optional() }).optional(),
   /**
    * The workspace's OpenVEX documents (`vex.json`, `*.openvex.json` beside its Cargo.lock), read and
    * checked by ingest: statements about advisories on its crates that the scorer honours.
@@ -288,7 +287,10 @@ export const SCHEMAS = {
 export class EventValidationError extends Error {
   override name = 'EventValidationError';
 
-  constructor(readonly topic: string, readonly issues: string[]) {
+  constructor(
+    readonly topic: string,
+    readonly issues: string[],
+  ) {
     super(`invalid ${topic} event: ${issues.join('; ')}`);
   }
 }

@@ -45,7 +45,10 @@ export function advisoryFinding(
     workspace: { id: ws.id, org: ws.org, ...(ws.team ? { team: ws.team } : {}) },
     crate: advisory.package,
     version,
-    why: [{ signal: advisory.informational ? `advisory.${advisory.informational}` : 'advisory.vulnerability', contribution: score, detail }, ...(vex ? [vexWhy(vex)] : [])],
+    why: [
+      { signal: advisory.informational ? `advisory.${advisory.informational}` : 'advisory.vulnerability', contribution: score, detail },
+      ...(vex ? [vexWhy(vex)] : []),
+    ],
     advisory: {
       id: advisory.id,
       title: advisory.title,
@@ -151,18 +154,37 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * sits. Safe-to-deploy code runs in production, so missing it weighs more than missing safe-to-run;
  * a violation is a trusted auditor saying "do not use".
  */
-export function unvettedScore(v: Pick<PackageVerdict, 'status' | 'missing' | 'required'>, impact: Impact): { score: number; severity: FindingEvent['severity']; why: FindingEvent['why'] } {
+export function unvettedScore(
+  v: Pick<PackageVerdict, 'status' | 'missing' | 'required'>,
+  impact: Impact,
+): { score: number; severity: FindingEvent['severity']; why: FindingEvent['why'] } {
   const why: FindingEvent['why'] = [];
   const onlyRun = (v.missing.length ? v.missing : v.required).every((c) => c === 'safe-to-run');
-  if (v.status === 'violation') why.push({ signal: 'vet.violation', contribution: 6, detail: 'a trusted audit records a violation for this version' });
+  if (v.status === 'violation')
+    why.push({ signal: 'vet.violation', contribution: 6, detail: 'a trusted audit records a violation for this version' });
   else {
     const needs = (v.missing.length ? v.missing : v.required).join(', ') || 'safe-to-deploy';
     why.push({ signal: 'vet.unvetted', contribution: onlyRun ? 2 : 3, detail: `no trusted audit or exemption gives it ${needs}` });
   }
-  if (impact.buildTime) why.push({ signal: 'impact.build-time', contribution: 2, detail: 'runs at build time (a build-dependency or one of its dependencies)' });
+  if (impact.buildTime)
+    why.push({
+      signal: 'impact.build-time',
+      contribution: 2,
+      detail: 'runs at build time (a build-dependency or one of its dependencies)',
+    });
   if (impact.direct) why.push({ signal: 'impact.direct', contribution: 1.5, detail: "a direct dependency of the workspace's own crates" });
-  if (impact.fanIn > 1) why.push({ signal: 'impact.fan-in', contribution: round1(Math.min(2, 0.25 * impact.fanIn)), detail: `${impact.fanIn} packages of the workspace depend on it` });
-  const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
+  if (impact.fanIn > 1)
+    why.push({
+      signal: 'impact.fan-in',
+      contribution: round1(Math.min(2, 0.25 * impact.fanIn)),
+      detail: `${impact.fanIn} packages of the workspace depend on it`,
+    });
+  const score = round1(
+    Math.min(
+      10,
+      why.reduce((n, w) => n + w.contribution, 0),
+    ),
+  );
   // A violation is an audit saying the crate must not be used: high whatever the score.
   const severity: FindingEvent['severity'] = v.status === 'violation' ? 'high' : severityOfSignalScore(score);
   return { score, severity, why };
@@ -196,7 +218,14 @@ export function unvettedFinding(
       missing: v.missing,
       requiredBy: requiredBy.slice(0, 10),
       ...(v.suggestion
-        ? { suggestion: { command: v.suggestion.command, kind: v.suggestion.kind, ...(v.suggestion.from ? { from: v.suggestion.from } : {}), to: v.suggestion.to } }
+        ? {
+            suggestion: {
+              command: v.suggestion.command,
+              kind: v.suggestion.kind,
+              ...(v.suggestion.from ? { from: v.suggestion.from } : {}),
+              to: v.suggestion.to,
+            },
+          }
         : {}),
       ...(v.kindDependent ? { kindDependent: true } : {}),
     },

@@ -8,7 +8,11 @@ export function parseJsonText(text: string, file: string): unknown {
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);
     // V8 names the position of a bad character; text cut short ends at the last line.
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : /end of JSON input/.test(msg) ? text.split('\n').length : undefined;
+    const line = pos
+      ? text.slice(0, Number(pos[1])).split('\n').length
+      : /end of JSON input/.test(msg)
+        ? text.split('\n').length
+        : undefined;
     throw new FormatError(file, `not JSON: ${msg}`, line !== undefined ? { line } : undefined);
   }
 }

@@ -3,10 +3,7 @@ import { FormatError, tomlLine } from './errors.js';
 import { isSemVer } from './rustsemver.js';
 
 /** The crates.io registry, as Cargo writes it in `source` (git index and sparse protocol). */
-export const CRATES_IO_SOURCES = new Set([
-  'registry+https://github.com/rust-lang/crates.io-index',
-  'sparse+https://index.crates.io/',
-]);
+export const CRATES_IO_SOURCES = new Set(['registry+https://github.com/rust-lang/crates.io-index', 'sparse+https://index.crates.io/']);
 
 export interface LockedPackage {
   /** `name@version`, plus ` (source)` only when two locked packages share name and version. */
@@ -36,15 +33,20 @@ export interface Lockfile {
 export class LockedVersionError extends FormatError {
   override name = 'LockedVersionError';
 
-  constructor(file: string, readonly packageName: string, readonly version: string, line: number | undefined, field: string) {
+  constructor(
+    file: string,
+    readonly packageName: string,
+    readonly version: string,
+    line: number | undefined,
+    field: string,
+  ) {
     super(file, `package ${JSON.stringify(packageName)}: version ${JSON.stringify(version)} is not SemVer`, { line, field });
   }
 }
 
 export const packageId = (name: string, version: string): string => `${name}@${version}`;
 
-export const isCratesIo = (p: { source?: string }): boolean =>
-  p.source !== undefined && CRATES_IO_SOURCES.has(p.source);
+export const isCratesIo = (p: { source?: string }): boolean => p.source !== undefined && CRATES_IO_SOURCES.has(p.source);
 
 /** A package with no source is a path dependency: part of the workspace itself, never audited. */
 export const isFirstParty = (p: { source?: string }): boolean => p.source === undefined;
@@ -57,7 +59,8 @@ export const isFirstParty = (p: { source?: string }): boolean => p.source === un
 export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
   // Cargo never writes an empty lockfile (it always locks the workspace's own crates): an empty
   // one is a truncated or placeholder file, and reading it as "nothing to judge" would pass a gate.
-  if (text.trim() === '') throw new FormatError(file, `empty file (${text.length === 0 ? '0 bytes' : 'only whitespace'}): not a Cargo.lock`, { line: 1 });
+  if (text.trim() === '')
+    throw new FormatError(file, `empty file (${text.length === 0 ? '0 bytes' : 'only whitespace'}): not a Cargo.lock`, { line: 1 });
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
@@ -74,7 +77,8 @@ export function parseLockfile(text: string, file = 'Cargo.lock'): Lockfile {
   }
   const raw = doc.package ?? [];
   if (!Array.isArray(raw)) throw new FormatError(file, 'expected [[package]] tables', { field: 'package' });
-  if (raw.length === 0) throw new FormatError(file, 'no [[package]] table: a Cargo.lock locks at least the workspace\'s own crates', { field: 'package' });
+  if (raw.length === 0)
+    throw new FormatError(file, "no [[package]] table: a Cargo.lock locks at least the workspace's own crates", { field: 'package' });
   // Lines only when the headers line up one to one with the tables (Cargo's own layout).
   const headers = packageTableLines(text);
   const tableLines = headers.length === raw.length ? headers : [];
@@ -187,10 +191,14 @@ function refuseDuplicates(packages: { name: string; version: string; source?: st
       return;
     }
     const at = (k: number) => (lines[k] !== undefined ? `line ${lines[k]}` : `package[${k}]`);
-    throw new FormatError(file, `package "${p.name}" ${p.version}${p.source ? ` (${p.source.split('#')[0]})` : ''} is locked twice (first at ${at(j)}): delete the duplicate [[package]] table`, {
-      line: lines[i],
-      field: `package[${i}]`,
-    });
+    throw new FormatError(
+      file,
+      `package "${p.name}" ${p.version}${p.source ? ` (${p.source.split('#')[0]})` : ''} is locked twice (first at ${at(j)}): delete the duplicate [[package]] table`,
+      {
+        line: lines[i],
+        field: `package[${i}]`,
+      },
+    );
   });
 }
 
@@ -200,8 +208,13 @@ function refuseDuplicates(packages: { name: string; version: string; source?: st
  * git fork of it), and only then does the id carry the source (without a git `#commit`), so that
  * ids stay short and stable in the common case.
  */
-export function lockedIdRule(packages: readonly { name: string; version: string }[]): (p: { name: string; version: string; source?: string }) => string {
+export function lockedIdRule(
+  packages: readonly { name: string; version: string }[],
+): (p: { name: string; version: string; source?: string }) => string {
   const count = new Map<string, number>();
   for (const p of packages) count.set(packageId(p.name, p.version), (count.get(packageId(p.name, p.version)) ?? 0) + 1);
-  return (p) => ((count.get(packageId(p.name, p.version)) ?? 0) > 1 ? `${packageId(p.name, p.version)} (${p.source?.split('#')[0] ?? 'path'})` : packageId(p.name, p.version));
+  return (p) =>
+    (count.get(packageId(p.name, p.version)) ?? 0) > 1
+      ? `${packageId(p.name, p.version)} (${p.source?.split('#')[0] ?? 'path'})`
+      : packageId(p.name, p.version);
 }

@@ -67,19 +67,111 @@ export const MAINTAINER_RULES = {
  * one niche would mostly raise false alarms.
  */
 export const WIDELY_USED_CRATES: readonly string[] = [
-  'ahash', 'aho-corasick', 'anyhow', 'async-trait', 'autocfg', 'axum', 'backtrace', 'base64',
-  'bitflags', 'byteorder', 'bytes', 'cc', 'cfg-if', 'chrono', 'clap', 'crossbeam',
-  'crossbeam-channel', 'crossbeam-utils', 'digest', 'either', 'env_logger', 'fnv', 'futures',
-  'futures-util', 'generic-array', 'getrandom', 'glob', 'h2', 'hashbrown', 'heck', 'hex', 'hmac',
-  'http', 'httparse', 'hyper', 'idna', 'indexmap', 'itertools', 'itoa', 'js-sys', 'lazy_static',
-  'libc', 'lock_api', 'log', 'memchr', 'mime', 'mio', 'nom', 'num-traits', 'num_cpus', 'once_cell',
-  'openssl', 'openssl-sys', 'parking_lot', 'percent-encoding', 'pin-project', 'pin-project-lite',
-  'pkg-config', 'proc-macro2', 'prost', 'quote', 'rand', 'rand_chacha', 'rand_core', 'rayon',
-  'regex', 'regex-syntax', 'reqwest', 'ring', 'rustls', 'rust_decimal', 'ryu', 'scopeguard',
-  'semver', 'serde', 'serde_derive', 'serde_json', 'serde_yaml', 'sha1', 'sha2', 'slab',
-  'smallvec', 'socket2', 'strsim', 'subtle', 'syn', 'tempfile', 'thiserror', 'time', 'tokio',
-  'tokio-util', 'toml', 'tonic', 'tower', 'tracing', 'tracing-core', 'tracing-subscriber',
-  'typenum', 'unicode-ident', 'url', 'uuid', 'walkdir', 'wasm-bindgen', 'winapi', 'windows-sys',
+  'ahash',
+  'aho-corasick',
+  'anyhow',
+  'async-trait',
+  'autocfg',
+  'axum',
+  'backtrace',
+  'base64',
+  'bitflags',
+  'byteorder',
+  'bytes',
+  'cc',
+  'cfg-if',
+  'chrono',
+  'clap',
+  'crossbeam',
+  'crossbeam-channel',
+  'crossbeam-utils',
+  'digest',
+  'either',
+  'env_logger',
+  'fnv',
+  'futures',
+  'futures-util',
+  'generic-array',
+  'getrandom',
+  'glob',
+  'h2',
+  'hashbrown',
+  'heck',
+  'hex',
+  'hmac',
+  'http',
+  'httparse',
+  'hyper',
+  'idna',
+  'indexmap',
+  'itertools',
+  'itoa',
+  'js-sys',
+  'lazy_static',
+  'libc',
+  'lock_api',
+  'log',
+  'memchr',
+  'mime',
+  'mio',
+  'nom',
+  'num-traits',
+  'num_cpus',
+  'once_cell',
+  'openssl',
+  'openssl-sys',
+  'parking_lot',
+  'percent-encoding',
+  'pin-project',
+  'pin-project-lite',
+  'pkg-config',
+  'proc-macro2',
+  'prost',
+  'quote',
+  'rand',
+  'rand_chacha',
+  'rand_core',
+  'rayon',
+  'regex',
+  'regex-syntax',
+  'reqwest',
+  'ring',
+  'rustls',
+  'rust_decimal',
+  'ryu',
+  'scopeguard',
+  'semver',
+  'serde',
+  'serde_derive',
+  'serde_json',
+  'serde_yaml',
+  'sha1',
+  'sha2',
+  'slab',
+  'smallvec',
+  'socket2',
+  'strsim',
+  'subtle',
+  'syn',
+  'tempfile',
+  'thiserror',
+  'time',
+  'tokio',
+  'tokio-util',
+  'toml',
+  'tonic',
+  'tower',
+  'tracing',
+  'tracing-core',
+  'tracing-subscriber',
+  'typenum',
+  'unicode-ident',
+  'url',
+  'uuid',
+  'walkdir',
+  'wasm-bindgen',
+  'winapi',
+  'windows-sys',
   'zeroize',
 ];
 
@@ -93,7 +185,9 @@ const bare = (name: string) => name.toLowerCase().replace(/[-_]/g, '');
 
 /** Edit distance with adjacent transpositions counted as one edit (optimal string alignment). */
 export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
@@ -154,13 +248,17 @@ function lookalikeAmong(name: string, popular: readonly string[]): Lookalike | u
 
 /** The newest non-yanked release and the one before it, from the registry's dates. */
 function latestReleases(f: MaintainerFacts) {
-  const rs = f.releases.filter((r) => !r.yanked && !Number.isNaN(Date.parse(r.publishedAt))).sort((a, b) => Date.parse(b.publishedAt) - Date.parse(a.publishedAt) || (a.version < b.version ? 1 : -1));
+  const rs = f.releases
+    .filter((r) => !r.yanked && !Number.isNaN(Date.parse(r.publishedAt)))
+    .sort((a, b) => Date.parse(b.publishedAt) - Date.parse(a.publishedAt) || (a.version < b.version ? 1 : -1));
   return { newest: rs[0], previous: rs[1], earlier: rs.slice(1) };
 }
 
 /** The newest fact about the crate: what "recent" is measured against. */
 function asOf(f: MaintainerFacts): number {
-  const times = [f.maintainers?.observedAt, ...f.releases.map((r) => r.publishedAt)].map((t) => (t ? Date.parse(t) : NaN)).filter((t) => !Number.isNaN(t));
+  const times = [f.maintainers?.observedAt, ...f.releases.map((r) => r.publishedAt)]
+    .map((t) => (t ? Date.parse(t) : NaN))
+    .filter((t) => !Number.isNaN(t));
   return times.length ? Math.max(...times) : NaN;
 }
 
@@ -191,7 +289,8 @@ function asOf(f: MaintainerFacts): number {
 export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
   const why: FindingEvent['why'] = [];
   const now = asOf(f);
-  const recent = (t: string | null | undefined) => !!t && !Number.isNaN(Date.parse(t)) && now - Date.parse(t) <= MAINTAINER_RULES.recentDays * DAY;
+  const recent = (t: string | null | undefined) =>
+    !!t && !Number.isNaN(Date.parse(t)) && now - Date.parse(t) <= MAINTAINER_RULES.recentDays * DAY;
   const m = f.maintainers;
 
   if (m) {
@@ -202,7 +301,9 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
     const c = m.ownershipChange;
     if (c && (c.added.length || c.removed.length) && recent(c.observedAt)) {
       const replaced = c.added.length > 0 && c.removed.length > 0;
-      const parts = [c.added.length ? `added ${c.added.join(', ')}` : '', c.removed.length ? `removed ${c.removed.join(', ')}` : ''].filter(Boolean).join('; ');
+      const parts = [c.added.length ? `added ${c.added.join(', ')}` : '', c.removed.length ? `removed ${c.removed.join(', ')}` : '']
+        .filter(Boolean)
+        .join('; ');
       why.push({
         signal: 'maintainer.owner-change',
         contribution: replaced ? 3 : 1,
@@ -226,24 +327,42 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
   if (newest && previous) {
     const gap = Date.parse(newest.publishedAt) - Date.parse(previous.publishedAt);
     if (recent(newest.publishedAt) && gap >= MAINTAINER_RULES.dormantDays * DAY) {
-      why.push({ signal: 'release.after-dormancy', contribution: 2, detail: `${newest.version} (${newest.publishedAt.slice(0, 10)}) came ${days(gap)} days after ${previous.version}` });
+      why.push({
+        signal: 'release.after-dormancy',
+        contribution: 2,
+        detail: `${newest.version} (${newest.publishedAt.slice(0, 10)}) came ${days(gap)} days after ${previous.version}`,
+      });
     }
   } else if (m && m.repository !== 'missing' && m.repository.cadence) {
     // No registry history to go by: the repository's own releases (or tags) say the same.
     const { kind, last, lastGapDays } = m.repository.cadence;
     if (last && recent(last) && lastGapDays !== null && lastGapDays >= MAINTAINER_RULES.dormantDays) {
-      why.push({ signal: 'release.after-dormancy', contribution: 2, detail: `the repository's last ${kind === 'releases' ? 'release' : 'tag'} (${last.slice(0, 10)}) came ${Math.round(lastGapDays)} days after the one before` });
+      why.push({
+        signal: 'release.after-dormancy',
+        contribution: 2,
+        detail: `the repository's last ${kind === 'releases' ? 'release' : 'tag'} (${last.slice(0, 10)}) came ${Math.round(lastGapDays)} days after the one before`,
+      });
     }
   }
 
   if (m) {
     const r = m.repository;
-    if (r === 'missing') why.push({ signal: 'repository.missing', contribution: 2, detail: 'no source repository to compare the published code with' });
+    if (r === 'missing')
+      why.push({ signal: 'repository.missing', contribution: 2, detail: 'no source repository to compare the published code with' });
     else {
-      if (r.archived || r.disabled) why.push({ signal: 'repository.archived', contribution: 1.5, detail: `${r.url} is ${r.archived ? 'archived' : 'disabled'}: nobody will ship a fix` });
+      if (r.archived || r.disabled)
+        why.push({
+          signal: 'repository.archived',
+          contribution: 1.5,
+          detail: `${r.url} is ${r.archived ? 'archived' : 'disabled'}: nobody will ship a fix`,
+        });
       const s = r.signedCommits;
       if (s && s.ratio !== null && s.total >= MAINTAINER_RULES.minCommitsForSigning && s.ratio < 0.5) {
-        why.push({ signal: 'repository.unsigned-commits', contribution: s.ratio < 0.1 ? 1 : 0.5, detail: `${s.signed} of the last ${s.total} commits signed` });
+        why.push({
+          signal: 'repository.unsigned-commits',
+          contribution: s.ratio < 0.1 ? 1 : 0.5,
+          detail: `${s.signed} of the last ${s.total} commits signed`,
+        });
       }
     }
   }
@@ -253,11 +372,19 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
     why.push({
       signal: 'name.lookalike',
       contribution: look.distance === 1 ? 3 : 2,
-      detail: look.kind === 'separator' ? `${f.crate} is ${look.of} with its separators changed` : `${f.crate} is ${look.distance} edit${look.distance > 1 ? 's' : ''} from ${look.of}, a widely used crate`,
+      detail:
+        look.kind === 'separator'
+          ? `${f.crate} is ${look.of} with its separators changed`
+          : `${f.crate} is ${look.distance} edit${look.distance > 1 ? 's' : ''} from ${look.of}, a widely used crate`,
     });
   }
 
-  const score = round1(Math.min(10, why.reduce((n, w) => n + w.contribution, 0)));
+  const score = round1(
+    Math.min(
+      10,
+      why.reduce((n, w) => n + w.contribution, 0),
+    ),
+  );
   const severity: FindingEvent['severity'] = severityOfSignalScore(score);
   return { score, severity, why };
 }
@@ -268,15 +395,36 @@ export function maintainerDetails(f: MaintainerFacts): NonNullable<FindingEvent[
   const look = nameLookalike(f.crate);
   const m = f.maintainers;
   return {
-    ...(m ? { owners: m.owners.map((o) => o.login).sort().slice(0, 10) } : {}),
+    ...(m
+      ? {
+          owners: m.owners
+            .map((o) => o.login)
+            .sort()
+            .slice(0, 10),
+        }
+      : {}),
     ...(m ? { repository: m.repository === 'missing' ? 'missing' : m.repository.url } : {}),
-    ...(newest ? { latestRelease: { version: newest.version, publishedAt: newest.publishedAt, ...(newest.publisher ? { publisher: newest.publisher } : {}) } } : {}),
+    ...(newest
+      ? {
+          latestRelease: {
+            version: newest.version,
+            publishedAt: newest.publishedAt,
+            ...(newest.publisher ? { publisher: newest.publisher } : {}),
+          },
+        }
+      : {}),
     ...(look ? { lookalikeOf: look.of } : {}),
   };
 }
 
 /** The `maintainer` finding for a locked version of a risky crate. */
-export function maintainerFinding(ws: WorkspaceRef, f: MaintainerFacts, version: string, state: 'open' | 'resolved', observedAt: string): FindingEvent {
+export function maintainerFinding(
+  ws: WorkspaceRef,
+  f: MaintainerFacts,
+  version: string,
+  state: 'open' | 'resolved',
+  observedAt: string,
+): FindingEvent {
   const { score, severity, why } = maintainerRisk(f);
   return {
     v: 1,

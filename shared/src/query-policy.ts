@@ -69,15 +69,19 @@ const refuse = (family: RefusedFamily, reason: string): PlanVerdict => ({ allowe
 /** One operator's verdict; undefined when it reads only. */
 function judgeOperator(p: PlanOperator, database: string | undefined): PlanVerdict | undefined {
   const { op, db } = operatorOf(p);
-  if (db === 'system') return refuse('administration', `administration command (${op} on the system database): analysts' queries read the graph only`);
+  if (db === 'system')
+    return refuse('administration', `administration command (${op} on the system database): analysts' queries read the graph only`);
   if (/LoadCSV/i.test(op)) return refuse('load-csv', 'LOAD CSV is not allowed: it reads files and URLs from the database server');
   if (/ProcedureCall/.test(op)) {
     const name = procedureName(p);
-    if (!ALLOWED_PROCEDURES.includes(name)) return refuse('procedure', `procedure ${name || '(unnamed)'} is not allowed: only ${ALLOWED_PROCEDURES.join(', ')}`);
+    if (!ALLOWED_PROCEDURES.includes(name))
+      return refuse('procedure', `procedure ${name || '(unnamed)'} is not allowed: only ${ALLOWED_PROCEDURES.join(', ')}`);
   }
-  if (ADMIN_OPERATOR.test(op)) return refuse('administration', `administration command (${op}) is not allowed: analysts' queries read the graph only`);
+  if (ADMIN_OPERATOR.test(op))
+    return refuse('administration', `administration command (${op}) is not allowed: analysts' queries read the graph only`);
   if (WRITE_OPERATOR.test(op)) return refuse('write', `writes are not allowed (${op}): analysts' queries are read-only`);
-  if (database !== undefined && db !== undefined && db !== database) return refuse('database', `the query uses database ${db}: analysts' queries run on ${database} only`);
+  if (database !== undefined && db !== undefined && db !== database)
+    return refuse('database', `the query uses database ${db}: analysts' queries run on ${database} only`);
   return undefined;
 }
 
@@ -92,7 +96,10 @@ export function judgeQueryPlan(plan: PlanOperator, queryType: string | undefined
     if (v) return v;
   }
   if (queryType !== undefined && queryType !== 'r') {
-    return refuse('write', `the server classes the query as ${QUERY_TYPES[queryType] ?? queryType}, not read-only: analysts' queries are read-only`);
+    return refuse(
+      'write',
+      `the server classes the query as ${QUERY_TYPES[queryType] ?? queryType}, not read-only: analysts' queries are read-only`,
+    );
   }
   return { allowed: true };
 }
@@ -107,10 +114,17 @@ const QUERY_TYPES: Record<string, string> = { rw: 'read-write', w: 'write-only',
 export function precheckQueryText(cypher: string): PlanVerdict {
   const text = cypher.replace(/\s+/g, ' ');
   if (/\bLOAD CSV\b/i.test(text)) return refuse('load-csv', 'LOAD CSV is not allowed: it reads files and URLs from the database server');
-  if (/\b(dbms|apoc|gds)\s*\./i.test(text)) return refuse('procedure', `${/\b(dbms|apoc|gds)\s*\./i.exec(text)![1]!.toLowerCase()}.* procedures are not allowed: only ${ALLOWED_PROCEDURES.join(', ')}`);
-  if (/\bTERMINATE\s+TRANSACTIONS?\b/i.test(text)) return refuse('administration', "TERMINATE TRANSACTIONS is not allowed: analysts' queries read the graph only");
-  if (/\bUSE\s+`?system\b/i.test(text)) return refuse('administration', "USE system is not allowed: analysts' queries run on the graph database only");
-  if (/^\s*(EXPLAIN|PROFILE)\b/i.test(text)) return refuse('administration', 'EXPLAIN / PROFILE are added by the sandbox: give the query alone');
+  if (/\b(dbms|apoc|gds)\s*\./i.test(text))
+    return refuse(
+      'procedure',
+      `${/\b(dbms|apoc|gds)\s*\./i.exec(text)![1]!.toLowerCase()}.* procedures are not allowed: only ${ALLOWED_PROCEDURES.join(', ')}`,
+    );
+  if (/\bTERMINATE\s+TRANSACTIONS?\b/i.test(text))
+    return refuse('administration', "TERMINATE TRANSACTIONS is not allowed: analysts' queries read the graph only");
+  if (/\bUSE\s+`?system\b/i.test(text))
+    return refuse('administration', "USE system is not allowed: analysts' queries run on the graph database only");
+  if (/^\s*(EXPLAIN|PROFILE)\b/i.test(text))
+    return refuse('administration', 'EXPLAIN / PROFILE are added by the sandbox: give the query alone');
   return { allowed: true };
 }
 
@@ -133,7 +147,8 @@ export class QueryLimitError extends Error {
 /** A positive integer no greater than `max`, from a flag or variable named `what`. */
 function bounded(raw: string, what: string, max: number): number {
   const n = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1) throw new QueryLimitError(`${what} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new QueryLimitError(`${what} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}`);
   if (n > max) throw new QueryLimitError(`${what} is ${n}, above the ceiling of ${max}`);
   return n;
 }
@@ -145,7 +160,17 @@ function bounded(raw: string, what: string, max: number): number {
 export function queryLimits(env: Record<string, string | undefined>, flags: { timeout?: string; maxRows?: string } = {}): QueryLimits {
   const t = QUERY_LIMITS.timeout;
   const r = QUERY_LIMITS.maxRows;
-  const timeoutS = flags.timeout !== undefined ? bounded(flags.timeout, '--timeout (seconds)', t.maxS) : env[t.env]?.trim() ? bounded(env[t.env]!, t.env, t.maxS) : t.defaultS;
-  const maxRows = flags.maxRows !== undefined ? bounded(flags.maxRows, '--max-rows', r.max) : env[r.env]?.trim() ? bounded(env[r.env]!, r.env, r.max) : r.default;
+  const timeoutS =
+    flags.timeout !== undefined
+      ? bounded(flags.timeout, '--timeout (seconds)', t.maxS)
+      : env[t.env]?.trim()
+        ? bounded(env[t.env]!, t.env, t.maxS)
+        : t.defaultS;
+  const maxRows =
+    flags.maxRows !== undefined
+      ? bounded(flags.maxRows, '--max-rows', r.max)
+      : env[r.env]?.trim()
+        ? bounded(env[r.env]!, r.env, r.max)
+        : r.default;
   return { timeoutMs: timeoutS * 1000, maxRows };
 }

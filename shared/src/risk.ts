@@ -90,7 +90,11 @@ export function findingDetail(f: RiskFinding): string {
     const impact = why.filter((w) => w.signal.startsWith('impact.')).map((w) => w.signal.slice('impact.'.length));
     const violation = f.vet?.status === 'violation' || why.some((w) => w.signal === 'vet.violation');
     const missing = f.vet?.missing?.length ? f.vet.missing : f.vet?.needs?.length ? f.vet.needs : undefined;
-    const head = violation ? 'a trusted audit records a violation' : missing ? `no audit for ${missing.join(', ')}` : (why[0]?.detail ?? 'unvetted');
+    const head = violation
+      ? 'a trusted audit records a violation'
+      : missing
+        ? `no audit for ${missing.join(', ')}`
+        : (why[0]?.detail ?? 'unvetted');
     return impact.length ? `${head} (${impact.join(', ')})` : head;
   }
   if (f.kind === 'maintainer') {
@@ -100,7 +104,8 @@ export function findingDetail(f: RiskFinding): string {
   return why[0]?.detail ?? f.kind;
 }
 
-const byContribution = (a: Why[number], b: Why[number]) => b.contribution - a.contribution || cmp(a.signal, b.signal) || cmp(a.detail, b.detail);
+const byContribution = (a: Why[number], b: Why[number]) =>
+  b.contribution - a.contribution || cmp(a.signal, b.signal) || cmp(a.detail, b.detail);
 
 /**
  * The risk of one crate-version in one workspace, from its open findings (others are ignored):
@@ -117,7 +122,15 @@ export function versionRisk(findings: RiskFinding[]): VersionRisk {
   const compound = kinds >= 2 ? COMPOUND_BONUS : 0;
   if (compound) why.push({ signal: 'risk.compound', contribution: compound, detail: `${kinds} kinds of finding on one version` });
   const score = round1(Math.min(10, top + compound));
-  return { ...at, score, severity: severityOf(score, open.map((f) => f.severity)), why };
+  return {
+    ...at,
+    score,
+    severity: severityOf(
+      score,
+      open.map((f) => f.severity),
+    ),
+    why,
+  };
 }
 
 /** Each crate-version's risk, from a workspace's findings (resolved ones ignored): riskiest first, then by crate and version. */
@@ -146,8 +159,16 @@ export function workspaceRisk(findings: RiskFinding[]): WorkspaceRisk {
   const score = round1(Math.min(10, top.score + breadth));
   const rest = top.why.slice(1).map((w) => w.signal);
   const why: Why = [
-    { signal: 'risk.top', contribution: top.score, detail: `${top.crate} ${top.version}: ${top.why[0]!.detail}${rest.length ? ` (+ ${rest.join(', ')})` : ''}` },
-    { signal: 'risk.breadth', contribution: breadth, detail: `${more} more high/critical version${more === 1 ? '' : 's'}${BREADTH_STEP * more > BREADTH_MAX ? ` (at most +${BREADTH_MAX})` : ''}` },
+    {
+      signal: 'risk.top',
+      contribution: top.score,
+      detail: `${top.crate} ${top.version}: ${top.why[0]!.detail}${rest.length ? ` (+ ${rest.join(', ')})` : ''}`,
+    },
+    {
+      signal: 'risk.breadth',
+      contribution: breadth,
+      detail: `${more} more high/critical version${more === 1 ? '' : 's'}${BREADTH_STEP * more > BREADTH_MAX ? ` (at most +${BREADTH_MAX})` : ''}`,
+    },
   ];
   const counts = new Map<string, number>();
   for (const f of findings) if (f.state === 'open') counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);

@@ -79,8 +79,7 @@ function parseComparator(text: string, req: string): Comparator {
   return { op: m[1] ?? '^', major: num(m[2])!, minor: num(m[3]), patch: num(m[4]), pre: m[5] };
 }
 
-const filled = (c: Comparator): string =>
-  `${c.major}.${c.minor ?? 0}.${c.patch ?? 0}${c.pre ? `-${c.pre}` : ''}`;
+const filled = (c: Comparator): string => `${c.major}.${c.minor ?? 0}.${c.patch ?? 0}${c.pre ? `-${c.pre}` : ''}`;
 
 /** One RustSec requirement (comma-separated comparators) as one interval. */
 export function requirementToInterval(req: string): Interval {

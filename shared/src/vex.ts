@@ -55,7 +55,11 @@ export function parseVexDocument(text: string, file: string): VexDocument {
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);
     // V8 names the position of a bad character; text cut short ends at the last line.
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : /end of JSON input/.test(msg) ? text.split('\n').length : undefined;
+    const line = pos
+      ? text.slice(0, Number(pos[1])).split('\n').length
+      : /end of JSON input/.test(msg)
+        ? text.split('\n').length
+        : undefined;
     throw new FormatError(file, `not JSON: ${msg}`, line !== undefined ? { line } : undefined);
   }
   return readVexDocument(doc, file);
@@ -73,7 +77,12 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
   if (doc.bomFormat !== undefined) fail('bomFormat', 'a CycloneDX document: only OpenVEX documents are read');
   const context = doc['@context'];
   if (typeof context !== 'string' || !/^https?:\/\/openvex\.dev\/ns(\/|$)/.test(context)) {
-    fail('@context', context === undefined ? 'is required: an OpenVEX document has `"@context": "https://openvex.dev/ns/v0.2.0"`' : `expected an OpenVEX context (https://openvex.dev/ns/…), got ${JSON.stringify(context)}`);
+    fail(
+      '@context',
+      context === undefined
+        ? 'is required: an OpenVEX document has `"@context": "https://openvex.dev/ns/v0.2.0"`'
+        : `expected an OpenVEX context (https://openvex.dev/ns/…), got ${JSON.stringify(context)}`,
+    );
   }
   const str = (o: Record<string, unknown>, key: string, path: string): string | undefined => {
     const v = o[key];
@@ -88,7 +97,8 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
   };
   const docTime = time(doc, 'timestamp', 'timestamp');
   const statements = doc.statements;
-  if (!Array.isArray(statements)) return fail('statements', statements === undefined ? 'is required (the list of VEX statements)' : 'expected an array');
+  if (!Array.isArray(statements))
+    return fail('statements', statements === undefined ? 'is required (the list of VEX statements)' : 'expected an array');
 
   const out: VexStatement[] = (statements as unknown[]).map((s, i) => {
     const at = `statements[${i}]`;
@@ -105,8 +115,13 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
       const id = str(v, '@id', `${at}.vulnerability.@id`)?.trim();
       if (!name && !id) fail(`${at}.vulnerability.name`, 'is required: the vulnerability needs a `name` (or an `@id`) to be matched');
       const aliases = v.aliases ?? [];
-      if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string')) fail(`${at}.vulnerability.aliases`, 'expected an array of strings');
-      vulnerability = { ...(name ? { name } : {}), ...(id ? { id } : {}), aliases: (aliases as string[]).map((a) => a.trim()).filter(Boolean) };
+      if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string'))
+        fail(`${at}.vulnerability.aliases`, 'expected an array of strings');
+      vulnerability = {
+        ...(name ? { name } : {}),
+        ...(id ? { id } : {}),
+        aliases: (aliases as string[]).map((a) => a.trim()).filter(Boolean),
+      };
     } else {
       return fail(`${at}.vulnerability`, v === undefined ? 'is required' : 'expected an object with a `name`');
     }
@@ -133,7 +148,8 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
           if (!purls.includes(purl)) purls.push(purl);
         }
       }
-      if (id === undefined && c.identifiers === undefined && c.hashes === undefined) fail(path, 'identifies nothing: give an `@id` (a purl such as pkg:cargo/smallvec@1.13.2) or `identifiers.purl`');
+      if (id === undefined && c.identifiers === undefined && c.hashes === undefined)
+        fail(path, 'identifies nothing: give an `@id` (a purl such as pkg:cargo/smallvec@1.13.2) or `identifiers.purl`');
       return { ...(id !== undefined ? { id } : {}), purls };
     };
     const subsOf = (list: unknown, path: string): string[] => {
@@ -142,7 +158,10 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
       return (list as unknown[]).flatMap((c, k) => componentPurls(c, `${path}[${k}]`).purls);
     };
     if (!Array.isArray(s.products) || s.products.length === 0) {
-      fail(`${at}.products`, s.products === undefined ? 'is required: the products (purls) the statement is about' : 'expected a non-empty array');
+      fail(
+        `${at}.products`,
+        s.products === undefined ? 'is required: the products (purls) the statement is about' : 'expected a non-empty array',
+      );
     }
     const statementSubs = subsOf(s.subcomponents, `${at}.subcomponents`); // v0.0.1
     const products = (s.products as unknown[]).map((p, k) => {
@@ -154,22 +173,32 @@ export function readVexDocument(doc: unknown, file: string): VexDocument {
 
     const status = VexStatusSchema.safeParse(s.status);
     if (!status.success) {
-      fail(`${at}.status`, s.status === undefined ? `is required (${VexStatusSchema.options.join(', ')})` : `expected one of ${VexStatusSchema.options.join(', ')}, got ${JSON.stringify(s.status)}`);
+      fail(
+        `${at}.status`,
+        s.status === undefined
+          ? `is required (${VexStatusSchema.options.join(', ')})`
+          : `expected one of ${VexStatusSchema.options.join(', ')}, got ${JSON.stringify(s.status)}`,
+      );
     }
     let justification: VexStatement['justification'];
     if (s.justification !== undefined && s.justification !== null) {
       const j = VexJustificationSchema.safeParse(s.justification);
-      if (!j.success) fail(`${at}.justification`, `expected one of ${VexJustificationSchema.options.join(', ')}, got ${JSON.stringify(s.justification)}`);
+      if (!j.success)
+        fail(`${at}.justification`, `expected one of ${VexJustificationSchema.options.join(', ')}, got ${JSON.stringify(s.justification)}`);
       justification = j.data;
     }
     const impactStatement = str(s, 'impact_statement', `${at}.impact_statement`)?.trim() || undefined;
     const actionStatement = str(s, 'action_statement', `${at}.action_statement`)?.trim() || undefined;
     const statusNotes = str(s, 'status_notes', `${at}.status_notes`)?.trim() || undefined;
     if (status.data === 'not_affected' && !justification && !impactStatement) {
-      fail(`${at}.justification`, 'a not_affected statement must give a `justification` or an `impact_statement` (why the product is not affected)');
+      fail(
+        `${at}.justification`,
+        'a not_affected statement must give a `justification` or an `impact_statement` (why the product is not affected)',
+      );
     }
     const timestamp = time(s, 'timestamp', `${at}.timestamp`) ?? docTime;
-    if (timestamp === undefined) fail(`${at}.timestamp`, 'no timestamp on the statement nor on the document: which statement is the latest cannot be told');
+    if (timestamp === undefined)
+      fail(`${at}.timestamp`, 'no timestamp on the statement nor on the document: which statement is the latest cannot be told');
     return {
       index: i,
       vulnerability,
@@ -295,7 +324,9 @@ export function statementNamesCrate(s: Pick<VexStatement, 'products'>, crate: st
     } catch {
       return false; // read by another producer: a purl that does not parse names nothing
     }
-    return p.type === 'cargo' && p.namespace === undefined && crateKey(p.name) === key && (p.version === undefined || p.version === version);
+    return (
+      p.type === 'cargo' && p.namespace === undefined && crateKey(p.name) === key && (p.version === undefined || p.version === version)
+    );
   };
   return s.products.some((p) => p.purls.some(matches) || p.subcomponents.some(matches));
 }
@@ -327,7 +358,11 @@ export function vexStatementFor(documents: readonly VexDocument[], hit: VexHit):
   for (const d of documents) {
     for (const s of d.statements) {
       if (!statementNamesAdvisory(s, hit.advisory) || !statementNamesCrate(s, hit.crate, hit.version)) continue;
-      const candidate: VexMatch = { document: { file: d.file, ...(d.id ? { id: d.id } : {}), ...(d.author ? { author: d.author } : {}) }, statement: s, suppresses: suppresses(s.status) };
+      const candidate: VexMatch = {
+        document: { file: d.file, ...(d.id ? { id: d.id } : {}), ...(d.author ? { author: d.author } : {}) },
+        statement: s,
+        suppresses: suppresses(s.status),
+      };
       if (!best) {
         best = candidate;
         continue;
@@ -347,11 +382,16 @@ export type VexedHit = AdvisoryHit & { vex?: VexMatch };
  * statement applies (the workspace says it is not exposed), else `exposed` — with the statement
  * when an `affected` or `under_investigation` one applies, so its text goes with the hit.
  */
-export function applyVex(hits: readonly AdvisoryHit[], documents: readonly VexDocument[]): { exposed: VexedHit[]; suppressed: (AdvisoryHit & { vex: VexMatch })[] } {
+export function applyVex(
+  hits: readonly AdvisoryHit[],
+  documents: readonly VexDocument[],
+): { exposed: VexedHit[]; suppressed: (AdvisoryHit & { vex: VexMatch })[] } {
   const exposed: VexedHit[] = [];
   const suppressed: (AdvisoryHit & { vex: VexMatch })[] = [];
   for (const h of hits) {
-    const m = documents.length ? vexStatementFor(documents, { advisory: h.advisory, crate: h.package.name, version: h.package.version }) : undefined;
+    const m = documents.length
+      ? vexStatementFor(documents, { advisory: h.advisory, crate: h.package.name, version: h.package.version })
+      : undefined;
     if (m?.suppresses) suppressed.push({ ...h, vex: m });
     else exposed.push(m ? { ...h, vex: m } : { ...h });
   }
@@ -373,5 +413,9 @@ export function vexWhy(m: VexMatch): { signal: string; contribution: number; det
         ? [s.actionStatement, s.impactStatement, s.statusNotes]
         : [s.impactStatement, s.statusNotes, s.actionStatement];
   const said = reasons.filter(Boolean).join(': ') || s.status.replace('_', ' ');
-  return { signal: `vex.${s.status}`, contribution: 0, detail: `${said} (${m.document.file} ${s.path ?? `statements[${s.index}]`}, ${s.timestamp})` };
+  return {
+    signal: `vex.${s.status}`,
+    contribution: 0,
+    detail: `${said} (${m.document.file} ${s.path ?? `statements[${s.index}]`}, ${s.timestamp})`,
+  };
 }

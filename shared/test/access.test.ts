@@ -21,26 +21,54 @@ describe('access tokens', () => {
   });
 
   it('refuses a bad list naming the source and the entry', () => {
-    const bad = (v: unknown, plainAllowed = false) => () => parseAccessTokens(typeof v === 'string' ? v : JSON.stringify(v), 'tokens.json', { plainAllowed });
+    const bad =
+      (v: unknown, plainAllowed = false) =>
+      () =>
+        parseAccessTokens(typeof v === 'string' ? v : JSON.stringify(v), 'tokens.json', { plainAllowed });
     expect(bad('{')).toThrow(FormatError);
     expect(bad({ tokens: [] })).toThrow('tokens.json: must be a JSON array');
-    expect(bad([{ name: 'a', org: 'acme', token: 'acme-org-token-0123' }])).toThrow('tokens.json, field `[0].token`: holds a token itself: store its SHA-256 instead');
+    expect(bad([{ name: 'a', org: 'acme', token: 'acme-org-token-0123' }])).toThrow(
+      'tokens.json, field `[0].token`: holds a token itself: store its SHA-256 instead',
+    );
     expect(bad([{ name: 'a', org: 'acme', sha256: 'abc' }])).toThrow('tokens.json, field `[0].sha256`: sha256 must be 64 hex digits');
     expect(bad([{ name: 'a', org: 'acme' }])).toThrow('tokens.json, field `[0]`: sha256 is required');
     expect(bad([{ name: 'a', org: 'acme', token: 'short' }], true)).toThrow('field `[0].token`: token must have at least 16 characters');
     expect(bad([{ name: 'a', org: 'acme', teams: [], sha256: hex('x') }])).toThrow('field `[0].teams`');
     expect(bad([{ name: 'a', org: 'acme', team: 'x', sha256: hex('x') }])).toThrow('field `[0]`: unknown field(s) team');
-    expect(bad([{ name: 'a', org: 'acme', sha256: hex('x') }, { name: 'a', org: 'b', sha256: hex('y') }])).toThrow('field `[1].name`: name "a" is used twice');
-    expect(bad([{ name: 'a', org: 'acme', sha256: hex('x') }, { name: 'b', org: 'b', sha256: hex('x') }])).toThrow('field `[1]`: the same token as "a"');
+    expect(
+      bad([
+        { name: 'a', org: 'acme', sha256: hex('x') },
+        { name: 'a', org: 'b', sha256: hex('y') },
+      ]),
+    ).toThrow('field `[1].name`: name "a" is used twice');
+    expect(
+      bad([
+        { name: 'a', org: 'acme', sha256: hex('x') },
+        { name: 'b', org: 'b', sha256: hex('x') },
+      ]),
+    ).toThrow('field `[1]`: the same token as "a"');
   });
 
   it('finds the presented token among all, none for a wrong, empty or missing one', () => {
-    const ts = parseAccessTokens(JSON.stringify([{ name: 'a', org: 'acme', token: 'token-a-0123456789' }, { name: 'b', org: 'acme', token: 'token-b-0123456789' }]), 'env', { plainAllowed: true });
+    const ts = parseAccessTokens(
+      JSON.stringify([
+        { name: 'a', org: 'acme', token: 'token-a-0123456789' },
+        { name: 'b', org: 'acme', token: 'token-b-0123456789' },
+      ]),
+      'env',
+      { plainAllowed: true },
+    );
     expect(findAccessToken(ts, 'token-b-0123456789')?.name).toBe('b');
     expect(findAccessToken(ts, 'token-b-012345678')).toBeUndefined();
     expect(findAccessToken(ts, '')).toBeUndefined();
     expect(findAccessToken(ts, undefined)).toBeUndefined();
-    expect([bearerToken('Bearer abc'), bearerToken('bearer  abc '), bearerToken('Basic abc'), bearerToken('Bearer'), bearerToken(undefined)]).toEqual(['abc', 'abc', undefined, undefined, undefined]);
+    expect([
+      bearerToken('Bearer abc'),
+      bearerToken('bearer  abc '),
+      bearerToken('Basic abc'),
+      bearerToken('Bearer'),
+      bearerToken(undefined),
+    ]).toEqual(['abc', 'abc', undefined, undefined, undefined]);
   });
 
   it('scopes: an org token sees its org; a team token its teams only, never a teamless workspace', () => {

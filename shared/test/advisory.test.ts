@@ -91,13 +91,19 @@ describe('matchLockfile', () => {
   });
 
   it('never matches withdrawn or toolchain advisories', () => {
-    const withdrawn = parseAdvisory(advisory(BASIC.replace('date = "2099-01-01"', 'date = "2099-01-01"\nwithdrawn = "2099-02-01"')), 'crates/demo/W.md');
+    const withdrawn = parseAdvisory(
+      advisory(BASIC.replace('date = "2099-01-01"', 'date = "2099-01-01"\nwithdrawn = "2099-02-01"')),
+      'crates/demo/W.md',
+    );
     const rust = parseAdvisory(advisory(BASIC), 'rust/demo/R.md');
     expect(matchLockfile([withdrawn, rust], lock)).toEqual([]);
   });
 
   it('treats an empty patched list as every version affected', () => {
-    const all = parseAdvisory(advisory(BASIC.replace('patched = [">= 1.2.0"]', 'patched = []').replace('unaffected = ["< 1.0.0"]', '')), 'crates/demo/A.md');
+    const all = parseAdvisory(
+      advisory(BASIC.replace('patched = [">= 1.2.0"]', 'patched = []').replace('unaffected = ["< 1.0.0"]', '')),
+      'crates/demo/A.md',
+    );
     expect(matchLockfile([all], lock)).toHaveLength(1);
   });
 });

@@ -24,17 +24,54 @@ const cargoCycloneDx = (specVersion = '1.5') => ({
       name: 'app',
       version: '0.1.0',
       purl: 'pkg:cargo/app@0.1.0?download_url=file%253A%252F%252F.',
-      components: [{ type: 'application', 'bom-ref': 'path+file:///src/app#0.1.0 bin-target-0', name: 'app', version: '0.1.0', purl: 'pkg:cargo/app@0.1.0?download_url=file%253A%252F%252F.#src/main.rs' }],
+      components: [
+        {
+          type: 'application',
+          'bom-ref': 'path+file:///src/app#0.1.0 bin-target-0',
+          name: 'app',
+          version: '0.1.0',
+          purl: 'pkg:cargo/app@0.1.0?download_url=file%253A%252F%252F.#src/main.rs',
+        },
+      ],
     },
   },
   components: [
-    { type: 'library', 'bom-ref': `${CRATES}#serde@1.0.197`, name: 'serde', version: '1.0.197', scope: 'required', hashes: [{ alg: 'SHA-256', content: SHA }], purl: 'pkg:cargo/serde@1.0.197' },
-    { type: 'library', 'bom-ref': 'git+https://github.com/example/fork?rev=4d1d0a0#0.2.0', name: 'fork', version: '0.2.0', purl: `pkg:cargo/fork@0.2.0?vcs_url=${encodeURIComponent(GIT.replace('#', '@'))}` },
-    { type: 'library', 'bom-ref': 'registry+https://my.registry/index#inner@1.0.0', name: 'inner', version: '1.0.0', purl: 'pkg:cargo/inner@1.0.0?repository_url=https%3A%2F%2Fmy.registry%2Findex' },
-    { type: 'library', 'bom-ref': 'path+file:///src/app/util#0.1.0', name: 'util', version: '0.1.0', purl: 'pkg:cargo/util@0.1.0?download_url=file%253A%252F%252Futil' },
+    {
+      type: 'library',
+      'bom-ref': `${CRATES}#serde@1.0.197`,
+      name: 'serde',
+      version: '1.0.197',
+      scope: 'required',
+      hashes: [{ alg: 'SHA-256', content: SHA }],
+      purl: 'pkg:cargo/serde@1.0.197',
+    },
+    {
+      type: 'library',
+      'bom-ref': 'git+https://github.com/example/fork?rev=4d1d0a0#0.2.0',
+      name: 'fork',
+      version: '0.2.0',
+      purl: `pkg:cargo/fork@0.2.0?vcs_url=${encodeURIComponent(GIT.replace('#', '@'))}`,
+    },
+    {
+      type: 'library',
+      'bom-ref': 'registry+https://my.registry/index#inner@1.0.0',
+      name: 'inner',
+      version: '1.0.0',
+      purl: 'pkg:cargo/inner@1.0.0?repository_url=https%3A%2F%2Fmy.registry%2Findex',
+    },
+    {
+      type: 'library',
+      'bom-ref': 'path+file:///src/app/util#0.1.0',
+      name: 'util',
+      version: '0.1.0',
+      purl: 'pkg:cargo/util@0.1.0?download_url=file%253A%252F%252Futil',
+    },
   ],
   dependencies: [
-    { ref: 'path+file:///src/app#0.1.0', dependsOn: [`${CRATES}#serde@1.0.197`, 'git+https://github.com/example/fork?rev=4d1d0a0#0.2.0', 'path+file:///src/app/util#0.1.0'] },
+    {
+      ref: 'path+file:///src/app#0.1.0',
+      dependsOn: [`${CRATES}#serde@1.0.197`, 'git+https://github.com/example/fork?rev=4d1d0a0#0.2.0', 'path+file:///src/app/util#0.1.0'],
+    },
     { ref: 'git+https://github.com/example/fork?rev=4d1d0a0#0.2.0', dependsOn: ['registry+https://my.registry/index#inner@1.0.0'] },
     { ref: `${CRATES}#serde@1.0.197`, dependsOn: [] },
   ],
@@ -132,8 +169,10 @@ const XML = `<?xml version="1.0" encoding="utf-8"?>
 </bom>
 `;
 
-const byId = (l: ReturnType<typeof parseLockfile>) => Object.fromEntries(l.packages.map((p) => [p.id, { ...p, dependencies: [...p.dependencies].sort() }]));
-const read = (doc: unknown, file = 'app/bom.json') => lockfileFromCycloneDx(parseCycloneDx(typeof doc === 'string' ? doc : JSON.stringify(doc), file));
+const byId = (l: ReturnType<typeof parseLockfile>) =>
+  Object.fromEntries(l.packages.map((p) => [p.id, { ...p, dependencies: [...p.dependencies].sort() }]));
+const read = (doc: unknown, file = 'app/bom.json') =>
+  lockfileFromCycloneDx(parseCycloneDx(typeof doc === 'string' ? doc : JSON.stringify(doc), file));
 
 describe('a CycloneDX SBOM as locked packages', () => {
   it('gives the packages, sources, checksums and edges the Cargo.lock gives (JSON 1.4, 1.5, 1.6)', () => {
@@ -152,7 +191,9 @@ describe('a CycloneDX SBOM as locked packages', () => {
     expect(sourceOfPurl({})).toBe(CRATES);
     expect(sourceOfPurl({ repository_url: 'https://github.com/rust-lang/crates.io-index' })).toBe(CRATES);
     expect(sourceOfPurl({ repository_url: 'sparse+https://my.registry/index/' })).toBe('sparse+https://my.registry/index/');
-    expect(sourceOfPurl({ vcs_url: 'git+https://github.com/a/b@0123456789abcdef0123456789abcdef01234567' })).toBe('git+https://github.com/a/b#0123456789abcdef0123456789abcdef01234567');
+    expect(sourceOfPurl({ vcs_url: 'git+https://github.com/a/b@0123456789abcdef0123456789abcdef01234567' })).toBe(
+      'git+https://github.com/a/b#0123456789abcdef0123456789abcdef01234567',
+    );
     expect(sourceOfPurl({ download_url: 'git+ssh://git@github.com/a/b@0123456' })).toBe('git+ssh://git@github.com/a/b#0123456');
     expect(sourceOfPurl({ download_url: 'file:///abs/path' })).toBeUndefined();
     expect(sourceOfPurl({ download_url: 'https://static.crates.io/crates/serde/serde-1.0.0.crate' })).toBe(CRATES);
@@ -161,7 +202,13 @@ describe('a CycloneDX SBOM as locked packages', () => {
 
   it('leaves out components that are no crate (other ecosystems, files, a root without purl)', () => {
     const doc = cargoCycloneDx();
-    doc.components.push({ type: 'library', 'bom-ref': 'npm-left-pad', name: 'left-pad', version: '1.3.0', purl: 'pkg:npm/left-pad@1.3.0' } as never);
+    doc.components.push({
+      type: 'library',
+      'bom-ref': 'npm-left-pad',
+      name: 'left-pad',
+      version: '1.3.0',
+      purl: 'pkg:npm/left-pad@1.3.0',
+    } as never);
     doc.components.push({ type: 'file', 'bom-ref': 'readme', name: 'README.md' } as never);
     doc.dependencies.push({ ref: 'npm-left-pad', dependsOn: [`${CRATES}#serde@1.0.197`] });
     expect(byId(read(doc))).toEqual(byId(parseLockfile(LOCK)));
@@ -185,26 +232,78 @@ describe('bad SBOMs are refused, naming file, field and component', () => {
     ['an empty file', '', /^app\/bom\.json, line 1: empty file/],
     ['JSON cut short', '{"bomFormat": "CycloneDX",', /^app\/bom\.json, line 1: not JSON/],
     ['not CycloneDX', { spdxVersion: 'SPDX-2.3' }, /field `bomFormat`: is required/],
-    ['an unread spec version', { ...cargoCycloneDx(), specVersion: '1.2' }, /field `specVersion`: CycloneDX 1\.2 is not read: expected 1\.4, 1\.5, 1\.6/],
-    ['a purl that does not parse', withComponent({ purl: 'pkg:cargo' }), /field `components\[0\]\.purl`: component serde \(bom-ref "registry\+https:\/\/github\.com\/rust-lang\/crates\.io-index#serde@1\.0\.197"\): not a package URL/],
-    ['a purl without version', withComponent({ purl: 'pkg:cargo/serde' }), /field `components\[0\]\.purl`: component serde .*the purl has no version/],
-    ['a version that is not SemVer', withComponent({ purl: 'pkg:cargo/serde@1.0', version: '1.0' }), /field `components\[0\]\.purl`: component serde .*version "1\.0" is not SemVer/],
-    ['version and purl disagree', withComponent({ version: '1.0.196' }), /field `components\[0\]\.version`: component serde .*differs from the purl's "1\.0\.197"/],
-    ['an unknown download_url', withComponent({ purl: 'pkg:cargo/serde@1.0.197?download_url=https%3A%2F%2Fexample.com%2Fs.tgz' }), /field `components\[0\]\.purl`: .*the package's source cannot be told/],
-    ['a bom-ref used twice', withComponent({ 'bom-ref': 'path+file:///src/app/util#0.1.0' }), /field `components\[3\]\.bom-ref`: bom-ref "path\+file:\/\/\/src\/app\/util#0\.1\.0" is used twice \(first by components\[0\]\)/],
-    ['a crate listed twice', withComponent({ 'bom-ref': 'serde-again', name: 'serde', version: '1.0.197', purl: 'pkg:cargo/serde@1.0.197' }, 3), /field `components\[3\]`: component serde \(bom-ref "serde-again"\): package "serde" 1\.0\.197 \(registry\+https:\/\/github\.com\/rust-lang\/crates\.io-index\) is listed twice \(first as components\[0\]/],
-    ['a dependency on nothing', { ...cargoCycloneDx(), dependencies: [{ ref: 'path+file:///src/app#0.1.0', dependsOn: ['ghost'] }] }, /field `dependencies\[0\]\.dependsOn\[0\]`: names no component of this document \(bom-ref "ghost"\)/],
-    ['no crate at all', { bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'left-pad', purl: 'pkg:npm/left-pad@1.3.0' }] }, /field `components`: no pkg:cargo component/],
-    ['a component of the wrong type', { ...cargoCycloneDx(), components: ['serde'] }, /field `components\[0\]`: expected a component object/],
+    [
+      'an unread spec version',
+      { ...cargoCycloneDx(), specVersion: '1.2' },
+      /field `specVersion`: CycloneDX 1\.2 is not read: expected 1\.4, 1\.5, 1\.6/,
+    ],
+    [
+      'a purl that does not parse',
+      withComponent({ purl: 'pkg:cargo' }),
+      /field `components\[0\]\.purl`: component serde \(bom-ref "registry\+https:\/\/github\.com\/rust-lang\/crates\.io-index#serde@1\.0\.197"\): not a package URL/,
+    ],
+    [
+      'a purl without version',
+      withComponent({ purl: 'pkg:cargo/serde' }),
+      /field `components\[0\]\.purl`: component serde .*the purl has no version/,
+    ],
+    [
+      'a version that is not SemVer',
+      withComponent({ purl: 'pkg:cargo/serde@1.0', version: '1.0' }),
+      /field `components\[0\]\.purl`: component serde .*version "1\.0" is not SemVer/,
+    ],
+    [
+      'version and purl disagree',
+      withComponent({ version: '1.0.196' }),
+      /field `components\[0\]\.version`: component serde .*differs from the purl's "1\.0\.197"/,
+    ],
+    [
+      'an unknown download_url',
+      withComponent({ purl: 'pkg:cargo/serde@1.0.197?download_url=https%3A%2F%2Fexample.com%2Fs.tgz' }),
+      /field `components\[0\]\.purl`: .*the package's source cannot be told/,
+    ],
+    [
+      'a bom-ref used twice',
+      withComponent({ 'bom-ref': 'path+file:///src/app/util#0.1.0' }),
+      /field `components\[3\]\.bom-ref`: bom-ref "path\+file:\/\/\/src\/app\/util#0\.1\.0" is used twice \(first by components\[0\]\)/,
+    ],
+    [
+      'a crate listed twice',
+      withComponent({ 'bom-ref': 'serde-again', name: 'serde', version: '1.0.197', purl: 'pkg:cargo/serde@1.0.197' }, 3),
+      /field `components\[3\]`: component serde \(bom-ref "serde-again"\): package "serde" 1\.0\.197 \(registry\+https:\/\/github\.com\/rust-lang\/crates\.io-index\) is listed twice \(first as components\[0\]/,
+    ],
+    [
+      'a dependency on nothing',
+      { ...cargoCycloneDx(), dependencies: [{ ref: 'path+file:///src/app#0.1.0', dependsOn: ['ghost'] }] },
+      /field `dependencies\[0\]\.dependsOn\[0\]`: names no component of this document \(bom-ref "ghost"\)/,
+    ],
+    [
+      'no crate at all',
+      { bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'left-pad', purl: 'pkg:npm/left-pad@1.3.0' }] },
+      /field `components`: no pkg:cargo component/,
+    ],
+    [
+      'a component of the wrong type',
+      { ...cargoCycloneDx(), components: ['serde'] },
+      /field `components\[0\]`: expected a component object/,
+    ],
   ];
   it.each(cases)('%s', (_name, doc, error) => {
     expect(() => read(doc)).toThrow(error);
   });
 
   it('XML: a syntax error names the line; a DOCTYPE and a foreign namespace are refused', () => {
-    expect(() => read(XML.replace('</components>\n  <dependencies>', '<dependencies>'), 'bom.xml')).toThrow(/^bom\.xml, line \d+: not well-formed XML/);
-    expect(() => read(`<?xml version="1.0"?>\n<!DOCTYPE bom [<!ENTITY a "aaaa">]>\n<bom xmlns="http://cyclonedx.org/schema/bom/1.4"/>`, 'bom.xml')).toThrow(/^bom\.xml, line 2: a DOCTYPE is not allowed/);
-    expect(() => read(XML.replace('http://cyclonedx.org/schema/bom/1.4', 'urn:example'), 'bom.xml')).toThrow(/field `xmlns`: expected a CycloneDX namespace/);
-    expect(() => read(XML.replace('<purl>pkg:cargo/inner@1.0.0', '<purl>pkg:cargo/inner'), 'bom.xml')).toThrow(/^bom\.xml, field `components\[2\]\.purl`: component inner \(bom-ref "registry\+https:\/\/my\.registry\/index#inner@1\.0\.0"\): the purl has no version/);
+    expect(() => read(XML.replace('</components>\n  <dependencies>', '<dependencies>'), 'bom.xml')).toThrow(
+      /^bom\.xml, line \d+: not well-formed XML/,
+    );
+    expect(() =>
+      read(`<?xml version="1.0"?>\n<!DOCTYPE bom [<!ENTITY a "aaaa">]>\n<bom xmlns="http://cyclonedx.org/schema/bom/1.4"/>`, 'bom.xml'),
+    ).toThrow(/^bom\.xml, line 2: a DOCTYPE is not allowed/);
+    expect(() => read(XML.replace('http://cyclonedx.org/schema/bom/1.4', 'urn:example'), 'bom.xml')).toThrow(
+      /field `xmlns`: expected a CycloneDX namespace/,
+    );
+    expect(() => read(XML.replace('<purl>pkg:cargo/inner@1.0.0', '<purl>pkg:cargo/inner'), 'bom.xml')).toThrow(
+      /^bom\.xml, field `components\[2\]\.purl`: component inner \(bom-ref "registry\+https:\/\/my\.registry\/index#inner@1\.0\.0"\): the purl has no version/,
+    );
   });
 });

@@ -27,7 +27,8 @@ function validator(version: string): ValidateFunction {
   addFormats(ajv);
   addFormats2019(ajv);
   // The bom schemas refer to these by their file names, relative to http://cyclonedx.org/schema/.
-  for (const name of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json']) ajv.addSchema({ ...load(name), $id: `http://cyclonedx.org/schema/${name}` });
+  for (const name of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json'])
+    ajv.addSchema({ ...load(name), $id: `http://cyclonedx.org/schema/${name}` });
   v = ajv.compile(load(`bom-${version}.SNAPSHOT.schema.json`));
   validators.set(version, v);
   return v;
@@ -36,5 +37,7 @@ function validator(version: string): ValidateFunction {
 /** The schema's complaints about a document (`/path: message`), none when it is valid. */
 export function validateCycloneDx(doc: unknown, version = '1.6'): string[] {
   const v = validator(version);
-  return v(doc) ? [] : (v.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+  return v(doc)
+    ? []
+    : (v.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
 }

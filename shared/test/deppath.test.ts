@@ -6,7 +6,12 @@ const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const lock = (pkgs: [name: string, deps: string[], member?: boolean][]) =>
   parseLockfile(
     `version = 4\n` +
-      pkgs.map(([n, d, m]) => `\n[[package]]\nname = "${n}"\nversion = "1.0.0"\n${m ? '' : `source = "${CRATES}"\n`}dependencies = [${d.map((x) => `"${x}"`).join(', ')}]\n`).join(''),
+      pkgs
+        .map(
+          ([n, d, m]) =>
+            `\n[[package]]\nname = "${n}"\nversion = "1.0.0"\n${m ? '' : `source = "${CRATES}"\n`}dependencies = [${d.map((x) => `"${x}"`).join(', ')}]\n`,
+        )
+        .join(''),
   );
 
 describe('shortestPathsFromMembers', () => {
@@ -40,7 +45,13 @@ describe('shortestPathsFromMembers', () => {
   });
 
   it('breaks ties by lockfile order (stable): the first member to reach it wins', () => {
-    const t = shortestPathsFromMembers(lock([['a', ['x'], true], ['b', ['x'], true], ['x', []]]));
+    const t = shortestPathsFromMembers(
+      lock([
+        ['a', ['x'], true],
+        ['b', ['x'], true],
+        ['x', []],
+      ]),
+    );
     expect(t.get('x@1.0.0')).toEqual(['a@1.0.0', 'x@1.0.0']);
   });
 });

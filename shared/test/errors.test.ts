@@ -18,7 +18,9 @@ const errorClasses: [string, ErrorClass][] = Object.entries(shared as Record<str
 
 describe('error classes exported by shared', () => {
   it('are found (the test checks something)', () => {
-    expect(errorClasses.map(([n]) => n)).toEqual(expect.arrayContaining(['FormatError', 'EventValidationError', 'RequirementError', 'LockedVersionError']));
+    expect(errorClasses.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['FormatError', 'EventValidationError', 'RequirementError', 'LockedVersionError']),
+    );
   });
 
   it.each(errorClasses)('%s has its own name', (exported, C) => {

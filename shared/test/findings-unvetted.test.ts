@@ -21,7 +21,12 @@ import {
 } from '../src/index.js';
 
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
-const pkg = (name: string, version: string, path = false) => ({ id: `${name}@${version}`, name, version, ...(path ? {} : { source: CRATES }) });
+const pkg = (name: string, version: string, path = false) => ({
+  id: `${name}@${version}`,
+  name,
+  version,
+  ...(path ? {} : { source: CRATES }),
+});
 
 /** app (path) → foo (normal), bar (build); bar → baz (normal); app → tst (dev); foo → baz. */
 const event: Pick<WorkspaceEvent, 'packages' | 'edges' | 'members'> = {
@@ -76,20 +81,38 @@ describe('impact of an unvetted version', () => {
     ]);
     expect(s.score).toBe(8.5);
     expect(s.severity).toBe('high');
-    const run = unvettedScore({ status: 'unvetted', missing: ['safe-to-run'], required: ['safe-to-run'] }, { buildTime: false, direct: false, fanIn: 1 });
+    const run = unvettedScore(
+      { status: 'unvetted', missing: ['safe-to-run'], required: ['safe-to-run'] },
+      { buildTime: false, direct: false, fanIn: 1 },
+    );
     expect(run).toMatchObject({ score: 2, severity: 'info' });
-    const viol = unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: false, direct: false, fanIn: 1 });
+    const viol = unvettedScore(
+      { status: 'violation', missing: [], required: ['safe-to-deploy'] },
+      { buildTime: false, direct: false, fanIn: 1 },
+    );
     expect(viol).toMatchObject({ score: 6, severity: 'high' });
-    expect(unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: true, direct: true, fanIn: 40 }).score).toBe(10);
+    expect(
+      unvettedScore({ status: 'violation', missing: [], required: ['safe-to-deploy'] }, { buildTime: true, direct: true, fanIn: 40 }).score,
+    ).toBe(10);
   });
 
   it('the finding names what is missing, who asks and the suggested audit, and passes the topic schema', () => {
-    const store = readStore({ config: '[cargo-vet]\nversion = "0.10"\n', audits: '[[audits.bar]]\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n' }, 'ws/supply-chain');
+    const store = readStore(
+      { config: '[cargo-vet]\nversion = "0.10"\n', audits: '[[audits.bar]]\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n' },
+      'ws/supply-chain',
+    );
     const r = resolveVet({ graph: graphFromWorkspaceEvent(event), store }, { checkStore: false });
     const bar = failures(r).find((p) => p.name === 'bar') as PackageVerdict;
     const f = unvettedFinding({ id: 'ws', org: 'acme', team: 'pay' }, bar, impact.get(bar.id)!, 'open', '2026-01-01T00:00:00.000Z');
     expect(FindingEventSchema.parse(f)).toEqual(f);
-    expect(f).toMatchObject({ id: 'ws|bar|2.0.0|unvetted', kind: 'unvetted', crate: 'bar', version: '2.0.0', score: 6.5, severity: 'medium' });
+    expect(f).toMatchObject({
+      id: 'ws|bar|2.0.0|unvetted',
+      kind: 'unvetted',
+      crate: 'bar',
+      version: '2.0.0',
+      score: 6.5,
+      severity: 'medium',
+    });
     expect(f.vet).toEqual({
       status: 'unvetted',
       needs: ['safe-to-deploy'],
@@ -102,7 +125,9 @@ describe('impact of an unvetted version', () => {
 
 describe('stores and pools read from events', () => {
   it('readStore names the file of a bad store; no config.toml is refused', () => {
-    expect(() => readStore({ config: '[cargo-vet]\nversion = "0.10"\n[policy.x]\ncriteria = 3\n' }, 'ws/supply-chain')).toThrow(/ws\/supply-chain\/config\.toml/);
+    expect(() => readStore({ config: '[cargo-vet]\nversion = "0.10"\n[policy.x]\ncriteria = 3\n' }, 'ws/supply-chain')).toThrow(
+      /ws\/supply-chain\/config\.toml/,
+    );
     expect(() => readStore({ audits: '' }, 'ws/supply-chain')).toThrow(FormatError);
     expect(readStore({ config: '[cargo-vet]\nversion = "0.10"\n' }, 'd').imports).toBeUndefined();
   });
@@ -110,8 +135,19 @@ describe('stores and pools read from events', () => {
   it('a pool from its per-crate entries and criteria: same audits as the file, errors name the pool and entry', () => {
     const a = auditsFileFromPoolEntries(
       [
-        { crate: 'foo', entries: { audits: [{ who: 'A', criteria: 'strong', version: '1.0.0' }, { criteria: 'safe-to-run', delta: '1.0.0 -> 1.1.0' }] } },
-        { crate: 'bar', entries: { 'wildcard-audits': [{ criteria: 'safe-to-deploy', 'user-id': 7, start: '2020-01-01', end: '2030-01-01' }] } },
+        {
+          crate: 'foo',
+          entries: {
+            audits: [
+              { who: 'A', criteria: 'strong', version: '1.0.0' },
+              { criteria: 'safe-to-run', delta: '1.0.0 -> 1.1.0' },
+            ],
+          },
+        },
+        {
+          crate: 'bar',
+          entries: { 'wildcard-audits': [{ criteria: 'safe-to-deploy', 'user-id': 7, start: '2020-01-01', end: '2030-01-01' }] },
+        },
       ],
       [{ name: 'strong', description: 'strong review', implies: ['safe-to-deploy'] }],
       'pool google',
@@ -122,7 +158,9 @@ describe('stores and pools read from events', () => {
     ]);
     expect(a.criteria.get('strong')!.implies).toEqual(['safe-to-deploy']);
     expect(a.wildcardAudits.get('bar')![0]!.userId).toBe(7);
-    expect(() => auditsFileFromPoolEntries([{ crate: 'foo', entries: { audits: [{ version: '1.0.0' }] } }], [], 'pool google')).toThrow(/pool google.*audits\.foo\[0\]/);
+    expect(() => auditsFileFromPoolEntries([{ crate: 'foo', entries: { audits: [{ version: '1.0.0' }] } }], [], 'pool google')).toThrow(
+      /pool google.*audits\.foo\[0\]/,
+    );
   });
 });
 
@@ -188,8 +226,13 @@ describe('findingMoved: whether an open finding is sent again', () => {
     ]) {
       expect(oneDecimal(advisorySeverity({ cvss }).score), cvss).toBe(true);
     }
-    for (const impact of [{ buildTime: true, direct: true, fanIn: 3 }, { buildTime: false, direct: true, fanIn: 7 }]) {
-      expect(oneDecimal(unvettedScore({ status: 'unvetted', missing: ['safe-to-deploy'], required: ['safe-to-deploy'] }, impact).score)).toBe(true);
+    for (const impact of [
+      { buildTime: true, direct: true, fanIn: 3 },
+      { buildTime: false, direct: true, fanIn: 7 },
+    ]) {
+      expect(
+        oneDecimal(unvettedScore({ status: 'unvetted', missing: ['safe-to-deploy'], required: ['safe-to-deploy'] }, impact).score),
+      ).toBe(true);
     }
     expect(oneDecimal(maintainerRisk({ crate: 'serde-jsonx', releases: [] }).score)).toBe(true);
   });

@@ -14,7 +14,10 @@ const OBSERVED = '2026-03-01T00:00:00.000Z';
 const daysBefore = (n: number, from = OBSERVED) => new Date(Date.parse(from) - n * 86_400_000).toISOString();
 
 /** A crate with nothing to say against it: two owners, a live repository, signed commits. */
-function healthy(over: Partial<NonNullable<MaintainerFacts['maintainers']>> = {}, releases: MaintainerFacts['releases'] = []): MaintainerFacts {
+function healthy(
+  over: Partial<NonNullable<MaintainerFacts['maintainers']>> = {},
+  releases: MaintainerFacts['releases'] = [],
+): MaintainerFacts {
   return {
     crate: 'quietcrate',
     maintainers: {
@@ -23,7 +26,12 @@ function healthy(over: Partial<NonNullable<MaintainerFacts['maintainers']>> = {}
         { login: 'alice', kind: 'user' },
         { login: 'bob', kind: 'user' },
       ],
-      repository: { url: 'https://github.com/acme/quietcrate', archived: false, disabled: false, signedCommits: { signed: 40, total: 50, ratio: 0.8 } },
+      repository: {
+        url: 'https://github.com/acme/quietcrate',
+        archived: false,
+        disabled: false,
+        signedCommits: { signed: 40, total: 50, ratio: 0.8 },
+      },
       ...over,
     },
     releases,
@@ -45,7 +53,8 @@ describe('maintainer risk, rule by rule', () => {
   });
 
   it('unsigned commits: under 10% signed 1, under 50% 0.5, half or more 0; too few commits say nothing', () => {
-    const sc = (signed: number, total: number) => healthy({ repository: { url: 'u', signedCommits: { signed, total, ratio: total ? signed / total : null } } });
+    const sc = (signed: number, total: number) =>
+      healthy({ repository: { url: 'u', signedCommits: { signed, total, ratio: total ? signed / total : null } } });
     expect(signals(sc(0, 50))).toEqual({ 'repository.unsigned-commits': 1 });
     expect(signals(sc(4, 50))).toEqual({ 'repository.unsigned-commits': 1 }); // 8%
     expect(signals(sc(5, 50))).toEqual({ 'repository.unsigned-commits': 0.5 }); // 10%
@@ -63,9 +72,12 @@ describe('maintainer risk, rule by rule', () => {
   });
 
   it('owner change: replaced (added and removed) 3, only added or only removed 1, and only while recent (90 days from the newest fact)', () => {
-    const change = (added: string[], removed: string[], at = daysBefore(10)) => healthy({ ownershipChange: { added, removed, observedAt: at } });
+    const change = (added: string[], removed: string[], at = daysBefore(10)) =>
+      healthy({ ownershipChange: { added, removed, observedAt: at } });
     expect(signals(change(['mallory'], ['carol']))).toEqual({ 'maintainer.owner-change': 3 });
-    expect(maintainerRisk(change(['mallory'], ['carol'])).why[0]!.detail).toBe(`owners replaced ${daysBefore(10).slice(0, 10)}: added mallory; removed carol`);
+    expect(maintainerRisk(change(['mallory'], ['carol'])).why[0]!.detail).toBe(
+      `owners replaced ${daysBefore(10).slice(0, 10)}: added mallory; removed carol`,
+    );
     expect(signals(change(['bob'], []))).toEqual({ 'maintainer.owner-change': 1 });
     expect(signals(change([], ['carol']))).toEqual({ 'maintainer.owner-change': 1 });
     expect(signals(change(['mallory'], ['carol'], daysBefore(91)))).toEqual({});
@@ -76,14 +88,19 @@ describe('maintainer risk, rule by rule', () => {
   it('"recent" is measured from the newest fact about the crate, not the wall clock: a newer release makes an old change old', () => {
     const f = healthy({ ownershipChange: { added: ['mallory'], removed: ['carol'], observedAt: daysBefore(10) } });
     expect(signals(f)).toEqual({ 'maintainer.owner-change': 3 });
-    const later = { ...f, releases: [{ version: '2.0.0', publishedAt: new Date(Date.parse(OBSERVED) + 200 * 86_400_000).toISOString(), yanked: false }] };
+    const later = {
+      ...f,
+      releases: [{ version: '2.0.0', publishedAt: new Date(Date.parse(OBSERVED) + 200 * 86_400_000).toISOString(), yanked: false }],
+    };
     expect(signals(later)).toEqual({});
   });
 
   it('release after dormancy: the newest release a year or more after the previous one (2), only while recent; yanked releases do not count', () => {
     const rel = (version: string, daysAgo: number, yanked = false) => ({ version, publishedAt: daysBefore(daysAgo), yanked });
     expect(signals(healthy({}, [rel('1.0.0', 420), rel('1.0.1', 20)]))).toEqual({ 'release.after-dormancy': 2 });
-    expect(maintainerRisk(healthy({}, [rel('1.0.0', 420), rel('1.0.1', 20)])).why[0]!.detail).toBe(`1.0.1 (${daysBefore(20).slice(0, 10)}) came 400 days after 1.0.0`);
+    expect(maintainerRisk(healthy({}, [rel('1.0.0', 420), rel('1.0.1', 20)])).why[0]!.detail).toBe(
+      `1.0.1 (${daysBefore(20).slice(0, 10)}) came 400 days after 1.0.0`,
+    );
     expect(signals(healthy({}, [rel('1.0.0', 300), rel('1.0.1', 20)]))).toEqual({}); // 280 days: not dormant
     expect(signals(healthy({}, [rel('1.0.0', 900), rel('1.0.1', 200)]))).toEqual({}); // dormant, but long ago
     expect(signals(healthy({}, [rel('1.0.0', 420), rel('1.0.1', 20, true)]))).toEqual({}); // the sudden one was yanked
@@ -99,13 +116,26 @@ describe('maintainer risk, rule by rule', () => {
     expect(signals(repo(null))).toEqual({});
     expect(signals(repo(500, daysBefore(200)))).toEqual({});
     // registry history wins: two releases close together, whatever the repository says
-    const both = { ...repo(500), releases: [{ version: '1.0.0', publishedAt: daysBefore(30), yanked: false }, { version: '1.0.1', publishedAt: daysBefore(5), yanked: false }] };
+    const both = {
+      ...repo(500),
+      releases: [
+        { version: '1.0.0', publishedAt: daysBefore(30), yanked: false },
+        { version: '1.0.1', publishedAt: daysBefore(5), yanked: false },
+      ],
+    };
     expect(signals(both)).toEqual({});
   });
 
   it('new publisher: the newest release by someone who published none of the earlier ones (2), only while recent', () => {
-    const rel = (version: string, daysAgo: number, publisher?: string) => ({ version, publishedAt: daysBefore(daysAgo), yanked: false, ...(publisher ? { publisher } : {}) });
-    expect(signals(healthy({}, [rel('1.0.0', 60, 'alice'), rel('1.1.0', 40, 'bob'), rel('1.2.0', 10, 'mallory')]))).toEqual({ 'release.new-publisher': 2 });
+    const rel = (version: string, daysAgo: number, publisher?: string) => ({
+      version,
+      publishedAt: daysBefore(daysAgo),
+      yanked: false,
+      ...(publisher ? { publisher } : {}),
+    });
+    expect(signals(healthy({}, [rel('1.0.0', 60, 'alice'), rel('1.1.0', 40, 'bob'), rel('1.2.0', 10, 'mallory')]))).toEqual({
+      'release.new-publisher': 2,
+    });
     expect(maintainerRisk(healthy({}, [rel('1.0.0', 60, 'alice'), rel('1.2.0', 10, 'mallory')])).why[0]!.detail).toBe(
       `1.2.0 (${daysBefore(10).slice(0, 10)}) published by mallory, who published none of the 1 earlier releases (alice)`,
     );
@@ -173,9 +203,16 @@ describe('maintainer risk, signals together', () => {
   });
 
   it('common crate shapes: one owner + unsigned is 3 (info); + archived 4.5 (low); + a lookalike name 6 (medium)', () => {
-    const base = healthy({ owners: [{ login: 'alice', kind: 'user' }], repository: { url: 'u', signedCommits: { signed: 0, total: 50, ratio: 0 } } });
+    const base = healthy({
+      owners: [{ login: 'alice', kind: 'user' }],
+      repository: { url: 'u', signedCommits: { signed: 0, total: 50, ratio: 0 } },
+    });
     expect(maintainerRisk(base)).toMatchObject({ score: 3, severity: 'info' });
-    expect(maintainerRisk(healthy({ ...base.maintainers, repository: { url: 'u', archived: true, signedCommits: { signed: 0, total: 50, ratio: 0 } } }))).toMatchObject({ score: 4.5, severity: 'low' });
+    expect(
+      maintainerRisk(
+        healthy({ ...base.maintainers, repository: { url: 'u', archived: true, signedCommits: { signed: 0, total: 50, ratio: 0 } } }),
+      ),
+    ).toMatchObject({ score: 4.5, severity: 'low' });
     expect(maintainerRisk({ ...base, crate: 'tokio-utill' })).toMatchObject({ score: 6, severity: 'medium' });
   });
 
@@ -196,7 +233,12 @@ describe('maintainer risk, signals together', () => {
       workspace: { id: 'acme/app', org: 'acme', team: 'pay' },
       crate: 'rustdecimal',
       version: '1.23.1',
-      maintainer: { owners: ['mallory'], repository: 'missing', latestRelease: { version: '1.23.1', publishedAt: daysBefore(3), publisher: 'mallory' }, lookalikeOf: 'rust_decimal' },
+      maintainer: {
+        owners: ['mallory'],
+        repository: 'missing',
+        latestRelease: { version: '1.23.1', publishedAt: daysBefore(3), publisher: 'mallory' },
+        lookalikeOf: 'rust_decimal',
+      },
     });
     expect(ev.why.map((w) => [w.signal, w.contribution])).toEqual([
       ['maintainer.single-owner', 2],

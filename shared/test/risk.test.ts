@@ -70,11 +70,17 @@ describe('versionRisk', () => {
   });
 
   it('is capped at 10 (9.8 + 1 compound), and three kinds still add 1', () => {
-    const r = versionRisk([adv('a', '1.0.0', 'RUSTSEC-2099-0001', 9.8, 'critical'), unv('a', '1.0.0', 6.5, 'medium'), mnt('a', '1.0.0', 6, 'medium')]);
+    const r = versionRisk([
+      adv('a', '1.0.0', 'RUSTSEC-2099-0001', 9.8, 'critical'),
+      unv('a', '1.0.0', 6.5, 'medium'),
+      mnt('a', '1.0.0', 6, 'medium'),
+    ]);
     expect(r.score).toBe(10);
     expect(r.severity).toBe('critical');
     expect(r.why.at(-1)).toEqual({ signal: 'risk.compound', contribution: 1, detail: '3 kinds of finding on one version' });
-    expect(r.why.find((w) => w.signal === 'finding.maintainer')!.detail).toBe('maintainer risk: maintainer.single-owner, maintainer.owner-change, repository.unsigned-commits');
+    expect(r.why.find((w) => w.signal === 'finding.maintainer')!.detail).toBe(
+      'maintainer risk: maintainer.single-owner, maintainer.owner-change, repository.unsigned-commits',
+    );
   });
 
   it('rounds to one decimal', () => {
@@ -89,14 +95,22 @@ describe('versionRisk', () => {
   });
 
   it('severity is never milder than a finding it sums up: a violation (high at 6) keeps its version high', () => {
-    const violation = unv('a', '1.0.0', 6, 'high', { vet: { status: 'violation', missing: [], needs: ['safe-to-deploy'] }, why: [{ signal: 'vet.violation', contribution: 6, detail: 'violation' }] });
+    const violation = unv('a', '1.0.0', 6, 'high', {
+      vet: { status: 'violation', missing: [], needs: ['safe-to-deploy'] },
+      why: [{ signal: 'vet.violation', contribution: 6, detail: 'violation' }],
+    });
     const r = versionRisk([violation]);
     expect([r.score, r.severity]).toEqual([6, 'high']);
     expect(r.why[0]!.detail).toBe('a trusted audit records a violation');
   });
 
   it('why is in the same order whatever order the findings come in', () => {
-    const fs = [mnt('a', '1.0.0', 6, 'medium'), adv('a', '1.0.0', 'RUSTSEC-2099-0002', 6, 'medium'), adv('a', '1.0.0', 'RUSTSEC-2099-0001', 6, 'medium'), unv('a', '1.0.0', 6.5, 'medium')];
+    const fs = [
+      mnt('a', '1.0.0', 6, 'medium'),
+      adv('a', '1.0.0', 'RUSTSEC-2099-0002', 6, 'medium'),
+      adv('a', '1.0.0', 'RUSTSEC-2099-0001', 6, 'medium'),
+      unv('a', '1.0.0', 6.5, 'medium'),
+    ];
     const a = versionRisk(fs);
     expect(versionRisk([...fs].reverse())).toEqual(a);
     expect(versionRisk([fs[2]!, fs[0]!, fs[3]!, fs[1]!])).toEqual(a);
@@ -114,7 +128,12 @@ describe('versionRisk', () => {
 describe('workspaceRisk', () => {
   it('no open finding: 0, info, why []', () => {
     expect(workspaceRisk([])).toEqual({ score: 0, severity: 'info', why: [], versions: [] });
-    expect(workspaceRisk([adv('a', '1.0.0', 'R', 9, 'critical', 'resolved')])).toEqual({ score: 0, severity: 'info', why: [], versions: [] });
+    expect(workspaceRisk([adv('a', '1.0.0', 'R', 9, 'critical', 'resolved')])).toEqual({
+      score: 0,
+      severity: 'info',
+      why: [],
+      versions: [],
+    });
   });
 
   it('the top version, + 0.5 per further high/critical version; medium ones add nothing; counts by kind', () => {
@@ -128,7 +147,11 @@ describe('workspaceRisk', () => {
     expect(r.score).toBe(8);
     expect(r.severity).toBe('high');
     expect(r.why).toEqual([
-      { signal: 'risk.top', contribution: 7.5, detail: 'a 1.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound)' },
+      {
+        signal: 'risk.top',
+        contribution: 7.5,
+        detail: 'a 1.0.0: no audit for safe-to-deploy (build-time, direct) (+ finding.advisory, risk.compound)',
+      },
       { signal: 'risk.breadth', contribution: 0.5, detail: '1 more high/critical version' },
       { signal: 'open.advisory', contribution: 0, detail: '2 open advisory findings' },
       { signal: 'open.unvetted', contribution: 0, detail: '2 open unvetted findings' },
@@ -151,7 +174,12 @@ describe('workspaceRisk', () => {
   });
 
   it('the same findings in any order give the same risk (ties between versions by crate, then version)', () => {
-    const fs = [adv('b', '1.0.0', 'R2', 7, 'high'), adv('a', '2.0.0', 'R1', 7, 'high'), adv('a', '1.0.0', 'R3', 7, 'high'), mnt('c', '1.0.0', 6, 'medium')];
+    const fs = [
+      adv('b', '1.0.0', 'R2', 7, 'high'),
+      adv('a', '2.0.0', 'R1', 7, 'high'),
+      adv('a', '1.0.0', 'R3', 7, 'high'),
+      mnt('c', '1.0.0', 6, 'medium'),
+    ];
     const r = workspaceRisk(fs);
     expect(workspaceRisk([...fs].reverse())).toEqual(r);
     expect(r.why[0]!.detail).toBe('a 1.0.0: R3: a has a hole — no CVSS given');
@@ -159,6 +187,8 @@ describe('workspaceRisk', () => {
   });
 
   it('findingDetail names the advisory id even without a why', () => {
-    expect(findingDetail({ kind: 'advisory', state: 'open', score: 5, crate: 'a', version: '1', advisory: { id: 'RUSTSEC-2099-0009' } })).toBe('RUSTSEC-2099-0009');
+    expect(
+      findingDetail({ kind: 'advisory', state: 'open', score: 5, crate: 'a', version: '1', advisory: { id: 'RUSTSEC-2099-0009' } }),
+    ).toBe('RUSTSEC-2099-0009');
   });
 });

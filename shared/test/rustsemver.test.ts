@@ -75,7 +75,18 @@ describe('isSemVer: a version as Cargo writes one', () => {
     for (const v of ['0.1.5', '1.0.0-rc.1', '1.0.2+wasi-0.2.9', '300.3.1+3.3.1', '1.0.0-alpha.1+b.01']) expect(isSemVer(v), v).toBe(true);
   });
   it('refuses what Node semver would let through or Cargo never writes', () => {
-    for (const v of ['v1.2.3', '=1.2.3', ' 1.2.3', '1.2.3 ', '1.2', '01.2.3', '1.2.3-01', '', 'latest', '0.1.5@git:1f3c657c8073aec4f0b6ebac7be33b4851644745']) {
+    for (const v of [
+      'v1.2.3',
+      '=1.2.3',
+      ' 1.2.3',
+      '1.2.3 ',
+      '1.2',
+      '01.2.3',
+      '1.2.3-01',
+      '',
+      'latest',
+      '0.1.5@git:1f3c657c8073aec4f0b6ebac7be33b4851644745',
+    ]) {
       expect(isSemVer(v), JSON.stringify(v)).toBe(false);
     }
   });

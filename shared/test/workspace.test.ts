@@ -8,14 +8,25 @@ import { workspaceEvent } from '../src/workspace.js';
 const dir = join(__dirname, 'vet/fixtures/differential/kinds');
 const lock = parseLockfile(readFileSync(join(dir, 'Cargo.lock'), 'utf8'));
 const metadata = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8'));
-const base = { id: 'kinds', org: 'acme', lock, origin: { path: 'kinds/Cargo.lock', checksum: 'x' }, observedAt: '2026-01-01T00:00:00.000Z' };
+const base = {
+  id: 'kinds',
+  org: 'acme',
+  lock,
+  origin: { path: 'kinds/Cargo.lock', checksum: 'x' },
+  observedAt: '2026-01-01T00:00:00.000Z',
+};
 
 describe('workspaceEvent', () => {
   it('gives edges their kinds from cargo metadata', () => {
     const ev = workspaceEvent({ ...base, metadata });
     expect(ev.members.sort()).toEqual(['app@0.1.0', 'core-lib@0.1.0', 'tool@0.1.0']);
     expect(ev.edges).toContainEqual({ from: 'lock_api@0.4.12', to: 'autocfg@1.4.0', kind: 'build' });
-    expect(ev.edges.filter((e) => e.kind === 'dev').map((e) => e.to).sort()).toEqual(['cfg-if@1.0.0', 'fastrand@2.1.1', 'itoa@1.0.11', 'static_assertions@1.1.0']);
+    expect(
+      ev.edges
+        .filter((e) => e.kind === 'dev')
+        .map((e) => e.to)
+        .sort(),
+    ).toEqual(['cfg-if@1.0.0', 'fastrand@2.1.1', 'itoa@1.0.11', 'static_assertions@1.1.0']);
     expect(ev.edges.some((e) => e.kind === 'unknown')).toBe(false);
   });
 

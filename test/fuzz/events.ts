@@ -124,7 +124,9 @@ export function loadCorpus(): Corpus {
   const workspaces: Corpus['workspaces'] = [];
   const locked = new Map<string, string[]>();
   const checksums = new Map<string, string>();
-  for (const name of readdirSync(join(DATA, 'projects')).filter((n) => !n.startsWith('.')).sort()) {
+  for (const name of readdirSync(join(DATA, 'projects'))
+    .filter((n) => !n.startsWith('.'))
+    .sort()) {
     const files = readWorkspaceFiles(join(DATA, 'projects', name));
     const lock = parseLockfile(files.lockText, `${name}/Cargo.lock`);
     workspaces.push({ name, lock, ...(files.store ? { store: files.store } : {}) });
@@ -137,7 +139,9 @@ export function loadCorpus(): Corpus {
   const advisories: Advisory[] = [];
   const crates = join(DATA, 'rustsec', 'crates');
   for (const dir of readdirSync(crates).sort()) {
-    for (const f of readdirSync(join(crates, dir)).filter((n) => n.endsWith('.md')).sort()) {
+    for (const f of readdirSync(join(crates, dir))
+      .filter((n) => n.endsWith('.md'))
+      .sort()) {
       try {
         advisories.push(parseAdvisory(readFileSync(join(crates, dir, f), 'utf8'), `crates/${dir}/${f}`));
       } catch {
@@ -167,7 +171,9 @@ export function loadCorpus(): Corpus {
   }
   const pools: Corpus['pools'] = [];
   const poolDir = join(DATA, 'audit-pools');
-  for (const f of readdirSync(poolDir).filter((n) => n.endsWith('.audits.toml')).sort()) {
+  for (const f of readdirSync(poolDir)
+    .filter((n) => n.endsWith('.audits.toml'))
+    .sort()) {
     const name = f.replace(/\.audits\.toml$/, '');
     const file = parseAuditsFile(readFileSync(join(poolDir, f), 'utf8'), f);
     const hdir = join(poolDir, 'history', name);
@@ -190,13 +196,35 @@ const hex40 = fc.stringMatching(/^[0-9a-f]{40}$/);
 /** SemVer-valid but unusual: prereleases, build metadata, zeros, the largest safe numbers. */
 export const semverOddVersion = (base: string): fc.Arbitrary<string> =>
   fc.oneof(
-    fc.constantFrom(`${base}-alpha.1`, `${base}-rc.1+build.5`, `${base}+meta.7`, `${base}-0`, '0.0.0', '0.0.0-0', '9007199254740991.0.0', `0.${Number.MAX_SAFE_INTEGER}.0`),
+    fc.constantFrom(
+      `${base}-alpha.1`,
+      `${base}-rc.1+build.5`,
+      `${base}+meta.7`,
+      `${base}-0`,
+      '0.0.0',
+      '0.0.0-0',
+      '9007199254740991.0.0',
+      `0.${Number.MAX_SAFE_INTEGER}.0`,
+    ),
     fc.tuple(fc.nat({ max: 40 }), fc.nat({ max: 400 }), fc.nat({ max: 4000 })).map(([a, b, c]) => `${a}.${b}.${c}`),
   );
 
 /** Strings the SemVer parser refuses. */
 export const nonSemverVersion: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('1.2', 'latest', 'v1.0.0', '1.0.0.0', '01.2.3', '1.2.3 ', '*', '99999999999999999999.0.0', '1.0.0-', '💥', '=1.0.0', '1.x'),
+  fc.constantFrom(
+    '1.2',
+    'latest',
+    'v1.0.0',
+    '1.0.0.0',
+    '01.2.3',
+    '1.2.3 ',
+    '*',
+    '99999999999999999999.0.0',
+    '1.0.0-',
+    '💥',
+    '=1.0.0',
+    '1.x',
+  ),
   fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/^\d+\.\d+\.\d+$/.test(s)),
 );
 
@@ -213,7 +241,8 @@ const unreadable = (a: Advisory): string | undefined => {
 };
 
 /** The scorer's reason for refusing a release of `version` (facts.ts `releaseRow`), or undefined. */
-export const releaseRefusal = (version: string): string | undefined => (isSemVer(version) ? undefined : `version: ${JSON.stringify(version)} is not SemVer`);
+export const releaseRefusal = (version: string): string | undefined =>
+  isSemVer(version) ? undefined : `version: ${JSON.stringify(version)} is not SemVer`;
 
 /** The scorer's reason for refusing a workspace event (scorer.ts `onWorkspace`): its first package not at a SemVer version. */
 export const workspaceRefusal = (ev: WorkspaceEvent): string | undefined => {
@@ -227,7 +256,12 @@ type PoolMut = { e: PoolEvent['entries']; mutation?: string; refuse?: string };
 // ---- advisories -----------------------------------------------------------------------------------
 
 const advisoryEvent = (a: Advisory, day: number): AdvisoryEvent =>
-  validateEvent('rustsec.advisories', { v: 1, advisory: a, origin: { path: `crates/${a.package}/${a.id}.md` }, observedAt: at(day) }) as AdvisoryEvent;
+  validateEvent('rustsec.advisories', {
+    v: 1,
+    advisory: a,
+    origin: { path: `crates/${a.package}/${a.id}.md` },
+    observedAt: at(day),
+  }) as AdvisoryEvent;
 
 /** One advisory id's history: real (history.jsonl versions, then the current file) and mutated. */
 export function advisoryHistory(c: Corpus): fc.Arbitrary<KeyHistory> {
@@ -237,13 +271,23 @@ export function advisoryHistory(c: Corpus): fc.Arbitrary<KeyHistory> {
   const mutate = (a: Advisory): fc.Arbitrary<{ a: Advisory; mutation?: string; refuse?: string }> =>
     fc.oneof(
       { weight: 6, arbitrary: fc.constant<AdvMut>({ a }) },
-      { weight: 1, arbitrary: fc.constant<AdvMut>({ a: { ...a, versions: { patched: [], unaffected: [] } }, mutation: 'no patched version: every version affected' }) },
+      {
+        weight: 1,
+        arbitrary: fc.constant<AdvMut>({
+          a: { ...a, versions: { patched: [], unaffected: [] } },
+          mutation: 'no patched version: every version affected',
+        }),
+      },
       { weight: 1, arbitrary: fc.constant<AdvMut>({ a: { ...a, withdrawn: '2025-07-01' }, mutation: 'withdrawn' }) },
       { weight: 1, arbitrary: fc.constant<AdvMut>({ a: { ...a, informational: 'unmaintained' }, mutation: 'informational' }) },
       {
         weight: 1,
         arbitrary: fc.constant<AdvMut>({
-          a: { ...a, versions: { patched: Array.from({ length: 150 }, (_, i) => `>= ${i}.0.0, < ${i}.0.1`), unaffected: ['< 0.0.1'] }, aliases: Array.from({ length: 300 }, (_, i) => `CVE-2099-${i}`) },
+          a: {
+            ...a,
+            versions: { patched: Array.from({ length: 150 }, (_, i) => `>= ${i}.0.0, < ${i}.0.1`), unaffected: ['< 0.0.1'] },
+            aliases: Array.from({ length: 300 }, (_, i) => `CVE-2099-${i}`),
+          },
           mutation: 'huge version and alias sets',
         }),
       },
@@ -268,10 +312,13 @@ export function advisoryHistory(c: Corpus): fc.Arbitrary<KeyHistory> {
         fc.nat({ max: 300 }),
       )
       .map(([olds, muts, tomb, day]) => {
-        const values: Msg[] = [
-          ...olds.map((a) => ({ a } as { a: Advisory; mutation?: string; refuse?: string })),
-          ...muts,
-        ].map((x, i) => ({ topic: 'rustsec.advisories' as const, key: base.id, value: advisoryEvent(x.a, day + i), ...(x.mutation ? { mutation: x.mutation } : {}), ...(x.refuse ? { refuse: x.refuse } : {}) }));
+        const values: Msg[] = [...olds.map((a) => ({ a }) as { a: Advisory; mutation?: string; refuse?: string }), ...muts].map((x, i) => ({
+          topic: 'rustsec.advisories' as const,
+          key: base.id,
+          value: advisoryEvent(x.a, day + i),
+          ...(x.mutation ? { mutation: x.mutation } : {}),
+          ...(x.refuse ? { refuse: x.refuse } : {}),
+        }));
         const t: Msg = { topic: 'rustsec.advisories', key: base.id, value: null, mutation: 'tombstone' };
         if (tomb === 'first') values.unshift(t);
         if (tomb === 'last' || c.deletedAdvisories.has(base.id)) values.push(t);
@@ -290,15 +337,24 @@ export function workspaceHistory(c: Corpus, id: string, k: MutationSwitches): fc
   const project = fc.constantFrom(...c.workspaces);
   // "huge": a whole real lockfile — the smallest one, so that a run stays within minutes on 2 cores
   const whole = [...c.workspaces].sort((x, y) => x.lock.packages.length - y.lock.packages.length)[0]!;
-  const oddVersion = (base: string) => (k.lockedNonSemver ? fc.oneof({ weight: 3, arbitrary: semverOddVersion(base) }, { weight: 1, arbitrary: nonSemverVersion }) : semverOddVersion(base));
+  const oddVersion = (base: string) =>
+    k.lockedNonSemver
+      ? fc.oneof({ weight: 3, arbitrary: semverOddVersion(base) }, { weight: 1, arbitrary: nonSemverVersion })
+      : semverOddVersion(base);
   const mutation = (p: Pkg): fc.Arbitrary<{ p: Pkg; what?: string }> =>
     fc.oneof(
       { weight: 20, arbitrary: fc.constant({ p }) },
-      { weight: 2, arbitrary: oddVersion(p.version).map((version) => ({ p: { ...p, version }, what: `${p.name} locked at "${version}"` })) },
+      {
+        weight: 2,
+        arbitrary: oddVersion(p.version).map((version) => ({ p: { ...p, version }, what: `${p.name} locked at "${version}"` })),
+      },
       { weight: 1, arbitrary: fc.constant({ p: { ...p, name: `fuzz-unknown-${p.name}` }, what: `unknown crate fuzz-unknown-${p.name}` }) },
       {
         weight: 1,
-        arbitrary: hex40.map((rev) => ({ p: { ...p, source: `git+https://github.com/fuzz/${p.name}?rev=${rev}#${rev}`, checksum: undefined }, what: `${p.name} from git` })),
+        arbitrary: hex40.map((rev) => ({
+          p: { ...p, source: `git+https://github.com/fuzz/${p.name}?rev=${rev}#${rev}`, checksum: undefined },
+          what: `${p.name} from git`,
+        })),
       },
     );
   const lockfile = project.chain((w) =>
@@ -309,8 +365,18 @@ export function workspaceHistory(c: Corpus, id: string, k: MutationSwitches): fc
         { weight: 6, arbitrary: fc.integer({ min: 10, max: 80 }) },
       )
       .chain((size) => {
-        const pkgs = size === 'empty' ? fc.constant<Pkg[]>([]) : size === 'whole' ? fc.constant(whole.lock.packages) : fc.shuffledSubarray(w.lock.packages, { minLength: Math.min(size, w.lock.packages.length), maxLength: Math.min(size, w.lock.packages.length) });
-        return pkgs.chain((ps) => fc.tuple(fc.constant(size === 'whole' ? whole : w), fc.tuple(...ps.map(mutation)), fc.boolean(), fc.nat({ max: 300 })));
+        const pkgs =
+          size === 'empty'
+            ? fc.constant<Pkg[]>([])
+            : size === 'whole'
+              ? fc.constant(whole.lock.packages)
+              : fc.shuffledSubarray(w.lock.packages, {
+                  minLength: Math.min(size, w.lock.packages.length),
+                  maxLength: Math.min(size, w.lock.packages.length),
+                });
+        return pkgs.chain((ps) =>
+          fc.tuple(fc.constant(size === 'whole' ? whole : w), fc.tuple(...ps.map(mutation)), fc.boolean(), fc.nat({ max: 300 })),
+        );
       }),
   );
   return fc.array(lockfile, { minLength: 1, maxLength: 3 }).map((locks) => ({
@@ -326,7 +392,10 @@ export function workspaceHistory(c: Corpus, id: string, k: MutationSwitches): fc
       for (const m of muts) idOf.set(originalId(w.lock, m.p), `${m.p.name}@${m.p.version}`);
       const lock: Lockfile = {
         version: w.lock.version,
-        packages: pkgs.map((p) => ({ ...p, dependencies: p.dependencies.map((d) => idOf.get(d)).filter((d): d is string => d !== undefined && seen.has(d)) })),
+        packages: pkgs.map((p) => ({
+          ...p,
+          dependencies: p.dependencies.map((d) => idOf.get(d)).filter((d): d is string => d !== undefined && seen.has(d)),
+        })),
       };
       const ev = workspaceEvent({
         id,
@@ -340,7 +409,13 @@ export function workspaceHistory(c: Corpus, id: string, k: MutationSwitches): fc
       validateEvent('org.workspaces', ev);
       const what = muts.flatMap((m) => (m.what ? [m.what] : []));
       const why = workspaceRefusal(ev);
-      return { topic: 'org.workspaces' as const, key: id, value: ev, ...(why ? { refuse: why } : {}), mutation: `${w.name}: ${pkgs.length} packages${withStore && w.store ? ' + store' : ''}${what.length ? `; ${what.join('; ')}` : ''}` };
+      return {
+        topic: 'org.workspaces' as const,
+        key: id,
+        value: ev,
+        ...(why ? { refuse: why } : {}),
+        mutation: `${w.name}: ${pkgs.length} packages${withStore && w.store ? ' + store' : ''}${what.length ? `; ${what.join('; ')}` : ''}`,
+      };
     }),
   }));
 }
@@ -364,7 +439,12 @@ const poolEvent = (pool: string, crate: string, entries: Entries, day: number): 
 export function poolKeys(c: Corpus): { pool: string; crate: string }[] {
   const out: { pool: string; crate: string }[] = [];
   for (const p of c.pools) {
-    const crates = new Set([...p.file.audits.keys(), ...p.file.wildcardAudits.keys(), ...p.file.trusted.keys(), ...p.history.flatMap((h) => [...h.audits.keys()])]);
+    const crates = new Set([
+      ...p.file.audits.keys(),
+      ...p.file.wildcardAudits.keys(),
+      ...p.file.trusted.keys(),
+      ...p.history.flatMap((h) => [...h.audits.keys()]),
+    ]);
     for (const crate of [...crates].sort()) out.push({ pool: p.name, crate });
   }
   return out.sort((a, b) => Number(!c.locked.has(a.crate)) - Number(!c.locked.has(b.crate)));
@@ -385,12 +465,21 @@ export function poolHistory(c: Corpus, key: { pool: string; crate: string }, k: 
   );
   const mutate: fc.Arbitrary<{ e: Entries; mutation?: string; refuse?: string }> = fc.oneof(
     { weight: 5, arbitrary: fc.constant<PoolMut>({ e: base }) },
-    { weight: 1, arbitrary: fc.constant<PoolMut>({ e: { audits: [], 'wildcard-audits': [], trusted: [] }, mutation: 'emptied (explicit empty event)' }) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<PoolMut>({
+        e: { audits: [], 'wildcard-audits': [], trusted: [] },
+        mutation: 'emptied (explicit empty event)',
+      }),
+    },
     { weight: 1, arbitrary: fc.constant<PoolMut>({ e: {}, mutation: 'no tables at all' }) },
     {
       weight: 2,
       arbitrary: fc.array(oddVersion, { minLength: 1, maxLength: 3 }).map((vs) => ({
-        e: { ...base, audits: [...audits(base), ...vs.map((version) => ({ who: 'Fuzz <fuzz@example>', criteria: 'safe-to-deploy', version }))] },
+        e: {
+          ...base,
+          audits: [...audits(base), ...vs.map((version) => ({ who: 'Fuzz <fuzz@example>', criteria: 'safe-to-deploy', version }))],
+        },
         mutation: `audits of ${vs.map((v) => `"${v}"`).join(', ')}`,
       })),
     },
@@ -411,17 +500,42 @@ export function poolHistory(c: Corpus, key: { pool: string; crate: string }, k: 
     {
       weight: 1,
       arbitrary: fc.constant<PoolMut>({
-        e: { ...base, audits: [...audits(base), ...Array.from({ length: 400 }, (_, i) => ({ who: 'Fuzz', criteria: 'safe-to-run', version: `${i}.${i % 7}.${i % 3}` }))] },
+        e: {
+          ...base,
+          audits: [
+            ...audits(base),
+            ...Array.from({ length: 400 }, (_, i) => ({ who: 'Fuzz', criteria: 'safe-to-run', version: `${i}.${i % 7}.${i % 3}` })),
+          ],
+        },
         mutation: 'huge: 400 more audits',
       }),
     },
-    { weight: 1, arbitrary: fc.constant<PoolMut>({ e: { ...base, audits: [...audits(base), { who: 'Fuzz', criteria: [], version: '1.0.0' }] }, mutation: 'empty criteria', refuse: 'criteria: empty' }) },
-    { weight: 1, arbitrary: fc.constant<PoolMut>({ e: { ...base, exemptions: [{ version: '1.0.0' }] }, mutation: 'unknown table', refuse: 'not a table of a crate' }) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<PoolMut>({
+        e: { ...base, audits: [...audits(base), { who: 'Fuzz', criteria: [], version: '1.0.0' }] },
+        mutation: 'empty criteria',
+        refuse: 'criteria: empty',
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant<PoolMut>({
+        e: { ...base, exemptions: [{ version: '1.0.0' }] },
+        mutation: 'unknown table',
+        refuse: 'not a table of a crate',
+      }),
+    },
   );
   return fc
-    .tuple(fc.subarray(real.slice(0, -1), { maxLength: Math.min(3, real.length - 1) }), fc.array(mutate, { minLength: 1, maxLength: 2 }), fc.nat({ max: 300 }), fc.constantFrom('none', 'none', 'none', 'none', 'last', 'first'))
+    .tuple(
+      fc.subarray(real.slice(0, -1), { maxLength: Math.min(3, real.length - 1) }),
+      fc.array(mutate, { minLength: 1, maxLength: 2 }),
+      fc.nat({ max: 300 }),
+      fc.constantFrom('none', 'none', 'none', 'none', 'last', 'first'),
+    )
     .map(([olds, muts, day, tomb]) => {
-      const values: Msg[] = [...olds.map((e) => ({ e } as { e: Entries; mutation?: string; refuse?: string })), ...muts].map((x, i) => ({
+      const values: Msg[] = [...olds.map((e) => ({ e }) as { e: Entries; mutation?: string; refuse?: string }), ...muts].map((x, i) => ({
         topic: 'audits.pool' as const,
         key: `${key.pool}/${crate}`,
         value: poolEvent(key.pool, crate, x.e, day + i),
@@ -462,7 +576,11 @@ export function maintainerHistory(crate: string): fc.Arbitrary<KeyHistory> {
         { weight: 1, arbitrary: fc.constant(Array.from({ length: 500 }, (_, i) => `owner-${i}`)) },
       ),
       team: fc.boolean(),
-      repo: fc.oneof(fc.constant(undefined), fc.constant(`https://github.com/fuzz/${crate}`), fc.constant(`https://gitlab.example/${crate}`)),
+      repo: fc.oneof(
+        fc.constant(undefined),
+        fc.constant(`https://github.com/fuzz/${crate}`),
+        fc.constant(`https://gitlab.example/${crate}`),
+      ),
       missing: fc.boolean(),
       archived: fc.boolean(),
       signed: fc.option(fc.tuple(fc.nat({ max: 50 }), fc.integer({ min: 1, max: 50 }))),
@@ -479,32 +597,54 @@ export function maintainerHistory(crate: string): fc.Arbitrary<KeyHistory> {
         signals.archived = sig(r.archived);
         signals.disabled = sig(false);
         signals.pushedAt = sig(at(r.day - 10));
-        if (r.signed) signals.signedCommits = sig({ signed: Math.min(r.signed[0], r.signed[1]), total: r.signed[1], ratio: Math.min(r.signed[0], r.signed[1]) / r.signed[1] });
+        if (r.signed)
+          signals.signedCommits = sig({
+            signed: Math.min(r.signed[0], r.signed[1]),
+            total: r.signed[1],
+            ratio: Math.min(r.signed[0], r.signed[1]) / r.signed[1],
+          });
         if (r.cadence) signals.releases = sig({ last: at(r.day - r.cadence.last), lastGapDays: r.cadence.gap });
       }
       if (r.change) signals.ownershipChange = sig({ ...r.change, previous: r.change.removed });
       return validateEvent('maintainers.signals', {
         v: 1,
         crate,
-        owners: r.owners.map((login, i) => ({ login: r.team && i === 0 ? `github:fuzz:${login}` : login, kind: r.team && i === 0 ? 'team' : 'user', observedAt: at(r.day - 30) })),
+        owners: r.owners.map((login, i) => ({
+          login: r.team && i === 0 ? `github:fuzz:${login}` : login,
+          kind: r.team && i === 0 ? 'team' : 'user',
+          observedAt: at(r.day - 30),
+        })),
         ...(r.repo ? { repository: r.repo } : {}),
         signals,
         observedAt: obs,
       }) as MaintainerEvent;
     });
-  return fc.tuple(fc.array(one, { minLength: 1, maxLength: 3 }), fc.constantFrom('none', 'none', 'none', 'last', 'first')).map(([evs, tomb]) => {
-    const values: Msg[] = evs.map((value) => ({ topic: 'maintainers.signals' as const, key: crate, value, ...(value.owners.length >= 500 ? { mutation: 'huge: 500 owners' } : value.owners.length === 0 ? { mutation: 'no owners' } : {}) }));
-    const t: Msg = { topic: 'maintainers.signals', key: crate, value: null, mutation: 'tombstone' };
-    if (tomb === 'last') values.push(t);
-    if (tomb === 'first') values.unshift(t);
-    return { topic: 'maintainers.signals' as const, key: crate, values };
-  });
+  return fc
+    .tuple(fc.array(one, { minLength: 1, maxLength: 3 }), fc.constantFrom('none', 'none', 'none', 'last', 'first'))
+    .map(([evs, tomb]) => {
+      const values: Msg[] = evs.map((value) => ({
+        topic: 'maintainers.signals' as const,
+        key: crate,
+        value,
+        ...(value.owners.length >= 500 ? { mutation: 'huge: 500 owners' } : value.owners.length === 0 ? { mutation: 'no owners' } : {}),
+      }));
+      const t: Msg = { topic: 'maintainers.signals', key: crate, value: null, mutation: 'tombstone' };
+      if (tomb === 'last') values.push(t);
+      if (tomb === 'first') values.unshift(t);
+      return { topic: 'maintainers.signals' as const, key: crate, values };
+    });
 }
 
 // ---- crates.releases ------------------------------------------------------------------------------
 
 /** Facts of a release drawn from its crate@version alone (a hash), so every event of it agrees. */
-function perVersion(id: string): { yanked: boolean; day: number | null; publisher: string | null; checksum: string | null; withChecksum: boolean } {
+function perVersion(id: string): {
+  yanked: boolean;
+  day: number | null;
+  publisher: string | null;
+  checksum: string | null;
+  withChecksum: boolean;
+} {
   const h = createHash('sha256').update(id).digest();
   return {
     yanked: h[0]! % 4 === 0,
@@ -515,7 +655,12 @@ function perVersion(id: string): { yanked: boolean; day: number | null; publishe
   };
 }
 
-export function releaseHistory(crate: string, lockedVersions: string[], checksums: Map<string, string>, k: MutationSwitches): fc.Arbitrary<KeyHistory> {
+export function releaseHistory(
+  crate: string,
+  lockedVersions: string[],
+  checksums: Map<string, string>,
+  k: MutationSwitches,
+): fc.Arbitrary<KeyHistory> {
   const base = lockedVersions[0] ?? '1.0.0';
   const version = fc.oneof(
     { weight: 4, arbitrary: lockedVersions.length ? fc.constantFrom(...lockedVersions) : fc.constant(base) },
@@ -531,7 +676,13 @@ export function releaseHistory(crate: string, lockedVersions: string[], checksum
       // crates.io's checksum is the lockfile's: a release of a locked version carries that one (or none)
       checksum: fc.option(fc.stringMatching(/^[0-9a-f]{64}$/)),
       withChecksum: fc.boolean(),
-      deps: fc.array(fc.record({ name: fc.constantFrom('serde', 'libc', 'fuzz-unknown-dep'), req: fc.constantFrom('^1', '*', '>= 0.2, < 0.3', 'not a req') }), { maxLength: 3 }),
+      deps: fc.array(
+        fc.record({
+          name: fc.constantFrom('serde', 'libc', 'fuzz-unknown-dep'),
+          req: fc.constantFrom('^1', '*', '>= 0.2, < 0.3', 'not a req'),
+        }),
+        { maxLength: 3 },
+      ),
     })
     .map((r0): Msg => {
       // One version's facts are one version's facts: its checksum, publish time, publisher (and here
@@ -553,13 +704,31 @@ export function releaseHistory(crate: string, lockedVersions: string[], checksum
         observedAt: at(r.day ?? 0),
       }) as ReleaseEvent;
       const why = releaseRefusal(r.version);
-      return { topic: 'crates.releases', key: crate, value: ev, ...(why ? { refuse: why } : {}), mutation: `release ${r.version}${r.yanked ? ' (yanked)' : ''}` };
+      return {
+        topic: 'crates.releases',
+        key: crate,
+        value: ev,
+        ...(why ? { refuse: why } : {}),
+        mutation: `release ${r.version}${r.yanked ? ' (yanked)' : ''}`,
+      };
     });
   return fc.tuple(fc.array(one, { minLength: 1, maxLength: 3 }), fc.nat({ max: 19 })).map(([values, t]) => ({
     topic: 'crates.releases' as const,
     key: crate,
     // A tombstone on this (not compacted) topic is bad input: the scorer refuses it to the DLQ.
-    values: t === 0 ? [...values, { topic: 'crates.releases' as const, key: crate, value: null, mutation: 'tombstone', refuse: 'a release event cannot be a tombstone' }] : values,
+    values:
+      t === 0
+        ? [
+            ...values,
+            {
+              topic: 'crates.releases' as const,
+              key: crate,
+              value: null,
+              mutation: 'tombstone',
+              refuse: 'a release event cannot be a tombstone',
+            },
+          ]
+        : values,
   }));
 }
 
@@ -599,19 +768,32 @@ export function fuzzStreams(c: Corpus, n: StreamSizes, k: MutationSwitches): fc.
   const lockedCrates = [...c.locked.keys()].sort();
   const pkeys = poolKeys(c);
   // Some keys of each topic are crates no workspace locks (unknown crates).
-  const crateKey = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...lockedCrates) }, { weight: 1, arbitrary: fc.stringMatching(/^fuzz-unknown-[a-z0-9]{1,8}$/) });
+  const crateKey = fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom(...lockedCrates) },
+    { weight: 1, arbitrary: fc.stringMatching(/^fuzz-unknown-[a-z0-9]{1,8}$/) },
+  );
   const pools = fc
-    .uniqueArray(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pkeys.slice(0, Math.max(1, Math.floor(pkeys.length / 3)))) }, { weight: 1, arbitrary: fc.constantFrom(...pkeys) }), {
-      minLength: n.pools,
-      maxLength: n.pools,
-      selector: (x) => `${x.pool}/${x.crate}`,
-    })
+    .uniqueArray(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...pkeys.slice(0, Math.max(1, Math.floor(pkeys.length / 3)))) },
+        { weight: 1, arbitrary: fc.constantFrom(...pkeys) },
+      ),
+      {
+        minLength: n.pools,
+        maxLength: n.pools,
+        selector: (x) => `${x.pool}/${x.crate}`,
+      },
+    )
     .chain((keys) => fc.tuple(...keys.map((key) => poolHistory(c, key, k))));
   const criteria = fc.tuple(...c.pools.map((p) => criteriaHistory(c, p.name)));
   const advisories = fc.uniqueArray(advisoryHistory(c), { minLength: n.advisories, maxLength: n.advisories, selector: (h) => h.key });
   const workspaces = fc.tuple(...Array.from({ length: n.workspaces }, (_, i) => workspaceHistory(c, `fuzz/ws-${i}`, k)));
-  const maintainers = fc.uniqueArray(crateKey, { minLength: n.maintainers, maxLength: n.maintainers }).chain((cs) => fc.tuple(...cs.map((crate) => maintainerHistory(crate))));
-  const releases = fc.uniqueArray(crateKey, { minLength: n.releases, maxLength: n.releases }).chain((cs) => fc.tuple(...cs.map((crate) => releaseHistory(crate, c.locked.get(crate) ?? [], c.checksums, k))));
+  const maintainers = fc
+    .uniqueArray(crateKey, { minLength: n.maintainers, maxLength: n.maintainers })
+    .chain((cs) => fc.tuple(...cs.map((crate) => maintainerHistory(crate))));
+  const releases = fc
+    .uniqueArray(crateKey, { minLength: n.releases, maxLength: n.releases })
+    .chain((cs) => fc.tuple(...cs.map((crate) => releaseHistory(crate, c.locked.get(crate) ?? [], c.checksums, k))));
   return fc
     .tuple(pools, criteria, advisories, workspaces, maintainers, releases, fc.integer(), fc.double({ min: 0.05, max: 0.3, noNaN: true }))
     .map(([p, cr, a, w, m, r, shuffleSeed, dupRate]) => {
@@ -664,7 +846,13 @@ export function interleave(histories: KeyHistory[], seed: number, dupRate: numbe
     if (pos[qi] === queues[qi]!.length) live.splice(j, 1);
   }
   // b: per key, distinct values in the order of their last occurrence in a; keys in canonical order.
-  const order: Record<FuzzTopic, number> = { 'audits.pool': 0, 'crates.releases': 1, 'maintainers.signals': 2, 'rustsec.advisories': 3, 'org.workspaces': 4 };
+  const order: Record<FuzzTopic, number> = {
+    'audits.pool': 0,
+    'crates.releases': 1,
+    'maintainers.signals': 2,
+    'rustsec.advisories': 3,
+    'org.workspaces': 4,
+  };
   const lastAt = new Map<string, number>();
   a.forEach((m, i) => lastAt.set(valueId(m), i));
   const byKey = new Map<string, Msg[]>();

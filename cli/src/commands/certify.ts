@@ -7,7 +7,16 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { certify, CertifyError, checkStore, serializeAuditsFile, serializeConfigFile, serializeImportsLock, userInfoOf, type VetStore } from '@cratewatch/shared';
+import {
+  certify,
+  CertifyError,
+  checkStore,
+  serializeAuditsFile,
+  serializeConfigFile,
+  serializeImportsLock,
+  userInfoOf,
+  type VetStore,
+} from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { loadWorkspace, progress, UsageError } from '../io.js';
 
@@ -24,9 +33,15 @@ export const command = () =>
     .option('--who <auditor>', 'who audited, "Name <email>" (repeatable; default: git config user.name <user.email>)', collect)
     .option('--notes <text>', 'notes kept with the audit')
     .option('--store <dir>', 'the cargo-vet store (default: ./supply-chain); its parent folder holds the Cargo.lock')
-    .option('--metadata <file>', 'cargo metadata --format-version 1 --all-features output (default: cargo-metadata.json beside the Cargo.lock)')
+    .option(
+      '--metadata <file>',
+      'cargo metadata --format-version 1 --all-features output (default: cargo-metadata.json beside the Cargo.lock)',
+    )
     .option('--force', 'certify even a crate that is not a third-party package of the workspace')
-    .addHelpText('after', '\nExit codes: 0 written; 2 input or usage error (an unknown criteria, a bad version, an invalid store); 3 internal error.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 written; 2 input or usage error (an unknown criteria, a bad version, an invalid store); 3 internal error.',
+    );
 
 /** cargo-vet's default auditor (main.rs `get_user_info`): `git config user.name <user.email>`, if both are set. */
 function gitAuditor(): string | undefined {
@@ -42,7 +57,10 @@ function gitAuditor(): string | undefined {
 /** Problems that stop `cargo vet certify` from loading the store (it rewrites the layout, so not those). */
 function refuseInvalid(store: VetStore, graph: Parameters<typeof checkStore>[1], dir: string): void {
   const blocking = checkStore(store, graph).problems.filter((p) => p.code !== 'bad-format' && p.stage !== 'policy');
-  if (blocking.length) throw new UsageError(`${dir}: invalid cargo-vet store, fix it first:\n${blocking.map((p) => `  ${p.file}, ${p.table}: ${p.message}`).join('\n')}`);
+  if (blocking.length)
+    throw new UsageError(
+      `${dir}: invalid cargo-vet store, fix it first:\n${blocking.map((p) => `  ${p.file}, ${p.table}: ${p.message}`).join('\n')}`,
+    );
 }
 
 export function run(argv: string[]): number {
@@ -78,8 +96,10 @@ export function run(argv: string[]): number {
   const e = result.audit;
   const what = e.delta ? `${e.delta.from} -> ${e.delta.to}` : e.version;
   const out = [`certified ${crate} ${what} for ${e.criteria.join(', ')} (${e.who.join(', ')}) in ${path.join(storeDir, 'audits.toml')}`];
-  for (const x of result.exemptions.removed) out.push(`removed the exemption ${x.crate} ${x.exemption.version} (${x.exemption.criteria.join(', ')}): no longer needed`);
-  for (const x of result.exemptions.narrowed) out.push(`narrowed the exemption ${crate} ${x.before.version} to ${x.after.criteria.join(', ')}`);
+  for (const x of result.exemptions.removed)
+    out.push(`removed the exemption ${x.crate} ${x.exemption.version} (${x.exemption.criteria.join(', ')}): no longer needed`);
+  for (const x of result.exemptions.narrowed)
+    out.push(`narrowed the exemption ${crate} ${x.before.version} to ${x.after.criteria.join(', ')}`);
   progress(`wrote ${storeDir} as cargo vet fmt writes it`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;

@@ -12,12 +12,46 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Option } from 'commander';
-import { applyVex, compareVersions, describeRanges, inReadingOrder, patchedRanges, failures, graphFromLockfile, matchLockfile, parseLockfile, resolveVet, vetVersionOf, type Advisory, type AdvisoryHit, type DepGraph, type Lockfile, type PackageVerdict, type StoreProblem, type VetReport, type VetStore, type VexDocument, type VexedHit } from '@cratewatch/shared';
+import {
+  applyVex,
+  compareVersions,
+  describeRanges,
+  inReadingOrder,
+  patchedRanges,
+  failures,
+  graphFromLockfile,
+  matchLockfile,
+  parseLockfile,
+  resolveVet,
+  vetVersionOf,
+  type Advisory,
+  type AdvisoryHit,
+  type DepGraph,
+  type Lockfile,
+  type PackageVerdict,
+  type StoreProblem,
+  type VetReport,
+  type VetStore,
+  type VexDocument,
+  type VexedHit,
+} from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { gateFindings } from '../gate-findings.js';
 import { readGitBase, gitRoot } from '../gitbase.js';
 import { workflowCommands } from '../github.js';
-import { hitJson, hitLines, loadAdvisoryDb, loadPools, loadStore, loadVex, loadWorkspace, progress, read, storeErrorLines, UsageError } from '../io.js';
+import {
+  hitJson,
+  hitLines,
+  loadAdvisoryDb,
+  loadPools,
+  loadStore,
+  loadVex,
+  loadWorkspace,
+  progress,
+  read,
+  storeErrorLines,
+  UsageError,
+} from '../io.js';
 import { sarifLog } from '../sarif.js';
 import { describeFailure } from './scan.js';
 
@@ -33,18 +67,36 @@ type Format = (typeof FORMATS)[number];
 export const command = () =>
   newCommand('cratewatch gate', summary)
     .option('--base <Cargo.lock>', 'the lockfile before the change (this or --base-ref is required)')
-    .option('--base-ref <ref>', "the change's base as a git ref (e.g. origin/main): its Cargo.lock, store and cargo-metadata.json are read from git at the head Cargo.lock's place")
+    .option(
+      '--base-ref <ref>',
+      "the change's base as a git ref (e.g. origin/main): its Cargo.lock, store and cargo-metadata.json are read from git at the head Cargo.lock's place",
+    )
     .option('--head <Cargo.lock>', 'the lockfile after the change (required); its folder is read as scan reads a workspace')
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the head Cargo.lock)')
     .option('--metadata <file>', 'cargo metadata JSON of the head, for exact dependency kinds')
-    .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
+    .option(
+      '--pools <dir|files>',
+      'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)',
+      collect,
+    )
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: also fail on a vulnerability the change brings in')
     .option('--vex <file>', 'an OpenVEX document (repeatable; needs --advisory-db)', collect)
-    .addOption(new Option('--format <format>', 'the output: text, json, sarif (SARIF 2.1.0) or github (workflow-command annotations, then the text)').choices(FORMATS))
-    .option('--srcroot <dir>', 'the folder SARIF paths and GitHub annotations are relative to (default: the git root of the head Cargo.lock, else its folder)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'the output: text, json, sarif (SARIF 2.1.0) or github (workflow-command annotations, then the text)',
+      ).choices(FORMATS),
+    )
+    .option(
+      '--srcroot <dir>',
+      'the folder SARIF paths and GitHub annotations are relative to (default: the git root of the head Cargo.lock, else its folder)',
+    )
     .option('--json', 'the same as --format json')
     .option('--sarif', 'the same as --format sarif')
-    .addHelpText('after', '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store, a git ref or file git does not have); 3 internal error.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store, a git ref or file git does not have); 3 internal error.',
+    );
 
 interface GateOptions {
   base?: string;
@@ -64,10 +116,15 @@ function options(argv: string[]): GateOptions {
   const o = parseCommand(command(), argv).opts as Omit<GateOptions, 'format'> & { format?: Format; json?: boolean; sarif?: boolean };
   if ((!o.base && !o.baseRef) || !o.head) throw new UsageError(`--head and one of --base and --base-ref are required\n${usage}`);
   if (o.base && o.baseRef) throw new UsageError('choose one of --base and --base-ref');
-  const asked = new Set<Format>([...(o.format ? [o.format] : []), ...(o.json ? (['json'] as const) : []), ...(o.sarif ? (['sarif'] as const) : [])]);
+  const asked = new Set<Format>([
+    ...(o.format ? [o.format] : []),
+    ...(o.json ? (['json'] as const) : []),
+    ...(o.sarif ? (['sarif'] as const) : []),
+  ]);
   if (asked.size > 1) throw new UsageError(`choose one output format (given: ${[...asked].join(', ')})`);
   if (!o.advisoryDb && o.vex?.length) throw new UsageError('--vex needs --advisory-db (VEX statements are about advisories)');
-  if (o.srcroot !== undefined && !(existsSync(o.srcroot) && statSync(o.srcroot).isDirectory())) throw new UsageError(`--srcroot ${o.srcroot}: no such folder`);
+  if (o.srcroot !== undefined && !(existsSync(o.srcroot) && statSync(o.srcroot).isDirectory()))
+    throw new UsageError(`--srcroot ${o.srcroot}: no such folder`);
   return { ...o, head: o.head, format: [...asked][0] ?? 'text' };
 }
 
@@ -104,7 +161,18 @@ interface Verdict {
 export function run(argv: string[]): number {
   const v = judge(options(argv));
   const { ws, o } = v;
-  const findings = () => gateFindings({ lockPath: ws.lockPath, lockText: ws.lockText, lockfile: ws.lockfile, blocking: v.blocking, change: v.change, invalid: v.invalid, storeDir: v.storeDir, exposed: v.exposed, changeOf: v.changeOf });
+  const findings = () =>
+    gateFindings({
+      lockPath: ws.lockPath,
+      lockText: ws.lockText,
+      lockfile: ws.lockfile,
+      blocking: v.blocking,
+      change: v.change,
+      invalid: v.invalid,
+      storeDir: v.storeDir,
+      exposed: v.exposed,
+      changeOf: v.changeOf,
+    });
   const srcroot = () => realpathSync(o.srcroot ?? gitRoot(ws.lockPath) ?? path.dirname(path.resolve(ws.lockPath)));
   const render: Record<Format, () => string> = {
     text: () => textReport(v).join('\n'),
@@ -139,7 +207,10 @@ function judge(o: GateOptions): Verdict {
   progress(`resolving ${ws.graph.nodes.size} packages of ${o.head}`);
   const report = resolveVet({ graph: ws.graph, store }, { pools });
   const unvetted = unvettedByStoreChange(base, pools, report.packages, before);
-  const changed = [...report.packages.filter((p) => p.thirdParty && !before.has(`${p.name}@${p.vetVersion}`)), ...report.packages.filter((p) => unvetted.has(p.id))];
+  const changed = [
+    ...report.packages.filter((p) => p.thirdParty && !before.has(`${p.name}@${p.vetVersion}`)),
+    ...report.packages.filter((p) => unvetted.has(p.id)),
+  ];
   const changeKind = changeKinds(base.lockfile);
   const blocking = failures(report).filter((p) => changed.includes(p));
   const change = (p: PackageVerdict) => (unvetted.has(p.id) ? 'no longer vetted' : changeKind(p.name, p.version));
@@ -149,11 +220,24 @@ function judge(o: GateOptions): Verdict {
   const vexed = applyVex(headHits.filter(brought), vex);
   const exposed = inReadingOrder(vexed.exposed); // vulnerabilities first, most severe first
   const stillHit = new Set(headHits.map(hitKey));
-  const fixed = advisories ? dedupe(matchLockfile(advisories, base.lockfile).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h)))) : [];
+  const fixed = advisories
+    ? dedupe(matchLockfile(advisories, base.lockfile).filter((h) => h.advisory.informational === undefined && !stillHit.has(hitKey(h))))
+    : [];
   return {
-    o, ws, base, storeDir, report, changed, blocking, change,
+    o,
+    ws,
+    base,
+    storeDir,
+    report,
+    changed,
+    blocking,
+    change,
     invalid: report.conclusion === 'fail (store)' ? report.store!.reported : [],
-    advisories, vex, exposed, suppressed: vexed.suppressed, fixed,
+    advisories,
+    vex,
+    exposed,
+    suppressed: vexed.suppressed,
+    fixed,
     vulnerable: exposed.filter((h) => h.advisory.informational === undefined),
     changeOf: (h) => changeKind(h.package.name, h.package.version),
   };
@@ -176,17 +260,28 @@ function changeKinds(base: Lockfile): (name: string, version: string) => 'added'
 
 function textReport(v: Verdict): string[] {
   const { exposed, suppressed, changeOf } = v;
-  const out = v.invalid.length ? ['(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)'] : [];
-  out.push(`${v.changed.length - v.changed.filter((p) => v.change(p) === 'no longer vetted').length} third-party packages added or upgraded; ${v.blocking.length} not vetted`);
-  for (const p of v.changed) out.push(`  ${p.status === 'unvetted' || p.status === 'violation' ? 'FAIL' : 'ok  '} ${v.change(p)} ${p.id}: ${p.status}`);
+  const out = v.invalid.length
+    ? ['(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)']
+    : [];
+  out.push(
+    `${v.changed.length - v.changed.filter((p) => v.change(p) === 'no longer vetted').length} third-party packages added or upgraded; ${v.blocking.length} not vetted`,
+  );
+  for (const p of v.changed)
+    out.push(`  ${p.status === 'unvetted' || p.status === 'violation' ? 'FAIL' : 'ok  '} ${v.change(p)} ${p.id}: ${p.status}`);
   if (v.blocking.length) out.push('', 'To pass:');
   for (const p of v.blocking) out.push(describeFailure(p));
   if (!v.advisories) return out;
-  out.push('', `RustSec on what the change brings in: ${v.vulnerable.length} vulnerabilities, ${exposed.length - v.vulnerable.length} informational${v.vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`);
+  out.push(
+    '',
+    `RustSec on what the change brings in: ${v.vulnerable.length} vulnerabilities, ${exposed.length - v.vulnerable.length} informational${v.vex.length ? `; suppressed by VEX: ${suppressed.length}` : ''}`,
+  );
   for (const h of exposed) {
     const [first, ...rest] = hitLines(h, `  ${h.advisory.informational === undefined ? 'FAIL' : 'warn'} ${changeOf(h)} `);
     // Each range apart (`>= 1.13.3 or >= 1.11.5, < 1.12.0`): a comma joins the bounds of one range.
-    out.push(`${first}${h.advisory.informational === undefined ? ` — patched: ${describeRanges(patchedRanges(h.advisory))}` : ''}`, ...rest);
+    out.push(
+      `${first}${h.advisory.informational === undefined ? ` — patched: ${describeRanges(patchedRanges(h.advisory))}` : ''}`,
+      ...rest,
+    );
   }
   if (suppressed.length) {
     out.push('', `Suppressed by VEX (${suppressed.length}, not counted):`);
@@ -204,7 +299,9 @@ function jsonReport(v: Verdict) {
     ...(v.base.fromGit ? { baseRef: v.o.baseRef } : {}),
     store: v.storeDir ?? null,
     conclusion: report.conclusion,
-    storeErrors: report.store?.fatal ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems } : null,
+    storeErrors: report.store?.fatal
+      ? { fatal: report.store.fatal, message: report.store.message, reported: report.store.reported, all: report.store.problems }
+      : null,
     changed: v.changed.map((p) => ({ id: p.id, change: v.change(p), status: p.status })),
     blocking: v.blocking,
     ...(v.advisories
@@ -224,13 +321,22 @@ function jsonReport(v: Verdict) {
  * change's doing too: the ids of those head verdicts. Empty without a base store, or when the
  * base store is one cargo-vet refuses (nothing was vetted there to lose).
  */
-function unvettedByStoreChange(base: Base, pools: NonNullable<Parameters<typeof resolveVet>[1]>['pools'], head: PackageVerdict[], before: Set<string>): Set<string> {
+function unvettedByStoreChange(
+  base: Base,
+  pools: NonNullable<Parameters<typeof resolveVet>[1]>['pools'],
+  head: PackageVerdict[],
+  before: Set<string>,
+): Set<string> {
   if (!base.store) return new Set();
   const was = resolveVet({ graph: base.graph, store: base.store }, { pools });
   if (was.conclusion === 'fail (store)') return new Set();
   const failing = (p: PackageVerdict) => p.status === 'unvetted' || p.status === 'violation';
   const vettedBefore = new Set(was.packages.filter((p) => p.thirdParty && !failing(p)).map((p) => `${p.name}@${p.vetVersion}`));
-  return new Set(head.filter((p) => p.thirdParty && failing(p) && before.has(`${p.name}@${p.vetVersion}`) && vettedBefore.has(`${p.name}@${p.vetVersion}`)).map((p) => p.id));
+  return new Set(
+    head
+      .filter((p) => p.thirdParty && failing(p) && before.has(`${p.name}@${p.vetVersion}`) && vettedBefore.has(`${p.name}@${p.vetVersion}`))
+      .map((p) => p.id),
+  );
 }
 
 /** A hit as (advisory, crate name): what "the same advisory on the same crate" means across base and head. */
@@ -246,4 +352,3 @@ function dedupe(hits: AdvisoryHit[]): AdvisoryHit[] {
     return true;
   });
 }
-

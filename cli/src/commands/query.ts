@@ -7,11 +7,20 @@
  */
 import type { Command } from 'commander';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { QUERY_LIMITS, QueryLimitError, QueryRefusedError, QueryTimeoutError, queryLimits, runSandboxed, type SandboxOptions } from '@cratewatch/sandbox';
+import {
+  QUERY_LIMITS,
+  QueryLimitError,
+  QueryRefusedError,
+  QueryTimeoutError,
+  queryLimits,
+  runSandboxed,
+  type SandboxOptions,
+} from '@cratewatch/sandbox';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { UsageError } from '../io.js';
 
-export const summary = 'read-only questions on the graph the scorer keeps (advisories, crates, coverage, findings, risk, Cypher); needs NEO4J_URI';
+export const summary =
+  'read-only questions on the graph the scorer keeps (advisories, crates, coverage, findings, risk, Cypher); needs NEO4J_URI';
 
 export const usage =
   'cratewatch query <advisory ID | crate NAME | workspace ID | coverage [WORKSPACE] | findings | risk | cypher QUERY> [--state open|resolved] [--severity S] [--team T] [--param k=v]... [--timeout SECONDS] [--max-rows N] [--json]';
@@ -72,7 +81,11 @@ function exposure(r: Record<string, unknown>): string {
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
 
-function question(kind: string, arg: string | undefined, opts: { state?: string; severity?: string; team?: string; params: Record<string, string> }): Question {
+function question(
+  kind: string,
+  arg: string | undefined,
+  opts: { state?: string; severity?: string; team?: string; params: Record<string, string> },
+): Question {
   const need = (what: string) => {
     if (!arg) throw new UsageError(`query ${kind} needs ${what}\nusage: ${usage}`);
     return arg;
@@ -127,7 +140,9 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
               ? `${r.workspace}: no coverage yet (registered before the scorer computed it; it is computed at the next event)`
               : `${r.workspace}${r.team ? ` (team ${r.team})` : ''}: ${r.vetted}/${r.thirdParty} vetted, ${r.exempted} exempted, ${r.unvetted} unvetted, ${r.violation} violation — ${r.conclusion}` +
                 `${(r.trustedPools as string[] | null)?.length ? `; trusted pools: ${(r.trustedPools as string[]).join(', ')}` : ''}${r.kindsKnown === false ? '; dependency kinds unknown (Cargo.lock only)' : ''}`;
-          const rest = (r.notVetted as { crate: string; version: string; status: string; needs: string[] }[]).map((x) => `  ${x.status.padEnd(9)} ${x.crate} ${x.version}  needs ${x.needs.join(', ')}`);
+          const rest = (r.notVetted as { crate: string; version: string; status: string; needs: string[] }[]).map(
+            (x) => `  ${x.status.padEnd(9)} ${x.crate} ${x.version}  needs ${x.needs.join(', ')}`,
+          );
           return [head, ...rest].join('\n');
         },
         empty: arg ? `no workspace ${arg} in the graph` : 'no workspaces in the graph',
@@ -149,7 +164,8 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
           severity: opts.severity ?? null,
           team: opts.team ?? null,
         },
-        line: (r) => `${String(r.severity).padEnd(8)} ${String(r.score).padStart(4)}  ${r.workspace}  ${r.crate} ${r.version}  ${r.advisory ?? r.kind}  (${r.state})`,
+        line: (r) =>
+          `${String(r.severity).padEnd(8)} ${String(r.score).padStart(4)}  ${r.workspace}  ${r.crate} ${r.version}  ${r.advisory ?? r.kind}  (${r.state})`,
         empty: 'no findings match',
         // `query workspace`: its risk first (text output; as JSON, `query risk --json`).
         ...(kind === 'workspace'
@@ -176,8 +192,11 @@ function question(kind: string, arg: string | undefined, opts: { state?: string;
                  ORDER BY risk DESC, workspace`,
         params: { team: opts.team ?? null },
         rows: (rs) => rs.map((r) => ({ ...r, why: whyOf(r.why) })),
-        line: (r) => `${score1(r.risk).padStart(4)} ${String(r.severity).padEnd(8)} ${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${riskSummary(r.why as Why)}`,
-        empty: opts.team ? `no workspace of team ${opts.team} has a risk yet` : 'no workspace has a risk yet (the scorer writes it when a workspace or its findings change)',
+        line: (r) =>
+          `${score1(r.risk).padStart(4)} ${String(r.severity).padEnd(8)} ${r.workspace}${r.team ? ` (team ${r.team})` : ''}  ${riskSummary(r.why as Why)}`,
+        empty: opts.team
+          ? `no workspace of team ${opts.team} has a risk yet`
+          : 'no workspace has a risk yet (the scorer writes it when a workspace or its findings change)',
       };
     case 'cypher':
       return { cypher: need('a Cypher query'), params: opts.params, line: (r) => JSON.stringify(r), empty: '(no rows)' };
@@ -212,7 +231,8 @@ function graphProblem(err: { code?: string; message: string }): UsageError | und
     const cause = /Caused by: (.*)$/.exec(err.message)?.[1] ?? err.message.split('. ')[0];
     return new UsageError(`cannot reach Neo4j at ${uri} (NEO4J_URI): ${cause}`);
   }
-  if (err.code?.startsWith('Neo.ClientError.Security')) return new UsageError(`Neo4j at ${uri} refused the credentials (NEO4J_USER / NEO4J_PASSWORD): ${err.message}`);
+  if (err.code?.startsWith('Neo.ClientError.Security'))
+    return new UsageError(`Neo4j at ${uri} refused the credentials (NEO4J_USER / NEO4J_PASSWORD): ${err.message}`);
   return undefined;
 }
 
@@ -224,18 +244,26 @@ interface Asked {
 
 /** `query` and one subcommand per question, each with its --help; `onAsk` gets what was asked. */
 export function command(onAsk: (a: Asked) => void): Command {
-  const q = newCommand('cratewatch query', summary).configureHelp({ subcommandTerm: (c) => `${c.name()} ${c.usage()}` }).addHelpText(
-    'after',
-    '\nThe graph: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE. Every query goes through the query sandbox: judged from its EXPLAIN plan (no LOAD CSV, no procedure outside the allow-list, no administration command, no write), then run read-only with a timeout and a row limit.\nExit codes: 0 answered (also when nothing matched, or cut at the row limit: said on stderr); 2 usage error, NEO4J_URI unset or unreachable, credentials refused, a refused query, a query past its timeout; 3 internal error.',
-  );
+  const q = newCommand('cratewatch query', summary)
+    .configureHelp({ subcommandTerm: (c) => `${c.name()} ${c.usage()}` })
+    .addHelpText(
+      'after',
+      '\nThe graph: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE. Every query goes through the query sandbox: judged from its EXPLAIN plan (no LOAD CSV, no procedure outside the allow-list, no administration command, no write), then run read-only with a timeout and a row limit.\nExit codes: 0 answered (also when nothing matched, or cut at the row limit: said on stderr); 2 usage error, NEO4J_URI unset or unreachable, credentials refused, a refused query, a query past its timeout; 3 internal error.',
+    );
   const sub = (name: string, what: string, arg?: [spec: string, desc: string], extra: (c: Command) => void = () => {}) => {
     const c = q
       .command(name)
       .description(what)
       .option('-q, --quiet', 'no progress on stderr')
       .option('--json', 'the rows as JSON')
-      .option('--timeout <seconds>', `stop the query after this long (default ${QUERY_LIMITS.timeout.defaultS}, at most ${QUERY_LIMITS.timeout.maxS}; CRATEWATCH_QUERY_TIMEOUT_S)`)
-      .option('--max-rows <n>', `show at most this many rows (default ${QUERY_LIMITS.maxRows.default}, at most ${QUERY_LIMITS.maxRows.max}; CRATEWATCH_QUERY_MAX_ROWS)`);
+      .option(
+        '--timeout <seconds>',
+        `stop the query after this long (default ${QUERY_LIMITS.timeout.defaultS}, at most ${QUERY_LIMITS.timeout.maxS}; CRATEWATCH_QUERY_TIMEOUT_S)`,
+      )
+      .option(
+        '--max-rows <n>',
+        `show at most this many rows (default ${QUERY_LIMITS.maxRows.default}, at most ${QUERY_LIMITS.maxRows.max}; CRATEWATCH_QUERY_MAX_ROWS)`,
+      );
     // Optional to commander, so that question() says what is missing in its own words; the usage
     // line still shows a required one as <id>.
     if (arg) c.argument(arg[0], arg[1]).usage(`[options] ${arg[1].endsWith(', required') ? `<${arg[0].slice(1, -1)}>` : arg[0]}`);
@@ -246,19 +274,36 @@ export function command(onAsk: (a: Asked) => void): Command {
     });
   };
   const team = (c: Command) => c.option('--team <team>', 'only workspaces of this team');
-  sub('advisory', 'which workspaces lock an affected version, and whether each is exposed', ['[id]', 'the advisory id (RUSTSEC-…), required']);
+  sub('advisory', 'which workspaces lock an affected version, and whether each is exposed', [
+    '[id]',
+    'the advisory id (RUSTSEC-…), required',
+  ]);
   sub('crate', 'who locks which version: its cargo-vet verdict there, the advisories on it', ['[name]', 'the crate name, required']);
-  sub('workspace', "a workspace's risk, then its open findings, highest score first", ['[id]', 'the workspace id, required'], (c) => c.option('--state <state>', 'open (default) or resolved').option('--severity <s>', SEVERITIES.join(', ')));
-  sub('coverage', 'audit coverage as the scorer computed it; with a workspace, every version not vetted', ['[workspace]', 'one workspace (else one line per workspace)'], team);
-  sub('findings', 'findings, highest score first', undefined, (c) => team(c).option('--state <state>', 'open or resolved').option('--severity <s>', SEVERITIES.join(', ')));
+  sub('workspace', "a workspace's risk, then its open findings, highest score first", ['[id]', 'the workspace id, required'], (c) =>
+    c.option('--state <state>', 'open (default) or resolved').option('--severity <s>', SEVERITIES.join(', ')),
+  );
+  sub(
+    'coverage',
+    'audit coverage as the scorer computed it; with a workspace, every version not vetted',
+    ['[workspace]', 'one workspace (else one line per workspace)'],
+    team,
+  );
+  sub('findings', 'findings, highest score first', undefined, (c) =>
+    team(c).option('--state <state>', 'open or resolved').option('--severity <s>', SEVERITIES.join(', ')),
+  );
   sub('risk', 'workspaces ranked by risk, highest first, with the top crate-version and why', undefined, team);
-  sub('cypher', 'any read-only Cypher query', ['[query]', 'the Cypher text, required'], (c) => c.option('--param <name=value>', 'a query parameter (repeatable)', collect));
+  sub('cypher', 'any read-only Cypher query', ['[query]', 'the Cypher text, required'], (c) =>
+    c.option('--param <name=value>', 'a query parameter (repeatable)', collect),
+  );
   return q;
 }
 
 export async function run(argv: string[]): Promise<number> {
   let asked: Asked | undefined;
-  parseCommand(command((a) => (asked = a)), argv);
+  parseCommand(
+    command((a) => (asked = a)),
+    argv,
+  );
   if (!asked) throw new UsageError(`a question is needed\nusage: ${usage}`);
   const values = asked.opts;
   const params: Record<string, string> = {};
@@ -268,7 +313,12 @@ export async function run(argv: string[]): Promise<number> {
     params[p.slice(0, i)] = p.slice(i + 1);
   }
   const { kind, arg } = asked;
-  const q = question(kind, arg, { ...(values.state ? { state: values.state } : {}), ...(values.severity ? { severity: values.severity } : {}), ...(values.team ? { team: values.team } : {}), params });
+  const q = question(kind, arg, {
+    ...(values.state ? { state: values.state } : {}),
+    ...(values.severity ? { severity: values.severity } : {}),
+    ...(values.team ? { team: values.team } : {}),
+    params,
+  });
   const sandbox = sandboxOptions(values.timeout, values.maxRows);
   const driver = driverFromEnv();
   try {
@@ -277,9 +327,13 @@ export async function run(argv: string[]): Promise<number> {
     const head = q.head && !values.json ? (await ask(driver, q.head, sandbox)).rows[0] : undefined;
     const rows = q.rows ? q.rows(read) : read;
     if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    else process.stdout.write([...(head ? [q.head!.line(head)] : []), rows.length ? rows.map(q.line).join('\n') : q.empty].join('\n') + '\n');
+    else
+      process.stdout.write([...(head ? [q.head!.line(head)] : []), rows.length ? rows.map(q.line).join('\n') : q.empty].join('\n') + '\n');
     // Truncation is said on stderr, so --json stays a plain array; the exit code stays 0.
-    if (truncated) process.stderr.write(`cratewatch query: truncated: showing the first ${sandbox.limits.maxRows} rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most ${QUERY_LIMITS.maxRows.max})\n`);
+    if (truncated)
+      process.stderr.write(
+        `cratewatch query: truncated: showing the first ${sandbox.limits.maxRows} rows, the query has more (--max-rows N or CRATEWATCH_QUERY_MAX_ROWS raises the limit, at most ${QUERY_LIMITS.maxRows.max})\n`,
+      );
     return 0;
   } catch (err) {
     const problem = graphProblem(err as { code?: string; message: string });
@@ -292,7 +346,10 @@ export async function run(argv: string[]): Promise<number> {
 
 function sandboxOptions(timeout: string | undefined, maxRows: string | undefined): SandboxOptions {
   try {
-    const limits = queryLimits(process.env, { ...(timeout !== undefined ? { timeout } : {}), ...(maxRows !== undefined ? { maxRows } : {}) });
+    const limits = queryLimits(process.env, {
+      ...(timeout !== undefined ? { timeout } : {}),
+      ...(maxRows !== undefined ? { maxRows } : {}),
+    });
     return { limits, ...(process.env.NEO4J_DATABASE ? { database: process.env.NEO4J_DATABASE } : {}) };
   } catch (err) {
     if (err instanceof QueryLimitError) throw new UsageError(err.message);
@@ -306,7 +363,10 @@ async function ask(driver: Driver, q: { cypher: string; params: Record<string, u
     return await runSandboxed(driver, q, o);
   } catch (err) {
     if (err instanceof QueryRefusedError) throw new UsageError(err.message);
-    if (err instanceof QueryTimeoutError) throw new UsageError(`${err.message} (--timeout SECONDS or CRATEWATCH_QUERY_TIMEOUT_S raises it, at most ${QUERY_LIMITS.timeout.maxS})`);
+    if (err instanceof QueryTimeoutError)
+      throw new UsageError(
+        `${err.message} (--timeout SECONDS or CRATEWATCH_QUERY_TIMEOUT_S raises it, at most ${QUERY_LIMITS.timeout.maxS})`,
+      );
     const e = err as { code?: string; message: string };
     if (e.code?.startsWith('Neo.ClientError')) throw new UsageError(e.message.split('\n')[0]!);
     throw err;

@@ -12,7 +12,8 @@ import { applyVex, cycloneDxDocument, inReadingOrder, matchLockfile, resolveVet,
 import { collect, newCommand, parseCommand } from '../args.js';
 import { loadAdvisoryDb, loadPools, loadVex, loadWorkspace, progress, storeErrorLines, UsageError, type Workspace } from '../io.js';
 
-export const summary = 'the workspace as a CycloneDX 1.6 SBOM: purls, dependencies, RustSec vulnerabilities with VEX analysis, cargo-vet audits as attestations';
+export const summary =
+  'the workspace as a CycloneDX 1.6 SBOM: purls, dependencies, RustSec vulnerabilities with VEX analysis, cargo-vet audits as attestations';
 
 export const usage = `cratewatch sbom <workspace dir | Cargo.lock | SBOM> [--output FILE] [--store DIR] [--metadata cargo-metadata.json]
                 [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...] [-q]`;
@@ -22,7 +23,10 @@ export const command = () =>
     .argument('<target>', 'a workspace folder, a Cargo.lock, or a CycloneDX SBOM (read as scan reads it)')
     .option('--output <file>', 'write the document to FILE (default: stdout)')
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the Cargo.lock)')
-    .option('--metadata <file>', 'cargo metadata --format-version 1 --all-features output (default: cargo-metadata.json beside the Cargo.lock): dependency kinds, path packages\' folders')
+    .option(
+      '--metadata <file>',
+      "cargo metadata --format-version 1 --all-features output (default: cargo-metadata.json beside the Cargo.lock): dependency kinds, path packages' folders",
+    )
     .option('--pools <dir|files>', 'audit pools trusted beside the store (repeatable)', collect)
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: the advisories that hit, as vulnerabilities')
     .option('--vex <file>', 'a VEX document (OpenVEX, CycloneDX, CSAF) beside those found next to the Cargo.lock (repeatable)', collect)
@@ -62,7 +66,9 @@ export function run(argv: string[]): number {
   const text = `${JSON.stringify(doc, null, 2)}\n`;
   if (o.output) {
     writeFileSync(o.output, text);
-    progress(`wrote ${o.output}: ${ws.lockfile.packages.length} components, ${(doc.vulnerabilities as unknown[] | undefined)?.length ?? 0} vulnerabilities`);
+    progress(
+      `wrote ${o.output}: ${ws.lockfile.packages.length} components, ${(doc.vulnerabilities as unknown[] | undefined)?.length ?? 0} vulnerabilities`,
+    );
   } else process.stdout.write(text);
   return 0;
 }
@@ -73,7 +79,10 @@ export function run(argv: string[]): number {
  * unique among path packages.
  */
 function pathPackageDirs(ws: Workspace): Map<string, string> {
-  const meta = JSON.parse(readFileSync(ws.metadataPath!, 'utf8')) as { workspace_root?: string; packages?: { name: string; version: string; source?: string | null; manifest_path?: string }[] };
+  const meta = JSON.parse(readFileSync(ws.metadataPath!, 'utf8')) as {
+    workspace_root?: string;
+    packages?: { name: string; version: string; source?: string | null; manifest_path?: string }[];
+  };
   const out = new Map<string, string>();
   if (typeof meta.workspace_root !== 'string') return out;
   const ids = new Set(ws.lockfile.packages.filter((p) => p.source === undefined).map((p) => p.id));

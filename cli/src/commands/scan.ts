@@ -4,10 +4,31 @@
  * statements suppress, listed apart). No infrastructure. The report's layout (summary first,
  * vulnerabilities by severity, unvetted grouped after) is `../report.ts`.
  */
-import { applyVex, denyFails, failures, matchLockfile, poolCoverage, resolveVet, shortestPathsFromMembers, type PackageVerdict, type VetReport } from '@cratewatch/shared';
+import {
+  applyVex,
+  denyFails,
+  failures,
+  matchLockfile,
+  poolCoverage,
+  resolveVet,
+  shortestPathsFromMembers,
+  type PackageVerdict,
+  type VetReport,
+} from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { denyJson, denyLines } from '../deny-report.js';
-import { denyConfigWarnings, hitJson, loadAdvisoryDb, loadDenyConfig, loadPools, loadVex, loadWorkspace, progress, runDeny, storeErrorLines } from '../io.js';
+import {
+  denyConfigWarnings,
+  hitJson,
+  loadAdvisoryDb,
+  loadDenyConfig,
+  loadPools,
+  loadVex,
+  loadWorkspace,
+  progress,
+  runDeny,
+  storeErrorLines,
+} from '../io.js';
 import { advisoryLines, scanJson, summaryLines, unvettedLines, type ScanFacts } from '../report.js';
 import { sizeReportSuggestions } from '../crates/index.js';
 
@@ -21,15 +42,35 @@ export const command = () =>
   newCommand('cratewatch scan', summary)
     .argument('<target>', 'a workspace folder (its Cargo.lock, supply-chain/, cargo-metadata.json, VEX files) or a Cargo.lock')
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the Cargo.lock; none: default policy)')
-    .option('--metadata <file>', 'cargo metadata --format-version 1 --all-features output, for exact dependency kinds (default: cargo-metadata.json beside the Cargo.lock)')
-    .option('--pools <dir|files>', 'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)', collect)
+    .option(
+      '--metadata <file>',
+      'cargo metadata --format-version 1 --all-features output, for exact dependency kinds (default: cargo-metadata.json beside the Cargo.lock)',
+    )
+    .option(
+      '--pools <dir|files>',
+      'audit pools trusted beside the store: a folder of *.toml or a comma list of files (repeatable)',
+      collect,
+    )
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: report the advisories that hit')
     .option('--vex <file>', 'an OpenVEX document beside those found next to the Cargo.lock (repeatable)', collect)
-    .option('--deny-config <file>', "cargo-deny's config: run its licenses, bans and sources checks (default: deny.toml, .deny.toml or .cargo/deny.toml beside the Cargo.lock)")
-    .option('--crate-cache <dir>', 'size each suggested audit as cargo vet suggest does, from the .crate files (or cargo vendor folders) in DIR (repeatable)', collect)
-    .option('--fetch-crates', 'size suggested audits from .crate files downloaded from crates.io into the cache (CRATEWATCH_CRATE_CACHE, default ~/.cache/cratewatch/crates)')
+    .option(
+      '--deny-config <file>',
+      "cargo-deny's config: run its licenses, bans and sources checks (default: deny.toml, .deny.toml or .cargo/deny.toml beside the Cargo.lock)",
+    )
+    .option(
+      '--crate-cache <dir>',
+      'size each suggested audit as cargo vet suggest does, from the .crate files (or cargo vendor folders) in DIR (repeatable)',
+      collect,
+    )
+    .option(
+      '--fetch-crates',
+      'size suggested audits from .crate files downloaded from crates.io into the cache (CRATEWATCH_CRATE_CACHE, default ~/.cache/cratewatch/crates)',
+    )
     .option('--json', 'the report as JSON on stdout')
-    .addHelpText('after', '\nExit codes: 0 everything vetted, no vulnerability and no deny-level cargo-deny problem; 1 unvetted packages, vulnerabilities or deny-level cargo-deny problems; 2 input or usage error (also an invalid store or deny.toml); 3 internal error.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 everything vetted, no vulnerability and no deny-level cargo-deny problem; 1 unvetted packages, vulnerabilities or deny-level cargo-deny problems; 2 input or usage error (also an invalid store or deny.toml); 3 internal error.',
+    );
 
 export function describeFailure(p: PackageVerdict): string {
   const by = p.requiredBy
@@ -37,8 +78,11 @@ export function describeFailure(p: PackageVerdict): string {
     .map((r) => `${r.by} (${r.why}${r.kind === 'dev' ? ', dev' : ''})`)
     .join(', ');
   const more = p.requiredBy.length > 3 ? ` and ${p.requiredBy.length - 3} more` : '';
-  const lines = [`  ${p.id}: ${p.status === 'violation' ? 'violation conflict' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`];
-  for (const v of p.violations ?? []) lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from}) contradicted by ${v.conflictsWith}`);
+  const lines = [
+    `  ${p.id}: ${p.status === 'violation' ? 'violation conflict' : 'unvetted'}; needs ${p.missing.join(', ')} — asked by ${by}${more}`,
+  ];
+  for (const v of p.violations ?? [])
+    lines.push(`      violation ${v.violation} for ${v.criteria.join(', ')} (from ${v.from}) contradicted by ${v.conflictsWith}`);
   const s = p.suggestion;
   if (s) {
     const size = s.lines !== undefined ? `${s.lines.toLocaleString('en-US')} lines` : undefined;
@@ -48,14 +92,26 @@ export function describeFailure(p: PackageVerdict): string {
     if (size && s.why) lines.push(`      why: ${s.why}`);
   }
   if (p.kindDependent) {
-    lines.push(`      note: ${p.kindDependent.ifDevEdges} if its workspace edges are dev-only, ${p.kindDependent.ifNormalEdges} if normal-only (kinds unknown: pass --metadata)`);
+    lines.push(
+      `      note: ${p.kindDependent.ifDevEdges} if its workspace edges are dev-only, ${p.kindDependent.ifNormalEdges} if normal-only (kinds unknown: pass --metadata)`,
+    );
   }
   return lines.join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { opts, args } = parseCommand(command(), argv);
-  const o = opts as { store?: string; metadata?: string; pools?: string[]; advisoryDb?: string; vex?: string[]; denyConfig?: string; json?: boolean; crateCache?: string[]; fetchCrates?: boolean };
+  const o = opts as {
+    store?: string;
+    metadata?: string;
+    pools?: string[];
+    advisoryDb?: string;
+    vex?: string[];
+    denyConfig?: string;
+    json?: boolean;
+    crateCache?: string[];
+    fetchCrates?: boolean;
+  };
   const target = args[0]!;
   progress(`reading ${target}`);
   const ws = loadWorkspace(target, o.store, o.metadata);
@@ -75,7 +131,8 @@ export async function run(argv: string[]): Promise<number> {
   const advisories = dbDir ? loadAdvisoryDb(dbDir) : undefined;
   progress(`resolving ${ws.graph.nodes.size} packages${ws.store ? ` against ${ws.storeDir}` : ' (no store: default policy)'}`);
   const report: VetReport = resolveVet({ graph: ws.graph, store: ws.store }, { pools });
-  if (o.crateCache?.length || o.fetchCrates) await sizeReportSuggestions(report, ws.lockfile, { localDirs: o.crateCache ?? [], fetch: o.fetchCrates === true });
+  if (o.crateCache?.length || o.fetchCrates)
+    await sizeReportSuggestions(report, ws.lockfile, { localDirs: o.crateCache ?? [], fetch: o.fetchCrates === true });
   const coverage = pools ? poolCoverage(ws.lockfile, pools, ws.store?.imports?.publisher) : undefined;
   // Each hit with the VEX statement that applies to it: suppressed ones (not_affected, fixed) are
   // listed apart and do not fail the scan; the others keep the statement's text.
@@ -83,7 +140,15 @@ export async function run(argv: string[]): Promise<number> {
   const fails = failures(report);
   const vulns = hits.filter((h) => h.advisory.informational === undefined);
   const deny = denyConfig ? runDeny(ws, denyConfig) : undefined;
-  const facts: ScanFacts = { report, unvetted: fails, hits: advisories ? hits : null, suppressed, vexRead: vex.length > 0, paths: shortestPathsFromMembers(ws.lockfile), ...(deny ? { deny } : {}) };
+  const facts: ScanFacts = {
+    report,
+    unvetted: fails,
+    hits: advisories ? hits : null,
+    suppressed,
+    vexRead: vex.length > 0,
+    paths: shortestPathsFromMembers(ws.lockfile),
+    ...(deny ? { deny } : {}),
+  };
   if (o.json) {
     process.stdout.write(
       `${JSON.stringify(
@@ -92,7 +157,14 @@ export async function run(argv: string[]): Promise<number> {
           store: ws.storeDir ?? null,
           metadata: ws.metadataPath ?? null,
           conclusion: report.conclusion,
-          storeErrors: report.store ? { fatal: report.store.fatal ?? null, message: report.store.message ?? null, reported: report.store.reported, all: report.store.problems } : null,
+          storeErrors: report.store
+            ? {
+                fatal: report.store.fatal ?? null,
+                message: report.store.message ?? null,
+                reported: report.store.reported,
+                all: report.store.problems,
+              }
+            : null,
           kindsKnown: report.kindsKnown,
           summary: report.summary,
           byCriteria: byCriteria(report),
@@ -100,7 +172,12 @@ export async function run(argv: string[]): Promise<number> {
           kindDependent: fails.filter((f) => f.kindDependent).map((f) => f.id),
           unneededExemptions: report.unneededExemptions,
           poolCoverage: coverage
-            ? { thirdParty: coverage.thirdParty, safeToDeploy: coverage.safeToDeploy.length, safeToRun: coverage.safeToRun.length, byPool: coverage.byPool }
+            ? {
+                thirdParty: coverage.thirdParty,
+                safeToDeploy: coverage.safeToDeploy.length,
+                safeToRun: coverage.safeToRun.length,
+                byPool: coverage.byPool,
+              }
             : null,
           advisories: hits.map((h) => hitJson(h)),
           suppressedByVex: suppressed.map((h) => hitJson(h)),
@@ -115,16 +192,32 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const s = report.summary;
     const out: string[] = [];
-    if (report.conclusion === 'fail (store)') out.push('(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)');
+    if (report.conclusion === 'fail (store)')
+      out.push('(the store is invalid, see stderr: the verdicts below are for information, cargo vet would not resolve)');
     out.push(`${ws.lockPath}: ${s.thirdParty} third-party packages, ${s.firstParty} first-party`);
     out.push(`  vetted ${s.vetted}, exempted ${s.exempted}, unvetted ${s.unvetted}, violation conflicts ${s.violation}`);
-    for (const [c, n] of Object.entries(byCriteria(report))) out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
-    if (!report.kindsKnown) out.push(`  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`);
+    for (const [c, n] of Object.entries(byCriteria(report)))
+      out.push(`  requiring ${c}: ${n.vetted} vetted, ${n.exempted} exempted, ${n.unvetted} unvetted`);
+    if (!report.kindsKnown)
+      out.push(
+        `  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`,
+      );
     out.push(...summaryLines(facts), ...advisoryLines(facts), ...(deny ? denyLines(deny) : []), ...unvettedLines(fails, describeFailure));
-    if (report.unneededExemptions.length) out.push('', `Exemptions no longer needed: ${report.unneededExemptions.length} (${report.unneededExemptions.slice(0, 5).map((e) => `${e.crate}@${e.version} ${e.reason}`).join(', ')}${report.unneededExemptions.length > 5 ? ', …' : ''})`);
+    if (report.unneededExemptions.length)
+      out.push(
+        '',
+        `Exemptions no longer needed: ${report.unneededExemptions.length} (${report.unneededExemptions
+          .slice(0, 5)
+          .map((e) => `${e.crate}@${e.version} ${e.reason}`)
+          .join(', ')}${report.unneededExemptions.length > 5 ? ', …' : ''})`,
+      );
     if (coverage) {
-      out.push('', `Pools alone (no store): ${coverage.safeToDeploy.length}/${coverage.thirdParty} safe-to-deploy, ${coverage.safeToRun.length}/${coverage.thirdParty} safe-to-run`);
-      for (const [n, c] of Object.entries(coverage.byPool)) out.push(`  ${n}: ${c.safeToDeploy} safe-to-deploy, ${c.safeToRun} safe-to-run`);
+      out.push(
+        '',
+        `Pools alone (no store): ${coverage.safeToDeploy.length}/${coverage.thirdParty} safe-to-deploy, ${coverage.safeToRun.length}/${coverage.thirdParty} safe-to-run`,
+      );
+      for (const [n, c] of Object.entries(coverage.byPool))
+        out.push(`  ${n}: ${c.safeToDeploy} safe-to-deploy, ${c.safeToRun} safe-to-run`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
   }

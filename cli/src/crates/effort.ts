@@ -6,7 +6,15 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chooseSuggestion, diffstat, type AuditCandidate, type DiffStat, type Lockfile, type SourceTree, type VetReport } from '@cratewatch/shared';
+import {
+  chooseSuggestion,
+  diffstat,
+  type AuditCandidate,
+  type DiffStat,
+  type Lockfile,
+  type SourceTree,
+  type VetReport,
+} from '@cratewatch/shared';
 import { gitDiffstat, hasGit } from './gitdiff.js';
 import type { CrateSources } from './sources.js';
 
@@ -54,7 +62,13 @@ type Count = (from: SourceTree | null, to: SourceTree) => Promise<DiffStat>;
 type Verdicts = VetReport['packages'];
 
 /** One crate's suggestions sized and chosen; its versions' trees are held only meanwhile. */
-async function sizeCrate(crate: string, verdicts: Verdicts, get: (v: string) => Promise<SourceTree | undefined>, count: Count, cache: SizeCache): Promise<void> {
+async function sizeCrate(
+  crate: string,
+  verdicts: Verdicts,
+  get: (v: string) => Promise<SourceTree | undefined>,
+  count: Count,
+  cache: SizeCache,
+): Promise<void> {
   const trees = new Map<string, SourceTree | undefined>();
   const tree = async (v: string) => {
     if (!trees.has(v)) trees.set(v, isGit(v) ? undefined : await get(v));
@@ -78,7 +92,12 @@ async function sizeCrate(crate: string, verdicts: Verdicts, get: (v: string) => 
   }
 }
 
-export async function sizeSuggestions(report: VetReport, lockfile: Lockfile, sources: CrateSources, o: { count?: 'git' | 'minimal'; cacheDir?: string } = {}): Promise<SizingResult> {
+export async function sizeSuggestions(
+  report: VetReport,
+  lockfile: Lockfile,
+  sources: CrateSources,
+  o: { count?: 'git' | 'minimal'; cacheDir?: string } = {},
+): Promise<SizingResult> {
   const counter = o.count ?? (hasGit() ? 'git' : 'minimal');
   const count: Count = async (from, to) => (counter === 'git' ? gitDiffstat(from, to) : diffstat(from, to));
   const cache = new SizeCache(o.cacheDir ? path.join(o.cacheDir, 'diffstat', counter) : undefined);

@@ -34,10 +34,15 @@ function writeTree(root: string, t: SourceTree): void {
 /** git's output, whatever its exit code (1 just means "there are differences"). */
 function runGit(cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('git', ['diff', '--ignore-cr-at-eol', '--no-index', '--numstat', '-z', 'from', 'to'], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      'git',
+      ['diff', '--ignore-cr-at-eol', '--no-index', '--numstat', '-z', 'from', 'to'],
+      { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

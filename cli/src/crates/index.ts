@@ -20,7 +20,11 @@ export function defaultCrateCache(): string {
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cratewatch', 'crates');
 }
 
-export async function sizeReportSuggestions(report: VetReport, lockfile: Lockfile, o: { localDirs: string[]; fetch: boolean }): Promise<SizingResult> {
+export async function sizeReportSuggestions(
+  report: VetReport,
+  lockfile: Lockfile,
+  o: { localDirs: string[]; fetch: boolean },
+): Promise<SizingResult> {
   for (const d of o.localDirs) {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new UsageError(`--crate-cache ${d}: not a folder`);
   }
@@ -28,13 +32,19 @@ export async function sizeReportSuggestions(report: VetReport, lockfile: Lockfil
   const downloader = o.fetch ? new (await import('./fetch.js')).CrateDownloader() : undefined;
   const sources = new CrateSources({ localDirs: o.localDirs, ...(o.fetch ? { cacheDir: defaultCrateCache(), downloader } : {}) });
   const count = report.packages.filter((p) => p.suggestion).length;
-  progress(`sizing ${count} suggested audits from ${[...o.localDirs, ...(downloader ? [`${downloader.baseUrl} (cached in ${defaultCrateCache()})`] : [])].join(', ')}`);
+  progress(
+    `sizing ${count} suggested audits from ${[...o.localDirs, ...(downloader ? [`${downloader.baseUrl} (cached in ${defaultCrateCache()})`] : [])].join(', ')}`,
+  );
   try {
     // Sizes are kept beside the fetched crates; with --crate-cache alone, only where asked to.
     const cacheDir = o.fetch || process.env.CRATEWATCH_CRATE_CACHE ? defaultCrateCache() : undefined;
     const r = await sizeSuggestions(report, lockfile, sources, cacheDir ? { cacheDir } : {});
-    const missing = sources.missing.length ? `; no sources for ${sources.missing.slice(0, 5).join(', ')}${sources.missing.length > 5 ? `, … (${sources.missing.length})` : ''}` : '';
-    progress(`sized ${r.sized} of ${count} suggestions (lines counted by ${r.counter === 'git' ? 'git diff, as cargo vet suggest counts' : 'a minimal diff: git is not installed, large rewrites may count a few lines under cargo-vet'})${missing}`);
+    const missing = sources.missing.length
+      ? `; no sources for ${sources.missing.slice(0, 5).join(', ')}${sources.missing.length > 5 ? `, … (${sources.missing.length})` : ''}`
+      : '';
+    progress(
+      `sized ${r.sized} of ${count} suggestions (lines counted by ${r.counter === 'git' ? 'git diff, as cargo vet suggest counts' : 'a minimal diff: git is not installed, large rewrites may count a few lines under cargo-vet'})${missing}`,
+    );
     for (const w of sources.warnings) process.stderr.write(`cratewatch scan: warning: ${w}\n`);
     return r;
   } finally {

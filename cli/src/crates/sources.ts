@@ -76,7 +76,8 @@ export class CrateSources {
       const bytes = readFileSync(file);
       // Content-addressed: a file whose bytes are not its name is corrupt, whatever the lockfile says.
       const got = crateChecksum(bytes);
-      if (got !== sum) throw new CrateFileError(`${name} ${version}: cached ${file} is corrupt: named ${sum}, its sha256 is ${got} (delete it)`);
+      if (got !== sum)
+        throw new CrateFileError(`${name} ${version}: cached ${file} is corrupt: named ${sum}, its sha256 is ${got} (delete it)`);
       return bytes;
     }
     return undefined;

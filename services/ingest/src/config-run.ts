@@ -58,7 +58,9 @@ function trackedOf(cfg: IngestConfig, log: Logger): () => Promise<string[]> {
     const names = new Set(cfg.maintainers.crates);
     for (const w of cfg.workspaces) {
       try {
-        const files = w.git ? await readGitWorkspace(w.git, (await git(['rev-parse', 'HEAD^{commit}'], w.git)).trim(), w.subdir) : readWorkspaceFiles(w.path!);
+        const files = w.git
+          ? await readGitWorkspace(w.git, (await git(['rev-parse', 'HEAD^{commit}'], w.git)).trim(), w.subdir)
+          : readWorkspaceFiles(w.path!);
         // Named by its path (repo@commit:path for git), so a refusal says which file to fix.
         for (const n of lockedCrates(files.lockText, files.lockPath)) names.add(n);
       } catch (err) {
@@ -84,7 +86,12 @@ function workspacesSource(cfg: IngestConfig, ws: WorkspaceSources, log: Logger):
       if (signal.aborted) break; // stopping: the rest is read on the next start
       try {
         const ref = { id: w.id, org: cfg.org, ...(w.team ? { team: w.team } : {}) };
-        if (w.git ? await ws.git.poll({ ...ref, git: w.git, ...(w.subdir ? { subdir: w.subdir } : {}) }, signal) : await ws.files.submit({ ...ref, path: w.path! })) sent++;
+        if (
+          w.git
+            ? await ws.git.poll({ ...ref, git: w.git, ...(w.subdir ? { subdir: w.subdir } : {}) }, signal)
+            : await ws.files.submit({ ...ref, path: w.path! })
+        )
+          sent++;
       } catch (err) {
         log.error('workspace unreadable', { workspace: w.id, error: err });
       }
@@ -95,11 +102,24 @@ function workspacesSource(cfg: IngestConfig, ws: WorkspaceSources, log: Logger):
 }
 
 /** Starts the polled sources the config names; returns what stops the extra listeners (new releases). */
-async function startSources(cfg: IngestConfig, c: Omit<SourceContext, 'log'>, ws: WorkspaceSources, loops: Loops, log: Logger, kafka?: Kafka): Promise<(() => Promise<void>)[]> {
+async function startSources(
+  cfg: IngestConfig,
+  c: Omit<SourceContext, 'log'>,
+  ws: WorkspaceSources,
+  loops: Loops,
+  log: Logger,
+  kafka?: Kafka,
+): Promise<(() => Promise<void>)[]> {
   const ctx = (name: string): SourceContext => ({ ...c, log: logger(`ingest/${name}`) });
   const rustsec = rustsecSettings(cfg.rustsec);
   if (rustsec) loops.every(SOURCES.rustsec(rustsec, ctx('rustsec')), cfg.intervals.rustsec);
-  const pools = SOURCES.pools(poolRefs(Object.entries(cfg.pools.trusted).map(([n, u]) => `${n}=${u}`), cfg.pools.registry), ctx('pools'));
+  const pools = SOURCES.pools(
+    poolRefs(
+      Object.entries(cfg.pools.trusted).map(([n, u]) => `${n}=${u}`),
+      cfg.pools.registry,
+    ),
+    ctx('pools'),
+  );
   if (pools.pools.length) loops.every(pools, cfg.intervals.pools);
   if (cfg.workspaces.length) loops.every(workspacesSource(cfg, ws, log), cfg.intervals.workspaces);
   const follows = cfg.workspaces.length > 0 || cfg.maintainers.crates.length > 0;
@@ -110,7 +130,12 @@ async function startSources(cfg: IngestConfig, c: Omit<SourceContext, 'log'>, ws
   }
   if (!follows) return [];
   const m = cfg.maintainers;
-  const options = { tokenEnv: cfg.credentials.githubTokenEnv, ...(m.cratesApi ? { cratesApi: m.cratesApi } : {}), ...(m.githubApi ? { githubApi: m.githubApi } : {}), ...(m.commits ? { commits: m.commits } : {}) };
+  const options = {
+    tokenEnv: cfg.credentials.githubTokenEnv,
+    ...(m.cratesApi ? { cratesApi: m.cratesApi } : {}),
+    ...(m.githubApi ? { githubApi: m.githubApi } : {}),
+    ...(m.commits ? { commits: m.commits } : {}),
+  };
   const maintainers = SOURCES.maintainers({ options, tracked }, ctx('maintainers'));
   loops.every(maintainers, cfg.intervals.maintainers);
   // And as soon as a tracked crate publishes a new release.
@@ -129,7 +154,13 @@ function endpointListen(e: NonNullable<IngestConfig['endpoint']>): { host: strin
 function endpointOf(cfg: IngestConfig, e: NonNullable<IngestConfig['endpoint']>, ws: WorkspaceSources): WorkspaceEndpoint {
   const teams: Record<string, string> = {};
   for (const w of cfg.workspaces) if (w.team) teams[w.id] = w.team;
-  return new WorkspaceEndpoint(ws.files, logger('ingest/endpoint'), { ...endpointListen(e), maxBodyBytes: e.maxBodyBytes, tokenEnv: cfg.credentials.ingestTokenEnv, org: cfg.org, teams });
+  return new WorkspaceEndpoint(ws.files, logger('ingest/endpoint'), {
+    ...endpointListen(e),
+    maxBodyBytes: e.maxBodyBytes,
+    tokenEnv: cfg.credentials.ingestTokenEnv,
+    org: cfg.org,
+    teams,
+  });
 }
 
 /**
@@ -139,7 +170,12 @@ function endpointOf(cfg: IngestConfig, e: NonNullable<IngestConfig['endpoint']>,
  * `maintainers.crates`), and the workspace endpoint when `[endpoint]` is set. A failed poll is
  * logged and retried at the next interval; the others go on.
  */
-export async function startConfigured(cfg: IngestConfig, producer: Producer, log: Logger, opts: RunOptions = {}): Promise<{ stop: () => Promise<void>; endpoint?: { url: string } }> {
+export async function startConfigured(
+  cfg: IngestConfig,
+  producer: Producer,
+  log: Logger,
+  opts: RunOptions = {},
+): Promise<{ stop: () => Promise<void>; endpoint?: { url: string } }> {
   const http = new HttpClient({ onRetry: (r) => log.warn('retrying upstream', r) });
   const c = { producer, state: new Checkpoints(stateDir()), http: () => http };
   const ws = SOURCES.workspaces({ ...c, log: logger('ingest/workspace') });

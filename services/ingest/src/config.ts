@@ -158,15 +158,31 @@ function refuseSecrets(f: Fields, v: unknown, table: string, key: string): void 
     return;
   }
   if (Array.isArray(v)) {
-    v.forEach((x, i) => (isObj(x) ? Object.entries(x).forEach(([k2, y]) => refuseSecrets(f, y, `${table ? `${table}.` : ''}${key}[${i}]`, k2)) : refuseSecrets(f, x, table, key)));
+    v.forEach((x, i) =>
+      isObj(x)
+        ? Object.entries(x).forEach(([k2, y]) => refuseSecrets(f, y, `${table ? `${table}.` : ''}${key}[${i}]`, k2))
+        : refuseSecrets(f, x, table, key),
+    );
     return;
   }
   if (typeof v !== 'string') return;
   const env = /-env$/.test(key);
-  if (!env && SECRET_KEY.test(key)) f.fail(table, key, `looks like a secret written in the file; put it in an environment variable and name that variable instead (\`${key}-env = "NAME"\`)`);
-  if (SECRET_VALUE.some((re) => re.test(v.trim()))) f.fail(table, key, 'holds what looks like a secret (a token or webhook URL); put it in an environment variable and name that variable instead');
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i.test(v)) f.fail(table, key, 'is a URL with a password in it; put the credential in an environment variable instead');
-  if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) f.fail(table, key, `must be the NAME of an environment variable (letters, digits, _), not its value`);
+  if (!env && SECRET_KEY.test(key))
+    f.fail(
+      table,
+      key,
+      `looks like a secret written in the file; put it in an environment variable and name that variable instead (\`${key}-env = "NAME"\`)`,
+    );
+  if (SECRET_VALUE.some((re) => re.test(v.trim())))
+    f.fail(
+      table,
+      key,
+      'holds what looks like a secret (a token or webhook URL); put it in an environment variable and name that variable instead',
+    );
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i.test(v))
+    f.fail(table, key, 'is a URL with a password in it; put the credential in an environment variable instead');
+  if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))
+    f.fail(table, key, `must be the NAME of an environment variable (letters, digits, _), not its value`);
 }
 
 function credentialsOf(f: Fields): IngestConfig['credentials'] {
@@ -182,7 +198,8 @@ function intervalsOf(f: Fields): IngestConfig['intervals'] {
   const iv = f.table('intervals');
   f.known('intervals', iv, Object.keys(DEFAULT_INTERVALS));
   const intervals = { ...DEFAULT_INTERVALS };
-  for (const k of Object.keys(DEFAULT_INTERVALS) as (keyof typeof DEFAULT_INTERVALS)[]) intervals[k] = f.num('intervals', iv, k, 1) ?? intervals[k];
+  for (const k of Object.keys(DEFAULT_INTERVALS) as (keyof typeof DEFAULT_INTERVALS)[])
+    intervals[k] = f.num('intervals', iv, k, 1) ?? intervals[k];
   return intervals;
 }
 
@@ -195,7 +212,12 @@ function rustsecOf(f: Fields): IngestConfig['rustsec'] {
   const db = f.str('rustsec', r, 'db');
   if ([git, archive, db].filter(Boolean).length !== 1) f.fail('', 'rustsec', 'set exactly one of `git`, `archive` or `db`');
   if (archive && !/^https?:\/\//.test(archive)) f.fail('rustsec', 'archive', 'expected an http(s) URL of a .tar.gz');
-  return { branch: f.str('rustsec', r, 'branch') ?? 'main', ...(git ? { git: /^[a-z]+:\/\//.test(git) || git.includes('@') ? git : f.path(git) } : {}), ...(archive ? { archive } : {}), ...(db ? { db: f.path(db) } : {}) };
+  return {
+    branch: f.str('rustsec', r, 'branch') ?? 'main',
+    ...(git ? { git: /^[a-z]+:\/\//.test(git) || git.includes('@') ? git : f.path(git) } : {}),
+    ...(archive ? { archive } : {}),
+    ...(db ? { db: f.path(db) } : {}),
+  };
 }
 
 function poolsOf(f: Fields): IngestConfig['pools'] {
@@ -215,7 +237,12 @@ function poolsOf(f: Fields): IngestConfig['pools'] {
 function maintainersOf(f: Fields): IngestConfig['maintainers'] {
   const m = f.table('maintainers');
   f.known('maintainers', m, ['crates-api', 'github-api', 'commits', 'crates']);
-  const extraCrates = m.crates === undefined ? [] : Array.isArray(m.crates) && m.crates.every((c) => typeof c === 'string') ? (m.crates as string[]) : f.fail('maintainers', 'crates', 'expected an array of crate names');
+  const extraCrates =
+    m.crates === undefined
+      ? []
+      : Array.isArray(m.crates) && m.crates.every((c) => typeof c === 'string')
+        ? (m.crates as string[])
+        : f.fail('maintainers', 'crates', 'expected an array of crate names');
   const commits = f.num('maintainers', m, 'commits', 1);
   const cratesApi = f.str('maintainers', m, 'crates-api');
   const githubApi = f.str('maintainers', m, 'github-api');
@@ -226,7 +253,11 @@ function cratesOf(f: Fields): IngestConfig['crates'] {
   const c = f.table('crates');
   f.known('crates', c, ['index', 'follow-deps', 'enabled']);
   const index = f.str('crates', c, 'index');
-  return { ...(index ? { index } : {}), followDeps: f.bool('crates', c, 'follow-deps') ?? false, enabled: f.bool('crates', c, 'enabled') ?? true };
+  return {
+    ...(index ? { index } : {}),
+    followDeps: f.bool('crates', c, 'follow-deps') ?? false,
+    enabled: f.bool('crates', c, 'enabled') ?? true,
+  };
 }
 
 function endpointOf(f: Fields): IngestConfig['endpoint'] {
@@ -236,7 +267,11 @@ function endpointOf(f: Fields): IngestConfig['endpoint'] {
   const listen = f.str('endpoint', e, 'listen') ?? '127.0.0.1:8420';
   const lm = /^(.*):(\d+)$/.exec(listen);
   if (!lm || Number(lm[2]) > 65535) f.fail('endpoint', 'listen', 'expected HOST:PORT');
-  return { host: lm![1]!.replace(/^\[|\]$/g, ''), port: Number(lm![2]), maxBodyBytes: f.num('endpoint', e, 'max-body-bytes', 1024) ?? 16 * 1024 * 1024 };
+  return {
+    host: lm![1]!.replace(/^\[|\]$/g, ''),
+    port: Number(lm![2]),
+    maxBodyBytes: f.num('endpoint', e, 'max-body-bytes', 1024) ?? 16 * 1024 * 1024,
+  };
 }
 
 function workspaceOf(f: Fields, w: unknown, i: number, ids: Set<string>): WorkspaceConfig {
@@ -252,7 +287,13 @@ function workspaceOf(f: Fields, w: unknown, i: number, ids: Set<string>): Worksp
   if (!wp === !wg) f.fail(t, 'id', `workspace "${id}": set exactly one of \`path\` or \`git\``);
   const team = f.str(t, w, 'team');
   const subdir = f.str(t, w, 'subdir');
-  return { id, ...(team ? { team } : {}), ...(wp ? { path: f.path(wp) } : {}), ...(wg ? { git: f.path(wg) } : {}), ...(subdir ? { subdir } : {}) };
+  return {
+    id,
+    ...(team ? { team } : {}),
+    ...(wp ? { path: f.path(wp) } : {}),
+    ...(wg ? { git: f.path(wg) } : {}),
+    ...(subdir ? { subdir } : {}),
+  };
 }
 
 function workspacesOf(f: Fields): WorkspaceConfig[] {
@@ -282,7 +323,18 @@ export function parseConfig(text: string, file: string): IngestConfig {
   const crates = cratesOf(f);
   const endpoint = endpointOf(f);
   const workspaces = workspacesOf(f);
-  return { file, org, credentials, intervals, ...(rustsec ? { rustsec } : {}), pools, maintainers, crates, ...(endpoint ? { endpoint } : {}), workspaces };
+  return {
+    file,
+    org,
+    credentials,
+    intervals,
+    ...(rustsec ? { rustsec } : {}),
+    pools,
+    maintainers,
+    crates,
+    ...(endpoint ? { endpoint } : {}),
+    workspaces,
+  };
 }
 
 export function loadConfig(file: string): IngestConfig {

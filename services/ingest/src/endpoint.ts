@@ -27,7 +27,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EventValidationError, FormatError, TOPICS, WORKSPACE_ID, encodeEvent, isVexFileName, parseLockfile, parseVexDocument, workspaceEvent, type VexDocument } from '@cratewatch/shared';
+import {
+  EventValidationError,
+  FormatError,
+  TOPICS,
+  WORKSPACE_ID,
+  encodeEvent,
+  isVexFileName,
+  parseLockfile,
+  parseVexDocument,
+  workspaceEvent,
+  type VexDocument,
+} from '@cratewatch/shared';
 import { WORKSPACE_MAX_MESSAGE_BYTES, type Logger } from '@cratewatch/runtime';
 import { METADATA_FILE, sortVex, workspaceChecksum, type WorkspaceFiles, type WorkspaceSource } from './sources/workspaces.js';
 
@@ -63,16 +74,23 @@ export function classifyProduceError(err: unknown): { status: 413 | 500 | 503; r
   // kafkajs wraps a broker refusal (KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded): look down the causes.
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const type = (e as { type?: unknown }).type;
-    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE' || /larger than the max message size/.test(String((e as Error).message))) return { status: 413, reason: 'event-too-large' };
+    if (
+      type === 'MESSAGE_TOO_LARGE' ||
+      type === 'RECORD_LIST_TOO_LARGE' ||
+      /larger than the max message size/.test(String((e as Error).message))
+    )
+      return { status: 413, reason: 'event-too-large' };
   }
   const chain: { name?: string; retriable?: boolean; type?: string }[] = [];
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) chain.push(e as (typeof chain)[number]);
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    chain.push(e as (typeof chain)[number]);
   const isKafka = chain.some((e) => typeof e.name === 'string' && e.name.startsWith('KafkaJS'));
   if (!isKafka) return { status: 500, reason: 'internal' };
   // The innermost kafkajs error says what happened; the outer ones only say that retries ran out.
   const root = chain.filter((e) => typeof e.name === 'string' && e.name.startsWith('KafkaJS')).at(-1)!;
   // A protocol error the broker calls permanent (authorization, invalid record, …) fails again on retry.
-  if (root.name === 'KafkaJSProtocolError' && root.retriable === false) return { status: 500, reason: `broker refused: ${root.type ?? 'unknown'}` };
+  if (root.name === 'KafkaJSProtocolError' && root.retriable === false)
+    return { status: 500, reason: `broker refused: ${root.type ?? 'unknown'}` };
   // Connection refused/closed, request timeout, no leader, broker not found, retries exhausted on those.
   return { status: 503, reason: 'kafka-unavailable' };
 }
@@ -109,7 +127,8 @@ export class WorkspaceEndpoint {
   ) {
     const env = opts.tokenEnv ?? 'CRATEWATCH_INGEST_TOKEN';
     const token = process.env[env];
-    if (!token || token.length < 16) throw new Error(`the workspace endpoint needs a bearer token of at least 16 characters in the environment variable ${env}`);
+    if (!token || token.length < 16)
+      throw new Error(`the workspace endpoint needs a bearer token of at least 16 characters in the environment variable ${env}`);
     this.expected = digest(token);
   }
 
@@ -171,7 +190,13 @@ export class WorkspaceEndpoint {
     try {
       body = await readBody(req, maxBody);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return send(res, 413, { error: `body larger than ${maxBody} bytes`, reason: 'body-too-large', limit: maxBody }, { connection: 'close' });
+      if (err instanceof BodyTooLarge)
+        return send(
+          res,
+          413,
+          { error: `body larger than ${maxBody} bytes`, reason: 'body-too-large', limit: maxBody },
+          { connection: 'close' },
+        );
       // A broken upload (bad chunked encoding, the client aborting): the client's side, so a 400 if anyone is left to read it.
       this.log.warn('endpoint: reading the body failed', { error: err });
       return send(res, 400, { error: 'could not read the request body', field: 'body' });
@@ -198,9 +223,16 @@ export class WorkspaceEndpoint {
       } catch (err) {
         return bad(res, 'body', `body is not JSON: ${(err as Error).message}`);
       }
-      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return bad(res, 'body', 'body: expected a JSON object {lockfile, config?, audits?, importsLock?, metadata?, vex?}');
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+        return bad(res, 'body', 'body: expected a JSON object {lockfile, config?, audits?, importsLock?, metadata?, vex?}');
       const o = doc as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!['lockfile', 'config', 'audits', 'importsLock', 'metadata', 'vex', 'team'].includes(k)) return bad(res, k.slice(0, 100), `field \`${k.slice(0, 100)}\`: unknown (known: lockfile, config, audits, importsLock, metadata, vex, team)`);
+      for (const k of Object.keys(o))
+        if (!['lockfile', 'config', 'audits', 'importsLock', 'metadata', 'vex', 'team'].includes(k))
+          return bad(
+            res,
+            k.slice(0, 100),
+            `field \`${k.slice(0, 100)}\`: unknown (known: lockfile, config, audits, importsLock, metadata, vex, team)`,
+          );
       if (typeof o.lockfile !== 'string') return bad(res, 'lockfile', 'field `lockfile`: required, the Cargo.lock text');
       lockText = o.lockfile;
       for (const k of ['config', 'audits', 'importsLock'] as const) {
@@ -217,17 +249,22 @@ export class WorkspaceEndpoint {
             return bad(res, 'metadata', `field \`metadata\`: not JSON: ${(err as Error).message}`);
           }
           metadata = o.metadata;
-        }
-        else if (typeof o.metadata === 'object' && o.metadata !== null) metadata = JSON.stringify(o.metadata);
+        } else if (typeof o.metadata === 'object' && o.metadata !== null) metadata = JSON.stringify(o.metadata);
         else return bad(res, 'metadata', 'field `metadata`: expected cargo metadata JSON (object or text)');
       }
       if (o.vex !== undefined) {
         // The workspace's OpenVEX files by name, each the document (object) or its text; checked in
         // full below (a bad one is a 400 naming it and the JSON path, like a bad Cargo.lock line).
-        if (typeof o.vex !== 'object' || o.vex === null || Array.isArray(o.vex)) return bad(res, 'vex', 'field `vex`: expected an object {"vex.json" | "<name>.openvex.json": OpenVEX document (object or text)}');
+        if (typeof o.vex !== 'object' || o.vex === null || Array.isArray(o.vex))
+          return bad(res, 'vex', 'field `vex`: expected an object {"vex.json" | "<name>.openvex.json": OpenVEX document (object or text)}');
         vex = [];
         for (const [name, d] of Object.entries(o.vex as Record<string, unknown>)) {
-          if (!isVexFileName(name)) return bad(res, `vex.${name.slice(0, 100)}`, `field \`vex.${name.slice(0, 100)}\`: a VEX file is named vex.json or <name>.openvex.json`);
+          if (!isVexFileName(name))
+            return bad(
+              res,
+              `vex.${name.slice(0, 100)}`,
+              `field \`vex.${name.slice(0, 100)}\`: a VEX file is named vex.json or <name>.openvex.json`,
+            );
           if (typeof d === 'string') vex.push({ name, text: d });
           else if (typeof d === 'object' && d !== null) vex.push({ name, text: JSON.stringify(d) });
           else return bad(res, `vex.${name}`, `field \`vex.${name}\`: expected an OpenVEX document (object or text)`);
@@ -259,7 +296,9 @@ export class WorkspaceEndpoint {
           ...(team ? { team } : {}),
           lock,
           ...(store ? { store } : {}),
-          ...(metadata !== undefined ? { metadata: JSON.parse(metadata) as unknown, metadataFile: `POST /workspaces/${id} ${METADATA_FILE}` } : {}),
+          ...(metadata !== undefined
+            ? { metadata: JSON.parse(metadata) as unknown, metadataFile: `POST /workspaces/${id} ${METADATA_FILE}` }
+            : {}),
           ...(parsedVex.length ? { vex: parsedVex } : {}),
           origin: { path: lockPath, checksum },
           observedAt: new Date().toISOString(),
@@ -274,22 +313,43 @@ export class WorkspaceEndpoint {
     const maxEvent = this.opts.maxEventBytes ?? WORKSPACE_MAX_MESSAGE_BYTES;
     if (size > maxEvent) {
       this.log.warn('endpoint: workspace event too large', { workspace: id, bytes: size, limit: maxEvent });
-      return send(res, 413, { error: `the workspace's event would be ${size} bytes, over the ${maxEvent} bytes the workspaces topic takes`, reason: 'event-too-large', limit: maxEvent });
+      return send(res, 413, {
+        error: `the workspace's event would be ${size} bytes, over the ${maxEvent} bytes the workspaces topic takes`,
+        reason: 'event-too-large',
+        limit: maxEvent,
+      });
     }
     let produced: boolean;
     try {
       produced = await this.workspaces.submitFiles(
         { id, org: this.opts.org, ...(team ? { team } : {}) },
-        { lockPath, lockText, ...(store ? { store } : {}), ...(metadata !== undefined ? { metadata } : {}), ...(vex?.length ? { vex } : {}), checksum },
+        {
+          lockPath,
+          lockText,
+          ...(store ? { store } : {}),
+          ...(metadata !== undefined ? { metadata } : {}),
+          ...(vex?.length ? { vex } : {}),
+          checksum,
+        },
       );
     } catch (err) {
       const { status, reason } = classifyProduceError(err);
       this.log.error('endpoint: could not produce the workspace event', { workspace: id, status, reason, error: err });
       if (status === 413) {
         // The broker's limit is lower than ours (a topic created by hand, a broker setting): say so, do not retry.
-        return send(res, 413, { error: `the broker refused the workspace's event (${size} bytes) as larger than its message limit`, reason, limit: maxEvent });
+        return send(res, 413, {
+          error: `the broker refused the workspace's event (${size} bytes) as larger than its message limit`,
+          reason,
+          limit: maxEvent,
+        });
       }
-      if (status === 503) return send(res, 503, { error: 'could not produce the workspace event: Kafka is unavailable; retry later', reason }, { 'retry-after': '10' });
+      if (status === 503)
+        return send(
+          res,
+          503,
+          { error: 'could not produce the workspace event: Kafka is unavailable; retry later', reason },
+          { 'retry-after': '10' },
+        );
       return send(res, 500, { error: `could not produce the workspace event (${reason}); see the ingest log`, reason });
     }
     this.log.info('endpoint: workspace received', { workspace: id, produced });

@@ -209,7 +209,12 @@ export class HttpClient {
         lastError = e;
         delay = (e as HttpError & { retryAfterMs?: number }).retryAfterMs ?? this.backoff(attempt);
         if (delay > this.o.maxRetryAfterMs) {
-          throw new HttpError(shown, `asked to wait ${Math.round(delay / 1000)}s (Retry-After), more than the ${Math.round(this.o.maxRetryAfterMs / 1000)}s allowed`, e.status, true);
+          throw new HttpError(
+            shown,
+            `asked to wait ${Math.round(delay / 1000)}s (Retry-After), more than the ${Math.round(this.o.maxRetryAfterMs / 1000)}s allowed`,
+            e.status,
+            true,
+          );
         }
       }
       if (attempt <= retries) {
@@ -221,7 +226,13 @@ export class HttpClient {
   }
 
   private async once(url: string, shown: string, headers: Record<string, string>, opts: GetOptions): Promise<Omit<GetResult, 'attempts'>> {
-    const res = await request(url, { method: 'GET', headers, dispatcher: this.agent, signal: opts.signal, maxRedirections: 5 } as Parameters<typeof request>[1]);
+    const res = await request(url, {
+      method: 'GET',
+      headers,
+      dispatcher: this.agent,
+      signal: opts.signal,
+      maxRedirections: 5,
+    } as Parameters<typeof request>[1]);
     const h = headerMap(res.headers);
     const status = res.statusCode;
     if (status === 304) {

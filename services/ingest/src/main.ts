@@ -23,7 +23,17 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { Kafka, Producer } from 'kafkajs';
-import { countProduced, ensureTopics, kafkaClient, logger, newProducer, onShutdown, stateDir, withAdmin, type Logger } from '@cratewatch/runtime';
+import {
+  countProduced,
+  ensureTopics,
+  kafkaClient,
+  logger,
+  newProducer,
+  onShutdown,
+  stateDir,
+  withAdmin,
+  type Logger,
+} from '@cratewatch/runtime';
 import { FormatError } from '@cratewatch/shared';
 import { IngestMetrics, httpListenFromEnv } from './metrics.js';
 import { poolRefs } from './sources/pools.js';
@@ -98,30 +108,51 @@ function stopOnSignal(cli: Cli): void {
 }
 
 /** --crate names plus a Cargo.lock's crates.io packages (the file is read again at each poll). */
-const trackedCrates = (v: Values) => (): string[] => [...(v.crate ?? []), ...(v.lockfile ? lockedCrates(readFileSync(resolve(v.lockfile), 'utf8'), v.lockfile) : [])];
+const trackedCrates = (v: Values) => (): string[] => [
+  ...(v.crate ?? []),
+  ...(v.lockfile ? lockedCrates(readFileSync(resolve(v.lockfile), 'utf8'), v.lockfile) : []),
+];
 
 const batchOf = (v: Values) => (v['batch-size'] ? { batchSize: Number(v['batch-size']) } : {});
 
 function rustsecJob(cli: Cli): Job {
   const v = cli.values;
   const git = v.git && (/^[a-z][a-z0-9+.-]*:\/\//i.test(v.git) || /^[^/]+@[^:]+:/.test(v.git) ? v.git : resolve(v.git));
-  const settings: RustsecSettings = git ? { git, branch: v.branch ?? 'main', ...batchOf(v) } : v.archive ? { archive: v.archive, ...batchOf(v) } : { db: resolve(cli.need('db')), ...batchOf(v) };
+  const settings: RustsecSettings = git
+    ? { git, branch: v.branch ?? 'main', ...batchOf(v) }
+    : v.archive
+      ? { archive: v.archive, ...batchOf(v) }
+      : { db: resolve(cli.need('db')), ...batchOf(v) };
   stopOnSignal(cli);
   const src = SOURCES.rustsec(settings, cli.ctx);
-  return async () => cli.log.info('rustsec poll done', { ...('db' in settings ? { db: settings.db } : {}), ...((await src.poll(cli.stopping.signal)) as object) });
+  return async () =>
+    cli.log.info('rustsec poll done', {
+      ...('db' in settings ? { db: settings.db } : {}),
+      ...((await src.poll(cli.stopping.signal)) as object),
+    });
 }
 
 function maintainersJob(cli: Cli): Job {
   const v = cli.values;
   if (!v.crate?.length && !v.lockfile) throw new UsageError('`maintainers` needs --crate or --lockfile');
-  const options = { ...(v.api ? { cratesApi: v.api } : {}), ...(v['github-api'] ? { githubApi: v['github-api'] } : {}), ...(v['token-env'] ? { tokenEnv: v['token-env'] } : {}) };
+  const options = {
+    ...(v.api ? { cratesApi: v.api } : {}),
+    ...(v['github-api'] ? { githubApi: v['github-api'] } : {}),
+    ...(v['token-env'] ? { tokenEnv: v['token-env'] } : {}),
+  };
   const src = SOURCES.maintainers({ options, tracked: trackedCrates(v) }, cli.ctx);
   return () => src.poll(cli.stopping.signal);
 }
 
 function workspaceGitJob(cli: Cli): Job {
   const { values: v, need } = cli;
-  const ref = { id: need('id'), org: need('org'), ...(v.team ? { team: v.team } : {}), git: resolve(need('git')), ...(v.subdir ? { subdir: v.subdir } : {}) };
+  const ref = {
+    id: need('id'),
+    org: need('org'),
+    ...(v.team ? { team: v.team } : {}),
+    git: resolve(need('git')),
+    ...(v.subdir ? { subdir: v.subdir } : {}),
+  };
   const ws = SOURCES.workspaces(cli.ctx);
   stopOnSignal(cli);
   return async () => cli.log.info('workspace-git done', { workspace: ref.id, sent: await ws.git.poll(ref, cli.stopping.signal) });
@@ -139,7 +170,8 @@ function watchJob(cli: Cli): Job {
   const org = cli.need('org');
   const ws = SOURCES.workspaces(cli.ctx);
   stopOnSignal(cli);
-  return async () => cli.log.info('watch poll done', { dir, ...(await ws.files.pollFolder(dir, org, cli.values.team, cli.stopping.signal)) });
+  return async () =>
+    cli.log.info('watch poll done', { dir, ...(await ws.files.pollFolder(dir, org, cli.values.team, cli.stopping.signal)) });
 }
 
 function poolsJob(cli: Cli): Job {
@@ -151,9 +183,12 @@ function poolsJob(cli: Cli): Job {
 function cratesJob(cli: Cli): Job {
   const { command, values: v } = cli;
   const feed = command === 'crates-feed';
-  if (!v.crate?.length && !v.lockfile && !(feed && v.all)) throw new UsageError(`\`${command}\` needs --crate or --lockfile${feed ? ' or --all' : ''}`);
+  if (!v.crate?.length && !v.lockfile && !(feed && v.all))
+    throw new UsageError(`\`${command}\` needs --crate or --lockfile${feed ? ' or --all' : ''}`);
   const options = { ...(v.index ? { base: v.index } : {}), followDeps: !!v.deps };
-  const src = feed ? SOURCES['crates-feed']({ options, tracked: v.all ? 'all' : trackedCrates(v), api: v.api }, cli.ctx) : SOURCES['crates-index']({ options, tracked: trackedCrates(v) }, cli.ctx);
+  const src = feed
+    ? SOURCES['crates-feed']({ options, tracked: v.all ? 'all' : trackedCrates(v), api: v.api }, cli.ctx)
+    : SOURCES['crates-index']({ options, tracked: trackedCrates(v) }, cli.ctx);
   return async () => cli.log.info(`${command} poll done`, { ...((await src.poll(cli.stopping.signal)) as object) });
 }
 
@@ -198,12 +233,20 @@ export async function main(argv: string[]): Promise<number> {
   const state = new Checkpoints(stateDir());
   if (command === 'crates-dump' && values['dry-run']) {
     // Counts what the bootstrap would produce; needs no Kafka.
-    const dry = SOURCES['crates-dump']({ dump: resolve(need('dump')), spill: values.spill, dryRun: true }, { producer: null, state, http: httpFor(log), log });
+    const dry = SOURCES['crates-dump'](
+      { dump: resolve(need('dump')), spill: values.spill, dryRun: true },
+      { producer: null, state, http: httpFor(log), log },
+    );
     log.info('crates-dump dry run done', { ...((await dry.poll(new AbortController().signal)) as object) });
     return 0;
   }
   // Long-running: every configured source on its interval (run), or only the workspace endpoint.
-  const cfg: IngestConfig | undefined = command === 'run' ? loadConfig(resolve(need('config'))) : command === 'endpoint' ? endpointOnlyConfig(need('org'), values.listen, values['token-env']) : undefined;
+  const cfg: IngestConfig | undefined =
+    command === 'run'
+      ? loadConfig(resolve(need('config')))
+      : command === 'endpoint'
+        ? endpointOnlyConfig(need('org'), values.listen, values['token-env'])
+        : undefined;
   const kafka = kafkaClient(`cratewatch-ingest-${command}`);
   const metrics = new IngestMetrics();
   const producer = countProduced(newProducer(kafka), metrics.shared);
@@ -214,7 +257,14 @@ export async function main(argv: string[]): Promise<number> {
 
   const build = command ? COMMANDS.get(command) : undefined;
   if (!build) throw new UsageError(command ? `unknown source "${command}"` : 'no source given');
-  const job = build({ command: command!, values, need, ctx: { producer, state, http: httpFor(log), log }, stopping: new AbortController(), log });
+  const job = build({
+    command: command!,
+    values,
+    need,
+    ctx: { producer, state, http: httpFor(log), log },
+    stopping: new AbortController(),
+    log,
+  });
   await withAdmin(kafka, (a) => ensureTopics(a));
   await producer.connect();
   if (interval === undefined) {
@@ -242,7 +292,12 @@ interface Running {
 async function runConfig(r: Running, cfg: IngestConfig): Promise<number> {
   await withAdmin(r.kafka, (a) => ensureTopics(a));
   await r.producer.connect();
-  const running = await startConfigured(cfg, r.producer, r.log, r.command === 'endpoint' ? { only: 'endpoint' } : { kafka: r.kafka, onPoll: r.metrics.poll });
+  const running = await startConfigured(
+    cfg,
+    r.producer,
+    r.log,
+    r.command === 'endpoint' ? { only: 'endpoint' } : { kafka: r.kafka, onPoll: r.metrics.poll },
+  );
   const ops = await r.metrics.serve(r.listen, r.kafka, r.log);
   onShutdown(r.log, async () => {
     await ops?.close();

@@ -22,8 +22,18 @@ export class IngestMetrics {
 
   constructor() {
     const registers = [this.shared.registry];
-    this.polls = new Counter({ name: 'cratewatch_ingest_polls_total', help: 'Polls of a source, by outcome (ok, failed: logged and retried at the next interval)', labelNames: ['source', 'outcome'], registers });
-    this.lastSuccess = new Gauge({ name: 'cratewatch_ingest_last_poll_success_timestamp_seconds', help: 'Unix time of the last poll of a source that succeeded', labelNames: ['source'], registers });
+    this.polls = new Counter({
+      name: 'cratewatch_ingest_polls_total',
+      help: 'Polls of a source, by outcome (ok, failed: logged and retried at the next interval)',
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    this.lastSuccess = new Gauge({
+      name: 'cratewatch_ingest_last_poll_success_timestamp_seconds',
+      help: 'Unix time of the last poll of a source that succeeded',
+      labelNames: ['source'],
+      registers,
+    });
   }
 
   /** For each poll's end. */

@@ -57,7 +57,8 @@ export class Checkpoints {
   maintainers = () => new Checkpoint<MaintainersCheckpoint>(this.path('maintainers'), { crates: {} });
   cratesIndex = () => new Checkpoint<CratesIndexCheckpoint>(this.path('cratesIndex'), { crates: {} });
   cratesFeed = () => new Checkpoint<CratesFeedCheckpoint>(this.path('cratesFeed'), { seen: {} });
-  cratesDump = (dryRun = false) => new Checkpoint<DumpCheckpoint>(this.path(dryRun ? 'cratesDumpDryRun' : 'cratesDump'), { bucketsDone: 0, inBucket: 0 });
+  cratesDump = (dryRun = false) =>
+    new Checkpoint<DumpCheckpoint>(this.path(dryRun ? 'cratesDumpDryRun' : 'cratesDump'), { bucketsDone: 0, inBucket: 0 });
 }
 
 /** What building a source needs besides its settings. */
@@ -86,7 +87,12 @@ function rustsec(s: RustsecSettings, c: SourceContext): Source {
   const batch = s.batchSize ? { batchSize: s.batchSize } : {};
   const src =
     'git' in s
-      ? new RustsecGitSource({ url: s.git, branch: s.branch, repoDir: c.state.path('rustsecGitClone'), ...batch }, c.producer, c.state.rustsecGit(), c.log)
+      ? new RustsecGitSource(
+          { url: s.git, branch: s.branch, repoDir: c.state.path('rustsecGitClone'), ...batch },
+          c.producer,
+          c.state.rustsecGit(),
+          c.log,
+        )
       : 'archive' in s
         ? new RustsecArchiveSource(s.archive, c.http(), c.producer, c.state.rustsecArchive(), c.state.rustsecArchiveFiles(), c.log, batch)
         : new RustsecSource(s.db, c.producer, c.state.rustsec(), c.log, batch);
@@ -98,12 +104,18 @@ function pools(refs: PoolRef[], c: SourceContext): Source & { readonly pools: Po
   return { name: 'pools', pools: src.pools, poll: (signal) => src.poll(signal) };
 }
 
-function maintainers(s: { options: MaintainersOptions; tracked: Tracked }, c: SourceContext): Source & { readonly upstream: MaintainersSource } {
+function maintainers(
+  s: { options: MaintainersOptions; tracked: Tracked },
+  c: SourceContext,
+): Source & { readonly upstream: MaintainersSource } {
   const src = new MaintainersSource(c.producer, c.http(), c.state.maintainers(), c.log, s.options);
   return { name: 'maintainers', upstream: src, poll: async (signal) => src.poll(await s.tracked(), signal) };
 }
 
-function cratesIndex(s: { options: IndexSourceOptions; tracked: Tracked }, c: SourceContext): Source & { readonly index: CratesIndexSource } {
+function cratesIndex(
+  s: { options: IndexSourceOptions; tracked: Tracked },
+  c: SourceContext,
+): Source & { readonly index: CratesIndexSource } {
   const index = new CratesIndexSource(c.producer, c.http(), c.state.cratesIndex(), c.log, s.options);
   return { name: 'crates-index', index, poll: async (signal) => index.poll(await s.tracked(), signal) };
 }
@@ -113,11 +125,17 @@ function cratesFeed(s: { options: IndexSourceOptions; tracked: Tracked | 'all'; 
   const { index } = cratesIndex({ options: s.options, tracked: () => [] }, c);
   const feed = new CratesFeedSource(index, c.http(), c.state.cratesFeed(), c.log, s.api);
   const tracked = s.tracked;
-  return { name: 'crates-feed', poll: async (signal) => feed.poll(tracked === 'all' ? 'all' : new Set((await tracked()).map((n) => n.toLowerCase())), signal) };
+  return {
+    name: 'crates-feed',
+    poll: async (signal) => feed.poll(tracked === 'all' ? 'all' : new Set((await tracked()).map((n) => n.toLowerCase())), signal),
+  };
 }
 
 /** The crates.io database dump, read once (resumable); a dry run only counts, with its own checkpoint and no Kafka. */
-function cratesDump(s: { dump: string; spill?: string | undefined; dryRun?: boolean }, c: Omit<SourceContext, 'producer'> & { producer: Producer | null }): Source {
+function cratesDump(
+  s: { dump: string; spill?: string | undefined; dryRun?: boolean },
+  c: Omit<SourceContext, 'producer'> & { producer: Producer | null },
+): Source {
   const boot = new DumpBootstrap(s.dryRun ? null : c.producer, c.state.cratesDump(s.dryRun), c.log);
   return { name: 'crates-dump', poll: () => boot.run(s.dump, s.spill ? { spillDir: s.spill } : {}) };
 }
@@ -129,4 +147,12 @@ function workspaces(c: SourceContext): WorkspaceSources {
 }
 
 /** Every source, by the name its command and its `cratewatch.toml` table go by. */
-export const SOURCES = { rustsec, pools, maintainers, 'crates-index': cratesIndex, 'crates-feed': cratesFeed, 'crates-dump': cratesDump, workspaces } as const;
+export const SOURCES = {
+  rustsec,
+  pools,
+  maintainers,
+  'crates-index': cratesIndex,
+  'crates-feed': cratesFeed,
+  'crates-dump': cratesDump,
+  workspaces,
+} as const;

@@ -52,7 +52,10 @@ describe('run --config (process, real Kafka)', () => {
     const db = join(dir, 'advisory-db');
     mkdirSync(join(db, 'crates', a), { recursive: true });
     const advId = `RUSTSEC-${run.toUpperCase()}`;
-    writeFileSync(join(db, 'crates', a, `${advId}.md`), `\`\`\`toml\n[advisory]\nid = "${advId}"\npackage = "${a}"\ndate = "2099-01-01"\n\n[versions]\npatched = [">= 1.0.1"]\n\`\`\`\n\n# Test\n\nBody.\n`);
+    writeFileSync(
+      join(db, 'crates', a, `${advId}.md`),
+      `\`\`\`toml\n[advisory]\nid = "${advId}"\npackage = "${a}"\ndate = "2099-01-01"\n\n[versions]\npatched = [">= 1.0.1"]\n\`\`\`\n\n# Test\n\nBody.\n`,
+    );
     gitIn(db, 'init', '-q', '-b', 'main');
     gitIn(db, 'add', '-A');
     gitIn(db, 'commit', '-q', '-m', 'one');
@@ -70,12 +73,17 @@ describe('run --config (process, real Kafka)', () => {
       [a, { repository: `https://github.com/o/${a}`, owners: [{ login: 'alice', kind: 'user' }] }],
       [b, { owners: [{ login: 'bob', kind: 'user' }] }],
     ]);
-    const repos = new Map<string, FakeRepo>([[`o/${a}`, { signed: [true, false], authors: ['alice'], releases: ['2025-01-01'], tags: [] }]]);
+    const repos = new Map<string, FakeRepo>([
+      [`o/${a}`, { signed: [true, false], authors: ['alice'], releases: ['2025-01-01'], tags: [] }],
+    ]);
     const up = await fakeUpstreams(crates, repos, () => ({ remaining: 5000, resetAt: new Date(Date.now() + 3600_000).toISOString() }));
     const poolName = `pool-${run}`;
     // A trusted pool and the crates.io sparse index (config.json + one file per crate) on loopback.
     const docs = await serve();
-    docs.put('/pool/audits.toml', `[criteria.reviewed-${run}]\ndescription = "read by a human"\n\n[[audits.${a}]]\nwho = "t"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n`);
+    docs.put(
+      '/pool/audits.toml',
+      `[criteria.reviewed-${run}]\ndescription = "read by a human"\n\n[[audits.${a}]]\nwho = "t"\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n`,
+    );
     docs.put('/index/config.json', JSON.stringify({ dl: `${docs.base}/dl`, api: docs.base }));
     docs.put(`/index/${indexPath(a)}`, `${indexLine(a, '0.9.0')}\n${indexLine(a, '1.0.0')}\n`);
     docs.put(`/index/${indexPath(b)}`, `${indexLine(b, '1.0.0')}\n`);
@@ -127,9 +135,17 @@ id = "git-${run}"
 git = "ws-git"
 `,
     );
-    const cli = runCli(['run', '--config', cfgFile], { CRATEWATCH_STATE_DIR: join(dir, 'state'), CW_RUN_GH: 'gh-token-for-run-test', CW_RUN_INGEST: 'ingest-token-for-run-test-0123' }, (o) => o.includes('"msg":"ready"'));
+    const cli = runCli(
+      ['run', '--config', cfgFile],
+      { CRATEWATCH_STATE_DIR: join(dir, 'state'), CW_RUN_GH: 'gh-token-for-run-test', CW_RUN_INGEST: 'ingest-token-for-run-test-0123' },
+      (o) => o.includes('"msg":"ready"'),
+    );
     const { proc, exited } = cli;
-    const c = await collect(k.kafka, [TOPICS.advisories, TOPICS.workspaces, TOPICS.maintainers, TOPICS.releases, TOPICS.audits], (m) => (m.key ?? '').includes(run) || (m.key ?? '').includes(run.toUpperCase()));
+    const c = await collect(
+      k.kafka,
+      [TOPICS.advisories, TOPICS.workspaces, TOPICS.maintainers, TOPICS.releases, TOPICS.audits],
+      (m) => (m.key ?? '').includes(run) || (m.key ?? '').includes(run.toUpperCase()),
+    );
     try {
       await cli.ready;
       const keys = () => new Set(c.got.map((m) => `${m.topic}|${m.key}`));
@@ -155,7 +171,11 @@ git = "ws-git"
       expect(docs.log.some((r) => r.path === '/index/config.json')).toBe(true);
       expect(docs.log.some((r) => r.path.endsWith(`/${unlocked}`))).toBe(false);
       // The endpoint is up with the configured token.
-      const posted = await fetch(`http://127.0.0.1:${port}/workspaces/posted-${run}`, { method: 'POST', body: lockOf(a, b), headers: { authorization: 'Bearer ingest-token-for-run-test-0123' } });
+      const posted = await fetch(`http://127.0.0.1:${port}/workspaces/posted-${run}`, {
+        method: 'POST',
+        body: lockOf(a, b),
+        headers: { authorization: 'Bearer ingest-token-for-run-test-0123' },
+      });
       expect(posted.status).toBe(202);
       // A commit to the git workspace is picked up on a later interval.
       writeFileSync(join(wsGit, 'Cargo.lock'), lockOf(a, b, '1.0.1'));
@@ -171,10 +191,23 @@ git = "ws-git"
       expect(releases.sort()).toEqual([`${a}@0.9.0`, `${a}@1.0.0`, `${b}@1.0.0`].sort());
       // Later polls are answered 304. All upstreams here share one loopback host, which the client
       // paces at one request a second, so a second round can take a while on a loaded machine.
-      await waitFor('a second index poll answered 304', () => docs.log.some((r) => r.path === `/index/${indexPath(a)}` && r.status === 304), 60_000);
-      await waitFor('a second pool poll answered 304', () => docs.log.some((r) => r.path === '/pool/audits.toml' && r.status === 304), 60_000);
+      await waitFor(
+        'a second index poll answered 304',
+        () => docs.log.some((r) => r.path === `/index/${indexPath(a)}` && r.status === 304),
+        60_000,
+      );
+      await waitFor(
+        'a second pool poll answered 304',
+        () => docs.log.some((r) => r.path === '/pool/audits.toml' && r.status === 304),
+        60_000,
+      );
       expect(docs.log.filter((r) => r.path === `/index/${indexPath(a)}`).length).toBeGreaterThan(1);
-      expect(c.got.filter((m) => m.topic === TOPICS.audits).map((m) => m.key).sort()).toEqual([`${poolName}/*criteria*`, `${poolName}/${a}`].sort());
+      expect(
+        c.got
+          .filter((m) => m.topic === TOPICS.audits)
+          .map((m) => m.key)
+          .sort(),
+      ).toEqual([`${poolName}/*criteria*`, `${poolName}/${a}`].sort());
       // still every version exactly once after those polls
       expect(c.got.filter((m) => m.topic === TOPICS.releases).length).toBe(3);
     } finally {

@@ -33,7 +33,9 @@ describe('cratewatch.toml', () => {
 
   it('refuses a token written in the file, naming file, line and key, and says to use an env var', () => {
     const e = err('org = "acme"\n\n[credentials]\ngithub-token = "abc123"\n');
-    expect(e.message).toBe('cw.toml:4: `credentials.github-token`: looks like a secret written in the file; put it in an environment variable and name that variable instead (`github-token-env = "NAME"`)');
+    expect(e.message).toBe(
+      'cw.toml:4: `credentials.github-token`: looks like a secret written in the file; put it in an environment variable and name that variable instead (`github-token-env = "NAME"`)',
+    );
     expect(e.message).not.toContain('abc123');
   });
 
@@ -56,8 +58,12 @@ describe('cratewatch.toml', () => {
     expect(err('org = "a"\n[intervals]\nrustsec = "hourly"\n').message).toBe('cw.toml:3: `intervals.rustsec`: expected a number >= 1');
     expect(err('org = "a"\n[intervals]\nrustsek = 5\n').message).toMatch(/^cw\.toml:3: `intervals\.rustsek`: unknown key/);
     expect(err('[pools]\nregistry = true\n').message).toMatch(/^cw\.toml:1: `org`: is required/);
-    expect(err('org = "a"\n[[workspaces]]\nid = "w"\n').message).toMatch(/^cw\.toml:3: `workspaces\[0\]\.id`: workspace "w": set exactly one of `path` or `git`/);
-    expect(err('org = "a"\n[rustsec]\ngit = "x"\narchive = "https://x/y.tgz"\n').message).toMatch(/^cw\.toml:2: `rustsec`: set exactly one/);
+    expect(err('org = "a"\n[[workspaces]]\nid = "w"\n').message).toMatch(
+      /^cw\.toml:3: `workspaces\[0\]\.id`: workspace "w": set exactly one of `path` or `git`/,
+    );
+    expect(err('org = "a"\n[rustsec]\ngit = "x"\narchive = "https://x/y.tgz"\n').message).toMatch(
+      /^cw\.toml:2: `rustsec`: set exactly one/,
+    );
     expect(err('org = "a"\nintervals = [\n').message).toMatch(/^cw\.toml:\d+: `\(syntax\)`/);
   });
 });

@@ -12,13 +12,14 @@ import { crateName, generateDump } from '../src/sources/crates-io-dump-gen.js';
 import { readRange, recordingLogger, snapshot } from './fixtures/pools-harness.js';
 import { tempDir, useKafka } from './fixtures/harness.js';
 
-
 const k = useKafka('dump-test');
 
 // Each run names its crates with its own prefix, so other producers (a bench) do not interfere.
 const runPrefix = () => `gen${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const read = async (from: Record<number, string>, prefix: string) =>
-  (await readRange(k.kafka, TOPICS.releases, from, await snapshot(k.admin, TOPICS.releases))).filter((m) => m.key.startsWith(`${prefix}-`)).map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
+  (await readRange(k.kafka, TOPICS.releases, from, await snapshot(k.admin, TOPICS.releases)))
+    .filter((m) => m.key.startsWith(`${prefix}-`))
+    .map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
 
 describe('crates.io dump bootstrap', () => {
   for (const depsFirst of [false, true]) {
@@ -27,11 +28,22 @@ describe('crates.io dump bootstrap', () => {
       const bad = `{},${'f'.repeat(64)},not-a-number,1,2020-01-01 00:00:00,,0,2021,{},t,,999999,MIT,,9.9.9,9.9.9,1,,,2020-01-01 00:00:00,f`;
       const pre = runPrefix();
       const cn = (i: number) => crateName(i, pre);
-      const g = await generateDump(join(dir, 'db-dump.tar.gz'), { crates: 40, versions: 300, depsPerVersion: 3, depsFirst, extraVersionLines: [bad], prefix: pre });
+      const g = await generateDump(join(dir, 'db-dump.tar.gz'), {
+        crates: 40,
+        versions: 300,
+        depsPerVersion: 3,
+        depsFirst,
+        extraVersionLines: [bad],
+        prefix: pre,
+      });
       const s0 = await snapshot(k.admin, TOPICS.releases);
       const d0 = await snapshot(k.admin, dlqTopic(TOPICS.releases));
       const { log } = recordingLogger();
-      const r = await new DumpBootstrap(k.producer, new Checkpoint<DumpCheckpoint>(join(dir, 'cp.json'), { bucketsDone: 0, inBucket: 0 }), log).run(g.path, { buckets: 8, batch: 64, progressMs: 0 });
+      const r = await new DumpBootstrap(
+        k.producer,
+        new Checkpoint<DumpCheckpoint>(join(dir, 'cp.json'), { bucketsDone: 0, inBucket: 0 }),
+        log,
+      ).run(g.path, { buckets: 8, batch: 64, progressMs: 0 });
       expect(r).toMatchObject({ crates: 40, versions: 300, dependencies: 900, events: 300, refused: 1 });
       const evs = await read(s0, pre);
       expect(evs).toHaveLength(300);
@@ -42,14 +54,24 @@ describe('crates.io dump bootstrap', () => {
         { name: 'renamed_1', req: '^1.1', kind: 'build', optional: false, target: 'cfg(unix)', package: cn(((7 + 7919) % 40) + 1) },
         { name: cn(((7 + 2 * 7919) % 40) + 1), req: '^2.1', kind: 'dev', optional: true },
       ]);
-      expect(v7).toMatchObject({ crate: cn(7), yanked: false, features: { default: ['std'], std: [] }, publisher: 'user8', publishedAt: '2020-01-01T00:07:00.000Z' });
+      expect(v7).toMatchObject({
+        crate: cn(7),
+        yanked: false,
+        features: { default: ['std'], std: [] },
+        publisher: 'user8',
+        publishedAt: '2020-01-01T00:07:00.000Z',
+      });
       expect(evs.filter((e) => e.ev.yanked)).toHaveLength(6); // every 50th version
       // Per crate, events come in publish order.
       const c3 = evs.filter((e) => e.key === cn(3)).map((e) => e.ev.publishedAt);
       expect(c3).toEqual([...c3].sort());
-      const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.releases), d0, await snapshot(k.admin, dlqTopic(TOPICS.releases)))).filter((m) => m.value?.includes('db-dump.tar.gz'));
+      const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.releases), d0, await snapshot(k.admin, dlqTopic(TOPICS.releases)))).filter(
+        (m) => m.value?.includes('db-dump.tar.gz'),
+      );
       expect(dlq).toHaveLength(1);
-      expect(JSON.parse(dlq[0]!.value!).error).toMatch(/crates\.io dump db-dump\.tar\.gz: file data\/versions\.csv, row \d+, field `crate_id`/);
+      expect(JSON.parse(dlq[0]!.value!).error).toMatch(
+        /crates\.io dump db-dump\.tar\.gz: file data\/versions\.csv, row \d+, field `crate_id`/,
+      );
     });
   }
 
@@ -67,7 +89,9 @@ describe('crates.io dump bootstrap', () => {
       return r;
     };
     const s0 = await snapshot(k.admin, TOPICS.releases);
-    await expect(new DumpBootstrap(stopping, cp(), recordingLogger().log).run(g.path, { buckets: 4, batch: 25, progressMs: 0, signal: ctl.signal })).rejects.toThrow();
+    await expect(
+      new DumpBootstrap(stopping, cp(), recordingLogger().log).run(g.path, { buckets: 4, batch: 25, progressMs: 0, signal: ctl.signal }),
+    ).rejects.toThrow();
     const r2 = await new DumpBootstrap(k.producer, cp(), recordingLogger().log).run(g.path, { buckets: 4, batch: 25, progressMs: 0 });
     expect(r2.skipped).toBe(50); // two batches of 25 of the first bucket were acknowledged
     const evs = await read(s0, pre);

@@ -12,7 +12,6 @@ import { CratesFeedSource, type CratesFeedCheckpoint } from '../src/sources/crat
 import { readRange, recordingLogger, serve, snapshot, type Served } from './fixtures/pools-harness.js';
 import { tempDir, useKafka, uid } from './fixtures/harness.js';
 
-
 let server: Served;
 const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000, retries: 4 });
 
@@ -26,11 +25,27 @@ afterAll(async () => {
 });
 
 /** A version line in the real index's shape. */
-function line(name: string, vers: string, opts: { yanked?: boolean; deps?: { name: string; req: string; kind?: string; package?: string; optional?: boolean; target?: string }[] } = {}) {
+function line(
+  name: string,
+  vers: string,
+  opts: {
+    yanked?: boolean;
+    deps?: { name: string; req: string; kind?: string; package?: string; optional?: boolean; target?: string }[];
+  } = {},
+) {
   return JSON.stringify({
     name,
     vers,
-    deps: (opts.deps ?? []).map((d) => ({ name: d.name, req: d.req, features: [], optional: d.optional ?? false, default_features: true, target: d.target ?? null, kind: d.kind ?? 'normal', ...(d.package ? { package: d.package } : {}) })),
+    deps: (opts.deps ?? []).map((d) => ({
+      name: d.name,
+      req: d.req,
+      features: [],
+      optional: d.optional ?? false,
+      default_features: true,
+      target: d.target ?? null,
+      kind: d.kind ?? 'normal',
+      ...(d.package ? { package: d.package } : {}),
+    })),
     cksum: 'a'.repeat(64),
     features: { default: ['std'], std: [] },
     features2: { serde: ['dep:serde'] },
@@ -54,7 +69,9 @@ function index(): Index {
 }
 
 const releases = async (from: Record<number, string>, prefix: string) =>
-  (await readRange(k.kafka, TOPICS.releases, from, await snapshot(k.admin, TOPICS.releases))).filter((m) => m.key.startsWith(prefix)).map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
+  (await readRange(k.kafka, TOPICS.releases, from, await snapshot(k.admin, TOPICS.releases)))
+    .filter((m) => m.key.startsWith(prefix))
+    .map((m) => ({ key: m.key, ev: JSON.parse(m.value!) }));
 
 describe('sparse index paths', () => {
   it('lays crates out as cargo does', () => {
@@ -75,7 +92,20 @@ describe('crates.io sparse index source', () => {
     const idx = index();
     const p = `z${uid()}`; // a prefix unique to this run for crate names
     const [a, b, c, dev] = [`${p}-alpha`, `${p}-beta`, `${p}-c`, `${p}-devonly`];
-    idx.put(a, [line(a, '1.0.0', { deps: [{ name: 'renamed', package: b, req: '^0.3' }, { name: dev, req: '1', kind: 'dev' }] }), line(a, '1.1.0', { deps: [{ name: b, req: '^0.3' }, { name: dev, req: '1', kind: 'dev' }] })]);
+    idx.put(a, [
+      line(a, '1.0.0', {
+        deps: [
+          { name: 'renamed', package: b, req: '^0.3' },
+          { name: dev, req: '1', kind: 'dev' },
+        ],
+      }),
+      line(a, '1.1.0', {
+        deps: [
+          { name: b, req: '^0.3' },
+          { name: dev, req: '1', kind: 'dev' },
+        ],
+      }),
+    ]);
     idx.put(b, [line(b, '0.3.0', { deps: [{ name: c, req: '2', kind: 'build', target: 'cfg(unix)' }] })]);
     idx.put(c, [line(c, '2.0.0')]);
     idx.put(dev, [line(dev, '1.0.0')]);
@@ -100,7 +130,12 @@ describe('crates.io sparse index source', () => {
     const mark = server.log.length;
     const r2 = await source.poll([a]);
     expect(r2).toMatchObject({ notModified: 3, published: 0, yankFlips: 0 });
-    expect(server.log.slice(mark).filter((l) => l.path.includes(p)).every((l) => l.status === 304 && l.ifNoneMatch)).toBe(true);
+    expect(
+      server.log
+        .slice(mark)
+        .filter((l) => l.path.includes(p))
+        .every((l) => l.status === 304 && l.ifNoneMatch),
+    ).toBe(true);
     expect(await releases(s1, p)).toEqual([]);
 
     // Yank 1.0.0, publish 1.2.0.
@@ -122,18 +157,30 @@ describe('crates.io sparse index source', () => {
     const [a, b, c, d] = [`${p}-rl`, `${p}-five`, `${p}-trunc`, `${p}-bad`];
     for (const n of [a, b, c]) idx.put(n, [line(n, '1.0.0'), line(n, '1.0.1')]);
     idx.put(d, [line(d, '1.0.0'), line(d, '1.0.1').replace('"vers":"1.0.1"', '"vers":101'), line(d, '1.0.2')]);
-    server.faults.set(`${idx.prefix}/${indexPath(a)}`, [{ kind: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 1500).toUTCString() } }]);
-    server.faults.set(`${idx.prefix}/${indexPath(b)}`, [{ kind: 'status', status: 500 }, { kind: 'status', status: 503 }, { kind: 'status', status: 502 }]);
+    server.faults.set(`${idx.prefix}/${indexPath(a)}`, [
+      { kind: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 1500).toUTCString() } },
+    ]);
+    server.faults.set(`${idx.prefix}/${indexPath(b)}`, [
+      { kind: 'status', status: 500 },
+      { kind: 'status', status: 503 },
+      { kind: 'status', status: 502 },
+    ]);
     server.faults.set(`${idx.prefix}/${indexPath(c)}`, [{ kind: 'truncate', keep: 40 }]);
     const { log, lines } = recordingLogger();
-    const source = new CratesIndexSource(k.producer, http, new Checkpoint(join(tempDir('idx'), 'c.json'), { crates: {} }), log, { base: idx.base });
+    const source = new CratesIndexSource(k.producer, http, new Checkpoint(join(tempDir('idx'), 'c.json'), { crates: {} }), log, {
+      base: idx.base,
+    });
     const s0 = await snapshot(k.admin, TOPICS.releases);
     const d0 = await snapshot(k.admin, dlqTopic(TOPICS.releases));
     const r = await source.poll([a, b, c, d]);
     expect(r).toMatchObject({ fetched: 4, published: 8, refused: 1, failed: 0 });
     const got = await releases(s0, p);
-    expect(got.map((m) => `${m.key}@${m.ev.version}`).sort()).toEqual([a, b, d, c].flatMap((n) => (n === d ? [`${n}@1.0.0`, `${n}@1.0.2`] : [`${n}@1.0.0`, `${n}@1.0.1`])).sort());
-    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.releases), d0, await snapshot(k.admin, dlqTopic(TOPICS.releases)))).filter((m) => m.key === d);
+    expect(got.map((m) => `${m.key}@${m.ev.version}`).sort()).toEqual(
+      [a, b, d, c].flatMap((n) => (n === d ? [`${n}@1.0.0`, `${n}@1.0.2`] : [`${n}@1.0.0`, `${n}@1.0.1`])).sort(),
+    );
+    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.releases), d0, await snapshot(k.admin, dlqTopic(TOPICS.releases)))).filter(
+      (m) => m.key === d,
+    );
     expect(dlq).toHaveLength(1);
     const rec = JSON.parse(dlq[0]!.value!);
     expect(rec.error).toContain(idx.base); // upstream
@@ -161,9 +208,15 @@ describe('crates.io sparse index source', () => {
       return r;
     };
     const s0 = await snapshot(k.admin, TOPICS.releases);
-    const first = new CratesIndexSource(stopping, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, { base: idx.base, batch: 3 });
+    const first = new CratesIndexSource(stopping, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, {
+      base: idx.base,
+      batch: 3,
+    });
     await expect(first.poll(names, ctl.signal)).rejects.toThrow();
-    const second = new CratesIndexSource(k.producer, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, { base: idx.base, batch: 3 });
+    const second = new CratesIndexSource(k.producer, http, new Checkpoint(file, { crates: {} }), recordingLogger().log, {
+      base: idx.base,
+      batch: 3,
+    });
     await second.poll(names);
     const got = await releases(s0, p);
     const count = new Map<string, number>();
@@ -182,16 +235,35 @@ describe('crates.io updates feed', () => {
     idx.put(other, [line(other, '1.0.0')]);
     const apiPrefix = `/api-${uid()}`;
     const summary = (items: { name: string; v: string; at: string }[]) =>
-      server.put(`${apiPrefix}/api/v1/summary`, JSON.stringify({
-        num_downloads: 1, num_crates: 2,
-        new_crates: [],
-        most_downloaded: [],
-        just_updated: items.map((i) => ({ id: i.name, name: i.name, newest_version: i.v, max_version: i.v, updated_at: i.at })),
-      }));
-    const indexSource = new CratesIndexSource(k.producer, http, new Checkpoint(join(tempDir('feed'), 'i.json'), { crates: {} }), recordingLogger().log, { base: idx.base });
-    const feed = new CratesFeedSource(indexSource, http, new Checkpoint<CratesFeedCheckpoint>(join(tempDir('feed'), 'f.json'), { seen: {} }), recordingLogger().log, server.base + apiPrefix);
+      server.put(
+        `${apiPrefix}/api/v1/summary`,
+        JSON.stringify({
+          num_downloads: 1,
+          num_crates: 2,
+          new_crates: [],
+          most_downloaded: [],
+          just_updated: items.map((i) => ({ id: i.name, name: i.name, newest_version: i.v, max_version: i.v, updated_at: i.at })),
+        }),
+      );
+    const indexSource = new CratesIndexSource(
+      k.producer,
+      http,
+      new Checkpoint(join(tempDir('feed'), 'i.json'), { crates: {} }),
+      recordingLogger().log,
+      { base: idx.base },
+    );
+    const feed = new CratesFeedSource(
+      indexSource,
+      http,
+      new Checkpoint<CratesFeedCheckpoint>(join(tempDir('feed'), 'f.json'), { seen: {} }),
+      recordingLogger().log,
+      server.base + apiPrefix,
+    );
     const s0 = await snapshot(k.admin, TOPICS.releases);
-    summary([{ name: a, v: '1.0.0', at: '2025-03-01T10:00:00Z' }, { name: other, v: '1.0.0', at: '2025-03-01T10:00:00Z' }]);
+    summary([
+      { name: a, v: '1.0.0', at: '2025-03-01T10:00:00Z' },
+      { name: other, v: '1.0.0', at: '2025-03-01T10:00:00Z' },
+    ]);
     expect((await feed.poll(new Set([a]))).triggered).toEqual([a]);
     idx.put(a, [line(a, '1.0.0'), line(a, '1.1.0')]);
     summary([{ name: a, v: '1.1.0', at: '2025-03-01T11:00:00Z' }]);

@@ -37,15 +37,27 @@ describe('workspace endpoint, real Kafka', () => {
   });
 
   const post = (id: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${url}/workspaces/${encodeURIComponent(id)}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...headers } });
+    fetch(`${url}/workspaces/${encodeURIComponent(id)}`, {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...headers },
+    });
 
   it('refuses to start without a token', () => {
-    expect(() => new WorkspaceEndpoint({} as WorkspaceSource, logger('t'), { org: 'a', tokenEnv: 'CW_TEST_NO_SUCH_ENV' })).toThrow(/CW_TEST_NO_SUCH_ENV/);
+    expect(() => new WorkspaceEndpoint({} as WorkspaceSource, logger('t'), { org: 'a', tokenEnv: 'CW_TEST_NO_SUCH_ENV' })).toThrow(
+      /CW_TEST_NO_SUCH_ENV/,
+    );
   });
 
   it('answers 401 without the right bearer token, and says nothing more', async () => {
     const id = unique('ws');
-    for (const auth of [undefined, 'Bearer wrong-token-0000000000', `Basic ${Buffer.from(`x:${token}`).toString('base64')}`, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`]) {
+    for (const auth of [
+      undefined,
+      'Bearer wrong-token-0000000000',
+      `Basic ${Buffer.from(`x:${token}`).toString('base64')}`,
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(0, -1)}`,
+    ]) {
       const res = await fetch(`${url}/workspaces/${id}`, { method: 'POST', body: lock, headers: auth ? { authorization: auth } : {} });
       expect(res.status, auth).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
@@ -62,7 +74,11 @@ describe('workspace endpoint, real Kafka', () => {
     const b = await post(id, lock);
     expect(b.status).toBe(200);
     expect(await b.json()).toEqual({ workspace: id, produced: false });
-    const c = await post(id, JSON.stringify({ lockfile: lock, config: '[cargo-vet]\nversion = "0.10"\n', audits: '[audits]\n', team: 'payments' }), { 'content-type': 'application/json' });
+    const c = await post(
+      id,
+      JSON.stringify({ lockfile: lock, config: '[cargo-vet]\nversion = "0.10"\n', audits: '[audits]\n', team: 'payments' }),
+      { 'content-type': 'application/json' },
+    );
     expect(c.status).toBe(202);
     // Concurrent posts of one new content: exactly one event.
     const changed = lock.replace('1.15.0', '1.15.1');
@@ -85,25 +101,49 @@ describe('workspace endpoint, real Kafka', () => {
     }
   });
 
-  it('takes the workspace\'s VEX documents (`vex`: file name → document or its text); a bad one is a 400 naming the file and JSON path', async () => {
+  it("takes the workspace's VEX documents (`vex`: file name → document or its text); a bad one is a 400 naming the file and JSON path", async () => {
     const id = unique('ws');
     const vexDoc = (status: string) => ({
       '@context': 'https://openvex.dev/ns/v0.2.0',
       timestamp: '2026-01-01T00:00:00Z',
-      statements: [{ vulnerability: { name: 'CVE-2098-1234' }, products: [{ '@id': 'pkg:cargo/smallvec' }], status, ...(status === 'not_affected' ? { impact_statement: 'never built' } : {}) }],
+      statements: [
+        {
+          vulnerability: { name: 'CVE-2098-1234' },
+          products: [{ '@id': 'pkg:cargo/smallvec' }],
+          status,
+          ...(status === 'not_affected' ? { impact_statement: 'never built' } : {}),
+        },
+      ],
     });
     const postJson = (body: unknown) => post(id, JSON.stringify(body), { 'content-type': 'application/json' });
-    const ok = await postJson({ lockfile: lock, vex: { 'vex.json': vexDoc('not_affected'), 'ci.openvex.json': JSON.stringify(vexDoc('affected')) } });
+    const ok = await postJson({
+      lockfile: lock,
+      vex: { 'vex.json': vexDoc('not_affected'), 'ci.openvex.json': JSON.stringify(vexDoc('affected')) },
+    });
     expect(ok.status).toBe(202);
-    expect((await postJson({ lockfile: lock, vex: { 'ci.openvex.json': JSON.stringify(vexDoc('affected')), 'vex.json': vexDoc('not_affected') } })).status).toBe(200); // same content, another order
-    const bad = await postJson({ lockfile: lock, vex: { 'vex.json': { ...vexDoc('fixed'), statements: [{ ...vexDoc('fixed').statements[0], status: 'gone' }] } } });
+    expect(
+      (
+        await postJson({
+          lockfile: lock,
+          vex: { 'ci.openvex.json': JSON.stringify(vexDoc('affected')), 'vex.json': vexDoc('not_affected') },
+        })
+      ).status,
+    ).toBe(200); // same content, another order
+    const bad = await postJson({
+      lockfile: lock,
+      vex: { 'vex.json': { ...vexDoc('fixed'), statements: [{ ...vexDoc('fixed').statements[0], status: 'gone' }] } },
+    });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toBe(`POST /workspaces/${id} vex.json, field \`statements[0].status\`: expected one of not_affected, affected, fixed, under_investigation, got "gone"`);
+    expect(((await bad.json()) as { error: string }).error).toBe(
+      `POST /workspaces/${id} vex.json, field \`statements[0].status\`: expected one of not_affected, affected, fixed, under_investigation, got "gone"`,
+    );
     const notJson = await postJson({ lockfile: lock, vex: { 'vex.json': '{"@context": ' } });
     expect(((await notJson.json()) as { error: string }).error).toMatch(new RegExp(`^POST /workspaces/${id} vex\\.json, line 1: not JSON`));
     const badName = await postJson({ lockfile: lock, vex: { 'security.json': vexDoc('fixed') } });
     expect(badName.status).toBe(400);
-    expect(((await badName.json()) as { error: string }).error).toBe('field `vex.security.json`: a VEX file is named vex.json or <name>.openvex.json');
+    expect(((await badName.json()) as { error: string }).error).toBe(
+      'field `vex.security.json`: a VEX file is named vex.json or <name>.openvex.json',
+    );
     expect((await postJson({ lockfile: lock, vex: [vexDoc('fixed')] })).status).toBe(400);
     expect((await postJson({ lockfile: lock })).status).toBe(202); // the VEX files removed: a change
 
@@ -150,7 +190,8 @@ describe('workspace endpoint, real Kafka', () => {
   });
 
   it('answers 400 (not 503) to what no retry fixes, naming the field: a malformed escape in the path, a bad body', async () => {
-    const raw = (path: string, body: string, type = 'text/plain') => fetch(`${url}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': type } });
+    const raw = (path: string, body: string, type = 'text/plain') =>
+      fetch(`${url}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': type } });
     // A cut UTF-8 escape (decodeURIComponent throws URIError): was a 503, retried forever by CI.
     for (const path of ['/workspaces/%E0%A4%A', '/workspaces/%ZZ', '/workspaces/ok%C3']) {
       const res = await raw(path, lock);
@@ -167,7 +208,11 @@ describe('workspace endpoint, real Kafka', () => {
       [JSON.stringify({ lockfile: lock, team: ['a'] }), 'application/json', 'team'],
       [JSON.stringify({ lockfile: lock, vex: { 'vex.json': '[]' } }), 'application/json', 'vex.json'],
       // cargo metadata that does not describe the lockfile's packages: was sent to the DLQ with a 200
-      [JSON.stringify({ lockfile: lock, metadata: { packages: [], resolve: { nodes: [] }, workspace_members: [] } }), 'application/json', 'metadata'],
+      [
+        JSON.stringify({ lockfile: lock, metadata: { packages: [], resolve: { nodes: [] }, workspace_members: [] } }),
+        'application/json',
+        'metadata',
+      ],
       ['this is [not toml', 'text/plain', 'lockfile'],
     ];
     for (const [body, type, field] of cases) {

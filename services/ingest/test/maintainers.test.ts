@@ -15,7 +15,14 @@ import { fakeUpstreams, type FakeCrate, type FakeRepo } from './fixtures/maintai
 
 describe('githubRepo and cadence', () => {
   it('recognises the repository URL shapes crates.io holds', () => {
-    for (const u of ['https://github.com/serde-rs/serde', 'https://github.com/serde-rs/serde.git', 'git+https://github.com/serde-rs/serde', 'https://github.com/serde-rs/serde/tree/master/serde_derive', 'git@github.com:serde-rs/serde.git', 'https://www.github.com/serde-rs/serde/']) {
+    for (const u of [
+      'https://github.com/serde-rs/serde',
+      'https://github.com/serde-rs/serde.git',
+      'git+https://github.com/serde-rs/serde',
+      'https://github.com/serde-rs/serde/tree/master/serde_derive',
+      'git@github.com:serde-rs/serde.git',
+      'https://www.github.com/serde-rs/serde/',
+    ]) {
       expect(githubRepo(u), u).toEqual({ owner: 'serde-rs', name: 'serde', url: 'https://github.com/serde-rs/serde' });
     }
     expect(githubRepo('https://gitlab.com/a/b')).toBeUndefined();
@@ -44,13 +51,32 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
       ...over,
     });
     const crates = new Map<string, FakeCrate>([
-      [n('serde'), { repository: 'https://github.com/serde-rs/serde', owners: [{ login: 'dtolnay', kind: 'user' }, { login: 'github:serde-rs:owners', kind: 'team' }] }],
+      [
+        n('serde'),
+        {
+          repository: 'https://github.com/serde-rs/serde',
+          owners: [
+            { login: 'dtolnay', kind: 'user' },
+            { login: 'github:serde-rs:owners', kind: 'team' },
+          ],
+        },
+      ],
       [n('serde_json'), { repository: 'https://github.com/serde-rs/json', owners: [{ login: 'dtolnay', kind: 'user' }] }],
-      [n('serde_derive'), { repository: 'https://github.com/serde-rs/serde/tree/master/serde_derive', owners: [{ login: 'dtolnay', kind: 'user' }] }],
+      [
+        n('serde_derive'),
+        { repository: 'https://github.com/serde-rs/serde/tree/master/serde_derive', owners: [{ login: 'dtolnay', kind: 'user' }] },
+      ],
       [n('gone'), { repository: 'https://github.com/ghost/gone', owners: [{ login: 'ghost', kind: 'user' }] }],
       [n('norepo'), { owners: [{ login: 'solo', kind: 'user' }] }],
       [n('onlab'), { repository: 'https://gitlab.com/group/onlab', owners: [{ login: 'lab', kind: 'user' }] }],
-      [n('badowners'), { repository: 'https://github.com/x/badowners', owners: [], ownersRaw: JSON.stringify({ users: [{ id: 1, kind: 'user', login: 42 }] }) }],
+      [
+        n('badowners'),
+        {
+          repository: 'https://github.com/x/badowners',
+          owners: [],
+          ownersRaw: JSON.stringify({ users: [{ id: 1, kind: 'user', login: 42 }] }),
+        },
+      ],
       [n('badgh'), { repository: 'https://github.com/x/badgh', owners: [{ login: 'x', kind: 'user' }] }],
       [n('archived'), { repository: 'https://github.com/old/archived', owners: [{ login: 'old', kind: 'user' }] }],
     ]);
@@ -73,7 +99,10 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
     });
     // Failures: a 429 with Retry-After, a 5xx burst, a truncated body, a GraphQL 502.
     up.script.push(
-      { match: `/api/v1/crates/${n('serde')}`, action: (res) => res.writeHead(429, { 'retry-after': '1' }).end('{"errors":[{"detail":"rate limited"}]}') },
+      {
+        match: `/api/v1/crates/${n('serde')}`,
+        action: (res) => res.writeHead(429, { 'retry-after': '1' }).end('{"errors":[{"detail":"rate limited"}]}'),
+      },
       { match: `/api/v1/crates/${n('serde_json')}`, action: (res) => res.writeHead(503).end() },
       { match: `/api/v1/crates/${n('serde_json')}`, action: (res) => res.writeHead(502).end() },
       {
@@ -90,14 +119,20 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
     const state = tempDir('state');
     const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50, retries: 4 });
     const source = () =>
-      new MaintainersSource(k.producer, http, new Checkpoint<MaintainersCheckpoint>(join(state, 'maintainers.json'), { crates: {} }), logger('test/maintainers'), {
-        cratesApi: up.url,
-        githubApi: up.url,
-        tokenEnv: 'CW_TEST_GH',
-        batch: 2,
-        minRemaining: 10,
-        baseDelayMs: 50,
-      });
+      new MaintainersSource(
+        k.producer,
+        http,
+        new Checkpoint<MaintainersCheckpoint>(join(state, 'maintainers.json'), { crates: {} }),
+        logger('test/maintainers'),
+        {
+          cratesApi: up.url,
+          githubApi: up.url,
+          tokenEnv: 'CW_TEST_GH',
+          batch: 2,
+          minRemaining: 10,
+          baseDelayMs: 50,
+        },
+      );
     try {
       const first = await source().poll([...crates.keys()]);
       expect(first).toMatchObject({ produced: 7, refused: 2, failed: 0, rateLimitPauses: 1 });
@@ -110,7 +145,10 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
       expect(up.graphql[1]!.at).toBeGreaterThanOrEqual(Date.parse(resetAt) - 50);
 
       // Owners change on serde; nothing else changes.
-      crates.get(n('serde'))!.owners = [{ login: 'dtolnay', kind: 'user' }, { login: 'oli-obk', kind: 'user' }];
+      crates.get(n('serde'))!.owners = [
+        { login: 'dtolnay', kind: 'user' },
+        { login: 'oli-obk', kind: 'user' },
+      ];
       const second = await source().poll([...crates.keys()]);
       expect(second).toMatchObject({ produced: 1, unchanged: 6, refused: 2 });
     } finally {
@@ -123,7 +161,9 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
       await waitFor('events', () => c.got.length >= 8 + 4);
       await new Promise((r) => setTimeout(r, 1000));
       expect(c.got.length).toBe(12);
-      const events = c.got.filter((m) => m.topic === TOPICS.maintainers).map((m) => validateEvent(TOPICS.maintainers, JSON.parse(m.value!)));
+      const events = c.got
+        .filter((m) => m.topic === TOPICS.maintainers)
+        .map((m) => validateEvent(TOPICS.maintainers, JSON.parse(m.value!)));
       const last = (crate: string) => events.filter((e) => e.crate === n(crate)).at(-1)!;
       const serde = last('serde');
       expect(serde.owners.map((o) => `${o.kind}:${o.login}`).sort()).toEqual(['user:dtolnay', 'user:oli-obk']);
@@ -133,10 +173,16 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
       expect(serde.signals.releases!.value).toMatchObject({ count: 3, last: '2025-05-01T00:00:00.000Z' });
       expect(serde.signals.tags!.value).toMatchObject({ count: 2 });
       expect(serde.signals.archived!.value).toBe(false);
-      expect(serde.signals.ownershipChange!.value).toEqual({ added: ['oli-obk'], removed: ['github:serde-rs:owners'], previous: ['dtolnay', 'github:serde-rs:owners'] });
+      expect(serde.signals.ownershipChange!.value).toEqual({
+        added: ['oli-obk'],
+        removed: ['github:serde-rs:owners'],
+        previous: ['dtolnay', 'github:serde-rs:owners'],
+      });
       // First seen time kept for the owner that stayed.
       const firstSerde = events.find((e) => e.crate === n('serde'))!;
-      expect(serde.owners.find((o) => o.login === 'dtolnay')!.observedAt).toBe(firstSerde.owners.find((o) => o.login === 'dtolnay')!.observedAt);
+      expect(serde.owners.find((o) => o.login === 'dtolnay')!.observedAt).toBe(
+        firstSerde.owners.find((o) => o.login === 'dtolnay')!.observedAt,
+      );
       expect(firstSerde.owners.find((o) => o.kind === 'team')!.login).toBe('github:serde-rs:owners');
 
       expect(last('serde_json').signals.signedCommits!.value).toMatchObject({ ratio: 0 });
@@ -148,10 +194,16 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
 
       const dlq = c.got.filter((m) => m.topic === dlqTopic(TOPICS.maintainers)).map((m) => JSON.parse(m.value!));
       const badOwners = dlq.find((d) => d.key === n('badowners'))!;
-      expect(badOwners.error).toMatch(new RegExp(`^crates\\.io http://127\\.0\\.0\\.1:\\d+/api/v1/crates/${n('badowners')}/owners: field \`users\\[0\\]\\.login\`: expected a string`));
+      expect(badOwners.error).toMatch(
+        new RegExp(
+          `^crates\\.io http://127\\.0\\.0\\.1:\\d+/api/v1/crates/${n('badowners')}/owners: field \`users\\[0\\]\\.login\`: expected a string`,
+        ),
+      );
       expect(badOwners.value).toContain('"login":42');
       const badGh = dlq.find((d) => d.key === n('badgh'))!;
-      expect(badGh.error).toMatch(/^github http:\/\/127\.0\.0\.1:\d+\/graphql \(x\/badgh\): field `data\.r\d\.isArchived`: expected a boolean/);
+      expect(badGh.error).toMatch(
+        /^github http:\/\/127\.0\.0\.1:\d+\/graphql \(x\/badgh\): field `data\.r\d\.isArchived`: expected a boolean/,
+      );
       // The token is nowhere in what reached Kafka.
       expect(JSON.stringify(c.got)).not.toContain(token);
     } finally {
@@ -169,22 +221,49 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
     ]);
     const up = await fakeUpstreams(crates, new Map(), () => ({ remaining: 5000, resetAt: new Date().toISOString() }));
     const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50 });
-    const source = new MaintainersSource(k.producer, http, new Checkpoint<MaintainersCheckpoint>(join(tempDir('state'), 'maintainers.json'), { crates: {} }), logger('test/maintainers'), { cratesApi: up.url, githubApi: up.url, tokenEnv: 'CW_TEST_NONE' });
+    const source = new MaintainersSource(
+      k.producer,
+      http,
+      new Checkpoint<MaintainersCheckpoint>(join(tempDir('state'), 'maintainers.json'), { crates: {} }),
+      logger('test/maintainers'),
+      { cratesApi: up.url, githubApi: up.url, tokenEnv: 'CW_TEST_NONE' },
+    );
     await source.poll([crate]);
     crates.get(crate)!.owners = [{ login: 'second', kind: 'user' }];
-    const trigger = await refreshOnReleases(k.kafka, source, () => [crate], logger('test/maintainers'), { groupId: unique('rel-group'), debounceMs: 300 });
+    const trigger = await refreshOnReleases(k.kafka, source, () => [crate], logger('test/maintainers'), {
+      groupId: unique('rel-group'),
+      debounceMs: 300,
+    });
     const c = await collect(k.kafka, [TOPICS.maintainers], (m) => m.key === crate || m.key === other);
     const release = (name: string) =>
       k.producer.send({
         topic: TOPICS.releases,
-        messages: [{ key: name, value: encodeEvent(TOPICS.releases, { v: 1, crate: name, version: '1.0.1', yanked: false, features: {}, dependencies: [], observedAt: new Date().toISOString() }) }],
+        messages: [
+          {
+            key: name,
+            value: encodeEvent(TOPICS.releases, {
+              v: 1,
+              crate: name,
+              version: '1.0.1',
+              yanked: false,
+              features: {},
+              dependencies: [],
+              observedAt: new Date().toISOString(),
+            }),
+          },
+        ],
       });
     try {
-      await waitFor('release-triggered refresh', async () => {
-        await release(other);
-        await release(crate);
-        return c.got.length >= 2;
-      }, 30_000, 2000);
+      await waitFor(
+        'release-triggered refresh',
+        async () => {
+          await release(other);
+          await release(crate);
+          return c.got.length >= 2;
+        },
+        30_000,
+        2000,
+      );
       await new Promise((r) => setTimeout(r, 1000));
       const evs = c.got.map((m) => validateEvent(TOPICS.maintainers, JSON.parse(m.value!)));
       expect(evs.map((e) => e.crate)).toEqual([crate, crate]); // the untracked crate is never asked

@@ -53,8 +53,20 @@ function auditsOf(value: string) {
   return ev.entries;
 }
 function sameAsParsed(entries: Record<string, Record<string, unknown>[]>, f: AuditsFile, crate: string) {
-  const parsed = (f.audits.get(crate) ?? []).map((a) => [a.who, a.criteria, a.version ?? (a.delta ? `${a.delta.from} -> ${a.delta.to}` : a.violation), a.violation !== undefined, a.notes ?? null]);
-  const got = (entries.audits ?? []).map((a) => [a.who, a.criteria, a.version ?? a.delta ?? a.violation, a.violation !== undefined, a.notes ?? null]);
+  const parsed = (f.audits.get(crate) ?? []).map((a) => [
+    a.who,
+    a.criteria,
+    a.version ?? (a.delta ? `${a.delta.from} -> ${a.delta.to}` : a.violation),
+    a.violation !== undefined,
+    a.notes ?? null,
+  ]);
+  const got = (entries.audits ?? []).map((a) => [
+    a.who,
+    a.criteria,
+    a.version ?? a.delta ?? a.violation,
+    a.violation !== undefined,
+    a.notes ?? null,
+  ]);
   expect(got).toEqual(parsed);
   expect((entries['wildcard-audits'] ?? []).map((w) => [w['user-id'] ?? w['trusted-publisher'], w.start, w.end, w.criteria])).toEqual(
     (f.wildcardAudits.get(crate) ?? []).map((w) => [w.userId ?? w.trustedPublisher, w.start, w.end, w.criteria]),
@@ -72,7 +84,9 @@ const byKey = (msgs: Received[]) => {
 
 describe('pool diff (no server needed)', () => {
   it('knows the public pools of cargo-vet registry.toml', () => {
-    expect(Object.keys(CARGO_VET_REGISTRY)).toEqual(expect.arrayContaining(['google', 'mozilla', 'bytecode-alliance', 'isrg', 'zcash', 'embark-studios']));
+    expect(Object.keys(CARGO_VET_REGISTRY)).toEqual(
+      expect.arrayContaining(['google', 'mozilla', 'bytecode-alliance', 'isrg', 'zcash', 'embark-studios']),
+    );
   });
 });
 
@@ -95,7 +109,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     const again = await source.poll();
     expect(again.map((r) => r.status)).toEqual(files.map(() => 'unchanged'));
     // Nothing of this run was produced by the second poll (other producers may share the topic).
-    expect((await readRange(k.kafka, TOPICS.audits, mid, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.includes(`-${run}/`))).toEqual([]);
+    expect(
+      (await readRange(k.kafka, TOPICS.audits, mid, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.includes(`-${run}/`)),
+    ).toEqual([]);
     // Every revalidation carried the validator and was answered 304.
     const last = server.log.slice(-files.length);
     expect(last.every((l) => l.status === 304 && l.ifNoneMatch)).toBe(true);
@@ -127,7 +143,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       const run = uid();
       const name = `${pool}-hist-${run}`;
       const url = `${server.base}/hist/${run}/${pool}/audits.toml`;
-      const months = readdirSync(join(data, 'history', pool)).filter((f) => f.endsWith('.audits.toml')).sort();
+      const months = readdirSync(join(data, 'history', pool))
+        .filter((f) => f.endsWith('.audits.toml'))
+        .sort();
       const source = new PoolsSource([{ name, url }], k.producer, http, tempDir('pools-hist'), recordingLogger().log);
       const snaps = [await snapshot(k.admin, TOPICS.audits)];
       const texts: string[] = [];
@@ -145,7 +163,10 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       for (let i = 0; i < months.length; i++) {
         const lo = snaps[i]!;
         const hi = snaps[i + 1]!;
-        const month = all.filter((x) => x.key.startsWith(`${name}/`) && BigInt(x.offset) >= BigInt(lo[x.partition]!) && BigInt(x.offset) < BigInt(hi[x.partition]!));
+        const month = all.filter(
+          (x) =>
+            x.key.startsWith(`${name}/`) && BigInt(x.offset) >= BigInt(lo[x.partition]!) && BigInt(x.offset) < BigInt(hi[x.partition]!),
+        );
         const cur = parseAuditsFile(texts[i]!);
         const want = expectedChanges(prev, cur);
         const got = byKey(month);
@@ -175,7 +196,10 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     await source.poll();
 
     const s0 = await snapshot(k.admin, TOPICS.audits);
-    server.put(path, `${base}\n[[audits.${victim}]]\nwho = "Mallory <m@example.com>"\ncriteria = "safe-to-deploy"\nviolation = ">=99.0.0"\n`);
+    server.put(
+      path,
+      `${base}\n[[audits.${victim}]]\nwho = "Mallory <m@example.com>"\ncriteria = "safe-to-deploy"\nviolation = ">=99.0.0"\n`,
+    );
     await source.poll();
     const s1 = await snapshot(k.admin, TOPICS.audits);
     // Drop the crate's first audit: rebuild the file without it through the parser's own output.
@@ -238,7 +262,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     for (const p of ['r429', 'r5xx', 'trunc']) expect(events.filter((e) => e.key.startsWith(`${p}-${run}/`)).length, p).toBe(crates);
     expect(events.filter((e) => e.key.startsWith(`bad-${run}/`))).toHaveLength(0);
 
-    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.audits), d0, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`));
+    const dlq = (await readRange(k.kafka, dlqTopic(TOPICS.audits), d0, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) =>
+      m.key.startsWith(`bad-${run}/`),
+    );
     expect(dlq).toHaveLength(1);
     const rec = JSON.parse(dlq[0]!.value!) as { error: string; service: string; value: string };
     expect(rec.error).toContain(`bad-${run}`); // upstream
@@ -250,22 +276,38 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
     // The same bad bytes are refused once, not on every poll.
     const d2 = await snapshot(k.admin, dlqTopic(TOPICS.audits));
     await source.poll();
-    expect((await readRange(k.kafka, dlqTopic(TOPICS.audits), d2, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) => m.key.startsWith(`bad-${run}/`))).toEqual([]);
+    expect(
+      (await readRange(k.kafka, dlqTopic(TOPICS.audits), d2, await snapshot(k.admin, dlqTopic(TOPICS.audits)))).filter((m) =>
+        m.key.startsWith(`bad-${run}/`),
+      ),
+    ).toEqual([]);
   });
 
   it('decodes Chromium-style ?format=TEXT (base64) sources', async () => {
     const run = uid();
     const text = readFileSync(join(data, 'isrg.audits.toml'), 'utf8');
-    const b64 = Buffer.from(text).toString('base64').replace(/(.{76})/g, '$1\n');
+    const b64 = Buffer.from(text)
+      .toString('base64')
+      .replace(/(.{76})/g, '$1\n');
     server.put(`/gitiles/${run}/audits.toml?format=TEXT`, b64);
     const name = `gitiles-${run}`;
-    const source = new PoolsSource([{ name, url: `${server.base}/gitiles/${run}/audits.toml?format=TEXT` }], k.producer, http, tempDir('pools-b64'), recordingLogger().log);
+    const source = new PoolsSource(
+      [{ name, url: `${server.base}/gitiles/${run}/audits.toml?format=TEXT` }],
+      k.producer,
+      http,
+      tempDir('pools-b64'),
+      recordingLogger().log,
+    );
     const s0 = await snapshot(k.admin, TOPICS.audits);
     const [r] = await source.poll();
     expect(r?.status).toBe('changed');
-    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
+    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) =>
+      m.key.startsWith(`${name}/`),
+    );
     const parsed = parseAuditsFile(text);
-    expect(msgs.length).toBe(new Set([...parsed.audits.keys(), ...parsed.wildcardAudits.keys(), ...parsed.trusted.keys()]).size + (parsed.criteria.size ? 1 : 0));
+    expect(msgs.length).toBe(
+      new Set([...parsed.audits.keys(), ...parsed.wildcardAudits.keys(), ...parsed.trusted.keys()]).size + (parsed.criteria.size ? 1 : 0),
+    );
   });
 
   it('stopped mid-poll and started again: no gap and no duplicate (events counted per key over the whole run)', async () => {
@@ -287,7 +329,10 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       // First run: stopped right after its first acknowledged batch.
       const ctl = new AbortController();
       const { log } = recordingLogger();
-      const stopping = { ...log, info: (msg: string, f?: Record<string, unknown>) => (msg === 'pool progress' ? ctl.abort(new Error('stop')) : log.info(msg, f)) };
+      const stopping = {
+        ...log,
+        info: (msg: string, f?: Record<string, unknown>) => (msg === 'pool progress' ? ctl.abort(new Error('stop')) : log.info(msg, f)),
+      };
       const first = new PoolsSource([{ name, url: server.base + path }], k.producer, http, dir, stopping, { batch: 40 });
       if (changes > 40) await expect(first.poll(ctl.signal)).rejects.toThrow();
       else await first.poll(ctl.signal).catch(() => undefined);
@@ -296,7 +341,9 @@ describe.skipIf(!haveData)('pools source over the real pools (needs ../shared/da
       const [r] = await second.poll();
       expect(['changed', 'unchanged']).toContain(r?.status);
     }
-    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) => m.key.startsWith(`${name}/`));
+    const msgs = (await readRange(k.kafka, TOPICS.audits, s0, await snapshot(k.admin, TOPICS.audits))).filter((m) =>
+      m.key.startsWith(`${name}/`),
+    );
     const got = new Map<string, number>();
     for (const m of msgs) got.set(m.key, (got.get(m.key) ?? 0) + 1);
     expect(got).toEqual(wantPerKey);

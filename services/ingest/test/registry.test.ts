@@ -10,7 +10,13 @@ import { Checkpoints, SOURCES, STATE_FILES, type SourceContext } from '../src/re
 const dir = mkdtempSync(join(tmpdir(), 'cw-registry-'));
 /** Building a source connects to nothing: a producer is only used by a poll. */
 const ctx = (): SourceContext & { made: number } => {
-  const c = { producer: {} as Producer, state: new Checkpoints(dir), log: logger('test/registry'), made: 0, http: () => (c.made++, new HttpClient()) };
+  const c = {
+    producer: {} as Producer,
+    state: new Checkpoints(dir),
+    log: logger('test/registry'),
+    made: 0,
+    http: () => (c.made++, new HttpClient()),
+  };
   return c;
 };
 
@@ -19,7 +25,15 @@ describe('STATE_FILES and Checkpoints', () => {
     const names = Object.values(STATE_FILES);
     expect(new Set(names).size).toBe(names.length);
     // The names a deployment's state directory already holds: renaming one would lose its checkpoint.
-    expect(STATE_FILES).toMatchObject({ rustsec: 'rustsec.json', rustsecGit: 'rustsec-git.json', workspaces: 'workspaces.json', maintainers: 'maintainers.json', cratesIndex: 'crates-index.json', cratesFeed: 'crates-feed.json', cratesDump: 'crates-dump.json' });
+    expect(STATE_FILES).toMatchObject({
+      rustsec: 'rustsec.json',
+      rustsecGit: 'rustsec-git.json',
+      workspaces: 'workspaces.json',
+      maintainers: 'maintainers.json',
+      cratesIndex: 'crates-index.json',
+      cratesFeed: 'crates-feed.json',
+      cratesDump: 'crates-dump.json',
+    });
   });
 
   it('each checkpoint starts from the empty state of its source, in the state directory', () => {

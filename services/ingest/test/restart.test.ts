@@ -103,7 +103,8 @@ describe('restart: RustSec directory and archive sources (AbortSignal mid-poll, 
     const db = join(tempDir('restart-db'), 'advisory-db');
     const ids = makeDb(db, run, 40);
     const state = join(tempDir('state'), 'rustsec.json');
-    const source = (p: Producer) => new RustsecSource(db, p, new Checkpoint<RustsecCheckpoint>(state, { files: {} }), logger('test/restart'), { batchSize: 10 });
+    const source = (p: Producer) =>
+      new RustsecSource(db, p, new Checkpoint<RustsecCheckpoint>(state, { files: {} }), logger('test/restart'), { batchSize: 10 });
     const c = await collect(k.kafka, [TOPICS.advisories], (m) => (m.key ?? '').startsWith(run));
     try {
       const ac1 = new AbortController();
@@ -115,17 +116,28 @@ describe('restart: RustSec directory and archive sources (AbortSignal mid-poll, 
       const d = change(db, run, ids);
       // Batches of 10: the 6 new/changed files and 3 tombstones fit one; stop before it with 4.
       const ac2 = new AbortController();
-      const stopped = await new RustsecSource(db, stopAfter(k.producer, 1, ac2), new Checkpoint<RustsecCheckpoint>(state, { files: {} }), logger('test/restart'), { batchSize: 4 }).poll(ac2.signal);
+      const stopped = await new RustsecSource(
+        db,
+        stopAfter(k.producer, 1, ac2),
+        new Checkpoint<RustsecCheckpoint>(state, { files: {} }),
+        logger('test/restart'),
+        { batchSize: 4 },
+      ).poll(ac2.signal);
       expect(stopped).toMatchObject({ produced: 4, tombstones: 0, complete: false });
       const resumed = await source(k.producer).poll();
       expect(resumed).toMatchObject({ produced: 2, tombstones: 3, complete: true });
       expect(await source(k.producer).poll()).toMatchObject({ produced: 0, tombstones: 0, refused: 0, complete: true });
 
       const want = expected(ids, d);
-      await settle(c, Object.values(want).reduce((a, b) => a + b, 0), 'every advisory event');
+      await settle(
+        c,
+        Object.values(want).reduce((a, b) => a + b, 0),
+        'every advisory event',
+      );
       expect(countByKey(c.got)).toEqual(want);
       for (const id of d.deleted) expect(c.got.filter((m) => m.key === id).map((m) => m.value === null)).toEqual([false, true]);
-      for (const id of d.changed) expect(JSON.parse(c.got.filter((m) => m.key === id).at(-1)!.value!).advisory.versions.patched).toEqual(['>= 2.0.0']);
+      for (const id of d.changed)
+        expect(JSON.parse(c.got.filter((m) => m.key === id).at(-1)!.value!).advisory.versions.patched).toEqual(['>= 2.0.0']);
     } finally {
       await c.stop();
     }
@@ -150,7 +162,15 @@ describe('restart: RustSec directory and archive sources (AbortSignal mid-poll, 
     const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20 });
     const sd = tempDir('state');
     const source = (p: Producer) =>
-      new RustsecArchiveSource(`${server.url}/advisory-db-main.tar.gz`, http, p, new Checkpoint<ArchiveCheckpoint>(join(sd, 'a.json'), {}), new Checkpoint<RustsecCheckpoint>(join(sd, 'f.json'), { files: {} }), logger('test/restart'), { batchSize: 10 });
+      new RustsecArchiveSource(
+        `${server.url}/advisory-db-main.tar.gz`,
+        http,
+        p,
+        new Checkpoint<ArchiveCheckpoint>(join(sd, 'a.json'), {}),
+        new Checkpoint<RustsecCheckpoint>(join(sd, 'f.json'), { files: {} }),
+        logger('test/restart'),
+        { batchSize: 10 },
+      );
     const c = await collect(k.kafka, [TOPICS.advisories], (m) => (m.key ?? '').startsWith(run));
     try {
       const ac1 = new AbortController();
@@ -164,12 +184,26 @@ describe('restart: RustSec directory and archive sources (AbortSignal mid-poll, 
       body = await tarball();
       etag = '"v2"';
       const ac2 = new AbortController();
-      expect(await new RustsecArchiveSource(`${server.url}/advisory-db-main.tar.gz`, http, stopAfter(k.producer, 1, ac2), new Checkpoint<ArchiveCheckpoint>(join(sd, 'a.json'), {}), new Checkpoint<RustsecCheckpoint>(join(sd, 'f.json'), { files: {} }), logger('test/restart'), { batchSize: 4 }).poll(ac2.signal)).toMatchObject({ produced: 4, complete: false });
+      expect(
+        await new RustsecArchiveSource(
+          `${server.url}/advisory-db-main.tar.gz`,
+          http,
+          stopAfter(k.producer, 1, ac2),
+          new Checkpoint<ArchiveCheckpoint>(join(sd, 'a.json'), {}),
+          new Checkpoint<RustsecCheckpoint>(join(sd, 'f.json'), { files: {} }),
+          logger('test/restart'),
+          { batchSize: 4 },
+        ).poll(ac2.signal),
+      ).toMatchObject({ produced: 4, complete: false });
       expect(await source(k.producer).poll()).toMatchObject({ produced: 2, tombstones: 3, complete: true });
       expect(await source(k.producer).poll()).toEqual({ notModified: true });
 
       const want = expected(ids, d);
-      await settle(c, Object.values(want).reduce((a, b) => a + b, 0), 'every advisory event');
+      await settle(
+        c,
+        Object.values(want).reduce((a, b) => a + b, 0),
+        'every advisory event',
+      );
       expect(countByKey(c.got)).toEqual(want);
     } finally {
       await c.stop();
@@ -189,7 +223,12 @@ describe('restart: maintainers and a watched workspace folder (AbortSignal mid-p
     const up = await fakeUpstreams(crates, new Map(), () => ({ remaining: 5000, resetAt: new Date(Date.now() + 3600_000).toISOString() }));
     const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20 });
     const state = join(tempDir('state'), 'maintainers.json');
-    const source = (p: Producer) => new MaintainersSource(p, http, new Checkpoint<MaintainersCheckpoint>(state, { crates: {} }), logger('test/restart'), { cratesApi: up.url, githubApi: up.url, tokenEnv: 'CW_RESTART_NO_TOKEN' });
+    const source = (p: Producer) =>
+      new MaintainersSource(p, http, new Checkpoint<MaintainersCheckpoint>(state, { crates: {} }), logger('test/restart'), {
+        cratesApi: up.url,
+        githubApi: up.url,
+        tokenEnv: 'CW_RESTART_NO_TOKEN',
+      });
     const c = await collect(k.kafka, [TOPICS.maintainers], (m) => (m.key ?? '').endsWith(run));
     try {
       const ac = new AbortController();
@@ -216,11 +255,16 @@ describe('restart: maintainers and a watched workspace folder (AbortSignal mid-p
     const ids = Array.from({ length: 6 }, (_, i) => `ws${i}-${run}`);
     for (const id of ids) writeFileSync(join(dir, `${id}.lock`), lock);
     const state = join(tempDir('state'), 'workspaces.json');
-    const source = (p: Producer) => new WorkspaceSource(p, new Checkpoint<WorkspaceCheckpoint>(state, { workspaces: {} }), logger('test/restart'));
+    const source = (p: Producer) =>
+      new WorkspaceSource(p, new Checkpoint<WorkspaceCheckpoint>(state, { workspaces: {} }), logger('test/restart'));
     const c = await collect(k.kafka, [TOPICS.workspaces], (m) => (m.key ?? '').endsWith(run));
     try {
       const ac = new AbortController();
-      expect(await source(stopAfter(k.producer, 2, ac, TOPICS.workspaces)).pollFolder(dir, 'acme', 'platform', ac.signal)).toEqual({ sent: 2, failed: 0, complete: false });
+      expect(await source(stopAfter(k.producer, 2, ac, TOPICS.workspaces)).pollFolder(dir, 'acme', 'platform', ac.signal)).toEqual({
+        sent: 2,
+        failed: 0,
+        complete: false,
+      });
       expect(await source(k.producer).pollFolder(dir, 'acme', 'platform')).toEqual({ sent: 4, failed: 0, complete: true });
       expect(await source(k.producer).pollFolder(dir, 'acme', 'platform')).toEqual({ sent: 0, failed: 0, complete: true });
       writeFileSync(join(dir, `${ids[4]}.lock`), lock.replace('1.15.0', '1.15.1'));
@@ -267,11 +311,18 @@ describe('restart: git workspace and endpoint CLI processes (SIGTERM / SIGKILL, 
       // consumer before (or while) the process handles the acknowledgement and saves the checkpoint,
       // and a kill in that window must repeat the event (at-least-once), which is not what this
       // test is about.
-      await waitFor('the checkpoint to record the bump', () => checkpointHead(env.CRATEWATCH_STATE_DIR, id) === bump || (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))));
+      await waitFor(
+        'the checkpoint to record the bump',
+        () => checkpointHead(env.CRATEWATCH_STATE_DIR, id) === bump || (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))),
+      );
       b.proc.kill('SIGKILL');
       await b.exited;
       const d = runCli(args, env);
-      await waitFor('three polls after the restart', () => polls(d.output()) >= 3 || (d.proc.exitCode !== null && Promise.reject(new Error(d.output()))), 30_000);
+      await waitFor(
+        'three polls after the restart',
+        () => polls(d.output()) >= 3 || (d.proc.exitCode !== null && Promise.reject(new Error(d.output()))),
+        30_000,
+      );
       d.proc.kill('SIGTERM');
       expect(await d.exited, d.output()).toBe(0);
       await sleep(1000);
@@ -287,8 +338,13 @@ describe('restart: git workspace and endpoint CLI processes (SIGTERM / SIGKILL, 
     const token = `cw-restart-${unique('tok')}`;
     const port = 20000 + Math.floor(Math.random() * 20000);
     const env = { CRATEWATCH_STATE_DIR: tempDir('state'), CW_RESTART_TOKEN: token };
-    const start = () => runCli(['endpoint', '--org', 'acme', '--listen', `127.0.0.1:${port}`, '--token-env', 'CW_RESTART_TOKEN'], env, (o) => o.includes('"msg":"ready"'));
-    const post = async (body: string) => (await fetch(`http://127.0.0.1:${port}/workspaces/${id}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } })).status;
+    const start = () =>
+      runCli(['endpoint', '--org', 'acme', '--listen', `127.0.0.1:${port}`, '--token-env', 'CW_RESTART_TOKEN'], env, (o) =>
+        o.includes('"msg":"ready"'),
+      );
+    const post = async (body: string) =>
+      (await fetch(`http://127.0.0.1:${port}/workspaces/${id}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } }))
+        .status;
     const v2 = lock.replace('1.15.0', '1.15.1');
     const c = await collect(k.kafka, [TOPICS.workspaces], (m) => m.key === id);
     try {

@@ -41,7 +41,9 @@ describe.skipIf(!hasSharedData)('RustSec archive source over HTTP (needs ../shar
     mkdirSync(join(db, 'crates', 'cw-test'));
     writeFileSync(join(db, 'crates', 'cw-test', `${gone}.md`), advisory(gone, 'cw-test'));
     writeFileSync(join(db, 'crates', 'cw-test', `${kept}.md`), advisory(kept, 'cw-test'));
-    const fileCount = readdirSync(join(db, 'crates'), { recursive: true }).filter((f) => String(f).endsWith('.md')).length + readdirSync(join(db, 'rust'), { recursive: true }).filter((f) => String(f).endsWith('.md')).length;
+    const fileCount =
+      readdirSync(join(db, 'crates'), { recursive: true }).filter((f) => String(f).endsWith('.md')).length +
+      readdirSync(join(db, 'rust'), { recursive: true }).filter((f) => String(f).endsWith('.md')).length;
     const v1 = await tarball(db);
 
     // v2: one added, one changed, one deleted, one malformed.
@@ -68,7 +70,9 @@ describe.skipIf(!hasSharedData)('RustSec archive source over HTTP (needs ../shar
         return void res.writeHead(200, { etag: '"cut"' }).end(current.body.subarray(0, Math.floor(current.body.length / 2)));
       }
       if (req.headers['if-none-match'] === current.etag) return void res.writeHead(304, { etag: current.etag }).end();
-      res.writeHead(200, { 'content-type': 'application/gzip', etag: current.etag, 'content-length': String(current.body.length) }).end(current.body);
+      res
+        .writeHead(200, { 'content-type': 'application/gzip', etag: current.etag, 'content-length': String(current.body.length) })
+        .end(current.body);
     });
     const url = `${server.url}/rustsec/advisory-db/tar.gz/refs/heads/main`;
     const state = tempDir('state');

@@ -100,9 +100,18 @@ function newWorkRepo(): string {
 const summarize = (got: Got[], commit: string) => {
   const mine = got.filter((m) => m.headers.commit === commit);
   return {
-    produced: mine.filter((m) => m.topic === TOPICS.advisories && m.value !== null).map((m) => m.key!).sort(),
-    tombstones: mine.filter((m) => m.topic === TOPICS.advisories && m.value === null).map((m) => m.key!).sort(),
-    refused: mine.filter((m) => m.topic === dlqTopic(TOPICS.advisories)).map((m) => m.key!).sort(),
+    produced: mine
+      .filter((m) => m.topic === TOPICS.advisories && m.value !== null)
+      .map((m) => m.key!)
+      .sort(),
+    tombstones: mine
+      .filter((m) => m.topic === TOPICS.advisories && m.value === null)
+      .map((m) => m.key!)
+      .sort(),
+    refused: mine
+      .filter((m) => m.topic === dlqTopic(TOPICS.advisories))
+      .map((m) => m.key!)
+      .sort(),
   };
 };
 
@@ -149,7 +158,11 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
         tombstones: want.tombstones.length,
         refused: want.refused.length,
       });
-      totals = { produced: totals.produced + r.produced, tombstones: totals.tombstones + r.tombstones, refused: totals.refused + r.refused };
+      totals = {
+        produced: totals.produced + r.produced,
+        tombstones: totals.tombstones + r.tombstones,
+        refused: totals.refused + r.refused,
+      };
     }
     // A broken file, and a broken edit of a live advisory: both refused, the rest goes on.
     const live = [...files.keys()].find((p) => p.startsWith('crates/'))!;
@@ -157,7 +170,13 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
       work,
       files,
       [
-        { commit: 'x', time: '', status: 'A', path: 'crates/zzz-broken/RUSTSEC-2099-0001.md', content: '```toml\n[advisory]\nid = "RUSTSEC-2099-0001"\n```\n# no package\n' },
+        {
+          commit: 'x',
+          time: '',
+          status: 'A',
+          path: 'crates/zzz-broken/RUSTSEC-2099-0001.md',
+          content: '```toml\n[advisory]\nid = "RUSTSEC-2099-0001"\n```\n# no package\n',
+        },
         { commit: 'x', time: '', status: 'M', path: live, content: files.get(live)!.replace('[advisory]', '[advisory\n') },
       ],
       'broken files',
@@ -169,7 +188,10 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
     expect(broken).toMatchObject({ produced: 0, tombstones: 0, refused: 2 });
     totals.refused += 2;
     const elapsed = Date.now() - started;
-    console.log(`replayed ${history.length} commits in ${elapsed} ms (git commits ${commitMs} ms, ${expected.size} polls ${pollMs} ms)`, totals);
+    console.log(
+      `replayed ${history.length} commits in ${elapsed} ms (git commits ${commitMs} ms, ${expected.size} polls ${pollMs} ms)`,
+      totals,
+    );
     expect(totals.tombstones).toBeGreaterThan(0);
 
     // What Kafka holds, per commit, is exactly the model's expectation — nothing more, nothing twice.
@@ -239,7 +261,11 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
     expect(again).toMatchObject({ produced: 0, tombstones: 0, refused: 0 });
 
     const count = (w: typeof want1) => w.produced.length + w.tombstones.length + w.refused.length;
-    const c = await collect(k.kafka, [TOPICS.advisories, dlqTopic(TOPICS.advisories)], (m) => m.headers.commit === t1 || m.headers.commit === t2);
+    const c = await collect(
+      k.kafka,
+      [TOPICS.advisories, dlqTopic(TOPICS.advisories)],
+      (m) => m.headers.commit === t1 || m.headers.commit === t2,
+    );
     try {
       await waitFor('all events', () => c.got.length >= count(want1) + count(want2), 60_000);
       await new Promise((r) => setTimeout(r, 1000));
@@ -256,7 +282,12 @@ describe.skipIf(!hasSharedData)('RustSec git source: replay of the real advisory
     const state = tempDir('state');
     const model = new Model();
     const files = new Map<string, string>();
-    const t1 = applyCommit(work, files, history.slice(0, 400).flatMap((g) => g.rows), 'chunk');
+    const t1 = applyCommit(
+      work,
+      files,
+      history.slice(0, 400).flatMap((g) => g.rows),
+      'chunk',
+    );
     const want = model.expectTo(files);
     const total = want.produced.length + want.tombstones.length + want.refused.length;
     const cli = () => runCli(['rustsec', '--git', work, '--batch-size', '10'], { CRATEWATCH_STATE_DIR: state });
@@ -289,21 +320,43 @@ describe('RustSec git source: rewritten upstream history and a lost clone', () =
 
   it('compares the whole tree with the checkpoint when the checkpoint commit is gone', async () => {
     const run = `RUSTSEC-${unique('rw').toUpperCase()}`;
-    const adv = (id: string, patched: string) => `\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "rw"\ndate = "2099-01-01"\n\n[versions]\npatched = ["${patched}"]\n\`\`\`\n\n# ${id}\n\nBody.\n`;
+    const adv = (id: string, patched: string) =>
+      `\`\`\`toml\n[advisory]\nid = "${id}"\npackage = "rw"\ndate = "2099-01-01"\n\n[versions]\npatched = ["${patched}"]\n\`\`\`\n\n# ${id}\n\nBody.\n`;
     const work = newWorkRepo();
     const files = new Map<string, string>();
     const model = new Model();
-    const row = (status: Row['status'], name: string, content: string | null): Row => ({ commit: '', time: '', status, path: `crates/rw/${run}-${name}.md`, content });
-    applyCommit(work, files, [row('A', 'A', adv(`${run}-A`, '>= 1')), row('A', 'B', adv(`${run}-B`, '>= 1')), row('A', 'C', adv(`${run}-C`, '>= 1'))], 'one');
+    const row = (status: Row['status'], name: string, content: string | null): Row => ({
+      commit: '',
+      time: '',
+      status,
+      path: `crates/rw/${run}-${name}.md`,
+      content,
+    });
+    applyCommit(
+      work,
+      files,
+      [row('A', 'A', adv(`${run}-A`, '>= 1')), row('A', 'B', adv(`${run}-B`, '>= 1')), row('A', 'C', adv(`${run}-C`, '>= 1'))],
+      'one',
+    );
     model.expectTo(files);
     const state = tempDir('state');
     const mk = () =>
-      new RustsecGitSource({ url: work, branch: 'main', repoDir: join(state, 'rustsec-git') }, k.producer, new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }), logger('test/rustsec-git'));
+      new RustsecGitSource(
+        { url: work, branch: 'main', repoDir: join(state, 'rustsec-git') },
+        k.producer,
+        new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }),
+        logger('test/rustsec-git'),
+      );
     expect(await mk().poll()).toMatchObject({ produced: 3, tombstones: 0 });
 
     // Upstream rewrites history (a new root commit) and our clone is lost.
     gitIn(work, 'checkout', '-q', '--orphan', 'rewritten');
-    applyCommit(work, files, [row('M', 'B', adv(`${run}-B`, '>= 2')), row('D', 'C', null), row('A', 'D', adv(`${run}-D`, '>= 1'))], 'rewritten');
+    applyCommit(
+      work,
+      files,
+      [row('M', 'B', adv(`${run}-B`, '>= 2')), row('D', 'C', null), row('A', 'D', adv(`${run}-D`, '>= 1'))],
+      'rewritten',
+    );
     gitIn(work, 'branch', '-q', '-M', 'rewritten', 'main');
     rmSync(join(state, 'rustsec-git'), { recursive: true, force: true });
     const want = model.expectTo(files);
@@ -322,8 +375,16 @@ describe('RustSec git source: rewritten upstream history and a lost clone', () =
 
   it('keeps a credential in the git URL out of errors and the checkpoint', async () => {
     const state = tempDir('state');
-    const src = new RustsecGitSource({ url: 'http://cw:hunter2secret@127.0.0.1:9/advisory-db', branch: 'main', repoDir: join(state, 'rustsec-git') }, k.producer, new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }), logger('test/rustsec-git'));
-    const err = await src.poll().then(() => undefined, (e: Error) => e);
+    const src = new RustsecGitSource(
+      { url: 'http://cw:hunter2secret@127.0.0.1:9/advisory-db', branch: 'main', repoDir: join(state, 'rustsec-git') },
+      k.producer,
+      new Checkpoint<RustsecGitCheckpoint>(join(state, 'rustsec-git.json'), { files: {} }),
+      logger('test/rustsec-git'),
+    );
+    const err = await src.poll().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/^rustsec http:\/\/127\.0\.0\.1:9\/advisory-db: git clone failed/);
     expect(err?.message).not.toContain('hunter2secret');
   });

@@ -29,11 +29,31 @@ describe('secrets stay out of logs, events and DLQ records (CLI processes, real 
     // GitHub answers the first query with an error that quotes the Authorization header it got.
     up.script.push({
       match: '/graphql',
-      action: (res, req) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `Bad credentials: ${req.headers.authorization}`, documentation_url: 'https://docs.github.com/graphql' })),
+      action: (res, req) =>
+        res.writeHead(401, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            message: `Bad credentials: ${req.headers.authorization}`,
+            documentation_url: 'https://docs.github.com/graphql',
+          }),
+        ),
     });
     const state = tempDir('state');
     try {
-      const args = ['maintainers', '--crate', n('good'), '--crate', n('echo'), '--crate', n('badjson'), '--api', up.url, '--github-api', up.url, '--token-env', 'CW_GH_CRED'];
+      const args = [
+        'maintainers',
+        '--crate',
+        n('good'),
+        '--crate',
+        n('echo'),
+        '--crate',
+        n('badjson'),
+        '--api',
+        up.url,
+        '--github-api',
+        up.url,
+        '--token-env',
+        'CW_GH_CRED',
+      ];
       const first = runCli(args, { CW_GH_CRED: token, CRATEWATCH_STATE_DIR: state, LOG_LEVEL: 'debug' });
       expect(await first.exited, first.output()).toBe(0);
       // Second run: GitHub answers, and the token must not leak from the successful path either.
@@ -53,7 +73,10 @@ describe('secrets stay out of logs, events and DLQ records (CLI processes, real 
     }
     const c = await collect(k.kafka, [TOPICS.maintainers, dlqTopic(TOPICS.maintainers)], (m) => (m.key ?? '').endsWith(run));
     try {
-      await waitFor('events and DLQ records', () => c.got.some((m) => m.topic === dlqTopic(TOPICS.maintainers)) && c.got.some((m) => m.key === n('good')));
+      await waitFor(
+        'events and DLQ records',
+        () => c.got.some((m) => m.topic === dlqTopic(TOPICS.maintainers)) && c.got.some((m) => m.key === n('good')),
+      );
       await new Promise((r) => setTimeout(r, 1000));
       expect(c.got.find((m) => m.topic === dlqTopic(TOPICS.maintainers))!.value).toContain('[redacted]');
       expect(JSON.stringify(c.got)).not.toContain(token);
@@ -65,7 +88,11 @@ describe('secrets stay out of logs, events and DLQ records (CLI processes, real 
   it('endpoint: the ingest token never appears in logs, answers or events', async () => {
     const token = `cwi_${unique('endpoint').replace(/-/g, '')}0123456789`;
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const p = runCli(['endpoint', '--org', 'acme', '--listen', `127.0.0.1:${port}`], { CRATEWATCH_INGEST_TOKEN: token, CRATEWATCH_STATE_DIR: tempDir('state') }, (out) => out.includes('"msg":"ready"'));
+    const p = runCli(
+      ['endpoint', '--org', 'acme', '--listen', `127.0.0.1:${port}`],
+      { CRATEWATCH_INGEST_TOKEN: token, CRATEWATCH_STATE_DIR: tempDir('state') },
+      (out) => out.includes('"msg":"ready"'),
+    );
     try {
       await p.ready;
       const id = unique('ws');
@@ -76,10 +103,18 @@ describe('secrets stay out of logs, events and DLQ records (CLI processes, real 
         expect(r.status).toBe(401);
         answers.push(await r.text());
       }
-      const bad = await fetch(url, { method: 'POST', body: `[[package]]\nname = "${token}"\n`, headers: { authorization: `Bearer ${token}` } });
+      const bad = await fetch(url, {
+        method: 'POST',
+        body: `[[package]]\nname = "${token}"\n`,
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(bad.status).toBe(400);
       answers.push(await bad.text());
-      const ok = await fetch(url, { method: 'POST', body: 'version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\n', headers: { authorization: `Bearer ${token}` } });
+      const ok = await fetch(url, {
+        method: 'POST',
+        body: 'version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\n',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(ok.status).toBe(202);
       answers.push(await ok.text());
       expect(answers.join('\n')).not.toContain(token.slice(4));

@@ -124,20 +124,28 @@ describe('workspace source: git repository, VEX files beside the Cargo.lock', ()
       await waitFor('3 events and a refusal', () => c.got.length >= 4);
       await new Promise((r) => setTimeout(r, 500));
       // Order holds per key (the two keys may sit on different partitions).
-      const events = (key: string) => c.got.filter((m) => m.topic === TOPICS.workspaces && m.key === key).map((m) => validateEvent(TOPICS.workspaces, JSON.parse(m.value!)));
+      const events = (key: string) =>
+        c.got
+          .filter((m) => m.topic === TOPICS.workspaces && m.key === key)
+          .map((m) => validateEvent(TOPICS.workspaces, JSON.parse(m.value!)));
       const evs = events(id);
       expect(evs.map((e) => e.vex?.map((d) => d.file.replace(/^.*:/, '')))).toEqual([
         ['app/vex.json'],
         ['app/scanner.openvex.json', 'app/vex.json'], // in file-name order
       ]);
       expect(evs[0]!.vex![0]!.file).toMatch(new RegExp(`^${repo}@[0-9a-f]{12}:app/vex\\.json$`));
-      expect(evs[1]!.vex![0]!.statements[0]).toMatchObject({ status: 'under_investigation', products: [{ purls: ['pkg:cargo/smallvec@1.15.0'] }] });
+      expect(evs[1]!.vex![0]!.statements[0]).toMatchObject({
+        status: 'under_investigation',
+        products: [{ purls: ['pkg:cargo/smallvec@1.15.0'] }],
+      });
       const root = events(rootId);
       expect(root.map((e) => e.vex?.map((d) => d.file.replace(/^.*:/, '')))).toEqual([['vex.json']]);
       expect(root[0]!.vex![0]!.statements[0]!.status).toBe('fixed');
       const dlq = c.got.filter((m) => m.topic === `${TOPICS.workspaces}.dlq`).map((m) => JSON.parse(m.value!));
       expect(dlq).toHaveLength(1);
-      expect(dlq[0].error).toBe(`${repo}@${badHead.slice(0, 12)}:app/scanner.openvex.json, field \`statements[0].status\`: expected one of not_affected, affected, fixed, under_investigation, got "maybe"`);
+      expect(dlq[0].error).toBe(
+        `${repo}@${badHead.slice(0, 12)}:app/scanner.openvex.json, field \`statements[0].status\`: expected one of not_affected, affected, fixed, under_investigation, got "maybe"`,
+      );
       expect(dlq[0].value).toBe(vexDoc('maybe')); // the bad file itself, for whoever fixes it
     } finally {
       await c.stop();

@@ -25,7 +25,11 @@ describe('ingest workspaces: a locked version that is not SemVer', () => {
       },
     } as unknown as Producer;
     const dir = mkdtempSync(join(tmpdir(), 'cratewatch-lockrefusal-'));
-    const source = new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(dir, 'ws.json'), { workspaces: {} }), logger('test'));
+    const source = new WorkspaceSource(
+      producer,
+      new Checkpoint<WorkspaceCheckpoint>(join(dir, 'ws.json'), { workspaces: {} }),
+      logger('test'),
+    );
     const lockText = `version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\ndependencies = ["foo"]\n\n[[package]]\nname = "foo"\nversion = "1.0"\nsource = "${CRATES}"\n`;
     const files = { lockPath: 'acme/app/Cargo.lock', lockText, checksum: 'c1' };
 

@@ -19,15 +19,45 @@ const BOM = {
   bomFormat: 'CycloneDX',
   specVersion: '1.5',
   version: 1,
-  metadata: { component: { type: 'application', 'bom-ref': 'app', name: 'app', version: '0.1.0', purl: 'pkg:cargo/app@0.1.0?download_url=file%253A%252F%252F.' } },
-  components: [{ type: 'library', 'bom-ref': 'foo', name: 'foo', version: '1.0.0', purl: 'pkg:cargo/foo@1.0.0', hashes: [{ alg: 'SHA-256', content: 'f'.repeat(64) }] }],
+  metadata: {
+    component: {
+      type: 'application',
+      'bom-ref': 'app',
+      name: 'app',
+      version: '0.1.0',
+      purl: 'pkg:cargo/app@0.1.0?download_url=file%253A%252F%252F.',
+    },
+  },
+  components: [
+    {
+      type: 'library',
+      'bom-ref': 'foo',
+      name: 'foo',
+      version: '1.0.0',
+      purl: 'pkg:cargo/foo@1.0.0',
+      hashes: [{ alg: 'SHA-256', content: 'f'.repeat(64) }],
+    },
+  ],
   dependencies: [{ ref: 'app', dependsOn: ['foo'] }],
 };
-const CDX_VEX = { bomFormat: 'CycloneDX', specVersion: '1.6', metadata: { timestamp: '2026-01-01T00:00:00Z' }, vulnerabilities: [{ id: 'RUSTSEC-2099-0001', analysis: { state: 'resolved' }, affects: [{ ref: 'pkg:cargo/foo@1.0.0' }] }] };
+const CDX_VEX = {
+  bomFormat: 'CycloneDX',
+  specVersion: '1.6',
+  metadata: { timestamp: '2026-01-01T00:00:00Z' },
+  vulnerabilities: [{ id: 'RUSTSEC-2099-0001', analysis: { state: 'resolved' }, affects: [{ ref: 'pkg:cargo/foo@1.0.0' }] }],
+};
 const CSAF = {
   document: { category: 'csaf_vex', csaf_version: '2.0', tracking: { id: 'X-1', current_release_date: '2026-01-02T00:00:00Z' } },
-  product_tree: { full_product_names: [{ product_id: 'FOO', name: 'foo', product_identification_helper: { purl: 'pkg:cargo/foo@1.0.0' } }] },
-  vulnerabilities: [{ cve: 'CVE-2099-0002', product_status: { known_not_affected: ['FOO'] }, flags: [{ label: 'vulnerable_code_not_present', product_ids: ['FOO'] }] }],
+  product_tree: {
+    full_product_names: [{ product_id: 'FOO', name: 'foo', product_identification_helper: { purl: 'pkg:cargo/foo@1.0.0' } }],
+  },
+  vulnerabilities: [
+    {
+      cve: 'CVE-2099-0002',
+      product_status: { known_not_affected: ['FOO'] },
+      flags: [{ label: 'vulnerable_code_not_present', product_ids: ['FOO'] }],
+    },
+  ],
 };
 
 function sourceWithLog() {
@@ -39,7 +69,11 @@ function sourceWithLog() {
     },
   } as unknown as Producer;
   const dir = mkdtempSync(join(tmpdir(), 'cratewatch-ingest-sbom-'));
-  return { sent, dir, source: new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(dir, 'ws.json'), { workspaces: {} }), logger('test')) };
+  return {
+    sent,
+    dir,
+    source: new WorkspaceSource(producer, new Checkpoint<WorkspaceCheckpoint>(join(dir, 'ws.json'), { workspaces: {} }), logger('test')),
+  };
 }
 
 describe('ingest workspaces: a folder with a CycloneDX SBOM', () => {
@@ -71,6 +105,8 @@ describe('ingest workspaces: a folder with a CycloneDX SBOM', () => {
     writeFileSync(join(dir, 'ws/bom.json'), JSON.stringify(bad));
     expect(await source.submit({ id: 'ws', org: 'acme', path: join(dir, 'ws') })).toBe(false);
     expect(sent.map((s) => s.topic)).toEqual([dlqTopic(TOPICS.workspaces)]);
-    expect(JSON.parse(sent[0]!.value).error).toBe(`${join(dir, 'ws/bom.json')}, field \`components[0].purl\`: component foo (bom-ref "foo"): the purl has no version (pkg:cargo/foo@VERSION): an SBOM read as a lockfile must say which version is locked`);
+    expect(JSON.parse(sent[0]!.value).error).toBe(
+      `${join(dir, 'ws/bom.json')}, field \`components[0].purl\`: component foo (bom-ref "foo"): the purl has no version (pkg:cargo/foo@VERSION): an SBOM read as a lockfile must say which version is locked`,
+    );
   });
 });

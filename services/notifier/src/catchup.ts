@@ -45,7 +45,11 @@ export interface CatchUpPlan {
  * some: those are not sent again). A resolved finding gets its baseline whether or not it matches
  * the route now: an older state of it may have (a severity that fell before it resolved).
  */
-export function catchUpPlan(route: Pick<Route, 'name' | 'teams' | 'minSeverity' | 'states'>, findings: Iterable<FindingEvent>, last: (dkey: string) => DeliveryRecord | undefined): CatchUpPlan {
+export function catchUpPlan(
+  route: Pick<Route, 'name' | 'teams' | 'minSeverity' | 'states'>,
+  findings: Iterable<FindingEvent>,
+  last: (dkey: string) => DeliveryRecord | undefined,
+): CatchUpPlan {
   const plan: CatchUpPlan = { due: [], baseline: [] };
   for (const f of findings) {
     const rec = last(deliveryKey(route.name, f.id));
@@ -99,7 +103,12 @@ export async function catchUpNewRoutes(o: CatchUpOptions): Promise<CatchUpResult
     const result: CatchUpResult = { route: route.name, sent: 0, baseline: plan.baseline.length, deadLettered: 0 };
     log.info('new route: sending what is open now', { route: route.name, open: plan.due.length, resolvedBefore: plan.baseline.length });
     if (plan.due.length > 0) {
-      const due = plan.due.map((f): CatchUpDue => ({ f, dkey: deliveryKey(route.name, f.id), at: { finding: f.id, state: f.state, route: route.name, catchUp: true }, catchUp: true }));
+      const due = plan.due.map((f): CatchUpDue => ({
+        f,
+        dkey: deliveryKey(route.name, f.id),
+        at: { finding: f.id, state: f.state, route: route.name, catchUp: true },
+        catchUp: true,
+      }));
       const res = await o.deliver(route, due);
       for (const { d, reason } of res.failed) await o.deadLetter(d.f, route, reason);
       result.deadLettered = res.failed.length;
@@ -108,10 +117,12 @@ export async function catchUpNewRoutes(o: CatchUpOptions): Promise<CatchUpResult
     const at = new Date().toISOString();
     for (let i = 0; i < plan.baseline.length; i += BASELINE_BATCH) {
       await deliveries.recordMany(
-        plan.baseline.slice(i, i + BASELINE_BATCH).map((f): [string, DeliveryRecord] => [
-          deliveryKey(route.name, f.id),
-          { v: 1, state: f.state, at, observedAt: f.observedAt, severity: f.severity, catchUp: 'baseline' },
-        ]),
+        plan.baseline
+          .slice(i, i + BASELINE_BATCH)
+          .map((f): [string, DeliveryRecord] => [
+            deliveryKey(route.name, f.id),
+            { v: 1, state: f.state, at, observedAt: f.observedAt, severity: f.severity, catchUp: 'baseline' },
+          ]),
       );
     }
     results.push(result);

@@ -52,9 +52,7 @@ export interface CompactedReaderOptions {
 export async function readCompacted(opts: CompactedReaderOptions): Promise<{ consumer: Consumer; partitions: number; complete: boolean }> {
   const { kafka, log, topic } = opts;
   const offsets = await fetchOffsetsWithRetry(kafka, topic, log);
-  const targets = new Map(
-    offsets.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)] as const),
-  );
+  const targets = new Map(offsets.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)] as const));
   // position[p] = the next offset to read in partition p, as far as we have read.
   const position = new Map<number, bigint>();
   const pending = () => [...targets].filter(([p, high]) => (position.get(p) ?? -1n) < high).map(([p]) => p);

@@ -6,7 +6,12 @@ import type { Producer } from 'kafkajs';
 import { dlqTopic } from '@cratewatch/shared';
 import { undeliverableDlqValue, type DlqSource } from './redrive.js';
 
-export async function deadLetterUndeliverable(producer: Producer, source: DlqSource, reason: string, failedRoutes: string[]): Promise<void> {
+export async function deadLetterUndeliverable(
+  producer: Producer,
+  source: DlqSource,
+  reason: string,
+  failedRoutes: string[],
+): Promise<void> {
   const mark = { routes: [...new Set(failedRoutes)], attempts: 0, firstAt: new Date().toISOString() };
   await producer.send({
     topic: dlqTopic(source.topic),

@@ -17,7 +17,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SEVERITY_ORDER, TOPICS, FindingEventSchema, inScope, type AccessScope, type FindingEvent, type Severity } from '@cratewatch/shared';
+import {
+  SEVERITY_ORDER,
+  TOPICS,
+  FindingEventSchema,
+  inScope,
+  type AccessScope,
+  type FindingEvent,
+  type Severity,
+} from '@cratewatch/shared';
 import { accessTokensFromEnv, listenOn, type AccessTokens, type Logger } from '@cratewatch/runtime';
 import { authorizeFeed } from './feed-access.js';
 import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
@@ -101,7 +109,9 @@ function byScore(a: FindingEvent, b: FindingEvent): number {
 }
 
 function sortChanges(cs: FindingChange[]): FindingChange[] {
-  return [...cs].sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || (a.finding.id < b.finding.id ? -1 : a.finding.id > b.finding.id ? 1 : 0));
+  return [...cs].sort(
+    (a, b) => Date.parse(b.at) - Date.parse(a.at) || (a.finding.id < b.finding.id ? -1 : a.finding.id > b.finding.id ? 1 : 0),
+  );
 }
 
 export interface FeedQuery {
@@ -129,7 +139,11 @@ export class BadQueryError extends Error {
 /** The filters of a request; `defaultState` is 'open' for /feed and 'all' for /feed.atom. */
 export function parseQuery(params: URLSearchParams, defaultState: FeedQuery['state']): FeedQuery {
   const list = (name: string) => {
-    const vs = params.getAll(name).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    const vs = params
+      .getAll(name)
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter(Boolean);
     return vs.length ? vs : undefined;
   };
   const q: FeedQuery = { state: defaultState };
@@ -218,7 +232,7 @@ export function atomFeed(changes: FindingChange[], selfUrl: string): string {
     '<feed xmlns="http://www.w3.org/2005/Atom">',
     '  <id>tag:cratewatch,2025:feed</id>',
     '  <title>cratewatch: risk findings</title>',
-    '  <subtitle>The latest state changes of the organisation\'s supply-chain findings</subtitle>',
+    "  <subtitle>The latest state changes of the organisation's supply-chain findings</subtitle>",
     `  <updated>${xmlEscape(updated)}</updated>`,
     `  <link rel="self" type="application/atom+xml" href="${xmlEscape(selfUrl)}"/>`,
     '  <author><name>cratewatch notifier</name></author>',
@@ -361,9 +375,22 @@ export async function startFeedServer(
       if (url.pathname === '/feed.atom') {
         const q = { ...parseQuery(url.searchParams, 'all'), scope: auth.scope };
         const host = req.headers.host && /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host) ? req.headers.host : `${listen.host}:${listen.port}`;
-        return send(req, res, 200, 'application/atom+xml; charset=utf-8', atomFeed(store.changes(q), `http://${host}${url.pathname}${url.search}`));
+        return send(
+          req,
+          res,
+          200,
+          'application/atom+xml; charset=utf-8',
+          atomFeed(store.changes(q), `http://${host}${url.pathname}${url.search}`),
+        );
       }
-      return send(req, res, 404, 'application/json', json({ error: 'not found', paths: ['/feed', '/feed.atom', '/healthz', ...(ops === aliveOnly ? [] : ['/readyz', '/metrics'])] }), false);
+      return send(
+        req,
+        res,
+        404,
+        'application/json',
+        json({ error: 'not found', paths: ['/feed', '/feed.atom', '/healthz', ...(ops === aliveOnly ? [] : ['/readyz', '/metrics'])] }),
+        false,
+      );
     } catch (err) {
       if (err instanceof BadQueryError) return send(req, res, 400, 'application/json', json({ error: err.message }), false);
       log.error('feed request failed', { path: req.url, error: err });

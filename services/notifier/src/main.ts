@@ -25,7 +25,8 @@ function positiveInt(name: string, min = 1): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be ${min === 0 ? 'a whole number' : 'a positive integer'}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${name} must be ${min === 0 ? 'a whole number' : 'a positive integer'}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -38,7 +39,7 @@ try {
   const slackUrl = process.env.SLACK_WEBHOOK_URL?.trim() || undefined;
   const webhookUrl = routes ? undefined : slackUrl;
   if (routes && slackUrl && !routes.some((r) => r.webhookUrl === slackUrl)) {
-    log.warn('SLACK_WEBHOOK_URL is set but no route uses it: routes replace the default route (name it in a route\'s webhookEnv to use it)');
+    log.warn("SLACK_WEBHOOK_URL is set but no route uses it: routes replace the default route (name it in a route's webhookEnv to use it)");
   }
   const feed = parseFeedListen(process.env.NOTIFIER_FEED_LISTEN);
   const keyPrefix = process.env.NOTIFIER_KEY_PREFIX || undefined;

@@ -21,8 +21,18 @@ export class NotifierMetrics {
 
   constructor() {
     const registers = [this.shared.registry];
-    this.deliveries = new Counter({ name: 'cratewatch_notifier_deliveries_total', help: 'Deliveries to a route (one message or one digest), by form (single, digest) and outcome (delivered, failed: given up after the retries or refused)', labelNames: ['route', 'form', 'outcome'], registers });
-    this.rateLimited = new Counter({ name: 'cratewatch_notifier_rate_limited_total', help: 'HTTP 429 answers from a route\'s webhook (each attempt)', labelNames: ['route'], registers });
+    this.deliveries = new Counter({
+      name: 'cratewatch_notifier_deliveries_total',
+      help: 'Deliveries to a route (one message or one digest), by form (single, digest) and outcome (delivered, failed: given up after the retries or refused)',
+      labelNames: ['route', 'form', 'outcome'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'cratewatch_notifier_rate_limited_total',
+      help: "HTTP 429 answers from a route's webhook (each attempt)",
+      labelNames: ['route'],
+      registers,
+    });
     const status = () => this.redriveStatus?.();
     new Gauge({
       name: 'cratewatch_notifier_redrive_pending',

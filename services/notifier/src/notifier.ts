@@ -16,7 +16,19 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
-import { consumerCheck, countProduced, ensureTopics, kafkaCheck, kafkaClient, logger, newProducer, opsRoutes, readyLimitsFromEnv, withAdmin, type Logger } from '@cratewatch/runtime';
+import {
+  consumerCheck,
+  countProduced,
+  ensureTopics,
+  kafkaCheck,
+  kafkaClient,
+  logger,
+  newProducer,
+  opsRoutes,
+  readyLimitsFromEnv,
+  withAdmin,
+  type Logger,
+} from '@cratewatch/runtime';
 import type { DeliverOptions } from './deliver.js';
 import { DeliveryLog, type DeliveryRecord } from './deliveries.js';
 import { DEFAULT_ROUTE, TERMINAL_ROUTE, type Route } from './routes.js';
@@ -167,19 +179,30 @@ function settingsOf(options: NotifierOptions): Settings {
   if (webhookUrl) checkWebhookUrl(webhookUrl);
   if (options.routes && webhookUrl) throw new Error('give either routes or a single webhookUrl, not both');
   if (options.routes && options.routes.length === 0) throw new Error('routes must not be empty');
-  if (options.keyFilter && !options.scope) throw new Error('keyFilter needs a scope naming what it accepts (new routes are caught up per scope)');
+  if (options.keyFilter && !options.scope)
+    throw new Error('keyFilter needs a scope naming what it accepts (new routes are caught up per scope)');
   // Printing is a route of its own (not `default`): what was printed is not delivered to the Slack route configured later.
   const routes: Route[] = options.routes ?? [webhookUrl ? { name: DEFAULT_ROUTE, webhookUrl } : { name: TERMINAL_ROUTE, type: 'print' }];
   for (const r of routes) {
-    if (r.type === 'webhook' && !(r.webhookUrl && r.signer)) throw new Error(`route "${r.name}": a webhook route needs a URL and a signer (its secret)`);
+    if (r.type === 'webhook' && !(r.webhookUrl && r.signer))
+      throw new Error(`route "${r.name}": a webhook route needs a URL and a signer (its secret)`);
     if (r.type === 'print' && r.webhookUrl) throw new Error(`route "${r.name}": a print route has no webhook URL`);
   }
   const threshold = options.digest?.threshold ?? DEFAULT_DIGEST.threshold;
   if (!Number.isInteger(threshold) || threshold < 0) throw new Error('digest.threshold must be a whole number ≥ 0');
-  const digest: Required<DigestOptions> = { threshold, windowMs: threshold > 0 ? (options.digest?.windowMs ?? DEFAULT_DIGEST.windowMs) : 0 };
+  const digest: Required<DigestOptions> = {
+    threshold,
+    windowMs: threshold > 0 ? (options.digest?.windowMs ?? DEFAULT_DIGEST.windowMs) : 0,
+  };
   const redrive: Required<RedriveOptions> | undefined =
-    options.redrive === false ? undefined : { intervalMs: options.redrive?.intervalMs ?? DEFAULT_REDRIVE.intervalMs, maxBackoffMs: options.redrive?.maxBackoffMs ?? DEFAULT_REDRIVE.maxBackoffMs };
-  if (redrive && !(redrive.intervalMs >= 1 && redrive.maxBackoffMs >= 1)) throw new Error('redrive.intervalMs and redrive.maxBackoffMs must be ≥ 1 ms');
+    options.redrive === false
+      ? undefined
+      : {
+          intervalMs: options.redrive?.intervalMs ?? DEFAULT_REDRIVE.intervalMs,
+          maxBackoffMs: options.redrive?.maxBackoffMs ?? DEFAULT_REDRIVE.maxBackoffMs,
+        };
+  if (redrive && !(redrive.intervalMs >= 1 && redrive.maxBackoffMs >= 1))
+    throw new Error('redrive.intervalMs and redrive.maxBackoffMs must be ≥ 1 ms');
   const channel = routes.every((r) => r.webhookUrl) ? 'slack' : 'stdout';
   const out = options.out ?? ((text: string) => void process.stdout.write(text));
   return { routes, digest, redrive, channel, out, singleDefault: !options.routes };
@@ -192,7 +215,15 @@ function announce(options: NotifierOptions, s: Settings, log: Logger): void {
     s.out('cratewatch notifier: no SLACK_WEBHOOK_URL set; alerts are printed here, one block each.\n\n');
   }
   if (options.routes) {
-    log.info('routes', { routes: s.routes.map((r) => ({ name: r.name, type: r.type ?? 'slack', teams: r.teams, minSeverity: r.minSeverity, states: r.states })) });
+    log.info('routes', {
+      routes: s.routes.map((r) => ({
+        name: r.name,
+        type: r.type ?? 'slack',
+        teams: r.teams,
+        minSeverity: r.minSeverity,
+        states: r.states,
+      })),
+    });
   }
 }
 
@@ -333,7 +364,12 @@ function catchUp(r: Running, d: Delivering, found: Findings): Promise<CatchUpRes
       r.stats.deadLettered++;
       r.log.error('undeliverable: sent to DLQ', { finding: f.id, state: f.state, routes: [route.name], reason, catchUp: true });
       // The state as read from risk.findings (its position, when known), for the re-drive to retry.
-      await deadLetterUndeliverable(r.producer, { topic: TOPICS.findings, partition: pos?.partition ?? -1, offset: pos?.offset ?? '-1', key: f.id, value: JSON.stringify(f) }, reason, [route.name]);
+      await deadLetterUndeliverable(
+        r.producer,
+        { topic: TOPICS.findings, partition: pos?.partition ?? -1, offset: pos?.offset ?? '-1', key: f.id, value: JSON.stringify(f) },
+        reason,
+        [route.name],
+      );
     },
     log: r.log,
   });
@@ -360,18 +396,44 @@ function deliveringOf(r: Running, dlog: DeliveryLog): Delivering {
 async function startParts(r: Running): Promise<CatchUpResult[]> {
   const { options, s } = r;
   await r.producer.connect();
-  const dlog = new DeliveryLog({ kafka: r.kafka, producer: r.producer, log: r.log, groupId: r.groupId, ...(options.loadTimeoutMs ? { loadTimeoutMs: options.loadTimeoutMs } : {}) });
+  const dlog = new DeliveryLog({
+    kafka: r.kafka,
+    producer: r.producer,
+    log: r.log,
+    groupId: r.groupId,
+    ...(options.loadTimeoutMs ? { loadTimeoutMs: options.loadTimeoutMs } : {}),
+  });
   r.deliveries = dlog;
   const [, found] = await Promise.all([dlog.load(), loadFindings(r)]);
   if (options.feed) r.feedServer = await serveFeed(r, options.feed, found.store);
   const d = deliveringOf(r, dlog);
   const named = s.routes.length > 1 || !!options.routes;
-  const windows = new WindowHandler({ routes: s.routes, named, keyFilter: options.keyFilter, deliveries: dlog, unrecorded: d.unrecorded, deliverer: d.deliverer, stats: r.stats, log: r.log, metrics: r.metrics, producer: r.producer });
+  const windows = new WindowHandler({
+    routes: s.routes,
+    named,
+    keyFilter: options.keyFilter,
+    deliveries: dlog,
+    unrecorded: d.unrecorded,
+    deliverer: d.deliverer,
+    stats: r.stats,
+    log: r.log,
+    metrics: r.metrics,
+    producer: r.producer,
+  });
   if (s.redrive) r.redriver = redriverOf(r, s.redrive, d, found.store);
   const newRoutes = await catchUp(r, d, found);
   // Both groups join at once.
   await Promise.all([
-    runWindowedConsumer({ kafka: r.kafka, groupId: r.groupId, topic: TOPICS.findings, log: r.log, windowMs: s.digest.windowMs, signal: r.abort.signal, hooks: r.consumers.findings.hooks, handle: (ms, ctx) => d.exclusive(() => windows.handle(ms, ctx)) }).then((c) => {
+    runWindowedConsumer({
+      kafka: r.kafka,
+      groupId: r.groupId,
+      topic: TOPICS.findings,
+      log: r.log,
+      windowMs: s.digest.windowMs,
+      signal: r.abort.signal,
+      hooks: r.consumers.findings.hooks,
+      handle: (ms, ctx) => d.exclusive(() => windows.handle(ms, ctx)),
+    }).then((c) => {
       r.consumerStop = c.stop;
     }),
     r.redriver?.start(),
@@ -391,7 +453,19 @@ export async function startNotifier(options: NotifierOptions = {}): Promise<Noti
   const metrics = new NotifierMetrics();
   const consumers = { findings: metrics.consumer(groupId), redrive: metrics.consumer(`${groupId}.redrive`) };
   const stats: NotifierStats = { delivered: 0, skipped: 0, deadLettered: 0, ignored: 0, unrouted: 0, digests: 0, redriven: 0, caughtUp: 0 };
-  const r: Running = { options, log, kafka, groupId, s, limits, metrics, consumers, producer: countProduced(newProducer(kafka), metrics.shared), abort: new AbortController(), stats };
+  const r: Running = {
+    options,
+    log,
+    kafka,
+    groupId,
+    s,
+    limits,
+    metrics,
+    consumers,
+    producer: countProduced(newProducer(kafka), metrics.shared),
+    abort: new AbortController(),
+    stats,
+  };
   metrics.watchRedrive(() => r.redriver?.status());
   let newRoutes: CatchUpResult[];
   try {

@@ -31,7 +31,16 @@
  * was delivered or dropped but not yet committed is read again and dropped (the delivery log knows).
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { DlqRecordSchema, EventValidationError, TOPICS, decodeEvent, dlqTopic, type DlqRecord, type FindingEvent, type Severity } from '@cratewatch/shared';
+import {
+  DlqRecordSchema,
+  EventValidationError,
+  TOPICS,
+  decodeEvent,
+  dlqTopic,
+  type DlqRecord,
+  type FindingEvent,
+  type Severity,
+} from '@cratewatch/shared';
 import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
 import type { ConsumerHooks } from './metrics.js';
@@ -54,7 +63,8 @@ export function parseRedriveInterval(raw: string | undefined): number | 'off' {
   const v = raw?.trim().toLowerCase();
   if (v === undefined || v === '') return DEFAULT_REDRIVE.intervalMs;
   if (v === 'off') return 'off';
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`NOTIFIER_REDRIVE_INTERVAL_MS must be a positive whole number of ms or off, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new Error(`NOTIFIER_REDRIVE_INTERVAL_MS must be a positive whole number of ms or off, got ${JSON.stringify(raw)}`);
   return Number(v);
 }
 
@@ -100,7 +110,12 @@ function parseMark(v: unknown): UndeliverableMark | undefined {
   if (!Array.isArray(o.routes) || !o.routes.every((r) => typeof r === 'string' && ROUTE_NAME.test(r))) return undefined;
   if (!Number.isInteger(o.attempts) || (o.attempts as number) < 0 || !isoTime(o.firstAt)) return undefined;
   if (o.nextAt !== undefined && !isoTime(o.nextAt)) return undefined;
-  return { routes: [...new Set(o.routes as string[])], attempts: o.attempts as number, firstAt: o.firstAt, ...(o.nextAt !== undefined ? { nextAt: o.nextAt as string } : {}) };
+  return {
+    routes: [...new Set(o.routes as string[])],
+    attempts: o.attempts as number,
+    firstAt: o.firstAt,
+    ...(o.nextAt !== undefined ? { nextAt: o.nextAt as string } : {}),
+  };
 }
 
 /**
@@ -323,10 +338,12 @@ export class Redriver {
         } catch {
           return;
         }
-        await this.o.exclusive(() => this.pass()).catch((err: unknown) => {
-          if (this.o.signal.aborted) this.o.log.info('redrive pass interrupted by stop: what is pending is read again on the next start');
-          else this.o.log.error('redrive pass failed; will retry at the next pass', { error: err });
-        });
+        await this.o
+          .exclusive(() => this.pass())
+          .catch((err: unknown) => {
+            if (this.o.signal.aborted) this.o.log.info('redrive pass interrupted by stop: what is pending is read again on the next start');
+            else this.o.log.error('redrive pass failed; will retry at the next pass', { error: err });
+          });
       }
     })();
   }
@@ -353,7 +370,12 @@ export class Redriver {
     const id = stateId(c.finding);
     const settledAt = this.settled.get(id);
     if (settledAt !== undefined && c.mark.attempts <= settledAt) {
-      this.o.log.debug('redrive: a copy of a state already settled', { ...where, finding: c.finding.id, state: c.finding.state, attempts: c.mark.attempts });
+      this.o.log.debug('redrive: a copy of a state already settled', {
+        ...where,
+        finding: c.finding.id,
+        state: c.finding.state,
+        attempts: c.mark.attempts,
+      });
       return;
     }
     const nextAt = c.mark.nextAt ? time(c.mark.nextAt) : 0;
@@ -372,7 +394,14 @@ export class Redriver {
         dlq: [pos],
         deliveredRoutes: 0,
       });
-      this.o.log.debug('redrive: pending', { ...where, finding: c.finding.id, state: c.finding.state, routes: c.mark.routes, attempts: c.mark.attempts, ...(c.legacy ? { legacy: true } : {}) });
+      this.o.log.debug('redrive: pending', {
+        ...where,
+        finding: c.finding.id,
+        state: c.finding.state,
+        routes: c.mark.routes,
+        attempts: c.mark.attempts,
+        ...(c.legacy ? { legacy: true } : {}),
+      });
       return;
     }
     // The same state dead-lettered again (a replay), or the copy a failed attempt wrote: one entry.
@@ -395,7 +424,13 @@ export class Redriver {
 
   private drop(p: Pending, why: string, fields: Record<string, unknown> = {}): void {
     this.settle(p);
-    this.o.log.info('redrive: dropped', { finding: p.finding.id, state: p.finding.state, observedAt: p.finding.observedAt, why, ...fields });
+    this.o.log.info('redrive: dropped', {
+      finding: p.finding.id,
+      state: p.finding.state,
+      observedAt: p.finding.observedAt,
+      why,
+      ...fields,
+    });
   }
 
   /** One pass over what is pending (call it through `exclusive`). */
@@ -408,7 +443,8 @@ export class Redriver {
 
     // 1. Only the newest state of each finding in the DLQ counts.
     const newest = new Map<string, number>();
-    for (const p of this.pending.values()) newest.set(p.finding.id, Math.max(newest.get(p.finding.id) ?? -Infinity, time(p.finding.observedAt)));
+    for (const p of this.pending.values())
+      newest.set(p.finding.id, Math.max(newest.get(p.finding.id) ?? -Infinity, time(p.finding.observedAt)));
     for (const p of [...this.pending.values()]) {
       if (time(p.finding.observedAt) < newest.get(p.finding.id)!) {
         this.drop(p, 'superseded by a newer state of the finding in the DLQ');
@@ -447,7 +483,9 @@ export class Redriver {
             owed!.why === 'no route match'
               ? 'route no longer matches the finding'
               : owed!.why === 'already delivered'
-                ? rec === unwritten ? 'already delivered (delivery record written now)' : 'already delivered'
+                ? rec === unwritten
+                  ? 'already delivered (delivery record written now)'
+                  : 'already delivered'
                 : `a newer state was delivered (${rec!.state})`;
         } else if (owed!.escalatedFrom) escalations.set(name, owed!.escalatedFrom);
         if (why) {
@@ -458,7 +496,11 @@ export class Redriver {
       if (p.routes.size === 0) {
         if (p.deliveredRoutes > 0) result.delivered++;
         else {
-          this.drop(p, Object.values(done).every((w) => w.startsWith('already delivered')) ? 'already delivered' : 'nothing left to deliver', { routes: done });
+          this.drop(
+            p,
+            Object.values(done).every((w) => w.startsWith('already delivered')) ? 'already delivered' : 'nothing left to deliver',
+            { routes: done },
+          );
           result.dropped++;
           continue;
         }
@@ -473,7 +515,14 @@ export class Redriver {
         list.push({
           f,
           dkey: deliveryKey(name, f.id),
-          at: { finding: f.id, state: f.state, route: name, redrive: true, attempt: p.attempts + 1, ...(escalatedFrom ? { escalatedFrom } : {}) },
+          at: {
+            finding: f.id,
+            state: f.state,
+            route: name,
+            redrive: true,
+            attempt: p.attempts + 1,
+            ...(escalatedFrom ? { escalatedFrom } : {}),
+          },
           pending: p,
           ...(escalatedFrom ? { escalatedFrom } : {}),
         });
@@ -514,7 +563,12 @@ export class Redriver {
       if (!reasons) continue; // partly delivered; the rest was not tried after a failure on its route
       const attempts = p.attempts + 1;
       const nextAt = now + redriveBackoffMs(attempts, this.o.intervalMs, this.o.maxBackoffMs);
-      again.push({ p, error: reasons.join('; '), nextAt, mark: { routes: [...p.routes], attempts, firstAt: p.firstAt, nextAt: new Date(nextAt).toISOString() } });
+      again.push({
+        p,
+        error: reasons.join('; '),
+        nextAt,
+        mark: { routes: [...p.routes], attempts, firstAt: p.firstAt, nextAt: new Date(nextAt).toISOString() },
+      });
     }
     if (again.length > 0) {
       // The records read so far that stand for each: let go once the copy is written. Not `dlq = []`
@@ -526,7 +580,11 @@ export class Redriver {
         acks: -1,
         messages: again.map(({ p, mark, error }) => ({
           key: p.key,
-          value: undeliverableDlqValue({ topic: p.record.topic, partition: p.record.partition, offset: p.record.offset, key: p.key, value: p.value }, error, mark),
+          value: undeliverableDlqValue(
+            { topic: p.record.topic, partition: p.record.partition, offset: p.record.offset, key: p.key, value: p.value },
+            error,
+            mark,
+          ),
         })),
       });
       for (const { p, mark, error, nextAt } of again) {
@@ -536,7 +594,14 @@ export class Redriver {
           p.nextAt = nextAt;
         }
         p.dlq = p.dlq.filter((pos) => !older.get(p)!.has(pos));
-        log.warn('redrive: still pending', { finding: p.finding.id, state: p.finding.state, routes: mark.routes, attempts: mark.attempts, nextAt: mark.nextAt, reason: error });
+        log.warn('redrive: still pending', {
+          finding: p.finding.id,
+          state: p.finding.state,
+          routes: mark.routes,
+          attempts: mark.attempts,
+          nextAt: mark.nextAt,
+          reason: error,
+        });
       }
     }
     result.tried = tried.size;

@@ -40,7 +40,14 @@ export function failureReason(route: Pick<Route, 'name'>, message: string, singl
 
 /** The delivery record of a state delivered at `at`. */
 export function deliveryRecord(d: Pick<Due, 'f' | 'catchUp'>, at: string): DeliveryRecord {
-  return { v: 1, state: d.f.state, at, observedAt: d.f.observedAt, severity: d.f.severity, ...(d.catchUp ? { catchUp: 'sent' as const } : {}) };
+  return {
+    v: 1,
+    state: d.f.state,
+    at,
+    observedAt: d.f.observedAt,
+    severity: d.f.severity,
+    ...(d.catchUp ? { catchUp: 'sent' as const } : {}),
+  };
 }
 
 export interface RouteDelivererOptions {
@@ -72,7 +79,13 @@ export class RouteDeliverer {
    * What is due to one route, as one digest or one by one. With `stopAtFailure` (the re-drive) the
    * rest is left untried once one delivery failed.
    */
-  async deliver<D extends Due>(route: Route, list: D[], heartbeat: Heartbeat, stopAtFailure = false, tag: Record<string, unknown> = {}): Promise<RouteDelivery<D>> {
+  async deliver<D extends Due>(
+    route: Route,
+    list: D[],
+    heartbeat: Heartbeat,
+    stopAtFailure = false,
+    tag: Record<string, unknown> = {},
+  ): Promise<RouteDelivery<D>> {
     const res: RouteDelivery<D> = { failed: [], untried: [] };
     if (digestOrOneByOne(this.o.threshold, list.length) === 'digest') {
       const reason = await this.digest(route, list, heartbeat, tag);
@@ -120,7 +133,11 @@ export class RouteDeliverer {
   }
 
   /** Sends, and turns a DeliveryError into the route's failure reason (a stop is rethrown). */
-  private async attempt(route: Route, send: () => Promise<number>, failed: { line: string; fields: Record<string, unknown>; interrupted: string; digestOf?: number }): Promise<number | string> {
+  private async attempt(
+    route: Route,
+    send: () => Promise<number>,
+    failed: { line: string; fields: Record<string, unknown>; interrupted: string; digestOf?: number },
+  ): Promise<number | string> {
     this.stopping();
     try {
       return await send();
@@ -144,22 +161,40 @@ export class RouteDeliverer {
 
   private async one(route: Route, d: Due, heartbeat: Heartbeat): Promise<string | undefined> {
     const f = d.f;
-    const sent = await this.attempt(route, () => this.o.send(route, { finding: f, escalatedFrom: d.escalatedFrom }, { finding: f.id, state: f.state }), {
-      line: 'not delivered to route',
-      fields: d.at,
-      interrupted: 'delivery interrupted by stop; the finding will be handled again',
-    });
+    const sent = await this.attempt(
+      route,
+      () => this.o.send(route, { finding: f, escalatedFrom: d.escalatedFrom }, { finding: f.id, state: f.state }),
+      {
+        line: 'not delivered to route',
+        fields: d.at,
+        interrupted: 'delivery interrupted by stop; the finding will be handled again',
+      },
+    );
     if (typeof sent === 'string') return sent;
     await this.record([[d.dkey, deliveryRecord(d, new Date().toISOString())]]);
     this.o.stats.delivered++;
-    this.o.log.info('sent', { ...d.at, channel: channelOf(route), severity: f.severity, workspace: f.workspace.id, attempts: sent, kind: f.kind, ...(f.advisory ? { advisory: f.advisory.id } : {}) });
+    this.o.log.info('sent', {
+      ...d.at,
+      channel: channelOf(route),
+      severity: f.severity,
+      workspace: f.workspace.id,
+      attempts: sent,
+      kind: f.kind,
+      ...(f.advisory ? { advisory: f.advisory.id } : {}),
+    });
     await heartbeat();
     return undefined;
   }
 
   private async digest(route: Route, due: Due[], heartbeat: Heartbeat, tag: Record<string, unknown>): Promise<string | undefined> {
     const fs = due.map((d) => d.f);
-    const summary = { route: route.name, findings: fs.length, open: fs.filter((f) => f.state === 'open').length, resolved: fs.filter((f) => f.state === 'resolved').length, ...tag };
+    const summary = {
+      route: route.name,
+      findings: fs.length,
+      open: fs.filter((f) => f.state === 'open').length,
+      resolved: fs.filter((f) => f.state === 'resolved').length,
+      ...tag,
+    };
     const sent = await this.attempt(route, () => this.o.send(route, { digest: fs }, { digest: fs.length }), {
       line: 'digest not delivered to route',
       fields: summary,

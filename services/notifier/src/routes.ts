@@ -86,9 +86,11 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
     if (seen.has(name)) throw new RouteConfigError(`${where} is defined twice`);
     seen.add(name);
     for (const k of Object.keys(o)) {
-      if (!['name', 'type', 'webhookEnv', 'secretEnv', 'teams', 'minSeverity', 'states'].includes(k)) throw new RouteConfigError(`${where}: unknown field "${k}"`);
+      if (!['name', 'type', 'webhookEnv', 'secretEnv', 'teams', 'minSeverity', 'states'].includes(k))
+        throw new RouteConfigError(`${where}: unknown field "${k}"`);
     }
-    if (o.type !== undefined && o.type !== 'slack' && o.type !== 'webhook' && o.type !== 'print') throw new RouteConfigError(`${where}: type must be "slack", "webhook" or "print"`);
+    if (o.type !== undefined && o.type !== 'slack' && o.type !== 'webhook' && o.type !== 'print')
+      throw new RouteConfigError(`${where}: type must be "slack", "webhook" or "print"`);
     const filters = (route: RouteConfig): RouteConfig => {
       if (o.teams !== undefined) route.teams = stringList(o.teams, `${where}: teams`);
       if (o.minSeverity !== undefined) {
@@ -99,14 +101,16 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
       }
       if (o.states !== undefined) {
         const states = stringList(o.states, `${where}: states`);
-        if (!states.every((s) => STATES.includes(s as FindingState))) throw new RouteConfigError(`${where}: states may hold only 'open' and 'resolved'`);
+        if (!states.every((s) => STATES.includes(s as FindingState)))
+          throw new RouteConfigError(`${where}: states may hold only 'open' and 'resolved'`);
         route.states = [...new Set(states)] as FindingState[];
       }
       return route;
     };
     if (o.type === 'print') {
       // Printing has no destination to name, and nothing secret.
-      if (o.webhookEnv !== undefined || o.secretEnv !== undefined) throw new RouteConfigError(`${where}: a print route takes no webhookEnv or secretEnv`);
+      if (o.webhookEnv !== undefined || o.secretEnv !== undefined)
+        throw new RouteConfigError(`${where}: a print route takes no webhookEnv or secretEnv`);
       return filters({ name, type: 'print' });
     }
     if (typeof o.webhookEnv !== 'string' || !ENV_NAME.test(o.webhookEnv)) {
@@ -115,7 +119,9 @@ export function parseRoutes(raw: unknown): RouteConfig[] {
     const route: RouteConfig = { name, webhookEnv: o.webhookEnv };
     if (o.type === 'webhook') {
       if (typeof o.secretEnv !== 'string' || !ENV_NAME.test(o.secretEnv)) {
-        throw new RouteConfigError(`${where}: a webhook route needs secretEnv, naming the environment variable that holds its signing secret`);
+        throw new RouteConfigError(
+          `${where}: a webhook route needs secretEnv, naming the environment variable that holds its signing secret`,
+        );
       }
       route.type = 'webhook';
       route.secretEnv = o.secretEnv;
@@ -152,7 +158,8 @@ export function resolveRoutes(configs: RouteConfig[], env: NodeJS.ProcessEnv = p
     const { webhookEnv: _e, secretEnv, ...rest } = c;
     if (c.type !== 'webhook') return { ...rest, webhookUrl: url };
     const secret = env[secretEnv!];
-    if (!secret) throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} is not set (the webhook's signing secret)`);
+    if (!secret)
+      throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} is not set (the webhook's signing secret)`);
     if (secret.length < MIN_SECRET_LENGTH) {
       throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} must hold at least ${MIN_SECRET_LENGTH} characters`);
     }

@@ -50,7 +50,8 @@ export function sender(o: SenderOptions): Send {
       signal: o.signal,
       ...(signer ? { headers: (raw: string) => signer.headers(raw) } : {}),
       onStatus: (status) => o.metrics.status(route.name, status),
-      onRetry: ({ attempt, waitMs, reason }) => o.log.warn('webhook delivery failed; retrying', { ...logAt, route: route.name, attempt, waitMs, reason }),
+      onRetry: ({ attempt, waitMs, reason }) =>
+        o.log.warn('webhook delivery failed; retrying', { ...logAt, route: route.name, attempt, waitMs, reason }),
     });
     return res.attempts;
   };

@@ -75,7 +75,7 @@ type MaintainerDetails = NonNullable<FindingEvent['maintainer']>;
 
 /** A `maintainer`-kind finding's details (empty when the event carries none); undefined for other kinds. */
 function maintainerOf(f: FindingEvent): MaintainerDetails | undefined {
-  return f.kind === 'maintainer' && !f.advisory ? f.maintainer ?? {} : undefined;
+  return f.kind === 'maintainer' && !f.advisory ? (f.maintainer ?? {}) : undefined;
 }
 
 /**
@@ -178,12 +178,14 @@ function maintainerFields(f: FindingEvent, m: MaintainerDetails): TextObject[] {
   if (m.repository !== undefined) {
     const url = m.repository === 'missing' ? undefined : safeUrl(m.repository);
     // A link only when it fits whole (a cut URL would lead elsewhere); else the URL as text.
-    const repo = url && url.length <= 1500
-      ? `<${url}|${escapeWithin(url.replace(/^https?:\/\//, ''), 300)}>`
-      : escapeWithin(repositoryLabel(m.repository), 1900);
+    const repo =
+      url && url.length <= 1500
+        ? `<${url}|${escapeWithin(url.replace(/^https?:\/\//, ''), 300)}>`
+        : escapeWithin(repositoryLabel(m.repository), 1900);
     fields.push({ type: 'mrkdwn', text: `*Repository*\n${repo}` });
   }
-  if (m.latestRelease) fields.push({ type: 'mrkdwn', text: `*Latest release*\n${escapeWithin(latestReleaseLabel(m.latestRelease, f.version), 1900)}` });
+  if (m.latestRelease)
+    fields.push({ type: 'mrkdwn', text: `*Latest release*\n${escapeWithin(latestReleaseLabel(m.latestRelease, f.version), 1900)}` });
   if (m.lookalikeOf) fields.push({ type: 'mrkdwn', text: `*Name*\n:warning: looks like ${codeSpan(truncate(m.lookalikeOf, 200))}` });
   return fields;
 }
@@ -224,13 +226,14 @@ export function slackMessage(f: FindingEvent, o: AlertOptions = {}): SlackMessag
   const vet = f.kind === 'unvetted' && !f.advisory ? f.vet : undefined;
   const esc = !resolved && o.escalatedFrom ? o.escalatedFrom : undefined;
   const headerText = resolved ? `✅ Resolved · ${subject(f)}` : esc ? `⬆ ${openHeadline(f)}` : openHeadline(f);
-  const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(headerText, 150), emoji: true } },
-  ];
+  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(headerText, 150), emoji: true } }];
   const fields: TextObject[] = [
     { type: 'mrkdwn', text: `*Crate*\n${codeSpan(`${f.crate} ${f.version}`)}` },
     { type: 'mrkdwn', text: `*Workspace*\n${escapeMrkdwn(truncate(workspaceLabel(f), 1900))}` },
-    { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_EMOJI[f.severity]} ${escapeMrkdwn(severityLabel(f).toLowerCase())} (score ${f.score})` },
+    {
+      type: 'mrkdwn',
+      text: `*Severity*\n${SEVERITY_EMOJI[f.severity]} ${escapeMrkdwn(severityLabel(f).toLowerCase())} (score ${f.score})`,
+    },
     { type: 'mrkdwn', text: `*State*\n${resolved ? 'resolved' : esc ? `open, ${escalationLabel(esc)}` : 'open'}` },
   ];
   const patched = patchedLabel(f);
@@ -250,17 +253,20 @@ export function slackMessage(f: FindingEvent, o: AlertOptions = {}): SlackMessag
   if (maintainer && !resolved) fields.push(...maintainerFields(f, maintainer));
   blocks.push({ type: 'section', fields });
   if (resolved) {
-    const what = f.kind === 'unvetted' && !f.advisory
-      ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
-      : maintainer
-        ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as a maintainer risk.`
-        : vexWhy(f)
-          ? `a VEX statement of ${codeSpan(f.workspace.id)} says ${codeSpan(`${f.crate} ${f.version}`)} is ${escapeMrkdwn(truncate(vexWhy(f)!, 1500))}.`
-          : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
+    const what =
+      f.kind === 'unvetted' && !f.advisory
+        ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
+        : maintainer
+          ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as a maintainer risk.`
+          : vexWhy(f)
+            ? `a VEX statement of ${codeSpan(f.workspace.id)} says ${codeSpan(`${f.crate} ${f.version}`)} is ${escapeMrkdwn(truncate(vexWhy(f)!, 1500))}.`
+            : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${what}` } });
   } else if (f.kind === 'unvetted' && !f.advisory) {
     const s = vet?.suggestion;
-    const fix = s ? `*Suggested fix* (${escapeMrkdwn(suggestionKind(s))})\n${codeSpan(truncate(s.command, 2000))}` : '*Suggested fix*\nno suggestion';
+    const fix = s
+      ? `*Suggested fix* (${escapeMrkdwn(suggestionKind(s))})\n${codeSpan(truncate(s.command, 2000))}`
+      : '*Suggested fix*\nno suggestion';
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: fix } });
     if (vet?.kindDependent) {
       blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `:warning: ${KIND_DEPENDENT_NOTE}` }] });
@@ -281,7 +287,8 @@ export function slackMessage(f: FindingEvent, o: AlertOptions = {}): SlackMessag
 
 /** One line: the notification text and the fallback of the Block Kit message. */
 export function plainSummary(f: FindingEvent, o: AlertOptions = {}): string {
-  const head = f.state === 'resolved' ? 'RESOLVED' : o.escalatedFrom ? `${severityLabel(f)} ${escalationLabel(o.escalatedFrom)}` : severityLabel(f);
+  const head =
+    f.state === 'resolved' ? 'RESOLVED' : o.escalatedFrom ? `${severityLabel(f)} ${escalationLabel(o.escalatedFrom)}` : severityLabel(f);
   if (f.kind === 'unvetted' && !f.advisory) {
     const parts = [`[${head}] ${subject(f)} in ${workspaceLabel(f)}`];
     if (f.vet && f.state !== 'resolved') {
@@ -402,7 +409,9 @@ function digestLine(f: FindingEvent): string {
   }
   if (f.kind === 'maintainer' && f.state !== 'resolved') {
     const m = f.maintainer ?? {};
-    const what = [m.lookalikeOf ? lookalikeLabel(m.lookalikeOf) : '', f.why.map((w) => `${w.signal} +${w.contribution}`).join(', ')].filter(Boolean).join('; ');
+    const what = [m.lookalikeOf ? lookalikeLabel(m.lookalikeOf) : '', f.why.map((w) => `${w.signal} +${w.contribution}`).join(', ')]
+      .filter(Boolean)
+      .join('; ');
     return `${head} · ${KIND_LABEL[f.kind]} ${where}${what ? ` · ${escapeMrkdwn(truncate(what, 160))}` : ''}`;
   }
   return `${head} · ${KIND_LABEL[f.kind]} ${where}`;
@@ -424,7 +433,9 @@ function shortList(xs: string[], max: number): string {
 export function slackDigest(fs: FindingEvent[], listed = DIGEST_LISTED): SlackMessage {
   const c = digestCounts(fs);
   const top = [...fs].sort(byScoreDesc).slice(0, Math.max(0, listed));
-  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(`Digest · ${digestTitle(c)}`, 150), emoji: true } }];
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(`Digest · ${digestTitle(c)}`, 150), emoji: true } },
+  ];
   blocks.push({
     type: 'section',
     fields: [
@@ -432,7 +443,15 @@ export function slackDigest(fs: FindingEvent[], listed = DIGEST_LISTED): SlackMe
       { type: 'mrkdwn', text: `*Resolved*\n${c.resolved}` },
       { type: 'mrkdwn', text: `*By severity*\n${c.bySeverity.map(([s, n]) => `${SEVERITY_EMOJI[s]} ${n} ${s}`).join('\n')}` },
       { type: 'mrkdwn', text: `*By kind*\n${c.byKind.map(([k, n]) => `${n} ${k}`).join('\n')}` },
-      { type: 'mrkdwn', text: `*Workspaces (${c.workspaces.length})*\n${escapeMrkdwn(shortList(c.workspaces.map((w) => truncate(w, 60)), 5))}` },
+      {
+        type: 'mrkdwn',
+        text: `*Workspaces (${c.workspaces.length})*\n${escapeMrkdwn(
+          shortList(
+            c.workspaces.map((w) => truncate(w, 60)),
+            5,
+          ),
+        )}`,
+      },
     ],
   });
   blocks.push({ type: 'divider' });

@@ -6,5 +6,7 @@ import { slackDigest, slackMessage } from './slack.js';
 import type { Delivery } from './send.js';
 
 export function slackBody(what: Delivery): unknown {
-  return 'finding' in what ? slackMessage(what.finding, what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {}) : slackDigest(what.digest);
+  return 'finding' in what
+    ? slackMessage(what.finding, what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {})
+    : slackDigest(what.digest);
 }

@@ -6,5 +6,9 @@ import { plainTextAlert, plainTextDigest } from './slack.js';
 import type { Delivery } from './send.js';
 
 export function stdoutText(what: Delivery): string {
-  return ('finding' in what ? plainTextAlert(what.finding, what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {}) : plainTextDigest(what.digest)) + '\n';
+  return (
+    ('finding' in what
+      ? plainTextAlert(what.finding, what.escalatedFrom ? { escalatedFrom: what.escalatedFrom } : {})
+      : plainTextDigest(what.digest)) + '\n'
+  );
 }

@@ -60,7 +60,8 @@ export function decodeWindow(ms: ConsumedMessage[], keyFilter?: (key: string | n
       out.refused.push({ m, reason: err.message });
       continue;
     }
-    if (f !== null) out.items.push({ m, f, where: { finding: f.id, state: f.state, partition: m.partition, offset: m.message.offset }, failures: [] });
+    if (f !== null)
+      out.items.push({ m, f, where: { finding: f.id, state: f.state, partition: m.partition, offset: m.message.offset }, failures: [] });
   }
   return out;
 }
@@ -68,12 +69,22 @@ export function decodeWindow(ms: ConsumedMessage[], keyFilter?: (key: string | n
 type Decided = Pick<DeliveryRecord, 'state' | 'observedAt' | 'severity'>;
 
 /** The log line (and its extra fields) of a state not owed to a matching route. */
-export function skipLine(why: Exclude<Owed, { owed: true }>['why'], earlier: Decided | undefined, recorded: DeliveryRecord | undefined, f: Pick<FindingEvent, 'observedAt'>): [string, Record<string, unknown>] {
+export function skipLine(
+  why: Exclude<Owed, { owed: true }>['why'],
+  earlier: Decided | undefined,
+  recorded: DeliveryRecord | undefined,
+  f: Pick<FindingEvent, 'observedAt'>,
+): [string, Record<string, unknown>] {
   // Never delivered: resolved before the route was added (catchup.ts); a replay of its history.
-  if (!earlier && recorded?.catchUp === 'baseline') return ['skipped: resolved before the route was added', { resolvedObservedAt: recorded.observedAt }];
-  if (why === 'already delivered') return earlier ? ['skipped: the same state earlier in this window', {}] : ['skipped: already delivered', { deliveredAt: recorded?.at }];
+  if (!earlier && recorded?.catchUp === 'baseline')
+    return ['skipped: resolved before the route was added', { resolvedObservedAt: recorded.observedAt }];
+  if (why === 'already delivered')
+    return earlier ? ['skipped: the same state earlier in this window', {}] : ['skipped: already delivered', { deliveredAt: recorded?.at }];
   const last = (earlier ?? recorded)!;
-  return ['skipped: older than the state already delivered', { delivered: last.state, deliveredObservedAt: last.observedAt, observedAt: f.observedAt }];
+  return [
+    'skipped: older than the state already delivered',
+    { delivered: last.state, deliveredObservedAt: last.observedAt, observedAt: f.observedAt },
+  ];
 }
 
 export interface WindowHandlerOptions {
@@ -116,8 +127,19 @@ export class WindowHandler {
 
   private async refuse(m: ConsumedMessage, reason: string): Promise<void> {
     if (this.dlqWritten.has(m)) return;
-    this.o.log.warn('refused message: sent to DLQ', { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, reason });
-    await sendToDlq(this.o.producer, SERVICE, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason);
+    this.o.log.warn('refused message: sent to DLQ', {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.message.offset,
+      key: m.key,
+      reason,
+    });
+    await sendToDlq(
+      this.o.producer,
+      SERVICE,
+      { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value },
+      reason,
+    );
     this.dlqWritten.add(m);
     this.o.metrics.shared.deadLettered.inc({ topic: m.topic, failure: 'bad-input' });
   }
@@ -182,7 +204,12 @@ export class WindowHandler {
     const reason = item.failures.map((x) => x.reason).join('; ');
     const routes = item.failures.map((x) => x.route);
     this.o.log.error('undeliverable: sent to DLQ', { ...item.where, routes, reason });
-    await deadLetterUndeliverable(this.o.producer, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value }, reason, routes);
+    await deadLetterUndeliverable(
+      this.o.producer,
+      { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value },
+      reason,
+      routes,
+    );
     this.dlqWritten.add(m);
     this.o.metrics.shared.deadLettered.inc({ topic: m.topic, failure: 'undeliverable' });
   }

@@ -91,7 +91,8 @@ class Windows {
     this.generation++;
     this.assigned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => tp(t, p))));
     this.o.hooks?.assigned(assignment);
-    if (this.buffer.length > 0) this.o.log.info('group re-joined: the open window is dropped and read again', { messages: this.buffer.length });
+    if (this.buffer.length > 0)
+      this.o.log.info('group re-joined: the open window is dropped and read again', { messages: this.buffer.length });
     this.drop();
   }
 
@@ -105,7 +106,8 @@ class Windows {
 
   /** Adds a fetched batch to the open window; returns its last offset. */
   add(topic: string, partition: number, messages: KafkaMessage[]): string {
-    for (const message of messages) this.buffer.push({ topic, partition, message, key: message.key === null ? null : message.key.toString() });
+    for (const message of messages)
+      this.buffer.push({ topic, partition, message, key: message.key === null ? null : message.key.toString() });
     const last = messages[messages.length - 1]!.offset;
     this.upTo.set(tp(topic, partition), { topic, partition, offset: last });
     return last;
@@ -179,7 +181,9 @@ class Windows {
     const mine = offsets.filter((x) => gen === this.generation || this.assigned.has(tp(x.topic, x.partition)));
     if (mine.length === 0) return;
     try {
-      await this.consumer.commitOffsets(mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: (BigInt(x.offset) + 1n).toString() })));
+      await this.consumer.commitOffsets(
+        mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: (BigInt(x.offset) + 1n).toString() })),
+      );
     } catch (err) {
       this.o.log.warn('offsets not committed: the window will be read again (and its deliveries skipped)', { error: err });
     }

@@ -22,7 +22,11 @@ import { captureLogger, settle, uniq, useKafka, waitFor, type RecordedRequest, t
 
 const env = useKafka('notifier-digest-test-');
 
-function advisory(ws: string, n: number, o: { severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string; team?: string } = {}): FindingEvent {
+function advisory(
+  ws: string,
+  n: number,
+  o: { severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string; team?: string } = {},
+): FindingEvent {
   const id = `RUSTSEC-2025-${3000 + n}`;
   return {
     v: 1,
@@ -53,7 +57,13 @@ function unvetted(ws: string, n: number, o: { state?: FindingEvent['state']; fan
     requiredBy: [{ by: 'app@1.0.0', criteria: ['safe-to-deploy'], kind: 'normal', why: 'policy.criteria' }],
     missing: ['safe-to-deploy'],
     path: [],
-    suggestion: { criteria: ['safe-to-deploy'], kind: 'delta', from: `0.${n}.0`, to: `0.${n}.1`, command: `cargo vet certify dep${n} 0.${n}.0 0.${n}.1 --criteria safe-to-deploy` },
+    suggestion: {
+      criteria: ['safe-to-deploy'],
+      kind: 'delta',
+      from: `0.${n}.0`,
+      to: `0.${n}.1`,
+      command: `cargo vet certify dep${n} 0.${n}.0 0.${n}.1 --criteria safe-to-deploy`,
+    },
   };
   // A variable, not a literal at the call: the scorer's Impact may gain or lose fields without this breaking.
   const impact = { buildTime: true, direct: true, fanIn: o.fanIn ?? 2, orgWorkspaces: 1 };
@@ -92,7 +102,10 @@ describe('digests for bursts (real Kafka)', () => {
     expect(n.digest).toEqual({ threshold: 5, windowMs: 1500 });
 
     // 12 unvetted + 8 advisory findings, in two sends (as the scorer does per workspace and kind).
-    const burst = [...Array.from({ length: 12 }, (_, i) => unvetted(ws, i + 1, { fanIn: i + 2 })), ...Array.from({ length: 8 }, (_, i) => advisory(ws, i + 1, { score: 5 + i / 10, severity: 'medium' }))];
+    const burst = [
+      ...Array.from({ length: 12 }, (_, i) => unvetted(ws, i + 1, { fanIn: i + 2 })),
+      ...Array.from({ length: 8 }, (_, i) => advisory(ws, i + 1, { score: 5 + i / 10, severity: 'medium' })),
+    ];
     await env.produce(...burst.slice(0, 12));
     await env.produce(...burst.slice(12));
     await waitFor('the digest', () => n.stats.digests >= 1 && n.stats.delivered >= 20);
@@ -100,8 +113,13 @@ describe('digests for bursts (real Kafka)', () => {
     const got = h.requests.filter((r) => forWs(r, ws));
     expect(got).toHaveLength(1);
     const digest = got[0]!.json as SlackMessage;
-    expect(digest.text).toMatch(/^Digest: 20 finding state changes \(20 open, 0 resolved\); highest: \[HIGH\] unvetted: dep\d+ 0\.\d+\.1 in nd-/);
-    expect(digest.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Digest · 20 finding state changes (20 open, 0 resolved)', emoji: true } });
+    expect(digest.text).toMatch(
+      /^Digest: 20 finding state changes \(20 open, 0 resolved\); highest: \[HIGH\] unvetted: dep\d+ 0\.\d+\.1 in nd-/,
+    );
+    expect(digest.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: 'Digest · 20 finding state changes (20 open, 0 resolved)', emoji: true },
+    });
     expect(JSON.stringify(digest.blocks[1])).toContain('*By kind*\\n12 unvetted\\n8 advisory');
     expect(digest.blocks.at(-1)).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '…and 5 more (see the risk feed)' }] });
     expect(n.stats).toMatchObject({ digests: 1, delivered: 20, deadLettered: 0 });
@@ -112,7 +130,11 @@ describe('digests for bursts (real Kafka)', () => {
     expect(new Set(recs.values())).toEqual(new Set(['open']));
 
     // A small batch (3 ≤ 5): one message each.
-    const small = [advisory(ws, 21), unvetted(ws, 22), advisory(ws, 3, { severity: 'medium', score: 5.2, state: 'resolved', at: '2025-03-02T10:00:00.000Z' })];
+    const small = [
+      advisory(ws, 21),
+      unvetted(ws, 22),
+      advisory(ws, 3, { severity: 'medium', score: 5.2, state: 'resolved', at: '2025-03-02T10:00:00.000Z' }),
+    ];
     await env.produce(...small);
     await waitFor('3 single alerts', () => h.requests.filter((r) => forWs(r, ws)).length >= 4);
     await settle();
@@ -160,7 +182,9 @@ describe('digests for bursts (real Kafka)', () => {
     expect(good.requests).toHaveLength(1);
     expect(dlq.map((r) => r.key).sort()).toEqual(burst.map((f) => f.id).sort());
     for (const r of dlq) {
-      expect(r.error).toBe('not delivered to route broken (in a digest of 8): webhook refused the message: HTTP 400: invalid_blocks (not retried)');
+      expect(r.error).toBe(
+        'not delivered to route broken (in a digest of 8): webhook refused the message: HTTP 400: invalid_blocks (not retried)',
+      );
       expect(r.error).not.toContain(bad.secretPath);
     }
     expect(n.stats).toMatchObject({ digests: 1, delivered: 8, deadLettered: 8 });
@@ -181,7 +205,11 @@ describe('digests for bursts (real Kafka)', () => {
   it('without a webhook a burst is printed as one digest block', async () => {
     const ws = uniq('nd');
     const printed: string[] = [];
-    const n = await env.notifier([ws], { groupId: uniq('notifier-digest-test'), out: (t) => printed.push(t), digest: { threshold: 2, windowMs: 1000 } });
+    const n = await env.notifier([ws], {
+      groupId: uniq('notifier-digest-test'),
+      out: (t) => printed.push(t),
+      digest: { threshold: 2, windowMs: 1000 },
+    });
     await env.produce(advisory(ws, 1), advisory(ws, 2), unvetted(ws, 3));
     await waitFor('the digest', () => n.stats.digests >= 1);
     const blocks = printed.filter((t) => t.includes(ws));
@@ -207,7 +235,10 @@ function verify(secret: string, r: RecordedRequest): boolean {
 }
 
 /** A receiver that answers 200 to what verifies under `secret`, 401 otherwise. */
-const verifying = (secret: string) => (r: RecordedRequest): Reply => (verify(secret, r) ? { status: 200 } : { status: 401, body: 'bad signature' });
+const verifying =
+  (secret: string) =>
+  (r: RecordedRequest): Reply =>
+    verify(secret, r) ? { status: 200 } : { status: 401, body: 'bad signature' };
 
 describe('signed generic webhooks (real Kafka)', () => {
   it('posts the finding JSON itself, signed; a burst as {digest: true, findings}; nothing twice', async () => {
@@ -227,7 +258,9 @@ describe('signed generic webhooks (real Kafka)', () => {
       expect(Math.abs(Number(r.headers['x-cratewatch-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
     }
     // The body is the FindingEvent, exactly as it was on risk.findings.
-    expect(receiver.requests.map((r) => r.json).sort((a, b) => ((a as FindingEvent).id < (b as FindingEvent).id ? -1 : 1))).toEqual([...one].sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(receiver.requests.map((r) => r.json).sort((a, b) => ((a as FindingEvent).id < (b as FindingEvent).id ? -1 : 1))).toEqual(
+      [...one].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
 
     // A burst (5 > 3): one signed digest.
     const burst = Array.from({ length: 5 }, (_, i) => advisory(ws, 10 + i));
@@ -255,7 +288,9 @@ describe('signed generic webhooks (real Kafka)', () => {
     const ws = uniq('nw');
     const receiver = await env.hook({ fallback: verifying(SECRET) });
     const dlq = await env.dlqReader(`${ws}|`);
-    const routes: Route[] = [{ name: 'siem', type: 'webhook', webhookUrl: receiver.url, signer: new WebhookSigner('another-secret-of-20-chars') }];
+    const routes: Route[] = [
+      { name: 'siem', type: 'webhook', webhookUrl: receiver.url, signer: new WebhookSigner('another-secret-of-20-chars') },
+    ];
     const n = await env.notifier([ws], { routes, groupId: uniq('notifier-digest-test'), delivery: { attempts: 3, baseDelayMs: 20 } });
     await env.produce(advisory(ws, 1));
     await waitFor('the DLQ record', () => dlq.length >= 1);
@@ -269,7 +304,10 @@ describe('signed generic webhooks (real Kafka)', () => {
   it('runs as a program: a webhook route without its secret stops the start (naming route and variable); with it, signed posts and the secret never printed', async () => {
     const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
     const run = (vars: Record<string, string>) => {
-      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: env.brokers, NOTIFIER_FEED_LISTEN: 'off', ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [main], {
+        env: { ...process.env, KAFKA_BROKERS: env.brokers, NOTIFIER_FEED_LISTEN: 'off', ...vars },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const io = { stderr: '', stdout: '' };
       c.stderr.on('data', (b: Buffer) => (io.stderr += b.toString()));
       c.stdout.on('data', (b: Buffer) => (io.stdout += b.toString()));
@@ -297,7 +335,10 @@ describe('signed generic webhooks (real Kafka)', () => {
       NOTIFIER_DIGEST_THRESHOLD: 'off',
     });
     await waitFor('"ready" on stderr', () => ok.io.stderr.includes('"msg":"ready"'), 60_000);
-    expect(JSON.parse(ok.io.stderr.split('\n').find((l) => l.includes('"msg":"ready"'))!)).toMatchObject({ routes: ['siem'], digest: 'off' });
+    expect(JSON.parse(ok.io.stderr.split('\n').find((l) => l.includes('"msg":"ready"'))!)).toMatchObject({
+      routes: ['siem'],
+      digest: 'off',
+    });
     await env.produce(unvetted(ws, 1));
     await waitFor('the signed post', () => receiver.requests.length >= 1);
     await waitFor('the "sent" log line', () => ok.io.stderr.includes('"msg":"sent"'));

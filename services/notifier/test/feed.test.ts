@@ -6,7 +6,10 @@ import { FindingStore, atomFeed, parseFeedListen, startFeedServer, type FeedServ
 import { captureLogger } from './helpers.js';
 import { child, children, parseXml } from './xml.js';
 
-function finding(n: number, o: { team?: string; ws?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {}): FindingEvent {
+function finding(
+  n: number,
+  o: { team?: string; ws?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {},
+): FindingEvent {
   const ws = o.ws ?? 'ws-pay';
   return {
     v: 1,
@@ -19,7 +22,13 @@ function finding(n: number, o: { team?: string; ws?: string; severity?: FindingE
     crate: `crate${n}`,
     version: `1.0.${n}`,
     why: [{ signal: 'advisory.vulnerability', contribution: o.score ?? 7.5, detail: `RUSTSEC-2025-${1000 + n}: <b>&"x"` }],
-    advisory: { id: `RUSTSEC-2025-${1000 + n}`, title: `title ${n} <&>`, url: `https://rustsec.org/advisories/RUSTSEC-2025-${1000 + n}.html`, patched: [], aliases: [] },
+    advisory: {
+      id: `RUSTSEC-2025-${1000 + n}`,
+      title: `title ${n} <&>`,
+      url: `https://rustsec.org/advisories/RUSTSEC-2025-${1000 + n}.html`,
+      patched: [],
+      aliases: [],
+    },
     observedAt: o.at ?? `2025-03-01T10:00:0${n % 10}.000Z`,
   };
 }
@@ -50,9 +59,13 @@ async function serve(store: FindingStore, access: AccessTokens = ACCESS): Promis
 }
 
 /** fetch with a feed token (the org-wide one unless told). */
-const get = (url: string, init: RequestInit = {}, token = ORG_TOKEN) => fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
+const get = (url: string, init: RequestInit = {}, token = ORG_TOKEN) =>
+  fetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } });
 
-async function getJson(url: string, token = ORG_TOKEN): Promise<{ status: number; body: { generatedAt: string; findings: FindingEvent[] } }> {
+async function getJson(
+  url: string,
+  token = ORG_TOKEN,
+): Promise<{ status: number; body: { generatedAt: string; findings: FindingEvent[] } }> {
   const res = await get(url, {}, token);
   return { status: res.status, body: (await res.json()) as { generatedAt: string; findings: FindingEvent[] } };
 }
@@ -184,17 +197,39 @@ describe('risk feed (HTTP on loopback)', () => {
 
   it('Atom entries of unvetted findings: what is needed in the title, requesters and the fix in the summary', () => {
     const verdict = {
-      id: 'aes 0.9.2', name: 'aes', version: '0.9.2', vetVersion: '0.9.2', thirdParty: true, status: 'unvetted' as const,
-      required: ['safe-to-deploy'], missing: ['safe-to-deploy'], path: [],
+      id: 'aes 0.9.2',
+      name: 'aes',
+      version: '0.9.2',
+      vetVersion: '0.9.2',
+      thirdParty: true,
+      status: 'unvetted' as const,
+      required: ['safe-to-deploy'],
+      missing: ['safe-to-deploy'],
+      path: [],
       requiredBy: [{ by: 'spin-cli@3.0.0', criteria: ['safe-to-deploy'], kind: 'normal' as const, why: 'policy.criteria' as const }],
-      suggestion: { criteria: ['safe-to-deploy'], kind: 'delta' as const, from: '0.8.4', to: '0.9.2', command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy' },
+      suggestion: {
+        criteria: ['safe-to-deploy'],
+        kind: 'delta' as const,
+        from: '0.8.4',
+        to: '0.9.2',
+        command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy',
+      },
       kindDependent: { ifDevEdges: 'vetted' as const, ifNormalEdges: 'unvetted' as const, required: ['safe-to-deploy'] },
     };
     const impact = { buildTime: true, direct: true, fanIn: 1, orgWorkspaces: 1 };
     const ws = { id: 'ws-pay', org: 'acme', team: 'payments' };
     const s = new FindingStore();
     put(s, unvettedFinding(ws, verdict, impact, 'open', '2025-03-01T10:00:00.000Z'));
-    put(s, unvettedFinding(ws, { ...verdict, name: 'ring', version: '0.17.0', status: 'violation', suggestion: undefined, kindDependent: undefined }, impact, 'open', '2025-03-01T11:00:00.000Z'));
+    put(
+      s,
+      unvettedFinding(
+        ws,
+        { ...verdict, name: 'ring', version: '0.17.0', status: 'violation', suggestion: undefined, kindDependent: undefined },
+        impact,
+        'open',
+        '2025-03-01T11:00:00.000Z',
+      ),
+    );
     put(s, unvettedFinding(ws, verdict, impact, 'resolved', '2025-03-02T10:00:00.000Z'));
     const doc = parseXml(atomFeed(s.changes({ state: 'all' }), 'http://127.0.0.1/feed.atom'));
     const entries = children(doc, 'entry');
@@ -233,7 +268,11 @@ describe('risk feed (HTTP on loopback)', () => {
       maintainers: {
         observedAt: at,
         owners: [{ login: 'alice', kind: 'user' as const }],
-        repository: { url: 'https://github.com/acme/oldcrate?a=1&b=<2>', archived: true, signedCommits: { signed: 0, total: 20, ratio: 0 } },
+        repository: {
+          url: 'https://github.com/acme/oldcrate?a=1&b=<2>',
+          archived: true,
+          signedCommits: { signed: 0, total: 20, ratio: 0 },
+        },
       },
       releases: [],
     };
@@ -325,7 +364,11 @@ describe('risk feed tokens (HTTP on loopback)', () => {
     ]);
     expect((await getJson(`${srv.url}/feed?team=search`, TEAM_TOKEN)).body.findings).toEqual([]);
     const atom = parseXml(await (await get(`${srv.url}/feed.atom`, {}, TEAM_TOKEN)).text());
-    expect(children(atom, 'entry').map((e) => children(e, 'category').find((c) => c.attrs.label === 'team')?.attrs.term)).toEqual(['payments', 'payments', 'payments']);
+    expect(children(atom, 'entry').map((e) => children(e, 'category').find((c) => c.attrs.label === 'team')?.attrs.term)).toEqual([
+      'payments',
+      'payments',
+      'payments',
+    ]);
     // Each reader's view has its own ETag; Vary says the answer depends on the token.
     const a = await get(`${srv.url}/feed`, {}, TEAM_TOKEN);
     const b = await get(`${srv.url}/feed`);

@@ -96,10 +96,12 @@ export interface LogEntry {
 
 export function captureLogger(): Logger & { entries: LogEntry[] } {
   const entries: LogEntry[] = [];
-  const write = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => {
-    entries.push({ level, msg, fields });
-    if (process.env.DEBUG) process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields })}\n`);
-  };
+  const write =
+    (level: string) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      entries.push({ level, msg, fields });
+      if (process.env.DEBUG) process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields })}\n`);
+    };
   return { entries, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
@@ -180,7 +182,13 @@ export function useKafka(namespace: string): KafkaTestEnv {
     },
     notifier: async (workspaces, opts) => {
       const log = captureLogger();
-      const n = await startNotifier({ kafka: env.kafka, log, keyFilter: (k) => workspaces.some((ws) => k?.startsWith(`${ws}|`) ?? false), scope: workspaces.map((ws) => `${ws}|`).join(','), ...opts });
+      const n = await startNotifier({
+        kafka: env.kafka,
+        log,
+        keyFilter: (k) => workspaces.some((ws) => k?.startsWith(`${ws}|`) ?? false),
+        scope: workspaces.map((ws) => `${ws}|`).join(','),
+        ...opts,
+      });
       cleanups.push(() => n.stop());
       expect(log.entries.some((e) => e.msg === 'ready')).toBe(true);
       return Object.assign(n, { log });

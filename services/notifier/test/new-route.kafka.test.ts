@@ -44,7 +44,8 @@ const resolved = (ws: string, n: number) => advisory(ws, n, { state: 'resolved',
 const text = (r: RecordedRequest) => (r.json as SlackMessage).text;
 const isDigest = (r: RecordedRequest) => text(r).startsWith('Digest: ');
 /** The advisories (1…99) a request mentions. */
-const advisoriesIn = (r: RecordedRequest) => [...new Set([...r.body.matchAll(/RUSTSEC-2025-(3\d{3})/g)].map((m) => Number(m[1]) - 3000))].sort((a, b) => a - b);
+const advisoriesIn = (r: RecordedRequest) =>
+  [...new Set([...r.body.matchAll(/RUSTSEC-2025-(3\d{3})/g)].map((m) => Number(m[1]) - 3000))].sort((a, b) => a - b);
 
 describe('a route configured later (real Kafka)', () => {
   it('printed first, then a Slack webhook: Slack gets what is open as one digest, not what was resolved; a restart sends nothing', async () => {
@@ -85,7 +86,12 @@ describe('a route configured later (real Kafka)', () => {
     await env.produce(advisory(ws, 10), resolved(ws, 4));
     await waitFor('2 more messages, delivered and recorded', () => h.requests.length >= 3 && s.stats.delivered >= 8);
     expect(h.requests.slice(1).map(isDigest)).toEqual([false, false]);
-    expect(h.requests.slice(1).map((r) => advisoriesIn(r)[0]).sort()).toEqual([10, 4].sort());
+    expect(
+      h.requests
+        .slice(1)
+        .map((r) => advisoriesIn(r)[0])
+        .sort(),
+    ).toEqual([10, 4].sort());
     expect(s.stats).toMatchObject({ caughtUp: 6, delivered: 8, skipped: 12, deadLettered: 0 });
     await s.stop();
 
@@ -101,7 +107,11 @@ describe('a route configured later (real Kafka)', () => {
     const ws = uniq('nr');
     const ops = await env.hook();
     const sec = await env.hook();
-    const n1 = await env.notifier([ws], { groupId: uniq('notifier-newroute-test'), routes: [{ name: 'ops', webhookUrl: ops.url }], digest });
+    const n1 = await env.notifier([ws], {
+      groupId: uniq('notifier-newroute-test'),
+      routes: [{ name: 'ops', webhookUrl: ops.url }],
+      digest,
+    });
     expect(n1.newRoutes).toEqual([{ route: 'ops', sent: 0, baseline: 0, deadLettered: 0 }]);
     await env.produce(advisory(ws, 1), advisory(ws, 2), advisory(ws, 3));
     await waitFor('3 alerts to ops', () => ops.requests.length >= 3);
@@ -110,7 +120,14 @@ describe('a route configured later (real Kafka)', () => {
     await n1.stop();
 
     // Restarted with a second route, and a new group: all 4 messages replayed.
-    const n2 = await env.notifier([ws], { groupId: uniq('notifier-newroute-test'), routes: [{ name: 'ops', webhookUrl: ops.url }, { name: 'sec', webhookUrl: sec.url }], digest });
+    const n2 = await env.notifier([ws], {
+      groupId: uniq('notifier-newroute-test'),
+      routes: [
+        { name: 'ops', webhookUrl: ops.url },
+        { name: 'sec', webhookUrl: sec.url },
+      ],
+      digest,
+    });
     expect(n2.newRoutes).toEqual([{ route: 'sec', sent: 2, baseline: 1, deadLettered: 0 }]);
     // Two open findings: under the threshold, so one message each.
     expect(sec.requests.map((r) => [isDigest(r), advisoriesIn(r)])).toEqual([
@@ -120,7 +137,12 @@ describe('a route configured later (real Kafka)', () => {
     await waitFor('4 messages × 2 routes skipped', () => n2.stats.skipped >= 8);
     // ops: 1, 2 and the resolution of 3 already delivered; the open of 3 older than its resolution.
     const opsSkips = n2.log.entries.filter((e) => e.fields.route === 'ops' && e.msg.startsWith('skipped:')).map((e) => e.msg);
-    expect(opsSkips.sort()).toEqual(['skipped: already delivered', 'skipped: already delivered', 'skipped: already delivered', 'skipped: older than the state already delivered']);
+    expect(opsSkips.sort()).toEqual([
+      'skipped: already delivered',
+      'skipped: already delivered',
+      'skipped: already delivered',
+      'skipped: older than the state already delivered',
+    ]);
     expect(n2.stats).toMatchObject({ delivered: 2, caughtUp: 2, skipped: 8 });
     expect(ops.requests).toHaveLength(4);
     expect(sec.requests).toHaveLength(2);
@@ -154,7 +176,11 @@ describe('a route configured later (real Kafka)', () => {
     // The record an older notifier wrote for the default route: the plain finding id, no catchUp.
     const producer = env.kafka.producer();
     await producer.connect();
-    await producer.send({ topic: INTERNAL_TOPICS.deliveries, acks: -1, messages: [{ key: f.id, value: JSON.stringify({ v: 1, state: 'open', at: T1, observedAt: T0, severity: 'high' }) }] });
+    await producer.send({
+      topic: INTERNAL_TOPICS.deliveries,
+      acks: -1,
+      messages: [{ key: f.id, value: JSON.stringify({ v: 1, state: 'open', at: T1, observedAt: T0, severity: 'high' }) }],
+    });
     await producer.disconnect();
     const h = await env.hook();
     const n = await env.notifier([ws], { groupId: uniq('notifier-newroute-test'), webhookUrl: h.url, digest });

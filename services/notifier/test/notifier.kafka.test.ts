@@ -39,7 +39,13 @@ function finding(ws: string, n: number, state: 'open' | 'resolved' = 'open', obs
     crate: `crate${n}`,
     version: `1.${n}.0`,
     why: [{ signal: 'advisory.vulnerability', contribution: 7.5, detail: `${advisory}: test` }],
-    advisory: { id: advisory, title: `test advisory ${n}`, url: `https://rustsec.org/advisories/${advisory}.html`, patched: [`>=1.${n}.1`], aliases: [] },
+    advisory: {
+      id: advisory,
+      title: `test advisory ${n}`,
+      url: `https://rustsec.org/advisories/${advisory}.html`,
+      patched: [`>=1.${n}.1`],
+      aliases: [],
+    },
     observedAt,
   };
 }
@@ -115,7 +121,9 @@ describe('notifier on real Kafka', () => {
 
   it('dead-letters a finding the webhook refuses, with the reason, and delivers the next one', async () => {
     const ws = uniq();
-    const h = await hook({ fallback: (req) => (req.body.includes('crate1 1.1.0') ? { status: 400, body: 'invalid_blocks' } : { status: 200 }) });
+    const h = await hook({
+      fallback: (req) => (req.body.includes('crate1 1.1.0') ? { status: 400, body: 'invalid_blocks' } : { status: 200 }),
+    });
     const dlq = await dlqReader(`${ws}|`);
     const n = await notifier(ws, { webhookUrl: h.url, groupId: `notifier-test-${uniq()}`, delivery: { attempts: 3, baseDelayMs: 20 } });
     await produce(finding(ws, 1), finding(ws, 2));
@@ -202,7 +210,10 @@ describe('notifier on real Kafka', () => {
     await waitFor('the "sent" log line', () => stderr.includes('"msg":"sent"'));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; service: string });
+    const lines = stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; service: string });
     expect(lines.every((l) => l.service === 'notifier' || l.service.startsWith('kafkajs/'))).toBe(true);
     expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['delivery log loaded', 'ready', 'sent', 'stopping', 'stopped']));
     expect(stderr + stdout).not.toContain(h.secretPath);

@@ -41,7 +41,13 @@ function finding(ws: string, n: number, o: { state?: FindingEvent['state']; at?:
     crate: `crate${n}`,
     version: `1.${n}.0`,
     why: [{ signal: 'advisory.vulnerability', contribution: 7.5, detail: `${advisory}: test` }],
-    advisory: { id: advisory, title: `test advisory ${n}`, url: `https://rustsec.org/advisories/${advisory}.html`, patched: [], aliases: [] },
+    advisory: {
+      id: advisory,
+      title: `test advisory ${n}`,
+      url: `https://rustsec.org/advisories/${advisory}.html`,
+      patched: [],
+      aliases: [],
+    },
     observedAt: o.at ?? '2025-03-01T10:00:00.000Z',
   };
 }
@@ -64,7 +70,11 @@ function alerts(reqs: RecordedRequest[], ws: string): string[] {
   return reqs
     .filter((r) => r.body.includes(ws))
     .map((r) => (r.json as { text: string }).text)
-    .map((t) => (t.startsWith('Digest: ') ? `digest of ${/(\d+) finding state changes/.exec(t)?.[1]}` : `${t.startsWith('[RESOLVED]') ? 'resolved' : 'open'} ${/RUSTSEC-\d{4}-\d{4}/.exec(t)?.[0]}`));
+    .map((t) =>
+      t.startsWith('Digest: ')
+        ? `digest of ${/(\d+) finding state changes/.exec(t)?.[1]}`
+        : `${t.startsWith('[RESOLVED]') ? 'resolved' : 'open'} ${/RUSTSEC-\d{4}-\d{4}/.exec(t)?.[0]}`,
+    );
 }
 
 const passes = (log: { entries: LogEntry[] }) => log.entries.filter((e) => e.msg === 'redrive').map((e) => e.fields);
@@ -72,9 +82,14 @@ const entries = (log: { entries: LogEntry[] }, msg: string) => log.entries.filte
 /** The re-drive's state as /readyz shows it (with the ops token set below), and whether the process is alive. */
 const healthz = async (base: string) => {
   const alive = (await (await fetch(`${base}/healthz`)).json()) as { status: string };
-  const ready = (await (await fetch(`${base}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } })).json()) as { checks: { 'redrive-status': { off?: true; pending: number; oldestSince: string | null; lastPassAt: string | null } } };
+  const ready = (await (
+    await fetch(`${base}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } })
+  ).json()) as { checks: { 'redrive-status': { off?: true; pending: number; oldestSince: string | null; lastPassAt: string | null } } };
   const r = ready.checks['redrive-status'];
-  return { status: alive.status, redrive: r.off ? ('off' as const) : r } as { status: string; redrive: { pending: number; oldestSince: string | null; lastPassAt: string | null } };
+  return { status: alive.status, redrive: r.off ? ('off' as const) : r } as {
+    status: string;
+    redrive: { pending: number; oldestSince: string | null; lastPassAt: string | null };
+  };
 };
 
 describe('re-driving risk.findings.dlq (real Kafka)', () => {
@@ -82,7 +97,13 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     const ws = uniq();
     const slack = await switchable(500);
     const dlq = await dlqReader(`${ws}|`);
-    const n = await notifier([ws], { webhookUrl: slack.url, groupId: group(), delivery, redrive: FAST, feed: { host: '127.0.0.1', port: 0 } });
+    const n = await notifier([ws], {
+      webhookUrl: slack.url,
+      groupId: group(),
+      delivery,
+      redrive: FAST,
+      feed: { host: '127.0.0.1', port: 0 },
+    });
     await produce(finding(ws, 1));
 
     await waitFor('the DLQ record', () => dlq.length >= 1);
@@ -135,7 +156,9 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     // The main consumer's records (attempts 0): a fast pass may already have added its copy (attempts 1).
     const first = () => dlq.filter((r) => r.undeliverable?.attempts === 0);
     await waitFor('2 DLQ records', () => first().length >= 2);
-    expect(first().map((r) => r.error)).toEqual(Array(2).fill('not delivered to route ops: webhook refused the message: HTTP 410: no_service (not retried)'));
+    expect(first().map((r) => r.error)).toEqual(
+      Array(2).fill('not delivered to route ops: webhook refused the message: HTTP 410: no_service (not retried)'),
+    );
     expect(first().map((r) => r.undeliverable?.routes)).toEqual([['ops'], ['ops']]);
     await waitFor('a failed re-drive pass', () => passes(n.log).some((p) => p.tried === 1 && p.pending === 2), 30_000);
     // After the first failure on a route, the pass leaves that route's other record for later.
@@ -148,7 +171,11 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     expect(alerts(ops.accepted, ws).sort()).toEqual(['open RUSTSEC-2025-4001', 'open RUSTSEC-2025-4002']);
     expect(alerts(sec.requests, ws).sort()).toEqual(['open RUSTSEC-2025-4001', 'open RUSTSEC-2025-4002']);
     expect(entries(n.log, 'sent').filter((e) => e.redrive)).toHaveLength(2);
-    expect(entries(n.log, 'sent').filter((e) => e.redrive).every((e) => e.route === 'ops')).toBe(true);
+    expect(
+      entries(n.log, 'sent')
+        .filter((e) => e.redrive)
+        .every((e) => e.route === 'ops'),
+    ).toBe(true);
     expect(n.stats).toMatchObject({ redriven: 2, delivered: 4, deadLettered: 2 });
   });
 
@@ -192,7 +219,17 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     const legacy = finding(ws, 2);
     await env.produceDlq({
       key: legacy.id,
-      value: JSON.stringify({ v: 1, topic: TOPICS.findings, partition: 0, offset: '0', key: legacy.id, value: JSON.stringify(legacy), error: 'not delivered to Slack: webhook failed after 6 attempts; last: HTTP 503', service: 'notifier', at: new Date().toISOString() }),
+      value: JSON.stringify({
+        v: 1,
+        topic: TOPICS.findings,
+        partition: 0,
+        offset: '0',
+        key: legacy.id,
+        value: JSON.stringify(legacy),
+        error: 'not delivered to Slack: webhook failed after 6 attempts; last: HTTP 503',
+        service: 'notifier',
+        at: new Date().toISOString(),
+      }),
     });
     await waitFor('the legacy record re-driven', () => slack.accepted.length >= 1, 30_000);
     await waitFor('both invalid messages seen by the re-drive', () => entries(n.log, 'redrive: not retried').length >= 2);
@@ -201,10 +238,16 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     const seen = passes(n.log).length;
     await waitFor('three more passes', () => passes(n.log).length >= seen + 3);
     expect(alerts(slack.requests, ws)).toEqual(['open RUSTSEC-2025-4002']);
-    expect(entries(n.log, 'redrive: not retried').map((e) => [e.key, e.why]).sort()).toEqual([
-      [bad.id, 'a refused message (bad input)'],
-      [`${ws}|not-json`, 'a refused message (bad input)'],
-    ].sort());
+    expect(
+      entries(n.log, 'redrive: not retried')
+        .map((e) => [e.key, e.why])
+        .sort(),
+    ).toEqual(
+      [
+        [bad.id, 'a refused message (bad input)'],
+        [`${ws}|not-json`, 'a refused message (bad input)'],
+      ].sort(),
+    );
     // Never re-produced: the DLQ holds the two refusals and the legacy record, nothing more.
     expect(dlq.map((r) => r.key).sort()).toEqual([bad.id, legacy.id, `${ws}|not-json`].sort());
     expect(notRetried()).toBe(2);
@@ -250,7 +293,11 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     expect(entries(n.log, 'sent')).toEqual([expect.objectContaining({ state: 'resolved', redrive: true })]);
     // Dropped as superseded (both records read) or as moved on (the resolution known on risk.findings first).
     expect(entries(n.log, 'redrive: dropped')).toEqual([
-      expect.objectContaining({ finding: finding(ws, 1).id, state: 'open', why: expect.stringMatching(/^(superseded by a newer state of the finding in the DLQ|the finding has moved on)$/) }),
+      expect.objectContaining({
+        finding: finding(ws, 1).id,
+        state: 'open',
+        why: expect.stringMatching(/^(superseded by a newer state of the finding in the DLQ|the finding has moved on)$/),
+      }),
     ]);
     await n.stop();
 
@@ -271,7 +318,9 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     await waitFor('the open state dropped', () => entries(m2.log, 'redrive: dropped').length >= 1, 30_000);
     await settle(1500);
     expect(alerts(slack2.accepted, ws2)).toEqual(['resolved RUSTSEC-2025-4001']);
-    expect(entries(m2.log, 'redrive: dropped')).toEqual([expect.objectContaining({ finding: finding(ws2, 1).id, state: 'open', why: 'the finding has moved on', now: 'resolved' })]);
+    expect(entries(m2.log, 'redrive: dropped')).toEqual([
+      expect.objectContaining({ finding: finding(ws2, 1).id, state: 'open', why: 'the finding has moved on', now: 'resolved' }),
+    ]);
     expect(passes(m2.log).find((p) => p.dropped === 1)).toMatchObject({ tried: 0, delivered: 0, pending: 0 });
     expect(m2.stats.delivered).toBe(0);
   });
@@ -280,7 +329,13 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
     const ws = uniq();
     const slack = await switchable(500);
     const dlq = await dlqReader(`${ws}|`);
-    const n = await notifier([ws], { webhookUrl: slack.url, groupId: group(), delivery, digest: { threshold: 3, windowMs: 500 }, redrive: { intervalMs: 1000 } });
+    const n = await notifier([ws], {
+      webhookUrl: slack.url,
+      groupId: group(),
+      delivery,
+      digest: { threshold: 3, windowMs: 500 },
+      redrive: { intervalMs: 1000 },
+    });
     await produce(...Array.from({ length: 6 }, (_, i) => finding(ws, i + 1)));
     await waitFor('6 DLQ records', () => dlq.length >= 6);
     expect(dlq.slice(0, 6).every((r) => r.error.startsWith('not delivered to Slack (in a digest of 6): '))).toBe(true);
@@ -296,7 +351,17 @@ describe('re-driving risk.findings.dlq (real Kafka)', () => {
   it('runs as a program: NOTIFIER_REDRIVE_INTERVAL_MS sets the pass interval (default 5 minutes, off), shown in ready and /healthz', async () => {
     const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
     const run = (vars: Record<string, string>) => {
-      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: env.brokers, NOTIFIER_FEED_LISTEN: '127.0.0.1:0', NOTIFIER_GROUP: group(), NOTIFIER_KEY_PREFIX: `${uniq()}|`, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [main], {
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: env.brokers,
+          NOTIFIER_FEED_LISTEN: '127.0.0.1:0',
+          NOTIFIER_GROUP: group(),
+          NOTIFIER_KEY_PREFIX: `${uniq()}|`,
+          ...vars,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const io = { stderr: '' };
       c.stderr.on('data', (d: Buffer) => (io.stderr += d.toString()));
       const exited = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));

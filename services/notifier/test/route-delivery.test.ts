@@ -20,7 +20,12 @@ const finding = (n: number, state: FindingEvent['state'] = 'open'): FindingEvent
   why: [],
   observedAt: `2025-02-01T00:00:0${n}.000Z`,
 });
-const due = (n: number, o: Partial<Due> = {}): Due => ({ f: finding(n), dkey: `route:ops|${finding(n).id}`, at: { finding: finding(n).id, route: 'ops' }, ...o });
+const due = (n: number, o: Partial<Due> = {}): Due => ({
+  f: finding(n),
+  dkey: `route:ops|${finding(n).id}`,
+  at: { finding: finding(n).id, route: 'ops' },
+  ...o,
+});
 const ops: Route = { name: 'ops', webhookUrl: 'https://hooks.test/ops' };
 
 /** The delivery log's writes, kept in memory (the Kafka-backed log is exercised by the Kafka tests). */
@@ -51,7 +56,17 @@ function deliverer(send: Send, threshold: number, o: { signal?: AbortSignal; sin
   const stats = { delivered: 0, digests: 0 };
   const unrecorded = new Map<string, DeliveryRecord>();
   const log = captureLogger();
-  const d = new RouteDeliverer({ send, records, unrecorded, stats, log, signal: o.signal ?? new AbortController().signal, threshold, singleDefault: o.singleDefault ?? false, ...(o.webhookConcurrency ? { webhookConcurrency: o.webhookConcurrency } : {}) });
+  const d = new RouteDeliverer({
+    send,
+    records,
+    unrecorded,
+    stats,
+    log,
+    signal: o.signal ?? new AbortController().signal,
+    threshold,
+    singleDefault: o.singleDefault ?? false,
+    ...(o.webhookConcurrency ? { webhookConcurrency: o.webhookConcurrency } : {}),
+  });
   return { d, records, stats, unrecorded, log };
 }
 const beat = async () => undefined;
@@ -95,7 +110,10 @@ describe('RouteDeliverer', () => {
     const dest = destination();
     const { d, records, stats } = deliverer(dest.send, 2);
     await d.deliver(ops, [due(1, { escalatedFrom: 'low' }), due(2)], beat);
-    expect(dest.sent).toEqual([{ finding: finding(1), escalatedFrom: 'low' }, { finding: finding(2), escalatedFrom: undefined }]);
+    expect(dest.sent).toEqual([
+      { finding: finding(1), escalatedFrom: 'low' },
+      { finding: finding(2), escalatedFrom: undefined },
+    ]);
     expect(records.calls).toEqual(['record', 'record']);
     expect(stats).toEqual({ delivered: 2, digests: 0 });
   });
@@ -108,7 +126,11 @@ describe('RouteDeliverer', () => {
     expect(res.failed).toEqual(list.map((x) => ({ d: x, reason: 'not delivered to route ops (in a digest of 2): HTTP 410' })));
     expect(records.written).toEqual([]);
     expect(stats).toEqual({ delivered: 0, digests: 0 });
-    expect(log.entries.find((e) => e.msg === 'digest not delivered to route')?.fields).toMatchObject({ route: 'ops', findings: 2, reason: 'HTTP 410' });
+    expect(log.entries.find((e) => e.msg === 'digest not delivered to route')?.fields).toMatchObject({
+      route: 'ops',
+      findings: 2,
+      reason: 'HTTP 410',
+    });
   });
 
   it('one by one, a failure leaves the others tried — or, with stopAtFailure (the re-drive), untried', async () => {
@@ -172,7 +194,7 @@ describe('a signed webhook route, several states at once', () => {
   }
   const hook: Route = { name: 'hook', type: 'webhook', webhookUrl: 'https://hooks.test/hook' };
 
-  it('sends up to webhookConcurrency findings at once, each finding\'s states in order, and records each', async () => {
+  it("sends up to webhookConcurrency findings at once, each finding's states in order, and records each", async () => {
     const g = gated();
     const { d, records, stats } = deliverer(g.send, 0, { webhookConcurrency: 4 });
     const list: Due[] = [];
@@ -192,7 +214,10 @@ describe('a signed webhook route, several states at once', () => {
   });
 
   it('a Slack route, or the re-drive (stop at the first failure), still goes one at a time', async () => {
-    for (const [route, stopAtFailure] of [[ops, false], [hook, true]] as const) {
+    for (const [route, stopAtFailure] of [
+      [ops, false],
+      [hook, true],
+    ] as const) {
       const g = gated();
       const { d } = deliverer(g.send, 0, { webhookConcurrency: 4 });
       const done = d.deliver(route, [due(1), due(2), due(3)], beat, stopAtFailure);

@@ -25,12 +25,17 @@ process.env.CRATEWATCH_OPS_TOKEN ??= 'ops-token-for-notifier-tests-0123';
 const FEED_TOKEN = 'feed-token-for-notifier-tests-0123';
 process.env.CRATEWATCH_FEED_TOKENS = JSON.stringify([{ name: 'tests', org: 'acme', token: FEED_TOKEN }]);
 /** fetch with the feed token. */
-const feedFetch = (url: string, init: { headers?: Record<string, string> } = {}) => fetch(url, { headers: { authorization: `Bearer ${FEED_TOKEN}`, ...init.headers } });
+const feedFetch = (url: string, init: { headers?: Record<string, string> } = {}) =>
+  fetch(url, { headers: { authorization: `Bearer ${FEED_TOKEN}`, ...init.headers } });
 const env = useKafka('notifier-routes-test-');
 const { produce, hook, notifier, dlqReader } = env;
 const uniq = () => unique('nr');
 
-function finding(ws: string, n: number, o: { team?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {}): FindingEvent {
+function finding(
+  ws: string,
+  n: number,
+  o: { team?: string; severity?: FindingEvent['severity']; score?: number; state?: FindingEvent['state']; at?: string } = {},
+): FindingEvent {
   const advisory = `RUSTSEC-2025-${String(2000 + n).padStart(4, '0')}`;
   return {
     v: 1,
@@ -43,7 +48,13 @@ function finding(ws: string, n: number, o: { team?: string; severity?: FindingEv
     crate: `crate${n}`,
     version: `1.${n}.0`,
     why: [{ signal: 'advisory.vulnerability', contribution: o.score ?? 7.5, detail: `${advisory}: test` }],
-    advisory: { id: advisory, title: `test advisory ${n}`, url: `https://rustsec.org/advisories/${advisory}.html`, patched: [], aliases: [] },
+    advisory: {
+      id: advisory,
+      title: `test advisory ${n}`,
+      url: `https://rustsec.org/advisories/${advisory}.html`,
+      patched: [],
+      aliases: [],
+    },
     observedAt: o.at ?? '2025-03-01T10:00:00.000Z',
   };
 }
@@ -85,7 +96,10 @@ describe('routes per team and severity (real Kafka)', () => {
     expect(n.stats).toMatchObject({ delivered: 5, unrouted: 2, deadLettered: 0 });
 
     // A state change goes to the same routes; replays do not.
-    await produce(finding(ws, 2, { team: 'team-a', severity: 'critical', state: 'resolved', at: '2025-03-02T10:00:00.000Z' }), finding(ws, 1, { team: 'team-a', severity: 'high' }));
+    await produce(
+      finding(ws, 2, { team: 'team-a', severity: 'critical', state: 'resolved', at: '2025-03-02T10:00:00.000Z' }),
+      finding(ws, 1, { team: 'team-a', severity: 'high' }),
+    );
     await waitFor('the resolution on both routes', () => received(teamA, ws).length >= 3 && received(critical, ws).length >= 4);
     await settle();
     expect(received(teamA, ws)).toHaveLength(3);
@@ -124,14 +138,19 @@ describe('routes per team and severity (real Kafka)', () => {
     await produce(finding(ws, 1, { severity: 'critical', score: 9.1, at: day(2) }));
     await waitFor('the escalation to all and the news to urgent', () => told(all).length >= 2 && told(urgent).length >= 1);
     // Down to high, then the same again (a replay): nothing; then resolved at low.
-    await produce(finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }), finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }));
+    await produce(
+      finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }),
+      finding(ws, 1, { severity: 'high', score: 7.5, at: day(3) }),
+    );
     await produce(finding(ws, 1, { severity: 'low', score: 2, state: 'resolved', at: day(4) }));
     await waitFor('the resolution on both routes', () => told(all).length >= 3 && told(urgent).length >= 2);
     await settle();
     expect(told(all)).toEqual(['MEDIUM', 'CRITICAL ⬆ escalated from medium', 'RESOLVED']);
     // urgent (≥ high) never had it at medium: critical is new to it; the low resolution still reaches it.
     expect(told(urgent)).toEqual(['CRITICAL', 'RESOLVED']);
-    expect(n.log.entries.filter((e) => e.msg === 'sent' && e.fields.escalatedFrom === 'medium').map((e) => e.fields.route)).toEqual(['all']);
+    expect(n.log.entries.filter((e) => e.msg === 'sent' && e.fields.escalatedFrom === 'medium').map((e) => e.fields.route)).toEqual([
+      'all',
+    ]);
     await n.stop();
 
     // A new group replays the topic: the delivery log (with the severity each was told at) stops every repeat.
@@ -190,12 +209,17 @@ describe('org-wide risk feed (real Kafka)', () => {
       finding(other, 9, { team: 'payments', severity: 'critical', score: 10 }),
     );
     const out: string[] = [];
-    const n = await notifier([ws], { groupId: `notifier-routes-test-${uniq()}`, out: (t) => out.push(t), feed: { host: '127.0.0.1', port: 0 } });
+    const n = await notifier([ws], {
+      groupId: `notifier-routes-test-${uniq()}`,
+      out: (t) => out.push(t),
+      feed: { host: '127.0.0.1', port: 0 },
+    });
     expect(n.feedUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(n.log.entries.find((e) => e.msg === 'findings loaded for the feed')?.fields.findings).toBe(3);
 
     // Loaded before 'ready': no waiting needed. Other workspaces (outside the key filter) are not in it.
-    const feed = async (q = '') => (await (await feedFetch(`${n.feedUrl}/feed${q}`)).json()) as { generatedAt: string; findings: FindingEvent[] };
+    const feed = async (q = '') =>
+      (await (await feedFetch(`${n.feedUrl}/feed${q}`)).json()) as { generatedAt: string; findings: FindingEvent[] };
     expect((await fetch(`${n.feedUrl}/feed`)).status).toBe(401);
     expect((await feed()).findings.map((f) => f.crate)).toEqual(['crate2', 'crate1']);
     expect((await feed('?team=payments&severity=critical')).findings.map((f) => f.crate)).toEqual(['crate2']);
@@ -203,7 +227,9 @@ describe('org-wide risk feed (real Kafka)', () => {
     expect((await feed(`?workspace=${ws}&state=all`)).findings.map((f) => f.crate)).toEqual(['crate2', 'crate1', 'crate3']);
     expect(await (await fetch(`${n.feedUrl}/healthz`)).json()).toEqual({ status: 'alive' });
     const ready = await fetch(`${n.feedUrl}/readyz`, { headers: { authorization: `Bearer ${process.env.CRATEWATCH_OPS_TOKEN}` } });
-    expect(await ready.json()).toMatchObject({ checks: { kafka: { ok: true }, 'redrive-status': { ok: true, pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } } });
+    expect(await ready.json()).toMatchObject({
+      checks: { kafka: { ok: true }, 'redrive-status': { ok: true, pending: 0, oldestSince: null, lastPassAt: null, passes: 0 } },
+    });
 
     const first = await feedFetch(`${n.feedUrl}/feed`);
     const etag = first.headers.get('etag')!;
@@ -236,7 +262,10 @@ describe('org-wide risk feed (real Kafka)', () => {
   it('runs as a program: routes from NOTIFIER_ROUTES, the feed on NOTIFIER_FEED_LISTEN, no URL in logs; a route without its variable stops the start', async () => {
     const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
     const run = (vars: Record<string, string>) => {
-      const c = spawn(process.execPath, [main], { env: { ...process.env, KAFKA_BROKERS: env.brokers, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [main], {
+        env: { ...process.env, KAFKA_BROKERS: env.brokers, ...vars },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const io = { stderr: '', stdout: '' };
       c.stderr.on('data', (d: Buffer) => (io.stderr += d.toString()));
       c.stdout.on('data', (d: Buffer) => (io.stdout += d.toString()));
@@ -250,7 +279,10 @@ describe('org-wide risk feed (real Kafka)', () => {
     // A route naming a variable that is not set: exit 1, naming the route and the variable.
     const h = await hook();
     const missing = run({
-      NOTIFIER_ROUTES: JSON.stringify([{ name: 'sec', webhookEnv: 'CW_TEST_HOOK_SEC' }, { name: 'pay', webhookEnv: 'CW_TEST_HOOK_PAY' }]),
+      NOTIFIER_ROUTES: JSON.stringify([
+        { name: 'sec', webhookEnv: 'CW_TEST_HOOK_SEC' },
+        { name: 'pay', webhookEnv: 'CW_TEST_HOOK_PAY' },
+      ]),
       CW_TEST_HOOK_SEC: h.url,
       NOTIFIER_FEED_LISTEN: 'off',
     });
@@ -281,7 +313,11 @@ describe('org-wide risk feed (real Kafka)', () => {
   });
 });
 
-async function waitForFeed(base: string, ok: (f: { findings: FindingEvent[] }) => boolean, timeoutMs = 30_000): Promise<{ findings: FindingEvent[] }> {
+async function waitForFeed(
+  base: string,
+  ok: (f: { findings: FindingEvent[] }) => boolean,
+  timeoutMs = 30_000,
+): Promise<{ findings: FindingEvent[] }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const f = (await (await feedFetch(`${base}/feed?state=open`)).json()) as { findings: FindingEvent[] };

@@ -21,7 +21,13 @@ const finding = (n: number, o: Partial<FindingEvent> = {}): FindingEvent => ({
   crate: `crate${n}`,
   version: `1.0.${n}`,
   why: [{ signal: 'advisory.vulnerability', contribution: 7.5, detail: `RUSTSEC-2025-00${10 + n}` }],
-  advisory: { id: `RUSTSEC-2025-00${10 + n}`, title: `flaw ${n}`, url: `https://rustsec.org/advisories/RUSTSEC-2025-00${10 + n}.html`, patched: [], aliases: [] },
+  advisory: {
+    id: `RUSTSEC-2025-00${10 + n}`,
+    title: `flaw ${n}`,
+    url: `https://rustsec.org/advisories/RUSTSEC-2025-00${10 + n}.html`,
+    patched: [],
+    aliases: [],
+  },
   observedAt: '2025-02-01T00:00:00.000Z',
   ...o,
 });
@@ -73,7 +79,13 @@ describe('sender (loopback webhook)', () => {
     hook = await startWebhook({ script: [{ status: 503 }] });
     const log = captureLogger();
     const metrics = new NotifierMetrics();
-    const send = sender({ out: () => undefined, delivery: { baseDelayMs: 1, maxDelayMs: 2 }, signal: new AbortController().signal, metrics, log });
+    const send = sender({
+      out: () => undefined,
+      delivery: { baseDelayMs: 1, maxDelayMs: 2 },
+      signal: new AbortController().signal,
+      metrics,
+      log,
+    });
     const f = finding(3);
     expect(await send({ name: 'ops', webhookUrl: hook.url }, { finding: f }, { finding: f.id })).toBe(2);
     expect(hook.requests.map((r) => r.json)).toEqual([slackMessage(f), slackMessage(f)]);
@@ -93,7 +105,14 @@ describe('sender (loopback webhook)', () => {
     await send(route, { finding: f }, {});
     const [req] = hook.requests;
     expect(req!.json).toEqual(f);
-    expect(verifySignature(secret, req!.body, req!.headers['x-cratewatch-timestamp'] as string, req!.headers['x-cratewatch-signature'] as string)).toEqual({ ok: true });
+    expect(
+      verifySignature(
+        secret,
+        req!.body,
+        req!.headers['x-cratewatch-timestamp'] as string,
+        req!.headers['x-cratewatch-signature'] as string,
+      ),
+    ).toEqual({ ok: true });
     await expect(send(route, { digest: [f, finding(5)] }, {})).rejects.toBeInstanceOf(DeliveryError);
     expect(hook.requests[1]!.json).toEqual({ digest: true, findings: [f, finding(5)] });
     expect(await counted(metrics)).toEqual([

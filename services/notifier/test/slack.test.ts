@@ -32,7 +32,11 @@ describe('slackMessage (Block Kit)', () => {
       blocks: [
         {
           type: 'header',
-          text: { type: 'plain_text', text: 'MEDIUM · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels', emoji: true },
+          text: {
+            type: 'plain_text',
+            text: 'MEDIUM · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels',
+            emoji: true,
+          },
         },
         {
           type: 'section',
@@ -80,7 +84,11 @@ describe('slackMessage (Block Kit)', () => {
     const m = slackMessage(f);
     expect(m.blocks[0]).toEqual({
       type: 'header',
-      text: { type: 'plain_text', text: 'LOW · informational (unmaintained) · RUSTSEC-2024-0370: proc-macro-error is unmaintained', emoji: true },
+      text: {
+        type: 'plain_text',
+        text: 'LOW · informational (unmaintained) · RUSTSEC-2024-0370: proc-macro-error is unmaintained',
+        emoji: true,
+      },
     });
     expect(m.text.startsWith('[LOW · informational (unmaintained)] RUSTSEC-2024-0370')).toBe(true);
   });
@@ -90,13 +98,21 @@ describe('slackMessage (Block Kit)', () => {
     const m = slackMessage(critical, { escalatedFrom: 'medium' });
     expect(m.blocks[0]).toEqual({
       type: 'header',
-      text: { type: 'plain_text', text: '⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels', emoji: true },
+      text: {
+        type: 'plain_text',
+        text: '⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels',
+        emoji: true,
+      },
     });
     expect(JSON.stringify(m.blocks)).toContain('*State*\\nopen, ⬆ escalated from medium');
     expect(m.text.startsWith('[CRITICAL ⬆ escalated from medium] RUSTSEC-2023-0071')).toBe(true);
-    expect(plainTextAlert(critical, { escalatedFrom: 'medium' }).split('\n').slice(0, 1)).toEqual(['== ⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels']);
+    expect(plainTextAlert(critical, { escalatedFrom: 'medium' }).split('\n').slice(0, 1)).toEqual([
+      '== ⬆ CRITICAL · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels',
+    ]);
     expect(plainTextAlert(critical, { escalatedFrom: 'medium' })).toContain('   state:      open, ⬆ escalated from medium');
-    expect(slackMessage({ ...critical, state: 'resolved' }, { escalatedFrom: 'medium' })).toEqual(slackMessage({ ...critical, state: 'resolved' }));
+    expect(slackMessage({ ...critical, state: 'resolved' }, { escalatedFrom: 'medium' })).toEqual(
+      slackMessage({ ...critical, state: 'resolved' }),
+    );
     expect(slackMessage(critical)).not.toEqual(m);
   });
 
@@ -104,7 +120,11 @@ describe('slackMessage (Block Kit)', () => {
     const m = slackMessage({ ...finding, state: 'resolved' });
     expect(m.blocks[0]).toEqual({
       type: 'header',
-      text: { type: 'plain_text', text: '✅ Resolved · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels', emoji: true },
+      text: {
+        type: 'plain_text',
+        text: '✅ Resolved · RUSTSEC-2023-0071: Marvin Attack: potential key recovery through timing sidechannels',
+        emoji: true,
+      },
     });
     expect(JSON.stringify(m.blocks)).toContain('*State*\\nresolved');
     expect(JSON.stringify(m.blocks)).toContain('This finding is *resolved*');
@@ -113,9 +133,18 @@ describe('slackMessage (Block Kit)', () => {
   });
 
   it("an advisory finding resolved by the workspace's VEX says so, not that the crate is no longer locked", () => {
-    const why = [...finding.why, { signal: 'vex.not_affected', contribution: 0, detail: 'vulnerable_code_not_in_execute_path: we never decrypt (vex.json statements[0], 2025-01-01T00:00:00Z)' }];
+    const why = [
+      ...finding.why,
+      {
+        signal: 'vex.not_affected',
+        contribution: 0,
+        detail: 'vulnerable_code_not_in_execute_path: we never decrypt (vex.json statements[0], 2025-01-01T00:00:00Z)',
+      },
+    ];
     const json = JSON.stringify(slackMessage({ ...finding, state: 'resolved', why }).blocks);
-    expect(json).toContain('a VEX statement of `ws-payments` says `rsa 0.9.6` is not affected (vulnerable_code_not_in_execute_path: we never decrypt');
+    expect(json).toContain(
+      'a VEX statement of `ws-payments` says `rsa 0.9.6` is not affected (vulnerable_code_not_in_execute_path: we never decrypt',
+    );
     expect(json).not.toContain('no longer locks');
     expect(JSON.stringify(slackMessage({ ...finding, state: 'resolved' }).blocks)).toContain('no longer locks an affected');
   });
@@ -162,7 +191,13 @@ function verdict(o: Partial<PackageVerdict> = {}): PackageVerdict {
     ],
     missing: ['safe-to-deploy'],
     path: [],
-    suggestion: { criteria: ['safe-to-deploy'], kind: 'delta', from: '0.8.4', to: '0.9.2', command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy' },
+    suggestion: {
+      criteria: ['safe-to-deploy'],
+      kind: 'delta',
+      from: '0.8.4',
+      to: '0.9.2',
+      command: 'cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy',
+    },
     ...o,
   };
 }
@@ -199,7 +234,10 @@ describe('slackMessage for unvetted findings', () => {
         },
         {
           type: 'section',
-          text: { type: 'mrkdwn', text: '*Suggested fix* (delta audit 0.8.4 → 0.9.2)\n`cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy`' },
+          text: {
+            type: 'mrkdwn',
+            text: '*Suggested fix* (delta audit 0.8.4 → 0.9.2)\n`cargo vet certify aes 0.8.4 0.9.2 --criteria safe-to-deploy`',
+          },
         },
         {
           type: 'context',
@@ -269,8 +307,11 @@ describe('slackMessage for unvetted findings', () => {
             { type: 'mrkdwn', text: '*Needs*\nsafe-to-deploy (missing: safe-to-deploy)' },
           ],
         },
-        { type: 'section', text: { type: 'mrkdwn', text: 'This finding is *resolved*: `aes 0.9.2` in `ws-payments` is no longer reported as unvetted.' } },
-        (slackMessage(unvetted).blocks[3] as { type: 'context' }),
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: 'This finding is *resolved*: `aes 0.9.2` in `ws-payments` is no longer reported as unvetted.' },
+        },
+        slackMessage(unvetted).blocks[3] as { type: 'context' },
       ],
     });
   });
@@ -364,7 +405,12 @@ describe('slackDigest (a burst for one route)', () => {
 
   it('renders a small digest exactly: counts by state, severity and kind, workspaces, every change by score', () => {
     const resolvedAes = unvettedFinding(ws, verdict(), impact, 'resolved', '2025-01-03T00:00:00.000Z');
-    const m = slackDigest([adv(1), unvetted, adv(2, { severity: 'critical', score: 9.1, workspace: { id: 'ws-search', org: 'acme' } }), resolvedAes]);
+    const m = slackDigest([
+      adv(1),
+      unvetted,
+      adv(2, { severity: 'critical', score: 9.1, workspace: { id: 'ws-search', org: 'acme' } }),
+      resolvedAes,
+    ]);
     expect(m).toEqual({
       text: 'Digest: 4 finding state changes (3 open, 1 resolved); highest: [CRITICAL] RUSTSEC-2025-1002: title 2',
       blocks: [
@@ -374,7 +420,10 @@ describe('slackDigest (a burst for one route)', () => {
           fields: [
             { type: 'mrkdwn', text: '*Opened*\n3' },
             { type: 'mrkdwn', text: '*Resolved*\n1' },
-            { type: 'mrkdwn', text: '*By severity*\n:red_circle: 1 critical\n:large_orange_circle: 2 high\n:large_yellow_circle: 1 medium' },
+            {
+              type: 'mrkdwn',
+              text: '*By severity*\n:red_circle: 1 critical\n:large_orange_circle: 2 high\n:large_yellow_circle: 1 medium',
+            },
             { type: 'mrkdwn', text: '*By kind*\n2 advisory\n2 unvetted' },
             { type: 'mrkdwn', text: '*Workspaces (2)*\nws-payments (team payments), ws-search' },
           ],
@@ -400,7 +449,12 @@ describe('slackDigest (a burst for one route)', () => {
   it('stays within Slack limits for a large burst of long names, and counts what it does not list', () => {
     const long = 'y'.repeat(500);
     const fs = Array.from({ length: 500 }, (_, i) =>
-      adv(i, { score: (i % 100) / 10, crate: `c${i}-${long}&<>`, workspace: { id: `ws-${i % 40}-${long}`, org: 'acme', team: `t<${i}>` }, advisory: { ...finding.advisory!, id: `RUSTSEC-2025-${i}`, title: `${long}<@U1>` } }),
+      adv(i, {
+        score: (i % 100) / 10,
+        crate: `c${i}-${long}&<>`,
+        workspace: { id: `ws-${i % 40}-${long}`, org: 'acme', team: `t<${i}>` },
+        advisory: { ...finding.advisory!, id: `RUSTSEC-2025-${i}`, title: `${long}<@U1>` },
+      }),
     );
     const m = slackDigest(fs);
     expect(m.blocks.length).toBeLessThanOrEqual(50);
@@ -416,10 +470,20 @@ describe('slackDigest (a burst for one route)', () => {
     const text = JSON.stringify(m.blocks);
     expect(text).not.toMatch(/<[@!]/);
     // The 15 highest scores are listed, highest first; the rest counted.
-    const listed = m.blocks.filter((b): b is { type: 'section'; text: { type: 'mrkdwn'; text: string } } => b.type === 'section' && !!b.text).flatMap((b) => b.text.text.split('\n')).filter((l) => l.startsWith(':'));
+    const listed = m.blocks
+      .filter((b): b is { type: 'section'; text: { type: 'mrkdwn'; text: string } } => b.type === 'section' && !!b.text)
+      .flatMap((b) => b.text.text.split('\n'))
+      .filter((l) => l.startsWith(':'));
     expect(listed).toHaveLength(15);
-    expect(listed.map((l) => /\*(\d\.\d)\*/.exec(l)![1])).toEqual([...Array(5).fill('9.9'), ...Array(5).fill('9.8'), ...Array(5).fill('9.7')]);
-    expect(m.blocks[m.blocks.length - 1]).toEqual({ type: 'context', elements: [{ type: 'mrkdwn', text: '…and 485 more (see the risk feed)' }] });
+    expect(listed.map((l) => /\*(\d\.\d)\*/.exec(l)![1])).toEqual([
+      ...Array(5).fill('9.9'),
+      ...Array(5).fill('9.8'),
+      ...Array(5).fill('9.7'),
+    ]);
+    expect(m.blocks[m.blocks.length - 1]).toEqual({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: '…and 485 more (see the risk feed)' }],
+    });
     expect((m.blocks[1] as { fields: { text: string }[] }).fields[4]!.text.startsWith('*Workspaces (40)*\n')).toBe(true);
     expect((m.blocks[1] as { fields: { text: string }[] }).fields[4]!.text).toContain(' and 35 more');
   });
@@ -547,8 +611,17 @@ describe('slackMessage for maintainer findings', () => {
   });
 
   it('shortens many owners to the first five and "and N more"', () => {
-    const owners = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'github:acme:core'].map((login) => ({ login, kind: login.startsWith('github:') ? ('team' as const) : ('user' as const) }));
-    const f = maintainerFinding(ws, { ...squatFacts, crate: 'tokio-utill', maintainers: { ...squatFacts.maintainers!, owners } }, '0.7.0', 'open', OBSERVED);
+    const owners = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'github:acme:core'].map((login) => ({
+      login,
+      kind: login.startsWith('github:') ? ('team' as const) : ('user' as const),
+    }));
+    const f = maintainerFinding(
+      ws,
+      { ...squatFacts, crate: 'tokio-utill', maintainers: { ...squatFacts.maintainers!, owners } },
+      '0.7.0',
+      'open',
+      OBSERVED,
+    );
     const fields = (slackMessage(f).blocks[1] as { fields: { text: string }[] }).fields.map((x) => x.text);
     expect(fields[4]).toBe('*Owners (8)*\nalice, bob, carol, dave, erin and 3 more');
     expect(fields).toContain('*Name*\n:warning: looks like `tokio-util`');
@@ -574,7 +647,10 @@ describe('slackMessage for maintainer findings', () => {
         },
         {
           type: 'section',
-          text: { type: 'mrkdwn', text: 'This finding is *resolved*: `quietcrate 1.0.1` in `ws-payments` is no longer reported as a maintainer risk.' },
+          text: {
+            type: 'mrkdwn',
+            text: 'This finding is *resolved*: `quietcrate 1.0.1` in `ws-payments` is no longer reported as a maintainer risk.',
+          },
         },
         { type: 'context', elements: [{ type: 'mrkdwn', text: takeoverWhy.map((l) => l.slice(2)).join('\n') }] },
       ],
@@ -587,7 +663,9 @@ describe('slackMessage for maintainer findings', () => {
     expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('[MEDIUM] maintainer risk: rustdecimal 1.23.0');
     expect((m.blocks[1] as { fields: unknown[] }).fields).toHaveLength(4);
     expect(m.blocks[2]).toEqual(slackMessage(squat).blocks[2]);
-    expect(m.text).toBe('[MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — maintainer.single-owner +2, repository.missing +2, name.lookalike +3');
+    expect(m.text).toBe(
+      '[MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — maintainer.single-owner +2, repository.missing +2, name.lookalike +3',
+    );
   });
 
   it('escapes mrkdwn in every maintainer field, links only safe URLs, keeps the header within 150 characters', () => {
@@ -654,7 +732,9 @@ describe('plain text and digests for maintainer findings', () => {
         '',
       ].join('\n'),
     );
-    expect(plainTextAlert(takeover)).toContain('   repository: https://github.com/acme/quietcrate\n   latest:     1.0.1 by mallory on 2025-02-19 (this version)\n');
+    expect(plainTextAlert(takeover)).toContain(
+      '   repository: https://github.com/acme/quietcrate\n   latest:     1.0.1 by mallory on 2025-02-19 (this version)\n',
+    );
     const resolved = plainTextAlert({ ...squat, state: 'resolved' });
     expect(resolved.split('\n')[0]).toBe('== RESOLVED · maintainer risk: rustdecimal 1.23.0');
     expect(plainSummary({ ...squat, state: 'resolved' })).toBe('[RESOLVED] maintainer risk: rustdecimal 1.23.0 in ws-x');

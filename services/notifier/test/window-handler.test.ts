@@ -26,7 +26,14 @@ const msg = (key: string | null, value: string | null, offset: string): Consumed
   topic: 'risk.findings',
   partition: 2,
   key,
-  message: { key: key === null ? null : Buffer.from(key), value: value === null ? null : Buffer.from(value), offset, timestamp: '0', attributes: 0, headers: {} } as unknown as KafkaMessage,
+  message: {
+    key: key === null ? null : Buffer.from(key),
+    value: value === null ? null : Buffer.from(value),
+    offset,
+    timestamp: '0',
+    attributes: 0,
+    headers: {},
+  } as unknown as KafkaMessage,
 });
 
 describe('decodeWindow', () => {
@@ -62,15 +69,29 @@ describe('decodeWindow', () => {
 
 describe('skipLine', () => {
   const f = finding({ observedAt: '2025-02-01T00:00:00.000Z' });
-  const rec = (o: Partial<DeliveryRecord> = {}): DeliveryRecord => ({ v: 1, state: 'open', at: '2025-02-02T00:00:00.000Z', observedAt: '2025-02-01T00:00:00.000Z', ...o });
+  const rec = (o: Partial<DeliveryRecord> = {}): DeliveryRecord => ({
+    v: 1,
+    state: 'open',
+    at: '2025-02-02T00:00:00.000Z',
+    observedAt: '2025-02-01T00:00:00.000Z',
+    ...o,
+  });
 
   it('the same state, delivered before or earlier in this window', () => {
-    expect(skipLine('already delivered', undefined, rec(), f)).toEqual(['skipped: already delivered', { deliveredAt: '2025-02-02T00:00:00.000Z' }]);
-    expect(skipLine('already delivered', { state: 'open', observedAt: f.observedAt }, rec(), f)).toEqual(['skipped: the same state earlier in this window', {}]);
+    expect(skipLine('already delivered', undefined, rec(), f)).toEqual([
+      'skipped: already delivered',
+      { deliveredAt: '2025-02-02T00:00:00.000Z' },
+    ]);
+    expect(skipLine('already delivered', { state: 'open', observedAt: f.observedAt }, rec(), f)).toEqual([
+      'skipped: the same state earlier in this window',
+      {},
+    ]);
   });
 
   it('an older state than the one delivered says which', () => {
-    expect(skipLine('older than the state already delivered', undefined, rec({ state: 'resolved', observedAt: '2025-03-01T00:00:00.000Z' }), f)).toEqual([
+    expect(
+      skipLine('older than the state already delivered', undefined, rec({ state: 'resolved', observedAt: '2025-03-01T00:00:00.000Z' }), f),
+    ).toEqual([
       'skipped: older than the state already delivered',
       { delivered: 'resolved', deliveredObservedAt: '2025-03-01T00:00:00.000Z', observedAt: f.observedAt },
     ]);
@@ -78,7 +99,10 @@ describe('skipLine', () => {
 
   it('a catch-up baseline: resolved before the route was added, never delivered', () => {
     const baseline = rec({ state: 'resolved', catchUp: 'baseline', observedAt: '2025-01-15T00:00:00.000Z' });
-    expect(skipLine('older than the state already delivered', undefined, baseline, f)).toEqual(['skipped: resolved before the route was added', { resolvedObservedAt: '2025-01-15T00:00:00.000Z' }]);
+    expect(skipLine('older than the state already delivered', undefined, baseline, f)).toEqual([
+      'skipped: resolved before the route was added',
+      { resolvedObservedAt: '2025-01-15T00:00:00.000Z' },
+    ]);
     // Decided earlier in this window: that decision, not the baseline, is why.
     expect(skipLine('already delivered', { state: 'open' }, baseline, f)[0]).toBe('skipped: the same state earlier in this window');
   });
@@ -100,7 +124,12 @@ describe('WindowHandler (no DLQ writes: every value valid, every route delivers)
       named: true,
       deliveries: { last: (k) => records.get(k), record: async (k, r) => void (written.push(k), records.set(k, r)) },
       unrecorded,
-      deliverer: { deliver: async (route, list) => (handed.push({ route: route.name, due: list as unknown as WindowDue[] }), { failed: [], untried: [] }) },
+      deliverer: {
+        deliver: async (route, list) => (
+          handed.push({ route: route.name, due: list as unknown as WindowDue[] }),
+          { failed: [], untried: [] }
+        ),
+      },
       stats,
       log,
       metrics: new NotifierMetrics(),
@@ -114,7 +143,10 @@ describe('WindowHandler (no DLQ writes: every value valid, every route delivers)
 
   it('hands each route what is due to it, once per state even when a window holds it twice', async () => {
     const { h, handed, stats, log } = handler();
-    await h.handle([msg(a.id, JSON.stringify(a), '1'), msg(b.id, JSON.stringify(b), '2'), msg(a.id, JSON.stringify(a), '3'), msg('x', null, '4')], { heartbeat: beat, attempt: 1 });
+    await h.handle(
+      [msg(a.id, JSON.stringify(a), '1'), msg(b.id, JSON.stringify(b), '2'), msg(a.id, JSON.stringify(a), '3'), msg('x', null, '4')],
+      { heartbeat: beat, attempt: 1 },
+    );
     expect(handed.map((x) => [x.route, x.due.map((d) => d.item.where.offset)])).toEqual([
       ['payments', ['1']],
       ['all', ['1', '2']],
@@ -125,7 +157,9 @@ describe('WindowHandler (no DLQ writes: every value valid, every route delivers)
   });
 
   it('skips what the delivery log has; an escalation is due as one; counts only on the first attempt', async () => {
-    const records = new Map<string, DeliveryRecord>([[deliveryKey('all', a.id), { v: 1, state: 'open', at: 'T', observedAt: a.observedAt, severity: 'medium' }]]);
+    const records = new Map<string, DeliveryRecord>([
+      [deliveryKey('all', a.id), { v: 1, state: 'open', at: 'T', observedAt: a.observedAt, severity: 'medium' }],
+    ]);
     const { h, handed, stats } = handler(records);
     const window = [msg(a.id, JSON.stringify(a), '1'), msg('x', null, '2')];
     await h.handle(window, { heartbeat: beat, attempt: 1 });

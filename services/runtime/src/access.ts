@@ -15,7 +15,10 @@ export const FEED_TOKENS_FILE_ENV = 'CRATEWATCH_FEED_TOKENS_FILE';
 /** The tokens, or why there are none (said in the 401 answer; never a value). */
 export type AccessTokens = { tokens: AccessToken[] } | { missing: string };
 
-export function accessTokensFromEnv(names: { env: string; fileEnv: string } = { env: FEED_TOKENS_ENV, fileEnv: FEED_TOKENS_FILE_ENV }, env: NodeJS.ProcessEnv = process.env): AccessTokens {
+export function accessTokensFromEnv(
+  names: { env: string; fileEnv: string } = { env: FEED_TOKENS_ENV, fileEnv: FEED_TOKENS_FILE_ENV },
+  env: NodeJS.ProcessEnv = process.env,
+): AccessTokens {
   const inline = env[names.env]?.trim();
   const file = env[names.fileEnv]?.trim();
   const tokens: AccessToken[] = [];
@@ -25,11 +28,17 @@ export function accessTokensFromEnv(names: { env: string; fileEnv: string } = { 
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new FormatError(file, `cannot read the token file named by ${names.fileEnv}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new FormatError(
+        file,
+        `cannot read the token file named by ${names.fileEnv}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     tokens.push(...parseAccessTokens(text, file, { plainAllowed: false }));
   }
-  if (!inline && !file) return { missing: `neither ${names.env} nor ${names.fileEnv} is set on the server: give each reader a token scoped to its org (and teams) and send it as "Authorization: Bearer <token>"` };
+  if (!inline && !file)
+    return {
+      missing: `neither ${names.env} nor ${names.fileEnv} is set on the server: give each reader a token scoped to its org (and teams) and send it as "Authorization: Bearer <token>"`,
+    };
   const all = tokens.map((t) => t.name);
   const twice = all.find((n, i) => all.indexOf(n) !== i);
   if (twice) throw new FormatError(`${names.env} + ${file}`, `name "${twice}" is used in both`);

@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 export const stateDir = (): string => process.env.CRATEWATCH_STATE_DIR ?? join(process.cwd(), '.cratewatch', 'state');
 
 export class Checkpoint<T> {
-  constructor(readonly file: string, private readonly initial: T) {}
+  constructor(
+    readonly file: string,
+    private readonly initial: T,
+  ) {}
 
   load(): T {
     try {

@@ -32,7 +32,10 @@ export class ConsumerHealth {
   /** The last error that crashed the consumer (kafkajs restarts it); cleared when it rejoins. */
   crashed?: { at: number; error: string };
 
-  constructor(readonly group: string, readonly service: string) {}
+  constructor(
+    readonly group: string,
+    readonly service: string,
+  ) {}
 
   /** The state of one partition, made when first asked for (the loop keeps it for a batch). */
   stateOf(topic: string, partition: number): PartitionState {

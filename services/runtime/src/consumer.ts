@@ -149,7 +149,9 @@ class TurnOver extends Error {
  * the policy's attempts and then dead-lettered; offsets are resolved only once their message was
  * handled or dead-lettered.
  */
-export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer: Consumer; stop: () => Promise<void>; health: ConsumerHealth }> {
+export async function runConsumer(
+  opts: ConsumerLoopOptions,
+): Promise<{ consumer: Consumer; stop: () => Promise<void>; health: ConsumerHealth }> {
   const consumer = groupConsumer(opts.kafka, opts.groupId, opts.fetchBytes);
   const health = opts.health ?? new ConsumerHealth(opts.groupId, opts.service);
   const policy = opts.policy ?? retryPolicyFromEnv();
@@ -166,7 +168,12 @@ export async function runConsumer(opts: ConsumerLoopOptions): Promise<{ consumer
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       const turn: Turn = { live: () => isRunning() && !isStale(), heartbeat, commit: () => commitOffsetsIfNecessary() };
-      const all: ConsumedMessage[] = batch.messages.map((message) => ({ topic: batch.topic, partition: batch.partition, message, key: message.key === null ? null : message.key.toString() }));
+      const all: ConsumedMessage[] = batch.messages.map((message) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        message,
+        key: message.key === null ? null : message.key.toString(),
+      }));
       if (all.length === 0) return;
       health.fetched(batch.topic, batch.partition, batch.highWatermark, all[0]!.message.offset);
       opts.observer?.consumed?.(batch.topic, all.length);
@@ -209,7 +216,11 @@ function watchGroup(consumer: Consumer, health: ConsumerHealth): void {
 
 /** The policy itself: how one run and one message are tried, retried and, at the end, dead-lettered. */
 class PoisonPolicy {
-  constructor(private readonly opts: ConsumerLoopOptions, private readonly policy: RetryPolicy, private readonly health: ConsumerHealth) {}
+  constructor(
+    private readonly opts: ConsumerLoopOptions,
+    private readonly policy: RetryPolicy,
+    private readonly health: ConsumerHealth,
+  ) {}
 
   /** A run through `handleBatch`: retried whole in an outage, message by message for anything else. */
   async applyRun(run: ConsumedMessage[], at: BatchPosition, turn: Turn, resolve: (m: ConsumedMessage) => void): Promise<void> {
@@ -229,7 +240,13 @@ class PoisonPolicy {
         if (err instanceof TurnOver) throw err;
         this.opts.observer?.handled?.(first.topic, (performance.now() - t0) / 1000, 'retry');
         if (classifyFailure(err) !== 'unavailable') {
-          this.opts.log.warn('batch failed: applying its messages one by one', { topic: first.topic, partition: first.partition, from: first.message.offset, count: run.length, error: err });
+          this.opts.log.warn('batch failed: applying its messages one by one', {
+            topic: first.topic,
+            partition: first.partition,
+            from: first.message.offset,
+            count: run.length,
+            error: err,
+          });
           return this.applyEach(run, turn, resolve);
         }
         await this.waitOut(first, 'unavailable', outage, err, turn);
@@ -257,7 +274,7 @@ class PoisonPolicy {
   /** One message until it is handled or dead-lettered; throws TurnOver when the partition is no longer ours. */
   private async applyOne(m: ConsumedMessage, turn: Turn): Promise<void> {
     let failures = 0;
-    for (let outage = 1; ; ) {
+    for (let outage = 1; ;) {
       if (!turn.live()) throw new TurnOver();
       const observer = this.opts.observer;
       const t0 = observer ? performance.now() : 0;
@@ -285,7 +302,10 @@ class PoisonPolicy {
     const error = describeError(err);
     this.health.retrying(m.topic, m.partition, { kind, offset: m.message.offset, attempts: n, since: Date.now(), error });
     this.opts.observer?.retried?.(m.topic, kind);
-    const what = kind === 'unavailable' ? 'a server is unavailable; retrying' : `handler failed (attempt ${n} of ${this.policy.maxAttempts}); retrying`;
+    const what =
+      kind === 'unavailable'
+        ? 'a server is unavailable; retrying'
+        : `handler failed (attempt ${n} of ${this.policy.maxAttempts}); retrying`;
     this.opts.log.warn(what, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, inMs: wait, error: err });
     const until = Date.now() + wait;
     while (Date.now() < until) {
@@ -296,12 +316,33 @@ class PoisonPolicy {
   }
 
   /** Writes the message to `<topic>.dlq` (retrying through an outage) so the partition can go past it. */
-  private async deadLetter(m: ConsumedMessage, err: unknown, kind: Exclude<FailureKind, 'unavailable'>, attempts: number, turn: Turn): Promise<void> {
+  private async deadLetter(
+    m: ConsumedMessage,
+    err: unknown,
+    kind: Exclude<FailureKind, 'unavailable'>,
+    attempts: number,
+    turn: Turn,
+  ): Promise<void> {
     // Bad input keeps the reason as written (it names the field); a failure says its class too.
     const reason = kind === 'bad-input' ? (err as Error).message : describeError(err);
     const raw = { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.message.key, value: m.message.value };
-    if (kind === 'bad-input') this.opts.log.warn('refused message: sent to DLQ', { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, reason });
-    else this.opts.log.error('message failed every attempt: sent to DLQ', { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, attempts, error: err });
+    if (kind === 'bad-input')
+      this.opts.log.warn('refused message: sent to DLQ', {
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.message.offset,
+        key: m.key,
+        reason,
+      });
+    else
+      this.opts.log.error('message failed every attempt: sent to DLQ', {
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.message.offset,
+        key: m.key,
+        attempts,
+        error: err,
+      });
     for (let outage = 1; ; outage++) {
       try {
         await sendToDlq(this.opts.producer, this.opts.service, raw, reason, { attempts, failure: kind });
@@ -312,7 +353,13 @@ class PoisonPolicy {
           continue;
         }
         // The DLQ itself refuses the record (say, a value over its size limit): keep the reason, drop the value.
-        await sendToDlq(this.opts.producer, this.opts.service, { ...raw, value: null }, `${reason} (value not kept: ${describeError(sendErr)})`, { attempts, failure: kind });
+        await sendToDlq(
+          this.opts.producer,
+          this.opts.service,
+          { ...raw, value: null },
+          `${reason} (value not kept: ${describeError(sendErr)})`,
+          { attempts, failure: kind },
+        );
         break;
       }
     }

@@ -20,7 +20,16 @@ export class BadMessageError extends Error {
 }
 
 /** Node socket errors that mean "the other side is not there right now". */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 /** kafkajs error classes that are about reaching the cluster, not about the message. */
 const KAFKA_UNAVAILABLE = new Set([
@@ -35,7 +44,8 @@ const KAFKA_UNAVAILABLE = new Set([
 ]);
 
 /** neo4j-driver codes for a database that cannot serve us now (the driver marks most of them retriable). */
-const NEO4J_UNAVAILABLE = /^(ServiceUnavailable|SessionExpired|Neo\.TransientError\.|Neo\.ClientError\.Cluster\.NotALeader|Neo\.ClientError\.Security\.AuthorizationExpired)/;
+const NEO4J_UNAVAILABLE =
+  /^(ServiceUnavailable|SessionExpired|Neo\.TransientError\.|Neo\.ClientError\.Cluster\.NotALeader|Neo\.ClientError\.Security\.AuthorizationExpired)/;
 
 interface ErrorLike {
   name?: unknown;

@@ -10,7 +10,10 @@ import { logger } from './log.js';
 export function brokersFromEnv(): string[] {
   const raw = process.env.KAFKA_BROKERS;
   if (!raw) throw new Error('KAFKA_BROKERS is not set (e.g. KAFKA_BROKERS=127.0.0.1:19092; `infra/local/start` prints it)');
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka {
@@ -103,6 +106,16 @@ export function upstreamDlqValue(r: {
   /** Extra fields kept beside the value (e.g. how much of it was cut). */
   extra?: Record<string, unknown>;
 }): string {
-  return JSON.stringify({ v: 1, topic: r.topic, partition: -1, offset: '-', key: r.key, value: r.value, ...r.extra, error: r.error, service: r.service, at: r.at ?? new Date().toISOString() });
+  return JSON.stringify({
+    v: 1,
+    topic: r.topic,
+    partition: -1,
+    offset: '-',
+    key: r.key,
+    value: r.value,
+    ...r.extra,
+    error: r.error,
+    service: r.service,
+    at: r.at ?? new Date().toISOString(),
+  });
 }
-

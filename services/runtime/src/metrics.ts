@@ -31,11 +31,37 @@ export class Metrics {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
-    this.consumed = new Counter({ name: 'cratewatch_messages_consumed_total', help: 'Messages fetched from Kafka, per topic', labelNames: ['topic'], registers });
-    this.produced = new Counter({ name: 'cratewatch_messages_produced_total', help: 'Messages produced and acknowledged by Kafka, per topic (a <topic>.dlq counts here too)', labelNames: ['topic'], registers });
-    this.deadLettered = new Counter({ name: 'cratewatch_messages_dead_lettered_total', help: 'Messages of a topic written to its <topic>.dlq, by why (bad-input, failed, undeliverable)', labelNames: ['topic', 'failure'], registers });
-    this.handlerSeconds = new Histogram({ name: 'cratewatch_handler_duration_seconds', help: 'Time a handler took for one message, run or window, by outcome (ok, retry, dead-lettered)', labelNames: ['topic', 'outcome'], buckets: DURATION_BUCKETS, registers });
-    this.retries = new Counter({ name: 'cratewatch_retries_total', help: 'Retries of a message, run or window, by why (unavailable: a server is down; failed: the handler threw)', labelNames: ['topic', 'kind'], registers });
+    this.consumed = new Counter({
+      name: 'cratewatch_messages_consumed_total',
+      help: 'Messages fetched from Kafka, per topic',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.produced = new Counter({
+      name: 'cratewatch_messages_produced_total',
+      help: 'Messages produced and acknowledged by Kafka, per topic (a <topic>.dlq counts here too)',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'cratewatch_messages_dead_lettered_total',
+      help: 'Messages of a topic written to its <topic>.dlq, by why (bad-input, failed, undeliverable)',
+      labelNames: ['topic', 'failure'],
+      registers,
+    });
+    this.handlerSeconds = new Histogram({
+      name: 'cratewatch_handler_duration_seconds',
+      help: 'Time a handler took for one message, run or window, by outcome (ok, retry, dead-lettered)',
+      labelNames: ['topic', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'cratewatch_retries_total',
+      help: 'Retries of a message, run or window, by why (unavailable: a server is down; failed: the handler threw)',
+      labelNames: ['topic', 'kind'],
+      registers,
+    });
     this.partitionGauges(registers);
   }
 
@@ -49,7 +75,9 @@ export class Metrics {
       registers,
       collect() {
         this.reset(); // a revoked partition disappears instead of keeping its last value
-        for (const h of healths) for (const p of h.partitions()) this.set({ group: h.group, topic: p.topic, partition: String(p.partition) }, ConsumerHealth.lag(p));
+        for (const h of healths)
+          for (const p of h.partitions())
+            this.set({ group: h.group, topic: p.topic, partition: String(p.partition) }, ConsumerHealth.lag(p));
       },
     });
     new Gauge({
@@ -62,7 +90,11 @@ export class Metrics {
         const now = Date.now();
         for (const h of healths) {
           for (const p of h.partitions()) {
-            if (p.retrying) this.set({ group: h.group, topic: p.topic, partition: String(p.partition), kind: p.retrying.kind }, (now - p.retrying.since) / 1000);
+            if (p.retrying)
+              this.set(
+                { group: h.group, topic: p.topic, partition: String(p.partition), kind: p.retrying.kind },
+                (now - p.retrying.since) / 1000,
+              );
           }
         }
       },
@@ -100,7 +132,11 @@ export class Metrics {
  * service's own counts, e.g. the scorer's findings by kind). In place: callers keep the same
  * object, so connect, disconnect and events are untouched.
  */
-export function countProduced(producer: Producer, metrics: Metrics, also?: (topic: string, messages: ProducerRecord['messages']) => void): Producer {
+export function countProduced(
+  producer: Producer,
+  metrics: Metrics,
+  also?: (topic: string, messages: ProducerRecord['messages']) => void,
+): Producer {
   const onSent = (topic: string, ms: ProducerRecord['messages']) => {
     metrics.produced.inc({ topic }, ms.length);
     also?.(topic, ms);

@@ -44,7 +44,10 @@ export type OpsToken = { token: Buffer } | { missing: string };
 
 export function opsTokenFromEnv(env: NodeJS.ProcessEnv = process.env): OpsToken {
   const t = env[OPS_TOKEN_ENV]?.trim();
-  if (!t) return { missing: `${OPS_TOKEN_ENV} is not set on the server: set it (${OPS_TOKEN_MIN}+ characters) and send it as "Authorization: Bearer <token>"` };
+  if (!t)
+    return {
+      missing: `${OPS_TOKEN_ENV} is not set on the server: set it (${OPS_TOKEN_MIN}+ characters) and send it as "Authorization: Bearer <token>"`,
+    };
   if (t.length < OPS_TOKEN_MIN) return { missing: `${OPS_TOKEN_ENV} is shorter than ${OPS_TOKEN_MIN} characters: set a longer one` };
   return { token: digest(t) };
 }
@@ -67,7 +70,11 @@ export interface OpsOptions {
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(text)),
+  });
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
@@ -101,7 +108,12 @@ export function opsRoutes(o: OpsOptions): (req: IncomingMessage, res: ServerResp
     try {
       if (path === '/readyz') {
         const r = await readiness(o.checks);
-        sendJson(req, res, r.ready ? 200 : 503, r.ready ? { status: 'ready', checks: r.checks } : { status: 'not ready', failing: r.failing, checks: r.checks });
+        sendJson(
+          req,
+          res,
+          r.ready ? 200 : 503,
+          r.ready ? { status: 'ready', checks: r.checks } : { status: 'not ready', failing: r.failing, checks: r.checks },
+        );
       } else {
         const text = await o.metrics.text();
         res.writeHead(200, { 'content-type': o.metrics.contentType, 'cache-control': 'no-store' });

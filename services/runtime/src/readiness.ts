@@ -84,7 +84,10 @@ export function cached(check: ReadyCheck, ttlMs = CACHE_MS): ReadyCheck {
     timeoutMs,
     run: () => {
       if (!last || (last.at > 0 && Date.now() - last.at > ttlMs)) {
-        const entry: { at: number; outcome: Promise<Record<string, unknown> | void> } = { at: 0, outcome: withTimeout(check.run(), timeoutMs) };
+        const entry: { at: number; outcome: Promise<Record<string, unknown> | void> } = {
+          at: 0,
+          outcome: withTimeout(check.run(), timeoutMs),
+        };
         entry.outcome.then(
           () => (entry.at = Date.now()),
           () => (entry.at = Date.now()),
@@ -165,13 +168,20 @@ export function consumerCheck(name: string, health: ConsumerHealth, limits: Read
         const where = `${p.topic}/${p.partition}`;
         const retryS = p.retrying ? (now() - p.retrying.since) / 1000 : 0;
         if (p.retrying && retryS > limits.maxRetrySeconds) {
-          problems.push(`${where} stuck retrying offset ${p.retrying.offset} for ${Math.round(retryS)} s (${p.retrying.kind}, attempt ${p.retrying.attempts}): ${p.retrying.error}`);
+          problems.push(
+            `${where} stuck retrying offset ${p.retrying.offset} for ${Math.round(retryS)} s (${p.retrying.kind}, attempt ${p.retrying.attempts}): ${p.retrying.error}`,
+          );
         }
         const lag = ConsumerHealth.lag(p);
         if (lag > limits.maxLag) problems.push(`${where} lag ${lag} > ${limits.maxLag}`);
       }
       if (problems.length) throw new CheckFailed(problems.join('; '));
-      return { group: health.group, partitions: parts.length, maxLag: Math.max(0, ...parts.map((p) => ConsumerHealth.lag(p))), retrying: parts.filter((p) => p.retrying).length };
+      return {
+        group: health.group,
+        partitions: parts.length,
+        maxLag: Math.max(0, ...parts.map((p) => ConsumerHealth.lag(p))),
+        retrying: parts.filter((p) => p.retrying).length,
+      };
     },
   };
 }

@@ -45,7 +45,11 @@ export interface TopicSpec {
  */
 export function topicSpecs(): (TopicSpec & { reconcile: string[] })[] {
   const specs: (TopicSpec & { reconcile: string[] })[] = [];
-  const compacted = (topic: string): TopicSpec & { reconcile: string[] } => ({ topic, configEntries: [{ name: 'cleanup.policy', value: 'compact' }], reconcile: [] });
+  const compacted = (topic: string): TopicSpec & { reconcile: string[] } => ({
+    topic,
+    configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    reconcile: [],
+  });
   const dlq = (topic: string, extra: { name: string; value: string }[] = []): TopicSpec & { reconcile: string[] } => ({
     topic,
     configEntries: [{ name: 'retention.ms', value: DLQ_RETENTION_MS }, ...extra],
@@ -69,7 +73,11 @@ export function topicSpecs(): (TopicSpec & { reconcile: string[] })[] {
       specs.push({ ...compacted(t), configEntries: [...compacted(t).configEntries, size], reconcile: [size.name] });
       specs.push(dlq(dlqTopic(t), [{ name: 'max.message.bytes', value: String(2 * WORKSPACE_MAX_MESSAGE_BYTES + 64 * 1024) }]));
     } else {
-      specs.push(COMPACTED_TOPICS.includes(t) ? compacted(t) : { topic: t, configEntries: [{ name: 'retention.ms', value: DLQ_RETENTION_MS }], reconcile: [] });
+      specs.push(
+        COMPACTED_TOPICS.includes(t)
+          ? compacted(t)
+          : { topic: t, configEntries: [{ name: 'retention.ms', value: DLQ_RETENTION_MS }], reconcile: [] },
+      );
       specs.push(dlq(dlqTopic(t)));
     }
   }
@@ -91,7 +99,10 @@ export async function ensureTopics(admin: Admin, partitions = Number(process.env
       topics: missing.map((w) => ({ topic: w.topic, numPartitions: partitions, replicationFactor: -1, configEntries: w.configEntries })),
     });
   }
-  await reconcileConfigs(admin, wanted.filter((w) => existing.has(w.topic) && w.reconcile.length > 0));
+  await reconcileConfigs(
+    admin,
+    wanted.filter((w) => existing.has(w.topic) && w.reconcile.length > 0),
+  );
   // Another service may have created the topics a moment ago: wait until every partition has a
   // leader, or the first offset lookup or produce fails with "not the leader".
   const topics = wanted.map((w) => w.topic);
@@ -116,19 +127,28 @@ export async function ensureTopics(admin: Admin, partitions = Number(process.env
  */
 async function reconcileConfigs(admin: Admin, specs: (TopicSpec & { reconcile: string[] })[]): Promise<void> {
   if (specs.length === 0) return;
-  const described = await admin.describeConfigs({ includeSynonyms: false, resources: specs.map((s) => ({ type: TOPIC_RESOURCE, name: s.topic })) });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: specs.map((s) => ({ type: TOPIC_RESOURCE, name: s.topic })),
+  });
   const log = logger('runtime/topics');
   const resources = [];
   for (const s of specs) {
     const res = described.resources.find((r) => r.resourceName === s.topic);
-    if (!res || res.errorCode !== 0) throw new Error(`describing the configs of topic ${s.topic} failed: ${res?.errorMessage ?? 'no answer'}`);
+    if (!res || res.errorCode !== 0)
+      throw new Error(`describing the configs of topic ${s.topic} failed: ${res?.errorMessage ?? 'no answer'}`);
     const current = new Map(res.configEntries.map((e) => [e.configName, e.configValue]));
     const changes = s.configEntries.filter((e) => s.reconcile.includes(e.name) && current.get(e.name) !== e.value);
     if (changes.length === 0) continue;
     // TOPIC_CONFIG (1): the topic's own overrides. Sensitive values come back null: none are on topics.
-    const overrides = new Map(res.configEntries.filter((e) => e.configSource === 1 && e.configValue !== null).map((e) => [e.configName, e.configValue]));
+    const overrides = new Map(
+      res.configEntries.filter((e) => e.configSource === 1 && e.configValue !== null).map((e) => [e.configName, e.configValue]),
+    );
     for (const c of changes) overrides.set(c.name, c.value);
-    log.info('topic config changed', { topic: s.topic, changes: Object.fromEntries(changes.map((c) => [c.name, { from: current.get(c.name) ?? null, to: c.value }])) });
+    log.info('topic config changed', {
+      topic: s.topic,
+      changes: Object.fromEntries(changes.map((c) => [c.name, { from: current.get(c.name) ?? null, to: c.value }])),
+    });
     resources.push({ type: TOPIC_RESOURCE, name: s.topic, configEntries: [...overrides].map(([name, value]) => ({ name, value })) });
   }
   if (resources.length) await admin.alterConfigs({ validateOnly: false, resources });

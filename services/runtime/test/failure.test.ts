@@ -31,7 +31,9 @@ describe('classifyFailure', () => {
   });
 
   it('calls socket errors unavailable through a cause', () => {
-    expect(classifyFailure(new Error('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) }))).toBe('unavailable');
+    expect(classifyFailure(new Error('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) }))).toBe(
+      'unavailable',
+    );
   });
 
   it('calls anything else a failure', () => {

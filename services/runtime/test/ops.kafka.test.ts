@@ -43,7 +43,10 @@ describe('a stuck partition in /readyz and /metrics (real Kafka)', () => {
     const topic = uniqueName('ops-stuck');
     const admin = kafka.admin();
     await admin.connect();
-    await createTopicsAndWait(admin, [{ topic, numPartitions: 1 }, { topic: dlqTopic(topic), numPartitions: 1 }]);
+    await createTopicsAndWait(admin, [
+      { topic, numPartitions: 1 },
+      { topic: dlqTopic(topic), numPartitions: 1 },
+    ]);
     await admin.disconnect();
     await sendWhenReady(producer, { topic, messages: ['a', 'b', 'c'].map((value) => ({ key: value, value })) });
 
@@ -51,16 +54,28 @@ describe('a stuck partition in /readyz and /metrics (real Kafka)', () => {
     const metrics = new Metrics('test');
     const health = metrics.watch(new ConsumerHealth(groupId, 'test'));
     const loop = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('ops-kafka-test'), health, observer: metrics.observer(),
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'test',
+      log: logger('ops-kafka-test'),
+      health,
+      observer: metrics.observer(),
       policy: { maxAttempts: 3, baseMs: 5, maxMs: 50 },
       handle: async () => {
         throw Object.assign(new Error('Could not perform discovery'), { name: 'Neo4jError', code: 'ServiceUnavailable' });
       },
     });
-    const ops = await startOpsServer({ host: '127.0.0.1', port: 0 }, {
-      metrics, log: logger('ops-kafka-test'), token: opsTokenFromEnv({ CRATEWATCH_OPS_TOKEN: TOKEN }),
-      checks: [kafkaCheck(kafka), consumerCheck('consumer', health, { maxRetrySeconds: 1, maxLag: 10_000 })],
-    });
+    const ops = await startOpsServer(
+      { host: '127.0.0.1', port: 0 },
+      {
+        metrics,
+        log: logger('ops-kafka-test'),
+        token: opsTokenFromEnv({ CRATEWATCH_OPS_TOKEN: TOKEN }),
+        checks: [kafkaCheck(kafka), consumerCheck('consumer', health, { maxRetrySeconds: 1, maxLag: 10_000 })],
+      },
+    );
     try {
       const body = await until('/readyz to report the stuck partition', async () => {
         const res = await fetch(`${ops.url}/readyz`, auth);
@@ -68,11 +83,21 @@ describe('a stuck partition in /readyz and /metrics (real Kafka)', () => {
         return res.status === 503 && b.failing?.some((f) => f.includes('stuck')) ? b : undefined;
       });
       expect(body.checks.kafka!.ok).toBe(true);
-      expect(body.failing).toEqual([expect.stringMatching(new RegExp(`^consumer: ${topic}/0 stuck retrying offset 0 for \\d+ s \\(unavailable, attempt \\d+\\): Neo4jError: Could not perform discovery$`))]);
+      expect(body.failing).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^consumer: ${topic}/0 stuck retrying offset 0 for \\d+ s \\(unavailable, attempt \\d+\\): Neo4jError: Could not perform discovery$`,
+          ),
+        ),
+      ]);
 
       const text = await (await fetch(`${ops.url}/metrics`, auth)).text();
       expect(text).toContain(`cratewatch_consumer_lag{group="${groupId}",topic="${topic}",partition="0",service="test"} 3`);
-      expect(text).toMatch(new RegExp(`cratewatch_consumer_retrying_seconds\\{group="${groupId}",topic="${topic}",partition="0",kind="unavailable",service="test"\\} [1-9]`));
+      expect(text).toMatch(
+        new RegExp(
+          `cratewatch_consumer_retrying_seconds\\{group="${groupId}",topic="${topic}",partition="0",kind="unavailable",service="test"\\} [1-9]`,
+        ),
+      );
       expect(text).toMatch(new RegExp(`cratewatch_retries_total\\{topic="${topic}",kind="unavailable",service="test"\\} [1-9]`));
       expect(text).toContain(`cratewatch_messages_consumed_total{topic="${topic}",service="test"} 3`);
     } finally {

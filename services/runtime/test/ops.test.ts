@@ -29,7 +29,13 @@ function stuck(sinceMsAgo: number): ConsumerHealth {
   const h = new ConsumerHealth('g1', 'test');
   h.joinedAt = Date.now();
   h.fetched('facts', 0, '10', '7');
-  h.retrying('facts', 0, { kind: 'unavailable', offset: '7', attempts: 12, since: Date.now() - sinceMsAgo, error: 'Neo4jError: Could not perform discovery' });
+  h.retrying('facts', 0, {
+    kind: 'unavailable',
+    offset: '7',
+    attempts: 12,
+    since: Date.now() - sinceMsAgo,
+    error: 'Neo4jError: Could not perform discovery',
+  });
   return h;
 }
 
@@ -85,7 +91,9 @@ describe('ops server', () => {
     expect(text).toContain('cratewatch_handler_duration_seconds_count{service="test",topic="facts",outcome="ok"} 1');
     // offset 6 handled (the fetch started at 7), end 10: messages 7, 8, 9 wait.
     expect(text).toContain('cratewatch_consumer_lag{group="g1",topic="facts",partition="0",service="test"} 3');
-    expect(text).toMatch(/cratewatch_consumer_retrying_seconds\{group="g1",topic="facts",partition="0",kind="unavailable",service="test"\} \d/);
+    expect(text).toMatch(
+      /cratewatch_consumer_retrying_seconds\{group="g1",topic="facts",partition="0",kind="unavailable",service="test"\} \d/,
+    );
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
@@ -93,11 +101,19 @@ describe('ops server', () => {
     const ok: ReadyCheck = { name: 'kafka', run: async () => ({ brokers: 1 }) };
     const ready = await fetch(`${await serve([ok, consumerCheck('consumer', stuck(5_000), limits)])}/readyz`, { headers: auth });
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { kafka: { ok: true, brokers: 1 }, consumer: { ok: true, retrying: 1, maxLag: 3 } } });
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { kafka: { ok: true, brokers: 1 }, consumer: { ok: true, retrying: 1, maxLag: 3 } },
+    });
 
-    const down: ReadyCheck = { name: 'neo4j', run: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })) };
+    const down: ReadyCheck = {
+      name: 'neo4j',
+      run: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })),
+    };
     const hangs: ReadyCheck = { name: 'slow', timeoutMs: 50, run: () => new Promise(() => undefined) };
-    const res = await fetch(`${await serve([ok, down, hangs, consumerCheck('consumer', stuck(60_000), limits)])}/readyz`, { headers: auth });
+    const res = await fetch(`${await serve([ok, down, hangs, consumerCheck('consumer', stuck(60_000), limits)])}/readyz`, {
+      headers: auth,
+    });
     expect(res.status).toBe(503);
     const body = (await res.json()) as { status: string; failing: string[]; checks: Record<string, { ok: boolean; error?: string }> };
     expect(body.status).toBe('not ready');
@@ -105,7 +121,9 @@ describe('ops server', () => {
     expect(body.failing).toHaveLength(3);
     expect(body.failing[0]).toBe('neo4j: Error: connect ECONNREFUSED 127.0.0.1:1');
     expect(body.failing[1]).toBe('slow: no answer within 50 ms');
-    expect(body.failing[2]).toMatch(/^consumer: facts\/0 stuck retrying offset 7 for 60 s \(unavailable, attempt 12\): Neo4jError: Could not perform discovery$/);
+    expect(body.failing[2]).toMatch(
+      /^consumer: facts\/0 stuck retrying offset 7 for 60 s \(unavailable, attempt 12\): Neo4jError: Could not perform discovery$/,
+    );
   });
 
   it('/readyz: 503 when a partition lags beyond the limit or the consumer has not joined its group', async () => {
@@ -113,7 +131,9 @@ describe('ops server', () => {
     lagging.joinedAt = Date.now();
     lagging.fetched('facts', 1, '500', '0');
     const never = new ConsumerHealth('g3', 'test');
-    const res = await fetch(`${await serve([consumerCheck('a', lagging, limits), consumerCheck('b', never, limits)])}/readyz`, { headers: auth });
+    const res = await fetch(`${await serve([consumerCheck('a', lagging, limits), consumerCheck('b', never, limits)])}/readyz`, {
+      headers: auth,
+    });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { failing: string[] }).failing).toEqual(['a: facts/1 lag 500 > 100', 'b: not in its consumer group yet']);
   });

@@ -28,7 +28,10 @@ async function topicWith(values: string[]): Promise<string> {
   const topic = uniqueName('poison');
   const admin = kafka.admin();
   await admin.connect();
-  await createTopicsAndWait(admin, [{ topic, numPartitions: 1 }, { topic: dlqTopic(topic), numPartitions: 1 }]);
+  await createTopicsAndWait(admin, [
+    { topic, numPartitions: 1 },
+    { topic: dlqTopic(topic), numPartitions: 1 },
+  ]);
   await admin.disconnect();
   await sendWhenReady(producer, { topic, messages: values.map((value, i) => ({ key: `k${i}`, value })) });
   return topic;
@@ -78,7 +81,13 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
     const applied: string[] = [];
     const tries = new Map<string, number>();
     const loop = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('poison-test'), policy: fast,
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'test',
+      log: logger('poison-test'),
+      policy: fast,
       handle: async (m: ConsumedMessage) => {
         const v = m.message.value!.toString();
         tries.set(v, (tries.get(v) ?? 0) + 1);
@@ -88,7 +97,16 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
     });
     try {
       const [rec] = await dlqRecords(topic, 1);
-      expect(rec).toMatchObject({ topic, offset: '1', key: 'k1', value: 'poison', service: 'test', attempts: 3, failure: 'failed', error: 'Error: Invalid Version: 0.1.5@git:1f3c657c' });
+      expect(rec).toMatchObject({
+        topic,
+        offset: '1',
+        key: 'k1',
+        value: 'poison',
+        service: 'test',
+        attempts: 3,
+        failure: 'failed',
+        error: 'Error: Invalid Version: 0.1.5@git:1f3c657c',
+      });
       await until(() => applied.length === 2, 'the message behind the poison one');
       expect(applied).toEqual(['ok-1', 'ok-2']);
       expect(tries.get('poison')).toBe(3);
@@ -108,7 +126,13 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
       applied.push(v);
     };
     const loop = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('poison-test'), policy: fast,
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'test',
+      log: logger('poison-test'),
+      policy: fast,
       handle: async (m) => apply(m.message.value!.toString()),
       handleBatch: async (ms) => {
         batchSizes.push(ms.length);
@@ -147,7 +171,13 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
       if (v === 'poison') throw new Error('poison');
     };
     const loop = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('poison-test'), policy: fast,
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'test',
+      log: logger('poison-test'),
+      policy: fast,
       handle: (m) => apply(m.message.value!.toString()),
       handleBatch: async (ms) => {
         if (ms.some((m) => m.message.value!.toString() === 'poison')) throw new Error('the run fails as a whole');
@@ -176,7 +206,14 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
     let outageTries = 0;
     const applied: string[] = [];
     const loop = await runConsumer({
-      kafka, producer, groupId, topics: [topic], service: 'test', log: logger('poison-test'), health, policy: fast,
+      kafka,
+      producer,
+      groupId,
+      topics: [topic],
+      service: 'test',
+      log: logger('poison-test'),
+      health,
+      policy: fast,
       handle: async (m) => {
         if (down) {
           outageTries++;

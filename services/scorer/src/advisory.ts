@@ -9,14 +9,33 @@
  * shared `findingMoved`; a changed title or VEX text alone sends nothing. The same graph gives nothing
  * the second time (a replay sends nothing).
  */
-import { advisoryFinding, findingChanges, findingId, vexStatementFor, type Advisory, type FindingEvent, type VexDocument, type VexMatch, type WorkspaceRef } from '@cratewatch/shared';
+import {
+  advisoryFinding,
+  findingChanges,
+  findingId,
+  vexStatementFor,
+  type Advisory,
+  type FindingEvent,
+  type VexDocument,
+  type VexMatch,
+  type WorkspaceRef,
+} from '@cratewatch/shared';
 
 export interface AdvisoryFindingContext {
   workspace: WorkspaceRef;
   /** The (locked version, advisory) pairs the workspace is exposed to now. */
   exposure: { version: string; advisory: Advisory }[];
   /** Its advisory findings as stored (state, severity, score, the crate it was raised on), with the advisory each is about (null once deleted). */
-  current: { id: string; state: string; severity: FindingEvent['severity']; score: number; crate: string; version: string; advisory: Advisory | null; advisoryId: string }[];
+  current: {
+    id: string;
+    state: string;
+    severity: FindingEvent['severity'];
+    score: number;
+    crate: string;
+    version: string;
+    advisory: Advisory | null;
+    advisoryId: string;
+  }[];
   /** The workspace's VEX documents, as its last event carried them. */
   vex: VexDocument[];
 }
@@ -33,7 +52,8 @@ export function advisoryChanges(ctx: AdvisoryFindingContext, at: string): Adviso
   const suppressed = new Map<string, { advisory: Advisory; version: string; match: VexMatch }>();
   for (const { version, advisory } of ctx.exposure) {
     const match = ctx.vex.length ? vexStatementFor(ctx.vex, { advisory, crate: advisory.package, version }) : undefined;
-    if (match?.suppresses) suppressed.set(findingId(ctx.workspace.id, advisory.package, version, `advisory:${advisory.id}`), { advisory, version, match });
+    if (match?.suppresses)
+      suppressed.set(findingId(ctx.workspace.id, advisory.package, version, `advisory:${advisory.id}`), { advisory, version, match });
     else {
       const f = advisoryFinding(ctx.workspace, advisory, version, 'open', at, match);
       desired.set(f.id, f);

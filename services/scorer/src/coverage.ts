@@ -73,7 +73,14 @@ export function poolsFrom(data: TrustedPoolData, trusted: string[]): { pools: Ma
         ...(c.implies.length ? { implies: c.implies } : {}),
       }));
     try {
-      pools.set(pool, auditsFileFromPoolEntries([...byCrate].map(([crate, entries]) => ({ crate, entries })), criteria, `pool ${pool}`));
+      pools.set(
+        pool,
+        auditsFileFromPoolEntries(
+          [...byCrate].map(([crate, entries]) => ({ crate, entries })),
+          criteria,
+          `pool ${pool}`,
+        ),
+      );
     } catch (err) {
       errors.set(pool, (err as Error).message);
     }
@@ -93,7 +100,11 @@ export interface PreparedWorkspace {
   impact?: ReturnType<typeof workspaceImpact>;
 }
 
-export const prepareWorkspace = (event: WorkspaceEvent): PreparedWorkspace => ({ event, store: storeOf(event), graph: graphFromWorkspaceEvent(event) });
+export const prepareWorkspace = (event: WorkspaceEvent): PreparedWorkspace => ({
+  event,
+  store: storeOf(event),
+  graph: graphFromWorkspaceEvent(event),
+});
 
 /**
  * The workspace's coverage. With `again` (its previous report, and the crates whose audits changed
@@ -111,14 +122,18 @@ export function workspaceCoverage(
   const { event: ev, store, graph } = w;
   const { pools, errors } = poolsFrom(trusted, opts.trustedPools);
   // The same event and day: its store checks stand (resolution-cache.ts keeps a report for its day only).
-  const report = again ? resolveVetAgain(again.report, again.crates, { graph, store }, { pools, sameStore: true }) : resolveVet({ graph, store }, { pools });
+  const report = again
+    ? resolveVetAgain(again.report, again.crates, { graph, store }, { pools, sameStore: true })
+    : resolveVet({ graph, store }, { pools });
   const pkg = new Map(ev.packages.map((p) => [p.id, p]));
-  const rows = report.packages.filter((v) => !again || again.crates.has(v.name)).map((v) => ({
-    id: versionNodeId(ev.id, pkg.get(v.id)!),
-    vetted: v.status,
-    needs: v.required,
-    via: v.path.map(describeRef),
-  }));
+  const rows = report.packages
+    .filter((v) => !again || again.crates.has(v.name))
+    .map((v) => ({
+      id: versionNodeId(ev.id, pkg.get(v.id)!),
+      vetted: v.status,
+      needs: v.required,
+      via: v.path.map(describeRef),
+    }));
   const s = report.summary;
   const summary: Record<string, Prop> = {
     vetConclusion: report.conclusion,
@@ -154,7 +169,12 @@ export function workspaceCoverage(
  * a build-time or direct dependency scores higher), and each open one no longer desired resolved.
  * The same coverage again gives nothing (a replay sends nothing).
  */
-export function unvettedChanges(ws: { id: string; org: string; team?: string }, desired: FindingEvent[], current: StoredFinding[], at: string): FindingEvent[] {
+export function unvettedChanges(
+  ws: { id: string; org: string; team?: string },
+  desired: FindingEvent[],
+  current: StoredFinding[],
+  at: string,
+): FindingEvent[] {
   return findingChanges(desired, current, (f) => resolvedUnvetted(ws, f, at));
 }
 

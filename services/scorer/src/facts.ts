@@ -91,7 +91,8 @@ const CRATE_TABLES = ['audits', 'wildcard-audits', 'trusted'] as const;
 /** A crate's complete entries in a pool, as the audits to keep. */
 export function poolCrateSet(ev: PoolEvent): PoolCrateSet {
   for (const k of Object.keys(ev.entries)) {
-    if (!(CRATE_TABLES as readonly string[]).includes(k)) throw new BadMessageError(`entries.${k}: not a table of a crate's entries (audits, wildcard-audits, trusted)`);
+    if (!(CRATE_TABLES as readonly string[]).includes(k))
+      throw new BadMessageError(`entries.${k}: not a table of a crate's entries (audits, wildcard-audits, trusted)`);
   }
   const audits = new Map<string, AuditRow>();
   for (const table of CRATE_TABLES) {
@@ -135,13 +136,20 @@ function auditRow(pool: string, crate: string, table: (typeof CRATE_TABLES)[numb
     const read = auditedVersion(version ?? to ?? undefined, from, `${at}.${version !== undefined ? 'version' : 'delta'}`);
     certifies = read.certifies;
     props = {
-      version: version ?? null, delta: delta ?? null, deltaFrom: from, deltaTo: to, violation: violation ?? null, importable: f.bool('importable') ?? null,
-      gitRev: read.gitRev, versionProblem: read.problem,
+      version: version ?? null,
+      delta: delta ?? null,
+      deltaFrom: from,
+      deltaTo: to,
+      violation: violation ?? null,
+      importable: f.bool('importable') ?? null,
+      gitRev: read.gitRev,
+      versionProblem: read.problem,
     };
   } else {
     const userId = f.num('user-id');
     const publisher = f.str('trusted-publisher');
-    if ((userId === undefined) === (publisher === undefined)) throw new BadMessageError(`${at}: needs exactly one of user-id, trusted-publisher`);
+    if ((userId === undefined) === (publisher === undefined))
+      throw new BadMessageError(`${at}: needs exactly one of user-id, trusted-publisher`);
     kind = table === 'trusted' ? 'trusted' : 'wildcard';
     props = {
       userId: userId ?? null,
@@ -165,7 +173,11 @@ function auditRow(pool: string, crate: string, table: (typeof CRATE_TABLES)[numb
  * certifying nothing, rather than refused: the event is the crate's whole set of entries, and one
  * odd entry must not drop the others.
  */
-function auditedVersion(target: string | undefined, from: string | null, field: string): { certifies?: string; gitRev: string | null; problem: string | null } {
+function auditedVersion(
+  target: string | undefined,
+  from: string | null,
+  field: string,
+): { certifies?: string; gitRev: string | null; problem: string | null } {
   const read = target === undefined ? undefined : parseVetVersion(target);
   const bad = [target, from ?? undefined].find((v) => v !== undefined && parseVetVersion(v) === undefined);
   return {
@@ -303,7 +315,8 @@ function flatten(name: string, v: unknown): Record<string, Prop> {
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       const p = asProp(x);
-      if (p !== null && (typeof x !== 'object' || Array.isArray(x)) && !(typeof p === 'string' && typeof x !== 'string')) out[`${name}_${k}`] = p;
+      if (p !== null && (typeof x !== 'object' || Array.isArray(x)) && !(typeof p === 'string' && typeof x !== 'string'))
+        out[`${name}_${k}`] = p;
     }
   }
   return out;

@@ -8,7 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
-import { CRATES_IO_SOURCES, TOPICS, encodeEvent, type Advisory, type VexDocument, type WorkspaceEvent, type FindingEvent } from '@cratewatch/shared';
+import {
+  CRATES_IO_SOURCES,
+  TOPICS,
+  encodeEvent,
+  type Advisory,
+  type VexDocument,
+  type WorkspaceEvent,
+  type FindingEvent,
+} from '@cratewatch/shared';
 import type { AuditRow, CriteriaSet, MaintainerRow, PoolCrateSet, Prop, ReleaseRow } from './facts.js';
 import type { CrateFactsRow, LockedCrate } from './maintainer.js';
 import type { AdvisoryFindingContext } from './advisory.js';
@@ -85,7 +93,11 @@ function storedFindingOf(rec: { get: (key: string) => unknown }): StoredFinding 
 // has no crates.io twin (parseLockfile adds it only then): else a workspace locking `half@1.8.2` from
 // git and another locking it from crates.io share one node, whose source is whichever came last.
 export const versionNodeId = (workspaceId: string, p: { id: string; source?: string }): string =>
-  p.source === undefined ? `${workspaceId}:${p.id}` : CRATES_IO_SOURCES.has(p.source) || p.id.endsWith(` (${p.source})`) ? p.id : `${p.id} (${p.source})`;
+  p.source === undefined
+    ? `${workspaceId}:${p.id}`
+    : CRATES_IO_SOURCES.has(p.source) || p.id.endsWith(` (${p.source})`)
+      ? p.id
+      : `${p.id} (${p.source})`;
 
 export class Graph {
   constructor(
@@ -137,7 +149,16 @@ export class Graph {
     // Its VEX documents also on their own (`vex`, JSON), read whenever an advisory changes.
     await tx.run(
       `MERGE (w:Workspace {id: $id}) SET w.org = $org, w.team = $team, w.checksum = $checksum, w.observedAt = $observedAt, w.event = $event, w.eventHash = $hash, w.vex = $vex`,
-      { id: ev.id, org: ev.org, team: ev.team ?? null, checksum: ev.origin.checksum, observedAt: ev.observedAt, event, hash: eventHash(event), vex: ev.vex?.length ? JSON.stringify(ev.vex) : null },
+      {
+        id: ev.id,
+        org: ev.org,
+        team: ev.team ?? null,
+        checksum: ev.origin.checksum,
+        observedAt: ev.observedAt,
+        event,
+        hash: eventHash(event),
+        vex: ev.vex?.length ? JSON.stringify(ev.vex) : null,
+      },
     );
     await tx.run(
       `MATCH (w:Workspace {id: $id})
@@ -224,16 +245,18 @@ export class Graph {
        MATCH (a:Advisory {id: r.advisory})-[e:AFFECTS]->(v:Version) WHERE NOT v.id IN r.versions DELETE e`,
       { rows },
     );
-    await Graph.addAffects(tx, rows.flatMap((r) => r.versions.map((version) => ({ advisory: r.advisory, version }))));
+    await Graph.addAffects(
+      tx,
+      rows.flatMap((r) => r.versions.map((version) => ({ advisory: r.advisory, version }))),
+    );
   }
 
   /** Adds AFFECTS edges (advisory id → version id) in one batch. */
   static async addAffects(tx: ManagedTransaction, pairs: { advisory: string; version: string }[]): Promise<void> {
     if (pairs.length === 0) return;
-    await tx.run(
-      `UNWIND $pairs AS p MATCH (a:Advisory {id: p.advisory}), (v:Version {id: p.version}) MERGE (a)-[:AFFECTS]->(v)`,
-      { pairs },
-    );
+    await tx.run(`UNWIND $pairs AS p MATCH (a:Advisory {id: p.advisory}), (v:Version {id: p.version}) MERGE (a)-[:AFFECTS]->(v)`, {
+      pairs,
+    });
   }
 
   /** Workspaces that lock a version these advisories affect (their AFFECTS edges as they stand). */
@@ -267,8 +290,15 @@ export class Graph {
    * `only`: the exposure to and findings of these advisories alone (an advisory's findings depend on it
    * alone, so one that changed is decided without reading the workspaces' hundred others).
    */
-  static async advisoryFindingContexts(tx: ManagedTransaction, ids: string[], only?: string[]): Promise<Map<string, AdvisoryFindingContext>> {
-    const ws = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.org AS org, w.team AS team, w.vex AS vex`, { ids });
+  static async advisoryFindingContexts(
+    tx: ManagedTransaction,
+    ids: string[],
+    only?: string[],
+  ): Promise<Map<string, AdvisoryFindingContext>> {
+    const ws = await tx.run(
+      `UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.org AS org, w.team AS team, w.vex AS vex`,
+      { ids },
+    );
     const exposure = await tx.run(
       `UNWIND $ids AS id
        MATCH (:Workspace {id: id})-[:LOCKS]->(v:Version)<-[:AFFECTS]-(a:Advisory)
@@ -282,7 +312,12 @@ export class Graph {
        RETURN ws, f.id AS id, f.state AS state, f.severity AS severity, f.score AS score, f.crate AS crate, f.version AS version, f.advisory AS advisoryId`,
       { ids, only: only ?? [] },
     );
-    const wanted = [...new Set([...exposure.records.map((r) => r.get('advisory') as string), ...current.records.map((r) => r.get('advisoryId') as string)])];
+    const wanted = [
+      ...new Set([
+        ...exposure.records.map((r) => r.get('advisory') as string),
+        ...current.records.map((r) => r.get('advisoryId') as string),
+      ]),
+    ];
     const json = await tx.run(`UNWIND $ids AS id MATCH (a:Advisory {id: id}) RETURN a.id AS id, a.json AS json`, { ids: wanted });
     const advisories = new Map(json.records.map((r) => [r.get('id') as string, JSON.parse(r.get('json') as string) as Advisory]));
     const out = new Map<string, AdvisoryFindingContext>();
@@ -316,7 +351,6 @@ export class Graph {
     }
     return out;
   }
-
 
   /**
    * Writes the Finding nodes of the events a transaction decided, each with its event appended to
@@ -410,8 +444,13 @@ export class Graph {
   static async takePendingEvents(tx: ManagedTransaction, ids: string[]): Promise<{ id: string; events: string[] }[]> {
     const sorted = [...new Set(ids)].sort();
     if (sorted.length === 0) return [];
-    await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL SET f._lock = true REMOVE f._lock`, { ids: sorted });
-    const r = await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL RETURN f.id AS id, f.pendingEvents AS events`, { ids: sorted });
+    await tx.run(`UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL SET f._lock = true REMOVE f._lock`, {
+      ids: sorted,
+    });
+    const r = await tx.run(
+      `UNWIND $ids AS id MATCH (f:Finding {id: id}) WHERE f.pendingEvents IS NOT NULL RETURN f.id AS id, f.pendingEvents AS events`,
+      { ids: sorted },
+    );
     return r.records.map((rec) => ({ id: rec.get('id') as string, events: rec.get('events') as string[] }));
   }
 
@@ -421,7 +460,10 @@ export class Graph {
 
   /** The workspaces a maintainer recompute of these crates decides for: those locking them, and those with a maintainer finding on them. */
   static async maintainerScope(tx: ManagedTransaction, crates: string[]): Promise<string[]> {
-    const r = await tx.run(`UNWIND $crates AS name MATCH (f:Finding {crate: name, kind: 'maintainer'}) RETURN collect(DISTINCT f.workspace) AS ws`, { crates });
+    const r = await tx.run(
+      `UNWIND $crates AS name MATCH (f:Finding {crate: name, kind: 'maintainer'}) RETURN collect(DISTINCT f.workspace) AS ws`,
+      { crates },
+    );
     return [...new Set([...(await Graph.workspacesLocking(tx, crates)), ...((r.records[0]?.get('ws') as string[] | undefined) ?? [])])];
   }
 
@@ -438,7 +480,8 @@ export class Graph {
   }
 
   static async clearDue(tx: ManagedTransaction, what: DueMark, ids: string[]): Promise<void> {
-    if (ids.length) await tx.run(`UNWIND $ids AS id MATCH (w:Workspace {id: id}) WHERE w.${prop(what)} = true SET w.${prop(what)} = null`, { ids });
+    if (ids.length)
+      await tx.run(`UNWIND $ids AS id MATCH (w:Workspace {id: id}) WHERE w.${prop(what)} = true SET w.${prop(what)} = null`, { ids });
   }
 
   static async dueWorkspaces(tx: ManagedTransaction, what: DueMark): Promise<string[]> {
@@ -493,7 +536,9 @@ export class Graph {
    */
   static async writeRisk(tx: ManagedTransaction, rows: RiskRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await tx.run(`UNWIND $rows AS r MATCH (w:Workspace {id: r.id}) SET w.risk = r.risk, w.riskSeverity = r.severity, w.riskWhy = r.why`, { rows });
+    await tx.run(`UNWIND $rows AS r MATCH (w:Workspace {id: r.id}) SET w.risk = r.risk, w.riskSeverity = r.severity, w.riskWhy = r.why`, {
+      rows,
+    });
     await tx.run(
       `UNWIND $rows AS r
        MATCH (w:Workspace {id: r.id})
@@ -517,7 +562,10 @@ export class Graph {
   /** The events these workspaces were last written from (coverage is recomputed from them), with their hash, by id. */
   static async workspaceEvents(tx: ManagedTransaction, ids: string[]): Promise<Map<string, { event: WorkspaceEvent; hash: string }>> {
     if (ids.length === 0) return new Map();
-    const r = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) WHERE w.event IS NOT NULL RETURN w.id AS id, w.event AS event`, { ids });
+    const r = await tx.run(
+      `UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) WHERE w.event IS NOT NULL RETURN w.id AS id, w.event AS event`,
+      { ids },
+    );
     return new Map(
       r.records.map((rec) => {
         const json = rec.get('event') as string;
@@ -527,11 +575,21 @@ export class Graph {
   }
 
   /** What tells whether a kept resolution is still the graph's: the event's hash and the last coverage write's stamp. */
-  static async coverageStamps(tx: ManagedTransaction, ids: string[]): Promise<Map<string, { eventHash: string | null; stamp: string | null }>> {
-    const r = await tx.run(`UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.eventHash AS eventHash, w.coverageStamp AS stamp`, { ids });
-    return new Map(r.records.map((rec) => [rec.get('id') as string, { eventHash: rec.get('eventHash') as string | null, stamp: rec.get('stamp') as string | null }]));
+  static async coverageStamps(
+    tx: ManagedTransaction,
+    ids: string[],
+  ): Promise<Map<string, { eventHash: string | null; stamp: string | null }>> {
+    const r = await tx.run(
+      `UNWIND $ids AS wid MATCH (w:Workspace {id: wid}) RETURN w.id AS id, w.eventHash AS eventHash, w.coverageStamp AS stamp`,
+      { ids },
+    );
+    return new Map(
+      r.records.map((rec) => [
+        rec.get('id') as string,
+        { eventHash: rec.get('eventHash') as string | null, stamp: rec.get('stamp') as string | null },
+      ]),
+    );
   }
-
 
   /**
    * What trusted pools record for these crates: each entry as the pool wrote it (`table`, `entry`),
@@ -541,7 +599,10 @@ export class Graph {
     tx: ManagedTransaction,
     pools: string[],
     crates: string[],
-  ): Promise<{ entries: { pool: string; crate: string; table: string; entry: string }[]; criteria: { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }[] }> {
+  ): Promise<{
+    entries: { pool: string; crate: string; table: string; entry: string }[];
+    criteria: { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }[];
+  }> {
     if (pools.length === 0) return { entries: [], criteria: [] };
     const e = await tx.run(
       `MATCH (a:Audit) WHERE a.pool IN $pools AND a.crate IN $crates AND a.entry IS NOT NULL
@@ -556,7 +617,9 @@ export class Graph {
     );
     return {
       entries: e.records.map((r) => r.toObject() as { pool: string; crate: string; table: string; entry: string }),
-      criteria: c.records.map((r) => r.toObject() as { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] }),
+      criteria: c.records.map(
+        (r) => r.toObject() as { pool: string; name: string; description: string | null; descriptionUrl: string | null; implies: string[] },
+      ),
     };
   }
 
@@ -573,7 +636,13 @@ export class Graph {
    */
   static async writeCoverage(
     tx: ManagedTransaction,
-    items: { workspace: string; rows: { id: string; vetted: string; needs: string[]; via: string[] }[]; summary: Record<string, Prop>; stamp: string; eventHash: string }[],
+    items: {
+      workspace: string;
+      rows: { id: string; vetted: string; needs: string[]; via: string[] }[];
+      summary: Record<string, Prop>;
+      stamp: string;
+      eventHash: string;
+    }[],
   ): Promise<void> {
     if (items.length === 0) return;
     await tx.run(
@@ -582,11 +651,13 @@ export class Graph {
        SET l.vetted = r.vetted, l.needs = r.needs, l.via = r.via`,
       { rows: items.flatMap((it) => it.rows.map((r) => ({ ...r, workspace: it.workspace }))) },
     );
-    await tx.run(`UNWIND $items AS it MATCH (w:Workspace {id: it.id}) SET w += it.summary, w.coverageStamp = it.stamp, w.eventHash = it.eventHash`, {
-      items: items.map((it) => ({ id: it.workspace, summary: it.summary, stamp: it.stamp, eventHash: it.eventHash })),
-    });
+    await tx.run(
+      `UNWIND $items AS it MATCH (w:Workspace {id: it.id}) SET w += it.summary, w.coverageStamp = it.stamp, w.eventHash = it.eventHash`,
+      {
+        items: items.map((it) => ({ id: it.workspace, summary: it.summary, stamp: it.stamp, eventHash: it.eventHash })),
+      },
+    );
   }
-
 
   /**
    * These workspaces' unvetted findings as stored (to resolve one with what was said when it opened),
@@ -610,14 +681,17 @@ export class Graph {
     return out;
   }
 
-
   // ---- maintainer risk ---------------------------------------------------------------------------
 
   /**
    * The crates.io versions locked in a scope, with their workspace: one workspace's, or every
    * workspace's versions of some crates (what a maintainers or release event touches).
    */
-  static async lockedCrates(tx: ManagedTransaction, scope: { workspace: string } | { crates: string[] }, sources: string[]): Promise<LockedCrate[]> {
+  static async lockedCrates(
+    tx: ManagedTransaction,
+    scope: { workspace: string } | { crates: string[] },
+    sources: string[],
+  ): Promise<LockedCrate[]> {
     const r =
       'workspace' in scope
         ? await tx.run(
@@ -634,7 +708,11 @@ export class Graph {
           );
     return r.records.map((rec) => {
       const team = rec.get('team') as string | null;
-      return { workspace: { id: rec.get('id') as string, org: rec.get('org') as string, ...(team ? { team } : {}) }, crate: rec.get('crate') as string, version: rec.get('version') as string };
+      return {
+        workspace: { id: rec.get('id') as string, org: rec.get('org') as string, ...(team ? { team } : {}) },
+        crate: rec.get('crate') as string,
+        version: rec.get('version') as string,
+      };
     });
   }
 
@@ -665,7 +743,10 @@ export class Graph {
   }
 
   /** The maintainer findings stored for a scope (a workspace's, or every workspace's for some crates). */
-  static async maintainerFindings(tx: ManagedTransaction, scope: { workspace: string } | { crates: string[] }): Promise<(StoredFinding & { workspace: { id: string; org: string; team?: string } })[]> {
+  static async maintainerFindings(
+    tx: ManagedTransaction,
+    scope: { workspace: string } | { crates: string[] },
+  ): Promise<(StoredFinding & { workspace: { id: string; org: string; team?: string } })[]> {
     const r = await tx.run(
       `${'workspace' in scope ? `MATCH (f:Finding {workspace: $id, kind: 'maintainer'})` : `UNWIND $crates AS name MATCH (f:Finding {crate: name, kind: 'maintainer'})`}
        MATCH (f)-[:IN]->(w:Workspace)
@@ -677,7 +758,9 @@ export class Graph {
       const team = rec.get('team') as string | null;
       return {
         ...storedFindingOf(rec),
-        ...(rec.get('maintainer') ? { maintainer: JSON.parse(rec.get('maintainer') as string) as NonNullable<FindingEvent['maintainer']> } : {}),
+        ...(rec.get('maintainer')
+          ? { maintainer: JSON.parse(rec.get('maintainer') as string) as NonNullable<FindingEvent['maintainer']> }
+          : {}),
         workspace: { id: rec.get('wid') as string, org: rec.get('org') as string, ...(team ? { team } : {}) },
       };
     });
@@ -711,9 +794,14 @@ export class Graph {
        MERGE (p)-[:PUBLISHED]->(a)`,
       { audits: audits.map((a) => ({ id: a.id, pool: a.props.pool, props: a.props })) },
     );
-    const links = audits.filter((a) => a.certifies !== undefined).map((a) => ({ audit: a.id, crate: a.props.crate, version: a.certifies! }));
+    const links = audits
+      .filter((a) => a.certifies !== undefined)
+      .map((a) => ({ audit: a.id, crate: a.props.crate, version: a.certifies! }));
     await Graph.dropStaleCertifies(tx, audits, links);
-    await Graph.mergeVersions(tx, links.map((l) => ({ crate: l.crate, version: l.version })));
+    await Graph.mergeVersions(
+      tx,
+      links.map((l) => ({ crate: l.crate, version: l.version })),
+    );
     await tx.run(
       `UNWIND $links AS l
        MATCH (a:Audit {id: l.audit}), (v:Version {id: l.crate + '@' + l.version})
@@ -728,7 +816,11 @@ export class Graph {
    * (`0.1.5@git:<commit>`) was once written as certifying a Version `oneshot@0.1.5@git:<commit>`.
    * Such a Version, named by no release and locked by no workspace, is deleted with its AFFECTS.
    */
-  private static async dropStaleCertifies(tx: ManagedTransaction, audits: AuditRow[], links: { audit: string; crate: string; version: string }[]): Promise<void> {
+  private static async dropStaleCertifies(
+    tx: ManagedTransaction,
+    audits: AuditRow[],
+    links: { audit: string; crate: string; version: string }[],
+  ): Promise<void> {
     const wanted = new Map(links.map((l) => [l.audit, `${l.crate}@${l.version}`]));
     const rows = audits.map((a) => ({ audit: a.id, keep: wanted.get(a.id) ?? null }));
     const r = await tx.run(

@@ -36,12 +36,23 @@ import {
 } from '@cratewatch/runtime';
 import { Graph } from './graph.js';
 import { ScorerMetrics } from './metrics.js';
-import { DEFAULT_COVERAGE_TIMING, DEFAULT_MIN_MAINTAINER_SCORE, DEFAULT_MIN_UNVETTED_SCORE, DEFAULT_RESOLUTIONS_KEPT, Scorer, type CoverageTiming, type MaintainerOptions } from './scorer.js';
+import {
+  DEFAULT_COVERAGE_TIMING,
+  DEFAULT_MIN_MAINTAINER_SCORE,
+  DEFAULT_MIN_UNVETTED_SCORE,
+  DEFAULT_RESOLUTIONS_KEPT,
+  Scorer,
+  type CoverageTiming,
+  type MaintainerOptions,
+} from './scorer.js';
 import type { CoverageOptions } from './coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
 export function coverageFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageOptions {
-  const trustedPools = (env.SCORER_TRUSTED_POOLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const trustedPools = (env.SCORER_TRUSTED_POOLS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const p of trustedPools) if (!/^[A-Za-z0-9._-]+$/.test(p)) throw new Error(`SCORER_TRUSTED_POOLS: "${p}" is not a pool name`);
   return { trustedPools, minScore: scoreFromEnv(env, 'SCORER_UNVETTED_MIN_SCORE', DEFAULT_MIN_UNVETTED_SCORE) };
 }
@@ -63,7 +74,10 @@ export function coverageTimingFromEnv(env: NodeJS.ProcessEnv = process.env): Cov
     if (!/^\d+$/.test(raw)) throw new Error(`${name}: "${env[name]}" is not a whole number of ms`);
     return Number(raw);
   };
-  return { settleMs: ms('SCORER_COVERAGE_SETTLE_MS', DEFAULT_COVERAGE_TIMING.settleMs), maxDelayMs: ms('SCORER_COVERAGE_MAX_DELAY_MS', DEFAULT_COVERAGE_TIMING.maxDelayMs) };
+  return {
+    settleMs: ms('SCORER_COVERAGE_SETTLE_MS', DEFAULT_COVERAGE_TIMING.settleMs),
+    maxDelayMs: ms('SCORER_COVERAGE_MAX_DELAY_MS', DEFAULT_COVERAGE_TIMING.maxDelayMs),
+  };
 }
 
 function scoreFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -93,7 +107,8 @@ export const DEFAULT_SCORER_FETCH_BYTES = 1024 * 1024;
 export function fetchBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SCORER_FETCH_BYTES?.trim();
   if (raw === undefined || raw === '') return DEFAULT_SCORER_FETCH_BYTES;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1024) throw new Error(`SCORER_FETCH_BYTES: "${env.SCORER_FETCH_BYTES}" is not a whole number of bytes (1024 or more)`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1024)
+    throw new Error(`SCORER_FETCH_BYTES: "${env.SCORER_FETCH_BYTES}" is not a whole number of bytes (1024 or more)`);
   return Number(raw);
 }
 
@@ -106,7 +121,8 @@ export const DEFAULT_SCORER_PARTITIONS_AT_ONCE = 3;
 export function partitionsAtOnceFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.SCORER_PARTITIONS_AT_ONCE?.trim();
   if (raw === undefined || raw === '') return DEFAULT_SCORER_PARTITIONS_AT_ONCE;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`SCORER_PARTITIONS_AT_ONCE: "${env.SCORER_PARTITIONS_AT_ONCE}" is not a whole number from 1`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new Error(`SCORER_PARTITIONS_AT_ONCE: "${env.SCORER_PARTITIONS_AT_ONCE}" is not a whole number from 1`);
   return Number(raw);
 }
 
@@ -161,9 +177,19 @@ export async function startScorer(
     partitionsAtOnce: partitionsAtOnceFromEnv(),
   });
   const ops: OpsServer | undefined = opts.http
-    ? await startOpsServer(opts.http, { metrics: metrics.shared, log, checks: [kafkaCheck(kafka), neo4jCheck(driver, neo4jDatabase()), consumerCheck('consumer', health, limits)] })
+    ? await startOpsServer(opts.http, {
+        metrics: metrics.shared,
+        log,
+        checks: [kafkaCheck(kafka), neo4jCheck(driver, neo4jDatabase()), consumerCheck('consumer', health, limits)],
+      })
     : undefined;
-  log.info('ready', { topics, trustedPools: coverage.trustedPools, unvettedMinScore: coverage.minScore, maintainerMinScore: maintainer.minScore, ...(ops ? { ops: ops.url } : {}) });
+  log.info('ready', {
+    topics,
+    trustedPools: coverage.trustedPools,
+    unvettedMinScore: coverage.minScore,
+    maintainerMinScore: maintainer.minScore,
+    ...(ops ? { ops: ops.url } : {}),
+  });
   return {
     metrics,
     health,

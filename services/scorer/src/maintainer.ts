@@ -4,7 +4,15 @@
  * versions should have open compared with those that are. Pure: the scorer reads the inputs from
  * Neo4j, produces the changes and writes them.
  */
-import { findingChanges, maintainerFinding, maintainerRisk, type FindingEvent, type MaintainerFacts, type MaintainerRisk, type WorkspaceRef } from '@cratewatch/shared';
+import {
+  findingChanges,
+  maintainerFinding,
+  maintainerRisk,
+  type FindingEvent,
+  type MaintainerFacts,
+  type MaintainerRisk,
+  type WorkspaceRef,
+} from '@cratewatch/shared';
 import type { StoredFinding } from './graph.js';
 
 /** What the graph holds about one crate (see `Graph.crateFacts`). */
@@ -34,7 +42,12 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 export function factsFromGraph(row: CrateFactsRow): MaintainerFacts {
   const releases = row.releases
     .filter((r) => typeof r.publishedAt === 'string')
-    .map((r) => ({ version: r.version, publishedAt: r.publishedAt, yanked: r.yanked === true, ...(r.publisher ? { publisher: r.publisher } : {}) }));
+    .map((r) => ({
+      version: r.version,
+      publishedAt: r.publishedAt,
+      yanked: r.yanked === true,
+      ...(r.publisher ? { publisher: r.publisher } : {}),
+    }));
   if (row.observedAt === null) return { crate: row.crate, releases };
   let repository: NonNullable<MaintainerFacts['maintainers']>['repository'] = 'missing';
   const r = row.repo;
@@ -49,7 +62,9 @@ export function factsFromGraph(row: CrateFactsRow): MaintainerFacts {
       url: str(r.url)!,
       ...(typeof r.archived === 'boolean' ? { archived: r.archived } : {}),
       ...(typeof r.disabled === 'boolean' ? { disabled: r.disabled } : {}),
-      ...(total !== undefined ? { signedCommits: { signed: num(r.signedCommits_signed) ?? 0, total, ratio: num(r.signedCommits_ratio) ?? null } } : {}),
+      ...(total !== undefined
+        ? { signedCommits: { signed: num(r.signedCommits_signed) ?? 0, total, ratio: num(r.signedCommits_ratio) ?? null } }
+        : {}),
       ...(cadence ? { cadence } : {}),
     };
   }

@@ -15,8 +15,19 @@ export class ScorerMetrics {
 
   constructor(readonly shared: Metrics) {
     const registers = [shared.registry];
-    this.txSeconds = new Histogram({ name: 'cratewatch_scorer_neo4j_transaction_seconds', help: 'Neo4j transactions of the scorer (Graph.run), by mode (read, write) and outcome (ok, error), driver retries included', labelNames: ['mode', 'outcome'], buckets: DURATION_BUCKETS, registers });
-    this.findings = new Counter({ name: 'cratewatch_scorer_findings_total', help: 'Finding events produced to risk.findings, by kind, severity and state (open: opened, reopened or rescored; resolved)', labelNames: ['kind', 'severity', 'state'], registers });
+    this.txSeconds = new Histogram({
+      name: 'cratewatch_scorer_neo4j_transaction_seconds',
+      help: 'Neo4j transactions of the scorer (Graph.run), by mode (read, write) and outcome (ok, error), driver retries included',
+      labelNames: ['mode', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.findings = new Counter({
+      name: 'cratewatch_scorer_findings_total',
+      help: 'Finding events produced to risk.findings, by kind, severity and state (open: opened, reopened or rescored; resolved)',
+      labelNames: ['kind', 'severity', 'state'],
+      registers,
+    });
   }
 
   /** For `Graph`'s constructor. */
@@ -38,7 +49,9 @@ function findingLabels(value: ProducerRecord['messages'][number]['value']): { ki
   if (value === null || value === undefined) return undefined;
   try {
     const f = JSON.parse(value.toString()) as { kind?: unknown; severity?: unknown; state?: unknown };
-    return typeof f.kind === 'string' && typeof f.severity === 'string' && typeof f.state === 'string' ? { kind: f.kind, severity: f.severity, state: f.state } : undefined;
+    return typeof f.kind === 'string' && typeof f.severity === 'string' && typeof f.state === 'string'
+      ? { kind: f.kind, severity: f.severity, state: f.state }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -24,7 +24,17 @@ import { parseArgs } from 'node:util';
 import neo4j from 'neo4j-driver';
 import type { Kafka, Producer } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
-import { ensureTopics, kafkaClient, logger, neo4jDatabase, neo4jFromEnv, newProducer, runConsumer, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
+import {
+  ensureTopics,
+  kafkaClient,
+  logger,
+  neo4jDatabase,
+  neo4jFromEnv,
+  newProducer,
+  runConsumer,
+  type ConsumedMessage,
+  type Logger,
+} from '@cratewatch/runtime';
 import { Graph } from './graph.js';
 import { Scorer } from './scorer.js';
 import { coverageFromEnv, maintainerFromEnv } from './main.js';
@@ -73,16 +83,28 @@ export async function rebuild(opts: RebuildOptions = {}): Promise<RebuildReport>
     await driver.verifyConnectivity();
     const graph = new Graph(driver, neo4jDatabase());
     const [live] = (await admin.describeGroups([liveGroup])).groups;
-    if (live && live.members.length > 0) throw new RebuildRefused(`the scorer group ${liveGroup} has ${live.members.length} running member(s): stop the scorer before a rebuild`);
+    if (live && live.members.length > 0)
+      throw new RebuildRefused(
+        `the scorer group ${liveGroup} has ${live.members.length} running member(s): stop the scorer before a rebuild`,
+      );
 
     const count = async (cypher: string) => Number((await graph.run('read', (tx) => tx.run(cypher))).records[0]!.get('n'));
     const nodes = await count('MATCH (n) RETURN count(n) AS n');
     let wiped = 0;
-    if (nodes > 0 && !opts.wipe) throw new RebuildRefused(`the graph is not empty (${nodes} nodes): rebuild writes into an empty graph; give --wipe to delete them first`);
+    if (nodes > 0 && !opts.wipe)
+      throw new RebuildRefused(
+        `the graph is not empty (${nodes} nodes): rebuild writes into an empty graph; give --wipe to delete them first`,
+      );
     if (nodes > 0) {
       const batch = opts.batch ?? 10_000; // LIMIT takes an integer, not the float a JS number is sent as
       for (;;) {
-        const n = Number((await graph.run('write', (tx) => tx.run('MATCH (n) WITH n LIMIT $batch DETACH DELETE n RETURN count(n) AS n', { batch: neo4j.int(batch) }))).records[0]!.get('n'));
+        const n = Number(
+          (
+            await graph.run('write', (tx) =>
+              tx.run('MATCH (n) WITH n LIMIT $batch DETACH DELETE n RETURN count(n) AS n', { batch: neo4j.int(batch) }),
+            )
+          ).records[0]!.get('n'),
+        );
         if (n === 0) break;
         wiped += n;
         log.info('wiping the graph', { deleted: wiped, of: nodes });

@@ -18,7 +18,8 @@ import type { PreparedWorkspace } from './coverage.js';
  */
 export function reportDigest(r: VetReport): string {
   const h = createHash('sha256').update(`${r.conclusion}\n${JSON.stringify(r.summary)}\n${r.store?.reported.length ?? -1}\n`);
-  for (const v of r.packages) h.update(`${v.id}\t${v.status}\t${v.required.join(',')}\t${v.missing.join(',')}\t${v.path.map(auditRefKey).join(',')}\n`);
+  for (const v of r.packages)
+    h.update(`${v.id}\t${v.status}\t${v.required.join(',')}\t${v.missing.join(',')}\t${v.path.map(auditRefKey).join(',')}\n`);
   return h.digest('hex').slice(0, 32);
 }
 

@@ -46,7 +46,8 @@ export interface RiskRow {
 }
 
 const keyOf = (v: { crate: string; version: string }) => `${v.crate}\u0000${v.version}`;
-const sameRisk = (s: StoredRisk, d: { risk: number; severity: string; why: string }) => s.risk === d.risk && s.severity === d.severity && s.why === d.why;
+const sameRisk = (s: StoredRisk, d: { risk: number; severity: string; why: string }) =>
+  s.risk === d.risk && s.severity === d.severity && s.why === d.why;
 
 /** The row to write for a workspace: its risk and its versions' (always; see `riskWrites`). */
 export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskRow {
@@ -56,7 +57,13 @@ export function riskRow(input: Pick<RiskInput, 'workspace' | 'findings'>): RiskR
     risk: r.score,
     severity: r.severity,
     why: JSON.stringify(r.why),
-    versions: r.versions.map((v) => ({ crate: v.crate, version: v.version, risk: v.score, severity: v.severity, why: JSON.stringify(v.why) })),
+    versions: r.versions.map((v) => ({
+      crate: v.crate,
+      version: v.version,
+      risk: v.score,
+      severity: v.severity,
+      why: JSON.stringify(v.why),
+    })),
     cleared: [],
   };
 }

@@ -210,7 +210,8 @@ export class Scorer {
     const sent = await this.sendPending(pending);
     if (coverage.length || risk.length || sent) {
       this.log.info('resuming work left by a previous run', { coverage: coverage.length, risk: risk.length, findingEvents: sent });
-      if (coverage.length && this.coverageDueSince === 0) this.coverageDueSince = this.coverageLastMarkAt = Date.now() - this.timing.settleMs;
+      if (coverage.length && this.coverageDueSince === 0)
+        this.coverageDueSince = this.coverageLastMarkAt = Date.now() - this.timing.settleMs;
       await this.flushCoverage(true);
       await this.flushRisk();
     }
@@ -295,7 +296,9 @@ export class Scorer {
    */
   async applyFacts(facts: Fact[]): Promise<void> {
     if (facts.length === 0) return;
-    const last = <T extends Fact>(kind: T['kind']) => [...new Map(facts.filter((f): f is T => f.kind === kind).map((f) => ['key' in f ? f.key : '', f])).values()];
+    const last = <T extends Fact>(kind: T['kind']) => [
+      ...new Map(facts.filter((f): f is T => f.kind === kind).map((f) => ['key' in f ? f.key : '', f])).values(),
+    ];
     const pools = last<Extract<Fact, { kind: 'pool' }>>('pool').map((f) => f.set);
     const criteria = last<Extract<Fact, { kind: 'criteria' }>>('criteria').map((f) => f.set);
     const maintainers = last<Extract<Fact, { kind: 'maintainer' }>>('maintainer').map((f) => f.row);
@@ -336,7 +339,8 @@ export class Scorer {
     const riskCrates = [...new Set([...maintainers.map((m) => m.crate), ...releases.map((r) => r.crate)])];
     if (riskCrates.length) await this.recomputeMaintainerFindings({ crates: riskCrates });
     for (const a of pools.flatMap((p) => p.audits)) {
-      if (a.props.versionProblem) this.log.warn('audit kept without a version it certifies', { audit: a.id, problem: a.props.versionProblem });
+      if (a.props.versionProblem)
+        this.log.warn('audit kept without a version it certifies', { audit: a.id, problem: a.props.versionProblem });
     }
     this.log.info('facts applied', {
       releases: releases.length,
@@ -402,11 +406,23 @@ export class Scorer {
       await this.graph.run('write', (tx) => Graph.upsertReleases(tx, rows));
       const moved = await this.maintainerMoved([...new Set(rows.map((r) => r.crate))]);
       await this.exclusive(async () => {
-        await this.graph.run('write', (tx) => this.linkAdvisories(tx, rows.map((r) => ({ crate: r.crate, version: r.version }))));
+        await this.graph.run('write', (tx) =>
+          this.linkAdvisories(
+            tx,
+            rows.map((r) => ({ crate: r.crate, version: r.version })),
+          ),
+        );
         if (moved.length) await this.recomputeMaintainerFindings({ crates: moved });
         await this.flushRisk();
       });
-      this.log.info('facts applied', { releases: rows.length, poolCrates: 0, audits: 0, criteriaSets: 0, maintainers: 0, maintainerRiskMoved: moved.length });
+      this.log.info('facts applied', {
+        releases: rows.length,
+        poolCrates: 0,
+        audits: 0,
+        criteriaSets: 0,
+        maintainers: 0,
+        maintainerRiskMoved: moved.length,
+      });
     }
     await at.heartbeat?.();
     return refused;
@@ -471,7 +487,11 @@ export class Scorer {
     const ids = [...this.coverageDue].sort();
     const t0 = Date.now();
     await this.recomputeCoverage(ids); // each one's mark cleared, also when it had no event to recompute from
-    this.log.info('pool changes applied to coverage', { workspaces: ids.length, waitedMs: t0 - this.coverageDueSince, ms: Date.now() - t0 });
+    this.log.info('pool changes applied to coverage', {
+      workspaces: ids.length,
+      waitedMs: t0 - this.coverageDueSince,
+      ms: Date.now() - t0,
+    });
     if (this.coverageDue.size === 0) this.coverageDueSince = 0;
   }
 
@@ -479,23 +499,28 @@ export class Scorer {
   private flushLater(ms: number): void {
     if (this.stopped) return;
     clearTimeout(this.coverageTimer);
-    this.coverageTimer = setTimeout(() => {
-      this.coverageTimer = undefined;
-      // Fired after `settleMs` without a pool change (or at the maximum delay): the burst is over.
-      this.exclusive(async () => {
-        if (!this.stopped) await this.flushCoverage(true);
-      }).then(
-        () => this.flushRiskLater(),
-        (err: unknown) => this.log.error('coverage flush failed; the marks stay for the next batch or start', { error: err }),
-      );
-    }, Math.max(0, ms));
+    this.coverageTimer = setTimeout(
+      () => {
+        this.coverageTimer = undefined;
+        // Fired after `settleMs` without a pool change (or at the maximum delay): the burst is over.
+        this.exclusive(async () => {
+          if (!this.stopped) await this.flushCoverage(true);
+        }).then(
+          () => this.flushRiskLater(),
+          (err: unknown) => this.log.error('coverage flush failed; the marks stay for the next batch or start', { error: err }),
+        );
+      },
+      Math.max(0, ms),
+    );
     this.coverageTimer.unref();
   }
 
   /** The risk the timer's coverage called for, as a turn of its own. */
   private flushRiskLater(): void {
     if (this.stopped || this.riskDue.size === 0) return;
-    this.exclusive(() => this.flushRisk()).catch((err: unknown) => this.log.error('risk flush failed; the marks stay for the next batch or start', { error: err }));
+    this.exclusive(() => this.flushRisk()).catch((err: unknown) =>
+      this.log.error('risk flush failed; the marks stay for the next batch or start', { error: err }),
+    );
   }
 
   /**
@@ -521,7 +546,11 @@ export class Scorer {
         return written;
       });
       for (const id of ids) this.riskDue.delete(id);
-      this.log.info('risk applied', { workspaces: ids.length, written: rows.length, ...(ids.length === 1 && rows[0] ? { workspace: rows[0].id, risk: rows[0].risk, severity: rows[0].severity } : {}) });
+      this.log.info('risk applied', {
+        workspaces: ids.length,
+        written: rows.length,
+        ...(ids.length === 1 && rows[0] ? { workspace: rows[0].id, risk: rows[0].risk, severity: rows[0].severity } : {}),
+      });
     }
   }
 
@@ -565,7 +594,10 @@ export class Scorer {
         const messages = pending.flatMap((p) => p.events.map((value) => ({ key: p.id, value })));
         if (messages.length === 0) return 0;
         await this.producer.send({ topic: TOPICS.findings, messages });
-        await Graph.clearPendingEvents(tx, pending.map((p) => p.id));
+        await Graph.clearPendingEvents(
+          tx,
+          pending.map((p) => p.id),
+        );
         return messages.length;
       });
     }
@@ -604,7 +636,10 @@ export class Scorer {
     const touched = await this.graph.run('write', async (tx) => {
       // Read before the edges move: an advisory whose new value names another crate (or none of
       // the versions it hit) leaves findings to resolve in workspaces that do not lock its new crate.
-      const hitBefore = await Graph.workspacesAffectedBy(tx, latest.map((a) => a.id));
+      const hitBefore = await Graph.workspacesAffectedBy(
+        tx,
+        latest.map((a) => a.id),
+      );
       await Graph.upsertAdvisories(tx, latest);
       const crates = [...new Set(latest.map((a) => a.package))];
       const versions = await Graph.versionsOf(tx, crates);
@@ -619,11 +654,17 @@ export class Scorer {
           return { advisory: a.id, versions: hit.map((v) => v.id) };
         }),
       );
-      const hitNow = await Graph.workspacesLocking(tx, crates.filter((c) => byCrate.has(c)));
+      const hitNow = await Graph.workspacesLocking(
+        tx,
+        crates.filter((c) => byCrate.has(c)),
+      );
       return [...new Set([...hitBefore, ...hitNow])].sort();
     });
     this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
-    await this.recomputeAdvisoryFindings(touched, latest.map((a) => a.id));
+    await this.recomputeAdvisoryFindings(
+      touched,
+      latest.map((a) => a.id),
+    );
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
@@ -640,7 +681,8 @@ export class Scorer {
   async onWorkspace(ev: WorkspaceEvent): Promise<void> {
     // Ingest refuses such a Cargo.lock (shared LockedVersionError); an event from elsewhere is refused alike.
     const odd = ev.packages.findIndex((p) => !isSemVer(p.version));
-    if (odd >= 0) throw new BadMessageError(`workspace ${ev.id}: packages.${odd}.version: ${JSON.stringify(ev.packages[odd]!.version)} is not SemVer`);
+    if (odd >= 0)
+      throw new BadMessageError(`workspace ${ev.id}: packages.${odd}.version: ${JSON.stringify(ev.packages[odd]!.version)} is not SemVer`);
     try {
       storeOf(ev); // a store cargo-vet could not read refuses the event, naming file, table and key
     } catch (err) {
@@ -650,7 +692,8 @@ export class Scorer {
     const checked = await this.graph.run('write', async (tx) => {
       const locked = await Graph.upsertWorkspace(tx, ev);
       const byCrate = new Map<string, typeof locked>();
-      for (const v of locked) if (v.source !== null && CRATES_IO_SOURCES.has(v.source)) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
+      for (const v of locked)
+        if (v.source !== null && CRATES_IO_SOURCES.has(v.source)) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
       const advisories = await Graph.advisoriesFor(tx, [...byCrate.keys()]);
       const pairs: { advisory: string; version: string }[] = [];
       for (const a of advisories) {
@@ -693,7 +736,11 @@ export class Scorer {
         const current = (await Graph.maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
         const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current };
         // Every workspace locking these crates is decided here: what it was decided from is kept.
-        if (fanOut) await Graph.markMaintainerDecided(tx, rows.map((r) => ({ crate: r.crate, stamp: this.maintainerStampOf(input.facts.get(r.crate)!) })));
+        if (fanOut)
+          await Graph.markMaintainerDecided(
+            tx,
+            rows.map((r) => ({ crate: r.crate, stamp: this.maintainerStampOf(input.facts.get(r.crate)!) })),
+          );
         return { current: input.current, changes: maintainerChanges(input, this.maintainer.minScore, this.now()) };
       },
     );
@@ -732,7 +779,8 @@ export class Scorer {
     const ids = [...new Set(typeof workspaces === 'string' ? [workspaces] : workspaces)].sort();
     const all: FindingEvent[] = [];
     // Chunks are disjoint sets of workspaces (their locks never meet): one resolves while the next waits on Neo4j.
-    for (const changes of await eachChunk(ids, COVERAGE_CHUNK, CHUNKS_AT_ONCE, (chunk) => this.recomputeCoverageChunk(chunk))) all.push(...changes);
+    for (const changes of await eachChunk(ids, COVERAGE_CHUNK, CHUNKS_AT_ONCE, (chunk) => this.recomputeCoverageChunk(chunk)))
+      all.push(...changes);
     return all;
   }
 
@@ -749,14 +797,29 @@ export class Scorer {
         const decided = plan.map((p) => {
           const ev = p.workspace.event;
           const mine = p.again?.crates ?? new Set(ev.packages.map((x) => x.name));
-          const c = workspaceCoverage(p.workspace, { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) }, this.coverage, at, p.again);
+          const c = workspaceCoverage(
+            p.workspace,
+            { ...trusted, entries: trusted.entries.filter((e) => mine.has(e.crate)) },
+            this.coverage,
+            at,
+            p.again,
+          );
           // Again: the findings of the crates judged again, against theirs as stored (a full resolve:
           // every stored one, those of crates no longer locked included, to resolve them).
           const current = (stored.get(ev.id) ?? []).filter((f) => !p.again || mine.has(f.crate));
           const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
           return { ...p, c, current, stamp: reportDigest(c.report), day: utcDay(), changes: unvettedChanges(ws, c.findings, current, at) };
         });
-        await Graph.writeCoverage(tx, decided.map((d) => ({ workspace: d.workspace.event.id, rows: d.c.rows, summary: d.c.summary, stamp: d.stamp, eventHash: d.hash })));
+        await Graph.writeCoverage(
+          tx,
+          decided.map((d) => ({
+            workspace: d.workspace.event.id,
+            rows: d.c.rows,
+            summary: d.c.summary,
+            stamp: d.stamp,
+            eventHash: d.hash,
+          })),
+        );
         await Graph.clearDue(tx, 'coverageDue', ids);
         return { decided, changes: decided.flatMap((d) => d.changes) };
       },
@@ -769,10 +832,17 @@ export class Scorer {
     for (const d of done?.decided ?? []) {
       const id = d.workspace.event.id;
       // A pool left out for an unreadable entry is left out whole: the next change resolves in full.
-      if (d.c.poolErrors.size === 0) this.resolutions.set(id, { eventHash: d.hash, stamp: d.stamp, workspace: d.workspace, report: d.c.report, day: d.day });
+      if (d.c.poolErrors.size === 0)
+        this.resolutions.set(id, { eventHash: d.hash, stamp: d.stamp, workspace: d.workspace, report: d.c.report, day: d.day });
       for (const [pool, error] of d.c.poolErrors) this.log.warn('trusted pool left out of coverage', { workspace: id, pool, error });
       const how = d.again ? { resolvedAgain: d.again.crates.size } : {};
-      this.log.info('coverage applied', { workspace: id, conclusion: d.c.report.conclusion, ...d.c.report.summary, ...how, ...changeCounts(d.changes, d.current) });
+      this.log.info('coverage applied', {
+        workspace: id,
+        conclusion: d.c.report.conclusion,
+        ...d.c.report.summary,
+        ...how,
+        ...changeCounts(d.changes, d.current),
+      });
     }
     return done?.changes ?? [];
   }
@@ -783,7 +853,13 @@ export class Scorer {
     const again = plan.filter((p) => p.again);
     const crates = [...new Set(again.flatMap((p) => [...p.again!.crates]))];
     const a = full.length ? await Graph.unvettedFindings(tx, full) : new Map<string, StoredFinding[]>();
-    const b = again.length ? await Graph.unvettedFindings(tx, again.map((p) => p.workspace.event.id), crates) : new Map<string, StoredFinding[]>();
+    const b = again.length
+      ? await Graph.unvettedFindings(
+          tx,
+          again.map((p) => p.workspace.event.id),
+          crates,
+        )
+      : new Map<string, StoredFinding[]>();
     return new Map([...a, ...b]);
   }
 
@@ -800,7 +876,8 @@ export class Scorer {
       const delta = this.coverageDelta.get(id);
       const s = stamps.get(id);
       const kept = delta instanceof Set && s ? this.resolutions.get(id, s.eventHash, s.stamp) : undefined;
-      if (kept && delta instanceof Set) plan.push({ workspace: kept.workspace, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
+      if (kept && delta instanceof Set)
+        plan.push({ workspace: kept.workspace, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
       else full.push(id);
     }
     for (const { event, hash } of (await Graph.workspaceEvents(tx, full)).values()) plan.push({ workspace: prepareWorkspace(event), hash });
@@ -824,19 +901,25 @@ export class Scorer {
       const done = await this.publish(
         async () => chunk,
         async (tx) => {
-          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk, advisories)).values()].map((ctx) => ({ ctx, ...advisoryChanges(ctx, this.now()) }));
+          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk, advisories)).values()].map((ctx) => ({
+            ctx,
+            ...advisoryChanges(ctx, this.now()),
+          }));
           return { decided, changes: decided.flatMap((d) => d.changes) };
         },
       );
       for (const d of done?.decided ?? []) {
         if (d.changes.length === 0) continue;
-        this.log.info('findings changed', { workspace: d.ctx.workspace.id, ...changeCounts(d.changes, d.ctx.current), suppressedByVex: d.suppressed.size });
+        this.log.info('findings changed', {
+          workspace: d.ctx.workspace.id,
+          ...changeCounts(d.changes, d.ctx.current),
+          suppressedByVex: d.suppressed.size,
+        });
       }
       all.push(...(done?.changes ?? []));
     }
     return all;
   }
-
 }
 
 /**
@@ -844,7 +927,10 @@ export class Scorer {
  * open one with a new severity or score (`rescored`; which ones to send is shared `findingMoved`'s
  * call, this only tells them apart by what was stored), and resolve one.
  */
-export function changeCounts(changes: FindingEvent[], stored: { id: string; state: string }[]): { opened: number; rescored: number; resolved: number } {
+export function changeCounts(
+  changes: FindingEvent[],
+  stored: { id: string; state: string }[],
+): { opened: number; rescored: number; resolved: number } {
   const wasOpen = new Set(stored.filter((f) => f.state === 'open').map((f) => f.id));
   const open = changes.filter((f) => f.state === 'open');
   const rescored = open.filter((f) => wasOpen.has(f.id)).length;
@@ -855,4 +941,3 @@ export function changeCounts(changes: FindingEvent[], stored: { id: string; stat
 function affects(a: Advisory, v: LockedVersion, intervals: ReturnType<typeof unaffectedIntervals>): boolean {
   return v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals);
 }
-

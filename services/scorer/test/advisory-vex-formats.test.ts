@@ -42,7 +42,11 @@ const cyclonedx = parseVexFile(
     specVersion: '1.6',
     metadata: { timestamp: '2026-02-01T00:00:00Z' },
     vulnerabilities: [
-      { id: 'CVE-2098-1111', analysis: { state: 'not_affected', justification: 'code_not_reachable', detail: 'insert_many is never called' }, affects: [{ ref: 'pkg:cargo/smallvec@1.13.2' }] },
+      {
+        id: 'CVE-2098-1111',
+        analysis: { state: 'not_affected', justification: 'code_not_reachable', detail: 'insert_many is never called' },
+        affects: [{ ref: 'pkg:cargo/smallvec@1.13.2' }],
+      },
       { id: 'RUSTSEC-2098-0002', analysis: { state: 'exploitable', response: ['update'] }, affects: [{ ref: 'pkg:cargo/serde' }] },
     ],
   }),
@@ -51,7 +55,9 @@ const cyclonedx = parseVexFile(
 const csaf = parseVexFile(
   JSON.stringify({
     document: { category: 'csaf_vex', csaf_version: '2.0', tracking: { id: 'A-1', current_release_date: '2026-02-01T00:00:00Z' } },
-    product_tree: { full_product_names: [{ product_id: 'SERDE', name: 'serde 1.0.0', product_identification_helper: { purl: 'pkg:cargo/serde@1.0.0' } }] },
+    product_tree: {
+      full_product_names: [{ product_id: 'SERDE', name: 'serde 1.0.0', product_identification_helper: { purl: 'pkg:cargo/serde@1.0.0' } }],
+    },
     vulnerabilities: [{ ids: [{ system_name: 'RustSec', text: 'RUSTSEC-2098-0002' }], product_status: { fixed: ['SERDE'] } }],
   }),
   'acme/app/app.csaf.json',
@@ -63,7 +69,11 @@ describe('advisory findings with CycloneDX and CSAF VEX', () => {
     expect(changes.map((f) => [f.advisory!.id, f.state])).toEqual([['RUSTSEC-2098-0002', 'open']]);
     expect([...suppressed.values()].map((m) => [m.statement.status, m.statement.path])).toEqual([['not_affected', 'vulnerabilities[0]']]);
     for (const f of changes) FindingEventSchema.parse(f);
-    expect(changes[0]!.why).toContainEqual({ signal: 'vex.affected', contribution: 0, detail: 'update (acme/app/app.vex.json vulnerabilities[1], 2026-02-01T00:00:00Z)' });
+    expect(changes[0]!.why).toContainEqual({
+      signal: 'vex.affected',
+      contribution: 0,
+      detail: 'update (acme/app/app.vex.json vulnerabilities[1], 2026-02-01T00:00:00Z)',
+    });
   });
 
   it('a CSAF fixed suppresses its finding, beside the CycloneDX document (same instant: the keeping statement wins)', () => {

@@ -30,7 +30,13 @@ const idB = `${WS.id}|serde|1.0.0|advisory:${B.id}`;
 
 const vex = (statements: Record<string, unknown>[], file = 'acme/app/vex.json'): VexDocument =>
   parseVexDocument(JSON.stringify({ '@context': 'https://openvex.dev/ns/v0.2.0', timestamp: '2026-02-01T00:00:00Z', statements }), file);
-const notAffectedA = { vulnerability: { name: 'CVE-2098-1111' }, products: [{ '@id': 'pkg:cargo/smallvec' }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path', impact_statement: 'we never call insert_many' };
+const notAffectedA = {
+  vulnerability: { name: 'CVE-2098-1111' },
+  products: [{ '@id': 'pkg:cargo/smallvec' }],
+  status: 'not_affected',
+  justification: 'vulnerable_code_not_in_execute_path',
+  impact_statement: 'we never call insert_many',
+};
 
 const ctx = (o: Partial<AdvisoryFindingContext> = {}): AdvisoryFindingContext => ({
   workspace: WS,
@@ -44,7 +50,16 @@ const ctx = (o: Partial<AdvisoryFindingContext> = {}): AdvisoryFindingContext =>
 });
 /** The stored findings after these events were written (what the next recompute reads). */
 const stored = (events: FindingEvent[]): AdvisoryFindingContext['current'] =>
-  events.map((f) => ({ id: f.id, state: f.state, severity: f.severity, score: f.score, crate: f.crate, version: f.version, advisory: f.advisory!.id === A.id ? A : B, advisoryId: f.advisory!.id }));
+  events.map((f) => ({
+    id: f.id,
+    state: f.state,
+    severity: f.severity,
+    score: f.score,
+    crate: f.crate,
+    version: f.version,
+    advisory: f.advisory!.id === A.id ? A : B,
+    advisoryId: f.advisory!.id,
+  }));
 const states = (events: FindingEvent[]) => events.map((f) => [f.id, f.state]);
 
 describe('advisory findings with VEX statements', () => {
@@ -83,7 +98,11 @@ describe('advisory findings with VEX statements', () => {
     const f = FindingEventSchema.parse(changes[0]);
     expect(f.why).toEqual([
       { signal: 'advisory.vulnerability', contribution: f.score, detail: `${A.id}: smallvec is broken — no CVSS given` },
-      { signal: 'vex.not_affected', contribution: 0, detail: 'vulnerable_code_not_in_execute_path: we never call insert_many (acme/app/vex.json statements[0], 2026-02-01T00:00:00Z)' },
+      {
+        signal: 'vex.not_affected',
+        contribution: 0,
+        detail: 'vulnerable_code_not_in_execute_path: we never call insert_many (acme/app/vex.json statements[0], 2026-02-01T00:00:00Z)',
+      },
     ]);
     expect(f).toMatchObject({ crate: 'smallvec', version: '1.13.2', advisory: { id: A.id } });
     const after = stored([...opened.filter((o) => o.id !== idA), ...changes]);
@@ -98,28 +117,59 @@ describe('advisory findings with VEX statements', () => {
   });
 
   it('a later affected or under_investigation statement keeps (or reopens) the finding, and its text is shown', () => {
-    const affected = { ...notAffectedA, status: 'affected', justification: undefined, impact_statement: undefined, action_statement: 'upgrade smallvec to 2.0', timestamp: '2026-02-15T00:00:00Z' };
-    const { changes } = advisoryChanges(ctx({ current: stored([advisoryFinding(idA, 'resolved')]), vex: [vex([notAffectedA]), vex([affected], 'acme/app/team.openvex.json')] }), AT);
+    const affected = {
+      ...notAffectedA,
+      status: 'affected',
+      justification: undefined,
+      impact_statement: undefined,
+      action_statement: 'upgrade smallvec to 2.0',
+      timestamp: '2026-02-15T00:00:00Z',
+    };
+    const { changes } = advisoryChanges(
+      ctx({
+        current: stored([advisoryFinding(idA, 'resolved')]),
+        vex: [vex([notAffectedA]), vex([affected], 'acme/app/team.openvex.json')],
+      }),
+      AT,
+    );
     expect(states(changes)).toEqual([
       [idA, 'open'],
       [idB, 'open'],
     ]);
-    expect(changes[0]!.why[1]).toEqual({ signal: 'vex.affected', contribution: 0, detail: 'upgrade smallvec to 2.0 (acme/app/team.openvex.json statements[0], 2026-02-15T00:00:00Z)' });
+    expect(changes[0]!.why[1]).toEqual({
+      signal: 'vex.affected',
+      contribution: 0,
+      detail: 'upgrade smallvec to 2.0 (acme/app/team.openvex.json statements[0], 2026-02-15T00:00:00Z)',
+    });
     const investigating = { ...affected, status: 'under_investigation', action_statement: undefined, status_notes: 'asked upstream' };
-    expect(advisoryChanges(ctx({ vex: [vex([investigating])] }), AT).changes[0]!.why[1]).toMatchObject({ signal: 'vex.under_investigation', detail: expect.stringMatching(/^asked upstream \(/) });
+    expect(advisoryChanges(ctx({ vex: [vex([investigating])] }), AT).changes[0]!.why[1]).toMatchObject({
+      signal: 'vex.under_investigation',
+      detail: expect.stringMatching(/^asked upstream \(/),
+    });
   });
 
   it('a finding already resolved (the version upgraded) stays so whatever the statements; a gone hit resolves without a VEX entry', () => {
-    const noLongerExposed = ctx({ exposure: [{ version: '1.0.0', advisory: B }], current: stored([advisoryFinding(idA, 'open'), advisoryFinding(idB, 'open')]), vex: [vex([notAffectedA])] });
+    const noLongerExposed = ctx({
+      exposure: [{ version: '1.0.0', advisory: B }],
+      current: stored([advisoryFinding(idA, 'open'), advisoryFinding(idB, 'open')]),
+      vex: [vex([notAffectedA])],
+    });
     const { changes } = advisoryChanges(noLongerExposed, AT);
     expect(states(changes)).toEqual([[idA, 'resolved']]);
     expect(changes[0]!.why.map((w) => w.signal)).toEqual(['advisory.vulnerability']); // resolved by the upgrade, not by VEX
-    expect(advisoryChanges(ctx({ current: stored([advisoryFinding(idA, 'resolved'), advisoryFinding(idB, 'open')]), vex: [vex([notAffectedA])] }), AT).changes).toEqual([]);
+    expect(
+      advisoryChanges(
+        ctx({ current: stored([advisoryFinding(idA, 'resolved'), advisoryFinding(idB, 'open')]), vex: [vex([notAffectedA])] }),
+        AT,
+      ).changes,
+    ).toEqual([]);
   });
 
   it('matches the advisory by its RUSTSEC id or any alias, and only on its own crate', () => {
     for (const name of [A.id, 'CVE-2098-1111', 'ghsa-aaaa-bbbb-cccc']) {
-      expect(states(advisoryChanges(ctx({ vex: [vex([{ ...notAffectedA, vulnerability: { name } }])] }), AT).changes), name).toEqual([[idB, 'open']]);
+      expect(states(advisoryChanges(ctx({ vex: [vex([{ ...notAffectedA, vulnerability: { name } }])] }), AT).changes), name).toEqual([
+        [idB, 'open'],
+      ]);
     }
     // The statement names smallvec; B is on serde: it stays.
     expect(states(advisoryChanges(ctx({ vex: [vex([{ ...notAffectedA, vulnerability: { name: B.id } }])] }), AT).changes)).toEqual([
@@ -160,20 +210,34 @@ describe('an open advisory finding whose severity or score moves', () => {
     const { changes } = advisoryChanges(ctx({ exposure: withCvss(lower), current: stored(opened) }), AT);
     expect(changes.map((f) => [f.id, f.state, f.severity, f.score])).toEqual([[idA, 'open', 'high', 8.8]]);
     const sameSeverity = 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H'; // 7.2, still high
-    expect(advisoryChanges(ctx({ exposure: withCvss(sameSeverity), current: over(opened, changes) }), AT).changes.map((f) => [f.severity, f.score])).toEqual([['high', 7.2]]);
+    expect(
+      advisoryChanges(ctx({ exposure: withCvss(sameSeverity), current: over(opened, changes) }), AT).changes.map((f) => [
+        f.severity,
+        f.score,
+      ]),
+    ).toEqual([['high', 7.2]]);
   });
 
   it('what the finding says changing alone (a new title, an affected statement added) sends nothing', () => {
     const opened = advisoryChanges(ctx({ exposure: withCvss(critical) }), AT).changes;
     const retitled = ctx({ exposure: withCvss(critical, { title: 'smallvec is broken (details added)' }), current: stored(opened) });
     expect(advisoryChanges(retitled, AT).changes).toEqual([]);
-    const affected = { ...notAffectedA, status: 'affected', justification: undefined, impact_statement: undefined, action_statement: 'upgrade smallvec to 2.0' };
+    const affected = {
+      ...notAffectedA,
+      status: 'affected',
+      justification: undefined,
+      impact_statement: undefined,
+      action_statement: 'upgrade smallvec to 2.0',
+    };
     expect(advisoryChanges({ ...retitled, vex: [vex([affected])] }, AT).changes).toEqual([]);
   });
 
   it('a resolved finding whose advisory moved meanwhile reopens once, with the new severity', () => {
     const resolved = advisoryFinding(idA, 'resolved');
-    const { changes } = advisoryChanges(ctx({ exposure: withCvss(critical), current: stored([resolved, advisoryFinding(idB, 'open')]) }), AT);
+    const { changes } = advisoryChanges(
+      ctx({ exposure: withCvss(critical), current: stored([resolved, advisoryFinding(idB, 'open')]) }),
+      AT,
+    );
     expect(changes.map((f) => [f.id, f.state, f.severity])).toEqual([[idA, 'open', 'critical']]);
   });
 });
@@ -181,7 +245,20 @@ describe('an open advisory finding whose severity or score moves', () => {
 /** A stored finding for A or B, as an earlier recompute wrote it. */
 function advisoryFinding(id: string, state: 'open' | 'resolved'): FindingEvent {
   const a = id === idA ? A : B;
-  return { v: 1, id, kind: 'advisory', state, severity: 'medium', score: 5, workspace: WS, crate: a.package, version: id === idA ? '1.13.2' : '1.0.0', why: [], advisory: { id: a.id, title: a.title, patched: [], aliases: [] }, observedAt: AT };
+  return {
+    v: 1,
+    id,
+    kind: 'advisory',
+    state,
+    severity: 'medium',
+    score: 5,
+    workspace: WS,
+    crate: a.package,
+    version: id === idA ? '1.13.2' : '1.0.0',
+    why: [],
+    advisory: { id: a.id, title: a.title, patched: [], aliases: [] },
+    observedAt: AT,
+  };
 }
 
 describe('an advisory that now names another crate', () => {

@@ -5,10 +5,16 @@ import { poolsFrom, prepareWorkspace, unvettedChanges, workspaceCoverage, type T
 import type { StoredFinding } from '../src/graph.js';
 
 /** The coverage of an event, prepared as the scorer prepares what it reads from the graph. */
-const coverageOf = (e: WorkspaceEvent, ...rest: Parameters<typeof workspaceCoverage> extends [unknown, ...infer R] ? R : never) => workspaceCoverage(prepareWorkspace(e), ...rest);
+const coverageOf = (e: WorkspaceEvent, ...rest: Parameters<typeof workspaceCoverage> extends [unknown, ...infer R] ? R : never) =>
+  workspaceCoverage(prepareWorkspace(e), ...rest);
 
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
-const pkg = (name: string, version: string, path = false) => ({ id: `${name}@${version}`, name, version, ...(path ? {} : { source: CRATES }) });
+const pkg = (name: string, version: string, path = false) => ({
+  id: `${name}@${version}`,
+  name,
+  version,
+  ...(path ? {} : { source: CRATES }),
+});
 const at = '2026-01-01T00:00:00.000Z';
 
 /** app (path) → foo (normal), bar (build); foo → baz. */
@@ -47,7 +53,14 @@ describe('workspace coverage in the scorer', () => {
       'baz@0.3.0': 'unvetted',
     });
     expect(c.rows.find((r) => r.id === 'foo@1.0.0')!.via).toEqual(['local audits.foo[0]']);
-    expect(c.summary).toMatchObject({ vetStore: true, vetThirdParty: 3, vetVetted: 1, vetUnvetted: 2, vetConclusion: 'fail (vet)', vetKindsKnown: true });
+    expect(c.summary).toMatchObject({
+      vetStore: true,
+      vetThirdParty: 3,
+      vetVetted: 1,
+      vetUnvetted: 2,
+      vetConclusion: 'fail (vet)',
+      vetKindsKnown: true,
+    });
   });
 
   it('raises a finding only from the minimum score up: bar (build time, direct: 6.5), not baz (3: one dependent, not direct, not at build time)', () => {
@@ -66,7 +79,12 @@ describe('workspace coverage in the scorer', () => {
   it('a trusted pool vets what the store does not; an untrusted one is not read; an unreadable one is left out and named', () => {
     const data: TrustedPoolData = {
       entries: [
-        { pool: 'google', crate: 'bar', table: 'audits', entry: JSON.stringify({ who: 'G', criteria: 'safe-to-deploy', version: '2.0.0' }) },
+        {
+          pool: 'google',
+          crate: 'bar',
+          table: 'audits',
+          entry: JSON.stringify({ who: 'G', criteria: 'safe-to-deploy', version: '2.0.0' }),
+        },
         { pool: 'broken', crate: 'baz', table: 'audits', entry: JSON.stringify({ who: 'B', version: '0.3.0' }) },
       ],
       criteria: [],
@@ -78,15 +96,27 @@ describe('workspace coverage in the scorer', () => {
     expect(c.poolErrors.get('broken')).toMatch(/pool broken.*audits\.baz\[0\].*criteria/);
     expect(c.summary.vetTrustedPools).toEqual(['google']);
     // Without a store, a trusted pool alone is enough to raise findings.
-    expect(coverageOf(ev(), data, { trustedPools: ['google'], minScore: 0 }, at).findings.map((f) => f.crate).sort()).toEqual(['baz', 'foo']);
+    expect(
+      coverageOf(ev(), data, { trustedPools: ['google'], minScore: 0 }, at)
+        .findings.map((f) => f.crate)
+        .sort(),
+    ).toEqual(['baz', 'foo']);
   });
 
-  it('again after a pool audit of one crate: the same report as a full resolve, and only that crate\'s rows and findings', () => {
+  it("again after a pool audit of one crate: the same report as a full resolve, and only that crate's rows and findings", () => {
     const google = (entries: TrustedPoolData['entries']): TrustedPoolData => ({ entries, criteria: [] });
-    const barAudit = { pool: 'google', crate: 'bar', table: 'audits', entry: JSON.stringify({ who: 'G', criteria: 'safe-to-deploy', version: '2.0.0' }) };
+    const barAudit = {
+      pool: 'google',
+      crate: 'bar',
+      table: 'audits',
+      entry: JSON.stringify({ who: 'G', criteria: 'safe-to-deploy', version: '2.0.0' }),
+    };
     const w = prepareWorkspace(ev(STORE));
     const before = workspaceCoverage(w, google([]), { trustedPools: ['google'], minScore: 0 }, at);
-    const again = workspaceCoverage(w, google([barAudit]), { trustedPools: ['google'], minScore: 0 }, at, { report: before.report, crates: new Set(['bar']) });
+    const again = workspaceCoverage(w, google([barAudit]), { trustedPools: ['google'], minScore: 0 }, at, {
+      report: before.report,
+      crates: new Set(['bar']),
+    });
     const full = coverageOf(ev(STORE), google([barAudit]), { trustedPools: ['google'], minScore: 0 }, at);
     expect(again.report).toEqual(full.report);
     expect(again.findings).toEqual(full.findings.filter((f) => f.crate === 'bar'));
@@ -121,7 +151,17 @@ describe('workspace coverage in the scorer', () => {
 
   it('unvettedChanges: opens, rescores when a version starts to matter more, resolves; the same coverage again sends nothing', () => {
     const ws = { id: 'acme/app', org: 'acme', team: 'pay' };
-    const stored = (fs: FindingEvent[]): StoredFinding[] => fs.map((f) => ({ id: f.id, state: f.state, crate: f.crate, version: f.version, severity: f.severity, score: f.score, why: f.why, ...(f.vet ? { vet: f.vet } : {}) }));
+    const stored = (fs: FindingEvent[]): StoredFinding[] =>
+      fs.map((f) => ({
+        id: f.id,
+        state: f.state,
+        crate: f.crate,
+        version: f.version,
+        severity: f.severity,
+        score: f.score,
+        why: f.why,
+        ...(f.vet ? { vet: f.vet } : {}),
+      }));
     const first = coverageOf(ev(STORE), none, opts, at).findings;
     expect(unvettedChanges(ws, first, [], at).map((f) => [f.crate, f.state, f.score])).toEqual([['bar', 'open', 6.5]]);
     expect(unvettedChanges(ws, first, stored(first), at)).toEqual([]);
@@ -142,7 +182,15 @@ describe('workspace coverage in the scorer', () => {
     expect(rescored[0]!.why.map((w) => w.signal)).toContain('impact.fan-in');
 
     // Audited now: the open finding resolves, repeating what it said when it opened.
-    const audited = coverageOf(ev({ ...STORE, audits: `${STORE.audits}\n[[audits.bar]]\nwho = "B <b@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n` }), none, opts, at).findings;
+    const audited = coverageOf(
+      ev({
+        ...STORE,
+        audits: `${STORE.audits}\n[[audits.bar]]\nwho = "B <b@example.com>"\ncriteria = "safe-to-deploy"\nversion = "2.0.0"\n`,
+      }),
+      none,
+      opts,
+      at,
+    ).findings;
     const resolved = unvettedChanges(ws, audited, stored(first), '2026-02-01T00:00:00.000Z');
     expect(resolved).toEqual([{ ...first[0]!, state: 'resolved', observedAt: '2026-02-01T00:00:00.000Z' }]);
   });

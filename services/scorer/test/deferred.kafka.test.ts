@@ -40,12 +40,29 @@ function captured() {
 
 let offset = 0;
 function message(topic: string, key: string, value: string): ConsumedMessage {
-  return { topic, partition: 0, key, message: { key: Buffer.from(key), value: Buffer.from(value), offset: String(offset++), timestamp: '0', attributes: 0, headers: {} } as KafkaMessage };
+  return {
+    topic,
+    partition: 0,
+    key,
+    message: {
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      offset: String(offset++),
+      timestamp: '0',
+      attributes: 0,
+      headers: {},
+    } as KafkaMessage,
+  };
 }
 
 /** app → six crates of its own (normal), none audited by its store; minScore 0 makes each a finding. */
 function workspace(id: string, tag: string): WorkspaceEvent {
-  const pkgs = Array.from({ length: CRATE_COUNT }, (_, i) => ({ id: `${crate(i + 1, tag)}@1.0.0`, name: crate(i + 1, tag), version: '1.0.0', source: CRATES }));
+  const pkgs = Array.from({ length: CRATE_COUNT }, (_, i) => ({
+    id: `${crate(i + 1, tag)}@1.0.0`,
+    name: crate(i + 1, tag),
+    version: '1.0.0',
+    source: CRATES,
+  }));
   return {
     v: 1,
     id,
@@ -61,17 +78,34 @@ function workspace(id: string, tag: string): WorkspaceEvent {
 
 /** The trusted pool's full audit of crate n (one event per crate, as ingest writes them). */
 const poolMessage = (n: number, tag: string) => {
-  const ev: PoolEvent = { v: 1, pool, url: `https://example.test/${run}/audits.toml`, crate: crate(n, tag), entries: { audits: [{ who: 'p', criteria: 'safe-to-deploy', version: '1.0.0' }] }, observedAt: NOW } as PoolEvent;
+  const ev: PoolEvent = {
+    v: 1,
+    pool,
+    url: `https://example.test/${run}/audits.toml`,
+    crate: crate(n, tag),
+    entries: { audits: [{ who: 'p', criteria: 'safe-to-deploy', version: '1.0.0' }] },
+    observedAt: NOW,
+  } as PoolEvent;
   return message(TOPICS.audits, `${pool}/${crate(n, tag)}`, encodeEvent(TOPICS.audits, ev));
 };
 
-const scorer = (log: Logger, timing = { settleMs: 0, maxDelayMs: 60_000 }) => new Scorer(graph, producer, log, () => NOW, { trustedPools: [pool], minScore: 0 }, { minScore: 5 }, timing);
-const applied = (entries: { msg: string; fields: Record<string, unknown> }[], ws: string[]) => entries.filter((e) => e.msg === 'coverage applied' && ws.includes(e.fields.workspace as string)).map((e) => e.fields.workspace);
+const scorer = (log: Logger, timing = { settleMs: 0, maxDelayMs: 60_000 }) =>
+  new Scorer(graph, producer, log, () => NOW, { trustedPools: [pool], minScore: 0 }, { minScore: 5 }, timing);
+const applied = (entries: { msg: string; fields: Record<string, unknown> }[], ws: string[]) =>
+  entries.filter((e) => e.msg === 'coverage applied' && ws.includes(e.fields.workspace as string)).map((e) => e.fields.workspace);
 const marks = async (ws: string[]) =>
-  (await driver.executeQuery('UNWIND $ws AS id MATCH (w:Workspace {id: id}) RETURN w.id AS id, w.coverageDue AS coverage, w.riskDue AS risk, w.vetVetted AS vetted ORDER BY id', { ws })).records.map((r) => r.toObject());
+  (
+    await driver.executeQuery(
+      'UNWIND $ws AS id MATCH (w:Workspace {id: id}) RETURN w.id AS id, w.coverageDue AS coverage, w.riskDue AS risk, w.vetVetted AS vetted ORDER BY id',
+      { ws },
+    )
+  ).records.map((r) => r.toObject());
 
 beforeAll(async () => {
-  driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined);
+  driver = neo4j.driver(
+    process.env.NEO4J_URI!,
+    process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+  );
   graph = new Graph(driver, process.env.NEO4J_DATABASE || undefined);
   await graph.ensureSchema();
   const kafka = kafkaClient('scorer-deferred-test');
@@ -81,7 +115,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await driver?.executeQuery('MATCH (n) WHERE n.id STARTS WITH $run OR n.crate STARTS WITH $run OR n.name STARTS WITH $run OR n.workspace STARTS WITH $run DETACH DELETE n', { run });
+  await driver?.executeQuery(
+    'MATCH (n) WHERE n.id STARTS WITH $run OR n.crate STARTS WITH $run OR n.name STARTS WITH $run OR n.workspace STARTS WITH $run DETACH DELETE n',
+    { run },
+  );
   await producer?.disconnect();
   await driver?.close();
 });
@@ -152,7 +189,8 @@ describe('coverage owed after a trusted pool changes (real Neo4j and Kafka, Scor
     // The timer's turns: the coverage, then the risk the new coverage called for (a turn of its own).
     const settled = [{ id: ws[0], coverage: null, risk: null, vetted: 3 }];
     const t0 = Date.now();
-    while (JSON.stringify(await marks(ws)) !== JSON.stringify(settled) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+    while (JSON.stringify(await marks(ws)) !== JSON.stringify(settled) && Date.now() - t0 < 15_000)
+      await new Promise((r) => setTimeout(r, 20));
     expect(await marks(ws)).toEqual(settled);
     expect(applied(entries, ws)).toHaveLength(2);
     await s.stop();
@@ -171,21 +209,44 @@ describe('coverage owed after a trusted pool changes (real Neo4j and Kafka, Scor
     const name = crate(1, 'rel');
     const advisory = testAdvisory(`RUSTSEC-2097-${String(Date.now() % 10000).padStart(4, '0')}`, name, NOW).advisory;
     await s.onAdvisory(advisory); // no version patched: every version of the crate is affected
-    const release = (v: string): ReleaseEvent => ({ v: 1, crate: name, version: v, yanked: false, features: {}, dependencies: [], publishedAt: NOW, observedAt: NOW });
+    const release = (v: string): ReleaseEvent => ({
+      v: 1,
+      crate: name,
+      version: v,
+      yanked: false,
+      features: {},
+      dependencies: [],
+      publishedAt: NOW,
+      observedAt: NOW,
+    });
     const msgs = ['1.0.0', '1.0.1'].map((v) => message(TOPICS.releases, name, encodeEvent(TOPICS.releases, release(v))));
     // Hold the scorer's turn, as a long workspace or pool recompute would.
     let letGo!: () => void;
-    const held = (s as unknown as { exclusive: (fn: () => Promise<void>) => Promise<void> }).exclusive(() => new Promise<void>((r) => (letGo = r)));
+    const held = (s as unknown as { exclusive: (fn: () => Promise<void>) => Promise<void> }).exclusive(
+      () => new Promise<void>((r) => (letGo = r)),
+    );
     const handled = s.handleBatch(msgs);
-    const versions = async () => (await driver.executeQuery('MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version) OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) RETURN v.version AS v, count(a) AS affects ORDER BY v', { name })).records.map((r) => [r.get('v'), Number(r.get('affects'))]);
+    const versions = async () =>
+      (
+        await driver.executeQuery(
+          'MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version) OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) RETURN v.version AS v, count(a) AS affects ORDER BY v',
+          { name },
+        )
+      ).records.map((r) => [r.get('v'), Number(r.get('affects'))]);
     for (let i = 0; (await versions()).length < 2; i++) {
       if (i > 600) throw new Error('the releases were not written while the turn was held');
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(await versions()).toEqual([['1.0.0', 0], ['1.0.1', 0]]); // written beside the held turn, not linked yet
+    expect(await versions()).toEqual([
+      ['1.0.0', 0],
+      ['1.0.1', 0],
+    ]); // written beside the held turn, not linked yet
     letGo();
     await held;
     expect((await handled).size).toBe(0);
-    expect(await versions()).toEqual([['1.0.0', 1], ['1.0.1', 1]]); // linked in a turn of their own, after it
+    expect(await versions()).toEqual([
+      ['1.0.0', 1],
+      ['1.0.1', 1],
+    ]); // linked in a turn of their own, after it
   });
 });

@@ -37,14 +37,28 @@ describe('poolCrateSet: what an audit certifies', () => {
   });
 
   it('a version cargo-vet cannot read keeps the Audit, certifying nothing, and names the field; the other entries stay', () => {
-    const set = poolCrateSet(pool([entry({ version: '0.1' }), entry({ delta: '0.1.x -> 0.1.11' }), entry({ version: '0.1.5@git:1f3c' }), entry({ version: '0.1.13' })]));
+    const set = poolCrateSet(
+      pool([
+        entry({ version: '0.1' }),
+        entry({ delta: '0.1.x -> 0.1.11' }),
+        entry({ version: '0.1.5@git:1f3c' }),
+        entry({ version: '0.1.13' }),
+      ]),
+    );
     expect(set.audits).toHaveLength(4);
     const rows = new Map(set.audits.map((a) => [String(a.props.version ?? a.props.delta), a]));
     expect(rows.get('0.1')!.certifies).toBeUndefined();
-    expect(rows.get('0.1')!.props.versionProblem).toBe('entries.audits[0].version: "0.1" is not a version (SemVer, or SemVer@git:<40 hex digits>)');
+    expect(rows.get('0.1')!.props.versionProblem).toBe(
+      'entries.audits[0].version: "0.1" is not a version (SemVer, or SemVer@git:<40 hex digits>)',
+    );
     // the delta's target is fine, but its start is not: kept certifying the target, the problem named
-    expect(rows.get('0.1.x -> 0.1.11')).toMatchObject({ certifies: '0.1.11', props: { versionProblem: 'entries.audits[1].delta: "0.1.x" is not a version (SemVer, or SemVer@git:<40 hex digits>)' } });
-    expect(rows.get('0.1.5@git:1f3c')).toMatchObject({ props: { gitRev: null, versionProblem: expect.stringContaining('entries.audits[2].version') } });
+    expect(rows.get('0.1.x -> 0.1.11')).toMatchObject({
+      certifies: '0.1.11',
+      props: { versionProblem: 'entries.audits[1].delta: "0.1.x" is not a version (SemVer, or SemVer@git:<40 hex digits>)' },
+    });
+    expect(rows.get('0.1.5@git:1f3c')).toMatchObject({
+      props: { gitRev: null, versionProblem: expect.stringContaining('entries.audits[2].version') },
+    });
     expect(rows.get('0.1.5@git:1f3c')!.certifies).toBeUndefined();
     expect(rows.get('0.1.13')!.certifies).toBe('0.1.13');
   });
@@ -57,7 +71,16 @@ describe('poolCrateSet: what an audit certifies', () => {
 });
 
 describe('releaseRow', () => {
-  const release = (version: string): ReleaseEvent => ({ v: 1, crate: 'oneshot', version, yanked: false, features: {}, dependencies: [], observedAt: '2026-03-01T00:00:00.000Z' }) as ReleaseEvent;
+  const release = (version: string): ReleaseEvent =>
+    ({
+      v: 1,
+      crate: 'oneshot',
+      version,
+      yanked: false,
+      features: {},
+      dependencies: [],
+      observedAt: '2026-03-01T00:00:00.000Z',
+    }) as ReleaseEvent;
   it('refuses a release whose version is not SemVer (crates.io publishes none), naming the field', () => {
     expect(() => releaseRow(release('0.1'))).toThrow(BadMessageError);
     expect(() => releaseRow(release('0.1'))).toThrow('version: "0.1" is not SemVer');

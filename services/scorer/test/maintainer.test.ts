@@ -54,32 +54,57 @@ describe('a crate as the graph holds it, back into facts', () => {
           { login: 'github:acme:core', kind: 'team' },
         ],
         ownershipChange: { added: ['github:acme:core'], removed: [], observedAt: '2026-02-20T00:00:00.000Z' },
-        repository: { url: 'https://github.com/alice/leftpadx', archived: true, disabled: false, signedCommits: { signed: 0, total: 20, ratio: 0 } },
+        repository: {
+          url: 'https://github.com/alice/leftpadx',
+          archived: true,
+          disabled: false,
+          signedCommits: { signed: 0, total: 20, ratio: 0 },
+        },
       },
       releases: [{ version: '1.0.0', publishedAt: '2025-01-01T00:00:00.000Z', publisher: 'alice', yanked: false }],
     });
   });
 
   it('the repository is missing when GitHub does not know it, or when the crate names none', () => {
-    expect(factsFromGraph(row({ repo: { url: 'https://github.com/gone/x', repository: 'missing', observedAt: AT } })).maintainers!.repository).toBe('missing');
+    expect(
+      factsFromGraph(row({ repo: { url: 'https://github.com/gone/x', repository: 'missing', observedAt: AT } })).maintainers!.repository,
+    ).toBe('missing');
     expect(factsFromGraph(row({ repo: null })).maintainers!.repository).toBe('missing');
     // a host other than GitHub: present, no signals
-    expect(factsFromGraph(row({ repo: { url: 'https://gitlab.com/a/x', repository: '{"url":"https://gitlab.com/a/x","host":"gitlab.com"}' } })).maintainers!.repository).toEqual({ url: 'https://gitlab.com/a/x' });
+    expect(
+      factsFromGraph(row({ repo: { url: 'https://gitlab.com/a/x', repository: '{"url":"https://gitlab.com/a/x","host":"gitlab.com"}' } }))
+        .maintainers!.repository,
+    ).toEqual({ url: 'https://gitlab.com/a/x' });
   });
 
   it('no maintainers event (or a tombstone): nothing said about owners or the repository, releases still count', () => {
-    const f = factsFromGraph(row({ observedAt: null, repo: null, owners: [], releases: [{ version: '0.1.0', publishedAt: AT, publisher: null, yanked: true }] }));
+    const f = factsFromGraph(
+      row({ observedAt: null, repo: null, owners: [], releases: [{ version: '0.1.0', publishedAt: AT, publisher: null, yanked: true }] }),
+    );
     expect(f).toEqual({ crate: 'leftpadx', releases: [{ version: '0.1.0', publishedAt: AT, yanked: true }] });
   });
 
   it("the repository's release cadence, else its tags'; an unreadable ownership change is ignored", () => {
-    const withCadence = (extra: Record<string, unknown>) => factsFromGraph(row({ repo: { url: 'https://github.com/a/x', ...extra } })).maintainers!.repository;
-    expect(withCadence({ releases_last: '2026-02-01T00:00:00Z', releases_lastGapDays: 400, tags_last: '2026-02-02T00:00:00Z', tags_lastGapDays: 3 })).toEqual({
+    const withCadence = (extra: Record<string, unknown>) =>
+      factsFromGraph(row({ repo: { url: 'https://github.com/a/x', ...extra } })).maintainers!.repository;
+    expect(
+      withCadence({
+        releases_last: '2026-02-01T00:00:00Z',
+        releases_lastGapDays: 400,
+        tags_last: '2026-02-02T00:00:00Z',
+        tags_lastGapDays: 3,
+      }),
+    ).toEqual({
       url: 'https://github.com/a/x',
       cadence: { kind: 'releases', last: '2026-02-01T00:00:00Z', lastGapDays: 400 },
     });
-    expect(withCadence({ tags_last: '2026-02-02T00:00:00Z' })).toEqual({ url: 'https://github.com/a/x', cadence: { kind: 'tags', last: '2026-02-02T00:00:00Z', lastGapDays: null } });
-    expect(factsFromGraph(row({ ownershipChange: '{not json', ownershipChangeObservedAt: AT })).maintainers!.ownershipChange).toBeUndefined();
+    expect(withCadence({ tags_last: '2026-02-02T00:00:00Z' })).toEqual({
+      url: 'https://github.com/a/x',
+      cadence: { kind: 'tags', last: '2026-02-02T00:00:00Z', lastGapDays: null },
+    });
+    expect(
+      factsFromGraph(row({ ownershipChange: '{not json', ownershipChangeObservedAt: AT })).maintainers!.ownershipChange,
+    ).toBeUndefined();
   });
 });
 
@@ -117,7 +142,12 @@ const stored = (f: FindingEvent): StoredFinding & { workspace: typeof WS } => ({
   ...(f.maintainer ? { maintainer: f.maintainer } : {}),
   workspace: WS,
 });
-const input = (over: Partial<MaintainerInput>): MaintainerInput => ({ locked: [], facts: new Map([['leftpadx', risky]]), current: [], ...over });
+const input = (over: Partial<MaintainerInput>): MaintainerInput => ({
+  locked: [],
+  facts: new Map([['leftpadx', risky]]),
+  current: [],
+  ...over,
+});
 
 describe('maintainer findings of a scope', () => {
   const locked = [{ workspace: WS, crate: 'leftpadx', version: '1.0.0' }];
@@ -129,7 +159,12 @@ describe('maintainer findings of a scope', () => {
       ['acme/other|leftpadx|1.1.0|maintainer', 'open', 6.5, 'medium'],
     ]);
     for (const f of changes) expect(FindingEventSchema.parse(f)).toEqual(f);
-    expect(changes[0]!.why.map((w) => w.signal)).toEqual(['maintainer.single-owner', 'release.after-dormancy', 'repository.archived', 'repository.unsigned-commits']);
+    expect(changes[0]!.why.map((w) => w.signal)).toEqual([
+      'maintainer.single-owner',
+      'release.after-dormancy',
+      'repository.archived',
+      'repository.unsigned-commits',
+    ]);
     expect(changes[0]!.maintainer).toEqual({
       owners: ['alice'],
       repository: 'https://github.com/alice/leftpadx',
@@ -159,7 +194,11 @@ describe('maintainer findings of a scope', () => {
 
   it('no longer locked (or locked at another version): the old one resolves, the new one opens', () => {
     const [open] = maintainerChanges(input({ locked }), 5, AT);
-    const changes = maintainerChanges(input({ locked: [{ workspace: WS, crate: 'leftpadx', version: '1.1.0' }], current: [stored(open!)] }), 5, AT);
+    const changes = maintainerChanges(
+      input({ locked: [{ workspace: WS, crate: 'leftpadx', version: '1.1.0' }], current: [stored(open!)] }),
+      5,
+      AT,
+    );
     expect(changes.map((f) => [f.version, f.state])).toEqual([
       ['1.1.0', 'open'],
       ['1.0.0', 'resolved'],
@@ -190,7 +229,9 @@ describe('maintainer findings of a scope', () => {
     expect(changes[0]!.why.map((w) => w.signal)).toContain('maintainer.owner-change');
     expect(changes[0]!.maintainer!.owners).toEqual(['mallory']);
     // Once written, the same facts send nothing.
-    expect(maintainerChanges(input({ locked, facts: new Map([['leftpadx', worse]]), current: [stored(changes[0]!)] }), 5, later)).toEqual([]);
+    expect(maintainerChanges(input({ locked, facts: new Map([['leftpadx', worse]]), current: [stored(changes[0]!)] }), 5, later)).toEqual(
+      [],
+    );
     // It resolves later with what the rescored finding said (the Finding node holds the last one sent).
     const resolved = maintainerChanges(input({ locked, facts: new Map([['leftpadx', better]]), current: [stored(changes[0]!)] }), 5, later);
     expect(resolved.map((f) => [f.state, f.score, f.severity])).toEqual([['resolved', 9.5, 'high']]);
@@ -198,14 +239,24 @@ describe('maintainer findings of a scope', () => {
 
   it('a drop that stays over the minimum re-sends too (more commits signed: 6.5 → 6, still medium and open)', () => {
     const [open] = maintainerChanges(input({ locked }), 5, AT);
-    const signedMore = factsFromGraph(row({ repo: { ...row().repo!, signedCommits_signed: 8, signedCommits_ratio: 0.4 }, releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })) }));
+    const signedMore = factsFromGraph(
+      row({
+        repo: { ...row().repo!, signedCommits_signed: 8, signedCommits_ratio: 0.4 },
+        releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })),
+      }),
+    );
     const changes = maintainerChanges(input({ locked, facts: new Map([['leftpadx', signedMore]]), current: [stored(open!)] }), 5, AT);
     expect(changes.map((f) => [f.state, f.score, f.severity])).toEqual([['open', 6, 'medium']]);
   });
 
   it('what the finding says changing alone (another single owner: the why and the owners read differently, same score) sends nothing', () => {
     const [open] = maintainerChanges(input({ locked }), 5, AT);
-    const carol = factsFromGraph(row({ owners: [{ login: 'carol', kind: 'user' }], releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })) }));
+    const carol = factsFromGraph(
+      row({
+        owners: [{ login: 'carol', kind: 'user' }],
+        releases: risky.releases.map((r) => ({ ...r, publisher: r.publisher ?? null, yanked: r.yanked })),
+      }),
+    );
     const reworded = maintainerChanges(input({ locked, facts: new Map([['leftpadx', carol]]) }), 5, AT)[0]!;
     expect(reworded.why).not.toEqual(open!.why);
     expect([reworded.score, reworded.severity]).toEqual([open!.score, open!.severity]);
@@ -215,7 +266,9 @@ describe('maintainer findings of a scope', () => {
   it('a crate with no facts at all is judged by its name alone (a lookalike scores 3: no finding at the default)', () => {
     const l = [{ workspace: WS, crate: 'tokio-utill', version: '0.1.0' }];
     expect(maintainerChanges(input({ locked: l, facts: new Map() }), 5, AT)).toEqual([]);
-    expect(maintainerChanges(input({ locked: l, facts: new Map() }), 3, AT).map((f) => f.why.map((w) => w.signal))).toEqual([['name.lookalike']]);
+    expect(maintainerChanges(input({ locked: l, facts: new Map() }), 3, AT).map((f) => f.why.map((w) => w.signal))).toEqual([
+      ['name.lookalike'],
+    ]);
   });
 });
 
@@ -224,7 +277,9 @@ describe('SCORER_MAINTAINER_MIN_SCORE', () => {
     expect(maintainerFromEnv({})).toEqual({ minScore: 5 });
     expect(maintainerFromEnv({ SCORER_MAINTAINER_MIN_SCORE: '' })).toEqual({ minScore: 5 });
     expect(maintainerFromEnv({ SCORER_MAINTAINER_MIN_SCORE: '6.5' })).toEqual({ minScore: 6.5 });
-    expect(() => maintainerFromEnv({ SCORER_MAINTAINER_MIN_SCORE: 'high' })).toThrow('SCORER_MAINTAINER_MIN_SCORE: "high" is not a number from 0 to 10');
+    expect(() => maintainerFromEnv({ SCORER_MAINTAINER_MIN_SCORE: 'high' })).toThrow(
+      'SCORER_MAINTAINER_MIN_SCORE: "high" is not a number from 0 to 10',
+    );
     expect(() => maintainerFromEnv({ SCORER_MAINTAINER_MIN_SCORE: '11' })).toThrow(/0 to 10/);
   });
 });

@@ -7,8 +7,16 @@ import { ScorerMetrics } from '../src/metrics.js';
 describe('ScorerMetrics', () => {
   it('counts finding events by kind, severity and state, ignoring other topics and unreadable values', async () => {
     const m = new ScorerMetrics(new Metrics('scorer'));
-    const f = (kind: string, severity: string, state: string) => ({ key: 'k', value: JSON.stringify({ kind, severity, state, id: 'secret-ws|crate|1.0.0|advisory' }) });
-    m.onSent(TOPICS.findings, [f('advisory', 'high', 'open'), f('advisory', 'high', 'open'), f('unvetted', 'low', 'resolved'), { key: 'x', value: 'not json' }]);
+    const f = (kind: string, severity: string, state: string) => ({
+      key: 'k',
+      value: JSON.stringify({ kind, severity, state, id: 'secret-ws|crate|1.0.0|advisory' }),
+    });
+    m.onSent(TOPICS.findings, [
+      f('advisory', 'high', 'open'),
+      f('advisory', 'high', 'open'),
+      f('unvetted', 'low', 'resolved'),
+      { key: 'x', value: 'not json' },
+    ]);
     m.onSent(TOPICS.workspaces, [f('advisory', 'critical', 'open')]);
     m.onTx('write', 0.02, true);
     m.onTx('read', 0.5, false);

@@ -14,7 +14,11 @@ const report = (unvetted: number): VetReport => ({
 const entry = (n: number, o: Partial<Resolution> = {}): Resolution => ({
   eventHash: `h${n}`,
   stamp: reportDigest(report(n % 2)),
-  workspace: { event: { id: `ws-${n}` } as WorkspaceEvent, store: undefined, graph: { nodes: new Map(), kindsKnown: false } as unknown as PreparedWorkspace['graph'] },
+  workspace: {
+    event: { id: `ws-${n}` } as WorkspaceEvent,
+    store: undefined,
+    graph: { nodes: new Map(), kindsKnown: false } as unknown as PreparedWorkspace['graph'],
+  },
   report: report(n % 2),
   day: utcDay(),
   ...o,

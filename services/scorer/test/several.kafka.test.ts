@@ -39,7 +39,10 @@ function workspace(id: string): WorkspaceEvent {
     v: 1,
     id,
     org: 'acme',
-    packages: [{ id: `${id}-app@0.1.0`, name: `${id}-app`, version: '0.1.0' }, { id: `${id}-dep@1.0.0`, name: `${id}-dep`, version: '1.0.0', source: CRATES }],
+    packages: [
+      { id: `${id}-app@0.1.0`, name: `${id}-app`, version: '0.1.0' },
+      { id: `${id}-dep@1.0.0`, name: `${id}-dep`, version: '1.0.0', source: CRATES },
+    ],
     edges: [{ from: `${id}-app@0.1.0`, to: `${id}-dep@1.0.0`, kind: 'normal' }],
     members: [`${id}-app@0.1.0`],
     origin: { path: `${id}/Cargo.lock`, checksum: `sha256:${id}` },
@@ -51,10 +54,14 @@ let n = 0;
 /** A crates.io vulnerability on `pkg` (patched >= 2.0.0), high by its CVSS, a new id each call. */
 function advisory(pkg: string): Advisory {
   n++;
-  return testAdvisory(`RUSTSEC-2097-${String(1000 + n)}`, pkg, NOW, { date: '2097-01-01', cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N' }).advisory;
+  return testAdvisory(`RUSTSEC-2097-${String(1000 + n)}`, pkg, NOW, {
+    date: '2097-01-01',
+    cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N',
+  }).advisory;
 }
 
-const q = async (cypher: string, params: Record<string, unknown> = {}) => (await driver.executeQuery(cypher, params)).records.map((r) => r.toObject());
+const q = async (cypher: string, params: Record<string, unknown> = {}) =>
+  (await driver.executeQuery(cypher, params)).records.map((r) => r.toObject());
 const sentFor = (ws: string) => sent.filter((f) => f.workspace.id === ws);
 
 /** Everything produced to risk.findings so far has been read back. */
@@ -79,7 +86,11 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 60_000)
 }
 
 beforeAll(async () => {
-  driver = neo4j.driver(process.env.NEO4J_URI!, process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined, { disableLosslessIntegers: true });
+  driver = neo4j.driver(
+    process.env.NEO4J_URI!,
+    process.env.NEO4J_PASSWORD ? neo4j.auth.basic(process.env.NEO4J_USER ?? 'neo4j', process.env.NEO4J_PASSWORD) : undefined,
+    { disableLosslessIntegers: true },
+  );
   graph = new Graph(driver, process.env.NEO4J_DATABASE || undefined);
   await graph.ensureSchema();
   const kafka = kafkaClient('scorer-several-test');
@@ -99,7 +110,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await driver?.executeQuery('MATCH (n) WHERE n.id STARTS WITH $run OR n.name STARTS WITH $run OR n.workspace STARTS WITH $run DETACH DELETE n', { run });
+  await driver?.executeQuery(
+    'MATCH (n) WHERE n.id STARTS WITH $run OR n.name STARTS WITH $run OR n.workspace STARTS WITH $run DETACH DELETE n',
+    { run },
+  );
   await reader?.disconnect();
   await producer?.disconnect();
   await driver?.close();
@@ -124,7 +138,14 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     (a as unknown as { riskDue: Set<string> }).riskDue.add(ws); // A owes the workspace its risk (say, its lockfile arrived)
     const flush = a.flushRisk();
     // A's flush is blocked on the workspace's lock (Neo4j lists it so), then B commits.
-    await until(async () => (await q(`SHOW TRANSACTIONS YIELD currentQuery, status WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS '_lock' RETURN count(*) AS n`))[0]!.n > 0);
+    await until(
+      async () =>
+        (
+          await q(
+            `SHOW TRANSACTIONS YIELD currentQuery, status WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS '_lock' RETURN count(*) AS n`,
+          )
+        )[0]!.n > 0,
+    );
     await tx.commit();
     await session.close();
     await flush;
@@ -150,7 +171,11 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
 
     await Promise.all([scorer().resume(), scorer().resume()]);
     await settled();
-    expect(sentFor(ws).map((f) => f.id).sort()).toEqual(findings.map((f) => f.id).sort());
+    expect(
+      sentFor(ws)
+        .map((f) => f.id)
+        .sort(),
+    ).toEqual(findings.map((f) => f.id).sort());
     expect(await q('MATCH (f:Finding {workspace: $ws}) RETURN f.pendingEvents AS p', { ws })).toEqual([{ p: null }, { p: null }]);
   });
 
@@ -170,14 +195,18 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     await settled();
     expect(sentFor(ws)).toHaveLength(2);
     expect(sentFor(ws)[1]).toEqual(sentFor(ws)[0]);
-    expect(await q('MATCH (f:Finding {workspace: $ws}) RETURN f.pendingEvents AS p, f.state AS state', { ws })).toEqual([{ p: null, state: 'open' }]);
+    expect(await q('MATCH (f:Finding {workspace: $ws}) RETURN f.pendingEvents AS p, f.state AS state', { ws })).toEqual([
+      { p: null, state: 'open' },
+    ]);
   });
 
   it('a scorer deciding while another is writing the same new finding waits, then sends nothing', async () => {
     const ws = `${run}-race`;
     await scorer().onWorkspace(workspace(ws));
     const adv = advisory(`${ws}-dep`);
-    await graph.run('write', (tx) => Graph.upsertAdvisories(tx, [adv]).then(() => Graph.addAffects(tx, [{ advisory: adv.id, version: `${ws}-dep@1.0.0` }])));
+    await graph.run('write', (tx) =>
+      Graph.upsertAdvisories(tx, [adv]).then(() => Graph.addAffects(tx, [{ advisory: adv.id, version: `${ws}-dep@1.0.0` }])),
+    );
     // Scorer B has decided "opened" for the hit (its transaction holds the workspace, its finding
     // written with the event in the outbox) when scorer A, handling the advisory on another
     // partition, recomputes the same workspace.
@@ -187,7 +216,14 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     await Graph.lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
     await Graph.writeFindings(tx as unknown as ManagedTransaction, [finding]);
     const a = scorer().recomputeAdvisoryFindings(ws);
-    await until(async () => (await q(`SHOW TRANSACTIONS YIELD currentQuery, status WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS '_lock' RETURN count(*) AS n`))[0]!.n > 0);
+    await until(
+      async () =>
+        (
+          await q(
+            `SHOW TRANSACTIONS YIELD currentQuery, status WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS '_lock' RETURN count(*) AS n`,
+          )
+        )[0]!.n > 0,
+    );
     await tx.commit();
     await session.close();
     expect(await a).toEqual([]); // A saw B's finding: nothing changed

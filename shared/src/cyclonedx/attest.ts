@@ -14,8 +14,10 @@ type Json = Record<string, unknown>;
 
 /** cargo-vet's built-in criteria, in our words (its own text is in its documentation). */
 const BUILT_IN: Record<string, string> = {
-  [SAFE_TO_RUN]: 'built-in cargo-vet criteria: the crate can be compiled, run and tested on a workstation or in controlled automation without surprising consequences (no unexpected file, network or process access).',
-  [SAFE_TO_DEPLOY]: 'built-in cargo-vet criteria: the crate is reviewed to be fit for production: it cannot be exploited by untrusted input to cause harm, and it does nothing surprising (implies safe-to-run).',
+  [SAFE_TO_RUN]:
+    'built-in cargo-vet criteria: the crate can be compiled, run and tested on a workstation or in controlled automation without surprising consequences (no unexpected file, network or process access).',
+  [SAFE_TO_DEPLOY]:
+    'built-in cargo-vet criteria: the crate is reviewed to be fit for production: it cannot be exploited by untrusted input to cause harm, and it does nothing surprising (implies safe-to-run).',
 };
 
 export const CRITERIA_STANDARD = 'cargo-vet-criteria';
@@ -37,9 +39,23 @@ interface Entry {
 
 /** The store entry an audit ref names (its own store, an import from imports.lock, or a pool), if it is an audit. */
 function entryOf(r: AuditRef, store: VetStore | undefined, pools: Map<string, AuditsFile> | undefined): Entry | undefined {
-  const file = r.source === 'local' ? store?.audits : r.source === 'import' ? store?.imports?.audits.get(r.from ?? '') : r.source === 'pool' ? pools?.get(r.from ?? '') : undefined;
+  const file =
+    r.source === 'local'
+      ? store?.audits
+      : r.source === 'import'
+        ? store?.imports?.audits.get(r.from ?? '')
+        : r.source === 'pool'
+          ? pools?.get(r.from ?? '')
+          : undefined;
   if (!file) return undefined;
-  const table = r.table === 'audits' ? file.audits : r.table === 'wildcard-audits' ? file.wildcardAudits : r.table === 'trusted' ? file.trusted : undefined;
+  const table =
+    r.table === 'audits'
+      ? file.audits
+      : r.table === 'wildcard-audits'
+        ? file.wildcardAudits
+        : r.table === 'trusted'
+          ? file.trusted
+          : undefined;
   return table?.get(r.crate)?.[r.index] as Entry | undefined;
 }
 
@@ -62,7 +78,11 @@ function describe(r: AuditRef, e: Entry, by: string): string {
 }
 
 function sourceLabel(r: AuditRef, workspace: string): string {
-  return r.source === 'local' ? `${workspace} (its own supply-chain store)` : r.source === 'import' ? `cargo-vet import ${r.from}` : `cargo-vet audit pool ${r.from}`;
+  return r.source === 'local'
+    ? `${workspace} (its own supply-chain store)`
+    : r.source === 'import'
+      ? `cargo-vet import ${r.from}`
+      : `cargo-vet audit pool ${r.from}`;
 }
 
 /**
@@ -105,16 +125,35 @@ export function auditAttestations(
     'bom-ref': requirementRef(c),
     identifier: c,
     title: c,
-    text: BUILT_IN[c] ?? o.store?.audits.criteria.get(c)?.description ?? o.store?.audits.criteria.get(c)?.descriptionUrl ?? `cargo-vet criteria ${c}`,
+    text:
+      BUILT_IN[c] ??
+      o.store?.audits.criteria.get(c)?.description ??
+      o.store?.audits.criteria.get(c)?.descriptionUrl ??
+      `cargo-vet criteria ${c}`,
   }));
   return {
-    definitions: { standards: [{ 'bom-ref': CRITERIA_STANDARD, name: 'cargo-vet audit criteria', description: "The criteria cargo-vet audits certify: its built-in ones and those the workspace's store defines.", requirements }] },
+    definitions: {
+      standards: [
+        {
+          'bom-ref': CRITERIA_STANDARD,
+          name: 'cargo-vet audit criteria',
+          description: "The criteria cargo-vet audits certify: its built-in ones and those the workspace's store defines.",
+          requirements,
+        },
+      ],
+    },
     declarations: {
-      assessors: [...byAssessor.entries()].map(([ref, a]) => ({ 'bom-ref': ref, thirdParty: a.ref.source !== 'local', organization: { name: sourceLabel(a.ref, o.workspace) } })),
+      assessors: [...byAssessor.entries()].map(([ref, a]) => ({
+        'bom-ref': ref,
+        thirdParty: a.ref.source !== 'local',
+        organization: { name: sourceLabel(a.ref, o.workspace) },
+      })),
       attestations: [...byAssessor.entries()].map(([ref, a]) => ({
         summary: `cargo-vet audits recorded by ${sourceLabel(a.ref, o.workspace)}`,
         assessor: ref,
-        map: [...a.claims.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([c, cl]) => ({ requirement: requirementRef(c), claims: cl })),
+        map: [...a.claims.entries()]
+          .sort(([x], [y]) => (x < y ? -1 : 1))
+          .map(([c, cl]) => ({ requirement: requirementRef(c), claims: cl })),
       })),
       claims,
       evidence: [...evidence.values()],

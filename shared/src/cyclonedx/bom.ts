@@ -59,7 +59,7 @@ export const CYCLONEDX_VERSIONS = ['1.4', '1.5', '1.6'] as const;
  */
 export function isSbomFileName(name: string): boolean {
   const base = name.split(/[\\/]/).pop() ?? name;
-  return base === 'bom.json' || base === 'bom.xml' || (/^[^.].*\.cdx\.(json|xml)$/.test(base));
+  return base === 'bom.json' || base === 'bom.xml' || /^[^.].*\.cdx\.(json|xml)$/.test(base);
 }
 
 type Fail = (field: string, detail: string) => never;
@@ -72,8 +72,10 @@ export function failer(file: string): Fail {
 
 /** The spec version a document declares, refused unless 1.4–1.6. */
 export function checkSpecVersion(v: unknown, field: string, fail: Fail): string {
-  if (typeof v !== 'string') return fail(field, v === undefined ? 'is required (a CycloneDX document says its specVersion, e.g. "1.5")' : 'expected a string');
-  if (!(CYCLONEDX_VERSIONS as readonly string[]).includes(v)) fail(field, `CycloneDX ${v} is not read: expected ${CYCLONEDX_VERSIONS.join(', ')}`);
+  if (typeof v !== 'string')
+    return fail(field, v === undefined ? 'is required (a CycloneDX document says its specVersion, e.g. "1.5")' : 'expected a string');
+  if (!(CYCLONEDX_VERSIONS as readonly string[]).includes(v))
+    fail(field, `CycloneDX ${v} is not read: expected ${CYCLONEDX_VERSIONS.join(', ')}`);
   return v;
 }
 
@@ -81,7 +83,13 @@ export function checkSpecVersion(v: unknown, field: string, fail: Fail): string 
 export function readCycloneDxJson(doc: unknown, file: string): CycloneDxBom {
   const fail = failer(file);
   if (!isObject(doc)) return fail('', 'expected a CycloneDX document (a JSON object)');
-  if (doc.bomFormat !== 'CycloneDX') fail('bomFormat', doc.bomFormat === undefined ? 'is required: a CycloneDX document has "bomFormat": "CycloneDX"' : `expected "CycloneDX", got ${JSON.stringify(doc.bomFormat)}`);
+  if (doc.bomFormat !== 'CycloneDX')
+    fail(
+      'bomFormat',
+      doc.bomFormat === undefined
+        ? 'is required: a CycloneDX document has "bomFormat": "CycloneDX"'
+        : `expected "CycloneDX", got ${JSON.stringify(doc.bomFormat)}`,
+    );
   const specVersion = checkSpecVersion(doc.specVersion, 'specVersion', fail);
   const r = reader(fail);
   const metadata = r.obj(doc, 'metadata', 'metadata') ?? {};
@@ -89,7 +97,13 @@ export function readCycloneDxJson(doc: unknown, file: string): CycloneDxBom {
   const deps = r.list(doc, 'dependencies', 'dependencies').map((d, i) => {
     const at = `dependencies[${i}]`;
     if (!isObject(d)) return fail(at, 'expected an object with a `ref`');
-    return { path: at, ref: r.str(d, 'ref', `${at}.ref`), dependsOn: r.list(d, 'dependsOn', `${at}.dependsOn`).map((x, j) => (typeof x === 'string' ? x : fail(`${at}.dependsOn[${j}]`, 'expected a bom-ref (a string)'))) };
+    return {
+      path: at,
+      ref: r.str(d, 'ref', `${at}.ref`),
+      dependsOn: r
+        .list(d, 'dependsOn', `${at}.dependsOn`)
+        .map((x, j) => (typeof x === 'string' ? x : fail(`${at}.dependsOn[${j}]`, 'expected a bom-ref (a string)'))),
+    };
   });
   return {
     file,
@@ -100,11 +114,18 @@ export function readCycloneDxJson(doc: unknown, file: string): CycloneDxBom {
     ...(rootRaw ? { root: jsonComponent(rootRaw, 'metadata.component', r) } : {}),
     components: r.list(doc, 'components', 'components').map((c, i) => jsonComponent(c, `components[${i}]`, r)),
     dependencies: deps,
-    ...(doc.vulnerabilities !== undefined ? { vulnerabilities: r.list(doc, 'vulnerabilities', 'vulnerabilities').map((v, i) => jsonVulnerability(v, `vulnerabilities[${i}]`, r)) } : {}),
+    ...(doc.vulnerabilities !== undefined
+      ? {
+          vulnerabilities: r
+            .list(doc, 'vulnerabilities', 'vulnerabilities')
+            .map((v, i) => jsonVulnerability(v, `vulnerabilities[${i}]`, r)),
+        }
+      : {}),
   };
 }
 
-export const opt = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [k]: v } as { [P in K]: V }));
+export const opt = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } =>
+  v === undefined ? {} : ({ [k]: v } as { [P in K]: V });
 
 type Reader = ReturnType<typeof reader>;
 
@@ -157,12 +178,15 @@ function jsonVulnerability(v: unknown, at: string, r: Reader): BomVulnerability 
   if (!isObject(v)) return r.fail(at, 'expected a vulnerability object');
   const source = r.obj(v, 'source', `${at}.source`);
   const analysis = r.obj(v, 'analysis', `${at}.analysis`);
-  const strings = (o: Record<string, unknown>, key: string, path: string) => r.list(o, key, path).map((x, i) => (typeof x === 'string' ? x : r.fail(`${path}[${i}]`, 'expected a string')));
+  const strings = (o: Record<string, unknown>, key: string, path: string) =>
+    r.list(o, key, path).map((x, i) => (typeof x === 'string' ? x : r.fail(`${path}[${i}]`, 'expected a string')));
   return {
     path: at,
     ...opt('bomRef', r.str(v, 'bom-ref', `${at}.bom-ref`)),
     ...opt('id', r.str(v, 'id', `${at}.id`)),
-    ...(source ? { source: { ...opt('name', r.str(source, 'name', `${at}.source.name`)), ...opt('url', r.str(source, 'url', `${at}.source.url`)) } } : {}),
+    ...(source
+      ? { source: { ...opt('name', r.str(source, 'name', `${at}.source.name`)), ...opt('url', r.str(source, 'url', `${at}.source.url`)) } }
+      : {}),
     references: r.list(v, 'references', `${at}.references`).flatMap((x, i) => {
       if (!isObject(x)) return r.fail(`${at}.references[${i}]`, 'expected an object with an `id`');
       const id = r.str(x, 'id', `${at}.references[${i}].id`);
@@ -206,7 +230,9 @@ export function allComponents(bom: CycloneDxBom): BomComponent[] {
 }
 
 /** How a component is named in an error: its path and bom-ref (`components[3] (bom-ref "…")`). */
-export const componentLabel = (c: BomComponent): string => `${c.path}${c.bomRef !== undefined ? ` (bom-ref ${JSON.stringify(c.bomRef)})` : ''}`;
+export const componentLabel = (c: BomComponent): string =>
+  `${c.path}${c.bomRef !== undefined ? ` (bom-ref ${JSON.stringify(c.bomRef)})` : ''}`;
 
 /** How a component is named at the start of an error that already gives its path: `component serde (bom-ref "…")`. */
-export const componentName = (c: BomComponent): string => `component ${c.name ?? '(no name)'}${c.bomRef !== undefined ? ` (bom-ref ${JSON.stringify(c.bomRef)})` : ''}`;
+export const componentName = (c: BomComponent): string =>
+  `component ${c.name ?? '(no name)'}${c.bomRef !== undefined ? ` (bom-ref ${JSON.stringify(c.bomRef)})` : ''}`;

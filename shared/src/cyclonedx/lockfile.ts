@@ -31,11 +31,21 @@ export function lockfileFromCycloneDx(bom: CycloneDxBom): Lockfile {
   for (const c of all) {
     if (c.bomRef === undefined) continue;
     const seen = byRef.get(c.bomRef);
-    if (seen) throw new FormatError(file, `bom-ref ${JSON.stringify(c.bomRef)} is used twice (first by ${seen.path}): a reference must name one component`, { field: `${c.path}.bom-ref` });
+    if (seen)
+      throw new FormatError(
+        file,
+        `bom-ref ${JSON.stringify(c.bomRef)} is used twice (first by ${seen.path}): a reference must name one component`,
+        { field: `${c.path}.bom-ref` },
+      );
     byRef.set(c.bomRef, c);
   }
   const crates = all.flatMap((c) => crateOf(c, file));
-  if (crates.length === 0) throw new FormatError(file, 'no pkg:cargo component: not an SBOM of a Rust workspace (components need purls such as pkg:cargo/serde@1.0.0)', { field: 'components' });
+  if (crates.length === 0)
+    throw new FormatError(
+      file,
+      'no pkg:cargo component: not an SBOM of a Rust workspace (components need purls such as pkg:cargo/serde@1.0.0)',
+      { field: 'components' },
+    );
   refuseDuplicates(crates, file);
   const idOf = lockedIdRule(crates);
   const idByComponent = new Map<BomComponent, string>(crates.map((c) => [c.component, idOf(c)]));
@@ -46,7 +56,8 @@ export function lockfileFromCycloneDx(bom: CycloneDxBom): Lockfile {
     return idByComponent.get(c); // a component that is no crate: its edges are not the lockfile's
   };
   for (const d of bom.dependencies) {
-    if (d.ref === undefined) throw new FormatError(file, 'is required: the bom-ref of the component whose dependencies these are', { field: `${d.path}.ref` });
+    if (d.ref === undefined)
+      throw new FormatError(file, 'is required: the bom-ref of the component whose dependencies these are', { field: `${d.path}.ref` });
     const from = resolve(d.ref, `${d.path}.ref`);
     const to = d.dependsOn.flatMap((r, j) => resolve(r, `${d.path}.dependsOn[${j}]`) ?? []);
     if (from === undefined) continue;
@@ -68,7 +79,8 @@ function crateOf(c: BomComponent, file: string): Crate[] {
   if (c.purl === undefined) {
     if (!c.properties.some((p) => p.name === PACKAGE_SOURCE_PROPERTY && p.value === 'path')) return [];
     if (!c.name) fail(`${c.path}.name`, 'a path package needs a name');
-    if (!c.version || !isSemVer(c.version)) fail(`${c.path}.version`, `a path package needs a SemVer version, got ${JSON.stringify(c.version ?? null)}`);
+    if (!c.version || !isSemVer(c.version))
+      fail(`${c.path}.version`, `a path package needs a SemVer version, got ${JSON.stringify(c.version ?? null)}`);
     return [{ name: c.name!, version: c.version!, component: c }];
   }
   if (!/^pkg:cargo(\/|$)/i.test(c.purl.trim())) return [];
@@ -80,9 +92,15 @@ function crateOf(c: BomComponent, file: string): Crate[] {
   }
   if (purl.subpath !== undefined) return []; // a file or target inside a package, not a package
   if (purl.namespace !== undefined) fail(`${c.path}.purl`, `a cargo package URL has no namespace: ${JSON.stringify(c.purl)}`);
-  if (purl.version === undefined) fail(`${c.path}.purl`, `the purl has no version (pkg:cargo/${purl.name}@VERSION): an SBOM read as a lockfile must say which version is locked`);
-  if (!isSemVer(purl.version!)) fail(`${c.path}.purl`, `package ${JSON.stringify(purl.name)}: version ${JSON.stringify(purl.version)} is not SemVer`);
-  if (c.version !== undefined && c.version !== purl.version) fail(`${c.path}.version`, `version ${JSON.stringify(c.version)} differs from the purl's ${JSON.stringify(purl.version)}`);
+  if (purl.version === undefined)
+    fail(
+      `${c.path}.purl`,
+      `the purl has no version (pkg:cargo/${purl.name}@VERSION): an SBOM read as a lockfile must say which version is locked`,
+    );
+  if (!isSemVer(purl.version!))
+    fail(`${c.path}.purl`, `package ${JSON.stringify(purl.name)}: version ${JSON.stringify(purl.version)} is not SemVer`);
+  if (c.version !== undefined && c.version !== purl.version)
+    fail(`${c.path}.version`, `version ${JSON.stringify(c.version)} differs from the purl's ${JSON.stringify(purl.version)}`);
   let source: string | undefined;
   try {
     source = sourceOfPurl(purl.qualifiers);
@@ -90,7 +108,15 @@ function crateOf(c: BomComponent, file: string): Crate[] {
     return fail(`${c.path}.purl`, (err as Error).message);
   }
   const sha = c.hashes.find((h) => h.alg.toUpperCase() === 'SHA-256')?.content;
-  return [{ name: purl.name, version: purl.version!, ...(source !== undefined ? { source } : {}), ...(sha ? { checksum: sha.toLowerCase() } : {}), component: c }];
+  return [
+    {
+      name: purl.name,
+      version: purl.version!,
+      ...(source !== undefined ? { source } : {}),
+      ...(sha ? { checksum: sha.toLowerCase() } : {}),
+      component: c,
+    },
+  ];
 }
 
 /** The same crate (name, version, source) twice, as Cargo refuses a package locked twice. */
@@ -103,6 +129,10 @@ function refuseDuplicates(crates: Crate[], file: string): void {
       first.set(key, c);
       continue;
     }
-    throw new FormatError(file, `${componentName(c.component)}: package "${c.name}" ${c.version}${c.source ? ` (${c.source.split('#')[0]})` : ''} is listed twice (first as ${componentLabel(seen.component)})`, { field: c.component.path });
+    throw new FormatError(
+      file,
+      `${componentName(c.component)}: package "${c.name}" ${c.version}${c.source ? ` (${c.source.split('#')[0]})` : ''} is listed twice (first as ${componentLabel(seen.component)})`,
+      { field: c.component.path },
+    );
   }
 }

@@ -13,7 +13,12 @@ import { CRATES_IO_SOURCES } from '../lockfile.js';
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
 
 /** The crates.io index as a `repository_url` may name it (git index, sparse index). */
-const CRATES_IO_INDEXES = new Set(['https://github.com/rust-lang/crates.io-index', 'sparse+https://index.crates.io/', 'https://index.crates.io/', 'https://index.crates.io']);
+const CRATES_IO_INDEXES = new Set([
+  'https://github.com/rust-lang/crates.io-index',
+  'sparse+https://index.crates.io/',
+  'https://index.crates.io/',
+  'https://index.crates.io',
+]);
 
 export interface CargoPurl {
   name: string;
@@ -48,7 +53,9 @@ export function sourceOfPurl(q: Record<string, string>): string | undefined {
   if (download !== undefined) {
     if (/^file:/i.test(download)) return undefined;
     if (/^https:\/\/(static\.)?crates\.io\//.test(download)) return CRATES_IO_SOURCE;
-    throw new Error(`download_url ${JSON.stringify(download)} is neither a path (file:), a git repository (git+…) nor crates.io: the package's source cannot be told`);
+    throw new Error(
+      `download_url ${JSON.stringify(download)} is neither a path (file:), a git repository (git+…) nor crates.io: the package's source cannot be told`,
+    );
   }
   const repo = q.repository_url;
   if (repo === undefined || CRATES_IO_INDEXES.has(repo)) return CRATES_IO_SOURCE;

@@ -44,39 +44,74 @@ const JUSTIFICATIONS: Record<string, Justification | null> = {
 
 export function vexFromCycloneDx(bom: CycloneDxBom): VexDocument {
   const fail = failer(bom.file);
-  if (bom.vulnerabilities === undefined) fail('vulnerabilities', 'is required: a CycloneDX VEX document lists `vulnerabilities` with their `analysis`');
+  if (bom.vulnerabilities === undefined)
+    fail('vulnerabilities', 'is required: a CycloneDX VEX document lists `vulnerabilities` with their `analysis`');
   const byRef = new Map<string, BomComponent>();
   for (const c of allComponents(bom)) if (c.bomRef !== undefined) byRef.set(c.bomRef, c);
-  const docTime = bom.timestamp !== undefined ? (vexTime(bom.timestamp) ?? fail('metadata.timestamp', `expected an RFC 3339 date-time, got ${JSON.stringify(bom.timestamp)}`)) : undefined;
+  const docTime =
+    bom.timestamp !== undefined
+      ? (vexTime(bom.timestamp) ?? fail('metadata.timestamp', `expected an RFC 3339 date-time, got ${JSON.stringify(bom.timestamp)}`))
+      : undefined;
   const statements = bom.vulnerabilities!.flatMap((v, i) => (v.analysis ? [statementOf(v, i, byRef, docTime, fail)] : []));
-  if (statements.length === 0) fail('vulnerabilities', 'no vulnerability has an `analysis`: the document states nothing about exploitability (not a VEX)');
+  if (statements.length === 0)
+    fail('vulnerabilities', 'no vulnerability has an `analysis`: the document states nothing about exploitability (not a VEX)');
   return { file: bom.file, ...(bom.serialNumber ? { id: bom.serialNumber } : {}), ...(docTime ? { timestamp: docTime } : {}), statements };
 }
 
-function statementOf(v: BomVulnerability, index: number, byRef: Map<string, BomComponent>, docTime: string | undefined, fail: (f: string, d: string) => never): VexStatement {
+function statementOf(
+  v: BomVulnerability,
+  index: number,
+  byRef: Map<string, BomComponent>,
+  docTime: string | undefined,
+  fail: (f: string, d: string) => never,
+): VexStatement {
   const at = v.path;
   const a = v.analysis!;
   const name = v.id?.trim();
   if (!name) fail(`${at}.id`, 'is required: the vulnerability needs an `id` (e.g. RUSTSEC-2024-0001, CVE-2024-1234) to be matched');
   if (a.state === undefined) fail(`${at}.analysis.state`, `is required (${Object.keys(STATES).join(', ')})`);
-  const status = STATES[a.state!] ?? fail(`${at}.analysis.state`, `expected one of ${Object.keys(STATES).join(', ')}, got ${JSON.stringify(a.state)}`);
+  const status =
+    STATES[a.state!] ?? fail(`${at}.analysis.state`, `expected one of ${Object.keys(STATES).join(', ')}, got ${JSON.stringify(a.state)}`);
   let justification: Justification | undefined;
   if (a.justification !== undefined) {
-    if (!(a.justification in JUSTIFICATIONS)) fail(`${at}.analysis.justification`, `expected one of ${Object.keys(JUSTIFICATIONS).join(', ')}, got ${JSON.stringify(a.justification)}`);
+    if (!(a.justification in JUSTIFICATIONS))
+      fail(
+        `${at}.analysis.justification`,
+        `expected one of ${Object.keys(JUSTIFICATIONS).join(', ')}, got ${JSON.stringify(a.justification)}`,
+      );
     justification = JUSTIFICATIONS[a.justification] ?? undefined;
   }
   const detail = a.detail?.trim() || undefined;
   if (status === 'not_affected' && a.state === 'not_affected' && a.justification === undefined && !detail) {
-    fail(`${at}.analysis.justification`, 'a not_affected analysis must give a `justification` or a `detail` (why the product is not affected)');
+    fail(
+      `${at}.analysis.justification`,
+      'a not_affected analysis must give a `justification` or a `detail` (why the product is not affected)',
+    );
   }
   // What CycloneDX said that the model has no field for, kept in words.
-  const said = [a.state === 'false_positive' ? 'false positive' : undefined, a.justification && !justification ? a.justification.replace(/_/g, ' ') : undefined, detail].filter(Boolean).join(': ') || undefined;
-  const action = [...a.response.map((r) => r.replace(/_/g, ' ')), v.recommendation?.trim(), v.workaround?.trim()].filter(Boolean).join('; ') || undefined;
+  const said =
+    [
+      a.state === 'false_positive' ? 'false positive' : undefined,
+      a.justification && !justification ? a.justification.replace(/_/g, ' ') : undefined,
+      detail,
+    ]
+      .filter(Boolean)
+      .join(': ') || undefined;
+  const action =
+    [...a.response.map((r) => r.replace(/_/g, ' ')), v.recommendation?.trim(), v.workaround?.trim()].filter(Boolean).join('; ') ||
+    undefined;
   if (v.affects.length === 0) fail(`${at}.affects`, 'is required: the components (bom-refs or purls) the analysis is about');
   const products = v.affects.map((t) => productOf(t, byRef, fail));
   const when = [a.lastUpdated, a.firstIssued, v.updated, v.published, v.created].find((t) => t !== undefined);
-  const timestamp = when !== undefined ? (vexTime(when) ?? fail(`${at}.analysis.lastUpdated`, `expected an RFC 3339 date-time, got ${JSON.stringify(when)}`)) : docTime;
-  if (timestamp === undefined) fail(`${at}.analysis.lastUpdated`, 'no timestamp on the analysis, the vulnerability nor the document (metadata.timestamp): which statement is the latest cannot be told');
+  const timestamp =
+    when !== undefined
+      ? (vexTime(when) ?? fail(`${at}.analysis.lastUpdated`, `expected an RFC 3339 date-time, got ${JSON.stringify(when)}`))
+      : docTime;
+  if (timestamp === undefined)
+    fail(
+      `${at}.analysis.lastUpdated`,
+      'no timestamp on the analysis, the vulnerability nor the document (metadata.timestamp): which statement is the latest cannot be told',
+    );
   const aliases = [...new Set(v.references.map((r) => r.trim()).filter((r) => r && r !== name))];
   return {
     index,
@@ -93,7 +128,11 @@ function statementOf(v: BomVulnerability, index: number, byRef: Map<string, BomC
 }
 
 /** An `affects[]` target as a product: the purl it stands for (none: kept by id, matching nothing). */
-function productOf(t: { path: string; ref?: string }, byRef: Map<string, BomComponent>, fail: (f: string, d: string) => never): VexStatement['products'][number] {
+function productOf(
+  t: { path: string; ref?: string },
+  byRef: Map<string, BomComponent>,
+  fail: (f: string, d: string) => never,
+): VexStatement['products'][number] {
   const field = `${t.path}.ref`;
   const ref = t.ref?.trim();
   if (!ref) return fail(field, 'is required: the bom-ref (or purl) of the affected component');
@@ -112,7 +151,10 @@ function productOf(t: { path: string; ref?: string }, byRef: Map<string, BomComp
   if (c?.purl) return { id: ref, purls: [purl(c.purl.trim())], subcomponents: [] };
   if (c) return fail(field, `names component ${JSON.stringify(target)}, which has no purl: the crate it is cannot be told`);
   if (link) return { id: ref, purls: [], subcomponents: [] }; // a component of another BOM: nothing here to match it to
-  return fail(field, `names no component of this document (bom-ref ${JSON.stringify(ref)}); give a bom-ref of its components, a purl or a BOM-Link`);
+  return fail(
+    field,
+    `names no component of this document (bom-ref ${JSON.stringify(ref)}); give a bom-ref of its components, a purl or a BOM-Link`,
+  );
 }
 
 function safeDecode(s: string): string {

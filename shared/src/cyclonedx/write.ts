@@ -73,7 +73,9 @@ export function cycloneDxDocument(input: SbomInput): Json {
     };
   };
   const root = single ? componentOf(single, 'application') : { type: 'application', 'bom-ref': workspaceRef, name: input.workspace };
-  const attest = input.report ? auditAttestations(input.report, { workspace: input.workspace, store: input.store, pools: input.pools, componentRef: (id) => id }) : undefined;
+  const attest = input.report
+    ? auditAttestations(input.report, { workspace: input.workspace, store: input.store, pools: input.pools, componentRef: (id) => id })
+    : undefined;
   return {
     $schema: 'http://cyclonedx.org/schema/bom-1.6.schema.json',
     bomFormat: 'CycloneDX',
@@ -125,7 +127,11 @@ function referenceOf(id: string): Json {
   return { id, source: { name: 'OSV', url: `https://osv.dev/vulnerability/${id}` } };
 }
 
-function vulnerabilityOf(group: (AdvisoryHit & { vex?: VexMatch })[], bomRef: string, paths: Map<string, DependencyPath> | undefined): Json {
+function vulnerabilityOf(
+  group: (AdvisoryHit & { vex?: VexMatch })[],
+  bomRef: string,
+  paths: Map<string, DependencyPath> | undefined,
+): Json {
   const a = group[0]!.advisory;
   const f = advisoryFacts(a);
   const rustsec = { name: 'RustSec', url: f.link };
@@ -136,10 +142,24 @@ function vulnerabilityOf(group: (AdvisoryHit & { vex?: VexMatch })[], bomRef: st
     id: a.id,
     source: rustsec,
     ...(f.aliases.length ? { references: f.aliases.map(referenceOf) } : {}),
-    ...(f.cvss ? { ratings: [{ source: rustsec, ...(f.cvss.score !== null ? { score: f.cvss.score } : {}), severity: f.severity, method: method ?? 'other', vector: f.cvss.vector }] } : {}),
+    ...(f.cvss
+      ? {
+          ratings: [
+            {
+              source: rustsec,
+              ...(f.cvss.score !== null ? { score: f.cvss.score } : {}),
+              severity: f.severity,
+              method: method ?? 'other',
+              vector: f.cvss.vector,
+            },
+          ],
+        }
+      : {}),
     description: a.title,
     ...(a.description.trim() ? { detail: a.description.trim() } : {}),
-    recommendation: f.patched.length ? `Upgrade to a patched version: ${describeRanges(f.patched)}` : 'No patched version: remove the crate or replace it',
+    recommendation: f.patched.length
+      ? `Upgrade to a patched version: ${describeRanges(f.patched)}`
+      : 'No patched version: remove the crate or replace it',
     ...(f.url ? { advisories: [{ title: `${a.id} announcement`, url: f.url }] } : {}),
     ...(/^\d{4}-\d{2}-\d{2}$/.test(a.date) ? { published: `${a.date}T00:00:00Z` } : {}),
     ...(vex ? { analysis: analysisOf(vex) } : {}),
@@ -151,7 +171,12 @@ function vulnerabilityOf(group: (AdvisoryHit & { vex?: VexMatch })[], bomRef: st
   };
 }
 
-const STATE: Record<string, string> = { not_affected: 'not_affected', fixed: 'resolved', affected: 'exploitable', under_investigation: 'in_triage' };
+const STATE: Record<string, string> = {
+  not_affected: 'not_affected',
+  fixed: 'resolved',
+  affected: 'exploitable',
+  under_investigation: 'in_triage',
+};
 const JUSTIFICATION: Record<string, string> = {
   component_not_present: 'code_not_present',
   vulnerable_code_not_present: 'code_not_present',

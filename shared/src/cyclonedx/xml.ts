@@ -17,7 +17,10 @@ type X = Record<string, unknown>;
 export function readCycloneDxXml(text: string, file: string): CycloneDxBom {
   const fail = failer(file);
   const doctype = /<!DOCTYPE/i.exec(text);
-  if (doctype) throw new FormatError(file, 'a DOCTYPE is not allowed in a CycloneDX document', { line: text.slice(0, doctype.index).split('\n').length });
+  if (doctype)
+    throw new FormatError(file, 'a DOCTYPE is not allowed in a CycloneDX document', {
+      line: text.slice(0, doctype.index).split('\n').length,
+    });
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new FormatError(file, `not well-formed XML: ${valid.err.msg}`, { line: valid.err.line });
   const parser = new XMLParser({
@@ -37,7 +40,13 @@ export function readCycloneDxXml(text: string, file: string): CycloneDxBom {
   // The parser drops namespace declarations with the prefixes: the root's own start tag says it.
   const ns = /<(?:[\w.-]+:)?bom\b[^>]*?\sxmlns(?::[\w.-]+)?\s*=\s*["']([^"']*)["']/.exec(text)?.[1];
   const m = ns ? /^http:\/\/cyclonedx\.org\/schema\/bom\/(\d+\.\d+)$/.exec(ns) : null;
-  if (!m) fail('xmlns', ns === undefined ? 'is required: a CycloneDX XML document declares xmlns="http://cyclonedx.org/schema/bom/1.x"' : `expected a CycloneDX namespace (http://cyclonedx.org/schema/bom/1.x), got ${JSON.stringify(ns)}`);
+  if (!m)
+    fail(
+      'xmlns',
+      ns === undefined
+        ? 'is required: a CycloneDX XML document declares xmlns="http://cyclonedx.org/schema/bom/1.x"'
+        : `expected a CycloneDX namespace (http://cyclonedx.org/schema/bom/1.x), got ${JSON.stringify(ns)}`,
+    );
   const specVersion = checkSpecVersion(m![1], 'xmlns', fail);
   const metadata = child(bom, 'metadata');
   const root = list(metadata, 'component')[0]; // <component> is read as a list everywhere
@@ -54,7 +63,9 @@ export function readCycloneDxXml(text: string, file: string): CycloneDxBom {
       ...opt('ref', attr(d, 'ref')),
       dependsOn: list(d, 'dependency').flatMap((c) => (attr(c, 'ref') !== undefined ? [attr(c, 'ref')!] : [])),
     })),
-    ...(bom.vulnerabilities !== undefined ? { vulnerabilities: list(child(bom, 'vulnerabilities'), 'vulnerability').map((v, i) => vulnerability(v, `vulnerabilities[${i}]`)) } : {}),
+    ...(bom.vulnerabilities !== undefined
+      ? { vulnerabilities: list(child(bom, 'vulnerabilities'), 'vulnerability').map((v, i) => vulnerability(v, `vulnerabilities[${i}]`)) }
+      : {}),
   };
 }
 

@@ -44,8 +44,22 @@ export function checkBans(pkgs: DenyPackages, cfg: BansConfig, excludeDev = fals
     if (f) out.push(f);
   }
   cfg.skip.forEach((s, i) => {
-    if (!skipHits.has(i)) out.push({ check: 'bans', code: 'unmatched-skip', level: 'warn', message: `skip ${s.spec.text} matched no crate in the graph`, rule: { key: s.key, line: s.line } });
-    else if (!withDupes.has(s.spec.name)) out.push({ check: 'bans', code: 'unnecessary-skip', level: 'warn', message: `skip ${s.spec.text}: ${s.spec.name} has only one version in the graph`, rule: { key: s.key, line: s.line } });
+    if (!skipHits.has(i))
+      out.push({
+        check: 'bans',
+        code: 'unmatched-skip',
+        level: 'warn',
+        message: `skip ${s.spec.text} matched no crate in the graph`,
+        rule: { key: s.key, line: s.line },
+      });
+    else if (!withDupes.has(s.spec.name))
+      out.push({
+        check: 'bans',
+        code: 'unnecessary-skip',
+        level: 'warn',
+        message: `skip ${s.spec.text}: ${s.spec.name} has only one version in the graph`,
+        rule: { key: s.key, line: s.line },
+      });
   });
   return out;
 }
@@ -59,20 +73,46 @@ function denied(p: DenyPackage, cfg: BansConfig, dependents: DenyPackage[]): Den
       if (ban.wrappers && dependents.length > 0 && dependents.every((d) => ban.wrappers!.includes(d.name))) continue;
       const others = ban.wrappers ? dependents.filter((d) => !ban.wrappers!.includes(d.name)) : [];
       for (const d of others) {
-        out.push({ check: 'bans', code: 'unmatched-wrapper', level: 'warn', package: pkgOf(p), message: `direct dependent ${d.id} of banned ${p.id} is not one of its wrappers`, rule: { key: ban.key, line: ban.line } });
+        out.push({
+          check: 'bans',
+          code: 'unmatched-wrapper',
+          level: 'warn',
+          package: pkgOf(p),
+          message: `direct dependent ${d.id} of banned ${p.id} is not one of its wrappers`,
+          rule: { key: ban.key, line: ban.line },
+        });
       }
       const wrapped = others.length ? `; depended on directly by ${others.map((d) => d.id).join(', ')}, not a wrapper` : '';
-      out.push({ check: 'bans', code: 'banned', level: 'deny', package: pkgOf(p), message: `crate is banned by ${detail(ban)}${ban.useInstead ? `; use ${ban.useInstead} instead` : ''}${wrapped}`, rule: { key: ban.key, line: ban.line } });
+      out.push({
+        check: 'bans',
+        code: 'banned',
+        level: 'deny',
+        package: pkgOf(p),
+        message: `crate is banned by ${detail(ban)}${ban.useInstead ? `; use ${ban.useInstead} instead` : ''}${wrapped}`,
+        rule: { key: ban.key, line: ban.line },
+      });
     }
   }
   if (cfg.allow.length > 0 && !cfg.allow.some((a) => specMatches(a.spec, p)) && !(p.member && cfg.allowWorkspace)) {
-    out.push({ check: 'bans', code: 'not-allowed', level: 'deny', package: pkgOf(p), message: 'crate is not in bans.allow (a non-empty allow list denies every other crate)', rule: { key: 'bans.allow', line: cfg.allow[0]?.line } });
+    out.push({
+      check: 'bans',
+      code: 'not-allowed',
+      level: 'deny',
+      package: pkgOf(p),
+      message: 'crate is not in bans.allow (a non-empty allow list denies every other crate)',
+      rule: { key: 'bans.allow', line: cfg.allow[0]?.line },
+    });
   }
   return out;
 }
 
 /** Several versions of one crate name: one finding naming every version not skipped. */
-function duplicates(name: string, group: { p: DenyPackage; skipped: boolean }[], cfg: BansConfig, dependents: Map<string, DenyPackage[]>): DenyFinding | undefined {
+function duplicates(
+  name: string,
+  group: { p: DenyPackage; skipped: boolean }[],
+  cfg: BansConfig,
+  dependents: Map<string, DenyPackage[]>,
+): DenyFinding | undefined {
   // The semver trick (a version kept only as a dependency of a newer one of itself) is no duplicate.
   const dupes = group.length === 1 ? group : group.filter(({ p }) => !(dependents.get(p.id) ?? []).every((d) => d.name === name));
   const kept = dupes.filter((d) => !d.skipped);
@@ -108,7 +148,17 @@ function wildcards(p: DenyPackage, cfg: BansConfig): DenyFinding[] {
     return !(d.name === p.name && d.path !== undefined); // a path dependency on itself, which Cargo allows
   });
   if (bad.length === 0) return [];
-  const what = (d: DeclaredDependency) => `${d.name} = "*"${d.kind !== 'normal' ? ` (${d.kind}-dependency)` : ''}${d.path !== undefined ? ` (path ${d.path})` : d.source?.startsWith('git+') ? ' (git)' : ''}`;
+  const what = (d: DeclaredDependency) =>
+    `${d.name} = "*"${d.kind !== 'normal' ? ` (${d.kind}-dependency)` : ''}${d.path !== undefined ? ` (path ${d.path})` : d.source?.startsWith('git+') ? ' (git)' : ''}`;
   // One finding per crate, as cargo-deny gives it, naming each dependency.
-  return [{ check: 'bans', code: 'wildcard', level: cfg.wildcards as 'deny' | 'warn', package: pkgOf(p), message: `${bad.length === 1 ? 'wildcard dependency' : `${bad.length} wildcard dependencies`}: ${bad.map(what).join(', ')}`, rule: cfg.wildcardsRef }];
+  return [
+    {
+      check: 'bans',
+      code: 'wildcard',
+      level: cfg.wildcards as 'deny' | 'warn',
+      package: pkgOf(p),
+      message: `${bad.length === 1 ? 'wildcard dependency' : `${bad.length} wildcard dependencies`}: ${bad.map(what).join(', ')}`,
+      rule: cfg.wildcardsRef,
+    },
+  ];
 }

@@ -85,9 +85,38 @@ export const CRATES_IO_INDEX = 'https://github.com/rust-lang/crates.io-index';
 /** The keys read, per section; every other key is a warning. */
 const SUPPORTED: Record<string, string[]> = {
   graph: ['exclude-dev', 'all-features'],
-  licenses: ['version', 'allow', 'deny', 'exceptions', 'private', 'include-dev', 'include-build', 'unused-allowed-license', 'unused-license-exception'],
-  bans: ['multiple-versions', 'multiple-versions-include-dev', 'wildcards', 'allow-wildcard-paths', 'deny', 'allow', 'allow-workspace', 'skip'],
-  sources: ['unknown-registry', 'unknown-git', 'allow-registry', 'allow-git', 'private', 'allow-org', 'required-git-spec', 'unused-allowed-source', 'unused-allowed-org'],
+  licenses: [
+    'version',
+    'allow',
+    'deny',
+    'exceptions',
+    'private',
+    'include-dev',
+    'include-build',
+    'unused-allowed-license',
+    'unused-license-exception',
+  ],
+  bans: [
+    'multiple-versions',
+    'multiple-versions-include-dev',
+    'wildcards',
+    'allow-wildcard-paths',
+    'deny',
+    'allow',
+    'allow-workspace',
+    'skip',
+  ],
+  sources: [
+    'unknown-registry',
+    'unknown-git',
+    'allow-registry',
+    'allow-git',
+    'private',
+    'allow-org',
+    'required-git-spec',
+    'unused-allowed-source',
+    'unused-allowed-org',
+  ],
 };
 /** Why a known cargo-deny key is not supported, where there is more to say than "ignored". */
 const WHY_NOT: Record<string, string> = {
@@ -127,14 +156,20 @@ export function parseDenyConfig(text: string, file = 'deny.toml'): DenyConfig {
   for (const [section, v] of Object.entries(doc)) {
     if (section in SUPPORTED && isTable(v)) r.warnUnsupported(section, v);
     else if (section === 'advisories') {
-      for (const k of Object.keys(isTable(v) ? v : {})) r.warn(`advisories.${k}`, 'not read from deny.toml: advisories come from --advisory-db, ignores from VEX statements');
+      for (const k of Object.keys(isTable(v) ? v : {}))
+        r.warn(`advisories.${k}`, 'not read from deny.toml: advisories come from --advisory-db, ignores from VEX statements');
     } else if (section === 'output') r.warn('output', 'not supported (ignored): cratewatch lays out its own report');
     else if (section in SUPPORTED) throw r.error(section, 'expected a table');
     else r.warn(section, 'not a section cratewatch knows (cargo-deny has graph, output, advisories, licenses, bans, sources): ignored');
   }
   const graph = isTable(doc.graph) ? doc.graph : {};
   if (graph['all-features'] !== true) {
-    warnings.push({ key: 'graph.all-features', line: lines.find('graph', 'all-features'), message: 'not set: cargo-deny resolves default features only, cratewatch judges every package cargo metadata --all-features (and the Cargo.lock) has' });
+    warnings.push({
+      key: 'graph.all-features',
+      line: lines.find('graph', 'all-features'),
+      message:
+        'not set: cargo-deny resolves default features only, cratewatch judges every package cargo metadata --all-features (and the Cargo.lock) has',
+    });
   }
   return {
     file,
@@ -147,9 +182,14 @@ export function parseDenyConfig(text: string, file = 'deny.toml'): DenyConfig {
 }
 
 function readLicenses(t: Table, r: Reader): LicensesConfig {
-  const licenseList = (key: string) => r.strings(t, 'licenses', key).map((s, i) => ({ license: s.value, key: `licenses.${key}[${i}]`, line: s.line }));
+  const licenseList = (key: string) =>
+    r.strings(t, 'licenses', key).map((s, i) => ({ license: s.value, key: `licenses.${key}[${i}]`, line: s.line }));
   const deny = licenseList('deny');
-  if (t.deny !== undefined) r.warn('licenses.deny', 'cargo-deny 0.16+ refuses this key (every license not allowed is denied); cratewatch still rejects what it lists');
+  if (t.deny !== undefined)
+    r.warn(
+      'licenses.deny',
+      'cargo-deny 0.16+ refuses this key (every license not allowed is denied); cratewatch still rejects what it lists',
+    );
   const priv = isTable(t.private) ? t.private : {};
   return {
     allow: licenseList('allow'),
@@ -181,7 +221,12 @@ function readBans(t: Table, r: Reader): BansConfig {
     deny: r.specList(t, 'bans', 'deny').map(({ rule, table }) => {
       const wrappers = table && table.wrappers !== undefined ? r.strings(table, rule.key, 'wrappers').map((s) => s.value) : undefined;
       const useInstead = table?.['use-instead'];
-      return { ...rule, wrappers, denyMultipleVersions: table ? r.bool(table, rule.key, 'deny-multiple-versions', false) : false, ...(typeof useInstead === 'string' ? { useInstead } : {}) };
+      return {
+        ...rule,
+        wrappers,
+        denyMultipleVersions: table ? r.bool(table, rule.key, 'deny-multiple-versions', false) : false,
+        ...(typeof useInstead === 'string' ? { useInstead } : {}),
+      };
     }),
     allow: r.specList(t, 'bans', 'allow').map(({ rule }) => rule),
     allowWorkspace: r.bool(t, 'bans', 'allow-workspace', false),
@@ -194,15 +239,27 @@ function readSources(t: Table, r: Reader): SourcesConfig {
   const ug = r.level(t, 'sources', 'unknown-git', 'warn');
   const urls = (key: string, kind: 'registry' | 'git' | 'private') =>
     r.strings(t, 'sources', key).map((s, i) => ({ url: s.value, kind, key: `sources.${key}[${i}]`, line: s.line }));
-  const registries = t['allow-registry'] === undefined ? [{ url: CRATES_IO_INDEX, kind: 'registry' as const, key: 'sources.allow-registry (default)' }] : urls('allow-registry', 'registry');
+  const registries =
+    t['allow-registry'] === undefined
+      ? [{ url: CRATES_IO_INDEX, kind: 'registry' as const, key: 'sources.allow-registry (default)' }]
+      : urls('allow-registry', 'registry');
   const orgs = isTable(t['allow-org']) ? t['allow-org'] : {};
   const allowOrg: SourcesConfig['allowOrg'] = [];
-  for (const [k, host] of [['github', 'github.com'], ['gitlab', 'gitlab.com'], ['bitbucket', 'bitbucket.org']] as const) {
-    r.strings(orgs, 'sources.allow-org', k).forEach((s, i) => allowOrg.push({ host, org: s.value, key: `sources.allow-org.${k}[${i}]`, line: s.line }));
+  for (const [k, host] of [
+    ['github', 'github.com'],
+    ['gitlab', 'gitlab.com'],
+    ['bitbucket', 'bitbucket.org'],
+  ] as const) {
+    r.strings(orgs, 'sources.allow-org', k).forEach((s, i) =>
+      allowOrg.push({ host, org: s.value, key: `sources.allow-org.${k}[${i}]`, line: s.line }),
+    );
   }
-  for (const k of Object.keys(orgs)) if (!['github', 'gitlab', 'bitbucket'].includes(k)) r.warn(`sources.allow-org.${k}`, 'not a host cargo-deny knows (github, gitlab, bitbucket): ignored');
+  for (const k of Object.keys(orgs))
+    if (!['github', 'gitlab', 'bitbucket'].includes(k))
+      r.warn(`sources.allow-org.${k}`, 'not a host cargo-deny knows (github, gitlab, bitbucket): ignored');
   const spec = t['required-git-spec'];
-  if (spec !== undefined && !GIT_SPECS.includes(spec as GitSpec)) throw r.error('sources.required-git-spec', `expected one of ${GIT_SPECS.join(', ')}`);
+  if (spec !== undefined && !GIT_SPECS.includes(spec as GitSpec))
+    throw r.error('sources.required-git-spec', `expected one of ${GIT_SPECS.join(', ')}`);
   return {
     unknownRegistry: ur.value,
     unknownRegistryRef: ur.ref,
@@ -210,7 +267,9 @@ function readSources(t: Table, r: Reader): SourcesConfig {
     unknownGitRef: ug.ref,
     allowed: [...registries, ...urls('allow-git', 'git'), ...urls('private', 'private')],
     allowOrg,
-    ...(spec !== undefined ? { requiredGitSpec: { spec: spec as GitSpec, key: 'sources.required-git-spec', line: r.lines.find('sources', 'required-git-spec') } } : {}),
+    ...(spec !== undefined
+      ? { requiredGitSpec: { spec: spec as GitSpec, key: 'sources.required-git-spec', line: r.lines.find('sources', 'required-git-spec') } }
+      : {}),
     unusedAllowedSource: r.level(t, 'sources', 'unused-allowed-source', 'warn').value,
     unusedAllowedOrg: r.level(t, 'sources', 'unused-allowed-org', 'warn').value,
   };
@@ -218,11 +277,18 @@ function readSources(t: Table, r: Reader): SourcesConfig {
 
 /** Typed reads of one document, each error naming file, line and key. */
 class Reader {
-  constructor(readonly file: string, readonly lines: KeyLines, readonly warnings: ConfigWarning[]) {}
+  constructor(
+    readonly file: string,
+    readonly lines: KeyLines,
+    readonly warnings: ConfigWarning[],
+  ) {}
 
   error(key: string, detail: string, line?: number): FormatError {
     const [section, ...rest] = key.split('.');
-    return new FormatError(this.file, detail, { line: line ?? this.lines.find(section!, rest.join('.').replace(/\[\d+\].*$/, '')), field: key });
+    return new FormatError(this.file, detail, {
+      line: line ?? this.lines.find(section!, rest.join('.').replace(/\[\d+\].*$/, '')),
+      field: key,
+    });
   }
 
   warn(key: string, message: string): void {
@@ -276,7 +342,14 @@ class Reader {
 
   /** A table's `crate` (or the old `name` + `version`) as a package spec. */
   specRule(t: Table, key: string, line?: number): SpecRule {
-    const text = typeof t.crate === 'string' ? t.crate : typeof t.name === 'string' ? (typeof t.version === 'string' ? `${t.name}:${t.version}` : t.name) : undefined;
+    const text =
+      typeof t.crate === 'string'
+        ? t.crate
+        : typeof t.name === 'string'
+          ? typeof t.version === 'string'
+            ? `${t.name}:${t.version}`
+            : t.name
+          : undefined;
     if (text === undefined) throw this.error(key, 'expected a `crate` (or `name`) key', line);
     let spec: PackageSpec;
     try {

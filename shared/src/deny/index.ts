@@ -12,7 +12,18 @@ import { checkSources } from './sources.js';
 export * from './config.js';
 export * from './finding.js';
 export { checkBans } from './bans.js';
-export { checkLicenses, evaluate, parseAllowedLicense, parseLicenseExpression, readExpression, requirements, satisfies, describeReq, type LicenseExpr, type LicenseReq } from './licenses.js';
+export {
+  checkLicenses,
+  evaluate,
+  parseAllowedLicense,
+  parseLicenseExpression,
+  readExpression,
+  requirements,
+  satisfies,
+  describeReq,
+  type LicenseExpr,
+  type LicenseReq,
+} from './licenses.js';
 export { checkSources } from './sources.js';
 export { denyPackages, reachable, type DeclaredDependency, type DenyPackage, type DenyPackages } from './packages.js';
 export { parseSpecString, specMatches, type PackageSpec } from './spec.js';
@@ -42,14 +53,18 @@ export function checkDeny(pkgs: DenyPackages, cfg: DenyConfig): DenyReport {
       findings.push(...checkLicenses(pkgs, cfg.licenses, cfg.excludeDev));
     } else {
       checks.licenses = 'needs cargo metadata';
-      notes.push('licenses not checked: license fields come from cargo metadata (save `cargo metadata --format-version 1 --all-features` as cargo-metadata.json beside Cargo.lock, or pass --metadata)');
+      notes.push(
+        'licenses not checked: license fields come from cargo metadata (save `cargo metadata --format-version 1 --all-features` as cargo-metadata.json beside Cargo.lock, or pass --metadata)',
+      );
     }
   }
   if (cfg.bans) {
     checks.bans = 'checked';
     findings.push(...checkBans(pkgs, cfg.bans, cfg.excludeDev));
     if (!pkgs.metadata) {
-      notes.push('bans: wildcard requirements not checked, and duplicates counted over every package the Cargo.lock locks (also dev-only ones and optional dependencies no feature enables, which cargo-deny leaves out): declarations, features and kinds come from cargo metadata');
+      notes.push(
+        'bans: wildcard requirements not checked, and duplicates counted over every package the Cargo.lock locks (also dev-only ones and optional dependencies no feature enables, which cargo-deny leaves out): declarations, features and kinds come from cargo metadata',
+      );
     }
   }
   if (cfg.sources) {
@@ -63,7 +78,8 @@ export function checkDeny(pkgs: DenyPackages, cfg: DenyConfig): DenyReport {
 export const denyFails = (r: DenyReport): boolean => r.findings.some(isDenyLevel);
 
 /** A finding's identity across runs: check, code, and the crate-version (or the config key it is about). */
-export const denyFindingKey = (f: DenyFinding): string => `${f.check}:${f.code}:${f.package ? `${f.package.id}${f.versions ? `[${f.versions.join(',')}]` : ''}` : f.rule.key}`;
+export const denyFindingKey = (f: DenyFinding): string =>
+  `${f.check}:${f.code}:${f.package ? `${f.package.id}${f.versions ? `[${f.versions.join(',')}]` : ''}` : f.rule.key}`;
 
 /**
  * What a change brings in: the head's findings that the base does not have (by `denyFindingKey`;

@@ -152,54 +152,110 @@ export function checkLicenses(pkgs: DenyPackages, cfg: LicensesConfig, excludeDe
   const out: DenyFinding[] = [];
   for (const p of inScope(pkgs, cfg, excludeDev)) {
     if (!p.meta) continue;
-    if (cfg.privateIgnore && (isPrivate(p, cfg.privateRegistries) || cfg.ignoreSources.some((u) => p.source !== undefined && sourceMatchesUrl(p.source, u, true)))) continue;
+    if (
+      cfg.privateIgnore &&
+      (isPrivate(p, cfg.privateRegistries) || cfg.ignoreSources.some((u) => p.source !== undefined && sourceMatchesUrl(p.source, u, true)))
+    )
+      continue;
     const pkg = { id: p.id, name: p.name, version: p.version };
-    const finding = (code: string, message: string, rule: RuleRef): DenyFinding => ({ check: 'licenses', code, level: 'deny', package: pkg, message, rule });
+    const finding = (code: string, message: string, rule: RuleRef): DenyFinding => ({
+      check: 'licenses',
+      code,
+      level: 'deny',
+      package: pkg,
+      message,
+      rule,
+    });
     const field = p.meta.license?.trim() ?? '';
     if (field === '') {
       const why = p.meta.license === null ? 'no license field' : 'an empty license field';
       const files = p.meta.licenseFile ? `; license-file ${p.meta.licenseFile} is not read by cratewatch` : '';
-      out.push(finding('unlicensed', `${why}${files}: no license expression, so nothing allows it`, { key: 'licenses.allow', line: cfg.allow[0]?.line }));
+      out.push(
+        finding('unlicensed', `${why}${files}: no license expression, so nothing allows it`, {
+          key: 'licenses.allow',
+          line: cfg.allow[0]?.line,
+        }),
+      );
       continue;
     }
     let expr: LicenseExpr;
     try {
       const read = readExpression(field);
       expr = read.expr;
-      if (read.notStrict.length) out.push({ ...finding('parse-error', `license ${field} is not strict SPDX (${read.notStrict.join('; ')}); read leniently`, { key: 'licenses.allow', line: cfg.allow[0]?.line }), level: 'warn' });
+      if (read.notStrict.length)
+        out.push({
+          ...finding('parse-error', `license ${field} is not strict SPDX (${read.notStrict.join('; ')}); read leniently`, {
+            key: 'licenses.allow',
+            line: cfg.allow[0]?.line,
+          }),
+          level: 'warn',
+        });
     } catch (err) {
-      out.push(finding('unlicensed', `license field does not parse: ${(err as Error).message}`, { key: 'licenses.allow', line: cfg.allow[0]?.line }));
+      out.push(
+        finding('unlicensed', `license field does not parse: ${(err as Error).message}`, {
+          key: 'licenses.allow',
+          line: cfg.allow[0]?.line,
+        }),
+      );
       continue;
     }
     const xi = exceptions.findIndex((x) => specMatches(x.spec, p));
     const verdicts = new Map<LicenseReq, RuleRef | undefined>();
     const ok = evaluate(expr, (req) => {
-      if (denied.some((d) => satisfies(d.req, req))) return verdicts.set(req, undefined), false;
+      if (denied.some((d) => satisfies(d.req, req))) return (verdicts.set(req, undefined), false);
       const x = xi >= 0 ? exceptions[xi]!.reqs.findIndex((a) => satisfies(a, req)) : -1;
-      if (x >= 0) return usedException.add(xi), verdicts.set(req, exceptions[xi]!), true;
+      if (x >= 0) return (usedException.add(xi), verdicts.set(req, exceptions[xi]!), true);
       const a = allowed.findIndex((l) => satisfies(l.req, req));
-      if (a >= 0) return usedAllow.add(a), verdicts.set(req, allowed[a]!), true;
-      return verdicts.set(req, undefined), false;
+      if (a >= 0) return (usedAllow.add(a), verdicts.set(req, allowed[a]!), true);
+      return (verdicts.set(req, undefined), false);
     });
     if (ok) continue;
-    const rejected = requirements(expr).filter((r) => !verdicts.get(r)).map((r) => `${describeReq(r)}${denied.some((d) => satisfies(d.req, r)) ? ' (in licenses.deny)' : ''}`);
+    const rejected = requirements(expr)
+      .filter((r) => !verdicts.get(r))
+      .map((r) => `${describeReq(r)}${denied.some((d) => satisfies(d.req, r)) ? ' (in licenses.deny)' : ''}`);
     const d = denied.find((x) => requirements(expr).some((r) => satisfies(x.req, r)));
-    out.push(finding('rejected', `license ${field}: rejected ${rejected.join(', ')} — not in licenses.allow${xi >= 0 ? ` nor in ${exceptions[xi]!.key}` : ''}`, d ?? { key: 'licenses.allow', line: cfg.allow[0]?.line }));
+    out.push(
+      finding(
+        'rejected',
+        `license ${field}: rejected ${rejected.join(', ')} — not in licenses.allow${xi >= 0 ? ` nor in ${exceptions[xi]!.key}` : ''}`,
+        d ?? { key: 'licenses.allow', line: cfg.allow[0]?.line },
+      ),
+    );
   }
   return [...out, ...unused(cfg, allowed, usedAllow, exceptions, usedException)];
 }
 
 /** Allowances and exceptions no crate used: warnings (or errors) as cargo-deny gives them. */
-function unused(cfg: LicensesConfig, allowed: (RuleRef & { license: string })[], used: Set<number>, exceptions: (RuleRef & { spec: { text: string } })[], usedX: Set<number>): DenyFinding[] {
+function unused(
+  cfg: LicensesConfig,
+  allowed: (RuleRef & { license: string })[],
+  used: Set<number>,
+  exceptions: (RuleRef & { spec: { text: string } })[],
+  usedX: Set<number>,
+): DenyFinding[] {
   const out: DenyFinding[] = [];
   if (cfg.unusedAllowedLicense !== 'allow') {
     allowed.forEach((a, i) => {
-      if (!used.has(i)) out.push({ check: 'licenses', code: 'license-not-encountered', level: cfg.unusedAllowedLicense as 'deny' | 'warn', message: `license ${a.license} is allowed but no crate uses it`, rule: { key: a.key, line: a.line } });
+      if (!used.has(i))
+        out.push({
+          check: 'licenses',
+          code: 'license-not-encountered',
+          level: cfg.unusedAllowedLicense as 'deny' | 'warn',
+          message: `license ${a.license} is allowed but no crate uses it`,
+          rule: { key: a.key, line: a.line },
+        });
     });
   }
   if (cfg.unusedLicenseException !== 'allow') {
     exceptions.forEach((x, i) => {
-      if (!usedX.has(i)) out.push({ check: 'licenses', code: 'license-exception-not-encountered', level: cfg.unusedLicenseException as 'deny' | 'warn', message: `exception for ${x.spec.text} was not used`, rule: { key: x.key, line: x.line } });
+      if (!usedX.has(i))
+        out.push({
+          check: 'licenses',
+          code: 'license-exception-not-encountered',
+          level: cfg.unusedLicenseException as 'deny' | 'warn',
+          message: `exception for ${x.spec.text} was not used`,
+          rule: { key: x.key, line: x.line },
+        });
     });
   }
   return out;

@@ -55,7 +55,15 @@ type MetaPackage = {
   license_file?: string | null;
   publish?: string[] | null;
   features?: Record<string, string[]>;
-  dependencies?: { name?: unknown; req?: unknown; kind?: unknown; source?: unknown; path?: unknown; optional?: unknown; rename?: unknown }[];
+  dependencies?: {
+    name?: unknown;
+    req?: unknown;
+    kind?: unknown;
+    source?: unknown;
+    path?: unknown;
+    optional?: unknown;
+    rename?: unknown;
+  }[];
 };
 type MetaNode = { id: string; features?: string[]; deps?: { name?: string; pkg: string }[] };
 
@@ -67,7 +75,14 @@ export function denyPackages(lock: Lockfile, meta?: { value: unknown; file: stri
   const packages = new Map<string, DenyPackage>();
   if (!meta) {
     for (const p of lock.packages) {
-      packages.set(p.id, { id: p.id, name: p.name, version: p.version, source: p.source, member: p.source === undefined, deps: p.dependencies.map((to) => ({ to, kinds: ['normal'] })) });
+      packages.set(p.id, {
+        id: p.id,
+        name: p.name,
+        version: p.version,
+        source: p.source,
+        member: p.source === undefined,
+        deps: p.dependencies.map((to) => ({ to, kinds: ['normal'] })),
+      });
     }
     return { packages, metadata: false };
   }
@@ -82,7 +97,15 @@ export function denyPackages(lock: Lockfile, meta?: { value: unknown; file: stri
     const m = same.length === 1 ? same[0]! : same.find((p) => p.source === (n.source ?? null));
     if (!m) throw new FormatError(meta.file, `package ${n.id} has no entry`, { field: 'packages' });
     ourId.set(m.id, n.id);
-    packages.set(n.id, { id: n.id, name: n.name, version: n.version, source: n.source, member: n.workspaceMember, deps: n.deps, meta: metaOf(m, meta.file, raw.indexOf(m)) });
+    packages.set(n.id, {
+      id: n.id,
+      name: n.name,
+      version: n.version,
+      source: n.source,
+      member: n.workspaceMember,
+      deps: n.deps,
+      meta: metaOf(m, meta.file, raw.indexOf(m)),
+    });
   }
   const resolve = (meta.value as { resolve: { nodes: MetaNode[]; root?: string | null } }).resolve;
   // As cargo-deny builds its graph (krates, without --workspace): a manifest that is a package
@@ -99,7 +122,13 @@ export function denyPackages(lock: Lockfile, meta?: { value: unknown; file: stri
  * or one of the package's enabled features turns it on (`name`, `dep:name`, `name/feature`), and
  * keep only the packages still reached from a workspace member.
  */
-function pruneInactive(packages: Map<string, DenyPackage>, raw: MetaPackage[], nodes: MetaNode[], ourId: Map<string, string>, roots: string[]): void {
+function pruneInactive(
+  packages: Map<string, DenyPackage>,
+  raw: MetaPackage[],
+  nodes: MetaNode[],
+  ourId: Map<string, string>,
+  roots: string[],
+): void {
   const byId = new Map(raw.map((p) => [p.id, p]));
   const norm = (s: string) => s.replace(/-/g, '_');
   for (const node of nodes) {
@@ -138,7 +167,13 @@ function metaOf(p: MetaPackage, file: string, i: number): DenyPackage['meta'] {
     const kind = d.kind === 'dev' ? 'dev' : d.kind === 'build' ? 'build' : 'normal';
     const source = str(d.source, `dependencies[${j}].source`);
     const path = str(d.path, `dependencies[${j}].path`);
-    return { name, req: str(d.req, `dependencies[${j}].req`) ?? '*', kind, ...(source ? { source } : {}), ...(path ? { path } : {}) } as DeclaredDependency;
+    return {
+      name,
+      req: str(d.req, `dependencies[${j}].req`) ?? '*',
+      kind,
+      ...(source ? { source } : {}),
+      ...(path ? { path } : {}),
+    } as DeclaredDependency;
   });
   return { license: str(p.license, 'license'), licenseFile: str(p.license_file, 'license_file'), publish, dependencies };
 }
@@ -165,7 +200,9 @@ export function reachable(pkgs: DenyPackages, leaveOut: DepKind[], from?: string
 
 /** Packages in cargo-deny's order: by name, then version (SemVer), then id. */
 export function inCrateOrder(pkgs: Iterable<DenyPackage>): DenyPackage[] {
-  return [...pkgs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a.version, b.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  return [...pkgs].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a.version, b.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
 }
 
 const compareVersions = (a: string, b: string): number => semver.compare(a, b);

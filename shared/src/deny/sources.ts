@@ -71,13 +71,25 @@ export function checkSources(pkgs: DenyPackages, cfg: SourcesConfig, excludeDev 
     const pkg = { id: p.id, name: p.name, version: p.version };
     const min = cfg.requiredGitSpec;
     if (git && min && GIT_SPECS.indexOf(gitSpecOf(p.source)) < GIT_SPECS.indexOf(min.spec)) {
-      out.push({ check: 'sources', code: 'git-source-underspecified', level: 'deny', package: pkg, message: `git source is underspecified: expected '${min.spec}', found '${gitSpecOf(p.source)}' (${p.source.split('#')[0]})`, rule: { key: min.key, line: min.line } });
+      out.push({
+        check: 'sources',
+        code: 'git-source-underspecified',
+        level: 'deny',
+        package: pkg,
+        message: `git source is underspecified: expected '${min.spec}', found '${gitSpecOf(p.source)}' (${p.source.split('#')[0]})`,
+        rule: { key: min.key, line: min.line },
+      });
     }
     const url = parseUrl(p.source, git);
     const cratesIo = CRATES_IO.test(p.source);
     const hit = allowed.findIndex((a) => {
       if (cratesIo) return isCratesIoUrl(a.url);
-      return a.parsed !== undefined && url !== undefined && a.parsed.host === url.host && (a.kind === 'private' ? url.path.startsWith(a.parsed.path) : a.parsed.path === url.path);
+      return (
+        a.parsed !== undefined &&
+        url !== undefined &&
+        a.parsed.host === url.host &&
+        (a.kind === 'private' ? url.path.startsWith(a.parsed.path) : a.parsed.path === url.path)
+      );
     });
     if (hit >= 0) {
       usedSource.add(hit);
@@ -94,16 +106,37 @@ export function checkSources(pkgs: DenyPackages, cfg: SourcesConfig, excludeDev 
     const level = git ? cfg.unknownGit : cfg.unknownRegistry;
     if (level === 'allow') continue;
     const ref = git ? cfg.unknownGitRef : cfg.unknownRegistryRef;
-    out.push({ check: 'sources', code: 'source-not-allowed', level, package: pkg, message: `source ${p.source.split('#')[0]} is not allowed: no ${git ? 'sources.allow-git, sources.private or sources.allow-org' : 'sources.allow-registry'} entry matches it`, rule: ref });
+    out.push({
+      check: 'sources',
+      code: 'source-not-allowed',
+      level,
+      package: pkg,
+      message: `source ${p.source.split('#')[0]} is not allowed: no ${git ? 'sources.allow-git, sources.private or sources.allow-org' : 'sources.allow-registry'} entry matches it`,
+      rule: ref,
+    });
   }
   if (cfg.unusedAllowedSource !== 'allow') {
     allowed.forEach((a, i) => {
-      if (!usedSource.has(i) && !isCratesIoUrl(a.url)) out.push({ check: 'sources', code: 'unmatched-source', level: cfg.unusedAllowedSource as 'deny' | 'warn', message: `allowed source ${a.url} was not used by any crate`, rule: { key: a.key, line: a.line } });
+      if (!usedSource.has(i) && !isCratesIoUrl(a.url))
+        out.push({
+          check: 'sources',
+          code: 'unmatched-source',
+          level: cfg.unusedAllowedSource as 'deny' | 'warn',
+          message: `allowed source ${a.url} was not used by any crate`,
+          rule: { key: a.key, line: a.line },
+        });
     });
   }
   if (cfg.unusedAllowedOrg !== 'allow') {
     cfg.allowOrg.forEach((a, i) => {
-      if (!usedOrg.has(i)) out.push({ check: 'sources', code: 'unmatched-organization', level: cfg.unusedAllowedOrg as 'deny' | 'warn', message: `allowed ${a.host} organization ${a.org} was not used by any crate`, rule: { key: a.key, line: a.line } });
+      if (!usedOrg.has(i))
+        out.push({
+          check: 'sources',
+          code: 'unmatched-organization',
+          level: cfg.unusedAllowedOrg as 'deny' | 'warn',
+          message: `allowed ${a.host} organization ${a.org} was not used by any crate`,
+          rule: { key: a.key, line: a.line },
+        });
     });
   }
   return out;

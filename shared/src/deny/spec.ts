@@ -27,7 +27,8 @@ export function parseSpecString(text: string): PackageSpec {
     name = s.slice(0, colon);
     req = s.slice(colon + 1).trim();
   }
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`"${text}" is not a crate name or package spec (name, name@version, name:requirement)`);
+  if (!/^[A-Za-z0-9_-]+$/.test(name))
+    throw new Error(`"${text}" is not a crate name or package spec (name, name@version, name:requirement)`);
   if (req !== undefined) {
     if (req === '' || req === '=') throw new Error(`"${text}": empty version requirement`);
     try {

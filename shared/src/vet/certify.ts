@@ -52,8 +52,12 @@ function minimalNames(g: AuditGraph, order: string[], set: Set<string>): string[
 
 function validate(store: VetStore, graph: DepGraph, req: CertifyRequest): void {
   if (!/^[A-Za-z0-9_-]+$/.test(req.crate)) throw new CertifyError(`crate: ${JSON.stringify(req.crate)} is not a crate name`);
-  for (const [field, v] of [['from', req.from], ['to', req.to]] as const) {
-    if (v !== undefined && !parseVetVersion(v)) throw new CertifyError(`${field}: ${JSON.stringify(v)} is not a version (semver, or semver@git:<40 hex digits>)`);
+  for (const [field, v] of [
+    ['from', req.from],
+    ['to', req.to],
+  ] as const) {
+    if (v !== undefined && !parseVetVersion(v))
+      throw new CertifyError(`${field}: ${JSON.stringify(v)} is not a version (semver, or semver@git:<40 hex digits>)`);
   }
   if (req.from !== undefined && req.from === req.to) throw new CertifyError(`from: a delta from ${req.from} to itself certifies nothing`);
   if (req.criteria.length === 0) throw new CertifyError('criteria: at least one is required');
@@ -61,9 +65,11 @@ function validate(store: VetStore, graph: DepGraph, req: CertifyRequest): void {
   for (const c of req.criteria) {
     if (!known.includes(c)) throw new CertifyError(`criteria: '${c}' is not a criteria of this store (known: ${known.join(', ')})`);
   }
-  if (req.who.length === 0 || req.who.some((w) => w.trim() === '')) throw new CertifyError('who: the auditor is required (e.g. "Name <email>")');
+  if (req.who.length === 0 || req.who.some((w) => w.trim() === ''))
+    throw new CertifyError('who: the auditor is required (e.g. "Name <email>")');
   const third = [...graph.nodes.values()].some((n) => n.name === req.crate && isThirdParty(n, store.config));
-  if (!third && !req.force) throw new CertifyError(`crate: '${req.crate}' is not a third-party package of this workspace (force to certify it anyway)`);
+  if (!third && !req.force)
+    throw new CertifyError(`crate: '${req.crate}' is not a third-party package of this workspace (force to certify it anyway)`);
 }
 
 // cargo-vet's CaveatLevel (resolver.rs:1486), as certify searches (PreferFreshImports, nothing fresh).
@@ -89,11 +95,21 @@ interface Node {
 function searchPath(g: AuditGraph, crate: string, version: string, criterion: string, local: VetStore): Edge[] | undefined {
   const edges = (g.edges.get(crate) ?? []).filter((e) => e.all || e.criteria.has(criterion));
   const caveatOf = (e: Edge) =>
-    e.ref.table === 'exemptions' ? EXEMPTION : e.ref.table === 'unpublished' ? UNPUBLISHED : e.ref.source === 'local' && e.ref.table === 'audits' && local.audits.audits.get(crate)?.[e.ref.index]?.importable === false ? NON_IMPORTABLE : NONE;
-  const optVersion = (a: string | null, b: string | null) => (a === null ? (b === null ? 0 : -1) : b === null ? 1 : compareVetVersion(a, b));
+    e.ref.table === 'exemptions'
+      ? EXEMPTION
+      : e.ref.table === 'unpublished'
+        ? UNPUBLISHED
+        : e.ref.source === 'local' && e.ref.table === 'audits' && local.audits.audits.get(crate)?.[e.ref.index]?.importable === false
+          ? NON_IMPORTABLE
+          : NONE;
+  const optVersion = (a: string | null, b: string | null) =>
+    a === null ? (b === null ? 0 : -1) : b === null ? 1 : compareVetVersion(a, b);
   const exemptionOrigin = (n: Node) => (n.caveat === EXEMPTION ? n.origin : null);
   const better = (a: Node, b: Node) =>
-    a.caveat - b.caveat || optVersion(a.version, b.version) || optVersion(exemptionOrigin(a), exemptionOrigin(b)) || a.path.length - b.path.length;
+    a.caveat - b.caveat ||
+    optVersion(a.version, b.version) ||
+    optVersion(exemptionOrigin(a), exemptionOrigin(b)) ||
+    a.path.length - b.path.length;
   const queue: Node[] = [{ version, path: [], caveat: NONE, origin: version }];
   const visited = new Set<string | null>();
   while (queue.length) {
@@ -169,13 +185,17 @@ export function certify(store: VetStore, graph: DepGraph, req: CertifyRequest): 
   }
   // The certified crate's non-importable audits and unpublished records that no path uses go too.
   if (used) {
-    const list = audits.get(req.crate)!.filter((e, index) => e.importable !== false || usedFor({ source: 'local', table: 'audits', crate: req.crate, index }).size > 0);
+    const list = audits
+      .get(req.crate)!
+      .filter((e, index) => e.importable !== false || usedFor({ source: 'local', table: 'audits', crate: req.crate, index }).size > 0);
     audits.set(req.crate, list);
   }
   let imports = store.imports;
   if (used && imports?.unpublished.has(req.crate)) {
     const unpublished = new Map(imports.unpublished);
-    const left = unpublished.get(req.crate)!.filter((_, index) => usedFor({ source: 'import', table: 'unpublished', crate: req.crate, index }).size > 0);
+    const left = unpublished
+      .get(req.crate)!
+      .filter((_, index) => usedFor({ source: 'import', table: 'unpublished', crate: req.crate, index }).size > 0);
     if (left.length) unpublished.set(req.crate, left);
     else unpublished.delete(req.crate);
     imports = { ...imports, unpublished };

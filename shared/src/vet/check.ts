@@ -233,7 +233,8 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
       });
     }
   };
-  for (const [crate, list] of config.exemptions) list.forEach((e, i) => criteria(CONFIG, `[[exemptions.${tableName(crate)}]] #${i + 1}`, 'criteria', e.criteria));
+  for (const [crate, list] of config.exemptions)
+    list.forEach((e, i) => criteria(CONFIG, `[[exemptions.${tableName(crate)}]] #${i + 1}`, 'criteria', e.criteria));
   for (const [k, p] of config.policy) {
     const t = `[policy.${tableName(k)}]`;
     criteria(CONFIG, t, 'criteria', p.criteria);
@@ -241,7 +242,8 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
     for (const [dep, cs] of p.dependencyCriteria) criteria(CONFIG, t, `dependency-criteria.${dep}`, cs);
   }
   for (const [name, d] of audits.criteria) criteria(AUDITS, `[criteria.${tableName(name)}]`, 'implies', d.implies);
-  for (const [crate, list] of audits.audits) list.forEach((e, i) => criteria(AUDITS, `[[audits.${tableName(crate)}]] #${i + 1}`, 'criteria', e.criteria));
+  for (const [crate, list] of audits.audits)
+    list.forEach((e, i) => criteria(AUDITS, `[[audits.${tableName(crate)}]] #${i + 1}`, 'criteria', e.criteria));
   const today = opts.today ?? new Date().toISOString().slice(0, 10);
   const maxEnd = addTwelveMonths(today);
   for (const [crate, list] of audits.wildcardAudits) {
@@ -277,7 +279,10 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
       subject: [...missing, ...extra].join(', '),
       message:
         'imports.lock is out-of-date with respect to configuration: ' +
-        [missing.length ? `config.toml imports ${missing.join(', ')} that imports.lock lacks` : '', extra.length ? `imports.lock holds ${extra.join(', ')} that config.toml no longer imports` : '']
+        [
+          missing.length ? `config.toml imports ${missing.join(', ')} that imports.lock lacks` : '',
+          extra.length ? `imports.lock holds ${extra.join(', ')} that config.toml no longer imports` : '',
+        ]
           .filter(Boolean)
           .join('; ') +
         ' (run cargo vet without --locked to update imports)',
@@ -344,14 +349,20 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   // ("no entry found for key").
   const third = new Set(
     [...graph.nodes.values()]
-      .filter((n) => (n.source !== undefined && CRATES_IO.includes(n.source)) || (config.policy.get(`${n.name}:${n.vetVersion}`) ?? config.policy.get(n.name))?.auditAsCratesIo === true)
+      .filter(
+        (n) =>
+          (n.source !== undefined && CRATES_IO.includes(n.source)) ||
+          (config.policy.get(`${n.name}:${n.vetVersion}`) ?? config.policy.get(n.name))?.auditAsCratesIo === true,
+      )
       .map((n) => n.name),
   );
   const publishers: Map<string, PublisherEntry[]> = store.imports?.publisher ?? new Map<string, PublisherEntry[]>();
   const published = (crate: string, w: { userId?: number; trustedPublisher?: string; start: string; end: string }) =>
     (publishers.get(crate) ?? []).some(
       (p) =>
-        (w.userId !== undefined ? p.userId === w.userId : p.trustedPublisher !== undefined && p.trustedPublisher === w.trustedPublisher) && w.start <= p.when && p.when < w.end,
+        (w.userId !== undefined ? p.userId === w.userId : p.trustedPublisher !== undefined && p.trustedPublisher === w.trustedPublisher) &&
+        w.start <= p.when &&
+        p.when < w.end,
     );
   const unknownIn = (file: typeof AUDITS | typeof IMPORTS, table: string, crate: string, i: number, names: string[]) => {
     for (const c of names) {
@@ -370,14 +381,21 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   };
   for (const [imp, a] of imported) {
     for (const [crate, list] of a.audits) {
-      if (third.has(crate)) list.forEach((e, i) => unknownIn(IMPORTS, `[[audits.${tableName(imp)}.audits.${tableName(crate)}]]`, crate, i, e.criteria));
+      if (third.has(crate))
+        list.forEach((e, i) => unknownIn(IMPORTS, `[[audits.${tableName(imp)}.audits.${tableName(crate)}]]`, crate, i, e.criteria));
     }
     for (const [crate, list] of a.wildcardAudits) {
-      if (third.has(crate)) list.forEach((e, i) => published(crate, e) && unknownIn(IMPORTS, `[[audits.${tableName(imp)}.wildcard-audits.${tableName(crate)}]]`, crate, i, e.criteria));
+      if (third.has(crate))
+        list.forEach(
+          (e, i) =>
+            published(crate, e) &&
+            unknownIn(IMPORTS, `[[audits.${tableName(imp)}.wildcard-audits.${tableName(crate)}]]`, crate, i, e.criteria),
+        );
     }
   }
   for (const [crate, list] of audits.trusted) {
-    if (third.has(crate)) list.forEach((e, i) => published(crate, e) && unknownIn(AUDITS, `[[trusted.${tableName(crate)}]]`, crate, i, e.criteria));
+    if (third.has(crate))
+      list.forEach((e, i) => published(crate, e) && unknownIn(AUDITS, `[[trusted.${tableName(crate)}]]`, crate, i, e.criteria));
   }
 
   const fatal = STAGES.find((s) => problems.some((p) => p.stage === s));
@@ -386,7 +404,8 @@ export function checkStore(store: VetStore, graph: DepGraph, opts: StoreCheckOpt
   if (fatal === 'panic') reported = reported.slice(0, 1);
   if (fatal === 'parse') reported = reported.slice(0, 1);
   let message = fatal ? STAGE_MESSAGE[fatal] : undefined;
-  if (fatal === 'version' && reported[0]!.code === 'store-version-newer') message = 'The supply-chain store was created with a newer version of cargo-vet';
+  if (fatal === 'version' && reported[0]!.code === 'store-version-newer')
+    message = 'The supply-chain store was created with a newer version of cargo-vet';
   return { problems, fatal, reported, message };
 }
 
@@ -411,7 +430,11 @@ export function checkLayout(store: VetStore): StoreProblem[] {
     const should = want.trimEnd().split('\n');
     let i = 0;
     while (i < have.length && i < should.length && have[i] === should[i]) i++;
-    const table = [...have.slice(0, i + 1)].reverse().find((l) => /^\s*\[/.test(l))?.trim() ?? '(top of file)';
+    const table =
+      [...have.slice(0, i + 1)]
+        .reverse()
+        .find((l) => /^\s*\[/.test(l))
+        ?.trim() ?? '(top of file)';
     const line = (l: string | undefined) => (l === undefined ? '(end of file)' : JSON.stringify(l));
     // Quotes escaped inside strings where 0.10 writes none: a file written by an older cargo-vet.
     const older = (have[i] ?? '').includes('\\"') && !(should[i] ?? '').includes('\\"');

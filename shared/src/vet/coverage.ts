@@ -22,7 +22,11 @@ export interface PoolCoverage {
   byPool: Record<string, { safeToDeploy: number; safeToRun: number }>;
 }
 
-export function poolCoverage(lock: Lockfile, pools: Map<string, AuditsFile>, publishers = new Map<string, PublisherEntry[]>()): PoolCoverage {
+export function poolCoverage(
+  lock: Lockfile,
+  pools: Map<string, AuditsFile>,
+  publishers = new Map<string, PublisherEntry[]>(),
+): PoolCoverage {
   const nodes = [...graphFromLockfile(lock).nodes.values()].filter((n) => isThirdParty(n));
   const vet = (g: AuditGraph, c: string) =>
     nodes.filter((n) => g.reach(n.name, c, false).has(n.vetVersion) && g.conflicts(n.name).length === 0).map((n) => n.id);

@@ -44,7 +44,8 @@ export async function unpackCrate(name: string, version: string, bytes: Uint8Arr
       if (!path.startsWith(prefix) && path !== prefix.slice(0, -1)) {
         throw new CrateFileError(`${name} ${version}: .crate entry ${path} is outside ${prefix}`);
       }
-      if (entry.header.type === 'file' || entry.header.type === 'contiguous-file') files.set(path.slice(prefix.length), Buffer.concat(chunks));
+      if (entry.header.type === 'file' || entry.header.type === 'contiguous-file')
+        files.set(path.slice(prefix.length), Buffer.concat(chunks));
     }
   } catch (e) {
     if (e instanceof CrateFileError) throw e;

@@ -76,7 +76,11 @@ function chunksOf(x: Uint8Array): Map<string, number> {
   let m = chunkCounts.get(x);
   if (!m) {
     m = new Map();
-    for (const l of decoder.decode(x).replace(/\r\n/g, '\n').split(/(?<=\n)/)) m.set(l, (m.get(l) ?? 0) + 1);
+    for (const l of decoder
+      .decode(x)
+      .replace(/\r\n/g, '\n')
+      .split(/(?<=\n)/))
+      m.set(l, (m.get(l) ?? 0) + 1);
     chunkCounts.set(x, m);
   }
   return m;

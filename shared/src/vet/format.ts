@@ -6,7 +6,17 @@
  */
 import { parse as parseToml } from 'smol-toml';
 import { FormatError, tomlLine } from '../errors.js';
-import { compareAudits, compareExemptions, comparePublishers, compareStr, compareTrusted, compareUnpublished, compareWildcards, displayVersionReq, sortedEntries } from './order.js';
+import {
+  compareAudits,
+  compareExemptions,
+  comparePublishers,
+  compareStr,
+  compareTrusted,
+  compareUnpublished,
+  compareWildcards,
+  displayVersionReq,
+  sortedEntries,
+} from './order.js';
 import { aot, renderDocument, tbl, val, valueRepr, type TItem, type TTable, type TValue } from './toml.js';
 
 export const SAFE_TO_DEPLOY = 'safe-to-deploy';
@@ -282,7 +292,8 @@ function readAuditsTables(r: Reader, doc: Tbl, prefix: string[]): Omit<AuditsFil
           aggregatedFrom: r.strs(t, 'aggregated-from', f),
           userIdComment: r.comment(path, i),
         };
-        if ((e.userId === undefined) === (e.trustedPublisher === undefined)) r.fail(f, 'expected exactly one of user-id and trusted-publisher');
+        if ((e.userId === undefined) === (e.trustedPublisher === undefined))
+          r.fail(f, 'expected exactly one of user-id and trusted-publisher');
         return e;
       }),
     );
@@ -333,7 +344,8 @@ function readAuditsTables(r: Reader, doc: Tbl, prefix: string[]): Omit<AuditsFil
           aggregatedFrom: r.strs(t, 'aggregated-from', f),
           userIdComment: r.comment(path, i),
         };
-        if ((e.userId === undefined) === (e.trustedPublisher === undefined)) r.fail(f, 'expected exactly one of user-id and trusted-publisher');
+        if ((e.userId === undefined) === (e.trustedPublisher === undefined))
+          r.fail(f, 'expected exactly one of user-id and trusted-publisher');
         return e;
       }),
     );
@@ -514,7 +526,8 @@ function listMap<T>(m: [string, T[]][], one: (e: T) => TTable): TTable {
 function auditsTables(a: Omit<AuditsFile, 'header'>, users: UserInfo | undefined): TTable {
   const out: TTable = [];
   // The comment after a user-id: from the publisher records when they are known (a store), else as read (a pool).
-  const comment = (e: { userId?: number; userIdComment?: string }) => (e.userId === undefined ? undefined : users ? users.get(e.userId) : e.userIdComment);
+  const comment = (e: { userId?: number; userIdComment?: string }) =>
+    e.userId === undefined ? undefined : users ? users.get(e.userId) : e.userIdComment;
   if (a.criteria.size > 0) {
     out.push([
       'criteria',
@@ -672,7 +685,17 @@ export function serializeImportsLock(l: ImportsLock): string {
   const root: TTable = [];
   const unpublished = tidied(l.unpublished, compareUnpublished);
   if (unpublished.length > 0) {
-    root.push(['unpublished', tbl(listMap(unpublished, (e) => fields([['version', displayVetVersion(e.version)], ['audited_as', displayVetVersion(e.auditedAs)]])))]);
+    root.push([
+      'unpublished',
+      tbl(
+        listMap(unpublished, (e) =>
+          fields([
+            ['version', displayVetVersion(e.version)],
+            ['audited_as', displayVetVersion(e.auditedAs)],
+          ]),
+        ),
+      ),
+    ]);
   }
   const publisher = tidied(l.publisher, comparePublishers);
   if (publisher.length > 0) {
@@ -722,7 +745,8 @@ export function auditsFileFromPoolEntries(
   }
   for (const { crate, entries } of crates) {
     for (const [table, list] of Object.entries(entries)) {
-      if (!['audits', 'wildcard-audits', 'trusted'].includes(table)) throw new FormatError(file, `${table}: not a table of a crate's entries`, { field: `${table}.${crate}` });
+      if (!['audits', 'wildcard-audits', 'trusted'].includes(table))
+        throw new FormatError(file, `${table}: not a table of a crate's entries`, { field: `${table}.${crate}` });
       if (list.length) (doc[table] as Tbl)[crate] = list;
     }
   }

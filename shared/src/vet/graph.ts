@@ -35,7 +35,11 @@ export function vetVersionOf(p: { version: string; source?: string }): string {
 }
 
 /** A package as a graph node; a path package (no source) is always a workspace member. */
-const nodeOf = (p: { id: string; name: string; version: string; source?: string }, member: boolean, deps: GraphNode['deps']): GraphNode => ({
+const nodeOf = (
+  p: { id: string; name: string; version: string; source?: string },
+  member: boolean,
+  deps: GraphNode['deps'],
+): GraphNode => ({
   id: p.id,
   name: p.name,
   version: p.version,
@@ -47,7 +51,15 @@ const nodeOf = (p: { id: string; name: string; version: string; source?: string 
 
 export function graphFromLockfile(lock: Lockfile): DepGraph {
   const nodes = new Map<string, GraphNode>();
-  for (const p of lock.packages) nodes.set(p.id, nodeOf(p, false, p.dependencies.map((to) => ({ to, kinds: ['unknown'] }))));
+  for (const p of lock.packages)
+    nodes.set(
+      p.id,
+      nodeOf(
+        p,
+        false,
+        p.dependencies.map((to) => ({ to, kinds: ['unknown'] })),
+      ),
+    );
   return { nodes, kindsKnown: false };
 }
 
@@ -81,7 +93,9 @@ export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): 
     for (const d of n.deps ?? []) {
       const to = ids.get(d.pkg);
       if (!to) throw new FormatError(file, `dependency ${d.pkg} is not among packages`, { field: `resolve.nodes[${i}].deps` });
-      const kinds = [...new Set((d.dep_kinds ?? [{ kind: null }]).map((k) => (k.kind === 'dev' ? 'dev' : k.kind === 'build' ? 'build' : 'normal')))] as DepKind[];
+      const kinds = [
+        ...new Set((d.dep_kinds ?? [{ kind: null }]).map((k) => (k.kind === 'dev' ? 'dev' : k.kind === 'build' ? 'build' : 'normal'))),
+      ] as DepKind[];
       node.deps.push({ to, kinds });
     }
   }
@@ -102,8 +116,14 @@ export function graphForLockfile(lock: Lockfile, meta: unknown, file: string, lo
   const foreign = [...graph.nodes.keys()].filter((id) => !locked.has(id));
   const missing = [...locked].filter((id) => !graph.nodes.has(id));
   if (foreign.length > 0 || missing.length > 0) {
-    const what = [foreign.length ? only(foreign, 'the metadata') : '', missing.length ? only(missing, lockPath) : ''].filter(Boolean).join('; ');
-    throw new FormatError(file, `does not match ${lockPath} (${what}): the metadata is from another lockfile; regenerate it with cargo metadata --format-version 1 --all-features`, { field: 'packages' });
+    const what = [foreign.length ? only(foreign, 'the metadata') : '', missing.length ? only(missing, lockPath) : '']
+      .filter(Boolean)
+      .join('; ');
+    throw new FormatError(
+      file,
+      `does not match ${lockPath} (${what}): the metadata is from another lockfile; regenerate it with cargo metadata --format-version 1 --all-features`,
+      { field: 'packages' },
+    );
   }
   return graph;
 }

@@ -65,7 +65,17 @@ function comparePre(a: string, b: string): number {
   for (let i = 0; i < x.length; i++) {
     if (i >= y.length) return 1;
     const [l, r] = [x[i]!, y[i]!];
-    const d = digits(l) && digits(r) ? chain(() => cmpNum(l.length, r.length), () => compareStr(l, r)) : digits(l) ? -1 : digits(r) ? 1 : compareStr(l, r);
+    const d =
+      digits(l) && digits(r)
+        ? chain(
+            () => cmpNum(l.length, r.length),
+            () => compareStr(l, r),
+          )
+        : digits(l)
+          ? -1
+          : digits(r)
+            ? 1
+            : compareStr(l, r);
     if (d !== 0) return d;
   }
   return x.length === y.length ? 0 : -1;
@@ -82,7 +92,11 @@ function compareBuild(a: string, b: string): number {
     let d: number;
     if (digits(l) && digits(r)) {
       const [lv, rv] = [l.replace(/^0+/, ''), r.replace(/^0+/, '')];
-      d = chain(() => cmpNum(lv.length, rv.length), () => compareStr(lv, rv), () => cmpNum(l.length, r.length));
+      d = chain(
+        () => cmpNum(lv.length, rv.length),
+        () => compareStr(lv, rv),
+        () => cmpNum(l.length, r.length),
+      );
     } else d = digits(l) ? -1 : digits(r) ? 1 : compareStr(l, r);
     if (d !== 0) return d;
   }
@@ -96,7 +110,13 @@ export function compareVetVersion(a: string, b: string): number {
   const split = (s: string) => {
     const at = s.indexOf('@');
     const v = (at < 0 ? s : s.slice(0, at)).trim();
-    const rev = at < 0 ? undefined : s.slice(at + 1).trim().replace(/^git:/, '');
+    const rev =
+      at < 0
+        ? undefined
+        : s
+            .slice(at + 1)
+            .trim()
+            .replace(/^git:/, '');
     return { m: SEMVER.exec(v), v, rev };
   };
   const [x, y] = [split(a), split(b)];
@@ -146,7 +166,10 @@ export function compareAudits(a: AuditEntry, b: AuditEntry): number {
       rank(a) === 0
         ? compareVetVersion(a.version!, b.version!)
         : rank(a) === 1
-          ? chain(() => compareVetVersion(a.delta!.from, b.delta!.from), () => compareVetVersion(a.delta!.to, b.delta!.to))
+          ? chain(
+              () => compareVetVersion(a.delta!.from, b.delta!.from),
+              () => compareVetVersion(a.delta!.to, b.delta!.to),
+            )
           : compareStr(displayVersionReq(a.violation!), displayVersionReq(b.violation!)),
     () => strs(a.criteria, b.criteria),
     () => strs(a.who, b.who),

@@ -91,9 +91,14 @@ export interface Requirement {
   criteria: string[];
   kind: DepKind;
   /** Which rule produced it. */
-  why: 'policy.criteria' | 'policy.dev-criteria' | 'policy.dependency-criteria' | 'default-criteria' | 'dev default (safe-to-run)' | 'dependent';
+  why:
+    | 'policy.criteria'
+    | 'policy.dev-criteria'
+    | 'policy.dependency-criteria'
+    | 'default-criteria'
+    | 'dev default (safe-to-run)'
+    | 'dependent';
 }
-
 
 export type Status = 'vetted' | 'exempted' | 'unvetted' | 'violation' | 'first-party' | 'not-required';
 
@@ -142,7 +147,15 @@ export interface VetReport {
   store?: StoreCheckResult;
   packages: PackageVerdict[];
   unneededExemptions: UnneededExemption[];
-  summary: { thirdParty: number; vetted: number; exempted: number; unvetted: number; violation: number; firstParty: number; kindDependent: number };
+  summary: {
+    thirdParty: number;
+    vetted: number;
+    exempted: number;
+    unvetted: number;
+    violation: number;
+    firstParty: number;
+    kindDependent: number;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,19 +278,32 @@ export class AuditGraph {
           const l = this.violations.get(crate) ?? [];
           l.push({ req: e.violation, qualified: e.criteria.map(qualify), names: e.criteria, from: ns ?? 'local', ref });
           this.violations.set(crate, l);
-        } else if (e.version !== undefined) this.addEdge(crate, { from: null, to: e.version, criteria: q(e.criteria), ref, exemption: false });
+        } else if (e.version !== undefined)
+          this.addEdge(crate, { from: null, to: e.version, criteria: q(e.criteria), ref, exemption: false });
         else if (e.delta) this.addEdge(crate, { from: e.delta.from, to: e.delta.to, criteria: q(e.criteria), ref, exemption: false });
       });
     }
-    const publisherEdges = (table: 'wildcard-audits' | 'trusted', m: Map<string, { criteria: string[]; userId?: number; trustedPublisher?: string; start: string; end: string }[]>) => {
+    const publisherEdges = (
+      table: 'wildcard-audits' | 'trusted',
+      m: Map<string, { criteria: string[]; userId?: number; trustedPublisher?: string; start: string; end: string }[]>,
+    ) => {
       for (const [crate, list] of m) {
         if (excluded.has(crate)) continue;
         list.forEach((w, index) => {
           const crit = q(w.criteria);
           for (const p of publishers.get(crate) ?? []) {
-            const who = w.userId !== undefined ? p.userId === w.userId : p.trustedPublisher !== undefined && p.trustedPublisher === w.trustedPublisher;
+            const who =
+              w.userId !== undefined
+                ? p.userId === w.userId
+                : p.trustedPublisher !== undefined && p.trustedPublisher === w.trustedPublisher;
             if (who && w.start <= p.when && p.when < w.end) {
-              this.addEdge(crate, { from: null, to: p.version, criteria: crit, ref: { source, from: ns, table, crate, index }, exemption: false });
+              this.addEdge(crate, {
+                from: null,
+                to: p.version,
+                criteria: crit,
+                ref: { source, from: ns, table, crate, index },
+                exemption: false,
+              });
             }
           }
         });
@@ -387,7 +413,9 @@ export class AuditGraph {
 
   /** Versions from which `target` can be reached using edges certifying every criterion in `cs`. */
   reachBack(crate: string, cs: string[], target: string): Set<string> {
-    const edges = (this.edges.get(crate) ?? []).filter((e) => (e.all || cs.every((c) => e.criteria.has(c))) && !this.removed.has(auditRefKey(e.ref)));
+    const edges = (this.edges.get(crate) ?? []).filter(
+      (e) => (e.all || cs.every((c) => e.criteria.has(c))) && !this.removed.has(auditRefKey(e.ref)),
+    );
     const out = new Set<string>([target]);
     const queue = [target];
     while (queue.length) {
@@ -456,7 +484,14 @@ export function buildAuditGraphFor(crates: ReadonlySet<string>, store: VetStore 
     config: { ...store.config, exemptions: keep(store.config.exemptions) },
     audits: auditsOf(store.audits, crates),
     ...(store.imports
-      ? { imports: { ...store.imports, unpublished: keep(store.imports.unpublished), publisher: keep(store.imports.publisher), audits: new Map([...store.imports.audits].map(([n, a]) => [n, auditsOf(a, crates)])) } }
+      ? {
+          imports: {
+            ...store.imports,
+            unpublished: keep(store.imports.unpublished),
+            publisher: keep(store.imports.publisher),
+            audits: new Map([...store.imports.audits].map(([n, a]) => [n, auditsOf(a, crates)])),
+          },
+        }
       : {}),
   };
   return buildAuditGraph(only, pools && new Map([...pools].map(([n, a]) => [n, auditsOf(a, crates)])));
@@ -501,7 +536,13 @@ function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Se
       const kinds = d.kinds.flatMap((k): DepKind[] =>
         k !== 'unknown' ? [k] : !n.workspaceMember ? ['normal'] : unknownAs === 'both' ? ['normal', 'dev'] : [unknownAs],
       );
-      const shown: DepKind = d.kinds.includes('unknown') ? 'unknown' : kinds.includes('normal') ? 'normal' : kinds.includes('build') ? 'build' : 'dev';
+      const shown: DepKind = d.kinds.includes('unknown')
+        ? 'unknown'
+        : kinds.includes('normal')
+          ? 'normal'
+          : kinds.includes('build')
+            ? 'build'
+            : 'dev';
       if (kinds.includes('normal') || kinds.includes('build')) nb.push({ to: d.to, kind: shown });
       if (kinds.includes('dev') && n.workspaceMember) dev.push({ to: d.to, kind: d.kinds.includes('unknown') ? 'unknown' : 'dev' });
     }
@@ -574,10 +615,13 @@ function requirements(graph: DepGraph, config: ConfigFile | undefined, third: Se
   // keep one reason per (by, criteria) pair
   for (const [id, rs] of reasons) {
     const seen = new Set<string>();
-    reasons.set(id, rs.filter((r) => {
-      const k = `${r.by}|${r.criteria.join(',')}|${r.why}`;
-      return seen.has(k) ? false : (seen.add(k), true);
-    }));
+    reasons.set(
+      id,
+      rs.filter((r) => {
+        const k = `${r.by}|${r.criteria.join(',')}|${r.why}`;
+        return seen.has(k) ? false : (seen.add(k), true);
+      }),
+    );
   }
   return { req, reasons };
 }
@@ -666,7 +710,8 @@ function verdictOf(g: AuditGraph, n: GraphNode, r: Resolution): PackageVerdict {
     const dreq = g.criteria.minimal(r.alt.dev.req.get(n.id) ?? []);
     const dv = judge(g, n, dreq);
     const nv = judge(g, n, g.criteria.minimal(r.alt.normal.req.get(n.id) ?? []));
-    if (dv.status !== v.status || nv.status !== v.status) verdict.kindDependent = { ifDevEdges: dv.status, ifNormalEdges: nv.status, required: dreq };
+    if (dv.status !== v.status || nv.status !== v.status)
+      verdict.kindDependent = { ifDevEdges: dv.status, ifNormalEdges: nv.status, required: dreq };
   }
   return verdict;
 }
@@ -675,7 +720,12 @@ function verdictOf(g: AuditGraph, n: GraphNode, r: Resolution): PackageVerdict {
 export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?: AuditGraph): VetReport {
   const r = resolution(input, opts);
   const g = prebuilt ?? buildAuditGraph(input.store, opts.pools);
-  return reportOf(r, input, opts, [...r.graph.nodes.values()].map((n) => verdictOf(g, n, r)));
+  return reportOf(
+    r,
+    input,
+    opts,
+    [...r.graph.nodes.values()].map((n) => verdictOf(g, n, r)),
+  );
 }
 
 /**
@@ -687,7 +737,13 @@ export function resolveVet(input: VetInput, opts: ResolveOptions = {}, prebuilt?
  * `previous`'s. Criteria definitions changed: call `resolveVet`. `prebuilt` / `opts.pools` need hold
  * only those crates' pool entries (and the pools' criteria).
  */
-export function resolveVetAgain(previous: VetReport, crates: ReadonlySet<string>, input: VetInput, opts: ResolveAgainOptions = {}, prebuilt?: AuditGraph): VetReport {
+export function resolveVetAgain(
+  previous: VetReport,
+  crates: ReadonlySet<string>,
+  input: VetInput,
+  opts: ResolveAgainOptions = {},
+  prebuilt?: AuditGraph,
+): VetReport {
   // The same graph object and store as the previous report's: its requirements stand too.
   const kept = resolutions.get(previous);
   const r = kept && kept.graph === input.graph && kept.config === input.store?.config ? kept : resolution(input, opts);
@@ -711,13 +767,25 @@ export interface ResolveAgainOptions extends ResolveOptions {
 }
 
 /** The report of a resolve's verdicts: unneeded exemptions, the store checks, the conclusion and counts. */
-function reportOf(r: Resolution, input: VetInput, opts: ResolveOptions, packages: PackageVerdict[], kept?: { checked: StoreCheckResult | undefined }): VetReport {
+function reportOf(
+  r: Resolution,
+  input: VetInput,
+  opts: ResolveOptions,
+  packages: PackageVerdict[],
+  kept?: { checked: StoreCheckResult | undefined },
+): VetReport {
   const report = reportOfVerdicts(r, input, opts, packages, kept);
   resolutions.set(report, r);
   return report;
 }
 
-function reportOfVerdicts(r: Resolution, input: VetInput, opts: ResolveOptions, packages: PackageVerdict[], kept?: { checked: StoreCheckResult | undefined }): VetReport {
+function reportOfVerdicts(
+  r: Resolution,
+  input: VetInput,
+  opts: ResolveOptions,
+  packages: PackageVerdict[],
+  kept?: { checked: StoreCheckResult | undefined },
+): VetReport {
   // Exemptions that are no longer needed (what `cargo vet prune` would drop).
   const unneededExemptions: UnneededExemption[] = [];
   const byNameVersion = new Map(packages.filter((p) => p.thirdParty).map((p) => [`${p.name}@${p.vetVersion}`, p]));
@@ -736,7 +804,11 @@ function reportOfVerdicts(r: Resolution, input: VetInput, opts: ResolveOptions, 
   }
 
   const tp = packages.filter((p) => p.thirdParty);
-  const checked = kept ? kept.checked : input.store && opts.checkStore !== false ? checkStore(input.store, r.graph, { today: opts.today }) : undefined;
+  const checked = kept
+    ? kept.checked
+    : input.store && opts.checkStore !== false
+      ? checkStore(input.store, r.graph, { today: opts.today })
+      : undefined;
   return {
     kindsKnown: r.graph.kindsKnown,
     conclusion: checked?.fatal

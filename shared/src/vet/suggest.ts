@@ -84,7 +84,14 @@ const lexLess = (x: number[], y: number[]) => {
 const certifyCommand = (crate: string, c: AuditCandidate, criteria: string[]) =>
   `cargo vet certify ${crate} ${c.from !== undefined ? `${c.from} ` : ''}${c.to} --criteria ${criteria.join(', ')}`;
 
-function suggestion(crate: string, c: AuditCandidate, criteria: string[], candidates: AuditCandidate[], why: string, stat?: DiffStat): Suggestion {
+function suggestion(
+  crate: string,
+  c: AuditCandidate,
+  criteria: string[],
+  candidates: AuditCandidate[],
+  why: string,
+  stat?: DiffStat,
+): Suggestion {
   return {
     criteria,
     kind: c.from !== undefined ? 'delta' : 'full',
@@ -106,7 +113,10 @@ export function suggest(g: AuditGraph, crate: string, version: string, missing: 
   let rank = [9];
   for (const c of candidates) {
     const r = rankWithoutSizes(c, version);
-    if (lexLess(r, rank)) (best = c), (rank = r);
+    if (lexLess(r, rank)) {
+      best = c;
+      rank = r;
+    }
   }
   const why =
     best.from === undefined

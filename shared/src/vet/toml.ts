@@ -13,9 +13,7 @@ export interface TInline {
   inline: [string, TValue][];
 }
 export type TItem =
-  | { kind: 'value'; value: TValue; comment?: string }
-  | { kind: 'table'; table: TTable }
-  | { kind: 'aot'; tables: TTable[] };
+  { kind: 'value'; value: TValue; comment?: string } | { kind: 'table'; table: TTable } | { kind: 'aot'; tables: TTable[] };
 export type TTable = [string, TItem][];
 
 export const val = (value: TValue, comment?: string): TItem => ({ kind: 'value', value, comment });

@@ -73,12 +73,20 @@ describe('parseDenyConfig', () => {
       }
       throw new Error('accepted');
     };
-    expect(bad('[bans]\nmultiple-versions = "nope"\n')).toBe('deny.toml, line 2, field `bans.multiple-versions`: expected "deny", "warn" or "allow", not "nope"');
-    expect(bad('[bans]\nskip = ["not a crate"]\n')).toMatch(/^deny\.toml, line 2, field `bans\.skip\[0\]`: "not a crate" is not a crate name/);
-    expect(bad('[bans]\ndeny = ["x:>=nope"]\n')).toMatch(/field `bans\.deny\[0\]`: "x:>=nope": ">=nope" is not a Cargo version requirement/);
+    expect(bad('[bans]\nmultiple-versions = "nope"\n')).toBe(
+      'deny.toml, line 2, field `bans.multiple-versions`: expected "deny", "warn" or "allow", not "nope"',
+    );
+    expect(bad('[bans]\nskip = ["not a crate"]\n')).toMatch(
+      /^deny\.toml, line 2, field `bans\.skip\[0\]`: "not a crate" is not a crate name/,
+    );
+    expect(bad('[bans]\ndeny = ["x:>=nope"]\n')).toMatch(
+      /field `bans\.deny\[0\]`: "x:>=nope": ">=nope" is not a Cargo version requirement/,
+    );
     expect(bad('[licenses]\nallow = "MIT"\n')).toBe('deny.toml, line 2, field `licenses.allow`: expected a list of strings');
     expect(bad('[licenses\n')).toMatch(/^deny\.toml, line 1: not valid TOML/);
-    expect(bad('[sources]\nrequired-git-spec = "commit"\n')).toMatch(/line 2, field `sources.required-git-spec`: expected one of any, branch, tag, rev/);
+    expect(bad('[sources]\nrequired-git-spec = "commit"\n')).toMatch(
+      /line 2, field `sources.required-git-spec`: expected one of any, branch, tag, rev/,
+    );
   });
 });
 

@@ -39,7 +39,12 @@ function theirs(jsonl: string): string[] {
     // cargo-deny says `unlicensed` twice, a warning (no expression could be found) before its error.
     if (d.fields.code === 'unlicensed' && d.fields.severity === 'warning') continue;
     const krates = (d.fields.graphs ?? []).map((g) => g.Krate).filter((k) => k !== undefined);
-    const who = krates.length === 0 ? '-' : d.fields.code === 'duplicate' ? `${krates[0]!.name}@${krates.map((k) => k.version).join(',')}` : `${krates[0]!.name}@${krates[0]!.version}`;
+    const who =
+      krates.length === 0
+        ? '-'
+        : d.fields.code === 'duplicate'
+          ? `${krates[0]!.name}@${krates.map((k) => k.version).join(',')}`
+          : `${krates[0]!.name}@${krates[0]!.version}`;
     out.push(`${d.fields.severity} ${d.fields.code} ${who}`);
   }
   return out.sort();
@@ -66,7 +71,11 @@ describe.each(fixtures)('%s: the same verdicts as cargo-deny', (name) => {
   const lock = lockOf(name);
   it.skipIf(lock === undefined)('gives the same errors and warnings, and the same exit', () => {
     const lockfile = parseLockfile(lock!, `${name}/Cargo.lock`);
-    const pkgs = denyPackages(lockfile, { value: JSON.parse(read('metadata.json')), file: `${name}/metadata.json`, lockPath: `${name}/Cargo.lock` });
+    const pkgs = denyPackages(lockfile, {
+      value: JSON.parse(read('metadata.json')),
+      file: `${name}/metadata.json`,
+      lockPath: `${name}/Cargo.lock`,
+    });
     const report = checkDeny(pkgs, parseDenyConfig(read('deny.toml'), `${name}/deny.toml`));
     expect(ours(report.findings)).toEqual(theirs(read('deny.jsonl')));
     expect(denyFails(report)).toBe(read('deny.exit').trim() !== '0');

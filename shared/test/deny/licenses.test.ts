@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { checkLicenses, evaluate, parseAllowedLicense, parseDenyConfig, parseLicenseExpression, requirements, satisfies, type DenyPackage, type DenyPackages } from '../../src/index.js';
+import {
+  checkLicenses,
+  evaluate,
+  parseAllowedLicense,
+  parseDenyConfig,
+  parseLicenseExpression,
+  requirements,
+  satisfies,
+  type DenyPackage,
+  type DenyPackages,
+} from '../../src/index.js';
 
 const req = (s: string) => parseAllowedLicense(s);
-const allows = (expr: string, allowed: string[]) => evaluate(parseLicenseExpression(expr), (r) => allowed.some((a) => satisfies(req(a), r)));
+const allows = (expr: string, allowed: string[]) =>
+  evaluate(parseLicenseExpression(expr), (r) => allowed.some((a) => satisfies(req(a), r)));
 
 describe('SPDX expressions', () => {
   it('gives AND precedence over OR, and parentheses over both', () => {
@@ -12,7 +23,7 @@ describe('SPDX expressions', () => {
     expect(allows('MIT AND (Apache-2.0 OR ISC)', ['MIT', 'ISC'])).toBe(true);
   });
 
-  it('reads old crates\' `/` as OR and operators in any case', () => {
+  it("reads old crates' `/` as OR and operators in any case", () => {
     expect(allows('MIT/Apache-2.0', ['Apache-2.0'])).toBe(true);
     expect(allows('mit or apache-2.0', ['MIT'])).toBe(true);
     expect(requirements(parseLicenseExpression('Unlicense/MIT')).map((r) => r.license)).toEqual(['Unlicense', 'MIT']);
@@ -45,9 +56,27 @@ describe('SPDX expressions', () => {
   });
 });
 
-function pkgs(list: { name: string; version?: string; license?: string | null; member?: boolean; publish?: string[] | null; devOnly?: boolean; source?: string; licenseFile?: string }[]): DenyPackages {
+function pkgs(
+  list: {
+    name: string;
+    version?: string;
+    license?: string | null;
+    member?: boolean;
+    publish?: string[] | null;
+    devOnly?: boolean;
+    source?: string;
+    licenseFile?: string;
+  }[],
+): DenyPackages {
   const packages = new Map<string, DenyPackage>();
-  const root: DenyPackage = { id: 'root@0.1.0', name: 'root', version: '0.1.0', member: true, deps: [], meta: { license: 'MIT', licenseFile: null, publish: [], dependencies: [] } };
+  const root: DenyPackage = {
+    id: 'root@0.1.0',
+    name: 'root',
+    version: '0.1.0',
+    member: true,
+    deps: [],
+    meta: { license: 'MIT', licenseFile: null, publish: [], dependencies: [] },
+  };
   packages.set(root.id, root);
   for (const p of list) {
     const id = `${p.name}@${p.version ?? '1.0.0'}`;
@@ -58,7 +87,12 @@ function pkgs(list: { name: string; version?: string; license?: string | null; m
       source: p.member ? undefined : (p.source ?? 'registry+https://github.com/rust-lang/crates.io-index'),
       member: p.member ?? false,
       deps: [],
-      meta: { license: p.license === undefined ? 'MIT' : p.license, licenseFile: p.licenseFile ?? null, publish: p.publish ?? null, dependencies: [] },
+      meta: {
+        license: p.license === undefined ? 'MIT' : p.license,
+        licenseFile: p.licenseFile ?? null,
+        publish: p.publish ?? null,
+        dependencies: [],
+      },
     });
     root.deps.push({ to: id, kinds: [p.devOnly ? 'dev' : 'normal'] });
   }
@@ -67,22 +101,43 @@ function pkgs(list: { name: string; version?: string; license?: string | null; m
 const config = (licenses: string) => parseDenyConfig(`[licenses]\n${licenses}\n`).licenses!;
 
 describe('checkLicenses', () => {
-  const cfg = config(`allow = ["MIT", "Apache-2.0"]\nexceptions = [{ crate = "ring", allow = ["ISC"] }]\nunused-allowed-license = "allow"\nunused-license-exception = "allow"\n[licenses.private]\nignore = true`);
+  const cfg = config(
+    `allow = ["MIT", "Apache-2.0"]\nexceptions = [{ crate = "ring", allow = ["ISC"] }]\nunused-allowed-license = "allow"\nunused-license-exception = "allow"\n[licenses.private]\nignore = true`,
+  );
 
   it('rejects a crate no allowance satisfies, naming the license it lacks and the rule', () => {
-    const f = checkLicenses(pkgs([{ name: 'gpl', license: 'GPL-3.0-only OR LGPL-2.1-only' }, { name: 'ok', license: 'MIT OR GPL-3.0-only' }]), cfg);
+    const f = checkLicenses(
+      pkgs([
+        { name: 'gpl', license: 'GPL-3.0-only OR LGPL-2.1-only' },
+        { name: 'ok', license: 'MIT OR GPL-3.0-only' },
+      ]),
+      cfg,
+    );
     expect(f.map((x) => [x.package?.id, x.code, x.level])).toEqual([['gpl@1.0.0', 'rejected', 'deny']]);
     expect(f[0]!.message).toContain('rejected GPL-3.0-only, LGPL-2.1-only');
     expect(f[0]!.rule).toEqual({ key: 'licenses.allow', line: 2 });
   });
 
   it('applies an exception to its crate only', () => {
-    const f = checkLicenses(pkgs([{ name: 'ring', license: 'ISC AND MIT' }, { name: 'other', license: 'ISC' }]), cfg);
+    const f = checkLicenses(
+      pkgs([
+        { name: 'ring', license: 'ISC AND MIT' },
+        { name: 'other', license: 'ISC' },
+      ]),
+      cfg,
+    );
     expect(f.map((x) => x.package?.name)).toEqual(['other']);
   });
 
   it('says a crate without a license field is unlicensed, and names a license-file it cannot read', () => {
-    const f = checkLicenses(pkgs([{ name: 'none', license: null, licenseFile: 'LICENSE' }, { name: 'empty', license: '' }, { name: 'bad', license: 'MIT OR Nope' }]), cfg);
+    const f = checkLicenses(
+      pkgs([
+        { name: 'none', license: null, licenseFile: 'LICENSE' },
+        { name: 'empty', license: '' },
+        { name: 'bad', license: 'MIT OR Nope' },
+      ]),
+      cfg,
+    );
     expect(f.map((x) => [x.package?.name, x.code])).toEqual([
       ['bad', 'unlicensed'],
       ['empty', 'unlicensed'],
@@ -93,7 +148,10 @@ describe('checkLicenses', () => {
   });
 
   it('leaves out dev-only crates and private members (private.ignore), unless include-dev', () => {
-    const list = [{ name: 'devtool', license: 'GPL-3.0-only', devOnly: true }, { name: 'secret', license: 'LicenseRef-Mine', member: true, publish: [] }];
+    const list = [
+      { name: 'devtool', license: 'GPL-3.0-only', devOnly: true },
+      { name: 'secret', license: 'LicenseRef-Mine', member: true, publish: [] },
+    ];
     expect(checkLicenses(pkgs(list), cfg)).toEqual([]);
     const withDev = config('allow = ["MIT"]\ninclude-dev = true\nunused-allowed-license = "allow"');
     expect(checkLicenses(pkgs(list), withDev).map((x) => x.package?.name)).toEqual(['devtool', 'secret']);
@@ -109,7 +167,15 @@ describe('checkLicenses', () => {
   });
 
   it('warns (parse-error) about a field that is not strict SPDX, and judges its lenient reading', () => {
-    const f = checkLicenses(pkgs([{ name: 'old', license: 'GPL-3.0+' }, { name: 'dep', license: 'GPL-2.0' }, { name: 'case', license: 'mit' }, { name: 'slash', license: 'MIT/Apache-2.0' }]), cfg);
+    const f = checkLicenses(
+      pkgs([
+        { name: 'old', license: 'GPL-3.0+' },
+        { name: 'dep', license: 'GPL-2.0' },
+        { name: 'case', license: 'mit' },
+        { name: 'slash', license: 'MIT/Apache-2.0' },
+      ]),
+      cfg,
+    );
     expect(f.map((x) => [x.package?.name, x.code, x.level])).toEqual([
       ['case', 'parse-error', 'warn'],
       ['dep', 'parse-error', 'warn'],
@@ -117,13 +183,23 @@ describe('checkLicenses', () => {
       ['old', 'parse-error', 'warn'],
       ['old', 'rejected', 'deny'],
     ]);
-    expect(f[3]!.message).toBe('license GPL-3.0+ is not strict SPDX (GPL-3.0 is a deprecated license identifier; a "+" on a GNU license (SPDX writes -or-later)); read leniently');
+    expect(f[3]!.message).toBe(
+      'license GPL-3.0+ is not strict SPDX (GPL-3.0 is a deprecated license identifier; a "+" on a GNU license (SPDX writes -or-later)); read leniently',
+    );
     expect(f[4]!.message).toContain('rejected GPL-3.0-or-later');
   });
 
   it('skips crates from private.ignore-sources (host and path exactly, as cargo-deny matches them)', () => {
-    const c = config('allow = ["MIT"]\nunused-allowed-license = "allow"\n[licenses.private]\nignore = true\nignore-sources = ["https://crates.corp.example/index/"]');
-    const f = checkLicenses(pkgs([{ name: 'inhouse', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index/' }, { name: 'nearby', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index2/' }]), c);
+    const c = config(
+      'allow = ["MIT"]\nunused-allowed-license = "allow"\n[licenses.private]\nignore = true\nignore-sources = ["https://crates.corp.example/index/"]',
+    );
+    const f = checkLicenses(
+      pkgs([
+        { name: 'inhouse', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index/' },
+        { name: 'nearby', license: 'LicenseRef-Corp', source: 'sparse+https://crates.corp.example/index2/' },
+      ]),
+      c,
+    );
     expect(f.map((x) => x.package?.name)).toEqual(['nearby']);
   });
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkDeny, denyFails, denyFindingKey, denyPackages, denyRuleId, newDenyFindings, parseDenyConfig, parseLockfile } from '../../src/index.js';
+import {
+  checkDeny,
+  denyFails,
+  denyFindingKey,
+  denyPackages,
+  denyRuleId,
+  newDenyFindings,
+  parseDenyConfig,
+  parseLockfile,
+} from '../../src/index.js';
 
 const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 const lock = (pkgs: [string, string, string[]][]) =>
@@ -10,7 +19,12 @@ const id = (n: string, v: string) => (n === 'app' || n === 'tool' ? `path+file:/
 
 /** cargo metadata for: app -> lib (lib's optional dep `extra` off unless `lib` enables its feature), tool (a second member). */
 function metadata(opts: { extraOn: boolean; root: boolean }) {
-  const pkg = (n: string, v: string, deps: { name: string; optional?: boolean; rename?: string }[], features: Record<string, string[]> = {}) => ({
+  const pkg = (
+    n: string,
+    v: string,
+    deps: { name: string; optional?: boolean; rename?: string }[],
+    features: Record<string, string[]> = {},
+  ) => ({
     id: id(n, v),
     name: n,
     version: v,
@@ -19,7 +33,14 @@ function metadata(opts: { extraOn: boolean; root: boolean }) {
     license_file: null,
     publish: null,
     features,
-    dependencies: deps.map((d) => ({ name: d.name, req: '^1', kind: null, optional: d.optional ?? false, rename: d.rename ?? null, source: CRATES })),
+    dependencies: deps.map((d) => ({
+      name: d.name,
+      req: '^1',
+      kind: null,
+      optional: d.optional ?? false,
+      rename: d.rename ?? null,
+      source: CRATES,
+    })),
   });
   return {
     packages: [
@@ -34,7 +55,11 @@ function metadata(opts: { extraOn: boolean; root: boolean }) {
       nodes: [
         { id: id('app', '0.1.0'), features: [], deps: [{ name: 'lib', pkg: id('lib', '1.0.0'), dep_kinds: [{ kind: null }] }] },
         { id: id('tool', '0.1.0'), features: [], deps: [{ name: 'extra', pkg: id('extra', '1.0.0'), dep_kinds: [{ kind: null }] }] },
-        { id: id('lib', '1.0.0'), features: opts.extraOn ? ['fancy'] : [], deps: [{ name: 'extra_one', pkg: id('extra', '1.0.0'), dep_kinds: [{ kind: null }] }] },
+        {
+          id: id('lib', '1.0.0'),
+          features: opts.extraOn ? ['fancy'] : [],
+          deps: [{ name: 'extra_one', pkg: id('extra', '1.0.0'), dep_kinds: [{ kind: null }] }],
+        },
         { id: id('extra', '1.0.0'), features: [], deps: [] },
       ],
     },
@@ -46,7 +71,8 @@ const L = lock([
   ['lib', '1.0.0', ['extra']],
   ['tool', '0.1.0', ['extra']],
 ]);
-const ids = (m: ReturnType<typeof metadata>) => [...denyPackages(L, { value: m, file: 'm.json', lockPath: 'Cargo.lock' }).packages.keys()].sort();
+const ids = (m: ReturnType<typeof metadata>) =>
+  [...denyPackages(L, { value: m, file: 'm.json', lockPath: 'Cargo.lock' }).packages.keys()].sort();
 
 describe('denyPackages: the graph cargo-deny judges', () => {
   it('roots a workspace whose root manifest is a package at that package, and drops optional dependencies no feature turns on', () => {
@@ -86,8 +112,14 @@ describe('checkDeny and what gate, SARIF and the scorer use', () => {
   });
 
   it('newDenyFindings: what the head has that the base does not', () => {
-    const base = checkDeny(denyPackages(L, { value: metadata({ extraOn: false, root: true }), file: 'm.json', lockPath: 'Cargo.lock' }), cfg);
-    const head = checkDeny(denyPackages(L, { value: metadata({ extraOn: true, root: true }), file: 'm.json', lockPath: 'Cargo.lock' }), cfg);
+    const base = checkDeny(
+      denyPackages(L, { value: metadata({ extraOn: false, root: true }), file: 'm.json', lockPath: 'Cargo.lock' }),
+      cfg,
+    );
+    const head = checkDeny(
+      denyPackages(L, { value: metadata({ extraOn: true, root: true }), file: 'm.json', lockPath: 'Cargo.lock' }),
+      cfg,
+    );
     expect(newDenyFindings(head, base).map(denyFindingKey)).toEqual(['licenses:rejected:extra@1.0.0', 'bans:banned:extra@1.0.0']);
     expect(newDenyFindings(base, base)).toEqual([]);
   });

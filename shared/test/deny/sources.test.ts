@@ -32,12 +32,22 @@ describe('checkSources', () => {
       ['lab', 'warn', 'sources.unknown-git'],
       ['pinned', 'warn', 'sources.unknown-git'],
     ]);
-    expect(f[0]!.message).toBe('source sparse+https://crates.corp.example/index/ is not allowed: no sources.allow-registry entry matches it');
+    expect(f[0]!.message).toBe(
+      'source sparse+https://crates.corp.example/index/ is not allowed: no sources.allow-registry entry matches it',
+    );
   });
 
   it('matches allow-git exactly (a .git suffix aside), private by prefix, allow-org by owner in any case', () => {
     const cfg = sources(
-      ['unknown-registry = "deny"', 'unknown-git = "deny"', 'allow-registry = ["sparse+https://crates.corp.example/index/", "https://github.com/rust-lang/crates.io-index"]', 'allow-git = ["https://github.com/solo/pinned", "https://github.com/acme/forked/other"]', 'private = ["https://git.corp.example/team"]', '[sources.allow-org]', 'gitlab = ["other"]'].join('\n'),
+      [
+        'unknown-registry = "deny"',
+        'unknown-git = "deny"',
+        'allow-registry = ["sparse+https://crates.corp.example/index/", "https://github.com/rust-lang/crates.io-index"]',
+        'allow-git = ["https://github.com/solo/pinned", "https://github.com/acme/forked/other"]',
+        'private = ["https://git.corp.example/team"]',
+        '[sources.allow-org]',
+        'gitlab = ["other"]',
+      ].join('\n'),
     );
     const f = checkSources(ws, cfg);
     expect(f.map((x) => [x.code, x.package?.name ?? x.rule.key])).toEqual([
@@ -47,7 +57,12 @@ describe('checkSources', () => {
   });
 
   it('requires a git spec at least as specific as required-git-spec', () => {
-    const f = checkSources(ws, sources('unknown-registry = "allow"\nunknown-git = "warn"\nrequired-git-spec = "tag"\nallow-org = { github = ["acme", "solo"], gitlab = ["other"] }\nprivate = ["https://git.corp.example/"]'));
+    const f = checkSources(
+      ws,
+      sources(
+        'unknown-registry = "allow"\nunknown-git = "warn"\nrequired-git-spec = "tag"\nallow-org = { github = ["acme", "solo"], gitlab = ["other"] }\nprivate = ["https://git.corp.example/"]',
+      ),
+    );
     expect(f.map((x) => [x.code, x.package?.name, x.level])).toEqual([
       ['git-source-underspecified', 'forked', 'deny'],
       ['git-source-underspecified', 'lab', 'deny'],

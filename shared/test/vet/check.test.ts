@@ -29,13 +29,21 @@ const lock = parseLockfile(
 const graph = graphFromLockfile(lock);
 const HEAD = '[cargo-vet]\nversion = "0.10"\n';
 function store(config: string, audits = '', imports?: string): VetStore {
-  return { config: parseConfigFile(config), audits: parseAuditsFile(audits), imports: imports === undefined ? undefined : parseImportsLock(imports) };
+  return {
+    config: parseConfigFile(config),
+    audits: parseAuditsFile(audits),
+    imports: imports === undefined ? undefined : parseImportsLock(imports),
+  };
 }
 const codes = (s: VetStore, today = '2025-06-01') => checkStore(s, graph, { today }).problems.map((p) => `${p.code} ${p.subject}`);
 
 describe('checkStore: policy keys (parse stage)', () => {
   it('mixed versioned and unversioned policy for one crate', () => {
-    const r = checkStore(store(`${HEAD}\n[policy.log]\ncriteria = "safe-to-run"\n\n[policy."log:0.4.22"]\ncriteria = "safe-to-run"\n`), graph, { today: '2025-06-01' });
+    const r = checkStore(
+      store(`${HEAD}\n[policy.log]\ncriteria = "safe-to-run"\n\n[policy."log:0.4.22"]\ncriteria = "safe-to-run"\n`),
+      graph,
+      { today: '2025-06-01' },
+    );
     expect(r.fatal).toBe('parse');
     expect(r.reported.map((p) => p.code)).toEqual(['policy-mixed-versioning']);
   });
@@ -51,7 +59,8 @@ describe('checkStore: policy keys (parse stage)', () => {
     expect(parseVetVersion(`0.1.5 @ git:${rev}`)).toEqual({ version: '0.1.5', gitRev: rev }); // cargo-vet trims around '@'
     expect(parseVetVersion('0.1.5')).toEqual({ version: '0.1.5' });
     expect(parseVetVersion('1.0.2+wasi-0.2.9')).toEqual({ version: '1.0.2+wasi-0.2.9' });
-    for (const bad of ['0.1', `0.1.5@${rev}`, '0.1.5@git:1f3c657', `v0.1.5@git:${rev}`, 'latest']) expect(parseVetVersion(bad), bad).toBeUndefined();
+    for (const bad of ['0.1', `0.1.5@${rev}`, '0.1.5@git:1f3c657', `v0.1.5@git:${rev}`, 'latest'])
+      expect(parseVetVersion(bad), bad).toBeUndefined();
   });
 });
 
@@ -75,11 +84,16 @@ describe('checkStore: Store::validate', () => {
     expect(r.fatal).toBe('validate');
     expect(r.reported.map((p) => p.subject).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
     const c3 = r.reported.find((p) => p.subject === 'c3')!;
-    expect(formatStoreProblem(c3)).toMatch(/^supply-chain\/config.toml, \[policy.app\], dependency-criteria.log: 'c3' is not a valid criteria name/);
-    expect(formatStoreProblem(r.reported.find((p) => p.subject === 'c4')!)).toMatch(/^supply-chain\/config.toml, \[\[exemptions.log\]\] #1, criteria:/);
+    expect(formatStoreProblem(c3)).toMatch(
+      /^supply-chain\/config.toml, \[policy.app\], dependency-criteria.log: 'c3' is not a valid criteria name/,
+    );
+    expect(formatStoreProblem(r.reported.find((p) => p.subject === 'c4')!)).toMatch(
+      /^supply-chain\/config.toml, \[\[exemptions.log\]\] #1, criteria:/,
+    );
   });
   it('a wildcard audit ending more than 12 months after today (chrono month arithmetic)', () => {
-    const w = (end: string) => store(HEAD, `[[wildcard-audits.log]]\nwho = "a"\ncriteria = "safe-to-deploy"\nuser-id = 1\nstart = "2024-01-01"\nend = "${end}"\n`);
+    const w = (end: string) =>
+      store(HEAD, `[[wildcard-audits.log]]\nwho = "a"\ncriteria = "safe-to-deploy"\nuser-id = 1\nstart = "2024-01-01"\nend = "${end}"\n`);
     expect(codes(w('2026-06-01'))).toEqual([]);
     expect(codes(w('2026-06-02'))).toEqual(['wildcard-end-date 2026-06-02']);
     expect(addTwelveMonths('2024-02-29')).toBe('2025-02-28');
@@ -109,28 +123,32 @@ describe('checkStore: check_crate_policies (main.rs)', () => {
   it('dependency-criteria on a crates.io crate needs a versioned entry for every version in use', () => {
     const s = store(`${HEAD}\n[policy."memchr:2.7.4"]\ndependency-criteria = { log = "safe-to-run" }\n`);
     expect(codes(s)).toEqual(['policy-dependency-criteria-needs-version memchr:2.6.0']);
-    const both = store(`${HEAD}\n[policy."memchr:2.7.4"]\ndependency-criteria = { log = "safe-to-run" }\n\n[policy."memchr:2.6.0"]\ncriteria = "safe-to-run"\n`);
+    const both = store(
+      `${HEAD}\n[policy."memchr:2.7.4"]\ndependency-criteria = { log = "safe-to-run" }\n\n[policy."memchr:2.6.0"]\ncriteria = "safe-to-run"\n`,
+    );
     expect(codes(both)).toEqual([]);
     // unversioned with dependency-criteria: the more specific error only
-    expect(codes(store(`${HEAD}\n[policy.log]\ndependency-criteria = { x = "safe-to-run" }\n`))).toEqual(['policy-dependency-criteria-needs-version log:0.4.22']);
+    expect(codes(store(`${HEAD}\n[policy.log]\ndependency-criteria = { x = "safe-to-run" }\n`))).toEqual([
+      'policy-dependency-criteria-needs-version log:0.4.22',
+    ]);
   });
   it('policy entries for crates (or versions) not in the graph', () => {
-    expect(codes(store(`${HEAD}\n[policy.nothere]\ncriteria = "safe-to-run"\n\n[policy."log:9.9.9"]\ncriteria = "safe-to-run"\n\n[policy."itoa:1.0.0"]\ncriteria = "safe-to-run"\n`)).sort()).toEqual([
-      'policy-unused itoa',
-      'policy-unused itoa:1.0.0',
-      'policy-unused log:9.9.9',
-      'policy-unused nothere',
-    ]);
+    expect(
+      codes(
+        store(
+          `${HEAD}\n[policy.nothere]\ncriteria = "safe-to-run"\n\n[policy."log:9.9.9"]\ncriteria = "safe-to-run"\n\n[policy."itoa:1.0.0"]\ncriteria = "safe-to-run"\n`,
+        ),
+      ).sort(),
+    ).toEqual(['policy-unused itoa', 'policy-unused itoa:1.0.0', 'policy-unused log:9.9.9', 'policy-unused nothere']);
   });
 });
 
 describe('checkStore: what makes cargo-vet panic while resolving', () => {
   it('redefining a built-in criteria, an implies cycle', () => {
     expect(codes(store(HEAD, '[criteria.safe-to-run]\ndescription = "x"\n'))).toEqual(['criteria-shadows-builtin safe-to-run']);
-    expect(codes(store(HEAD, '[criteria.a]\ndescription = "a"\nimplies = "b"\n\n[criteria.b]\ndescription = "b"\nimplies = "a"\n')).sort()).toEqual([
-      'criteria-implies-itself a',
-      'criteria-implies-itself b',
-    ]);
+    expect(
+      codes(store(HEAD, '[criteria.a]\ndescription = "a"\nimplies = "b"\n\n[criteria.b]\ndescription = "b"\nimplies = "a"\n')).sort(),
+    ).toEqual(['criteria-implies-itself a', 'criteria-implies-itself b']);
   });
   it('an imported audit (imports.lock) naming a criteria unknown locally, on a crate in the graph only', () => {
     const cfg = `${HEAD}\n[imports.peer]\nurl = "https://example.com/a.toml"\n`;
@@ -140,7 +158,11 @@ describe('checkStore: what makes cargo-vet panic while resolving', () => {
   });
   it('a wildcard audit or local trusted entry with an unknown criteria, only when a publisher record matches', () => {
     const t = (when: string) =>
-      store(HEAD, '[[trusted.log]]\ncriteria = "nope"\nuser-id = 7\nstart = "2024-01-01"\nend = "2025-01-01"\n', `[[publisher.log]]\nversion = "0.4.22"\nwhen = "${when}"\nuser-id = 7\n`);
+      store(
+        HEAD,
+        '[[trusted.log]]\ncriteria = "nope"\nuser-id = 7\nstart = "2024-01-01"\nend = "2025-01-01"\n',
+        `[[publisher.log]]\nversion = "0.4.22"\nwhen = "${when}"\nuser-id = 7\n`,
+      );
     expect(codes(t('2024-06-01'))).toEqual(['imported-criteria-unknown nope']);
     expect(codes(t('2025-02-01'))).toEqual([]);
   });
@@ -194,7 +216,11 @@ describe('checkStore: layout (validate stage, --locked only)', () => {
   });
 
   it('is not checked when the text is not known', () => {
-    expect(codes(store(`${HEAD}\n[[exemptions.log]]\nversion = "0.4.22"\ncriteria = "safe-to-deploy"\n`)).filter((c) => c.startsWith('bad-format'))).toEqual([]);
+    expect(
+      codes(store(`${HEAD}\n[[exemptions.log]]\nversion = "0.4.22"\ncriteria = "safe-to-deploy"\n`)).filter((c) =>
+        c.startsWith('bad-format'),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -205,7 +231,8 @@ describe('build metadata in a policy key (cargo-vet: semver::Version keeps +buil
   );
   const wasiGraph = graphFromLockfile(wasiLock);
   const withPolicy = (key: string) => store(`${HEAD}\n[policy.${key}]\ncriteria = "safe-to-run"\n`);
-  const wasi = (s: VetStore) => resolveVet({ graph: wasiGraph, store: s }, { today: '2025-06-01' }).packages.find((p) => p.name === 'wasi')!;
+  const wasi = (s: VetStore) =>
+    resolveVet({ graph: wasiGraph, store: s }, { today: '2025-06-01' }).packages.find((p) => p.name === 'wasi')!;
 
   it('[policy."wasi:0.11.1+wasi-snapshot-preview1"] is a valid key and applies to that locked version', () => {
     const s = withPolicy('"wasi:0.11.1+wasi-snapshot-preview1"');
@@ -217,7 +244,9 @@ describe('build metadata in a policy key (cargo-vet: semver::Version keeps +buil
   it('matching includes the build metadata: wasi:0.11.1 or another +build names no locked version', () => {
     for (const key of ['"wasi:0.11.1"', '"wasi:0.11.1+other"']) {
       const s = withPolicy(key);
-      expect(checkStore(s, wasiGraph, { today: '2025-06-01' }).problems.map((p) => `${p.code} ${p.subject}`)).toEqual([`policy-unused ${key.slice(1, -1)}`]);
+      expect(checkStore(s, wasiGraph, { today: '2025-06-01' }).problems.map((p) => `${p.code} ${p.subject}`)).toEqual([
+        `policy-unused ${key.slice(1, -1)}`,
+      ]);
       expect(wasi(s).required).toEqual(['safe-to-deploy']);
     }
   });

@@ -31,4 +31,5 @@ export function crateFiles(name: string, version: string, src: Files): Files {
 }
 
 /** `n` numbered lines starting at `from`, each ending in a newline. */
-export const lines = (n: number, from = 1, prefix = 'line'): string => Array.from({ length: n }, (_, i) => `${prefix} ${from + i}\n`).join('');
+export const lines = (n: number, from = 1, prefix = 'line'): string =>
+  Array.from({ length: n }, (_, i) => `${prefix} ${from + i}\n`).join('');

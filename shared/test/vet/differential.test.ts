@@ -142,7 +142,10 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
     const vet = JSON.parse(read(name, 'vet.json')) as VetJson;
     // cargo vet suggest is recorded for the small fixtures only
     const suggest = real.includes(name) ? undefined : (JSON.parse(read(name, 'suggest.json')) as VetJson);
-    const report = resolveVet({ graph: graphFromCargoMetadata(JSON.parse(read(name, 'metadata.json'))), store: storeOf(name) }, { today: TODAY });
+    const report = resolveVet(
+      { graph: graphFromCargoMetadata(JSON.parse(read(name, 'metadata.json'))), store: storeOf(name) },
+      { today: TODAY },
+    );
 
     if (vet.error) {
       const error = vet.error;
@@ -150,7 +153,9 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
         expect(report.conclusion).toBe('fail (store)');
         const c = report.store!;
         expect(error.message.startsWith(c.message!)).toBe(true);
-        const theirs = theirLines(error).map((l) => (l.startsWith('panic: ') ? l : l)).sort();
+        const theirs = theirLines(error)
+          .map((l) => (l.startsWith('panic: ') ? l : l))
+          .sort();
         const ours = c.reported.map((p) => ourLine(p, c.reported)).sort();
         if (error.message === 'cargo vet panicked') {
           expect(ours).toHaveLength(1);
@@ -170,10 +175,11 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
           expect(checkLayout(formatted)).toEqual([]);
         });
       }
-      if (suggest) it(`${name}: cargo vet suggest refuses it too, except for policy-stage errors (it skips check_crate_policies)`, () => {
-        if (report.store!.fatal === 'policy') expect(suggest.error).toBeUndefined();
-        else expect(suggest.error?.message).toBe(error.message);
-      });
+      if (suggest)
+        it(`${name}: cargo vet suggest refuses it too, except for policy-stage errors (it skips check_crate_policies)`, () => {
+          if (report.store!.fatal === 'policy') expect(suggest.error).toBeUndefined();
+          else expect(suggest.error?.message).toBe(error.message);
+        });
       continue;
     }
 
@@ -193,7 +199,10 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
         expect(ours).toEqual(theirs);
       }
       if (vet.conclusion === 'fail (violation)') {
-        const ours = thirdParty(report).filter((p) => p.status === 'violation').map(key).sort();
+        const ours = thirdParty(report)
+          .filter((p) => p.status === 'violation')
+          .map(key)
+          .sort();
         expect(ours).toEqual(Object.keys(vet.violations!).sort());
         // one conflict reported per (violation, audit) pair, as cargo-vet lists them
         for (const [k, list] of Object.entries(vet.violations!)) {
@@ -204,8 +213,18 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
         const ours = byKey(thirdParty(report));
         const fully = vet.vetted_fully!.map(key).sort();
         const exempted = [...vet.vetted_partially!, ...vet.vetted_with_exemptions!].map(key).sort();
-        expect([...ours.values()].filter((p) => p.status === 'vetted' || p.status === 'not-required').map(key).sort()).toEqual(fully);
-        expect([...ours.values()].filter((p) => p.status === 'exempted').map(key).sort()).toEqual(exempted);
+        expect(
+          [...ours.values()]
+            .filter((p) => p.status === 'vetted' || p.status === 'not-required')
+            .map(key)
+            .sort(),
+        ).toEqual(fully);
+        expect(
+          [...ours.values()]
+            .filter((p) => p.status === 'exempted')
+            .map(key)
+            .sort(),
+        ).toEqual(exempted);
       }
     });
 
@@ -216,19 +235,20 @@ describe('differential: our resolver vs the recorded output of the real cargo-ve
       });
     }
 
-    if (suggest) it(`${name}: the same packages need an audit as cargo vet suggest says (unvetted, or vetted only through exemptions)`, () => {
-      // `cargo vet suggest` judges without the exemptions it may drop (suggest != false).
-      if (suggest.conclusion !== 'fail (vetting)') {
-        expect(suggest.conclusion).toBe(vet.conclusion);
-        return;
-      }
-      const ours = Object.fromEntries(
-        thirdParty(report)
-          .filter((p) => p.status === 'unvetted' || p.status === 'exempted')
-          .map((p) => [key(p), [...(p.status === 'unvetted' ? p.missing : p.required)].sort()]),
-      );
-      expect(ours).toEqual(Object.fromEntries(suggest.failures!.map((f) => [key(f), [...f.missing_criteria].sort()])));
-    });
+    if (suggest)
+      it(`${name}: the same packages need an audit as cargo vet suggest says (unvetted, or vetted only through exemptions)`, () => {
+        // `cargo vet suggest` judges without the exemptions it may drop (suggest != false).
+        if (suggest.conclusion !== 'fail (vetting)') {
+          expect(suggest.conclusion).toBe(vet.conclusion);
+          return;
+        }
+        const ours = Object.fromEntries(
+          thirdParty(report)
+            .filter((p) => p.status === 'unvetted' || p.status === 'exempted')
+            .map((p) => [key(p), [...(p.status === 'unvetted' ? p.missing : p.required)].sort()]),
+        );
+        expect(ours).toEqual(Object.fromEntries(suggest.failures!.map((f) => [key(f), [...f.missing_criteria].sort()])));
+      });
 
     // cargo-vet sizes candidate diffs from the crates' sources (record.sh puts them in its cache);
     // a recording made without them has an empty suggestion list, and only the above is compared.

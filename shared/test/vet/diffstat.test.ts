@@ -16,7 +16,11 @@ describe('diffstat: lines to review, counted as cargo vet suggest counts them', 
     // Only the top-level files are cargo's: a nested Cargo.lock is the crate's own.
     expect(diffLines(diffstat(null, tree({ 'tests/Cargo.lock': lines(5) })))).toBe(5);
     // A git revision's Cargo.toml is not the published one: cargo-vet leaves it out.
-    expect(diffstat(null, tree(crateFiles('foo', '1.0.0', {})), { gitRevision: true })).toEqual({ insertions: 3, deletions: 0, filesChanged: 1 });
+    expect(diffstat(null, tree(crateFiles('foo', '1.0.0', {})), { gitRevision: true })).toEqual({
+      insertions: 3,
+      deletions: 0,
+      filesChanged: 1,
+    });
   });
 
   it('a delta counts insertions and deletions; CRs before a newline and a missing last newline are not changes', () => {
@@ -48,7 +52,9 @@ describe('unpackCrate and checksums', () => {
 
   it('refuses an entry outside the crate folder, and bytes that are not gzip, naming the crate', async () => {
     const evil = await buildCrate('foo', '1.2.3', { 'src/lib.rs': 'x' }, { 'bar-1.0.0/src/lib.rs': 'y' });
-    await expect(unpackCrate('foo', '1.2.3', evil)).rejects.toThrow(/foo 1\.2\.3: \.crate entry bar-1\.0\.0\/src\/lib\.rs is outside foo-1\.2\.3\//);
+    await expect(unpackCrate('foo', '1.2.3', evil)).rejects.toThrow(
+      /foo 1\.2\.3: \.crate entry bar-1\.0\.0\/src\/lib\.rs is outside foo-1\.2\.3\//,
+    );
     await expect(unpackCrate('foo', '1.2.3', Buffer.from('not a crate'))).rejects.toThrow(CrateFileError);
   });
 
@@ -56,7 +62,9 @@ describe('unpackCrate and checksums', () => {
     const bytes = await buildCrate('foo', '1.2.3', { 'src/lib.rs': 'x' });
     expect(() => verifyCrate('foo', '1.2.3', bytes, crateChecksum(bytes))).not.toThrow();
     const wrong = 'ab'.repeat(32);
-    expect(() => verifyCrate('foo', '1.2.3', bytes, wrong)).toThrow(`foo 1.2.3: checksum mismatch: Cargo.lock has ${wrong}, the .crate file has ${crateChecksum(bytes)}`);
+    expect(() => verifyCrate('foo', '1.2.3', bytes, wrong)).toThrow(
+      `foo 1.2.3: checksum mismatch: Cargo.lock has ${wrong}, the .crate file has ${crateChecksum(bytes)}`,
+    );
   });
 });
 
@@ -68,7 +76,10 @@ describe.skipIf(git.status !== 0)('diffstat agrees with git diff --ignore-cr-at-
     try {
       const write = (root: string, t: SourceTree) => {
         mkdirSync(root, { recursive: true });
-        for (const [p, b] of t) (mkdirSync(path.dirname(path.join(root, p)), { recursive: true }), writeFileSync(path.join(root, p), b));
+        for (const [p, b] of t) {
+          mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+          writeFileSync(path.join(root, p), b);
+        }
       };
       write(path.join(dir, 'a'), from);
       write(path.join(dir, 'b'), to);
@@ -86,7 +97,10 @@ describe.skipIf(git.status !== 0)('diffstat agrees with git diff --ignore-cr-at-
         if (['Cargo.lock', '.cargo_vcs_info.json', '.cargo-ok'].includes(rel)) continue;
         out.filesChanged++;
         const [ins, del] = chunks[i]!.trim().split('\t');
-        if (ins !== '-') (out.insertions += Number(ins)), (out.deletions += Number(del));
+        if (ins !== '-') {
+          out.insertions += Number(ins);
+          out.deletions += Number(del);
+        }
       }
       return out;
     } finally {
@@ -113,7 +127,17 @@ describe.skipIf(git.status !== 0)('diffstat agrees with git diff --ignore-cr-at-
     }
     return ls.join('\n');
   };
-  const names = ['src/lib.rs', 'src/a.rs', 'src/b/mod.rs', 'README.md', 'Cargo.toml', 'Cargo.lock', '.cargo_vcs_info.json', 'tests/t.rs', 'src/moved.rs'];
+  const names = [
+    'src/lib.rs',
+    'src/a.rs',
+    'src/b/mod.rs',
+    'README.md',
+    'Cargo.toml',
+    'Cargo.lock',
+    '.cargo_vcs_info.json',
+    'tests/t.rs',
+    'src/moved.rs',
+  ];
 
   it('on 150 random pairs of trees (edits, CRLF, missing last newlines, binaries, renames, skipped files)', () => {
     for (let round = 0; round < 150; round++) {
@@ -122,10 +146,15 @@ describe.skipIf(git.status !== 0)('diffstat agrees with git diff --ignore-cr-at-
       for (const n of names) {
         const r = rnd(10);
         const body = rnd(12) === 0 ? Buffer.from([0, 1, 2, rnd(250)]) : Buffer.from(text(1 + rnd(30)));
-        if (r < 6) (from[n] = body), (to[n] = rnd(2) ? body : Buffer.from(mutate(body.toString('latin1')), 'latin1'));
-        else if (r === 6) from[n] = body;
+        if (r < 6) {
+          from[n] = body;
+          to[n] = rnd(2) ? body : Buffer.from(mutate(body.toString('latin1')), 'latin1');
+        } else if (r === 6) from[n] = body;
         else if (r === 7) to[n] = body;
-        else if (r === 8) (from[n] = body), (to[`${n}.new/moved.rs`] = Buffer.from(mutate(body.toString('latin1')), 'latin1'));
+        else if (r === 8) {
+          from[n] = body;
+          to[`${n}.new/moved.rs`] = Buffer.from(mutate(body.toString('latin1')), 'latin1');
+        }
       }
       const a = tree(from);
       const b = tree(to);

@@ -97,12 +97,16 @@ suggest = false
   });
 
   it('errors name the file, table and key', () => {
-    expect(() => parseAuditsFile('[[audits.foo]]\ncriteria = "safe-to-run"\nversion = "1.0.0"\ndelta = "1.0.0 -> 1.1.0"\n', 'x/audits.toml')).toThrow(
-      /x\/audits.toml, field `audits.foo\[0\]`: expected exactly one of/,
+    expect(() =>
+      parseAuditsFile('[[audits.foo]]\ncriteria = "safe-to-run"\nversion = "1.0.0"\ndelta = "1.0.0 -> 1.1.0"\n', 'x/audits.toml'),
+    ).toThrow(/x\/audits.toml, field `audits.foo\[0\]`: expected exactly one of/);
+    expect(() => parseConfigFile('[[exemptions.foo]]\ncriteria = "safe-to-run"\n', 'c.toml')).toThrow(
+      /field `exemptions.foo\[0\].version`: missing/,
     );
-    expect(() => parseConfigFile('[[exemptions.foo]]\ncriteria = "safe-to-run"\n', 'c.toml')).toThrow(/field `exemptions.foo\[0\].version`: missing/);
     expect(() => parseImportsLock('[[publisher.foo]]\nversion = "1.0.0"\nwhen = 3\n', 'i.lock')).toThrow(FormatError);
-    expect(() => parseAuditsFile('[[audits.foo]]\ncriteria = "x"\nversion = "1"\nfrobnicate = 1\n')).toThrow(/audits.foo\[0\].frobnicate`: unknown key/);
+    expect(() => parseAuditsFile('[[audits.foo]]\ncriteria = "x"\nversion = "1"\nfrobnicate = 1\n')).toThrow(
+      /audits.foo\[0\].frobnicate`: unknown key/,
+    );
     expect(() => parseAuditsFile('[[audits.foo]\n', 'bad.toml')).toThrow(/bad.toml, line 1: not valid TOML/);
   });
 
@@ -145,7 +149,8 @@ describe.skipIf(!hasData)('round trip on the real stores and pools', () => {
       expect(out).not.toBe(text);
       const back = parseAuditsFile(out);
       expect(serializeAuditsFile(back)).toBe(out); // a fixed point
-      const sorted = (m: Map<string, unknown[]>) => new Map([...m].filter(([, l]) => l.length).map(([k, l]) => [k, [...l].map((e) => JSON.stringify(e)).sort()]));
+      const sorted = (m: Map<string, unknown[]>) =>
+        new Map([...m].filter(([, l]) => l.length).map(([k, l]) => [k, [...l].map((e) => JSON.stringify(e)).sort()]));
       for (const t of ['audits', 'wildcardAudits', 'trusted'] as const) expect(sorted(back[t])).toEqual(sorted(a[t]));
       expect(back.criteria).toEqual(a.criteria);
     });

@@ -65,36 +65,57 @@ function changed(f: AuditsFile, c: Change): AuditsFile {
   const wildcardAudits = new Map(f.wildcardAudits);
   const trusted = new Map(f.trusted);
   const list = entriesOf(f, c.crate);
-  const entry = (o: Partial<AuditEntry>): AuditEntry => ({ who: ['Fuzz <fuzz@example.test>'], criteria: [c.criteria], aggregatedFrom: [], ...o });
+  const entry = (o: Partial<AuditEntry>): AuditEntry => ({
+    who: ['Fuzz <fuzz@example.test>'],
+    criteria: [c.criteria],
+    aggregatedFrom: [],
+    ...o,
+  });
   if (c.op === 'drop-all') {
     audits.delete(c.crate);
     wildcardAudits.delete(c.crate);
     trusted.delete(c.crate);
   } else if (c.op === 'drop-one') {
-    if (list.length) audits.set(c.crate, list.filter((_, i) => i !== c.index % list.length));
+    if (list.length)
+      audits.set(
+        c.crate,
+        list.filter((_, i) => i !== c.index % list.length),
+      );
   } else if (c.op === 'full') audits.set(c.crate, [...list, entry({ version: c.version })]);
   else if (c.op === 'delta') audits.set(c.crate, [...list, entry({ delta: { from: c.from, to: c.version } })]);
   else if (c.op === 'violation') audits.set(c.crate, [...list, entry({ violation: `=${c.version}` })]);
-  else wildcardAudits.set(c.crate, [...(f.wildcardAudits.get(c.crate) ?? []), { who: ['Fuzz'], criteria: [c.criteria], userId: 1 + (c.index % 5000), start: '2019-01-01', end: '2027-01-01', aggregatedFrom: [] }]);
+  else
+    wildcardAudits.set(c.crate, [
+      ...(f.wildcardAudits.get(c.crate) ?? []),
+      { who: ['Fuzz'], criteria: [c.criteria], userId: 1 + (c.index % 5000), start: '2019-01-01', end: '2027-01-01', aggregatedFrom: [] },
+    ]);
   return { ...f, audits, wildcardAudits, trusted };
 }
 
 /** The pools as the scorer reads them for a change to `crate`: its entries only, every criteria definition. */
 function onlyCrate(pools: Map<string, AuditsFile>, crate: string): Map<string, AuditsFile> {
   const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([k]) => k === crate));
-  return new Map([...pools].map(([n, f]) => [n, { ...f, audits: keep(f.audits), wildcardAudits: keep(f.wildcardAudits), trusted: keep(f.trusted) }]));
+  return new Map(
+    [...pools].map(([n, f]) => [n, { ...f, audits: keep(f.audits), wildcardAudits: keep(f.wildcardAudits), trusted: keep(f.trusted) }]),
+  );
 }
 
 describe.skipIf(!hasData)('incremental resolution equals a full resolve (real pools and stores, ../shared/data)', () => {
   it(`${CHANGES} random changes to one crate's audits, in a pool or a store: the same report on every workspace after each`, async () => {
     const projects = PROJECTS.map(loadProject);
-    const basePools = new Map<string, AuditsFile>(POOLS.map((n) => [n, parseAuditsFile(readFileSync(path.join(dataDir, 'audit-pools', `${n}.audits.toml`), 'utf8'), n)]));
+    const basePools = new Map<string, AuditsFile>(
+      POOLS.map((n) => [n, parseAuditsFile(readFileSync(path.join(dataDir, 'audit-pools', `${n}.audits.toml`), 'utf8'), n)]),
+    );
     const locked = new Map<string, string[]>();
-    for (const p of projects) for (const n of p.graph.nodes.values()) if (n.source) locked.set(n.name, [...new Set([...(locked.get(n.name) ?? []), n.version])]);
+    for (const p of projects)
+      for (const n of p.graph.nodes.values()) if (n.source) locked.set(n.name, [...new Set([...(locked.get(n.name) ?? []), n.version])]);
     const crates = [...locked.keys()].sort();
     const criteria = ['safe-to-deploy', 'safe-to-run', 'safe-to-deploy', 'does-not-implement-crypto'];
     const change: fc.Arbitrary<Change> = fc.record({
-      target: fc.oneof({ weight: 5, arbitrary: fc.constantFrom<string>(...POOLS).map((pool) => ({ pool })) }, { weight: 1, arbitrary: fc.nat({ max: projects.length - 1 }).map((project) => ({ project })) }),
+      target: fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom<string>(...POOLS).map((pool) => ({ pool })) },
+        { weight: 1, arbitrary: fc.nat({ max: projects.length - 1 }).map((project) => ({ project })) },
+      ),
       crate: fc.constantFrom(...crates),
       op: fc.constantFrom<Change['op']>('drop-all', 'drop-one', 'drop-one', 'full', 'full', 'delta', 'delta', 'violation', 'wildcard'),
       version: fc.nat({ max: 1000 }).map(String),
@@ -113,7 +134,11 @@ describe.skipIf(!hasData)('incremental resolution equals a full resolve (real po
         for (const raw of changes) {
           // versions the workspaces lock, mostly: a change then moves verdicts
           const vs = locked.get(raw.crate)!;
-          const c = { ...raw, version: vs[Number(raw.version) % vs.length]!, from: Number(raw.from) % 3 === 0 ? `0.${raw.from}.0` : vs[Number(raw.from) % vs.length]! };
+          const c = {
+            ...raw,
+            version: vs[Number(raw.version) % vs.length]!,
+            from: Number(raw.from) % 3 === 0 ? `0.${raw.from}.0` : vs[Number(raw.from) % vs.length]!,
+          };
           if ('pool' in c.target) pools = new Map(pools).set(c.target.pool, changed(pools.get(c.target.pool)!, c));
           else {
             const s = stores[c.target.project]!;
@@ -124,7 +149,10 @@ describe.skipIf(!hasData)('incremental resolution equals a full resolve (real po
           await new Promise((r) => setImmediate(r)); // a long synchronous run starves the test runner's worker
           reports = projects.map((p, i) => {
             const input = { graph: p.graph, store: stores[i]! };
-            const again = resolveVetAgain(reports[i]!, new Set([c.crate]), input, { ...opts(onlyCrate(pools, c.crate)), sameStore: sameStore || ('project' in c.target && c.target.project !== i) });
+            const again = resolveVetAgain(reports[i]!, new Set([c.crate]), input, {
+              ...opts(onlyCrate(pools, c.crate)),
+              sameStore: sameStore || ('project' in c.target && c.target.project !== i),
+            });
             const full = resolveVet(input, opts(pools));
             expect(again, `${p.name} after ${JSON.stringify(c)}`).toEqual(full);
             compared++;

@@ -35,7 +35,7 @@ describe('strings as toml_edit 0.22.26 writes them (cargo-vet 0.10.3)', () => {
     expect(stringRepr('C:\\dir')).toBe(`'C:\\dir'`);
     expect(stringRepr(`it's "x"`)).toBe(`"""it's "x""""`); // no newline: no leading newline
     expect(stringRepr('line one\nsays "two"\n')).toBe('"""\nline one\nsays "two"\n"""'); // quotes left alone in """
-    expect(stringRepr('a\\b\nit\'s')).toBe("'''\na\\b\nit's'''");
+    expect(stringRepr("a\\b\nit's")).toBe("'''\na\\b\nit's'''");
     expect(stringRepr('three """ quotes\nand \\')).toBe("'''\nthree \"\"\" quotes\nand \\'''");
     expect(stringRepr('three """ quotes\nand a bell \u0007')).toBe('"""\nthree ""\\" quotes\nand a bell \\u0007"""'); // only the third quote of a run is escaped
     expect(stringRepr('bell\u0007')).toBe('"bell\\u0007"');
@@ -45,10 +45,24 @@ describe('strings as toml_edit 0.22.26 writes them (cargo-vet 0.10.3)', () => {
 describe('cargo-vet sort order', () => {
   it('policy keys sort as whole strings: "-" before ":", so foo-bar:… before foo:…', () => {
     const keys = ['incrementalmerkletree:0.8.2', 'incrementalmerkletree-testing:0.3.0', 'glib-rebind', 'glib-gtk4-rebind'];
-    expect([...keys].sort(compareStr)).toEqual(['glib-gtk4-rebind', 'glib-rebind', 'incrementalmerkletree-testing:0.3.0', 'incrementalmerkletree:0.8.2']);
+    expect([...keys].sort(compareStr)).toEqual([
+      'glib-gtk4-rebind',
+      'glib-rebind',
+      'incrementalmerkletree-testing:0.3.0',
+      'incrementalmerkletree:0.8.2',
+    ]);
   });
   it('versions as semver::Version: numeric parts, pre-releases first, build metadata compared too, git revisions last', () => {
-    const vs = ['0.10.0+wasi-snapshot-preview1', '0.9.0+wasi-snapshot-preview1', '1.0.0', '1.0.0-rc.1', '1.0.0+b', '1.0.0@git:aaaa', '1.0.0-rc.10', '1.0.0-rc.2'];
+    const vs = [
+      '0.10.0+wasi-snapshot-preview1',
+      '0.9.0+wasi-snapshot-preview1',
+      '1.0.0',
+      '1.0.0-rc.1',
+      '1.0.0+b',
+      '1.0.0@git:aaaa',
+      '1.0.0-rc.10',
+      '1.0.0-rc.2',
+    ];
     expect([...vs].sort(compareVetVersion)).toEqual([
       '0.9.0+wasi-snapshot-preview1',
       '0.10.0+wasi-snapshot-preview1',
@@ -149,7 +163,9 @@ describe.skipIf(!hasData)('real stores: accepted as they are, refused misordered
         const problems = layout(mis);
         expect(problems).toHaveLength(1);
         expect(problems[0]).toMatchObject({ code: 'bad-format', stage: 'validate', file: name });
-        expect(problems[0]!.message).toMatch(new RegExp(`^A file in the store is not correctly formatted: ${name.replace('.', '\\.')} line \\d+ `));
+        expect(problems[0]!.message).toMatch(
+          new RegExp(`^A file in the store is not correctly formatted: ${name.replace('.', '\\.')} line \\d+ `),
+        );
         expect(problems[0]!.message).toContain('run `cargo vet fmt` to reformat files in the store');
       });
     }
@@ -159,7 +175,10 @@ describe.skipIf(!hasData)('real stores: accepted as they are, refused misordered
     const t = readAll('ariel-os');
     // two policy entries whose names share a prefix, the longer one written first (cargo-vet's order)
     const add = (order: string[]) =>
-      t.config.replace('\n[policy.nrf-mpsl]\n', `\n${order.map((k) => `[policy.${k}]\ncriteria = "safe-to-run"\n\n`).join('')}[policy.nrf-mpsl]\n`);
+      t.config.replace(
+        '\n[policy.nrf-mpsl]\n',
+        `\n${order.map((k) => `[policy.${k}]\ncriteria = "safe-to-run"\n\n`).join('')}[policy.nrf-mpsl]\n`,
+      );
     const good = layout({ ...t, config: add(['"incrementalmerkletree-testing:0.3.0"', '"incrementalmerkletree:0.8.2"']) });
     expect(good).toEqual([]);
     const bad = layout({ ...t, config: add(['"incrementalmerkletree:0.8.2"', '"incrementalmerkletree-testing:0.3.0"']) });
@@ -184,7 +203,10 @@ describe.skipIf(!hasData)('real stores: accepted as they are, refused misordered
 /** The real cargo-vet, when installed (never installed by a test): `cargo vet fmt` is the oracle. */
 const cargoVet = spawnSync('cargo', ['vet', '--version'], { encoding: 'utf8' });
 const hasCargoVet = cargoVet.status === 0 && /cargo-vet 0\.10\./.test(cargoVet.stdout);
-if (!hasCargoVet) console.warn('skipping the cargo vet fmt comparison: cargo-vet 0.10 is not installed (cargo install cargo-vet --version 0.10.3 --locked)');
+if (!hasCargoVet)
+  console.warn(
+    'skipping the cargo vet fmt comparison: cargo-vet 0.10 is not installed (cargo install cargo-vet --version 0.10.3 --locked)',
+  );
 
 /** An empty cargo workspace in a temp folder whose store holds `files`; runs `cargo vet fmt` and returns the store after. */
 function cargoVetFmt(files: Record<string, string>): Record<string, string> {
@@ -194,9 +216,16 @@ function cargoVetFmt(files: Record<string, string>): Record<string, string> {
     mkdirSync(path.join(ws, 'supply-chain'));
     writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "empty"\nversion = "0.1.0"\nedition = "2021"\n');
     writeFileSync(path.join(ws, 'src', 'lib.rs'), '');
-    const all: Record<string, string> = { 'config.toml': '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n', 'imports.lock': '\n# cargo-vet imports lock\n', ...files };
+    const all: Record<string, string> = {
+      'config.toml': '\n# cargo-vet config file\n\n[cargo-vet]\nversion = "0.10"\n',
+      'imports.lock': '\n# cargo-vet imports lock\n',
+      ...files,
+    };
     for (const [f, text] of Object.entries(all)) writeFileSync(path.join(ws, 'supply-chain', f), text);
-    for (const args of [['generate-lockfile', '--offline'], ['vet', 'fmt']]) {
+    for (const args of [
+      ['generate-lockfile', '--offline'],
+      ['vet', 'fmt'],
+    ]) {
       const r = spawnSync('cargo', args, { cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       expect(r.status, `cargo ${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
@@ -218,7 +247,9 @@ describe.skipIf(!hasData || !hasCargoVet)('the real cargo vet fmt (0.10) as the 
   for (const p of PROJECTS) {
     it(`${p}: cargo vet fmt leaves the store as our writers write it`, () => {
       const dir = path.join(dataDir, 'projects', p, 'supply-chain');
-      const files = Object.fromEntries(['config.toml', 'audits.toml', 'imports.lock'].map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
+      const files = Object.fromEntries(
+        ['config.toml', 'audits.toml', 'imports.lock'].map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+      );
       const theirs = cargoVetFmt(files);
       const s = readStore({ config: files['config.toml'], audits: files['audits.toml'], importsLock: files['imports.lock'] }, '');
       // cargo vet fmt also migrates an older store format (spin: 0.7) to 0.10; we write the version read

@@ -50,7 +50,9 @@ describe.skipIf(!hasData)('real workspaces with their own store and imports.lock
       expect(unexplained.map((f) => f.id)).toEqual([]);
       for (const f of fails) expect(f.suggestion).toBeDefined();
       if (p === 'ariel-os') expect(fails).toEqual([]); // its lockfile and store are in step
-      console.log(`${p}: ${JSON.stringify(report.summary)}; failing ${fails.length} = ${kindDependent.length} kind-dependent + ${fails.length - kindDependent.length} versions the store never names`);
+      console.log(
+        `${p}: ${JSON.stringify(report.summary)}; failing ${fails.length} = ${kindDependent.length} kind-dependent + ${fails.length - kindDependent.length} versions the store never names`,
+      );
     });
 
     it(`${p}: removing one audit a package depends on unvets exactly the packages that relied on it, each with a working suggestion (50 sampled removals)`, () => {
@@ -103,13 +105,17 @@ describe.skipIf(!hasData)('real workspaces with their own store and imports.lock
           }
         }
       }
-      console.log(`${p}: ${sample.length} removals sampled from ${used.size} audits in use; ${unvettedTotal} package verdicts turned unvetted`);
+      console.log(
+        `${p}: ${sample.length} removals sampled from ${used.size} audits in use; ${unvettedTotal} package verdicts turned unvetted`,
+      );
       expect(unvettedTotal).toBeGreaterThan(0);
     });
   }
 
   it('pool coverage: the six pools alone, on each workspace', () => {
-    const pools = new Map(POOLS.map((n) => [n, parseAuditsFile(readFileSync(path.join(dataDir, 'audit-pools', `${n}.audits.toml`), 'utf8'), n)]));
+    const pools = new Map(
+      POOLS.map((n) => [n, parseAuditsFile(readFileSync(path.join(dataDir, 'audit-pools', `${n}.audits.toml`), 'utf8'), n)]),
+    );
     for (const p of [...PROJECTS, 'application-services']) {
       const lockfile = parseLockfile(readFileSync(path.join(dataDir, 'projects', p, 'Cargo.lock'), 'utf8'));
       const c = poolCoverage(lockfile, pools);
@@ -117,7 +123,9 @@ describe.skipIf(!hasData)('real workspaces with their own store and imports.lock
       expect(new Set(c.safeToRun)).toEqual(new Set([...c.safeToRun, ...c.safeToDeploy]));
       expect(c.safeToDeploy.length).toBeGreaterThan(0);
       for (const n of POOLS) expect(c.byPool[n]!.safeToDeploy).toBeLessThanOrEqual(c.safeToDeploy.length);
-      console.log(`${p}: pools alone vet ${c.safeToDeploy.length}/${c.thirdParty} for safe-to-deploy, ${c.safeToRun.length} for safe-to-run`);
+      console.log(
+        `${p}: pools alone vet ${c.safeToDeploy.length}/${c.thirdParty} for safe-to-deploy, ${c.safeToRun.length} for safe-to-run`,
+      );
     }
   });
 });

@@ -101,7 +101,10 @@ delta = "1.2.0 -> 1.3.0"
     const some = verdict(
       resolveVet({
         lockfile: l,
-        store: store('', ['0.9.0', '1.2.0', '1.3.5', '2.0.0'].map((v) => `[[audits.foo]]\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join('\n')),
+        store: store(
+          '',
+          ['0.9.0', '1.2.0', '1.3.5', '2.0.0'].map((v) => `[[audits.foo]]\ncriteria = "safe-to-deploy"\nversion = "${v}"\n`).join('\n'),
+        ),
       }),
       'foo@1.4.0',
     );
@@ -170,13 +173,17 @@ user-id = 7
     const expired = resolveVet({ lockfile: l, store: store('', audits, imports('2023-03-01')) });
     expect(verdict(expired, 'foo@1.0.0').status).toBe('unvetted');
     // another publisher does not count either
-    const other = resolveVet({ lockfile: l, store: store('', audits, imports('2022-06-01').replace(/user-id = 7\n\n\[audits\]/, 'user-id = 8\n\n[audits]')) });
+    const other = resolveVet({
+      lockfile: l,
+      store: store('', audits, imports('2022-06-01').replace(/user-id = 7\n\n\[audits\]/, 'user-id = 8\n\n[audits]')),
+    });
     expect(verdict(other, 'foo@1.0.0').status).toBe('unvetted');
   });
 
   it('exemptions vet; an exemption that audits now cover is reported as no longer needed', () => {
     const l = lock('@app 0.1.0 -> foo@1.0.0 bar@1.0.0\nfoo 1.0.0\nbar 1.0.0');
-    const config = '[[exemptions.foo]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.bar]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.gone]]\nversion = "3.0.0"\ncriteria = "safe-to-deploy"\n';
+    const config =
+      '[[exemptions.foo]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.bar]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n\n[[exemptions.gone]]\nversion = "3.0.0"\ncriteria = "safe-to-deploy"\n';
     const r = resolveVet({ lockfile: l, store: store(config, '[[audits.bar]]\ncriteria = "safe-to-deploy"\nversion = "1.0.0"\n') });
     expect(verdict(r, 'foo@1.0.0').status).toBe('exempted');
     expect(verdict(r, 'bar@1.0.0').status).toBe('vetted');
@@ -198,7 +205,10 @@ user-id = 7
     );
     // cargo-vet checks a git package only when told to audit it as crates.io.
     const policy = `[policy."oneshot:0.1.5@git:${rev}"]\naudit-as-crates-io = true\n`;
-    const r = resolveVet({ lockfile: l, store: store(policy, `[[audits.oneshot]]\ncriteria = "safe-to-deploy"\nversion = "0.1.5@git:${rev}"\n`) });
+    const r = resolveVet({
+      lockfile: l,
+      store: store(policy, `[[audits.oneshot]]\ncriteria = "safe-to-deploy"\nversion = "0.1.5@git:${rev}"\n`),
+    });
     expect(verdict(r, `oneshot@0.1.5 (${git})`)).toMatchObject({ status: 'vetted', vetVersion: `0.1.5@git:${rev}` });
     expect(verdict(r, `oneshot@0.1.5 (${reg})`).status).toBe('unvetted');
   });
@@ -207,7 +217,9 @@ user-id = 7
     const l = lock('@app 0.1.0 -> foo@1.0.0 tester@1.0.0\nfoo 1.0.0\ntester 1.0.0 -> helper@1.0.0\nhelper 1.0.0');
     const s = store(
       '',
-      ['foo', 'tester', 'helper'].map((n) => `[[audits.${n}]]\ncriteria = "${n === 'foo' ? 'safe-to-deploy' : 'safe-to-run'}"\nversion = "1.0.0"\n`).join('\n'),
+      ['foo', 'tester', 'helper']
+        .map((n) => `[[audits.${n}]]\ncriteria = "${n === 'foo' ? 'safe-to-deploy' : 'safe-to-run'}"\nversion = "1.0.0"\n`)
+        .join('\n'),
     );
     const reg = 'registry+https://github.com/rust-lang/crates.io-index';
     const pkg = (name: string, source: string | null) => ({ id: `${name}-id`, name, version: name === 'app' ? '0.1.0' : '1.0.0', source });
@@ -216,7 +228,13 @@ user-id = 7
       workspace_members: ['app-id'],
       resolve: {
         nodes: [
-          { id: 'app-id', deps: [{ pkg: 'foo-id', dep_kinds: [{ kind: null }] }, { pkg: 'tester-id', dep_kinds: [{ kind: 'dev' }] }] },
+          {
+            id: 'app-id',
+            deps: [
+              { pkg: 'foo-id', dep_kinds: [{ kind: null }] },
+              { pkg: 'tester-id', dep_kinds: [{ kind: 'dev' }] },
+            ],
+          },
           { id: 'foo-id', deps: [] },
           { id: 'tester-id', deps: [{ pkg: 'helper-id', dep_kinds: [{ kind: null }] }] },
           { id: 'helper-id', deps: [] },
@@ -270,7 +288,10 @@ version = "0.4.12"
 criteria = "safe-to-deploy"
 version = "1.2.0"
 `;
-    const r = resolveVet({ lockfile: l, store: store('[policy.lock_api]\ncriteria = "safe-to-run"\ndependency-criteria = { scopeguard = "strong" }\n', audits) });
+    const r = resolveVet({
+      lockfile: l,
+      store: store('[policy.lock_api]\ncriteria = "safe-to-run"\ndependency-criteria = { scopeguard = "strong" }\n', audits),
+    });
     // its own criteria replace what app asked (safe-to-deploy)
     expect(verdict(r, 'lock_api@0.4.12')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
     expect(verdict(r, 'scopeguard@1.2.0')).toMatchObject({ status: 'unvetted', required: ['strong'], missing: ['strong'] });
@@ -278,7 +299,10 @@ version = "1.2.0"
 
   it('a non-root first-party crate passes on what its dependents ask, not safe-to-deploy (resolver.rs:927-950)', () => {
     const l = lock('@app 0.1.0 -> corelib@0.1.0\n@corelib 0.1.0 -> ryu@1.0.18\nryu 1.0.18');
-    const r = resolveVet({ lockfile: l, store: store('[policy.app]\ncriteria = "safe-to-run"\n', '[[audits.ryu]]\ncriteria = "safe-to-run"\nversion = "1.0.18"\n') });
+    const r = resolveVet({
+      lockfile: l,
+      store: store('[policy.app]\ncriteria = "safe-to-run"\n', '[[audits.ryu]]\ncriteria = "safe-to-run"\nversion = "1.0.18"\n'),
+    });
     expect(verdict(r, 'ryu@1.0.18')).toMatchObject({ status: 'vetted', required: ['safe-to-run'] });
   });
 
@@ -306,7 +330,10 @@ violation = "<1.0.10"
     // a delta whose `from` is in range conflicts too; an exemption as well
     const delta = resolveVet({
       lockfile: l,
-      store: store('[[exemptions.memchr]]\nversion = "2.7.4"\ncriteria = "safe-to-run"\n', '[[audits.ryu]]\ncriteria = "safe-to-run"\ndelta = "1.0.9 -> 1.0.18"\n\n[[audits.ryu]]\ncriteria = "safe-to-deploy"\nviolation = "=1.0.9"\n\n[[audits.memchr]]\ncriteria = "safe-to-run"\nviolation = ">=2.7.0"\n'),
+      store: store(
+        '[[exemptions.memchr]]\nversion = "2.7.4"\ncriteria = "safe-to-run"\n',
+        '[[audits.ryu]]\ncriteria = "safe-to-run"\ndelta = "1.0.9 -> 1.0.18"\n\n[[audits.ryu]]\ncriteria = "safe-to-deploy"\nviolation = "=1.0.9"\n\n[[audits.memchr]]\ncriteria = "safe-to-run"\nviolation = ">=2.7.0"\n',
+      ),
     });
     // violation safe-to-deploy vs audit safe-to-run: the audit does not contain the violated criterion
     expect(verdict(delta, 'ryu@1.0.18').status).toBe('unvetted');
@@ -337,7 +364,10 @@ end = "2026-01-01"
     const l = lock('@app 0.1.0 -> log@0.4.22\nlog 0.4.22');
     const audits = '[[wildcard-audits.log]]\ncriteria = "safe-to-deploy"\nuser-id = 3000\nstart = "2024-06-27"\nend = "2024-06-28"\n';
     const at = (when: string) =>
-      verdict(resolveVet({ lockfile: l, store: store('', audits, `[[publisher.log]]\nversion = "0.4.22"\nwhen = "${when}"\nuser-id = 3000\n`) }), 'log@0.4.22').status;
+      verdict(
+        resolveVet({ lockfile: l, store: store('', audits, `[[publisher.log]]\nversion = "0.4.22"\nwhen = "${when}"\nuser-id = 3000\n`) }),
+        'log@0.4.22',
+      ).status;
     expect(at('2024-06-27')).toBe('vetted');
     expect(at('2024-06-28')).toBe('unvetted');
   });
@@ -345,7 +375,8 @@ end = "2026-01-01"
   it('an imports.lock unpublished record is a delta audited-as -> version for every criterion (resolver.rs:1270-1290)', () => {
     const l = lock('@app 0.1.0 -> vendored@0.2.0\n@vendored 0.2.0');
     const config = '[policy.vendored]\naudit-as-crates-io = true\n';
-    const audits = '[criteria.strong]\ndescription = "s"\nimplies = "safe-to-deploy"\n\n[[audits.vendored]]\ncriteria = "strong"\nversion = "0.1.0"\n';
+    const audits =
+      '[criteria.strong]\ndescription = "s"\nimplies = "safe-to-deploy"\n\n[[audits.vendored]]\ncriteria = "strong"\nversion = "0.1.0"\n';
     const imports = '[[unpublished.vendored]]\nversion = "0.2.0"\naudited_as = "0.1.0"\n';
     const r = resolveVet({ lockfile: l, store: store(config + '[policy.app]\ncriteria = "strong"\n', audits, imports) });
     expect(verdict(r, 'vendored@0.2.0')).toMatchObject({ status: 'vetted', required: ['strong'] });

@@ -1,23 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSuggestion, diffstat, resolveVet, type AuditCandidate, type DiffStat, type SourceTree, type VetReport } from '../../src/index.js';
+import {
+  chooseSuggestion,
+  diffstat,
+  resolveVet,
+  type AuditCandidate,
+  type DiffStat,
+  type SourceTree,
+  type VetReport,
+} from '../../src/index.js';
 import { lines } from './crates.js';
 import { lock, store } from './fixtures.js';
 
-const audit = (crate: string, v: string, criteria = 'safe-to-deploy') => `[[audits.${crate}]]\ncriteria = "${criteria}"\nversion = "${v}"\n`;
+const audit = (crate: string, v: string, criteria = 'safe-to-deploy') =>
+  `[[audits.${crate}]]\ncriteria = "${criteria}"\nversion = "${v}"\n`;
 const delta = (crate: string, from: string, to: string) => `[[audits.${crate}]]\ncriteria = "safe-to-deploy"\ndelta = "${from} -> ${to}"\n`;
 const verdict = (r: VetReport, id: string) => r.packages.find((x) => x.id === id)!;
 const suggestionFor = (locked: string, audits: string, config = '') =>
-  verdict(resolveVet({ lockfile: lock(`@app 0.1.0 -> foo@${locked}\nfoo ${locked}`), store: store(config, audits) }), `foo@${locked}`).suggestion!;
+  verdict(resolveVet({ lockfile: lock(`@app 0.1.0 -> foo@${locked}\nfoo ${locked}`), store: store(config, audits) }), `foo@${locked}`)
+    .suggestion!;
 
 /** Sizes from trees: each version's one file of `size[v]` lines, sharing the first min(…) lines. */
 const sizer = (sizes: Record<string, number>) => {
   const t = (v: string): SourceTree => new Map([['src/lib.rs', Buffer.from(lines(sizes[v]!))]]);
-  return (c: AuditCandidate): DiffStat | undefined => (c.to in sizes && (c.from === undefined || c.from in sizes) ? diffstat(c.from === undefined ? null : t(c.from), t(c.to)) : undefined);
+  return (c: AuditCandidate): DiffStat | undefined =>
+    c.to in sizes && (c.from === undefined || c.from in sizes) ? diffstat(c.from === undefined ? null : t(c.from), t(c.to)) : undefined;
 };
 
 describe('suggestions chosen as cargo vet suggest chooses them', () => {
   it("cargo-vet's candidates: the closest vetted version below and above the target (the empty root when none below)", () => {
-    const s = suggestionFor('2.0.0', [audit('foo', '1.0.0'), audit('foo', '1.5.0'), audit('foo', '3.0.0'), audit('foo', '4.0.0')].join('\n'));
+    const s = suggestionFor(
+      '2.0.0',
+      [audit('foo', '1.0.0'), audit('foo', '1.5.0'), audit('foo', '3.0.0'), audit('foo', '4.0.0')].join('\n'),
+    );
     expect(s.candidates).toEqual([
       { from: '1.5.0', to: '2.0.0' },
       { from: '3.0.0', to: '2.0.0' },
@@ -38,13 +52,23 @@ describe('suggestions chosen as cargo vet suggest chooses them', () => {
     const s = suggestionFor('1.2.48', audit('foo', '1.2.53'));
     expect(s).toMatchObject({ kind: 'full', to: '1.2.48' });
     expect(s.why).toMatch(/sizes unknown/);
-    expect(suggestionFor('1.2.48', [audit('foo', '1.0.0'), audit('foo', '1.2.49')].join('\n'))).toMatchObject({ kind: 'delta', from: '1.0.0', to: '1.2.48' });
+    expect(suggestionFor('1.2.48', [audit('foo', '1.0.0'), audit('foo', '1.2.49')].join('\n'))).toMatchObject({
+      kind: 'delta',
+      from: '1.0.0',
+      to: '1.2.48',
+    });
   });
 
   it('with sizes: the smallest candidate wins, also a delta down when it is really the smallest, and says why', () => {
     const s = suggestionFor('2.0.0', [audit('foo', '1.0.0'), audit('foo', '3.0.0')].join('\n'));
     const up = chooseSuggestion('foo', s, sizer({ '1.0.0': 100, '2.0.0': 400, '3.0.0': 420 }));
-    expect(up).toMatchObject({ kind: 'delta', from: '3.0.0', to: '2.0.0', lines: 20, command: 'cargo vet certify foo 3.0.0 2.0.0 --criteria safe-to-deploy' });
+    expect(up).toMatchObject({
+      kind: 'delta',
+      from: '3.0.0',
+      to: '2.0.0',
+      lines: 20,
+      command: 'cargo vet certify foo 3.0.0 2.0.0 --criteria safe-to-deploy',
+    });
     expect(up.why).toBe('delta from 3.0.0, the smallest of 2 candidates: 20 lines vs 1.0.0 -> 2.0.0 300');
     const down = chooseSuggestion('foo', s, sizer({ '1.0.0': 390, '2.0.0': 400, '3.0.0': 1000 }));
     expect(down).toMatchObject({ from: '1.0.0', to: '2.0.0', lines: 10 });
@@ -61,7 +85,8 @@ describe('suggestions chosen as cargo vet suggest chooses them', () => {
   });
 
   it('exempted versions are no base (cargo vet suggest drops exemptions), except suggest = false ones', () => {
-    const exempt = (suggest: boolean) => `[[exemptions.foo]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n${suggest ? '' : 'suggest = false\n'}`;
+    const exempt = (suggest: boolean) =>
+      `[[exemptions.foo]]\nversion = "1.0.0"\ncriteria = "safe-to-deploy"\n${suggest ? '' : 'suggest = false\n'}`;
     expect(suggestionFor('1.1.0', '', exempt(true)).candidates).toEqual([{ to: '1.1.0' }]);
     expect(suggestionFor('1.1.0', '', exempt(false)).candidates).toEqual([{ from: '1.0.0', to: '1.1.0' }]);
   });

@@ -75,9 +75,33 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
   let nDeps = 0;
   try {
     const crates = new Writer(join(data, 'crates.csv'));
-    await crates.row(['created_at', 'description', 'documentation', 'homepage', 'id', 'max_features', 'max_upload_size', 'name', 'readme', 'repository', 'updated_at']);
+    await crates.row([
+      'created_at',
+      'description',
+      'documentation',
+      'homepage',
+      'id',
+      'max_features',
+      'max_upload_size',
+      'name',
+      'readme',
+      'repository',
+      'updated_at',
+    ]);
     for (let i = 1; i <= o.crates; i++) {
-      await crates.row(['2020-01-01 00:00:00.000000', `crate ${i}, generated`, '', '', i, '', '', crateName(i, o.prefix), '', `https://github.com/gen/${i}`, '2024-01-01 00:00:00.000000']);
+      await crates.row([
+        '2020-01-01 00:00:00.000000',
+        `crate ${i}, generated`,
+        '',
+        '',
+        i,
+        '',
+        '',
+        crateName(i, o.prefix),
+        '',
+        `https://github.com/gen/${i}`,
+        '2024-01-01 00:00:00.000000',
+      ]);
     }
     await crates.close();
     const users = new Writer(join(data, 'users.csv'));
@@ -86,8 +110,41 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
     await users.close();
     const versions = new Writer(join(data, 'versions.csv'));
     const dependencies = new Writer(join(data, 'dependencies.csv'));
-    await versions.row(['bin_names', 'checksum', 'crate_id', 'crate_size', 'created_at', 'description', 'downloads', 'edition', 'features', 'has_lib', 'homepage', 'id', 'license', 'links', 'num', 'num_no_build', 'published_by', 'repository', 'rust_version', 'updated_at', 'yanked']);
-    await dependencies.row(['crate_id', 'default_features', 'explicit_name', 'features', 'id', 'kind', 'optional', 'req', 'target', 'version_id']);
+    await versions.row([
+      'bin_names',
+      'checksum',
+      'crate_id',
+      'crate_size',
+      'created_at',
+      'description',
+      'downloads',
+      'edition',
+      'features',
+      'has_lib',
+      'homepage',
+      'id',
+      'license',
+      'links',
+      'num',
+      'num_no_build',
+      'published_by',
+      'repository',
+      'rust_version',
+      'updated_at',
+      'yanked',
+    ]);
+    await dependencies.row([
+      'crate_id',
+      'default_features',
+      'explicit_name',
+      'features',
+      'id',
+      'kind',
+      'optional',
+      'req',
+      'target',
+      'version_id',
+    ]);
     let depId = 0;
     // Versions are spread over crates round-robin, so each crate has versions/crates of them.
     for (let v = 1; v <= o.versions; v++) {
@@ -97,7 +154,7 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
       const day = new Date(Date.UTC(2020, 0, 1) + v * 60_000).toISOString().replace('T', ' ').replace('Z', '');
       await versions.row([
         '{}',
-        (v * 2654435761 % 2 ** 32).toString(16).padStart(8, '0').repeat(8),
+        ((v * 2654435761) % 2 ** 32).toString(16).padStart(8, '0').repeat(8),
         crate,
         1000,
         day,
@@ -122,7 +179,18 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
         const target = ((crate + d * 7919) % o.crates) + 1;
         depId++;
         nDeps++;
-        await dependencies.row([target, 't', d === 1 ? `renamed_${d}` : '', d === 0 ? '{derive}' : '{}', depId, d % 3, d === 2 ? 't' : 'f', `^${d}.1`, d === 1 ? 'cfg(unix)' : '', v]);
+        await dependencies.row([
+          target,
+          't',
+          d === 1 ? `renamed_${d}` : '',
+          d === 0 ? '{derive}' : '{}',
+          depId,
+          d % 3,
+          d === 2 ? 't' : 'f',
+          `^${d}.1`,
+          d === 1 ? 'cfg(unix)' : '',
+          v,
+        ]);
       }
     }
     for (const l of o.extraVersionLines ?? []) await versions.raw(l);
@@ -135,7 +203,9 @@ export async function generateDump(out: string, o: GenOptions): Promise<GenResul
       `${top}/metadata.json`,
       `${top}/data/crates.csv`,
       `${top}/data/users.csv`,
-      ...(o.depsFirst ? [`${top}/data/dependencies.csv`, `${top}/data/versions.csv`] : [`${top}/data/versions.csv`, `${top}/data/dependencies.csv`]),
+      ...(o.depsFirst
+        ? [`${top}/data/dependencies.csv`, `${top}/data/versions.csv`]
+        : [`${top}/data/versions.csv`, `${top}/data/dependencies.csv`]),
     ];
     mkdirSync(dirname(out), { recursive: true });
     await tarCreate({ gzip: true, file: out, cwd: work, portable: true }, files);

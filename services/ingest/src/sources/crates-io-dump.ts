@@ -66,7 +66,16 @@ export interface DumpOptions {
   signal?: AbortSignal;
 }
 
-type VersionRec = [id: number, crateId: number, num: string, checksum: string, yanked: 0 | 1, features: string, createdAt: string, publishedBy: number];
+type VersionRec = [
+  id: number,
+  crateId: number,
+  num: string,
+  checksum: string,
+  yanked: 0 | 1,
+  features: string,
+  createdAt: string,
+  publishedBy: number,
+];
 type DepRec = [versionId: number, crateId: number, req: string, optional: 0 | 1, target: string, kind: number, explicitName: string];
 
 class Spill {
@@ -145,8 +154,12 @@ export class DumpBootstrap {
     const refuse = (file: string, row: number, field: string, detail: string, raw: unknown) => {
       result.refused++;
       const error = `upstream crates.io dump ${dumpName}: file ${file}, row ${row}, field \`${field}\`: ${detail}`;
-      if (result.refused <= 20) this.log.warn('refused dump row', { upstream: `crates.io dump ${dumpName}`, file, row, field, reason: error });
-      dlq.push({ key: file, value: upstreamDlqValue({ topic: TOPICS.releases, key: null, value: JSON.stringify(raw), error, service: 'ingest/crates-dump' }) });
+      if (result.refused <= 20)
+        this.log.warn('refused dump row', { upstream: `crates.io dump ${dumpName}`, file, row, field, reason: error });
+      dlq.push({
+        key: file,
+        value: upstreamDlqValue({ topic: TOPICS.releases, key: null, value: JSON.stringify(raw), error, service: 'ingest/crates-dump' }),
+      });
     };
 
     // Progress on stderr.
@@ -191,14 +204,24 @@ export class DumpBootstrap {
             versionCrate = grown;
           }
           versionCrate[id] = crateId + 1; // 0 = unknown
-          const rec: VersionRec = [id, crateId, r.num, r.checksum ?? '', bool(r.yanked), r.features || '{}', r.created_at ?? '', r.published_by ? Number(r.published_by) : 0];
+          const rec: VersionRec = [
+            id,
+            crateId,
+            r.num,
+            r.checksum ?? '',
+            bool(r.yanked),
+            r.features || '{}',
+            r.created_at ?? '',
+            r.published_by ? Number(r.published_by) : 0,
+          ];
           spill.write(`versions-${crateId % B}`, JSON.stringify(rec));
           result.versions++;
         },
         'dependencies.csv': (r, n) => {
           const vid = Number(r.version_id);
           const cid = Number(r.crate_id);
-          if (!Number.isInteger(vid) || !Number.isInteger(cid)) return refuse('data/dependencies.csv', n, Number.isInteger(vid) ? 'crate_id' : 'version_id', 'not an integer', r);
+          if (!Number.isInteger(vid) || !Number.isInteger(cid))
+            return refuse('data/dependencies.csv', n, Number.isInteger(vid) ? 'crate_id' : 'version_id', 'not an integer', r);
           const rec: DepRec = [vid, cid, r.req ?? '', bool(r.optional), r.target ?? '', Number(r.kind ?? 0), r.explicit_name ?? ''];
           const owner = vid < versionCrate.length ? versionCrate[vid]! : 0;
           if (owner) spill.write(`deps-${(owner - 1) % B}`, JSON.stringify(rec));

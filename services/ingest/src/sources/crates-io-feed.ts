@@ -63,7 +63,10 @@ export class CratesFeedSource {
   }
 
   /** One look at the feed; re-reads from the index each changed crate in `tracked` (or all). */
-  async poll(tracked: Set<string> | 'all', signal?: AbortSignal): Promise<{ listed: number; triggered: string[]; index?: IndexPollResult }> {
+  async poll(
+    tracked: Set<string> | 'all',
+    signal?: AbortSignal,
+  ): Promise<{ listed: number; triggered: string[]; index?: IndexPollResult }> {
     const url = `${this.api}/api/v1/summary`;
     const res = await this.http.get(url, { headers: { accept: 'application/json' }, signal });
     const items = parseSummary(res.body.toString('utf8'), safeUrl(url));
@@ -78,7 +81,9 @@ export class CratesFeedSource {
     if (changed.size === 0) return { listed: items.length, triggered: [] };
     const index = await this.index.poll(changed.keys(), signal);
     for (const [n, t] of changed) state.seen[n] = t;
-    const entries = Object.entries(state.seen).sort((a, b) => (a[1] < b[1] ? 1 : -1)).slice(0, 5000);
+    const entries = Object.entries(state.seen)
+      .sort((a, b) => (a[1] < b[1] ? 1 : -1))
+      .slice(0, 5000);
     this.checkpoint.save({ seen: Object.fromEntries(entries) });
     this.log.info('feed triggered index reads', { triggered: [...changed.keys()], ...index });
     return { listed: items.length, triggered: [...changed.keys()], index };

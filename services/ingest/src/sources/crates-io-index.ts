@@ -85,7 +85,8 @@ export function parseIndexLine(text: string, line: number): IndexLine {
   }
   if (!isObj(o)) throw new IndexLineError(line, '(line)', 'expected a JSON object');
   const str = (k: string) => {
-    if (typeof o[k] !== 'string' || o[k] === '') throw new IndexLineError(line, k, `expected a non-empty string, got ${JSON.stringify(o[k])}`);
+    if (typeof o[k] !== 'string' || o[k] === '')
+      throw new IndexLineError(line, k, `expected a non-empty string, got ${JSON.stringify(o[k])}`);
     return o[k] as string;
   };
   str('name');
@@ -94,9 +95,11 @@ export function parseIndexLine(text: string, line: number): IndexLine {
   if (typeof o.cksum !== 'string') throw new IndexLineError(line, 'cksum', 'expected a string');
   if (!Array.isArray(o.deps)) throw new IndexLineError(line, 'deps', 'expected an array');
   o.deps.forEach((d, i) => {
-    if (!isObj(d) || typeof d.name !== 'string' || d.name === '') throw new IndexLineError(line, `deps[${i}].name`, 'expected a non-empty string');
+    if (!isObj(d) || typeof d.name !== 'string' || d.name === '')
+      throw new IndexLineError(line, `deps[${i}].name`, 'expected a non-empty string');
     if (typeof d.req !== 'string' || d.req === '') throw new IndexLineError(line, `deps[${i}].req`, 'expected a non-empty string');
-    if (d.kind != null && !['normal', 'build', 'dev'].includes(d.kind as string)) throw new IndexLineError(line, `deps[${i}].kind`, `unknown kind ${JSON.stringify(d.kind)}`);
+    if (d.kind != null && !['normal', 'build', 'dev'].includes(d.kind as string))
+      throw new IndexLineError(line, `deps[${i}].kind`, `unknown kind ${JSON.stringify(d.kind)}`);
   });
   for (const k of ['features', 'features2'] as const) {
     if (o[k] === undefined && k === 'features2') continue;
@@ -182,7 +185,13 @@ export interface IndexPollResult {
 
 /** Crate names of a Cargo.lock's crates.io packages. */
 export function lockedCrates(lockfileText: string, file = 'Cargo.lock'): string[] {
-  return [...new Set(parseLockfile(lockfileText, file).packages.filter(isCratesIo).map((p) => p.name))].sort();
+  return [
+    ...new Set(
+      parseLockfile(lockfileText, file)
+        .packages.filter(isCratesIo)
+        .map((p) => p.name),
+    ),
+  ].sort();
 }
 
 export interface IndexSourceOptions {
@@ -219,7 +228,8 @@ export class CratesIndexSource {
     } catch {
       throw new Error(`${safeUrl(url)}: config.json is not JSON`);
     }
-    if (!isObj(cfg) || typeof cfg.dl !== 'string') throw new Error(`${safeUrl(url)}: config.json, field \`dl\`: expected a string (is this a sparse index?)`);
+    if (!isObj(cfg) || typeof cfg.dl !== 'string')
+      throw new Error(`${safeUrl(url)}: config.json, field \`dl\`: expected a string (is this a sparse index?)`);
     return { dl: cfg.dl, ...(typeof cfg.api === 'string' ? { api: cfg.api } : {}) };
   }
 
@@ -231,7 +241,16 @@ export class CratesIndexSource {
     await this.checkConfig(signal);
     const state = this.checkpoint.load();
     const now = new Date().toISOString();
-    const result: IndexPollResult = { crates: 0, fetched: 0, notModified: 0, missing: 0, failed: 0, published: 0, yankFlips: 0, refused: 0 };
+    const result: IndexPollResult = {
+      crates: 0,
+      fetched: 0,
+      notModified: 0,
+      missing: 0,
+      failed: 0,
+      published: 0,
+      yankFlips: 0,
+      refused: 0,
+    };
     const queue = [...new Set([...names].map((n) => n.toLowerCase()))].sort();
     const seen = new Set(queue);
     let messages: { topic: string; key: string; value: string }[] = [];
@@ -271,7 +290,11 @@ export class CratesIndexSource {
           for (const err of parsed.errors) {
             const reason = `upstream ${this.base}: file ${indexPath(name)}, ${err.message}`;
             this.log.warn('refused index line', { upstream: this.base, file: indexPath(name), field: err.field, line: err.line, reason });
-            messages.push({ topic: dlqTopic(TOPICS.releases), key: name, value: dlqRecord(name, res.body.toString('utf8').split('\n')[err.line - 1] ?? '', reason, now) });
+            messages.push({
+              topic: dlqTopic(TOPICS.releases),
+              key: name,
+              value: dlqRecord(name, res.body.toString('utf8').split('\n')[err.line - 1] ?? '', reason, now),
+            });
             result.refused++;
           }
           for (const l of parsed.lines) {
@@ -295,13 +318,19 @@ export class CratesIndexSource {
             next.versions[l.vers] = is;
           }
           const newest = [...parsed.lines].reverse().find((l) => !l.yanked) ?? parsed.lines[parsed.lines.length - 1];
-          next.deps = newest ? [...new Set(newest.deps.filter((d) => d.kind !== 'dev').map((d) => (d.package ?? d.name).toLowerCase()))].sort() : [];
+          next.deps = newest
+            ? [...new Set(newest.deps.filter((d) => d.kind !== 'dev').map((d) => (d.package ?? d.name).toLowerCase()))].sort()
+            : [];
           updates.push([name, next]);
         }
       } catch (err) {
         if (signal?.aborted) throw err;
         result.failed++;
-        this.log.error('index fetch failed; will retry next poll', { upstream: this.base, file: indexPath(name), error: (err as Error).message });
+        this.log.error('index fetch failed; will retry next poll', {
+          upstream: this.base,
+          file: indexPath(name),
+          error: (err as Error).message,
+        });
       }
       if (this.followDeps) {
         for (const d of next.deps ?? []) {

@@ -100,7 +100,10 @@ export interface RepoRef {
 /** A GitHub repository in a crates.io `repository` URL (https, git+https, ssh, with /tree/... or .git). */
 export function githubRepo(repository: string | undefined): RepoRef | undefined {
   if (!repository) return undefined;
-  const m = /^(?:git\+)?(?:https?:\/\/|ssh:\/\/git@|git@|git:\/\/)(?:www\.)?github\.com[/:]([A-Za-z0-9-_.]+)\/([A-Za-z0-9-_.]+?)(?:\.git)?(?:[/#?].*)?$/.exec(repository.trim());
+  const m =
+    /^(?:git\+)?(?:https?:\/\/|ssh:\/\/git@|git@|git:\/\/)(?:www\.)?github\.com[/:]([A-Za-z0-9-_.]+)\/([A-Za-z0-9-_.]+?)(?:\.git)?(?:[/#?].*)?$/.exec(
+      repository.trim(),
+    );
   if (!m) return undefined;
   const owner = m[1]!;
   const name = m[2]!;
@@ -234,7 +237,12 @@ function readRepo(r: Reader, v: unknown, at: string): RepoSignals {
     let signed = 0;
     recent.forEach((c, i) => {
       const sig = r.obj(c, `${recentAt}.nodes[${i}]`).signature;
-      if (sig !== null && sig !== undefined && r.bool(r.obj(sig, `${recentAt}.nodes[${i}].signature`).isValid, `${recentAt}.nodes[${i}].signature.isValid`)) signed++;
+      if (
+        sig !== null &&
+        sig !== undefined &&
+        r.bool(r.obj(sig, `${recentAt}.nodes[${i}].signature`).isValid, `${recentAt}.nodes[${i}].signature.isValid`)
+      )
+        signed++;
     });
     out.signedCommits = { signed, total: recent.length, ratio: recent.length ? Math.round((signed / recent.length) * 1000) / 1000 : null };
     const yearAt = `${at}.defaultBranchRef.target.year`;
@@ -262,7 +270,7 @@ function readRepo(r: Reader, v: unknown, at: string): RepoSignals {
   const tagDates: string[] = [];
   r.arr(refs.nodes, `${at}.refs.nodes`).forEach((n, i) => {
     const t = r.obj(r.obj(n, `${at}.refs.nodes[${i}]`).target, `${at}.refs.nodes[${i}].target`);
-    const d = isObj(t.tagger) ? t.tagger.date : t.committedDate ?? (isObj(t.target) ? t.target.committedDate : undefined);
+    const d = isObj(t.tagger) ? t.tagger.date : (t.committedDate ?? (isObj(t.target) ? t.target.committedDate : undefined));
     const s = r.optStr(d, `${at}.refs.nodes[${i}].target.date`);
     if (s) tagDates.push(s);
   });
@@ -311,7 +319,14 @@ export class MaintainersSource {
   }
 
   private async dlq(crate: string, raw: string, error: string, at: string): Promise<void> {
-    const value = upstreamDlqValue({ topic: TOPICS.maintainers, key: crate, value: this.scrub(raw).slice(0, 64 * 1024), error: this.scrub(error), service: 'ingest/maintainers', at });
+    const value = upstreamDlqValue({
+      topic: TOPICS.maintainers,
+      key: crate,
+      value: this.scrub(raw).slice(0, 64 * 1024),
+      error: this.scrub(error),
+      service: 'ingest/maintainers',
+      at,
+    });
     await this.producer.send({ topic: dlqTopic(TOPICS.maintainers), messages: [{ key: crate, value }] });
   }
 
@@ -361,7 +376,10 @@ export class MaintainersSource {
    * Runs one GraphQL batch with retries on 5xx/429/network errors. Returns per-alias results
    * (signals, missing, or an error for that repository) and the rate limit it reported.
    */
-  private async queryBatch(repos: RepoRef[], signal?: AbortSignal): Promise<{ results: (RepoSignals | Error)[]; rateLimit?: { remaining: number; resetAt: string; cost: number } }> {
+  private async queryBatch(
+    repos: RepoRef[],
+    signal?: AbortSignal,
+  ): Promise<{ results: (RepoSignals | Error)[]; rateLimit?: { remaining: number; resetAt: string; cost: number } }> {
     const token = process.env[this.o.tokenEnv];
     const since = new Date(this.o.now().getTime() - 365 * 86_400_000).toISOString();
     const variables: Record<string, unknown> = { commits: this.o.commits, since };
@@ -388,13 +406,25 @@ export class MaintainersSource {
         }
         const e = err as { status?: number; message?: string; response?: { headers?: Record<string, string> } };
         const status = e.status;
-        const retryable = status === undefined || status >= 500 || status === 429 || (status === 403 && !!e.response?.headers?.['retry-after']);
+        const retryable =
+          status === undefined || status >= 500 || status === 429 || (status === 403 && !!e.response?.headers?.['retry-after']);
         if (!retryable || attempt > this.o.retries || signal?.aborted) {
-          throw new HttpError(this.graphqlUrl, this.scrub(`GitHub GraphQL failed${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`), status, retryable);
+          throw new HttpError(
+            this.graphqlUrl,
+            this.scrub(`GitHub GraphQL failed${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`),
+            status,
+            retryable,
+          );
         }
         const ra = Number(e.response?.headers?.['retry-after']);
         const delay = Number.isFinite(ra) && ra > 0 ? ra * 1000 : this.o.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-        this.log.warn('retrying upstream', { upstream: 'github', url: this.graphqlUrl, attempt, delayMs: Math.round(delay), reason: this.scrub(`HTTP ${status ?? '-'}: ${e.message ?? ''}`) });
+        this.log.warn('retrying upstream', {
+          upstream: 'github',
+          url: this.graphqlUrl,
+          attempt,
+          delayMs: Math.round(delay),
+          reason: this.scrub(`HTTP ${status ?? '-'}: ${e.message ?? ''}`),
+        });
         await sleep(delay, signal);
       }
     }
@@ -403,7 +433,11 @@ export class MaintainersSource {
     let rateLimit: { remaining: number; resetAt: string; cost: number } | undefined;
     if (d.rateLimit !== null && d.rateLimit !== undefined) {
       const rl = r.obj(d.rateLimit, 'data.rateLimit');
-      rateLimit = { remaining: r.num(rl.remaining, 'data.rateLimit.remaining'), resetAt: r.str(rl.resetAt, 'data.rateLimit.resetAt'), cost: r.num(rl.cost, 'data.rateLimit.cost') };
+      rateLimit = {
+        remaining: r.num(rl.remaining, 'data.rateLimit.remaining'),
+        resetAt: r.str(rl.resetAt, 'data.rateLimit.resetAt'),
+        cost: r.num(rl.cost, 'data.rateLimit.cost'),
+      };
     }
     const results = repos.map((repo, i): RepoSignals | Error => {
       const alias = `r${i}`;
@@ -411,7 +445,9 @@ export class MaintainersSource {
       const v = d[alias];
       if (v === null || v === undefined) {
         if (own.length === 0 || own.some((e) => e.type === 'NOT_FOUND')) return { missing: true };
-        return new Error(this.scrub(`github ${this.graphqlUrl}: ${repo.owner}/${repo.name}: ${own.map((e) => e.message ?? e.type).join('; ')}`));
+        return new Error(
+          this.scrub(`github ${this.graphqlUrl}: ${repo.owner}/${repo.name}: ${own.map((e) => e.message ?? e.type).join('; ')}`),
+        );
       }
       try {
         return readRepo(new Reader('github', `${this.graphqlUrl} (${repo.owner}/${repo.name})`), v, `data.${alias}`);
@@ -457,7 +493,11 @@ export class MaintainersSource {
           result.refused++;
         } else {
           if (signal?.aborted) break;
-          this.log.error('crates.io failed for crate; next poll retries', { upstream: 'crates.io', crate, error: this.scrub((err as Error).message) });
+          this.log.error('crates.io failed for crate; next poll retries', {
+            upstream: 'crates.io',
+            crate,
+            error: this.scrub((err as Error).message),
+          });
           result.failed++;
         }
       }
@@ -482,7 +522,12 @@ export class MaintainersSource {
           chunk.forEach((r, j) => signals.set(r.url.toLowerCase(), results[j]!));
           if (rateLimit && rateLimit.remaining < this.o.minRemaining && i + this.o.batch < list.length) {
             const wait = Math.max(0, Date.parse(rateLimit.resetAt) - Date.now());
-            this.log.warn('GitHub rate limit low: pausing', { upstream: 'github', remaining: rateLimit.remaining, resetAt: rateLimit.resetAt, waitMs: wait });
+            this.log.warn('GitHub rate limit low: pausing', {
+              upstream: 'github',
+              remaining: rateLimit.remaining,
+              resetAt: rateLimit.resetAt,
+              waitMs: wait,
+            });
             if (wait > this.o.maxPauseMs) {
               this.log.warn('GitHub rate limit resets too late: the rest waits for the next poll', { upstream: 'github' });
               break;
@@ -493,8 +538,15 @@ export class MaintainersSource {
         } catch (err) {
           if (signal?.aborted) break;
           const e = err as Error;
-          this.log.error('GitHub query failed; those repositories are retried next poll', { upstream: 'github', url: this.graphqlUrl, repositories: chunk.map((c) => `${c.owner}/${c.name}`), error: this.scrub(e.message) });
-          chunk.forEach((r) => signals.set(r.url.toLowerCase(), e instanceof UpstreamFormatError ? e : new HttpError(this.graphqlUrl, 'unavailable')));
+          this.log.error('GitHub query failed; those repositories are retried next poll', {
+            upstream: 'github',
+            url: this.graphqlUrl,
+            repositories: chunk.map((c) => `${c.owner}/${c.name}`),
+            error: this.scrub(e.message),
+          });
+          chunk.forEach((r) =>
+            signals.set(r.url.toLowerCase(), e instanceof UpstreamFormatError ? e : new HttpError(this.graphqlUrl, 'unavailable')),
+          );
         }
       }
     }
@@ -506,7 +558,13 @@ export class MaintainersSource {
       const g = githubRepo(info.repository);
       const gs = g ? signals.get(g.url.toLowerCase()) : undefined;
       if (gs instanceof UpstreamFormatError) {
-        this.log.warn('refused upstream answer', { upstream: gs.upstream, url: gs.url, crate: info.crate, field: gs.field, reason: gs.message });
+        this.log.warn('refused upstream answer', {
+          upstream: gs.upstream,
+          url: gs.url,
+          crate: info.crate,
+          field: gs.field,
+          reason: gs.message,
+        });
         await this.dlq(info.crate, '', gs.message, now);
         result.refused++;
         continue;
@@ -519,12 +577,17 @@ export class MaintainersSource {
       const prev = state.crates[info.crate];
       const ev = this.event(info, g, gs, prev, now);
       const { observedAt: _o, ...content } = ev.event;
-      const hash = createHash('sha256').update(JSON.stringify(content, (_k, v) => (isObj(v) && 'observedAt' in v && 'value' in v ? v.value : v))).digest('hex');
+      const hash = createHash('sha256')
+        .update(JSON.stringify(content, (_k, v) => (isObj(v) && 'observedAt' in v && 'value' in v ? v.value : v)))
+        .digest('hex');
       if (prev?.hash === hash) {
         result.unchanged++;
         continue;
       }
-      await this.producer.send({ topic: TOPICS.maintainers, messages: [{ key: info.crate, value: encodeEvent(TOPICS.maintainers, ev.event) }] });
+      await this.producer.send({
+        topic: TOPICS.maintainers,
+        messages: [{ key: info.crate, value: encodeEvent(TOPICS.maintainers, ev.event) }],
+      });
       state.crates[info.crate] = { owners: ev.owners, hash, ...(ev.change ? { ownershipChange: ev.change } : {}) };
       this.checkpoint.save(state);
       result.produced++;
@@ -533,7 +596,13 @@ export class MaintainersSource {
     return result;
   }
 
-  private event(info: CrateInfo, g: RepoRef | undefined, gs: RepoSignals | undefined, prev: CrateState | undefined, now: string): { event: MaintainerEvent; owners: OwnerState[]; change?: CrateState['ownershipChange'] } {
+  private event(
+    info: CrateInfo,
+    g: RepoRef | undefined,
+    gs: RepoSignals | undefined,
+    prev: CrateState | undefined,
+    now: string,
+  ): { event: MaintainerEvent; owners: OwnerState[]; change?: CrateState['ownershipChange'] } {
     const firstSeen = new Map((prev?.owners ?? []).map((o) => [`${o.kind}:${o.login}`, o.firstSeen]));
     const owners: OwnerState[] = info.owners
       .map((o) => ({ login: o.login, kind: o.kind, firstSeen: firstSeen.get(`${o.kind}:${o.login}`) ?? now }))

@@ -272,7 +272,13 @@ export class PoolsSource {
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       const reason = `upstream pool "${pool.name}" (${shown}): ${err.message}`;
-      this.log.warn('refused pool file', { upstream: `pool ${pool.name}`, file: shown, field: err.where?.field, line: err.where?.line, reason });
+      this.log.warn('refused pool file', {
+        upstream: `pool ${pool.name}`,
+        file: shown,
+        field: err.where?.field,
+        line: err.where?.line,
+        reason,
+      });
       const raw = res.body.subarray(0, this.maxDlqBytes).toString('utf8');
       await this.producer.send({
         topic: dlqTopic(TOPICS.audits),

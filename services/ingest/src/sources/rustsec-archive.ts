@@ -68,14 +68,22 @@ export class RustsecArchiveSource {
   async poll(signal?: AbortSignal): Promise<ArchivePollResult> {
     const state = this.checkpoint.load();
     const validator = state.url === this.url ? state.validator : undefined;
-    const res = await this.http.get(this.url, { validator, signal, headers: { accept: 'application/gzip, application/x-gzip, application/octet-stream' } });
+    const res = await this.http.get(this.url, {
+      validator,
+      signal,
+      headers: { accept: 'application/gzip, application/x-gzip, application/octet-stream' },
+    });
     if (res.notModified) {
       this.log.info('rustsec archive not modified', { upstream: res.url });
       return { notModified: true };
     }
     const { root, cleanup } = await unpackArchive(res.body, this.url);
     try {
-      const result = await new RustsecSource(root, this.producer, this.filesCheckpoint, this.log, { upstream: safeUrl(this.url), service: 'ingest/rustsec-archive', ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}) }).poll(signal);
+      const result = await new RustsecSource(root, this.producer, this.filesCheckpoint, this.log, {
+        upstream: safeUrl(this.url),
+        service: 'ingest/rustsec-archive',
+        ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}),
+      }).poll(signal);
       // Stopped midway: the validator stays, so the next poll fetches the archive again and the
       // file checkpoint skips what was acknowledged.
       if (result.complete) this.checkpoint.save({ url: this.url, validator: res.validator });

@@ -73,7 +73,11 @@ interface PlannedMessage {
 export async function git(args: string[], cwd?: string): Promise<string> {
   try {
     // Never prompt for credentials: a service has no terminal.
-    const { stdout } = await execFileP('git', cwd ? ['-C', cwd, ...args] : args, { maxBuffer: 512 * 1024 * 1024, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+    const { stdout } = await execFileP('git', cwd ? ['-C', cwd, ...args] : args, {
+      maxBuffer: 512 * 1024 * 1024,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+    });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -142,7 +146,7 @@ async function diffCommits(repo: string, from: string | undefined, to: string): 
   }
   const out = await git(['diff', '--name-status', '-M', '-z', from, to, '--', 'crates', 'rust'], repo);
   const parts = out.split('\0');
-  for (let i = 0; i < parts.length; ) {
+  for (let i = 0; i < parts.length;) {
     const status = parts[i++];
     if (!status) continue;
     const letter = status[0];
@@ -199,7 +203,10 @@ export class RustsecGitSource {
       await this.gitUpstream(['clone', '--quiet', '--bare', '--single-branch', '--branch', this.branch, this.opts.url, repo]);
       this.log.info('rustsec: cloned advisory-db', { upstream: this.shown, branch: this.branch });
     } else {
-      await this.gitUpstream(['fetch', '--quiet', '--no-tags', this.opts.url, `+refs/heads/${this.branch}:refs/heads/${this.branch}`], repo);
+      await this.gitUpstream(
+        ['fetch', '--quiet', '--no-tags', this.opts.url, `+refs/heads/${this.branch}:refs/heads/${this.branch}`],
+        repo,
+      );
     }
     return (await git(['rev-parse', `refs/heads/${this.branch}^{commit}`], repo)).trim();
   }
@@ -209,12 +216,20 @@ export class RustsecGitSource {
    * Pure in (repo content, from, to, files): the same on every call, which is what lets a restart
    * skip exactly the acknowledged prefix.
    */
-  async plan(from: string | undefined, to: string, files: Record<string, GitFileState>, observedAt: string): Promise<{ messages: PlannedMessage[]; files: Record<string, GitFileState> }> {
+  async plan(
+    from: string | undefined,
+    to: string,
+    files: Record<string, GitFileState>,
+    observedAt: string,
+  ): Promise<{ messages: PlannedMessage[]; files: Record<string, GitFileState> }> {
     const repo = this.opts.repoDir;
     // The checkpoint commit can be gone (history rewritten upstream, clone lost): then compare the
     // whole tree at `to` with the file map instead of diffing commits.
     if (from && !(await commitExists(repo, from))) {
-      this.log.warn('rustsec: checkpoint commit not in the repository (history rewritten?); comparing the whole tree', { upstream: this.shown, commit: from });
+      this.log.warn('rustsec: checkpoint commit not in the repository (history rewritten?); comparing the whole tree', {
+        upstream: this.shown,
+        commit: from,
+      });
       from = undefined;
     }
     const listed = await diffCommits(repo, from, to);
@@ -288,7 +303,14 @@ export class RustsecGitSource {
       this.log.warn('rustsec: upstream changed since the checkpoint; diffing from its commit anyway', { was: state.url, now: this.shown });
     }
     const head = await this.fetch();
-    const total: GitPollResult = { ...(state.commit ? { from: state.commit } : {}), to: head, produced: 0, tombstones: 0, refused: 0, complete: true };
+    const total: GitPollResult = {
+      ...(state.commit ? { from: state.commit } : {}),
+      to: head,
+      produced: 0,
+      tombstones: 0,
+      refused: 0,
+      complete: true,
+    };
     // Finish an interrupted poll toward its own target first, so the skipped prefix matches.
     const targets = state.pending && state.pending.target !== head ? [state.pending.target, head] : [head];
     for (const target of targets) {

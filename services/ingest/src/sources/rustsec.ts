@@ -124,7 +124,14 @@ export class RustsecSource {
         // version stays what consumers hold (a broken edit is not a deletion).
         dlq.push({
           key: path,
-          value: upstreamDlqValue({ topic: TOPICS.advisories, key: path, value: text, error: `rustsec ${upstream}: ${err.message}`, service: this.opts.service ?? 'ingest/rustsec', at: now }),
+          value: upstreamDlqValue({
+            topic: TOPICS.advisories,
+            key: path,
+            value: text,
+            error: `rustsec ${upstream}: ${err.message}`,
+            service: this.opts.service ?? 'ingest/rustsec',
+            at: now,
+          }),
           path,
           file: { hash, ...(prev?.id ? { id: prev.id } : {}) },
         });

@@ -7,7 +7,14 @@
  */
 import { readBlobs, git } from './rustsec-git.js';
 import { isVexFileName } from '@cratewatch/shared';
-import { METADATA_FILE, sortVex, workspaceChecksum, type WorkspaceFiles, type WorkspaceSource, type WorkspaceCheckpoint } from './workspaces.js';
+import {
+  METADATA_FILE,
+  sortVex,
+  workspaceChecksum,
+  type WorkspaceFiles,
+  type WorkspaceSource,
+  type WorkspaceCheckpoint,
+} from './workspaces.js';
 import type { Checkpoint } from '@cratewatch/runtime';
 
 export interface GitWorkspaceRef {
@@ -33,7 +40,9 @@ export async function readGitWorkspace(repo: string, commit: string, subdir = ''
     .map((l) => /^\d+ blob [0-9a-f]+\t(.+)$/.exec(l)?.[1])
     .map((p) => p?.slice(p.lastIndexOf('/') + 1))
     .filter((n): n is string => n !== undefined && isVexFileName(n));
-  const specs = [at('Cargo.lock'), ...Object.values(STORE).map((f) => at(`supply-chain/${f}`)), at(METADATA_FILE), ...vexNames.map(at)].map((p) => `${commit}:${p}`);
+  const specs = [at('Cargo.lock'), ...Object.values(STORE).map((f) => at(`supply-chain/${f}`)), at(METADATA_FILE), ...vexNames.map(at)].map(
+    (p) => `${commit}:${p}`,
+  );
   const blobs = await readBlobs(repo, specs);
   const lock = blobs.get(specs[0]!);
   if (!lock) throw new Error(`${repo}: no ${at('Cargo.lock')} at ${commit.slice(0, 12)}`);
@@ -43,10 +52,12 @@ export async function readGitWorkspace(repo: string, commit: string, subdir = ''
     if (b) (store ??= {})[k as keyof typeof STORE] = b.text;
   });
   const metadata = blobs.get(specs[1 + Object.keys(STORE).length]!)?.text;
-  const vex = sortVex(vexNames.flatMap((name) => {
-    const b = blobs.get(`${commit}:${at(name)}`);
-    return b ? [{ name, text: b.text }] : [];
-  }));
+  const vex = sortVex(
+    vexNames.flatMap((name) => {
+      const b = blobs.get(`${commit}:${at(name)}`);
+      return b ? [{ name, text: b.text }] : [];
+    }),
+  );
   return {
     lockPath: `${repo}@${commit.slice(0, 12)}:${at('Cargo.lock')}`,
     lockText: lock.text,

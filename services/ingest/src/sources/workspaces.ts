@@ -10,7 +10,17 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { FormatError, TOPICS, dlqTopic, encodeEvent, isSbomFileName, isVexDocumentFileName, parseVexFile, parseWorkspaceLock, workspaceEvent } from '@cratewatch/shared';
+import {
+  FormatError,
+  TOPICS,
+  dlqTopic,
+  encodeEvent,
+  isSbomFileName,
+  isVexDocumentFileName,
+  parseVexFile,
+  parseWorkspaceLock,
+  workspaceEvent,
+} from '@cratewatch/shared';
 import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
 export interface WorkspaceRef {
@@ -49,7 +59,12 @@ export const METADATA_FILE = 'cargo-metadata.json';
  * The content hash of a workspace: Cargo.lock plus each store file, the metadata and the VEX files
  * present (a workspace without VEX hashes as it did before VEX was read).
  */
-export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['store'], metadata?: string, vex?: WorkspaceFiles['vex']): string {
+export function workspaceChecksum(
+  lockText: string,
+  store?: WorkspaceFiles['store'],
+  metadata?: string,
+  vex?: WorkspaceFiles['vex'],
+): string {
   const hash = createHash('sha256').update(lockText);
   for (const [k, f] of Object.entries(STORE_FILES)) {
     const t = store?.[k as keyof typeof STORE_FILES];
@@ -61,7 +76,8 @@ export function workspaceChecksum(lockText: string, store?: WorkspaceFiles['stor
 }
 
 /** VEX files in name order (code-point order, not the locale's): ties between statements depend on it. */
-export const sortVex = <T extends { name: string }>(files: T[]): T[] => [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export const sortVex = <T extends { name: string }>(files: T[]): T[] =>
+  [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
 
@@ -86,7 +102,11 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
   // `<id>.lock` files of a watched folder, where every workspace would share them.
   const vex =
     basename(lockPath) === 'Cargo.lock' || isSbomFileName(lockPath)
-      ? sortVex(readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isVexDocumentFileName(e.name)).map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })))
+      ? sortVex(
+          readdirSync(dir, { withFileTypes: true })
+            .filter((e) => e.isFile() && isVexDocumentFileName(e.name))
+            .map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })),
+        )
       : [];
   return {
     lockPath,
@@ -106,7 +126,10 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
 export function lockSourceIn(dir: string): string {
   const lock = join(dir, 'Cargo.lock');
   if (existsSync(lock)) return lock;
-  const sboms = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && isSbomFileName(e.name)).map((e) => e.name).sort();
+  const sboms = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && isSbomFileName(e.name))
+    .map((e) => e.name)
+    .sort();
   if (sboms.length > 1) throw new Error(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): keep one`);
   return sboms.length === 1 ? join(dir, sboms[0]!) : lock;
 }
@@ -149,7 +172,8 @@ export class WorkspaceSource {
     }
     let value: string;
     // A file beside the lockfile, named as the lockfile's path names it (folder, git commit, endpoint).
-    const besideLock = (name: string) => (isSbomFileName(files.lockPath) ? join(dirname(files.lockPath), name) : `${files.lockPath.replace(/Cargo\.lock$/, '')}${name}`);
+    const besideLock = (name: string) =>
+      isSbomFileName(files.lockPath) ? join(dirname(files.lockPath), name) : `${files.lockPath.replace(/Cargo\.lock$/, '')}${name}`;
     try {
       const lock = parseWorkspaceLock(files.lockText, files.lockPath);
       const metadataFile = besideLock(METADATA_FILE);
@@ -185,7 +209,18 @@ export class WorkspaceSource {
       this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: err.file, reason: err.message });
       await this.producer.send({
         topic: dlqTopic(TOPICS.workspaces),
-        messages: [{ key: ref.id, value: upstreamDlqValue({ topic: TOPICS.workspaces, key: ref.id, value: bad ? bad.text : files.lockText, error: err.message, service: 'ingest/workspace' }) }],
+        messages: [
+          {
+            key: ref.id,
+            value: upstreamDlqValue({
+              topic: TOPICS.workspaces,
+              key: ref.id,
+              value: bad ? bad.text : files.lockText,
+              error: err.message,
+              service: 'ingest/workspace',
+            }),
+          },
+        ],
       });
       remember();
       return false;
@@ -203,7 +238,12 @@ export class WorkspaceSource {
    * what is through), so a stop neither loses nor repeats a change. An unreadable workspace is
    * logged and the others go on.
    */
-  async pollFolder(dir: string, org: string, team?: string, signal?: AbortSignal): Promise<{ sent: number; failed: number; complete: boolean }> {
+  async pollFolder(
+    dir: string,
+    org: string,
+    team?: string,
+    signal?: AbortSignal,
+  ): Promise<{ sent: number; failed: number; complete: boolean }> {
     let sent = 0;
     let failed = 0;
     for (const ref of WorkspaceSource.discover(dir, org, team)) {
@@ -225,7 +265,8 @@ export class WorkspaceSource {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isFile() && e.name.endsWith('.lock')) refs.push({ id: basename(e.name, '.lock'), org, ...(team ? { team } : {}), path: p });
-      else if (e.isDirectory() && (existsSync(join(p, 'Cargo.lock')) || readdirSync(p).some(isSbomFileName))) refs.push({ id: e.name, org, ...(team ? { team } : {}), path: p });
+      else if (e.isDirectory() && (existsSync(join(p, 'Cargo.lock')) || readdirSync(p).some(isSbomFileName)))
+        refs.push({ id: e.name, org, ...(team ? { team } : {}), path: p });
     }
     return refs.sort((a, b) => a.id.localeCompare(b.id));
   }
