@@ -17,6 +17,7 @@
  */
 import type { AdvisoryHit } from './advisory.js';
 import { FormatError } from './errors.js';
+import { parseJsonText } from './json.js';
 import { VexJustificationSchema, VexStatusSchema, type VexDocument, type VexStatement } from './events.js';
 
 export type { VexDocument, VexStatement } from './events.js';
@@ -48,20 +49,7 @@ export function vexTime(v: string): string | undefined {
 
 /** Reads an OpenVEX document from its JSON text. `file` names it in errors and in the result. */
 export function parseVexDocument(text: string, file: string): VexDocument {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    // V8 names the position of a bad character; text cut short ends at the last line.
-    const line = pos
-      ? text.slice(0, Number(pos[1])).split('\n').length
-      : /end of JSON input/.test(msg)
-        ? text.split('\n').length
-        : undefined;
-    throw new FormatError(file, `not JSON: ${msg}`, line !== undefined ? { line } : undefined);
-  }
+  const doc = parseJsonText(text, file);
   return readVexDocument(doc, file);
 }
 
