@@ -250,7 +250,7 @@ describe('on a real workspace (../shared/data)', () => {
   const data = path.resolve(root, '../shared/data');
   const project = path.join(data, 'projects/application-services');
   const have = existsSync(path.join(project, 'Cargo.lock')) && existsSync(path.join(data, 'rustsec/crates'));
-  if (!have) it.skip(`needs ${project} and ${data}/rustsec (see ../shared/data/SOURCES.md)`, () => {});
+  if (!have) console.warn(`skipping the real-workspace report: needs ${project} and ${data}/rustsec (see ../shared/data/SOURCES.md)`);
   it.skipIf(!have)('application-services: the summary and the vulnerabilities come before its 466 unvetted packages', () => {
     const r = q('scan', project, '--advisory-db', path.join(data, 'rustsec'));
     expect(r.code).toBe(1);
