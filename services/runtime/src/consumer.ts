@@ -112,7 +112,8 @@ export function groupConsumer(kafka: Kafka, groupId: string, fetchBytes?: number
     // A short fetch wait: disconnecting waits for the fetch in flight (kafkajs' default is 5 s).
     maxWaitTimeInMs: 1000,
     retry: { retries: 1000 },
-    ...(fetchBytes ? { maxBytesPerPartition: fetchBytes, maxBytes: Math.max(fetchBytes * 8, 1 << 20) } : {}),
+    // The whole fetch stays at kafkajs' 10 MiB unless many partitions of `fetchBytes` need more.
+    ...(fetchBytes ? { maxBytesPerPartition: fetchBytes, maxBytes: Math.max(fetchBytes * 8, 10 << 20) } : {}),
   });
 }
 

@@ -412,7 +412,7 @@ export class Scorer {
             rows.map((r) => ({ crate: r.crate, version: r.version })),
           ),
         );
-        if (moved.length) await this.recomputeMaintainerFindings({ crates: moved });
+        if (moved.length) await this.decideMaintainerFindings({ crates: moved });
         await this.flushRisk();
       });
       this.log.info('facts applied', {
@@ -720,11 +720,13 @@ export class Scorer {
    * never on other workspaces or on arrival order, so a replay changes nothing.
    */
   async recomputeMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
-    if ('crates' in scope) {
-      const crates = await this.maintainerMoved(scope.crates);
-      if (crates.length === 0) return [];
-      scope = { crates };
-    }
+    if ('workspace' in scope) return this.decideMaintainerFindings(scope);
+    const moved = await this.maintainerMoved(scope.crates);
+    return moved.length ? this.decideMaintainerFindings({ crates: moved }) : [];
+  }
+
+  /** The decision itself, for a workspace or for crates already known to have moved (`maintainerMoved`). */
+  private async decideMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
     const fanOut = 'crates' in scope;
     const done = await this.publish(
       async (tx) => ('workspace' in scope ? [scope.workspace] : Graph.maintainerScope(tx, scope.crates)),
