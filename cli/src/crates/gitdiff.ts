@@ -9,10 +9,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { DiffStat, SourceTree } from '@cratewatch/shared';
-
-/** cargo-vet's DIFF_SKIP_PATHS (storage.rs:86). */
-const SKIPPED = new Set(['Cargo.lock', '.cargo_vcs_info.json', '.cargo-ok']);
+import { parseNumstat, type DiffStat, type SourceTree } from '@cratewatch/shared';
 
 let available: boolean | undefined;
 export function hasGit(): boolean {
@@ -55,20 +52,7 @@ export async function gitDiffstat(from: SourceTree | null, to: SourceTree, opts:
     const r = await runGit(dir);
     // 0: no difference, 1: some; anything else is git failing.
     if (r.code !== 0 && r.code !== 1) throw new Error(`git diff failed (${r.code}): ${r.stderr.trim()}`);
-    const out: DiffStat = { insertions: 0, deletions: 0, filesChanged: 0 };
-    const chunks = r.stdout.split('\0');
-    for (let i = 0; i + 2 < chunks.length; i += 3) {
-      const named = chunks[i + 2] !== '/dev/null' ? chunks[i + 2]! : chunks[i + 1]!;
-      const rel = named.replace(/^(from|to)\//, '');
-      if (SKIPPED.has(rel) || (opts.gitRevision === true && rel === 'Cargo.toml')) continue;
-      out.filesChanged++;
-      const [ins, del] = chunks[i]!.trim().split('\t');
-      if (ins !== '-') {
-        out.insertions += Number(ins);
-        out.deletions += Number(del);
-      }
-    }
-    return out;
+    return parseNumstat(r.stdout, opts);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

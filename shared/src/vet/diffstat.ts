@@ -34,6 +34,31 @@ export const diffLines = (d: DiffStat): number => d.insertions + d.deletions;
 
 /** cargo-vet's DIFF_SKIP_PATHS (storage.rs:86): files cargo or cargo-vet add when unpacking. */
 const SKIPPED = new Set(['Cargo.lock', '.cargo_vcs_info.json', '.cargo-ok']);
+
+/** Whether cargo-vet leaves this path (relative to the crate's folder) out of a count; a git revision's `Cargo.toml` too. */
+export const skippedByCargoVet = (p: string, opts: { gitRevision?: boolean } = {}): boolean =>
+  SKIPPED.has(p) || (opts.gitRevision === true && p === 'Cargo.toml');
+
+/**
+ * `git diff --no-index --numstat -z OLD NEW` read as cargo-vet reads it (storage.rs
+ * `diffstat_package`): "ins\tdel\t\0old\0new\0" per file, filtered on the path named (the new one,
+ * or the old for a deletion) below its top folder; a binary file ("-") counts as changed, no lines.
+ */
+export function parseNumstat(stdout: string, opts: { gitRevision?: boolean } = {}): DiffStat {
+  const out: DiffStat = { insertions: 0, deletions: 0, filesChanged: 0 };
+  const chunks = stdout.split('\0');
+  for (let i = 0; i + 2 < chunks.length; i += 3) {
+    const named = chunks[i + 2] !== '/dev/null' ? chunks[i + 2]! : chunks[i + 1]!;
+    if (skippedByCargoVet(named.slice(named.indexOf('/') + 1), opts)) continue;
+    out.filesChanged++;
+    const [ins, del] = chunks[i]!.trim().split('\t');
+    if (ins !== '-') {
+      out.insertions += Number(ins);
+      out.deletions += Number(del);
+    }
+  }
+  return out;
+}
 const BINARY_PROBE = 8000;
 const RENAME_SCORE = 0.5;
 
@@ -136,7 +161,7 @@ function renames(deleted: Map<string, Uint8Array>, added: Map<string, Uint8Array
  */
 export function diffstat(from: SourceTree | null, to: SourceTree, opts: { gitRevision?: boolean } = {}): DiffStat {
   const a = from ?? new Map<string, Uint8Array>();
-  const skipped = (p: string) => SKIPPED.has(p) || (opts.gitRevision === true && p === 'Cargo.toml');
+  const skipped = (p: string) => skippedByCargoVet(p, opts);
   const out: DiffStat = { insertions: 0, deletions: 0, filesChanged: 0 };
   const count = (s: { ins: number; del: number } | null) => {
     if (!s) return;

@@ -3,7 +3,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CrateFileError, crateChecksum, diffLines, diffstat, unpackCrate, verifyCrate, type SourceTree } from '../../src/index.js';
+import {
+  CrateFileError,
+  crateChecksum,
+  diffLines,
+  diffstat,
+  parseNumstat,
+  unpackCrate,
+  verifyCrate,
+  type SourceTree,
+} from '../../src/index.js';
 import { buildCrate, crateFiles, lines, type Files } from './crates.js';
 
 const tree = (files: Files): SourceTree => new Map(Object.entries(files).map(([p, c]) => [p, Buffer.from(c)]));
@@ -89,20 +98,7 @@ describe.skipIf(git.status !== 0)('diffstat agrees with git diff --ignore-cr-at-
         env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
       });
       expect([0, 1]).toContain(r.status);
-      // Parsed as cargo-vet parses it: "ins\tdel\t\0from\0to\0" per file, its skip list on the path.
-      const chunks = r.stdout.split('\0');
-      const out = { insertions: 0, deletions: 0, filesChanged: 0 };
-      for (let i = 0; i + 2 < chunks.length; i += 3) {
-        const rel = chunks[i + 2] !== '/dev/null' ? chunks[i + 2]!.slice(2) : chunks[i + 1]!.slice(2);
-        if (['Cargo.lock', '.cargo_vcs_info.json', '.cargo-ok'].includes(rel)) continue;
-        out.filesChanged++;
-        const [ins, del] = chunks[i]!.trim().split('\t');
-        if (ins !== '-') {
-          out.insertions += Number(ins);
-          out.deletions += Number(del);
-        }
-      }
-      return out;
+      return parseNumstat(r.stdout);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
