@@ -5,7 +5,7 @@
  *
  * Two runs per seed, each in a fresh scope (its own topic prefix and consumer group; the graph wiped
  * before it — Neo4j Community has one database, and the scorer keys nodes by crate name, version
- * id, … with no room for a scope, see services/scorer/src/graph.ts):
+ * id, … with no room for a scope, see services/scorer/src/graph/workspace-locks.ts):
  *   A: the shuffled stream with duplicates, keys of all topics interleaved at random;
  *   B: the same distinct values in a canonical order (pools → releases → maintainers → advisories →
  *      workspaces, keys sorted), with the same last value per key.

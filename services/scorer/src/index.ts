@@ -1,5 +1,5 @@
 export { startScorer, type ScorerHandle } from './main.js';
 export { Scorer } from './scorer.js';
-export { Graph, SCHEMA } from './graph.js';
-export * from './coverage.js';
-export * from './maintainer.js';
+export { Graph, SCHEMA } from './graph/index.js';
+export * from './decide-coverage.js';
+export * from './decide-maintainer.js';

@@ -34,7 +34,7 @@ import {
   type Logger,
   type OpsServer,
 } from '@cratewatch/runtime';
-import { Graph } from './graph.js';
+import { Graph } from './graph/index.js';
 import { ScorerMetrics } from './metrics.js';
 import {
   DEFAULT_COVERAGE_TIMING,
@@ -45,7 +45,7 @@ import {
   type CoverageTiming,
   type MaintainerOptions,
 } from './scorer.js';
-import type { CoverageOptions } from './coverage.js';
+import type { CoverageOptions } from './decide-coverage.js';
 
 /** `SCORER_TRUSTED_POOLS` (comma list of pool names) and `SCORER_UNVETTED_MIN_SCORE` (0–10). */
 export function coverageFromEnv(env: NodeJS.ProcessEnv = process.env): CoverageOptions {

@@ -35,7 +35,7 @@ import {
   type ConsumedMessage,
   type Logger,
 } from '@cratewatch/runtime';
-import { Graph } from './graph.js';
+import { Graph } from './graph/index.js';
 import { Scorer } from './scorer.js';
 import { coverageFromEnv, maintainerFromEnv } from './main.js';
 

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { auditRefKey, type VetReport } from '@cratewatch/shared';
-import type { PreparedWorkspace } from './coverage.js';
+import type { PreparedWorkspace } from './decide-coverage.js';
 
 /**
  * The digest of a resolution (what `Workspace.coverageStamp` holds): of what coverage writes — each

@@ -19,7 +19,6 @@ import {
   decodeEvent,
   EventValidationError,
   FormatError,
-  isAffected,
   isSemVer,
   unaffectedIntervals,
   maintainerRisk,
@@ -33,11 +32,53 @@ import {
   type WorkspaceEvent,
 } from '@cratewatch/shared';
 import { BadMessageError, type BatchPosition, type ConsumedMessage, type Logger } from '@cratewatch/runtime';
-import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from './graph.js';
-import { prepareWorkspace, storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions, type PreparedWorkspace } from './coverage.js';
-import { factsFromGraph, maintainerChanges, maintainerDecisionStamp } from './maintainer.js';
-import { advisoryChanges } from './advisory.js';
-import { riskWrites } from './risk.js';
+import {
+  advisoryFindingContexts,
+  clearDue,
+  clearPendingEvents,
+  coverageStamps,
+  crateFacts,
+  cratesIoVersion,
+  deleteAdvisory,
+  dueWorkspaces,
+  linkAdvisories,
+  lockWorkspaces,
+  lockedCrates,
+  maintainerFindings,
+  maintainerScope,
+  markDue,
+  markMaintainerDecided,
+  owedWork,
+  pendingFindings,
+  replaceCriteria,
+  replaceMaintainers,
+  replacePoolCrates,
+  riskInputs,
+  takePendingEvents,
+  trustedPoolEntries,
+  unvettedFindings,
+  upsertReleases,
+  upsertWorkspace,
+  workspaceEvents,
+  workspacesForPoolChange,
+  writeAdvisories,
+  writeCoverage,
+  writeFindings,
+  writeRisk,
+  type Graph,
+  type StoredFinding,
+} from './graph/index.js';
+import {
+  prepareWorkspace,
+  storeOf,
+  unvettedChanges,
+  workspaceCoverage,
+  type CoverageOptions,
+  type PreparedWorkspace,
+} from './decide-coverage.js';
+import { factsFromGraph, maintainerChanges, maintainerDecisionStamp } from './decide-maintainer.js';
+import { advisoryChanges } from './decide-advisory.js';
+import { riskWrites } from './decide-risk.js';
 import { ResolutionCache, reportDigest, utcDay } from './resolution-cache.js';
 import {
   CRITERIA_KEY,
@@ -53,7 +94,7 @@ import {
   type MaintainerRow,
   type PoolCrateSet,
   type ReleaseRow,
-} from './facts.js';
+} from './fact-rows.js';
 
 /** What one fact message writes: a crate's pool entries, a pool's criteria, owners, a release. */
 type Fact =
@@ -200,9 +241,9 @@ export class Scorer {
   private async resumeNow(): Promise<void> {
     if (this.resumed) return;
     const [coverage, risk, pending] = await this.graph.run('read', async (tx) => [
-      await Graph.dueWorkspaces(tx, 'coverageDue'),
-      await Graph.dueWorkspaces(tx, 'riskDue'),
-      await Graph.pendingFindings(tx),
+      await dueWorkspaces(tx, 'coverageDue'),
+      await dueWorkspaces(tx, 'riskDue'),
+      await pendingFindings(tx),
     ]);
     this.resumed = true;
     for (const id of coverage) this.coverageDue.add(id);
@@ -314,14 +355,14 @@ export class Scorer {
     const allTouched = criteria.some((c) => trusted.has(c.pool));
     const crates = [...new Set(pools.filter((p) => trusted.has(p.pool)).map((p) => p.crate))];
     const due = await this.graph.run('write', async (tx) => {
-      await Graph.upsertReleases(tx, releases);
-      await Graph.replacePoolCrates(tx, pools);
-      await Graph.replaceCriteria(tx, criteria);
-      await Graph.replaceMaintainers(tx, maintainers);
-      await this.linkAdvisories(tx, created);
+      await upsertReleases(tx, releases);
+      await replacePoolCrates(tx, pools);
+      await replaceCriteria(tx, criteria);
+      await replaceMaintainers(tx, maintainers);
+      await linkAdvisories(tx, created.map(cratesIoVersion));
       if (!allTouched && crates.length === 0) return [];
-      const ws = await Graph.workspacesForPoolChange(tx, allTouched ? null : crates);
-      await Graph.markDue(tx, 'coverageDue', ws);
+      const ws = await workspacesForPoolChange(tx, allTouched ? null : crates);
+      await markDue(tx, 'coverageDue', ws);
       return ws;
     });
     if (due.length) {
@@ -349,24 +390,6 @@ export class Scorer {
       criteriaSets: criteria.length,
       maintainers: maintainers.length,
     });
-  }
-
-  /** AFFECTS edges from the advisories on these crates.io versions' crates (idempotent MERGE). */
-  private async linkAdvisories(tx: ManagedTransaction, versions: { crate: string; version: string }[]): Promise<void> {
-    if (versions.length === 0) return;
-    const advisories = await Graph.advisoriesFor(tx, [...new Set(versions.map((v) => v.crate))]);
-    const pairs: { advisory: string; version: string }[] = [];
-    for (const a of advisories) {
-      if (a.collection !== 'crates' || a.withdrawn) continue;
-      const intervals = unaffectedIntervals(a);
-      for (const v of versions) {
-        if (v.crate !== a.package) continue;
-        const lv: LockedVersion = { id: `${v.crate}@${v.version}`, crate: v.crate, version: v.version, source: CRATES_IO_SOURCE };
-        // A version that is not SemVer is affected by nothing (shared `isAffected`), never an error.
-        if (affects(a, lv, intervals)) pairs.push({ advisory: a.id, version: lv.id });
-      }
-    }
-    await Graph.addAffects(tx, [...new Map(pairs.map((p) => [`${p.advisory}|${p.version}`, p])).values()]);
   }
 
   /**
@@ -403,15 +426,10 @@ export class Scorer {
       }
     }
     if (rows.length) {
-      await this.graph.run('write', (tx) => Graph.upsertReleases(tx, rows));
+      await this.graph.run('write', (tx) => upsertReleases(tx, rows));
       const moved = await this.maintainerMoved([...new Set(rows.map((r) => r.crate))]);
       await this.exclusive(async () => {
-        await this.graph.run('write', (tx) =>
-          this.linkAdvisories(
-            tx,
-            rows.map((r) => ({ crate: r.crate, version: r.version })),
-          ),
-        );
+        await this.graph.run('write', (tx) => linkAdvisories(tx, rows.map(cratesIoVersion)));
         if (moved.length) await this.decideMaintainerFindings({ crates: moved });
         await this.flushRisk();
       });
@@ -539,10 +557,10 @@ export class Scorer {
       // clear, so the mark stays for that scorer. Reading outside the lock let a risk computed from
       // findings another scorer had since changed clear that scorer's mark.
       const rows = await this.graph.run('write', async (tx) => {
-        await Graph.lockWorkspaces(tx, ids);
-        const written = riskWrites(await Graph.riskInputs(tx, ids));
-        await Graph.writeRisk(tx, written);
-        await Graph.clearDue(tx, 'riskDue', ids);
+        await lockWorkspaces(tx, ids);
+        const written = riskWrites(await riskInputs(tx, ids));
+        await writeRisk(tx, written);
+        await clearDue(tx, 'riskDue', ids);
         return written;
       });
       for (const id of ids) this.riskDue.delete(id);
@@ -569,10 +587,10 @@ export class Scorer {
   ): Promise<T | undefined> {
     const done = await this.graph.run('write', async (tx) => {
       const ids = await workspaces(tx);
-      await Graph.lockWorkspaces(tx, ids);
+      await lockWorkspaces(tx, ids);
       const r = await decide(tx, new Set(ids));
-      if (r) await Graph.writeFindings(tx, r.changes);
-      return { r, owed: await Graph.owedWork(tx, ids) };
+      if (r) await writeFindings(tx, r.changes);
+      return { r, owed: await owedWork(tx, ids) };
     });
     await this.sendPending(done.owed.pending);
     for (const id of done.owed.riskDue) this.riskDue.add(id);
@@ -581,7 +599,7 @@ export class Scorer {
 
   /**
    * Sends the events pending in these findings' outboxes, oldest first, and empties them, in one
-   * transaction holding the findings' locks (`Graph.takePendingEvents`): of two scorers sending for
+   * transaction holding the findings' locks (`takePendingEvents`): of two scorers sending for
    * one finding, the second finds nothing left. A crash between the send and the commit sends them
    * again (at-least-once, as before). Returns how many were sent.
    */
@@ -590,11 +608,11 @@ export class Scorer {
     for (let i = 0; i < ids.length; i += OUTBOX_CHUNK) {
       const chunk = ids.slice(i, i + OUTBOX_CHUNK);
       sent += await this.graph.run('write', async (tx) => {
-        const pending = await Graph.takePendingEvents(tx, chunk);
+        const pending = await takePendingEvents(tx, chunk);
         const messages = pending.flatMap((p) => p.events.map((value) => ({ key: p.id, value })));
         if (messages.length === 0) return 0;
         await this.producer.send({ topic: TOPICS.findings, messages });
-        await Graph.clearPendingEvents(
+        await clearPendingEvents(
           tx,
           pending.map((p) => p.id),
         );
@@ -633,33 +651,7 @@ export class Scorer {
    */
   async onAdvisories(list: Advisory[]): Promise<void> {
     const latest = [...new Map(list.map((a) => [a.id, a])).values()]; // a later version of the same advisory wins
-    const touched = await this.graph.run('write', async (tx) => {
-      // Read before the edges move: an advisory whose new value names another crate (or none of
-      // the versions it hit) leaves findings to resolve in workspaces that do not lock its new crate.
-      const hitBefore = await Graph.workspacesAffectedBy(
-        tx,
-        latest.map((a) => a.id),
-      );
-      await Graph.upsertAdvisories(tx, latest);
-      const crates = [...new Set(latest.map((a) => a.package))];
-      const versions = await Graph.versionsOf(tx, crates);
-      const byCrate = new Map<string, LockedVersion[]>();
-      for (const v of versions) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
-      await Graph.setAffects(
-        tx,
-        latest.map((a) => {
-          const matchable = a.collection === 'crates' && !a.withdrawn;
-          const intervals = unaffectedIntervals(a);
-          const hit = matchable ? (byCrate.get(a.package) ?? []).filter((v) => affects(a, v, intervals)) : [];
-          return { advisory: a.id, versions: hit.map((v) => v.id) };
-        }),
-      );
-      const hitNow = await Graph.workspacesLocking(
-        tx,
-        crates.filter((c) => byCrate.has(c)),
-      );
-      return [...new Set([...hitBefore, ...hitNow])].sort();
-    });
+    const touched = await this.graph.run('write', (tx) => writeAdvisories(tx, latest));
     this.log.info('advisories applied', { advisories: latest.length, workspaces: touched.length });
     await this.recomputeAdvisoryFindings(
       touched,
@@ -668,7 +660,7 @@ export class Scorer {
   }
 
   async onAdvisoryDeleted(id: string): Promise<void> {
-    const workspaces = await this.graph.run('write', (tx) => Graph.deleteAdvisory(tx, id));
+    const workspaces = await this.graph.run('write', (tx) => deleteAdvisory(tx, id));
     this.log.info('advisory deleted', { advisory: id, workspaces: workspaces.length });
     await this.recomputeAdvisoryFindings(workspaces, [id]);
   }
@@ -689,21 +681,7 @@ export class Scorer {
       if (err instanceof FormatError) throw new BadMessageError(`workspace ${ev.id}: ${err.message}`);
       throw err;
     }
-    const checked = await this.graph.run('write', async (tx) => {
-      const locked = await Graph.upsertWorkspace(tx, ev);
-      const byCrate = new Map<string, typeof locked>();
-      for (const v of locked)
-        if (v.source !== null && CRATES_IO_SOURCES.has(v.source)) byCrate.set(v.crate, [...(byCrate.get(v.crate) ?? []), v]);
-      const advisories = await Graph.advisoriesFor(tx, [...byCrate.keys()]);
-      const pairs: { advisory: string; version: string }[] = [];
-      for (const a of advisories) {
-        if (a.collection !== 'crates' || a.withdrawn) continue;
-        const intervals = unaffectedIntervals(a);
-        for (const v of byCrate.get(a.package) ?? []) if (affects(a, v, intervals)) pairs.push({ advisory: a.id, version: v.id });
-      }
-      await Graph.addAffects(tx, pairs);
-      return advisories.length;
-    });
+    const checked = await this.graph.run('write', async (tx) => linkAdvisories(tx, await upsertWorkspace(tx, ev)));
     this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
     // Its LOCKS edges may have changed even when no finding did (and a replay of the workspaces
     // fills in risk written by nothing yet): its risk is due whatever the findings do.
@@ -729,17 +707,17 @@ export class Scorer {
   private async decideMaintainerFindings(scope: { workspace: string } | { crates: string[] }): Promise<FindingEvent[]> {
     const fanOut = 'crates' in scope;
     const done = await this.publish(
-      async (tx) => ('workspace' in scope ? [scope.workspace] : Graph.maintainerScope(tx, scope.crates)),
+      async (tx) => ('workspace' in scope ? [scope.workspace] : maintainerScope(tx, scope.crates)),
       async (tx, mine) => {
         // A workspace that came to lock the crates after the scope was read is not locked: its own
         // event, committed after these facts, decides it.
-        const locked = (await Graph.lockedCrates(tx, scope, [...CRATES_IO_SOURCES])).filter((l) => mine.has(l.workspace.id));
-        const rows = await Graph.crateFacts(tx, 'crates' in scope ? scope.crates : [...new Set(locked.map((l) => l.crate))]);
-        const current = (await Graph.maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
+        const locked = (await lockedCrates(tx, scope, [...CRATES_IO_SOURCES])).filter((l) => mine.has(l.workspace.id));
+        const rows = await crateFacts(tx, 'crates' in scope ? scope.crates : [...new Set(locked.map((l) => l.crate))]);
+        const current = (await maintainerFindings(tx, scope)).filter((f) => mine.has(f.workspace.id));
         const input = { locked, facts: new Map(rows.map((r) => [r.crate, factsFromGraph(r)])), current };
         // Every workspace locking these crates is decided here: what it was decided from is kept.
         if (fanOut)
-          await Graph.markMaintainerDecided(
+          await markMaintainerDecided(
             tx,
             rows.map((r) => ({ crate: r.crate, stamp: this.maintainerStampOf(input.facts.get(r.crate)!) })),
           );
@@ -761,7 +739,7 @@ export class Scorer {
    * recorded). One read; a release of a crate whose risk it leaves alone costs no fan-out.
    */
   private async maintainerMoved(crates: string[]): Promise<string[]> {
-    const rows = await this.graph.run('read', (tx) => Graph.crateFacts(tx, crates));
+    const rows = await this.graph.run('read', (tx) => crateFacts(tx, crates));
     const same = new Set(rows.filter((r) => r.decided === this.maintainerStampOf(factsFromGraph(r))).map((r) => r.crate));
     return crates.filter((c) => !same.has(c));
   }
@@ -793,7 +771,7 @@ export class Scorer {
       async (tx) => {
         const plan = await this.coveragePlan(tx, ids);
         const crates = [...new Set(plan.flatMap((p) => [...(p.again?.crates ?? p.workspace.event.packages.map((x) => x.name))]))];
-        const trusted = await Graph.trustedPoolEntries(tx, this.coverage.trustedPools, crates);
+        const trusted = await trustedPoolEntries(tx, this.coverage.trustedPools, crates);
         const stored = await this.storedUnvetted(tx, plan);
         const at = this.now();
         const decided = plan.map((p) => {
@@ -812,7 +790,7 @@ export class Scorer {
           const ws = { id: ev.id, org: ev.org, ...(ev.team ? { team: ev.team } : {}) };
           return { ...p, c, current, stamp: reportDigest(c.report), day: utcDay(), changes: unvettedChanges(ws, c.findings, current, at) };
         });
-        await Graph.writeCoverage(
+        await writeCoverage(
           tx,
           decided.map((d) => ({
             workspace: d.workspace.event.id,
@@ -822,7 +800,7 @@ export class Scorer {
             eventHash: d.hash,
           })),
         );
-        await Graph.clearDue(tx, 'coverageDue', ids);
+        await clearDue(tx, 'coverageDue', ids);
         return { decided, changes: decided.flatMap((d) => d.changes) };
       },
     );
@@ -854,9 +832,9 @@ export class Scorer {
     const full = plan.filter((p) => !p.again).map((p) => p.workspace.event.id);
     const again = plan.filter((p) => p.again);
     const crates = [...new Set(again.flatMap((p) => [...p.again!.crates]))];
-    const a = full.length ? await Graph.unvettedFindings(tx, full) : new Map<string, StoredFinding[]>();
+    const a = full.length ? await unvettedFindings(tx, full) : new Map<string, StoredFinding[]>();
     const b = again.length
-      ? await Graph.unvettedFindings(
+      ? await unvettedFindings(
           tx,
           again.map((p) => p.workspace.event.id),
           crates,
@@ -871,7 +849,7 @@ export class Scorer {
    * made from; else its event, read from the graph, for a full resolve.
    */
   private async coveragePlan(tx: ManagedTransaction, ids: string[]): Promise<CoveragePlan[]> {
-    const stamps = await Graph.coverageStamps(tx, ids);
+    const stamps = await coverageStamps(tx, ids);
     const plan: CoveragePlan[] = [];
     const full: string[] = [];
     for (const id of ids) {
@@ -882,7 +860,7 @@ export class Scorer {
         plan.push({ workspace: kept.workspace, hash: kept.eventHash, again: { report: kept.report, crates: delta } });
       else full.push(id);
     }
-    for (const { event, hash } of (await Graph.workspaceEvents(tx, full)).values()) plan.push({ workspace: prepareWorkspace(event), hash });
+    for (const { event, hash } of (await workspaceEvents(tx, full)).values()) plan.push({ workspace: prepareWorkspace(event), hash });
     return plan;
   }
 
@@ -903,7 +881,7 @@ export class Scorer {
       const done = await this.publish(
         async () => chunk,
         async (tx) => {
-          const decided = [...(await Graph.advisoryFindingContexts(tx, chunk, advisories)).values()].map((ctx) => ({
+          const decided = [...(await advisoryFindingContexts(tx, chunk, advisories)).values()].map((ctx) => ({
             ctx,
             ...advisoryChanges(ctx, this.now()),
           }));
@@ -937,9 +915,4 @@ export function changeCounts(
   const open = changes.filter((f) => f.state === 'open');
   const rescored = open.filter((f) => wasOpen.has(f.id)).length;
   return { opened: open.length - rescored, rescored, resolved: changes.length - open.length };
-}
-
-/** Only crates.io versions are matched against RustSec (a git fork or path crate is another crate). */
-function affects(a: Advisory, v: LockedVersion, intervals: ReturnType<typeof unaffectedIntervals>): boolean {
-  return v.source !== null && CRATES_IO_SOURCES.has(v.source) && isAffected(a, v.version, intervals);
 }

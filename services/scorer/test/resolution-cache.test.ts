@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VetReport, WorkspaceEvent } from '@cratewatch/shared';
 import { ResolutionCache, reportDigest, utcDay, type Resolution } from '../src/resolution-cache.js';
-import type { PreparedWorkspace } from '../src/coverage.js';
+import type { PreparedWorkspace } from '../src/decide-coverage.js';
 
 const report = (unvetted: number): VetReport => ({
   kindsKnown: false,

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS, advisoryFinding, type Advisory, type FindingEvent, type WorkspaceEvent } from '@cratewatch/shared';
 import { ensureTopics, kafkaClient, newProducer, withAdmin, type Logger } from '@cratewatch/runtime';
 import { Graph, Scorer } from '../src/index.js';
+import { addAffects, lockWorkspaces, upsertAdvisories, writeFindings } from '../src/graph/index.js';
 import { testAdvisory } from '../../../test/pipeline-harness.js';
 
 const run = `sst${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
@@ -133,8 +134,8 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     const finding = advisoryFinding({ id: ws, org: 'acme' }, adv, '1.0.0', 'open', NOW);
     const session = driver.session();
     const tx = session.beginTransaction();
-    await Graph.lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
-    await Graph.writeFindings(tx as unknown as ManagedTransaction, [finding]);
+    await lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
+    await writeFindings(tx as unknown as ManagedTransaction, [finding]);
     (a as unknown as { riskDue: Set<string> }).riskDue.add(ws); // A owes the workspace its risk (say, its lockfile arrived)
     const flush = a.flushRisk();
     // A's flush is blocked on the workspace's lock (Neo4j lists it so), then B commits.
@@ -162,8 +163,8 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     const adv = [advisory(`${ws}-dep`), advisory(`${ws}-dep`)];
     const findings = adv.map((x) => advisoryFinding({ id: ws, org: 'acme' }, x, '1.0.0', 'open', NOW));
     await graph.run('write', async (tx) => {
-      await Graph.lockWorkspaces(tx, [ws]);
-      await Graph.writeFindings(tx, findings);
+      await lockWorkspaces(tx, [ws]);
+      await writeFindings(tx, findings);
     });
     expect(await q('MATCH (f:Finding {workspace: $ws}) RETURN size(f.pendingEvents) AS n', { ws })).toEqual([{ n: 1 }, { n: 1 }]);
     await settled();
@@ -205,7 +206,7 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     await scorer().onWorkspace(workspace(ws));
     const adv = advisory(`${ws}-dep`);
     await graph.run('write', (tx) =>
-      Graph.upsertAdvisories(tx, [adv]).then(() => Graph.addAffects(tx, [{ advisory: adv.id, version: `${ws}-dep@1.0.0` }])),
+      upsertAdvisories(tx, [adv]).then(() => addAffects(tx, [{ advisory: adv.id, version: `${ws}-dep@1.0.0` }])),
     );
     // Scorer B has decided "opened" for the hit (its transaction holds the workspace, its finding
     // written with the event in the outbox) when scorer A, handling the advisory on another
@@ -213,8 +214,8 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     const finding = advisoryFinding({ id: ws, org: 'acme' }, adv, '1.0.0', 'open', NOW);
     const session = driver.session();
     const tx = session.beginTransaction();
-    await Graph.lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
-    await Graph.writeFindings(tx as unknown as ManagedTransaction, [finding]);
+    await lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
+    await writeFindings(tx as unknown as ManagedTransaction, [finding]);
     const a = scorer().recomputeAdvisoryFindings(ws);
     await until(
       async () =>

@@ -1,7 +1,7 @@
 /** Risk as the scorer lays it out in the graph (pure: what it read in, what to write out). */
 import { describe, expect, it } from 'vitest';
 import type { RiskFinding } from '@cratewatch/shared';
-import { riskRow, riskWrites, type RiskInput } from '../src/risk.js';
+import { riskRow, riskWrites, type RiskInput } from '../src/decide-risk.js';
 
 const adv: RiskFinding = {
   kind: 'advisory',

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FindingEventSchema, parseVexFile, type Advisory } from '@cratewatch/shared';
-import { advisoryChanges, type AdvisoryFindingContext } from '../src/advisory.js';
+import { advisoryChanges, type AdvisoryFindingContext } from '../src/decide-advisory.js';
 
 const AT = '2026-03-01T00:00:00.000Z';
 const WS = { id: 'acme/app', org: 'acme' };

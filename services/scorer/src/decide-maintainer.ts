@@ -13,7 +13,7 @@ import {
   type MaintainerRisk,
   type WorkspaceRef,
 } from '@cratewatch/shared';
-import type { StoredFinding } from './graph.js';
+import type { StoredFinding } from './graph/records.js';
 
 /** What the graph holds about one crate (see `Graph.crateFacts`). */
 export interface CrateFactsRow {

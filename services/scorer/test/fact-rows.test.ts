@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadMessageError } from '@cratewatch/runtime';
 import type { PoolEvent, ReleaseEvent } from '@cratewatch/shared';
-import { poolCrateSet, releaseRow } from '../src/facts.js';
+import { poolCrateSet, releaseRow } from '../src/fact-rows.js';
 
 const REV = '1f3c657c8073aec4f0b6ebac7be33b4851644745';
 const pool = (audits: Record<string, unknown>[]): PoolEvent => ({

@@ -1,8 +1,8 @@
 /** The coverage rules the scorer applies to a workspace event (pure: no Kafka, no Neo4j). */
 import { describe, expect, it } from 'vitest';
 import type { FindingEvent, WorkspaceEvent } from '@cratewatch/shared';
-import { poolsFrom, prepareWorkspace, unvettedChanges, workspaceCoverage, type TrustedPoolData } from '../src/coverage.js';
-import type { StoredFinding } from '../src/graph.js';
+import { poolsFrom, prepareWorkspace, unvettedChanges, workspaceCoverage, type TrustedPoolData } from '../src/decide-coverage.js';
+import type { StoredFinding } from '../src/graph/index.js';
 
 /** The coverage of an event, prepared as the scorer prepares what it reads from the graph. */
 const coverageOf = (e: WorkspaceEvent, ...rest: Parameters<typeof workspaceCoverage> extends [unknown, ...infer R] ? R : never) =>

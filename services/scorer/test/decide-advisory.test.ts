@@ -1,7 +1,7 @@
 /** Advisory findings as the scorer wires them, with the workspace's VEX statements (pure: graph rows in, finding events out). */
 import { describe, expect, it } from 'vitest';
 import { FindingEventSchema, parseVexDocument, type Advisory, type FindingEvent, type VexDocument } from '@cratewatch/shared';
-import { advisoryChanges, type AdvisoryFindingContext } from '../src/advisory.js';
+import { advisoryChanges, type AdvisoryFindingContext } from '../src/decide-advisory.js';
 
 const AT = '2026-03-01T00:00:00.000Z';
 const WS = { id: 'acme/app', org: 'acme', team: 'pay' };

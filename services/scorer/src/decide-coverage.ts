@@ -21,8 +21,9 @@ import {
   type VetStore,
   type WorkspaceEvent,
 } from '@cratewatch/shared';
-import { versionNodeId, type StoredFinding } from './graph.js';
-import type { Prop } from './facts.js';
+import type { StoredFinding } from './graph/records.js';
+import { versionNodeId } from './graph/workspace-locks.js';
+import type { Prop } from './fact-rows.js';
 
 export interface TrustedPoolData {
   entries: { pool: string; crate: string; table: string; entry: string }[];

@@ -1,9 +1,9 @@
 /** Maintainer-risk findings as the scorer wires them (pure: graph rows in, finding events out). */
 import { describe, expect, it } from 'vitest';
 import { FindingEventSchema, type FindingEvent } from '@cratewatch/shared';
-import { factsFromGraph, maintainerChanges, type CrateFactsRow, type MaintainerInput } from '../src/maintainer.js';
+import { factsFromGraph, maintainerChanges, type CrateFactsRow, type MaintainerInput } from '../src/decide-maintainer.js';
 import { maintainerFromEnv } from '../src/main.js';
-import type { StoredFinding } from '../src/graph.js';
+import type { StoredFinding } from '../src/graph/index.js';
 
 const AT = '2026-03-01T00:00:00.000Z';
 const WS = { id: 'acme/app', org: 'acme', team: 'pay' };
