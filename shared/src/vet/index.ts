@@ -10,3 +10,5 @@ export * from './coverage.js';
 export * from './suggest.js';
 export * from './diffstat.js';
 export * from './crate.js';
+export * from './buildtime.js';
+export * from './plan.js';
