@@ -12,3 +12,5 @@ export * from './diffstat.js';
 export * from './crate.js';
 export * from './buildtime.js';
 export * from './plan.js';
+export * from './registry.js';
+export * from './poolgain.js';
