@@ -89,7 +89,8 @@ export interface ProcMacroAdvice {
 const tablesOf = (text: string): string =>
   text
     .split(/\n(?=\[)/)
-    .filter((t) => t.startsWith('[') && !t.startsWith('[cargo-vet]'))
+    // cargo vet fmt writes its fixed headings (`[audits]`) even when empty: not lines to add.
+    .filter((t) => t.startsWith('[') && !t.startsWith('[cargo-vet]') && t.trim().includes('\n'))
     .join('\n')
     .trim();
 
