@@ -12,6 +12,8 @@ import { HelpShown } from './args.js';
 import * as certify from './commands/certify.js';
 import * as deny from './commands/deny.js';
 import * as gate from './commands/gate.js';
+import * as plan from './commands/plan.js';
+import * as pools from './commands/pools.js';
 import * as query from './commands/query.js';
 import * as sbom from './commands/sbom.js';
 import * as scan from './commands/scan.js';
@@ -26,7 +28,7 @@ interface CommandModule {
   summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, CommandModule> = { scan, gate, deny, query, certify, sbom };
+export const commands: Record<string, CommandModule> = { scan, gate, deny, query, certify, sbom, plan, pools };
 
 export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
 

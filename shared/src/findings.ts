@@ -116,6 +116,8 @@ export interface Impact {
   direct: boolean;
   /** Packages of the workspace that depend on it. */
   fanIn: number;
+  /** Set when it is build-time code of its own (`cargo metadata` targets or its sources), whatever edge reaches it. */
+  buildCode?: 'proc-macro' | 'build script';
 }
 
 /**
@@ -135,6 +137,12 @@ export function workspaceImpact(graph: DepGraph): Map<string, Impact> {
       if (n.workspaceMember && d.kinds.some((k) => k !== 'dev')) t.direct = true;
       if (d.kinds.includes('build')) host.push(d.to);
     }
+    // A proc-macro runs inside the compiler and a build script before the crate builds: build-time
+    // code however it is reached (a normal edge to serde_derive too). A macro's dependencies run there with it.
+    if (n.build?.procMacro) {
+      out.get(n.id)!.buildCode = 'proc-macro';
+      host.push(n.id);
+    } else if (n.build?.buildScript) out.get(n.id)!.buildCode = 'build script';
   }
   // What a build-dependency pulls in is compiled for the host and runs at build time too.
   while (host.length) {
@@ -144,6 +152,8 @@ export function workspaceImpact(graph: DepGraph): Map<string, Impact> {
     i.buildTime = true;
     for (const d of graph.nodes.get(id)!.deps) if (d.kinds.some((k) => k !== 'dev')) host.push(d.to);
   }
+  // Its build script runs at build time; the crate's own normal dependencies are not host code for it.
+  for (const i of out.values()) if (i.buildCode === 'build script') i.buildTime = true;
   return out;
 }
 
@@ -170,7 +180,12 @@ export function unvettedScore(
     why.push({
       signal: 'impact.build-time',
       contribution: 2,
-      detail: 'runs at build time (a build-dependency or one of its dependencies)',
+      detail:
+        impact.buildCode === 'proc-macro'
+          ? 'runs at build time (a proc-macro: inside the compiler)'
+          : impact.buildCode === 'build script'
+            ? 'runs at build time (its build script)'
+            : 'runs at build time (a build-dependency or one of its dependencies)',
     });
   if (impact.direct) why.push({ signal: 'impact.direct', contribution: 1.5, detail: "a direct dependency of the workspace's own crates" });
   if (impact.fanIn > 1)

@@ -18,7 +18,29 @@ export interface GraphNode {
   /** A path package: a workspace member (only these have dev-dependency edges). */
   workspaceMember: boolean;
   deps: { to: string; kinds: DepKind[] }[];
+  /**
+   * Build-time code of its own (`cargo metadata` targets, or the crate's sources: `buildtime.ts`):
+   * a proc-macro, a build script. Absent: unknown (a Cargo.lock says nothing of targets).
+   */
+  build?: BuildTargets;
 }
+
+/** What a package compiles and runs at build time, whatever edge reaches it. */
+export interface BuildTargets {
+  /** A `proc-macro` library: runs inside the compiler. */
+  procMacro: boolean;
+  /** A `custom-build` target (build.rs): compiled for the host and run before the crate builds. */
+  buildScript: boolean;
+}
+
+type MetadataTarget = { kind?: string[] };
+const targetsOf = (targets: MetadataTarget[] | undefined): BuildTargets | undefined =>
+  Array.isArray(targets)
+    ? {
+        procMacro: targets.some((t) => t.kind?.includes('proc-macro') === true),
+        buildScript: targets.some((t) => t.kind?.includes('custom-build') === true),
+      }
+    : undefined;
 
 export interface DepGraph {
   nodes: Map<string, GraphNode>;
@@ -66,7 +88,7 @@ export function graphFromLockfile(lock: Lockfile): DepGraph {
 /** Reads `cargo metadata --format-version 1` output (already JSON-parsed). */
 export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): DepGraph {
   const m = meta as {
-    packages?: { id: string; name: string; version: string; source?: string | null }[];
+    packages?: { id: string; name: string; version: string; source?: string | null; targets?: MetadataTarget[] }[];
     resolve?: { nodes?: { id: string; deps?: { pkg: string; dep_kinds?: { kind: string | null }[] }[] }[] } | null;
     workspace_members?: string[];
   };
@@ -85,7 +107,9 @@ export function graphFromCargoMetadata(meta: unknown, file = 'cargo metadata'): 
   const nodes = new Map<string, GraphNode>();
   for (const p of m.packages) {
     const id = ids.get(p.id)!;
-    nodes.set(id, nodeOf({ id, name: p.name, version: p.version, source: p.source ?? undefined }, members.has(p.id), []));
+    const node = nodeOf({ id, name: p.name, version: p.version, source: p.source ?? undefined }, members.has(p.id), []);
+    const build = targetsOf(p.targets);
+    nodes.set(id, build ? { ...node, build } : node);
   }
   for (const [i, n] of m.resolve.nodes.entries()) {
     const node = nodes.get(ids.get(n.id) ?? '');

@@ -10,3 +10,7 @@ export * from './coverage.js';
 export * from './suggest.js';
 export * from './diffstat.js';
 export * from './crate.js';
+export * from './buildtime.js';
+export * from './plan.js';
+export * from './registry.js';
+export * from './poolgain.js';

@@ -346,6 +346,26 @@ export class AuditGraph {
     }
   }
 
+  /**
+   * What-if: an audit of `crate` recorded in the store (`cargo vet certify`'s entry), as an edge
+   * from the root (a full audit) or from `from`. Returns the undo.
+   */
+  addAudit(crate: string, audit: { from?: string; to: string; criteria: string[] }): () => void {
+    const index = (this.edges.get(crate) ?? []).length;
+    const e: Edge = {
+      from: audit.from ?? null,
+      to: audit.to,
+      criteria: this.criteria.closureOf(audit.criteria),
+      ref: { source: 'local', table: 'audits', crate, index },
+      exemption: false,
+    };
+    this.addEdge(crate, e);
+    return () => {
+      const l = this.edges.get(crate)!;
+      l.splice(l.indexOf(e), 1);
+    };
+  }
+
   /** Ignore one entry from now on (what-if analysis). */
   remove(ref: AuditRef): void {
     this.removed.add(auditRefKey(ref));
@@ -757,6 +777,25 @@ export function resolveVetAgain(
 
 /** Each report's requirements, for `resolveVetAgain` on the same graph (held only while the report is). */
 const resolutions = new WeakMap<VetReport, Resolution>();
+/** Each resolution's nodes by crate name, for `judgeCrate`. */
+const nodesByCrate = new WeakMap<Resolution, Map<string, GraphNode[]>>();
+
+/**
+ * What-if for one crate: the verdicts of its packages in `report`'s graph and store, judged against
+ * `g` (the report's audit graph with an audit added, say). Same rules as `resolveVet`; only this
+ * crate's packages, in graph order. The audit planner calls it once per candidate and workspace.
+ */
+export function judgeCrate(report: VetReport, crate: string, g: AuditGraph): PackageVerdict[] {
+  const r = resolutions.get(report);
+  if (!r) throw new Error('judgeCrate: the report was not made by resolveVet');
+  let index = nodesByCrate.get(r);
+  if (!index) {
+    index = new Map();
+    for (const n of r.graph.nodes.values()) index.set(n.name, [...(index.get(n.name) ?? []), n]);
+    nodesByCrate.set(r, index);
+  }
+  return (index.get(crate) ?? []).map((n) => verdictOf(g, n, r));
+}
 
 export interface ResolveAgainOptions extends ResolveOptions {
   /**

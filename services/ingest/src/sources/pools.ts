@@ -27,24 +27,21 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { FormatError, TOPICS, dlqTopic, encodeEvent, parseAuditsFile, type AuditsFile, type PoolEvent } from '@cratewatch/shared';
+import {
+  CARGO_VET_REGISTRY,
+  FormatError,
+  TOPICS,
+  dlqTopic,
+  encodeEvent,
+  parseAuditsFile,
+  type AuditsFile,
+  type PoolEvent,
+} from '@cratewatch/shared';
 import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 import { safeUrl, type HttpClient, type Validator } from '../http.js';
 
-/**
- * The public pools `cargo vet` knows: cargo-vet's `registry.toml` (mozilla/cargo-vet, main), which
- * `cargo vet import NAME` and `cargo vet suggest` read.
- */
-export const CARGO_VET_REGISTRY: Readonly<Record<string, string>> = {
-  'bytecode-alliance': 'https://raw.githubusercontent.com/bytecodealliance/wasmtime/main/supply-chain/audits.toml',
-  'embark-studios': 'https://raw.githubusercontent.com/EmbarkStudios/rust-ecosystem/main/audits.toml',
-  fermyon: 'https://raw.githubusercontent.com/fermyon/spin/main/supply-chain/audits.toml',
-  google: 'https://raw.githubusercontent.com/google/supply-chain/main/audits.toml',
-  isrg: 'https://raw.githubusercontent.com/divviup/libprio-rs/main/supply-chain/audits.toml',
-  mozilla: 'https://raw.githubusercontent.com/mozilla/supply-chain/main/audits.toml',
-  securedrop: 'https://raw.githubusercontent.com/freedomofpress/securedrop-supply-chain/main/audits.toml',
-  zcash: 'https://raw.githubusercontent.com/zcash/rust-ecosystem/main/supply-chain/audits.toml',
-};
+/** cargo-vet's registry of public pools: one list, in shared (the CLI's `pools` reads it too). */
+export { CARGO_VET_REGISTRY };
 
 export const CRITERIA_KEY = '*criteria*';
 
