@@ -3,7 +3,7 @@
  * (registry.ts) and polled on its interval, and the workspace endpoint when `[endpoint]` is set.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { logger, stateDir, type Logger } from '@cratewatch/runtime';
+import { EnvError, envListen, envString, logger, stateDir, type Env, type Listen, type Logger } from '@cratewatch/runtime';
 import { HttpClient } from './http.js';
 import { WorkspaceEndpoint } from './endpoint.js';
 import { git } from './sources/rustsec-git.js';
@@ -13,7 +13,7 @@ import { refreshOnReleases } from './sources/maintainers.js';
 import { poolRefs } from './sources/pools.js';
 import { lockedCrates } from './sources/crates-io-index.js';
 import { Checkpoints, SOURCES, type RustsecSettings, type Source, type SourceContext, type WorkspaceSources } from './registry.js';
-import { ConfigError, type IngestConfig } from './config.js';
+import type { IngestConfig } from './config.js';
 
 export interface RunOptions {
   /** 'endpoint': only the workspace endpoint, no polled source. */
@@ -143,12 +143,13 @@ async function startSources(
 }
 
 /** CRATEWATCH_INGEST_LISTEN (HOST:PORT) overrides `[endpoint] listen`, e.g. 0.0.0.0:8420 in a container. */
-function endpointListen(e: NonNullable<IngestConfig['endpoint']>): { host: string; port: number } {
-  const override = process.env.CRATEWATCH_INGEST_LISTEN?.trim();
+function endpointListen(e: NonNullable<IngestConfig['endpoint']>, env: Env = process.env): Listen {
+  const name = 'CRATEWATCH_INGEST_LISTEN';
+  const override = envString(env, name);
   if (!override) return { host: e.host, port: e.port };
-  const m = /^(.*):(\d+)$/.exec(override);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError('CRATEWATCH_INGEST_LISTEN', undefined, 'listen', 'expected HOST:PORT');
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const listen = envListen(env, name, override);
+  if (!listen) throw new EnvError(name, 'HOST:PORT (the endpoint cannot be off)', override);
+  return listen;
 }
 
 function endpointOf(cfg: IngestConfig, e: NonNullable<IngestConfig['endpoint']>, ws: WorkspaceSources): WorkspaceEndpoint {

@@ -39,7 +39,7 @@ import {
   workspaceEvent,
   type VexDocument,
 } from '@cratewatch/shared';
-import { WORKSPACE_MAX_MESSAGE_BYTES, type Logger } from '@cratewatch/runtime';
+import { EnvError, WORKSPACE_MAX_MESSAGE_BYTES, envSecret, type Logger } from '@cratewatch/runtime';
 import { METADATA_FILE, sortVex, workspaceChecksum, type WorkspaceFiles, type WorkspaceSource } from './sources/workspaces.js';
 
 export interface EndpointOptions {
@@ -126,10 +126,9 @@ export class WorkspaceEndpoint {
     private readonly opts: EndpointOptions,
   ) {
     const env = opts.tokenEnv ?? 'CRATEWATCH_INGEST_TOKEN';
-    const token = process.env[env];
-    if (!token || token.length < 16)
-      throw new Error(`the workspace endpoint needs a bearer token of at least 16 characters in the environment variable ${env}`);
-    this.expected = digest(token);
+    const token = envSecret(process.env, env, { minLength: 16 });
+    if (!token) throw new EnvError(env, 'set to the bearer token of the workspace endpoint (16+ characters)', undefined);
+    this.expected = digest(token.reveal());
   }
 
   private authorized(req: IncomingMessage): boolean {

@@ -16,10 +16,11 @@
  */
 import { gunzipSync, brotliDecompressSync, inflateSync } from 'node:zlib';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
-import { backoffMs, parseRetryAfter, sleep as sleepOrAbort } from '@cratewatch/runtime';
+import { envSecret, envString, parseRetryAfter, retryBackoffMs, sleep as sleepOrAbort, type RetryOptions } from '@cratewatch/runtime';
 
 export const DEFAULT_USER_AGENT =
-  process.env.CRATEWATCH_USER_AGENT ?? 'cratewatch-ingest/0.1 (supply-chain monitor; +https://github.com/cratewatch/cratewatch)';
+  envString(process.env, 'CRATEWATCH_USER_AGENT') ??
+  'cratewatch-ingest/0.1 (supply-chain monitor; +https://github.com/cratewatch/cratewatch)';
 
 /** What the server said about a document's version, sent back on the next request. */
 export interface Validator {
@@ -36,8 +37,8 @@ export interface GetOptions {
   /** Statuses other than 200/304 to return instead of throwing (e.g. 404 for an unknown crate). */
   accept?: number[];
   signal?: AbortSignal | undefined;
-  /** Overrides the client's retry count for this request. */
-  retries?: number;
+  /** Overrides the client's attempts (in all, the first included) for this request. */
+  attempts?: number;
 }
 
 export interface GetResult {
@@ -52,14 +53,11 @@ export interface GetResult {
   attempts: number;
 }
 
-export interface HttpClientOptions {
+/** Retries: `attempts` in all (default 6), backoff from `baseMs` (500) capped at `maxMs` (60 s). */
+export interface HttpClientOptions extends Partial<RetryOptions> {
   userAgent?: string;
   /** Minimum spacing between two requests to the same host. */
   minIntervalMs?: number;
-  /** Retries after the first attempt. */
-  retries?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
   /** Longest Retry-After honoured; a longer one fails the request (retryable by the next poll). */
   maxRetryAfterMs?: number;
   timeoutMs?: number;
@@ -129,9 +127,10 @@ export class HttpClient {
     this.o = {
       userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
       minIntervalMs: opts.minIntervalMs ?? 1000,
-      retries: opts.retries ?? 5,
-      baseDelayMs: opts.baseDelayMs ?? 500,
-      maxDelayMs: opts.maxDelayMs ?? 60_000,
+      attempts: opts.attempts ?? 6,
+      baseMs: opts.baseMs ?? 500,
+      maxMs: opts.maxMs ?? 60_000,
+      jitter: opts.jitter ?? Math.random,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 10 * 60_000,
       timeoutMs: opts.timeoutMs ?? 30_000,
       onRetry: opts.onRetry,
@@ -173,7 +172,7 @@ export class HttpClient {
   }
 
   private backoff(attempt: number): number {
-    return backoffMs(attempt, this.o.baseDelayMs, this.o.maxDelayMs);
+    return retryBackoffMs(this.o, attempt);
   }
 
   async get(url: string, opts: GetOptions = {}): Promise<GetResult> {
@@ -192,13 +191,13 @@ export class HttpClient {
     if (opts.validator?.etag) headers['if-none-match'] = opts.validator.etag;
     if (opts.validator?.lastModified) headers['if-modified-since'] = opts.validator.lastModified;
     if (opts.authEnv) {
-      const token = process.env[opts.authEnv];
+      const token = envSecret(process.env, opts.authEnv);
       if (!token) throw new HttpError(shown, `environment variable ${opts.authEnv} (the credential for this upstream) is not set`);
-      headers.authorization = `${opts.authScheme ?? 'Bearer'} ${token}`;
+      headers.authorization = `${opts.authScheme ?? 'Bearer'} ${token.reveal()}`;
     }
-    const retries = opts.retries ?? this.o.retries;
+    const attempts = opts.attempts ?? this.o.attempts;
     let lastError: HttpError | undefined;
-    for (let attempt = 1; attempt <= retries + 1; attempt++) {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       let delay: number | undefined;
       try {
         return { ...(await this.turn(host, () => this.once(url, shown, headers, opts), opts.signal)), attempts: attempt };
@@ -217,12 +216,12 @@ export class HttpClient {
           );
         }
       }
-      if (attempt <= retries) {
+      if (attempt < attempts) {
         this.o.onRetry?.({ url: shown, attempt, delayMs: delay, reason: lastError.message });
         await sleep(delay, opts.signal);
       }
     }
-    throw new HttpError(shown, `gave up after ${retries + 1} attempts: ${lastError?.message ?? 'unknown error'}`, lastError?.status, true);
+    throw new HttpError(shown, `gave up after ${attempts} attempts: ${lastError?.message ?? 'unknown error'}`, lastError?.status, true);
   }
 
   private async once(url: string, shown: string, headers: Record<string, string>, opts: GetOptions): Promise<Omit<GetResult, 'attempts'>> {

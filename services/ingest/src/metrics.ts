@@ -8,12 +8,12 @@
  */
 import type { Kafka } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
-import { Metrics, kafkaCheck, parseListen, startOpsServer, type Listen, type Logger, type OpsServer } from '@cratewatch/runtime';
+import { Metrics, envListen, kafkaCheck, startOpsServer, type Env, type Listen, type Logger, type OpsServer } from '@cratewatch/runtime';
 
 export const DEFAULT_INGEST_HTTP_LISTEN = '127.0.0.1:8423';
 
-export const httpListenFromEnv = (env: NodeJS.ProcessEnv = process.env): Listen | undefined =>
-  parseListen('INGEST_HTTP_LISTEN', env.INGEST_HTTP_LISTEN, DEFAULT_INGEST_HTTP_LISTEN);
+export const httpListenFromEnv = (env: Env = process.env): Listen | undefined =>
+  envListen(env, 'INGEST_HTTP_LISTEN', DEFAULT_INGEST_HTTP_LISTEN);
 
 export class IngestMetrics {
   readonly shared = new Metrics('ingest');

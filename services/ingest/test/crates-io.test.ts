@@ -13,7 +13,7 @@ import { readRange, recordingLogger, serve, snapshot, type Served } from './fixt
 import { tempDir, useKafka, uid } from './fixtures/harness.js';
 
 let server: Served;
-const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000, retries: 4 });
+const http = new HttpClient({ minIntervalMs: 0, baseMs: 20, maxMs: 200, timeoutMs: 5_000, attempts: 5 });
 
 const k = useKafka('crates-io-test');
 beforeAll(async () => {

@@ -117,7 +117,7 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
     );
 
     const state = tempDir('state');
-    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50, retries: 4 });
+    const http = new HttpClient({ minIntervalMs: 0, baseMs: 50, attempts: 5 });
     const source = () =>
       new MaintainersSource(
         k.producer,
@@ -130,7 +130,7 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
           tokenEnv: 'CW_TEST_GH',
           batch: 2,
           minRemaining: 10,
-          baseDelayMs: 50,
+          retry: { baseMs: 50 },
         },
       );
     try {
@@ -220,7 +220,7 @@ describe('maintainers source over loopback crates.io + GitHub GraphQL, real Kafk
       [other, { owners: [{ login: 'x', kind: 'user' }] }],
     ]);
     const up = await fakeUpstreams(crates, new Map(), () => ({ remaining: 5000, resetAt: new Date().toISOString() }));
-    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50 });
+    const http = new HttpClient({ minIntervalMs: 0, baseMs: 50 });
     const source = new MaintainersSource(
       k.producer,
       http,

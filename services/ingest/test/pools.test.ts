@@ -16,7 +16,7 @@ const data = resolve(repoRoot, '../shared/data/audit-pools');
 const haveData = existsSync(join(data, 'google.audits.toml'));
 
 let server: Served;
-const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000, retries: 4 });
+const http = new HttpClient({ minIntervalMs: 0, baseMs: 20, maxMs: 200, timeoutMs: 5_000, attempts: 5 });
 
 const k = useKafka('pools-test');
 beforeAll(async () => {

@@ -159,7 +159,7 @@ describe('restart: RustSec directory and archive sources (AbortSignal mid-poll, 
       if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
       res.writeHead(200, { etag, 'content-type': 'application/gzip', 'content-length': String(body.length) }).end(body);
     });
-    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20 });
+    const http = new HttpClient({ minIntervalMs: 0, baseMs: 20 });
     const sd = tempDir('state');
     const source = (p: Producer) =>
       new RustsecArchiveSource(
@@ -221,7 +221,7 @@ describe('restart: maintainers and a watched workspace folder (AbortSignal mid-p
     const names = Array.from({ length: 8 }, (_, i) => `crate${i}-${run}`);
     const crates = new Map<string, FakeCrate>(names.map((n, i) => [n, { owners: [{ login: `owner${i}`, kind: 'user' }] }]));
     const up = await fakeUpstreams(crates, new Map(), () => ({ remaining: 5000, resetAt: new Date(Date.now() + 3600_000).toISOString() }));
-    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 20 });
+    const http = new HttpClient({ minIntervalMs: 0, baseMs: 20 });
     const state = join(tempDir('state'), 'maintainers.json');
     const source = (p: Producer) =>
       new MaintainersSource(p, http, new Checkpoint<MaintainersCheckpoint>(state, { crates: {} }), logger('test/restart'), {

@@ -77,7 +77,7 @@ describe.skipIf(!hasSharedData)('RustSec archive source over HTTP (needs ../shar
     const url = `${server.url}/rustsec/advisory-db/tar.gz/refs/heads/main`;
     const state = tempDir('state');
     const retries: string[] = [];
-    const http = new HttpClient({ minIntervalMs: 0, baseDelayMs: 50, retries: 4, onRetry: (i) => retries.push(i.reason) });
+    const http = new HttpClient({ minIntervalMs: 0, baseMs: 50, attempts: 5, onRetry: (i) => retries.push(i.reason) });
     const source = () =>
       new RustsecArchiveSource(
         url,

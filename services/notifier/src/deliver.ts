@@ -11,15 +11,10 @@
  * in a log line. Errors from the HTTP client are reduced to their code and scrubbed of the URL.
  */
 import { request } from 'undici';
-import { backoffMs, parseRetryAfter, sleep as sleepOrAbort } from '@cratewatch/runtime';
+import { backoffMs, parseRetryAfter, retryBackoffMs, sleep as sleepOrAbort, type RetryOptions } from '@cratewatch/runtime';
 
-export interface DeliverOptions {
-  /** Attempts in all, the first included (default 6). */
-  attempts?: number;
-  /** First backoff, doubled at every retry (default 500 ms). */
-  baseDelayMs?: number;
-  /** Cap of one backoff (default 30 s). */
-  maxDelayMs?: number;
+/** Retries: `attempts` in all (default 6), backoff from `baseMs` (500 ms) capped at `maxMs` (30 s), `jitter`. */
+export interface DeliverOptions extends Partial<RetryOptions> {
   /** Cap of one Retry-After wait (default 60 s). */
   maxRetryAfterMs?: number;
   /** Time allowed for the response headers, and for the body (default 10 s each). */
@@ -28,8 +23,6 @@ export interface DeliverOptions {
   signal?: AbortSignal;
   /** Called before each wait, for logs. The reason never contains the URL. */
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
-  /** Random in [0, 1) for the jitter (tests can fix it). */
-  random?: () => number;
   /**
    * Extra headers for each attempt, computed from the exact body sent (a signed webhook signs it
    * with the time of the attempt, so a retry after a long Retry-After carries a fresh timestamp).
@@ -64,8 +57,8 @@ export interface DeliveryResult {
 
 export const DEFAULT_DELIVER_OPTIONS = {
   attempts: 6,
-  baseDelayMs: 500,
-  maxDelayMs: 30_000,
+  baseMs: 500,
+  maxMs: 30_000,
   maxRetryAfterMs: 60_000,
   timeoutMs: 10_000,
 } as const;
@@ -99,7 +92,6 @@ export function scrub(text: string, url: string): string {
 /** POSTs `body` as JSON to `url`, retrying as described above; throws DeliveryError when it gives up. */
 export async function postJson(url: string, body: unknown, options: DeliverOptions = {}): Promise<DeliveryResult> {
   const o = { ...DEFAULT_DELIVER_OPTIONS, ...options };
-  const random = options.random ?? Math.random;
   const payload = JSON.stringify(body);
   let retries = 0;
   for (let attempt = 1; ; attempt++) {
@@ -137,7 +129,7 @@ export async function postJson(url: string, body: unknown, options: DeliverOptio
       throw new DeliveryError(`webhook delivery failed after ${attempt} attempts; last: ${reason}`, false, attempt, status);
     }
     retries++;
-    const wait = waitMs ?? backoffMs(retries, o.baseDelayMs, o.maxDelayMs, random);
+    const wait = waitMs ?? retryBackoffMs(o, retries);
     options.onRetry?.({ attempt, waitMs: wait, reason });
     await sleep(wait, options.signal);
   }

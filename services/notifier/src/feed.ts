@@ -26,7 +26,7 @@ import {
   type FindingEvent,
   type Severity,
 } from '@cratewatch/shared';
-import { accessTokensFromEnv, listenOn, type AccessTokens, type Logger } from '@cratewatch/runtime';
+import { accessTokensFromEnv, listenOn, parseListen, type AccessTokens, type Listen, type Logger } from '@cratewatch/runtime';
 import { authorizeFeed } from './feed-access.js';
 import { KIND_DEPENDENT_NOTE, latestReleaseLabel, lookalikeLabel, needsLabel, repositoryLabel, suggestionKind } from './slack.js';
 
@@ -258,22 +258,13 @@ export function atomFeed(changes: FindingChange[], selfUrl: string): string {
   return out.join('\n');
 }
 
-export interface FeedListen {
-  host: string;
-  port: number;
-}
+export type FeedListen = Listen;
 
 export const DEFAULT_FEED_LISTEN = '127.0.0.1:8421';
 
 /** `host:port`, `[v6]:port` or `off` (→ undefined). */
-export function parseFeedListen(raw: string | undefined): FeedListen | undefined {
-  const v = (raw ?? DEFAULT_FEED_LISTEN).trim() || DEFAULT_FEED_LISTEN;
-  if (v.toLowerCase() === 'off') return undefined;
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`NOTIFIER_FEED_LISTEN must be host:port or off, got ${JSON.stringify(v)}`);
-  return { host: (m[1] ?? m[2])!, port };
-}
+export const parseFeedListen = (raw: string | undefined): FeedListen | undefined =>
+  parseListen('NOTIFIER_FEED_LISTEN', raw, DEFAULT_FEED_LISTEN);
 
 export interface FeedServer {
   /** http://host:port (the address actually bound). */

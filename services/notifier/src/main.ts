@@ -15,52 +15,44 @@
  * /readyz and /metrics (the last two with CRATEWATCH_OPS_TOKEN; CRATEWATCH_READY_MAX_RETRY_S,
  * CRATEWATCH_READY_MAX_LAG).
  */
-import { logger, onShutdown } from '@cratewatch/runtime';
-import { DEFAULT_DIGEST, DEFAULT_GROUP, SERVICE, parseDigestThreshold, startNotifier } from './notifier.js';
+import { envDuration, envInt, envString, logger, onShutdown } from '@cratewatch/runtime';
+import { DEFAULT_DIGEST, DEFAULT_GROUP, SERVICE, digestThresholdFromEnv, startNotifier } from './notifier.js';
 import { routesFromEnv } from './routes.js';
 import { parseFeedListen } from './feed.js';
 import { DEFAULT_REDRIVE, parseRedriveInterval } from './redrive.js';
 
-function positiveInt(name: string, min = 1): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${name} must be ${min === 0 ? 'a whole number' : 'a positive integer'}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
+const env = process.env;
 const log = logger(SERVICE);
 try {
-  const attempts = positiveInt('NOTIFIER_DELIVERY_ATTEMPTS');
-  const baseDelayMs = positiveInt('NOTIFIER_BACKOFF_MS');
-  const maxRetryAfterMs = positiveInt('NOTIFIER_MAX_RETRY_AFTER_MS');
-  const routes = routesFromEnv(process.env);
-  const slackUrl = process.env.SLACK_WEBHOOK_URL?.trim() || undefined;
+  const attempts = envInt(env, 'NOTIFIER_DELIVERY_ATTEMPTS', { min: 1 });
+  const baseMs = envDuration(env, 'NOTIFIER_BACKOFF_MS', { unit: 'ms', min: 1 });
+  const maxRetryAfterMs = envDuration(env, 'NOTIFIER_MAX_RETRY_AFTER_MS', { unit: 'ms', min: 1 });
+  const routes = routesFromEnv(env);
+  const slackUrl = envString(env, 'SLACK_WEBHOOK_URL');
   const webhookUrl = routes ? undefined : slackUrl;
   if (routes && slackUrl && !routes.some((r) => r.webhookUrl === slackUrl)) {
     log.warn("SLACK_WEBHOOK_URL is set but no route uses it: routes replace the default route (name it in a route's webhookEnv to use it)");
   }
-  const feed = parseFeedListen(process.env.NOTIFIER_FEED_LISTEN);
-  const keyPrefix = process.env.NOTIFIER_KEY_PREFIX || undefined;
-  const threshold = parseDigestThreshold(process.env.NOTIFIER_DIGEST_THRESHOLD);
-  const windowMs = positiveInt('NOTIFIER_DIGEST_WINDOW_MS', 0) ?? DEFAULT_DIGEST.windowMs;
-  const redriveInterval = parseRedriveInterval(process.env.NOTIFIER_REDRIVE_INTERVAL_MS);
-  const maxBackoffMs = positiveInt('NOTIFIER_REDRIVE_MAX_BACKOFF_MS') ?? DEFAULT_REDRIVE.maxBackoffMs;
-  const webhookConcurrency = positiveInt('NOTIFIER_WEBHOOK_CONCURRENCY');
+  const feed = parseFeedListen(env.NOTIFIER_FEED_LISTEN);
+  const keyPrefix = env.NOTIFIER_KEY_PREFIX || undefined;
+  const threshold = digestThresholdFromEnv(env);
+  const windowMs = envDuration(env, 'NOTIFIER_DIGEST_WINDOW_MS', { unit: 'ms', fallback: DEFAULT_DIGEST.windowMs });
+  const redriveInterval = parseRedriveInterval(env.NOTIFIER_REDRIVE_INTERVAL_MS);
+  const maxBackoffMs = envDuration(env, 'NOTIFIER_REDRIVE_MAX_BACKOFF_MS', { unit: 'ms', min: 1, fallback: DEFAULT_REDRIVE.maxBackoffMs });
+  const webhookConcurrency = envInt(env, 'NOTIFIER_WEBHOOK_CONCURRENCY', { min: 1 });
   const notifier = await startNotifier({
     log,
     ...(webhookUrl ? { webhookUrl } : {}),
     ...(routes ? { routes } : {}),
     ...(feed ? { feed } : {}),
-    groupId: process.env.NOTIFIER_GROUP || DEFAULT_GROUP,
+    groupId: envString(env, 'NOTIFIER_GROUP') ?? DEFAULT_GROUP,
     ...(webhookConcurrency ? { webhookConcurrency } : {}),
     digest: { threshold, windowMs },
     redrive: redriveInterval === 'off' ? false : { intervalMs: redriveInterval, maxBackoffMs },
     ...(keyPrefix ? { keyFilter: (key: string | null) => key !== null && key.startsWith(keyPrefix), scope: keyPrefix } : {}),
     delivery: {
       ...(attempts ? { attempts } : {}),
-      ...(baseDelayMs ? { baseDelayMs } : {}),
+      ...(baseMs ? { baseMs } : {}),
       ...(maxRetryAfterMs ? { maxRetryAfterMs } : {}),
     },
   });

@@ -26,6 +26,8 @@ import {
   newProducer,
   opsRoutes,
   readyLimitsFromEnv,
+  envInt,
+  type Env,
   withAdmin,
   type Logger,
 } from '@cratewatch/runtime';
@@ -106,13 +108,8 @@ export const DEFAULT_DIGEST = { threshold: 5, windowMs: 2000 } as const;
 export const DEFAULT_WEBHOOK_CONCURRENCY = 8;
 
 /** NOTIFIER_DIGEST_THRESHOLD: a whole number ≥ 0, or `off` (= 0); unset or empty: the default. */
-export function parseDigestThreshold(raw: string | undefined): number {
-  const v = raw?.trim().toLowerCase();
-  if (v === undefined || v === '') return DEFAULT_DIGEST.threshold;
-  if (v === 'off') return 0;
-  if (!/^\d+$/.test(v)) throw new Error(`NOTIFIER_DIGEST_THRESHOLD must be a whole number or off, got ${JSON.stringify(raw)}`);
-  return Number(v);
-}
+export const digestThresholdFromEnv = (env: Env = process.env): number =>
+  envInt(env, 'NOTIFIER_DIGEST_THRESHOLD', { off: 0, fallback: DEFAULT_DIGEST.threshold });
 
 export interface NotifierStats {
   /** Deliveries made, one per (route, finding state). */

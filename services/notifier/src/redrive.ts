@@ -41,7 +41,7 @@ import {
   type FindingEvent,
   type Severity,
 } from '@cratewatch/shared';
-import { dlqRecord, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
+import { dlqRecord, envDuration, groupConsumer, sleep, type Logger } from '@cratewatch/runtime';
 import type { DeliveryLog, DeliveryRecord } from './deliveries.js';
 import type { ConsumerHooks } from './metrics.js';
 import { DEFAULT_ROUTE, deliveryKey, owedTo, timeOf as time, type Route } from './routes.js';
@@ -60,12 +60,8 @@ export const DEFAULT_REDRIVE = { intervalMs: 5 * 60_000, maxBackoffMs: 6 * 3600_
 
 /** NOTIFIER_REDRIVE_INTERVAL_MS: a whole number of ms ≥ 1, or `off`; unset or empty: the default. */
 export function parseRedriveInterval(raw: string | undefined): number | 'off' {
-  const v = raw?.trim().toLowerCase();
-  if (v === undefined || v === '') return DEFAULT_REDRIVE.intervalMs;
-  if (v === 'off') return 'off';
-  if (!/^\d+$/.test(v) || Number(v) < 1)
-    throw new Error(`NOTIFIER_REDRIVE_INTERVAL_MS must be a positive whole number of ms or off, got ${JSON.stringify(raw)}`);
-  return Number(v);
+  const name = 'NOTIFIER_REDRIVE_INTERVAL_MS';
+  return envDuration({ [name]: raw }, name, { unit: 'ms', min: 1, off: true, fallback: DEFAULT_REDRIVE.intervalMs });
 }
 
 /** The wait before the next attempt after `attempts` failed re-drive attempts (no jitter: passes are periodic anyway). */

@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SEVERITY_ORDER, type FindingEvent, type Severity } from '@cratewatch/shared';
+import { envSecret, envString, type Env } from '@cratewatch/runtime';
 import { MIN_SECRET_LENGTH, WebhookSigner } from './signing.js';
 
 export type FindingState = FindingEvent['state'];
@@ -148,16 +149,16 @@ function checkUrl(route: string, env: string, url: string): void {
  * Resolves each route's webhook URL (and a webhook route's signing secret) from the environment; a
  * missing variable names the route and the variable, never a value.
  */
-export function resolveRoutes(configs: RouteConfig[], env: NodeJS.ProcessEnv = process.env): Route[] {
+export function resolveRoutes(configs: RouteConfig[], env: Env = process.env): Route[] {
   return configs.map((c) => {
     if (c.type === 'print') return { ...c };
     const webhookEnv = c.webhookEnv!;
-    const url = env[webhookEnv]?.trim();
+    const url = envString(env, webhookEnv);
     if (!url) throw new RouteConfigError(`route "${c.name}": environment variable ${webhookEnv} is not set`);
     checkUrl(c.name, webhookEnv, url);
     const { webhookEnv: _e, secretEnv, ...rest } = c;
     if (c.type !== 'webhook') return { ...rest, webhookUrl: url };
-    const secret = env[secretEnv!];
+    const secret = envSecret(env, secretEnv!)?.reveal();
     if (!secret)
       throw new RouteConfigError(`route "${c.name}": environment variable ${secretEnv} is not set (the webhook's signing secret)`);
     if (secret.length < MIN_SECRET_LENGTH) {
@@ -171,9 +172,9 @@ export function resolveRoutes(configs: RouteConfig[], env: NodeJS.ProcessEnv = p
  * The routes of the environment: NOTIFIER_ROUTES (JSON) or NOTIFIER_ROUTES_FILE (path), resolved;
  * undefined when neither is set (then SLACK_WEBHOOK_URL alone is the default route).
  */
-export function routesFromEnv(env: NodeJS.ProcessEnv = process.env): Route[] | undefined {
-  const inline = env.NOTIFIER_ROUTES?.trim();
-  const file = env.NOTIFIER_ROUTES_FILE?.trim();
+export function routesFromEnv(env: Env = process.env): Route[] | undefined {
+  const inline = envString(env, 'NOTIFIER_ROUTES');
+  const file = envString(env, 'NOTIFIER_ROUTES_FILE');
   if (inline && file) throw new RouteConfigError('set NOTIFIER_ROUTES or NOTIFIER_ROUTES_FILE, not both');
   if (!inline && !file) return undefined;
   let text: string;

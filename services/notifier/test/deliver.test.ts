@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 const body = { text: 'hello', blocks: [] };
-const fast = { baseDelayMs: 20, maxDelayMs: 100 };
+const fast = { baseMs: 20, maxMs: 100 };
 
 /** The caught error, or fails the test when the promise resolves. */
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -131,7 +131,7 @@ describe('postJson (real HTTP on loopback)', () => {
   it('stops waiting between attempts when aborted', async () => {
     const h = await hook({ fallback: { status: 500 } });
     const ac = new AbortController();
-    const p = postJson(h.url, body, { baseDelayMs: 10_000, maxDelayMs: 10_000, signal: ac.signal, onRetry: () => ac.abort() });
+    const p = postJson(h.url, body, { baseMs: 10_000, maxMs: 10_000, signal: ac.signal, onRetry: () => ac.abort() });
     const err = await failure(p);
     expect(err).toBeInstanceOf(DeliveryAbortedError);
     expect(h.requests).toHaveLength(1);

@@ -171,7 +171,7 @@ describe('digests for bursts (real Kafka)', () => {
       { name: 'broken', webhookUrl: bad.url },
       { name: 'ok', webhookUrl: good.url },
     ];
-    const opts = { routes, digest: { threshold: 5, windowMs: 1000 }, delivery: { attempts: 2, baseDelayMs: 20 } };
+    const opts = { routes, digest: { threshold: 5, windowMs: 1000 }, delivery: { attempts: 2, baseMs: 20 } };
     const n = await env.notifier([ws], { ...opts, groupId: uniq('notifier-digest-test') });
     const burst = Array.from({ length: 8 }, (_, i) => unvetted(ws, i + 1));
     await env.produce(...burst);
@@ -291,7 +291,7 @@ describe('signed generic webhooks (real Kafka)', () => {
     const routes: Route[] = [
       { name: 'siem', type: 'webhook', webhookUrl: receiver.url, signer: new WebhookSigner('another-secret-of-20-chars') },
     ];
-    const n = await env.notifier([ws], { routes, groupId: uniq('notifier-digest-test'), delivery: { attempts: 3, baseDelayMs: 20 } });
+    const n = await env.notifier([ws], { routes, groupId: uniq('notifier-digest-test'), delivery: { attempts: 3, baseMs: 20 } });
     await env.produce(advisory(ws, 1));
     await waitFor('the DLQ record', () => dlq.length >= 1);
     expect(receiver.requests).toHaveLength(1);

@@ -125,7 +125,7 @@ describe('notifier on real Kafka', () => {
       fallback: (req) => (req.body.includes('crate1 1.1.0') ? { status: 400, body: 'invalid_blocks' } : { status: 200 }),
     });
     const dlq = await dlqReader(`${ws}|`);
-    const n = await notifier(ws, { webhookUrl: h.url, groupId: `notifier-test-${uniq()}`, delivery: { attempts: 3, baseDelayMs: 20 } });
+    const n = await notifier(ws, { webhookUrl: h.url, groupId: `notifier-test-${uniq()}`, delivery: { attempts: 3, baseMs: 20 } });
     await produce(finding(ws, 1), finding(ws, 2));
     await waitFor('the next finding delivered', () => h.requests.some((r) => r.body.includes('crate2 1.2.0')) && n.stats.delivered >= 1);
     await waitFor('a DLQ record', () => dlq.records.length >= 1);
@@ -137,7 +137,7 @@ describe('notifier on real Kafka', () => {
     // 5xx until the attempts run out: dead-lettered too, after exactly `attempts` tries.
     const h2 = await hook({ fallback: { status: 503 } });
     await n.stop();
-    const n2 = await notifier(ws, { webhookUrl: h2.url, groupId: `notifier-test-${uniq()}`, delivery: { attempts: 3, baseDelayMs: 20 } });
+    const n2 = await notifier(ws, { webhookUrl: h2.url, groupId: `notifier-test-${uniq()}`, delivery: { attempts: 3, baseMs: 20 } });
     await produce(finding(ws, 3));
     await waitFor('the 5xx finding dead-lettered', () => dlq.records.some((r) => r.key === finding(ws, 3).id));
     expect(dlq.records.find((r) => r.key === finding(ws, 3).id)!.error).toMatch(/failed after 3 attempts; last: HTTP 503/);

@@ -26,7 +26,7 @@ const { produce, notifier, dlqReader } = env;
 const uniq = () => unique('nrd');
 const group = () => `notifier-redrive-test-${uniq()}`;
 const FAST = { intervalMs: 300 };
-const delivery = { attempts: 2, baseDelayMs: 10 };
+const delivery = { attempts: 2, baseMs: 10 };
 
 function finding(ws: string, n: number, o: { state?: FindingEvent['state']; at?: string; team?: string } = {}): FindingEvent {
   const advisory = `RUSTSEC-2025-${String(4000 + n).padStart(4, '0')}`;

@@ -171,7 +171,7 @@ describe('routes per team and severity (real Kafka)', () => {
       { name: 'broken', webhookUrl: bad.url },
       { name: 'ok', webhookUrl: good.url },
     ];
-    const opts = { routes, delivery: { attempts: 2, baseDelayMs: 20 } };
+    const opts = { routes, delivery: { attempts: 2, baseMs: 20 } };
     const n = await notifier([ws], { ...opts, groupId: `notifier-routes-test-${uniq()}` });
     await produce(finding(ws, 1, { severity: 'critical' }));
     await waitFor('the DLQ record', () => dlq.length >= 1);

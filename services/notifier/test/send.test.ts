@@ -81,7 +81,7 @@ describe('sender (loopback webhook)', () => {
     const metrics = new NotifierMetrics();
     const send = sender({
       out: () => undefined,
-      delivery: { baseDelayMs: 1, maxDelayMs: 2 },
+      delivery: { baseMs: 1, maxMs: 2 },
       signal: new AbortController().signal,
       metrics,
       log,

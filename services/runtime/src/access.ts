@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { FormatError, parseAccessTokens, type AccessToken } from '@cratewatch/shared';
+import { envString } from './env-config.js';
 
 export const FEED_TOKENS_ENV = 'CRATEWATCH_FEED_TOKENS';
 export const FEED_TOKENS_FILE_ENV = 'CRATEWATCH_FEED_TOKENS_FILE';
@@ -19,8 +20,8 @@ export function accessTokensFromEnv(
   names: { env: string; fileEnv: string } = { env: FEED_TOKENS_ENV, fileEnv: FEED_TOKENS_FILE_ENV },
   env: NodeJS.ProcessEnv = process.env,
 ): AccessTokens {
-  const inline = env[names.env]?.trim();
-  const file = env[names.fileEnv]?.trim();
+  const inline = envString(env, names.env);
+  const file = envString(env, names.fileEnv);
   const tokens: AccessToken[] = [];
   if (inline) tokens.push(...parseAccessTokens(inline, names.env, { plainAllowed: true }));
   if (file) {

@@ -6,8 +6,10 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { envString, type Env } from './env-config.js';
 
-export const stateDir = (): string => process.env.CRATEWATCH_STATE_DIR ?? join(process.cwd(), '.cratewatch', 'state');
+export const stateDir = (env: Env = process.env): string =>
+  envString(env, 'CRATEWATCH_STATE_DIR') ?? join(process.cwd(), '.cratewatch', 'state');
 
 export class Checkpoint<T> {
   constructor(

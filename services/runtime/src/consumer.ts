@@ -5,7 +5,7 @@
  * - bad input → `<topic>.dlq` at once, with the reason;
  * - a server unavailable → the same message (or run) again after a capped exponential backoff, for
  *   as long as it takes; health shows the partition as retrying;
- * - any other error → retried up to `maxAttempts` times, then dead-lettered with the error, the
+ * - any other error → retried up to `attempts` times, then dead-lettered with the error, the
  *   service and the attempts, and the partition goes on.
  * A run given to `handleBatch` that fails for any reason but an outage is applied again one message
  * at a time (`handle`), so one poison message costs only itself.
@@ -16,9 +16,10 @@
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { ConsumerHealth, type ConsumerObserver } from './consumer-health.js';
 import { classifyFailure, describeError, type FailureKind } from './failure.js';
+import { envDuration, envInt, type Env } from './env-config.js';
 import { sendToDlq } from './kafka.js';
 import type { Logger } from './log.js';
-import { backoffMs, sleep } from './retry.js';
+import { retryBackoffMs, sleep, type RetryOptions } from './retry.js';
 
 export interface ConsumedMessage {
   topic: string;
@@ -37,23 +38,19 @@ export interface BatchPosition {
   heartbeat?: () => Promise<void>;
 }
 
-export interface RetryPolicy {
-  /** Attempts a message that keeps failing (not for an outage) gets before the DLQ (default 3). */
-  maxAttempts: number;
-  /** Backoff after the n-th failure: base·2^(n-1) capped at max, jittered (runtime `backoffMs`). */
-  baseMs: number;
-  maxMs: number;
-}
+/**
+ * `attempts`: what a message that keeps failing (not for an outage) gets before the DLQ (default 3);
+ * the backoff after the n-th failure is base·2^(n-1) capped at max, jittered (`retryBackoffMs`).
+ */
+export type RetryPolicy = RetryOptions;
 
 /** `CRATEWATCH_MAX_ATTEMPTS` (default 3) and `CRATEWATCH_RETRY_MAX_MS` (default 30000, the longest wait in an outage). */
-export function retryPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
-  const whole = (name: string, fallback: number, min: number) => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name}: "${env[name]}" is not a whole number ≥ ${min}`);
-    return Number(raw);
+export function retryPolicyFromEnv(env: Env = process.env): RetryPolicy {
+  return {
+    attempts: envInt(env, 'CRATEWATCH_MAX_ATTEMPTS', { min: 1, fallback: 3 }),
+    baseMs: 200,
+    maxMs: envDuration(env, 'CRATEWATCH_RETRY_MAX_MS', { unit: 'ms', min: 1, fallback: 30_000 }),
   };
-  return { maxAttempts: whole('CRATEWATCH_MAX_ATTEMPTS', 3, 1), baseMs: 200, maxMs: whole('CRATEWATCH_RETRY_MAX_MS', 30_000, 1) };
 }
 
 export interface ConsumerLoopOptions {
@@ -92,8 +89,8 @@ export interface ConsumerLoopOptions {
  * times out (KAFKA_SESSION_TIMEOUT_MS, default 30 s); heartbeats go at a tenth of it (a consumer
  * that handles a long window itself beats at this interval too).
  */
-export function groupSession(): { sessionTimeout: number; heartbeatInterval: number } {
-  const sessionTimeout = Number(process.env.KAFKA_SESSION_TIMEOUT_MS ?? 30_000);
+export function groupSession(env: Env = process.env): { sessionTimeout: number; heartbeatInterval: number } {
+  const sessionTimeout = envDuration(env, 'KAFKA_SESSION_TIMEOUT_MS', { unit: 'ms', min: 1, fallback: 30_000 });
   return { sessionTimeout, heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)) };
 }
 
@@ -285,12 +282,12 @@ class PoisonPolicy {
         return;
       } catch (err) {
         const kind = classifyFailure(err);
-        const last = kind === 'bad-input' || (kind === 'failed' && failures + 1 >= this.policy.maxAttempts);
+        const last = kind === 'bad-input' || (kind === 'failed' && failures + 1 >= this.policy.attempts);
         observer?.handled?.(m.topic, (performance.now() - t0) / 1000, last ? 'dead-lettered' : 'retry');
         if (kind === 'bad-input') return this.deadLetter(m, err as Error, 'bad-input', 1, turn);
         if (kind === 'failed') {
           failures++;
-          if (failures >= this.policy.maxAttempts) return this.deadLetter(m, err, 'failed', failures, turn);
+          if (failures >= this.policy.attempts) return this.deadLetter(m, err, 'failed', failures, turn);
           await this.waitOut(m, 'failed', failures, err, turn);
         } else await this.waitOut(m, 'unavailable', outage++, err, turn);
       }
@@ -299,14 +296,12 @@ class PoisonPolicy {
 
   /** Says the partition is retrying, then waits the n-th backoff while keeping the session alive. */
   private async waitOut(m: ConsumedMessage, kind: Exclude<FailureKind, 'bad-input'>, n: number, err: unknown, turn: Turn): Promise<void> {
-    const wait = backoffMs(n, this.policy.baseMs, this.policy.maxMs);
+    const wait = retryBackoffMs(this.policy, n);
     const error = describeError(err);
     this.health.retrying(m.topic, m.partition, { kind, offset: m.message.offset, attempts: n, since: Date.now(), error });
     this.opts.observer?.retried?.(m.topic, kind);
     const what =
-      kind === 'unavailable'
-        ? 'a server is unavailable; retrying'
-        : `handler failed (attempt ${n} of ${this.policy.maxAttempts}); retrying`;
+      kind === 'unavailable' ? 'a server is unavailable; retrying' : `handler failed (attempt ${n} of ${this.policy.attempts}); retrying`;
     this.opts.log.warn(what, { topic: m.topic, partition: m.partition, offset: m.message.offset, key: m.key, inMs: wait, error: err });
     const until = Date.now() + wait;
     while (Date.now() < until) {

@@ -1,3 +1,4 @@
+export * from './env-config.js';
 export * from './log.js';
 export * from './kafka.js';
 export * from './consumer.js';

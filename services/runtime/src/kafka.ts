@@ -5,15 +5,12 @@
  */
 import { Kafka, logLevel, type Producer, type Admin } from 'kafkajs';
 import { DlqRecordSchema, dlqTopic, type DlqRecord } from '@cratewatch/shared';
+import { envList, envRequired, type Env } from './env-config.js';
 import { logger } from './log.js';
 
-export function brokersFromEnv(): string[] {
-  const raw = process.env.KAFKA_BROKERS;
-  if (!raw) throw new Error('KAFKA_BROKERS is not set (e.g. KAFKA_BROKERS=127.0.0.1:19092; `infra/local/start` prints it)');
-  return raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+export function brokersFromEnv(env: Env = process.env): string[] {
+  envRequired(env, 'KAFKA_BROKERS', 'e.g. KAFKA_BROKERS=127.0.0.1:19092; `infra/local/start` prints it');
+  return envList(env, 'KAFKA_BROKERS');
 }
 
 export function kafkaClient(clientId: string, brokers = brokersFromEnv()): Kafka {

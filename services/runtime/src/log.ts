@@ -3,6 +3,8 @@
  * environment variable named like a secret is masked wherever it appears in a log line, so a token
  * echoed back in an upstream error can never reach the log.
  */
+import { envString } from './env-config.js';
+
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|WEBHOOK|KEY|AUTH)/i;
 
 function secretValues(): string[] {
@@ -21,9 +23,11 @@ export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Level[] = ['debug', 'info', 'warn', 'error'];
 
 export function logger(service: string) {
-  const min = ORDER.indexOf((process.env.LOG_LEVEL as Level) ?? 'info');
+  // Lenient on purpose: the logger is how a bad setting gets reported, so it must not be what fails.
+  const named = ORDER.indexOf(envString(process.env, 'LOG_LEVEL') as Level);
+  const min = named < 0 ? ORDER.indexOf('info') : named;
   const write = (level: Level, msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER.indexOf(level) < (min < 0 ? 1 : min)) return;
+    if (ORDER.indexOf(level) < min) return;
     const line = JSON.stringify({ t: new Date().toISOString(), level, service, msg, ...fields }, (_k, v) =>
       v instanceof Error ? { name: v.name, message: v.message } : v,
     );

@@ -16,6 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EnvError, envString, type Env } from './env-config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { readiness, type ReadyCheck } from './readiness.js';
@@ -35,15 +36,18 @@ export function parseListen(name: string, raw: string | undefined, fallback: str
   if (v.toLowerCase() === 'off') return undefined;
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`${name} must be host:port or off, got ${JSON.stringify(v)}`);
+  if (!m || port > 65535) throw new EnvError(name, 'host:port or off', v);
   return { host: (m[1] ?? m[2])!, port };
 }
+
+/** The listen address in variable `name` (`parseListen`'s rules). */
+export const envListen = (env: Env, name: string, fallback: string): Listen | undefined => parseListen(name, env[name], fallback);
 
 /** The token, or why there is none (said in the 401 answer; never the value). */
 export type OpsToken = { token: Buffer } | { missing: string };
 
 export function opsTokenFromEnv(env: NodeJS.ProcessEnv = process.env): OpsToken {
-  const t = env[OPS_TOKEN_ENV]?.trim();
+  const t = envString(env, OPS_TOKEN_ENV);
   if (!t)
     return {
       missing: `${OPS_TOKEN_ENV} is not set on the server: set it (${OPS_TOKEN_MIN}+ characters) and send it as "Authorization: Bearer <token>"`,

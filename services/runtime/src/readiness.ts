@@ -14,6 +14,7 @@ import type { Kafka } from 'kafkajs';
 import type { Driver } from 'neo4j-driver';
 import { ConsumerHealth } from './consumer-health.js';
 import { describeError } from './failure.js';
+import { envDuration, envInt, type Env } from './env-config.js';
 import { redact } from './log.js';
 
 export interface ReadyCheck {
@@ -145,14 +146,11 @@ export interface ReadyLimits {
 }
 
 /** `CRATEWATCH_READY_MAX_RETRY_S` (default 30) and `CRATEWATCH_READY_MAX_LAG` (default 10000). */
-export function readyLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ReadyLimits {
-  const whole = (name: string, fallback: number) => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw)) throw new Error(`${name}: "${env[name]}" is not a whole number`);
-    return Number(raw);
+export function readyLimitsFromEnv(env: Env = process.env): ReadyLimits {
+  return {
+    maxRetrySeconds: envDuration(env, 'CRATEWATCH_READY_MAX_RETRY_S', { unit: 's', fallback: 30_000 }) / 1000,
+    maxLag: envInt(env, 'CRATEWATCH_READY_MAX_LAG', { fallback: 10_000 }),
   };
-  return { maxRetrySeconds: whole('CRATEWATCH_READY_MAX_RETRY_S', 30), maxLag: whole('CRATEWATCH_READY_MAX_LAG', 10_000) };
 }
 
 /** The consumer's partitions: none stuck retrying, none lagging, the consumer not crashed. */

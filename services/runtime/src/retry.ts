@@ -15,7 +15,25 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /**
- * Exponential backoff with jitter for the n-th retry (1-based): a random wait in
+ * How a client retries — the one option shape of ingest's HTTP client and GitHub batches, the
+ * notifier's deliveries and the consumer loop's retry policy.
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** The first backoff, doubled at every retry. */
+  baseMs: number;
+  /** Cap of one backoff. */
+  maxMs: number;
+  /** Random in [0, 1) for the equal jitter (tests can fix it); Math.random when absent. */
+  jitter?: () => number;
+}
+
+/** The backoff before retry `retry` (1-based) under `o`: `backoffMs` with its equal jitter. */
+export const retryBackoffMs = (o: RetryOptions, retry: number): number => backoffMs(retry, o.baseMs, o.maxMs, o.jitter);
+
+/**
+ * Exponential backoff with equal jitter for the n-th retry (1-based): a random wait in
  * [c/2, c] where c = min(max, base·2^(n-1)), so many clients retrying at once spread out.
  */
 export function backoffMs(retry: number, base: number, max: number, random: () => number = Math.random): number {

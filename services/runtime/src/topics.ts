@@ -18,6 +18,7 @@
 import type { Admin, ConfigResourceTypes } from 'kafkajs';
 import { COMPACTED_TOPICS, TOPIC_PREFIX, TOPICS, dlqTopic } from '@cratewatch/shared';
 import { logger } from './log.js';
+import { envInt } from './env-config.js';
 
 /** Topics the service's own bookkeeping needs besides the design's topics. */
 export const INTERNAL_TOPICS = { deliveries: `${TOPIC_PREFIX}notifier.deliveries` } as const;
@@ -89,7 +90,10 @@ export function topicSpecs(): (TopicSpec & { reconcile: string[] })[] {
  * Creates every design topic and its DLQ (idempotent), sets the reconciled configs (`topicSpecs`)
  * on topics that exist with other values, and waits until every partition has a leader.
  */
-export async function ensureTopics(admin: Admin, partitions = Number(process.env.KAFKA_PARTITIONS ?? 3)): Promise<void> {
+export async function ensureTopics(
+  admin: Admin,
+  partitions = envInt(process.env, 'KAFKA_PARTITIONS', { min: 1, fallback: 3 }),
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const wanted = topicSpecs();
   const missing = wanted.filter((w) => !existing.has(w.topic));

@@ -62,7 +62,7 @@ describe('a stuck partition in /readyz and /metrics (real Kafka)', () => {
       log: logger('ops-kafka-test'),
       health,
       observer: metrics.observer(),
-      policy: { maxAttempts: 3, baseMs: 5, maxMs: 50 },
+      policy: { attempts: 3, baseMs: 5, maxMs: 50 },
       handle: async () => {
         throw Object.assign(new Error('Could not perform discovery'), { name: 'Neo4jError', code: 'ServiceUnavailable' });
       },

@@ -72,7 +72,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
   }
 }
 
-const fast = { maxAttempts: 3, baseMs: 5, maxMs: 20 };
+const fast = { attempts: 3, baseMs: 5, maxMs: 20 };
 
 describe('runConsumer poison-message policy (real Kafka)', () => {
   it('dead-letters a message that fails every attempt, with the error and attempts, and goes on', async () => {
@@ -223,7 +223,7 @@ describe('runConsumer poison-message policy (real Kafka)', () => {
       },
     });
     try {
-      // Far more tries than maxAttempts: an outage is not the message's fault.
+      // Far more tries than attempts: an outage is not the message's fault.
       await until(() => outageTries >= 10, 'ten tries through the outage');
       const stuck = health.partitions().find((p) => p.topic === topic);
       expect(stuck?.retrying).toMatchObject({ kind: 'unavailable', offset: '0' });

@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import { graphql as octokitGraphql, GraphqlResponseError } from '@octokit/graphql';
 import { TOPICS, dlqTopic, encodeEvent, type MaintainerEvent } from '@cratewatch/shared';
-import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
+import { Checkpoint, envSecret, retryBackoffMs, type Logger, type RetryOptions, upstreamDlqValue } from '@cratewatch/runtime';
 import { HttpClient, HttpError, safeUrl } from '../http.js';
 
 export interface MaintainersOptions {
@@ -47,9 +47,8 @@ export interface MaintainersOptions {
   minRemaining?: number;
   /** Longest pause for the rate limit; beyond it the poll stops and the next one goes on (default 15 min). */
   maxPauseMs?: number;
-  /** Retries of a GraphQL request on 5xx / 429 / network errors (default 4). */
-  retries?: number;
-  baseDelayMs?: number;
+  /** Retries of a GraphQL request on 5xx / 429 / network errors (default: 5 attempts, from 1 s to 60 s). */
+  retry?: Partial<RetryOptions>;
   now?: () => Date;
 }
 
@@ -287,7 +286,7 @@ interface CrateInfo {
 }
 
 export class MaintainersSource {
-  private readonly o: Required<Omit<MaintainersOptions, 'now'>> & { now: () => Date };
+  private readonly o: Required<Omit<MaintainersOptions, 'now' | 'retry'>> & { now: () => Date; retry: RetryOptions };
   private readonly graphqlUrl: string;
 
   constructor(
@@ -305,8 +304,7 @@ export class MaintainersSource {
       batch: Math.max(1, opts.batch ?? 10),
       minRemaining: opts.minRemaining ?? 100,
       maxPauseMs: opts.maxPauseMs ?? 15 * 60_000,
-      retries: opts.retries ?? 4,
-      baseDelayMs: opts.baseDelayMs ?? 1000,
+      retry: { attempts: 5, baseMs: 1000, maxMs: 60_000, ...opts.retry },
       now: opts.now ?? (() => new Date()),
     };
     this.graphqlUrl = `${safeUrl(this.o.githubApi).replace(/\/+$/, '')}/graphql`;
@@ -314,7 +312,7 @@ export class MaintainersSource {
 
   /** Removes the token from any upstream text before it is logged or recorded. */
   private scrub(text: string): string {
-    const token = process.env[this.o.tokenEnv];
+    const token = envSecret(process.env, this.o.tokenEnv)?.reveal();
     return token && token.length >= 4 ? text.split(token).join('[redacted]') : text;
   }
 
@@ -380,7 +378,7 @@ export class MaintainersSource {
     repos: RepoRef[],
     signal?: AbortSignal,
   ): Promise<{ results: (RepoSignals | Error)[]; rateLimit?: { remaining: number; resetAt: string; cost: number } }> {
-    const token = process.env[this.o.tokenEnv];
+    const token = envSecret(process.env, this.o.tokenEnv)?.reveal();
     const since = new Date(this.o.now().getTime() - 365 * 86_400_000).toISOString();
     const variables: Record<string, unknown> = { commits: this.o.commits, since };
     repos.forEach((r, i) => {
@@ -408,7 +406,7 @@ export class MaintainersSource {
         const status = e.status;
         const retryable =
           status === undefined || status >= 500 || status === 429 || (status === 403 && !!e.response?.headers?.['retry-after']);
-        if (!retryable || attempt > this.o.retries || signal?.aborted) {
+        if (!retryable || attempt >= this.o.retry.attempts || signal?.aborted) {
           throw new HttpError(
             this.graphqlUrl,
             this.scrub(`GitHub GraphQL failed${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`),
@@ -417,7 +415,7 @@ export class MaintainersSource {
           );
         }
         const ra = Number(e.response?.headers?.['retry-after']);
-        const delay = Number.isFinite(ra) && ra > 0 ? ra * 1000 : this.o.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+        const delay = Number.isFinite(ra) && ra > 0 ? ra * 1000 : retryBackoffMs(this.o.retry, attempt);
         this.log.warn('retrying upstream', {
           upstream: 'github',
           url: this.graphqlUrl,
@@ -510,7 +508,7 @@ export class MaintainersSource {
       if (g) repos.set(g.url.toLowerCase(), g);
     }
     const signals = new Map<string, RepoSignals | Error>();
-    const token = process.env[this.o.tokenEnv];
+    const token = envSecret(process.env, this.o.tokenEnv)?.reveal();
     if (repos.size && !token) {
       this.log.warn('GitHub token not set: GitHub signals skipped', { env: this.o.tokenEnv });
     } else {
