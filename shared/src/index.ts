@@ -20,3 +20,4 @@ export * from './vexfile.js';
 export * from './lockinput.js';
 export * from './cyclonedx/index.js';
 export * from './deny/index.js';
+export * from './graph-schema.js';

@@ -16,6 +16,7 @@ import {
   runSandboxed,
   type SandboxOptions,
 } from '@cratewatch/sandbox';
+import { LABELS as L, NODE_PROPS as P, REL_PROPS as RP, REL_TYPES as R } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
 import { UsageError } from '../io.js';
 
@@ -93,14 +94,14 @@ function question(
   switch (kind) {
     case 'advisory':
       return {
-        cypher: `MATCH (a:Advisory {id: $id})
-                 OPTIONAL MATCH (a)-[:AFFECTS]->(v:Version)<-[:LOCKS]-(w:Workspace)
+        cypher: `MATCH (a:${L.Advisory} {${P.Advisory.id}: $id})
+                 OPTIONAL MATCH (a)-[:${R.AFFECTS}]->(v:${L.Version})<-[:${R.LOCKS}]-(w:${L.Workspace})
                  // The scorer's finding on the hit says whether it is exposed: a VEX statement of the
                  // workspace (not_affected, fixed) resolves it, and its why says so.
-                 OPTIONAL MATCH (f:Finding {workspace: w.id, kind: 'advisory', crate: v.crate, version: v.version, advisory: a.id})
-                 RETURN a.id AS advisory, a.package AS crate, a.title AS title, a.withdrawn AS withdrawn,
-                        a.informational AS informational, a.patched AS patched, v.version AS version, w.id AS workspace, w.team AS team,
-                        f.state AS findingState, f.severity AS severity, f.score AS score, f.why AS why
+                 OPTIONAL MATCH (f:${L.Finding} {${P.Finding.workspace}: w.${P.Workspace.id}, ${P.Finding.kind}: 'advisory', ${P.Finding.crate}: v.${P.Version.crate}, ${P.Finding.version}: v.${P.Version.version}, ${P.Finding.advisory}: a.${P.Advisory.id}})
+                 RETURN a.${P.Advisory.id} AS advisory, a.${P.Advisory.package} AS crate, a.${P.Advisory.title} AS title, a.${P.Advisory.withdrawn} AS withdrawn,
+                        a.${P.Advisory.informational} AS informational, a.${P.Advisory.patched} AS patched, v.${P.Version.version} AS version, w.${P.Workspace.id} AS workspace, w.${P.Workspace.team} AS team,
+                        f.${P.Finding.state} AS findingState, f.${P.Finding.severity} AS severity, f.${P.Finding.score} AS score, f.${P.Finding.why} AS why
                  ORDER BY workspace, version`,
         params: { id: need('an advisory id') },
         line: (r) =>
@@ -112,9 +113,9 @@ function question(
       };
     case 'crate':
       return {
-        cypher: `MATCH (:Crate {name: $name})-[:HAS_VERSION]->(v:Version)<-[l:LOCKS]-(w:Workspace)
-                 OPTIONAL MATCH (a:Advisory)-[:AFFECTS]->(v) WHERE a.withdrawn IS NULL
-                 RETURN v.version AS version, w.id AS workspace, w.team AS team, l.vetted AS vetted, l.via AS via, collect(a.id) AS advisories
+        cypher: `MATCH (:${L.Crate} {${P.Crate.name}: $name})-[:${R.HAS_VERSION}]->(v:${L.Version})<-[l:${R.LOCKS}]-(w:${L.Workspace})
+                 OPTIONAL MATCH (a:${L.Advisory})-[:${R.AFFECTS}]->(v) WHERE a.${P.Advisory.withdrawn} IS NULL
+                 RETURN v.${P.Version.version} AS version, w.${P.Workspace.id} AS workspace, w.${P.Workspace.team} AS team, l.${RP.LOCKS.vetted} AS vetted, l.${RP.LOCKS.via} AS via, collect(a.${P.Advisory.id}) AS advisories
                  ORDER BY version, workspace`,
         params: { name: need('a crate name') },
         line: (r) =>
@@ -125,13 +126,13 @@ function question(
       // Audit coverage as the scorer computed it (cargo-vet rules: the workspace's store + trusted
       // pools); with a workspace, also each version that is not vetted and what it needs.
       return {
-        cypher: `MATCH (w:Workspace) WHERE ($workspace IS NULL OR w.id = $workspace) AND ($team IS NULL OR w.team = $team)
-                 OPTIONAL MATCH (w)-[l:LOCKS]->(v:Version) WHERE $workspace IS NOT NULL AND l.vetted IN ['unvetted', 'violation']
-                 WITH w, v, l ORDER BY v.crate, v.version
-                 RETURN w.id AS workspace, w.team AS team, w.vetConclusion AS conclusion, w.vetThirdParty AS thirdParty,
-                        w.vetVetted AS vetted, w.vetExempted AS exempted, w.vetUnvetted AS unvetted, w.vetViolation AS violation,
-                        w.vetKindsKnown AS kindsKnown, w.vetTrustedPools AS trustedPools,
-                        [x IN collect({crate: v.crate, version: v.version, status: l.vetted, needs: l.needs}) WHERE x.crate IS NOT NULL] AS notVetted
+        cypher: `MATCH (w:${L.Workspace}) WHERE ($workspace IS NULL OR w.${P.Workspace.id} = $workspace) AND ($team IS NULL OR w.${P.Workspace.team} = $team)
+                 OPTIONAL MATCH (w)-[l:${R.LOCKS}]->(v:${L.Version}) WHERE $workspace IS NOT NULL AND l.${RP.LOCKS.vetted} IN ['unvetted', 'violation']
+                 WITH w, v, l ORDER BY v.${P.Version.crate}, v.${P.Version.version}
+                 RETURN w.${P.Workspace.id} AS workspace, w.${P.Workspace.team} AS team, w.${P.Workspace.vetConclusion} AS conclusion, w.${P.Workspace.vetThirdParty} AS thirdParty,
+                        w.${P.Workspace.vetVetted} AS vetted, w.${P.Workspace.vetExempted} AS exempted, w.${P.Workspace.vetUnvetted} AS unvetted, w.${P.Workspace.vetViolation} AS violation,
+                        w.${P.Workspace.vetKindsKnown} AS kindsKnown, w.${P.Workspace.vetTrustedPools} AS trustedPools,
+                        [x IN collect({crate: v.${P.Version.crate}, version: v.${P.Version.version}, status: l.${RP.LOCKS.vetted}, needs: l.${RP.LOCKS.needs}}) WHERE x.crate IS NOT NULL] AS notVetted
                  ORDER BY workspace`,
         params: { workspace: arg ?? null, team: opts.team ?? null },
         line: (r) => {
@@ -152,12 +153,12 @@ function question(
       if (opts.severity && !SEVERITIES.includes(opts.severity)) throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')}`);
       if (opts.state && !['open', 'resolved'].includes(opts.state)) throw new UsageError('--state must be open or resolved');
       return {
-        cypher: `MATCH (f:Finding)-[:IN]->(w:Workspace)
-                 WHERE ($workspace IS NULL OR w.id = $workspace) AND ($state IS NULL OR f.state = $state)
-                   AND ($severity IS NULL OR f.severity = $severity) AND ($team IS NULL OR w.team = $team)
-                 RETURN f.id AS id, f.kind AS kind, f.state AS state, f.severity AS severity, f.score AS score,
-                        w.id AS workspace, f.crate AS crate, f.version AS version, f.advisory AS advisory
-                 ORDER BY f.score DESC, workspace, crate`,
+        cypher: `MATCH (f:${L.Finding})-[:${R.IN}]->(w:${L.Workspace})
+                 WHERE ($workspace IS NULL OR w.${P.Workspace.id} = $workspace) AND ($state IS NULL OR f.${P.Finding.state} = $state)
+                   AND ($severity IS NULL OR f.${P.Finding.severity} = $severity) AND ($team IS NULL OR w.${P.Workspace.team} = $team)
+                 RETURN f.${P.Finding.id} AS id, f.${P.Finding.kind} AS kind, f.${P.Finding.state} AS state, f.${P.Finding.severity} AS severity, f.${P.Finding.score} AS score,
+                        w.${P.Workspace.id} AS workspace, f.${P.Finding.crate} AS crate, f.${P.Finding.version} AS version, f.${P.Finding.advisory} AS advisory
+                 ORDER BY f.${P.Finding.score} DESC, workspace, crate`,
         params: {
           workspace: kind === 'workspace' ? need('a workspace id') : null,
           state: opts.state ?? (kind === 'workspace' ? 'open' : null),
@@ -171,7 +172,7 @@ function question(
         ...(kind === 'workspace'
           ? {
               head: {
-                cypher: `MATCH (w:Workspace {id: $workspace}) RETURN w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why`,
+                cypher: `MATCH (w:${L.Workspace} {${P.Workspace.id}: $workspace}) RETURN w.${P.Workspace.risk} AS risk, w.${P.Workspace.riskSeverity} AS severity, w.${P.Workspace.riskWhy} AS why`,
                 params: { workspace: arg },
                 line: (r: Record<string, unknown>) =>
                   r.risk === null || r.risk === undefined
@@ -187,8 +188,8 @@ function question(
       // crate-version + breadth), with why. A workspace whose findings have not changed since the
       // scorer began writing risk has none yet and is not listed.
       return {
-        cypher: `MATCH (w:Workspace) WHERE w.risk IS NOT NULL AND ($team IS NULL OR w.team = $team)
-                 RETURN w.id AS workspace, w.team AS team, w.risk AS risk, w.riskSeverity AS severity, w.riskWhy AS why
+        cypher: `MATCH (w:${L.Workspace}) WHERE w.${P.Workspace.risk} IS NOT NULL AND ($team IS NULL OR w.${P.Workspace.team} = $team)
+                 RETURN w.${P.Workspace.id} AS workspace, w.${P.Workspace.team} AS team, w.${P.Workspace.risk} AS risk, w.${P.Workspace.riskSeverity} AS severity, w.${P.Workspace.riskWhy} AS why
                  ORDER BY risk DESC, workspace`,
         params: { team: opts.team ?? null },
         rows: (rs) => rs.map((r) => ({ ...r, why: whyOf(r.why) })),
