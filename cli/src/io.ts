@@ -34,6 +34,7 @@ import {
   type VexMatch,
   vexWhy,
 } from '@cratewatch/shared';
+import { cargoMetadata, type CargoMetadata } from './cargo-metadata.js';
 
 /** Wrong invocation or unreadable input: exit code 2. */
 export class UsageError extends Error {}
@@ -90,9 +91,27 @@ function readFolder<T>(f: () => T): T {
  * named Cargo.lock or as CycloneDX names an SBOM, as for VEX files), else none (the Cargo.lock's
  * edges, of unknown kind). Metadata from another lockfile is refused, naming both files.
  */
-export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string): Workspace {
+export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string, o: { runCargo?: boolean } = {}): Workspace {
   const folder = readFolder(() => readWorkspaceFolder(target, { store: storeArg, metadata: metadataArg }));
-  return workspaceOf(folder, folder.metadata);
+  const fromCargo = o.runCargo && metadataArg === undefined && folder.manifestPath ? metadataFromCargo(folder) : undefined;
+  return workspaceOf(folder, fromCargo ?? folder.metadata);
+}
+
+/**
+ * With `runCargo` (scan) and a root Cargo.toml: `cargo metadata` as cargo vet runs it (cached,
+ * `./cargo-metadata.ts`). When cargo is absent the saved `cargo-metadata.json` (or the Cargo.lock
+ * alone) is used and said; when cargo fails, a warning with cargo's error.
+ */
+function metadataFromCargo(folder: WorkspaceFolder): CargoMetadata | undefined {
+  const r = cargoMetadata(folder.manifestPath!, folder.lockText);
+  if ('metadata' in r) {
+    progress(`dependency kinds from cargo metadata${r.from === 'cache' ? ' (cached: Cargo.lock and manifests unchanged)' : ''}`);
+    return r.metadata;
+  }
+  const instead = folder.metadata ? `dependency kinds from ${folder.metadata.path}` : 'dependency kinds from the Cargo.lock alone';
+  if (r.failed) process.stderr.write(`cratewatch: warning: ${folder.manifestPath}: ${r.why}; ${instead}\n`);
+  else progress(`cargo metadata not run (${r.why}): ${instead}`);
+  return undefined;
 }
 
 /** The parsed workspace from what was read, with `metadata` (a file's text, or cargo's output) when there is one. */
