@@ -9,8 +9,14 @@ import {
   type DenyReport,
   graphForLockfile,
   graphFromLockfile,
-  isSbomFileName,
-  isVexDocumentFileName,
+  denyConfigFileOf,
+  ownsFolder,
+  readStoreFolder,
+  readWorkspaceFolder,
+  vexFilesIn,
+  workspaceLockIn,
+  WorkspaceFolderError,
+  type WorkspaceFolder,
   parseAdvisory,
   parseVexFile,
   parseAuditsFile,
@@ -28,6 +34,7 @@ import {
   type VexMatch,
   vexWhy,
 } from '@cratewatch/shared';
+import { cargoMetadata, type CargoMetadata } from './cargo-metadata.js';
 
 /** Wrong invocation or unreadable input: exit code 2. */
 export class UsageError extends Error {}
@@ -65,96 +72,94 @@ export interface Workspace {
 }
 
 /** What `cargo metadata --format-version 1 --all-features` is saved as beside a Cargo.lock (as ingest reads it). */
-export const METADATA_FILE = 'cargo-metadata.json';
+export { METADATA_FILE, DENY_CONFIG_FILES } from '@cratewatch/shared';
+
+/** The shared reader of a workspace on disk, its refusals as input errors (exit 2). */
+function readFolder<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof WorkspaceFolderError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 /**
- * `<workspace dir | Cargo.lock | CycloneDX SBOM>` (a folder: `lockfileIn`), its `supply-chain/` (or `--store`), and its dependency kinds: the
- * `--metadata` JSON, else the `cargo-metadata.json` beside the lockfile (a folder, or a file named
- * Cargo.lock, as for VEX files), else none (the Cargo.lock's edges, of unknown kind). Metadata from
- * another lockfile is refused, naming both files.
+ * `<workspace dir | Cargo.lock | CycloneDX SBOM>` read by shared `readWorkspaceFolder` (the rules
+ * ingest reads it by): its packages, its `supply-chain/` (or `--store`), and its dependency kinds:
+ * the `--metadata` JSON, else the `cargo-metadata.json` beside the lockfile (a folder, or a file
+ * named Cargo.lock or as CycloneDX names an SBOM, as for VEX files), else none (the Cargo.lock's
+ * edges, of unknown kind). Metadata from another lockfile is refused, naming both files.
  */
-export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string): Workspace {
-  if (!existsSync(target)) throw new UsageError(`${target}: no such file or directory`);
-  const isDir = statSync(target).isDirectory();
-  const dir = isDir ? target : path.dirname(target);
-  const lockPath = isDir ? lockfileIn(target) : target;
-  const lockText = read(lockPath);
+export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string, o: { runCargo?: boolean } = {}): Workspace {
+  const folder = readFolder(() => readWorkspaceFolder(target, { store: storeArg, metadata: metadataArg }));
+  const fromCargo = o.runCargo && metadataArg === undefined && folder.manifestPath ? metadataFromCargo(folder) : undefined;
+  return workspaceOf(folder, fromCargo ?? folder.metadata);
+}
+
+/**
+ * With `runCargo` (scan) and a root Cargo.toml: `cargo metadata` as cargo vet runs it (cached,
+ * `./cargo-metadata.ts`). When cargo is absent the saved `cargo-metadata.json` (or the Cargo.lock
+ * alone) is used and said; when cargo fails, a warning with cargo's error.
+ */
+function metadataFromCargo(folder: WorkspaceFolder): CargoMetadata | undefined {
+  const r = cargoMetadata(folder.manifestPath!, folder.lockText);
+  if ('metadata' in r) {
+    progress(`dependency kinds from cargo metadata${r.from === 'cache' ? ' (cached: Cargo.lock and manifests unchanged)' : ''}`);
+    return r.metadata;
+  }
+  const instead = folder.metadata ? `dependency kinds from ${folder.metadata.path}` : 'dependency kinds from the Cargo.lock alone';
+  if (r.failed) process.stderr.write(`cratewatch: warning: ${folder.manifestPath}: ${r.why}; ${instead}\n`);
+  else progress(`cargo metadata not run (${r.why}): ${instead}`);
+  return undefined;
+}
+
+/** The parsed workspace from what was read, with `metadata` (a file's text, or cargo's output) when there is one. */
+export function workspaceOf(folder: WorkspaceFolder, metadata: { path: string; text: string; value?: unknown } | undefined): Workspace {
+  const { lockPath, lockText, storeDir } = folder;
   const lockfile = parseWorkspaceLock(lockText, lockPath);
-  const beside = path.join(dir, METADATA_FILE);
-  const metadataPath = metadataArg ?? (readsBeside(target, isDir) && existsSync(beside) ? beside : undefined);
   let graph: DepGraph;
-  let metadata: unknown;
-  if (metadataPath !== undefined) {
-    let meta: unknown;
+  let meta: unknown;
+  if (metadata !== undefined) {
     try {
-      meta = JSON.parse(read(metadataPath));
+      meta = metadata.value ?? JSON.parse(metadata.text);
     } catch (err) {
-      if (err instanceof UsageError) throw err;
       throw new UsageError(
-        `${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`,
+        `${metadata.path}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`,
       );
     }
-    graph = graphForLockfile(lockfile, meta, metadataPath, lockPath);
-    metadata = meta;
+    graph = graphForLockfile(lockfile, meta, metadata.path, lockPath);
   } else graph = graphFromLockfile(lockfile);
-  const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
   return {
     lockPath,
     lockText,
     lockfile,
     graph,
-    store: storeDir ? loadStore(storeDir) : undefined,
+    store: folder.store ? readStore(folder.store, storeDir!) : undefined,
     storeDir,
-    ...(metadataPath !== undefined ? { metadataPath, metadata } : {}),
+    ...(metadata !== undefined ? { metadataPath: metadata.path, metadata: meta } : {}),
   };
 }
 
-/**
- * Where a workspace folder's packages are read from: its `Cargo.lock` when it has one (the SBOM is
- * made from it and may be older), else its one CycloneDX SBOM (`bom.json`, `bom.xml`, `*.cdx.json`,
- * `*.cdx.xml`); several SBOMs and no Cargo.lock is an input error naming them.
- */
-export function lockfileIn(dir: string): string {
-  const lock = path.join(dir, 'Cargo.lock');
-  if (existsSync(lock)) return lock;
-  const sboms = readdirSync(dir)
-    .filter((n) => isSbomFileName(n) && statSync(path.join(dir, n)).isFile())
-    .sort();
-  if (sboms.length > 1)
-    throw new UsageError(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): name the one to read`);
-  return sboms.length === 1 ? path.join(dir, sboms[0]!) : lock;
-}
-
-/** The files beside the packages' source belong to the workspace when it is a folder, a Cargo.lock or an SBOM named as CycloneDX names them. */
-const readsBeside = (target: string, isDir: boolean): boolean =>
-  isDir || path.basename(target) === 'Cargo.lock' || isSbomFileName(path.basename(target));
+/** A workspace folder's lockfile: its Cargo.lock, else its one CycloneDX SBOM (shared `workspaceLockIn`). */
+export const lockfileIn = (dir: string): string => readFolder(() => workspaceLockIn(dir));
 
 export function loadStore(dir: string): VetStore {
-  const f = (n: string) => path.join(dir, n);
-  if (!existsSync(f('config.toml'))) throw new UsageError(`${dir}: not a cargo-vet store (no config.toml)`);
-  const opt = (n: string) => (existsSync(f(n)) ? read(f(n)) : undefined);
-  return readStore({ config: read(f('config.toml')), audits: opt('audits.toml'), importsLock: opt('imports.lock') }, dir);
+  return readStore(
+    readFolder(() => readStoreFolder(dir)),
+    dir,
+  );
 }
-
-/** Where cargo-deny looks for its config in a workspace folder, in its order. */
-export const DENY_CONFIG_FILES = ['deny.toml', '.deny.toml', path.join('.cargo', 'deny.toml')];
 
 /**
  * The workspace's deny.toml: `--deny-config FILE` (a missing file is an input error), else the
- * first of `deny.toml`, `.deny.toml`, `.cargo/deny.toml` in the folder of the Cargo.lock (the
- * scanned folder, or the folder of a path named Cargo.lock, as for VEX files), else none.
+ * first of `deny.toml`, `.deny.toml`, `.cargo/deny.toml` beside its packages (shared
+ * `denyConfigFileOf`: the scanned folder, or that of a Cargo.lock or an SBOM named by path), else none.
  */
 export function loadDenyConfig(target: string, configArg?: string): DenyConfig | undefined {
-  let file = configArg;
-  if (file !== undefined && !existsSync(file)) throw new UsageError(`--deny-config ${file}: no such file`);
-  if (file === undefined) {
-    const isDir = existsSync(target) && statSync(target).isDirectory();
-    if (!isDir && path.basename(target) !== 'Cargo.lock') return undefined;
-    const dir = isDir ? target : path.dirname(target);
-    file = DENY_CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f) && statSync(f).isFile());
-    if (file === undefined) return undefined;
-  }
-  return parseDenyConfig(read(file), file);
+  if (configArg !== undefined && !existsSync(configArg)) throw new UsageError(`--deny-config ${configArg}: no such file`);
+  const file = configArg ?? (existsSync(target) ? denyConfigFileOf(target) : undefined);
+  return file === undefined ? undefined : parseDenyConfig(read(file), file);
 }
 
 /** The deny checks on a loaded workspace (licenses and declared requirements from its cargo metadata, when it has one). */
@@ -175,22 +180,14 @@ export function denyConfigWarnings(config: DenyConfig): void {
 /**
  * The workspace's VEX documents (OpenVEX, CycloneDX VEX, CSAF VEX: shared `parseVexFile`): the
  * `vex.json`, `<name>.openvex.json`, `<name>.vex.json`, `<name>.vex.xml` and `<name>.csaf.json` files
- * beside its Cargo.lock or SBOM (as ingest reads them: when `target` is the folder, a file named
+ * beside its Cargo.lock or SBOM (shared `vexFilesIn`, when `ownsFolder`: the folder, a file named
  * Cargo.lock or an SBOM file name), in file-name order, then each `--vex FILE` in the order given
  * (a file named both ways is read once).
  * The order only breaks ties between statements of the same instant (shared `vexStatementFor`).
  */
 export function loadVex(target: string, files: string[]): VexDocument[] {
   const found: string[] = [];
-  const isDir = existsSync(target) && statSync(target).isDirectory();
-  if (readsBeside(target, isDir)) {
-    const dir = isDir ? target : path.dirname(target);
-    for (const name of readdirSync(dir)
-      .filter(isVexDocumentFileName)
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (statSync(path.join(dir, name)).isFile()) found.push(path.join(dir, name));
-    }
-  }
+  if (existsSync(target) && ownsFolder(target)) found.push(...vexFilesIn(statSync(target).isDirectory() ? target : path.dirname(target)));
   for (const f of files) {
     if (!existsSync(f)) throw new UsageError(`--vex ${f}: no such file`);
     if (!found.some((g) => path.resolve(g) === path.resolve(f))) found.push(f);

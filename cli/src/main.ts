@@ -9,14 +9,6 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CrateFileError, FormatError } from '@cratewatch/shared';
 import { HelpShown } from './args.js';
-import * as certify from './commands/certify.js';
-import * as deny from './commands/deny.js';
-import * as gate from './commands/gate.js';
-import * as plan from './commands/plan.js';
-import * as pools from './commands/pools.js';
-import * as query from './commands/query.js';
-import * as sbom from './commands/sbom.js';
-import * as scan from './commands/scan.js';
 import { setQuiet, UsageError } from './io.js';
 
 /**
@@ -28,14 +20,36 @@ interface CommandModule {
   summary?: string;
   run(argv: string[]): number | Promise<number>;
 }
-export const commands: Record<string, CommandModule> = { scan, gate, deny, query, certify, sbom, plan, pools };
+/**
+ * Each command's module, loaded only when it runs (or when the top-level help lists them all): a
+ * `scan` never loads neo4j-driver (query) nor the SBOM writer, which cost a cold start more than
+ * the scan's own work on a small workspace.
+ */
+export const commandLoaders: Record<string, () => Promise<CommandModule>> = {
+  scan: () => import('./commands/scan.js'),
+  gate: () => import('./commands/gate.js'),
+  deny: () => import('./commands/deny.js'),
+  query: () => import('./commands/query.js'),
+  certify: () => import('./commands/certify.js'),
+  sbom: () => import('./commands/sbom.js'),
+  plan: () => import('./commands/plan.js'),
+  pools: () => import('./commands/pools.js'),
+};
+
+/** The modules `argv` needs: its command's alone, or every one when it asks the top level (help, a typo). */
+async function commandsFor(argv: string[]): Promise<Record<string, CommandModule | undefined>> {
+  const at = argv.findIndex((a) => !a.startsWith('-')); // after the top-level flags (-q)
+  const top = (at < 0 ? argv : argv.slice(0, at)).some((a) => a !== '-q' && a !== '--quiet');
+  const names = at >= 0 && !top && commandLoaders[argv[at]!] ? [argv[at]!] : Object.keys(commandLoaders);
+  return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await commandLoaders[n]!()] as const)));
+}
 
 export const EXIT = { ok: 0, policy: 1, input: 2, internal: 3 } as const;
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The top level: `--version`, `-q`, `--help`, and each command, whose own words it passes on untouched. */
-function program(chose: (name: string, argv: string[]) => void): Command {
+function program(commands: Record<string, CommandModule | undefined>, chose: (name: string, argv: string[]) => void): Command {
   const p = new Command('cratewatch')
     .description('Which Rust crate-versions are unaudited (cargo-vet semantics), hit by RustSec advisories, or hang on a risky maintainer.')
     .version(version, '-V, --version', 'print the version')
@@ -53,9 +67,10 @@ function program(chose: (name: string, argv: string[]) => void): Command {
       'after',
       `\nExit codes: ${EXIT.ok} ok, ${EXIT.policy} policy failure, ${EXIT.input} input or usage error, ${EXIT.internal} internal error.\nEvery command has --help (query has one per question: cratewatch query advisory --help).`,
     );
-  for (const [name, mod] of Object.entries(commands)) {
+  for (const name of Object.keys(commandLoaders)) {
+    const mod = commands[name];
     p.command(name)
-      .description(mod.summary ?? mod.usage)
+      .description(mod ? (mod.summary ?? mod.usage) : '')
       .helpOption(false) // the command's own parser answers --help
       .allowUnknownOption()
       .allowExcessArguments()
@@ -72,16 +87,17 @@ function knownError(err: unknown): string | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `help scan` is `scan --help` (commander's help command would not reach the command's parser).
+  if (argv[0] === 'help' && argv[1] && commandLoaders[argv[1]]) argv = [argv[1], '--help', ...argv.slice(2)];
+  const commands = await commandsFor(argv);
   if (argv.length === 0) {
-    program(() => {}).outputHelp({ error: true });
+    program(commands, () => {}).outputHelp({ error: true });
     return EXIT.input;
   }
-  // `help scan` is `scan --help` (commander's help command would not reach the command's parser).
-  if (argv[0] === 'help' && argv[1] && commands[argv[1]]) argv = [argv[1], '--help', ...argv.slice(2)];
   let name = '';
   try {
     let args: string[] = [];
-    program((n, a) => {
+    program(commands, (n, a) => {
       name = n;
       args = a;
     }).parse(argv, { from: 'user' });

@@ -21,7 +21,14 @@ export function cratewatch(
   args: string[],
   o: { quiet?: boolean; env?: Record<string, string | undefined>; node?: string[] } = {},
 ): { code: number | null; stdout: string; stderr: string } {
-  const env: Record<string, string | undefined> = { ...process.env, CRATEWATCH_QUIET: o.quiet ? '1' : '', ...o.env };
+  // scan runs cargo metadata on a workspace with a Cargo.toml: only where a test asks for it (the
+  // fixtures' manifests name crates.io crates, and tests never use the network).
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    CRATEWATCH_QUIET: o.quiet ? '1' : '',
+    CRATEWATCH_CARGO: 'none',
+    ...o.env,
+  };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const r = spawnSync(process.execPath, [...(o.node ?? []), bin, ...args], { encoding: 'utf8', env: env as NodeJS.ProcessEnv });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

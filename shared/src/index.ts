@@ -18,6 +18,7 @@ export * from './json.js';
 export * from './csaf.js';
 export * from './vexfile.js';
 export * from './lockinput.js';
+export * from './workspace-folder.js';
 export * from './cyclonedx/index.js';
 export * from './deny/index.js';
 export * from './graph-schema.js';

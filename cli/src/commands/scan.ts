@@ -44,7 +44,7 @@ export const command = () =>
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the Cargo.lock; none: default policy)')
     .option(
       '--metadata <file>',
-      'cargo metadata --format-version 1 --all-features output, for exact dependency kinds (default: cargo-metadata.json beside the Cargo.lock)',
+      'cargo metadata --format-version 1 --all-features output, for exact dependency kinds (default: cargo metadata run on the Cargo.toml beside the Cargo.lock, as cargo vet does, cached; without cargo, cargo-metadata.json beside the Cargo.lock)',
     )
     .option(
       '--pools <dir|files>',
@@ -114,7 +114,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const target = args[0]!;
   progress(`reading ${target}`);
-  const ws = loadWorkspace(target, o.store, o.metadata);
+  const ws = loadWorkspace(target, o.store, o.metadata, { runCargo: true });
   if (ws.metadataPath) progress(`dependency kinds from ${ws.metadataPath}`);
   const denyConfig = loadDenyConfig(target, o.denyConfig);
   if (denyConfig) {

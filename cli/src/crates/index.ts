@@ -1,12 +1,11 @@
 /**
  * The CLI's use of crate sources: `--crate-cache DIR` (read only) and `--fetch-crates` (the network,
- * into the cache `CRATEWATCH_CRATE_CACHE`, default `$XDG_CACHE_HOME/cratewatch/crates` or
+ * into the cache `CRATEWATCH_CRATE_CACHE`, default `crates/` in the cache folder of `../cache.ts`:
  * `~/.cache/cratewatch/crates`), then every suggestion of the report sized and chosen by size.
  */
 import { existsSync, statSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Lockfile, VetReport } from '@cratewatch/shared';
+import { cacheDir } from '../cache.js';
 import { progress, UsageError } from '../io.js';
 import { sizeSuggestions, type SizingResult } from './effort.js';
 import { CrateSources } from './sources.js';
@@ -16,8 +15,7 @@ export { gitDiffstat, hasGit } from './gitdiff.js';
 export { CrateSources } from './sources.js';
 
 export function defaultCrateCache(): string {
-  if (process.env.CRATEWATCH_CRATE_CACHE) return process.env.CRATEWATCH_CRATE_CACHE;
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cratewatch', 'crates');
+  return process.env.CRATEWATCH_CRATE_CACHE || cacheDir('crates');
 }
 
 /** The crate sources of `--crate-cache DIR ...` and `--fetch-crates`; `close` ends the downloader's connections. */

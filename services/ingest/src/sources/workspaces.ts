@@ -7,7 +7,7 @@
  * An unchanged workspace (same content hash as in the checkpoint) is not sent again.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import {
@@ -16,10 +16,13 @@ import {
   dlqTopic,
   encodeEvent,
   isSbomFileName,
-  isVexDocumentFileName,
+  METADATA_FILE,
   parseVexFile,
   parseWorkspaceLock,
+  readWorkspaceFolder,
+  STORE_FILES,
   workspaceEvent,
+  workspaceLockIn,
 } from '@cratewatch/shared';
 import { Checkpoint, type Logger, upstreamDlqValue } from '@cratewatch/runtime';
 
@@ -53,7 +56,7 @@ export interface WorkspaceFiles {
 }
 
 /** Beside Cargo.lock: `cargo metadata --format-version 1 --all-features > cargo-metadata.json` (as cargo-vet reads it). */
-export const METADATA_FILE = 'cargo-metadata.json';
+export { METADATA_FILE };
 
 /**
  * The content hash of a workspace: Cargo.lock plus each store file, the metadata and the VEX files
@@ -79,35 +82,14 @@ export function workspaceChecksum(
 export const sortVex = <T extends { name: string }>(files: T[]): T[] =>
   [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
-
-/** Reads a workspace from disk: its lockfile, its store and its cargo metadata when present, and a hash over all of it. */
+/**
+ * Reads a workspace from disk by the rules the CLI reads it by (shared `readWorkspaceFolder`): its
+ * lockfile, its store and its cargo metadata when present, and a hash over all of it.
+ */
 export function readWorkspaceFiles(path: string): WorkspaceFiles {
-  const isDir = statSync(path).isDirectory();
-  const lockPath = isDir ? lockSourceIn(path) : path;
-  if (!existsSync(lockPath)) throw new Error(`${lockPath}: no Cargo.lock (nor CycloneDX SBOM) there`);
-  const lockText = readFileSync(lockPath, 'utf8');
-  const dir = isDir ? path : join(lockPath, '..');
-  let store: WorkspaceFiles['store'];
-  const sc = join(dir, 'supply-chain');
-  if (existsSync(sc)) {
-    store = {};
-    for (const [k, f] of Object.entries(STORE_FILES)) {
-      if (existsSync(join(sc, f))) store[k as keyof typeof STORE_FILES] = readFileSync(join(sc, f), 'utf8');
-    }
-  }
-  // Only a folder's own metadata file: beside a lone `<id>.lock` in a watched folder it would be shared.
-  const metadata = isDir && existsSync(join(dir, METADATA_FILE)) ? readFileSync(join(dir, METADATA_FILE), 'utf8') : undefined;
-  // VEX files beside a `Cargo.lock` (the folder's, or one given by path); not beside the lone
-  // `<id>.lock` files of a watched folder, where every workspace would share them.
-  const vex =
-    basename(lockPath) === 'Cargo.lock' || isSbomFileName(lockPath)
-      ? sortVex(
-          readdirSync(dir, { withFileTypes: true })
-            .filter((e) => e.isFile() && isVexDocumentFileName(e.name))
-            .map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })),
-        )
-      : [];
+  const { lockPath, lockText, store, metadata: meta, vex: vexFiles } = readWorkspaceFolder(path);
+  const metadata = meta?.text;
+  const vex = sortVex(vexFiles.map((v) => ({ name: v.name, text: v.text })));
   return {
     lockPath,
     lockText,
@@ -118,21 +100,8 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
   };
 }
 
-/**
- * A workspace folder's packages come from its `Cargo.lock`, else from its one CycloneDX SBOM
- * (`bom.json`, `bom.xml`, `*.cdx.json`, `*.cdx.xml`, as the CLI reads a folder); several SBOMs and no
- * Cargo.lock cannot be told apart and are refused.
- */
-export function lockSourceIn(dir: string): string {
-  const lock = join(dir, 'Cargo.lock');
-  if (existsSync(lock)) return lock;
-  const sboms = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && isSbomFileName(e.name))
-    .map((e) => e.name)
-    .sort();
-  if (sboms.length > 1) throw new Error(`${dir}: no Cargo.lock, and ${sboms.length} CycloneDX SBOMs (${sboms.join(', ')}): keep one`);
-  return sboms.length === 1 ? join(dir, sboms[0]!) : lock;
-}
+/** A workspace folder's packages come from its `Cargo.lock`, else from its one CycloneDX SBOM (shared `workspaceLockIn`). */
+export const lockSourceIn = workspaceLockIn;
 
 export class WorkspaceSource {
   constructor(
