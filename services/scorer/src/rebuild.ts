@@ -22,7 +22,7 @@
  */
 import { parseArgs } from 'node:util';
 import neo4j from 'neo4j-driver';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import { TOPICS } from '@cratewatch/shared';
 import {
   ensureTopics,
@@ -82,110 +82,19 @@ export async function rebuild(opts: RebuildOptions = {}): Promise<RebuildReport>
   try {
     await driver.verifyConnectivity();
     const graph = new Graph(driver, neo4jDatabase());
-    const [live] = (await admin.describeGroups([liveGroup])).groups;
-    if (live && live.members.length > 0)
-      throw new RebuildRefused(
-        `the scorer group ${liveGroup} has ${live.members.length} running member(s): stop the scorer before a rebuild`,
-      );
-
-    const count = async (cypher: string) => Number((await graph.run('read', (tx) => tx.run(cypher))).records[0]!.get('n'));
-    const nodes = await count('MATCH (n) RETURN count(n) AS n');
-    let wiped = 0;
-    if (nodes > 0 && !opts.wipe)
-      throw new RebuildRefused(
-        `the graph is not empty (${nodes} nodes): rebuild writes into an empty graph; give --wipe to delete them first`,
-      );
-    if (nodes > 0) {
-      const batch = opts.batch ?? 10_000; // LIMIT takes an integer, not the float a JS number is sent as
-      for (;;) {
-        const n = Number(
-          (
-            await graph.run('write', (tx) =>
-              tx.run('MATCH (n) WITH n LIMIT $batch DETACH DELETE n RETURN count(n) AS n', { batch: neo4j.int(batch) }),
-            )
-          ).records[0]!.get('n'),
-        );
-        if (n === 0) break;
-        wiped += n;
-        log.info('wiping the graph', { deleted: wiped, of: nodes });
-      }
-    }
+    await refuseWhileLive(admin, liveGroup);
+    const wiped = await wipeGraph(graph, opts, log);
     await graph.ensureSchema();
     await ensureTopics(admin);
-
-    // Where "caught up" is: each partition's end when the rebuild starts. Messages arriving later
-    // may be read too; the scorer restarted afterwards reads them again, idempotently.
-    const remaining = new Map<string, bigint>();
-    for (const topic of SCORER_TOPICS) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
-        if (BigInt(p.high) > BigInt(p.low)) remaining.set(`${topic}/${p.partition}`, BigInt(p.high));
-      }
-    }
+    const remaining = await endOffsets(admin);
     const group = `${liveGroup}-rebuild-${Date.now().toString(36)}`;
     log.info('rebuilding', { group, partitions: remaining.size, wiped });
 
     producer = newProducer(kafka);
     await producer.connect();
-    let findingEvents = 0;
-    const real = producer;
-    // Counts the finding events the scorer sends (for the summary); everything else is the producer's.
-    const counting: Producer = Object.assign(Object.create(real) as Producer, {
-      send: async (r: Parameters<Producer['send']>[0]) => {
-        if (r.topic === TOPICS.findings) findingEvents += r.messages.length;
-        return real.send(r);
-      },
-    });
-    // Coverage after every caught-up batch (settle 0): a rebuild has no live burst to wait out.
-    const scorer = new Scorer(graph, counting, log, undefined, coverageFromEnv(), maintainerFromEnv(), { settleMs: 0, maxDelayMs: 30_000 });
-    const messages: Record<string, number> = Object.fromEntries(SCORER_TOPICS.map((t) => [t, 0]));
-    let refused = 0;
-    let caughtUp!: () => void;
-    const done = new Promise<void>((r) => (caughtUp = r));
-    const seen = (ms: ConsumedMessage[]) => {
-      const last = ms[ms.length - 1]!;
-      messages[last.topic] = (messages[last.topic] ?? 0) + ms.length;
-      const key = `${last.topic}/${last.partition}`;
-      const end = remaining.get(key);
-      if (end !== undefined && BigInt(last.message.offset) + 1n >= end) remaining.delete(key);
-      if (remaining.size === 0) caughtUp();
-    };
-    if (remaining.size === 0) caughtUp();
-    const loop = await runConsumer({
-      kafka,
-      producer: real,
-      groupId: group,
-      topics: SCORER_TOPICS,
-      service: 'scorer',
-      log,
-      fromBeginning: true,
-      handle: async (m) => {
-        await scorer.handle(m);
-        seen([m]);
-      },
-      handleBatch: async (ms, at) => {
-        const r = await scorer.handleBatch(ms, at);
-        refused += r.size;
-        seen(ms);
-        return r;
-      },
-    });
-    await done;
-    // Stopping waits for the batch in flight (its DLQ sends included).
-    await loop.stop();
-    await scorer.stop();
-    // Coverage or risk still marked due in the graph (a flush left for a timer): a fresh scorer takes
-    // them up exactly as one starting after a crash would.
-    await new Scorer(graph, counting, log, undefined, coverageFromEnv(), maintainerFromEnv(), { settleMs: 0, maxDelayMs: 0 }).resume();
+    const { messages, refused, findingEvents } = await replay({ kafka, producer, graph, log, group, remaining });
     await admin.deleteGroups([group]).catch((err: unknown) => log.warn('could not delete the rebuild group', { group, error: err }));
-    const report: RebuildReport = {
-      wiped,
-      group,
-      messages,
-      refused,
-      findingEvents,
-      graph: { nodes: await count('MATCH (n) RETURN count(n) AS n'), relationships: await count('MATCH ()-[r]->() RETURN count(r) AS n') },
-      ms: Date.now() - t0,
-    };
+    const report: RebuildReport = { wiped, group, messages, refused, findingEvents, graph: await graphSize(graph), ms: Date.now() - t0 };
     log.info('rebuilt', { ...report });
     return report;
   } finally {
@@ -193,6 +102,121 @@ export async function rebuild(opts: RebuildOptions = {}): Promise<RebuildReport>
     await admin.disconnect();
     await driver.close();
   }
+}
+
+/** Refuses while the live scorer's group has members: two writers would interleave two replays. */
+async function refuseWhileLive(admin: Admin, liveGroup: string): Promise<void> {
+  const [live] = (await admin.describeGroups([liveGroup])).groups;
+  if (live && live.members.length > 0)
+    throw new RebuildRefused(
+      `the scorer group ${liveGroup} has ${live.members.length} running member(s): stop the scorer before a rebuild`,
+    );
+}
+
+const count = async (graph: Graph, cypher: string) => Number((await graph.run('read', (tx) => tx.run(cypher))).records[0]!.get('n'));
+
+const graphSize = async (graph: Graph): Promise<RebuildReport['graph']> => ({
+  nodes: await count(graph, 'MATCH (n) RETURN count(n) AS n'),
+  relationships: await count(graph, 'MATCH ()-[r]->() RETURN count(r) AS n'),
+});
+
+/** Refuses a graph that is not empty unless `wipe`; then deletes every node, `batch` per transaction. Returns how many. */
+async function wipeGraph(graph: Graph, opts: RebuildOptions, log: Logger): Promise<number> {
+  const nodes = await count(graph, 'MATCH (n) RETURN count(n) AS n');
+  let wiped = 0;
+  if (nodes > 0 && !opts.wipe)
+    throw new RebuildRefused(
+      `the graph is not empty (${nodes} nodes): rebuild writes into an empty graph; give --wipe to delete them first`,
+    );
+  if (nodes === 0) return 0;
+  const batch = opts.batch ?? 10_000; // LIMIT takes an integer, not the float a JS number is sent as
+  for (;;) {
+    const r = await graph.run('write', (tx) =>
+      tx.run('MATCH (n) WITH n LIMIT $batch DETACH DELETE n RETURN count(n) AS n', { batch: neo4j.int(batch) }),
+    );
+    const n = Number(r.records[0]!.get('n'));
+    if (n === 0) return wiped;
+    wiped += n;
+    log.info('wiping the graph', { deleted: wiped, of: nodes });
+  }
+}
+
+/**
+ * Where "caught up" is: each input partition's end when the rebuild starts (partitions with
+ * messages only). Messages arriving later may be read too; the scorer restarted afterwards reads
+ * them again, idempotently.
+ */
+async function endOffsets(admin: Admin): Promise<Map<string, bigint>> {
+  const remaining = new Map<string, bigint>();
+  for (const topic of SCORER_TOPICS) {
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(p.high) > BigInt(p.low)) remaining.set(`${topic}/${p.partition}`, BigInt(p.high));
+    }
+  }
+  return remaining;
+}
+
+/** The producer given to the scorer: it counts the finding events sent (for the summary); everything else is the producer's. */
+function countingFindings(real: Producer, onFindings: (n: number) => void): Producer {
+  return Object.assign(Object.create(real) as Producer, {
+    send: async (r: Parameters<Producer['send']>[0]) => {
+      if (r.topic === TOPICS.findings) onFindings(r.messages.length);
+      return real.send(r);
+    },
+  });
+}
+
+/**
+ * Runs the scorer in the fresh group from the beginning until every partition is consumed up to
+ * `remaining`, then finishes the coverage and risk left due, as a scorer starting after a crash
+ * would.
+ */
+async function replay(o: { kafka: Kafka; producer: Producer; graph: Graph; log: Logger; group: string; remaining: Map<string, bigint> }) {
+  const { remaining, log, graph } = o;
+  let findingEvents = 0;
+  const counting = countingFindings(o.producer, (n) => (findingEvents += n));
+  // Coverage after every caught-up batch (settle 0): a rebuild has no live burst to wait out.
+  const scorer = new Scorer(graph, counting, log, undefined, coverageFromEnv(), maintainerFromEnv(), { settleMs: 0, maxDelayMs: 30_000 });
+  const messages: Record<string, number> = Object.fromEntries(SCORER_TOPICS.map((t) => [t, 0]));
+  let refused = 0;
+  let caughtUp!: () => void;
+  const done = new Promise<void>((r) => (caughtUp = r));
+  const seen = (ms: ConsumedMessage[]) => {
+    const last = ms[ms.length - 1]!;
+    messages[last.topic] = (messages[last.topic] ?? 0) + ms.length;
+    const key = `${last.topic}/${last.partition}`;
+    const end = remaining.get(key);
+    if (end !== undefined && BigInt(last.message.offset) + 1n >= end) remaining.delete(key);
+    if (remaining.size === 0) caughtUp();
+  };
+  if (remaining.size === 0) caughtUp();
+  const loop = await runConsumer({
+    kafka: o.kafka,
+    producer: o.producer,
+    groupId: o.group,
+    topics: SCORER_TOPICS,
+    service: 'scorer',
+    log,
+    fromBeginning: true,
+    handle: async (m) => {
+      await scorer.handle(m);
+      seen([m]);
+    },
+    handleBatch: async (ms, at) => {
+      const r = await scorer.handleBatch(ms, at);
+      refused += r.size;
+      seen(ms);
+      return r;
+    },
+  });
+  await done;
+  // Stopping waits for the batch in flight (its DLQ sends included).
+  await loop.stop();
+  await scorer.stop();
+  // Coverage or risk still marked due in the graph (a flush left for a timer): a fresh scorer takes
+  // them up exactly as one starting after a crash would.
+  await new Scorer(graph, counting, log, undefined, coverageFromEnv(), maintainerFromEnv(), { settleMs: 0, maxDelayMs: 0 }).resume();
+  return { messages, refused, findingEvents };
 }
 
 /** The command line: `rebuild [--wipe] [--batch N]`; exit 0 with the summary on stdout, 2 when refused, 1 on failure. */

@@ -222,7 +222,7 @@ describe('coverage owed after a trusted pool changes (real Neo4j and Kafka, Scor
     const msgs = ['1.0.0', '1.0.1'].map((v) => message(TOPICS.releases, name, encodeEvent(TOPICS.releases, release(v))));
     // Hold the scorer's turn, as a long workspace or pool recompute would.
     let letGo!: () => void;
-    const held = (s as unknown as { exclusive: (fn: () => Promise<void>) => Promise<void> }).exclusive(
+    const held = (s as unknown as { deferred: { exclusive: (fn: () => Promise<void>) => Promise<void> } }).deferred.exclusive(
       () => new Promise<void>((r) => (letGo = r)),
     );
     const handled = s.handleBatch(msgs);

@@ -136,7 +136,7 @@ describe('two scorers on one graph (real Neo4j and Kafka, Scorers in process)', 
     const tx = session.beginTransaction();
     await lockWorkspaces(tx as unknown as ManagedTransaction, [ws]);
     await writeFindings(tx as unknown as ManagedTransaction, [finding]);
-    (a as unknown as { riskDue: Set<string> }).riskDue.add(ws); // A owes the workspace its risk (say, its lockfile arrived)
+    (a as unknown as { deferred: { riskDue: Set<string> } }).deferred.riskDue.add(ws); // A owes the workspace its risk (say, its lockfile arrived)
     const flush = a.flushRisk();
     // A's flush is blocked on the workspace's lock (Neo4j lists it so), then B commits.
     await until(
