@@ -6,7 +6,7 @@
  * did not say (`crates/buildtargets.ts`).
  */
 import path from 'node:path';
-import type { DepGraph } from '@cratewatch/shared';
+import type { BuildTargets, DepGraph } from '@cratewatch/shared';
 import { readBuildTargets } from './crates/buildtargets.js';
 import type { CrateSources } from './crates/sources.js';
 import { loadWorkspace, UsageError, type Workspace } from './io.js';
@@ -38,12 +38,13 @@ export function loadOrg(dirs: string[]): OrgWorkspace[] {
 /** Each workspace's graph with the targets the crate sources give, where metadata gave none. */
 export async function withSourceTargets(org: OrgWorkspace[], sources: CrateSources): Promise<OrgWorkspace[]> {
   const out: OrgWorkspace[] = [];
+  const memo = new Map<string, BuildTargets | null>();
   for (const w of org) {
     if (w.graph.kindsKnown) {
       out.push(w);
       continue;
     }
-    const { graph, read }: { graph: DepGraph; read: number } = await readBuildTargets(w.graph, w.lockfile, sources);
+    const { graph, read }: { graph: DepGraph; read: number } = await readBuildTargets(w.graph, w.lockfile, sources, memo);
     out.push({ ...w, graph, buildTimeFrom: read ? 'crate sources' : 'unknown', buildTimeRead: read });
   }
   return out;

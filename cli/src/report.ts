@@ -17,6 +17,12 @@ import {
   type PackageVerdict,
   type VetReport,
   type VexedHit,
+  buildTimeSummary,
+  procMacroCriterionAdvice,
+  type BuildTimeSummary,
+  type DepGraph,
+  type ProcMacroAdvice,
+  type VetStore,
 } from '@cratewatch/shared';
 import { bold, green, red, severityStyle } from './colour.js';
 import { denySummaryLine } from './deny-report.js';
@@ -32,6 +38,33 @@ export interface ScanFacts {
   paths: Map<string, DependencyPath>;
   /** The cargo-deny checks, when the workspace has a deny.toml (or --deny-config). */
   deny?: DenyReport;
+  /** Its build-time code (proc-macros, build scripts), and the proc-macro criterion to adopt. */
+  buildTime?: BuildTimeFacts;
+}
+
+export interface BuildTimeFacts {
+  summary: BuildTimeSummary;
+  advice?: ProcMacroAdvice;
+}
+
+/** What scan says of build-time code: `cargo metadata` targets name it; a Cargo.lock alone does not. */
+export function buildTimeFacts(graph: DepGraph, store: VetStore | undefined): BuildTimeFacts {
+  const advice = procMacroCriterionAdvice(graph, store);
+  return { summary: buildTimeSummary(graph, store?.config), ...(advice ? { advice } : {}) };
+}
+
+function buildTimeLine(b: BuildTimeFacts): string {
+  const s = b.summary;
+  const known = `${s.procMacros.length} proc-macros, ${s.buildScripts.length} with a build script`;
+  if (!s.unknown.length) return `  build-time code: ${known}`;
+  if (s.unknown.length && !s.procMacros.length && !s.buildScripts.length)
+    return '  build-time code: unknown (a Cargo.lock only: pass --metadata, or save cargo-metadata.json beside it)';
+  return `  build-time code: ${known}; unknown for ${s.unknown.length}`;
+}
+
+/** The proc-macro criterion, once for the workspace (the lines as cargo vet fmt writes them). */
+export function buildTimeLines(f: ScanFacts): string[] {
+  return f.buildTime?.advice ? ['', ...adviceLines('this workspace', f.buildTime.advice)] : [];
 }
 
 const vulnerabilitiesOf = (f: ScanFacts) => (f.hits ?? []).filter((h) => h.advisory.informational === undefined).sort(bySeverity);
@@ -85,11 +118,18 @@ export function hitDetailJson(h: VexedHit, paths: Map<string, DependencyPath>) {
   return { ...hitJson(h), ...facts, reached: reachOf(path), path: path ?? null };
 }
 
+/** What cargo-vet would refuse the store for, as `--json` gives it (null without a store). */
+export function storeErrorsJson(report: VetReport) {
+  const c = report.store;
+  return c ? { fatal: c.fatal ?? null, message: c.message ?? null, reported: c.reported, all: c.problems } : null;
+}
+
 export function scanJson(f: ScanFacts) {
   return {
     overview: overview(f),
     vulnerabilities: f.hits ? vulnerabilitiesOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
     informationalAdvisories: f.hits ? informationalOf(f).map((h) => hitDetailJson(h, f.paths)) : null,
+    buildTime: f.buildTime ? { ...f.buildTime.summary, procMacroCriterion: f.buildTime.advice ?? null } : null,
     unvettedGroups: unvettedGroups(f.unvetted).map((g) => ({
       needs: g.needs,
       violation: g.violation,
@@ -131,6 +171,7 @@ export function summaryLines(f: ScanFacts): string[] {
   out.push(
     `  result: ${o.result === 'pass' ? green('pass') : o.result === 'fail' ? red(`fail (${why})`) : red('invalid store (see stderr)')}`,
   );
+  if (f.buildTime) out.push(buildTimeLine(f.buildTime));
   return out;
 }
 
@@ -181,5 +222,16 @@ export function unvettedLines(unvetted: PackageVerdict[], describe: (p: PackageV
     out.push(`  ${g.violation ? 'violation conflicts' : `needs ${g.needs.join(' + ')}`} (${g.packages.length}):`);
     for (const p of g.packages) out.push(describe(p).replace(/^/gm, '  '));
   }
+  return out;
+}
+
+/** The proc-macro criterion, said once per workspace, with the lines to add (as cargo vet fmt writes them). */
+export function adviceLines(id: string, a: ProcMacroAdvice): string[] {
+  const out = [
+    `${id}: ${a.procMacros.length} proc-macro${a.procMacros.length === 1 ? '' : 's'} (${a.procMacros.slice(0, 4).join(', ')}${a.procMacros.length > 4 ? ', …' : ''}) run inside the compiler; require a stricter criterion of them, ${a.criterion} (implies safe-to-deploy):`,
+  ];
+  if (a.auditsToml) out.push('  in supply-chain/audits.toml:', ...a.auditsToml.split('\n').map((l) => (l ? `    ${l}` : '')));
+  out.push('  in supply-chain/config.toml:', ...a.configToml.split('\n').map((l) => (l ? `    ${l}` : '')));
+  if (a.existing.length) out.push(`  (${a.existing.join(', ')} have a policy table already: add the criteria line to it)`);
   return out;
 }

@@ -18,6 +18,7 @@ import { collect, newCommand, parseCommand } from '../args.js';
 import { auditSizeKey, counterNote, openSources, sizeAudits, type OpenedSources } from '../crates/index.js';
 import { loadAdvisoryDb, loadPools, progress, UsageError } from '../io.js';
 import { loadOrg, withSourceTargets, type OrgWorkspace } from '../org.js';
+import { adviceLines } from '../report.js';
 
 export const summary = "the organisation's audit plan: the audits that raise coverage most per line reviewed, over workspace folders";
 
@@ -161,16 +162,5 @@ function planLines(plan: AuditPlan, org: OrgWorkspace[], advice: Map<string, Pro
       `Build-time code unknown in ${unknown.join(', ')} (a Cargo.lock only): save cargo-metadata.json beside it, or give --crate-cache`,
     );
   for (const [id, a] of advice) out.push('', ...adviceLines(id, a));
-  return out;
-}
-
-/** The proc-macro criterion, said once per workspace, with the lines to add (as cargo vet fmt writes them). */
-export function adviceLines(id: string, a: ProcMacroAdvice): string[] {
-  const out = [
-    `${id}: ${a.procMacros.length} proc-macro${a.procMacros.length === 1 ? '' : 's'} (${a.procMacros.slice(0, 4).join(', ')}${a.procMacros.length > 4 ? ', …' : ''}) run inside the compiler; require a stricter criterion of them, ${a.criterion} (implies safe-to-deploy):`,
-  ];
-  if (a.auditsToml) out.push('  in supply-chain/audits.toml:', ...a.auditsToml.split('\n').map((l) => `    ${l}`));
-  out.push('  in supply-chain/config.toml:', ...a.configToml.split('\n').map((l) => `    ${l}`));
-  if (a.existing.length) out.push(`  (${a.existing.join(', ')} have a policy table already: add the criteria line to it)`);
   return out;
 }

@@ -29,7 +29,16 @@ import {
   runDeny,
   storeErrorLines,
 } from '../io.js';
-import { advisoryLines, scanJson, summaryLines, unvettedLines, type ScanFacts } from '../report.js';
+import {
+  advisoryLines,
+  buildTimeFacts,
+  buildTimeLines,
+  scanJson,
+  storeErrorsJson,
+  summaryLines,
+  unvettedLines,
+  type ScanFacts,
+} from '../report.js';
 import { sizeReportSuggestions } from '../crates/index.js';
 
 export const summary = 'audit coverage (cargo-vet semantics), RustSec hits and suggested audits of one workspace; no infrastructure';
@@ -148,6 +157,7 @@ export async function run(argv: string[]): Promise<number> {
     vexRead: vex.length > 0,
     paths: shortestPathsFromMembers(ws.lockfile),
     ...(deny ? { deny } : {}),
+    buildTime: buildTimeFacts(ws.graph, ws.store),
   };
   if (o.json) {
     process.stdout.write(
@@ -157,14 +167,7 @@ export async function run(argv: string[]): Promise<number> {
           store: ws.storeDir ?? null,
           metadata: ws.metadataPath ?? null,
           conclusion: report.conclusion,
-          storeErrors: report.store
-            ? {
-                fatal: report.store.fatal ?? null,
-                message: report.store.message ?? null,
-                reported: report.store.reported,
-                all: report.store.problems,
-              }
-            : null,
+          storeErrors: storeErrorsJson(report),
           kindsKnown: report.kindsKnown,
           summary: report.summary,
           byCriteria: byCriteria(report),
@@ -202,7 +205,13 @@ export async function run(argv: string[]): Promise<number> {
       out.push(
         `  dependency kinds unknown (Cargo.lock only): ${s.kindDependent} verdicts depend on that; pass --metadata (or save cargo-metadata.json beside Cargo.lock) for exact ones`,
       );
-    out.push(...summaryLines(facts), ...advisoryLines(facts), ...(deny ? denyLines(deny) : []), ...unvettedLines(fails, describeFailure));
+    out.push(
+      ...summaryLines(facts),
+      ...advisoryLines(facts),
+      ...(deny ? denyLines(deny) : []),
+      ...unvettedLines(fails, describeFailure),
+      ...buildTimeLines(facts),
+    );
     if (report.unneededExemptions.length)
       out.push(
         '',
