@@ -27,9 +27,10 @@ export function advisoryFiles(dir: string): string[] {
   for (const coll of ['crates', 'rust']) {
     const base = path.join(dir, coll);
     if (!existsSync(base)) continue;
-    for (const name of readdirSync(base)) {
-      const sub = path.join(base, name);
-      if (!statSync(sub).isDirectory()) continue;
+    // File types from the listing itself: a stat per crate folder (~900) was a visible part of the key.
+    for (const e of readdirSync(base, { withFileTypes: true })) {
+      const sub = path.join(base, e.name);
+      if (!(e.isDirectory() || (e.isSymbolicLink() && statSync(sub).isDirectory()))) continue;
       for (const f of readdirSync(sub)) if (f.endsWith('.md')) out.push(path.join(sub, f));
     }
   }
