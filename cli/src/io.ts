@@ -34,6 +34,7 @@ import {
   type VexMatch,
   vexWhy,
 } from '@cratewatch/shared';
+import { indexedAdvisories } from './advisory-index.js';
 import { cargoMetadata, type CargoMetadata } from './cargo-metadata.js';
 
 /** Wrong invocation or unreadable input: exit code 2. */
@@ -218,20 +219,18 @@ export function loadPools(args: string[]): Map<string, AuditsFile> {
   return pools;
 }
 
-/** A local RustSec advisory-db checkout: `crates/<name>/RUSTSEC-*.md` (and `rust/`). */
+/**
+ * A local RustSec advisory-db checkout: `crates/<name>/RUSTSEC-*.md` (and `rust/`), parsed once per
+ * checkout commit (or content) into the cached index of `./advisory-index.ts`.
+ */
 export function loadAdvisoryDb(dir: string): Advisory[] {
   if (!existsSync(path.join(dir, 'crates'))) throw new UsageError(`--advisory-db ${dir}: no crates/ directory`);
-  const out: Advisory[] = [];
-  for (const coll of ['crates', 'rust']) {
-    const base = path.join(dir, coll);
-    if (!existsSync(base)) continue;
-    for (const name of readdirSync(base)) {
-      const sub = path.join(base, name);
-      if (!statSync(sub).isDirectory()) continue;
-      for (const f of readdirSync(sub)) if (f.endsWith('.md')) out.push(parseAdvisory(read(path.join(sub, f)), path.join(sub, f)));
-    }
-  }
-  return out;
+  return indexedAdvisories(
+    dir,
+    (files) => files.map((f) => parseAdvisory(read(f), f)),
+    progress,
+    (msg) => process.stderr.write(`cratewatch: warning: ${msg}\n`),
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The built `cratewatch` as a process, for the CLI tests (run `npx tsc -b` first; built on demand). */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,17 @@ export const CRATES = 'registry+https://github.com/rust-lang/crates.io-index';
 /** Builds the CLI when its dist is missing (a test file run on its own in a fresh clone). */
 export function ensureBuilt(): void {
   if (!existsSync(bin)) spawnSync('npx', ['tsc', '-b', 'cli'], { cwd: root, stdio: 'inherit' });
+}
+
+let cache: string | undefined;
+/** One cache folder for this test file's runs, removed when the process exits. */
+function testCache(): string {
+  if (cache === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cratewatch-test-cache-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    cache = dir;
+  }
+  return cache;
 }
 
 /**
@@ -27,6 +39,7 @@ export function cratewatch(
     ...process.env,
     CRATEWATCH_QUIET: o.quiet ? '1' : '',
     CRATEWATCH_CARGO: 'none',
+    CRATEWATCH_CACHE_DIR: testCache(), // the advisory index and cargo metadata: never the user's cache
     ...o.env,
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];

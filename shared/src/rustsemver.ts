@@ -17,7 +17,8 @@
  *    are refused.
  * Node's `semver` is used only to parse and compare single versions, where it is exactly SemVer 2.0.
  */
-import semver from 'semver';
+import semver from './semver-lite.js';
+import type SemVer from 'semver/classes/semver.js';
 
 export type Bound = { version: string; inclusive: boolean } | null; // null: unbounded
 
@@ -45,7 +46,7 @@ export function isSemVer(v: string): boolean {
 }
 
 /** Parses a full version (major.minor.patch, optional pre-release and build) strictly. */
-export function parseVersion(v: string): semver.SemVer {
+export function parseVersion(v: string): SemVer {
   const parsed = semver.parse(v.trim(), { loose: false });
   if (!parsed) throw new RequirementError(`"${v}" is not a SemVer version`);
   return parsed;

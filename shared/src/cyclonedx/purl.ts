@@ -6,8 +6,14 @@
  * are parsed and built with packageurl-js, the purl specification's own JavaScript implementation
  * (docs/adr/0015-cyclonedx-libraries.md).
  */
-import { PackageURL } from 'packageurl-js';
+import { createRequire } from 'node:module';
+import type { PackageURL as PackageURLClass } from 'packageurl-js';
 import { CRATES_IO_SOURCES } from '../lockfile.js';
+
+// packageurl-js (15 modules) is loaded on the first purl, not at every start of the CLI.
+let loaded: typeof PackageURLClass | undefined;
+const purls = (): typeof PackageURLClass =>
+  (loaded ??= (createRequire(import.meta.url)('packageurl-js') as { PackageURL: typeof PackageURLClass }).PackageURL);
 
 /** What Cargo.lock writes for crates.io. */
 export const CRATES_IO_SOURCE = 'registry+https://github.com/rust-lang/crates.io-index';
@@ -29,7 +35,7 @@ export interface CargoPurl {
 
 /** Parses a package URL; throws (with the library's message) when it is not one. */
 export function parseAnyPurl(purl: string): { type: string; namespace?: string } & CargoPurl {
-  const p = PackageURL.fromString(purl);
+  const p = purls().fromString(purl);
   const qualifiers: Record<string, string> = {};
   for (const [k, v] of Object.entries(p.qualifiers ?? {})) if (typeof v === 'string') qualifiers[k] = v;
   return {
@@ -100,5 +106,5 @@ export function qualifiersOfSource(source: string | undefined, dir?: string): Re
 export function purlOfPackage(p: { name: string; version: string; source?: string }, dir?: string): string | undefined {
   const q = qualifiersOfSource(p.source, dir);
   if (q === undefined) return undefined;
-  return new PackageURL('cargo', undefined, p.name, p.version, Object.keys(q).length ? q : undefined, undefined).toString();
+  return new (purls())('cargo', undefined, p.name, p.version, Object.keys(q).length ? q : undefined, undefined).toString();
 }

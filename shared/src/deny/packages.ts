@@ -7,7 +7,7 @@
  * `cargo deny check` without `--workspace` has it. Without metadata only names, versions, sources and untyped edges are
  * known: licenses and wildcards cannot be judged, and every edge counts as a normal one.
  */
-import semver from 'semver';
+import semver from '../semver-lite.js';
 import { FormatError } from '../errors.js';
 import type { Lockfile } from '../lockfile.js';
 import { graphForLockfile, type DepKind } from '../vet/graph.js';

@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import type { SourceTree } from './diffstat.js';
 
 export class CrateFileError extends Error {
@@ -34,6 +33,8 @@ export async function unpackCrate(name: string, version: string, bytes: Uint8Arr
     throw new CrateFileError(`${name} ${version}: not a gzip'd .crate file (${(e as Error).message})`);
   }
   const files = new Map<string, Uint8Array>();
+  // tar-stream (and its streams) only when a crate is unpacked, not at every start of the CLI.
+  const { default: tar } = await import('tar-stream');
   const extract = tar.extract();
   extract.end(tarBytes);
   try {

@@ -13,7 +13,7 @@
  * target; never a delta "down" from a newer version (every version has a candidate from below, the
  * empty root at least, so one always exists).
  */
-import semver from 'semver';
+import semver from '../semver-lite.js';
 import { diffLines, type DiffStat } from './diffstat.js';
 import { compareVetVersion } from './order.js';
 import type { AuditGraph } from './resolver.js';

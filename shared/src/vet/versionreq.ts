@@ -4,7 +4,7 @@
  * `< 1.3.0`, `= 1.2` is `1.2.*`), wildcards are allowed, and a pre-release version matches only a
  * comparator that names a pre-release of the same major.minor.patch.
  */
-import semver from 'semver';
+import semver from '../semver-lite.js';
 
 interface Cmp {
   op: string;
