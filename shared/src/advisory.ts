@@ -37,22 +37,40 @@ export interface Advisory {
 
 const FRONT_MATTER = /^\s*```toml\r?\n([\s\S]*?)\r?\n```\s*(?:\r?\n|$)/;
 
-/**
- * Reads one advisory file: a ```toml front-matter block followed by Markdown whose first `# ` heading
- * is the title. `file` is its path, used in errors and to tell `crates/` from `rust/`.
- */
-export function parseAdvisory(text: string, file: string): Advisory {
+/** The ```toml front-matter block (`m`, for where the body starts) and its TOML, or a FormatError with the line. */
+function frontMatter(text: string, file: string): { m: RegExpExecArray; doc: Record<string, unknown> } {
   const m = FRONT_MATTER.exec(text);
   if (!m) throw new FormatError(file, 'no ```toml front-matter block at the start of the file', { line: 1 });
-  let doc: Record<string, unknown>;
   try {
-    doc = parseToml(m[1]!) as Record<string, unknown>;
+    return { m, doc: parseToml(m[1]!) as Record<string, unknown> };
   } catch (err) {
     const line = tomlLine(err);
     throw new FormatError(file, `front matter is not valid TOML: ${(err as Error).message.split('\n')[0]}`, {
       line: line === undefined ? undefined : line + 1, // +1 for the ```toml fence
     });
   }
+}
+
+/** Every requirement must be one RustSec can turn into an interval; refuse the advisory otherwise. */
+function checkRequirements(versions: Advisory['versions'], file: string): void {
+  for (const key of ['patched', 'unaffected'] as const) {
+    versions[key].forEach((req, i) => {
+      try {
+        requirementToInterval(req);
+      } catch (err) {
+        if (err instanceof RequirementError) throw new FormatError(file, err.message, { field: `versions.${key}[${i}]` });
+        throw err;
+      }
+    });
+  }
+}
+
+/**
+ * Reads one advisory file: a ```toml front-matter block followed by Markdown whose first `# ` heading
+ * is the title. `file` is its path, used in errors and to tell `crates/` from `rust/`.
+ */
+export function parseAdvisory(text: string, file: string): Advisory {
+  const { m, doc } = frontMatter(text, file);
   const table = (name: string, required: boolean): Record<string, unknown> => {
     const t = doc[name];
     if (t === undefined && !required) return {};
@@ -113,17 +131,7 @@ export function parseAdvisory(text: string, file: string): Advisory {
   };
   if (!('patched' in versions)) throw new FormatError(file, 'is required (may be empty)', { field: 'versions.patched' });
 
-  // Every requirement must be one RustSec can turn into an interval; refuse the advisory otherwise.
-  for (const key of ['patched', 'unaffected'] as const) {
-    advisory.versions[key].forEach((req, i) => {
-      try {
-        requirementToInterval(req);
-      } catch (err) {
-        if (err instanceof RequirementError) throw new FormatError(file, err.message, { field: `versions.${key}[${i}]` });
-        throw err;
-      }
-    });
-  }
+  checkRequirements(advisory.versions, file);
 
   const body = text.slice(m[0].length);
   const heading = /^#\s+(.+?)\s*$/m.exec(body);

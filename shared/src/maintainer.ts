@@ -262,37 +262,11 @@ function asOf(f: MaintainerFacts): number {
   return times.length ? Math.max(...times) : NaN;
 }
 
-/**
- * The maintainer risk of a crate, signal by signal. Each contribution is chosen so that the signals
- * of a common, healthy-enough crate (one owner, unsigned commits: 3) stay under the threshold of 5,
- * and any one strong signal on top of them crosses it. The weights, and why:
- *
- * - `maintainer.single-owner` 2: one account (user, not a team) can publish; its takeover is the
- *   whole supply chain, and nobody else reviews what it publishes. Very common, so moderate.
- * - `maintainer.owner-change` 3 / 1: owners replaced (someone removed AND someone added) is the
- *   shape of a takeover: 3. Someone only added, or only removed: 1 (more hands, or fewer eyes, but
- *   the people the org relied on are still there). Recent only.
- * - `release.new-publisher` 2: the newest release was published by someone who published none of
- *   the earlier ones (recent only): new hands on the code that ships.
- * - `release.after-dormancy` 2: the newest release came a year or more after the previous one
- *   (recent only); a silent crate that suddenly ships is how a takeover usually shows.
- * - `repository.missing` 2: no repository to compare the published code with (crates.io names
- *   none, or the host does not know it).
- * - `repository.archived` 1.5: archived or disabled: nobody will ship a fix; less an attack sign
- *   than neglect (RustSec's "unmaintained" advisories cover the important cases), hence lower.
- * - `repository.unsigned-commits` 1 / 0.5: under 10% / under 50% of the recent commits signed (at
- *   least 5 sampled). Most of the ecosystem does not sign, so it is weak evidence, weighted low.
- * - `name.lookalike` 3 / 2: a separator variant or one edit from a widely used crate's name: 3;
- *   two edits: 2. The typosquat sign; alone it stays under the threshold (honest neighbours exist),
- *   with one owner or no repository it crosses it.
- */
-export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
-  const why: FindingEvent['why'] = [];
-  const now = asOf(f);
-  const recent = (t: string | null | undefined) =>
-    !!t && !Number.isNaN(Date.parse(t)) && now - Date.parse(t) <= MAINTAINER_RULES.recentDays * DAY;
-  const m = f.maintainers;
+type Why = FindingEvent['why'];
+type Recent = (t: string | null | undefined) => boolean;
 
+/** One owner who can publish; an owner added, removed or replaced recently. */
+function ownerSignals(m: MaintainerFacts['maintainers'], recent: Recent, why: Why): void {
   if (m) {
     const users = m.owners.filter((o) => o.kind === 'user');
     if (m.owners.length === 1 && users.length === 1) {
@@ -311,7 +285,11 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
       });
     }
   }
+}
 
+/** A recent release by a new publisher, or after a long dormancy (registry history, else the repository's). */
+function releaseSignals(f: MaintainerFacts, recent: Recent, why: Why): void {
+  const m = f.maintainers;
   const { newest, previous, earlier } = latestReleases(f);
   if (newest && recent(newest.publishedAt)) {
     const known = earlier.filter((r) => r.publisher);
@@ -344,7 +322,10 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
       });
     }
   }
+}
 
+/** No repository; an archived or disabled one; one whose recent commits are mostly unsigned. */
+function repositorySignals(m: MaintainerFacts['maintainers'], why: Why): void {
   if (m) {
     const r = m.repository;
     if (r === 'missing')
@@ -366,19 +347,55 @@ export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
       }
     }
   }
+}
 
-  const look = nameLookalike(f.crate);
+/** A name a separator or an edit or two away from a widely used crate's. */
+function lookalikeSignal(crate: string, why: Why): void {
+  const look = nameLookalike(crate);
   if (look) {
     why.push({
       signal: 'name.lookalike',
       contribution: look.distance === 1 ? 3 : 2,
       detail:
         look.kind === 'separator'
-          ? `${f.crate} is ${look.of} with its separators changed`
-          : `${f.crate} is ${look.distance} edit${look.distance > 1 ? 's' : ''} from ${look.of}, a widely used crate`,
+          ? `${crate} is ${look.of} with its separators changed`
+          : `${crate} is ${look.distance} edit${look.distance > 1 ? 's' : ''} from ${look.of}, a widely used crate`,
     });
   }
+}
 
+/**
+ * The maintainer risk of a crate, signal by signal. Each contribution is chosen so that the signals
+ * of a common, healthy-enough crate (one owner, unsigned commits: 3) stay under the threshold of 5,
+ * and any one strong signal on top of them crosses it. The weights, and why:
+ *
+ * - `maintainer.single-owner` 2: one account (user, not a team) can publish; its takeover is the
+ *   whole supply chain, and nobody else reviews what it publishes. Very common, so moderate.
+ * - `maintainer.owner-change` 3 / 1: owners replaced (someone removed AND someone added) is the
+ *   shape of a takeover: 3. Someone only added, or only removed: 1 (more hands, or fewer eyes, but
+ *   the people the org relied on are still there). Recent only.
+ * - `release.new-publisher` 2: the newest release was published by someone who published none of
+ *   the earlier ones (recent only): new hands on the code that ships.
+ * - `release.after-dormancy` 2: the newest release came a year or more after the previous one
+ *   (recent only); a silent crate that suddenly ships is how a takeover usually shows.
+ * - `repository.missing` 2: no repository to compare the published code with (crates.io names
+ *   none, or the host does not know it).
+ * - `repository.archived` 1.5: archived or disabled: nobody will ship a fix; less an attack sign
+ *   than neglect (RustSec's "unmaintained" advisories cover the important cases), hence lower.
+ * - `repository.unsigned-commits` 1 / 0.5: under 10% / under 50% of the recent commits signed (at
+ *   least 5 sampled). Most of the ecosystem does not sign, so it is weak evidence, weighted low.
+ * - `name.lookalike` 3 / 2: a separator variant or one edit from a widely used crate's name: 3;
+ *   two edits: 2. The typosquat sign; alone it stays under the threshold (honest neighbours exist),
+ *   with one owner or no repository it crosses it.
+ */
+export function maintainerRisk(f: MaintainerFacts): MaintainerRisk {
+  const why: FindingEvent['why'] = [];
+  const now = asOf(f);
+  const recent: Recent = (t) => !!t && !Number.isNaN(Date.parse(t)) && now - Date.parse(t) <= MAINTAINER_RULES.recentDays * DAY;
+  ownerSignals(f.maintainers, recent, why);
+  releaseSignals(f, recent, why);
+  repositorySignals(f.maintainers, why);
+  lookalikeSignal(f.crate, why);
   const score = round1(
     Math.min(
       10,

@@ -293,6 +293,28 @@ const aliveOnly = async (req: IncomingMessage, res: ServerResponse): Promise<boo
   return true;
 };
 
+/** Answers `body` with the feed's headers; a 200 the reader already holds (`cache`, its ETag) becomes a 304. */
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, cache = true): void {
+  const headers: Record<string, string> = {
+    'content-type': type,
+    'cache-control': 'no-cache',
+    vary: 'authorization',
+    'x-content-type-options': 'nosniff',
+  };
+  if (cache && status === 200) {
+    const etag = etagOf(body);
+    headers.etag = etag;
+    if (notModified(req, etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+  }
+  headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 /**
  * Serves the feed of `store` until closed, and `ops` (runtime `opsRoutes`: /healthz, /readyz,
  * /metrics) beside it; without `ops`, /healthz only. `access`: the readers' tokens (default: read
@@ -306,26 +328,6 @@ export async function startFeedServer(
   access: AccessTokens = accessTokensFromEnv(),
 ): Promise<FeedServer> {
   if ('missing' in access) log.warn('the risk feed will answer 401', { why: access.missing });
-  const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, cache = true) => {
-    const headers: Record<string, string> = {
-      'content-type': type,
-      'cache-control': 'no-cache',
-      vary: 'authorization',
-      'x-content-type-options': 'nosniff',
-    };
-    if (cache && status === 200) {
-      const etag = etagOf(body);
-      headers.etag = etag;
-      if (notModified(req, etag)) {
-        res.writeHead(304, headers);
-        res.end();
-        return;
-      }
-    }
-    headers['content-length'] = String(Buffer.byteLength(body));
-    res.writeHead(status, headers);
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 
   const server: Server = createServer((req, res) => {

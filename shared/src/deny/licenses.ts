@@ -142,6 +142,38 @@ function inScope(pkgs: DenyPackages, cfg: LicensesConfig, excludeDev: boolean): 
 const isPrivate = (p: DenyPackage, registries: string[]): boolean =>
   p.member && p.meta?.publish != null && p.meta.publish.every((r) => registries.includes(r));
 
+/**
+ * The package's license expression, or undefined when it has none that parses (an `unlicensed`
+ * finding pushed to `out`); a lenient read pushes a `parse-error` warning and goes on.
+ */
+function licenseExpression(
+  meta: NonNullable<DenyPackage['meta']>,
+  cfg: LicensesConfig,
+  finding: (code: string, message: string, rule: RuleRef) => DenyFinding,
+  out: DenyFinding[],
+): LicenseExpr | undefined {
+  const allowRule = { key: 'licenses.allow', line: cfg.allow[0]?.line };
+  const field = meta.license?.trim() ?? '';
+  if (field === '') {
+    const why = meta.license === null ? 'no license field' : 'an empty license field';
+    const files = meta.licenseFile ? `; license-file ${meta.licenseFile} is not read by cratewatch` : '';
+    out.push(finding('unlicensed', `${why}${files}: no license expression, so nothing allows it`, allowRule));
+    return undefined;
+  }
+  try {
+    const read = readExpression(field);
+    if (read.notStrict.length)
+      out.push({
+        ...finding('parse-error', `license ${field} is not strict SPDX (${read.notStrict.join('; ')}); read leniently`, allowRule),
+        level: 'warn',
+      });
+    return read.expr;
+  } catch (err) {
+    out.push(finding('unlicensed', `license field does not parse: ${(err as Error).message}`, allowRule));
+    return undefined;
+  }
+}
+
 /** `licenses` findings for the packages, in cargo-deny's crate order. Needs cargo metadata (`pkgs.metadata`). */
 export function checkLicenses(pkgs: DenyPackages, cfg: LicensesConfig, excludeDev = false): DenyFinding[] {
   const allowed = cfg.allow.map((a) => ({ ...a, req: parseAllowedLicense(a.license) }));
@@ -167,38 +199,8 @@ export function checkLicenses(pkgs: DenyPackages, cfg: LicensesConfig, excludeDe
       rule,
     });
     const field = p.meta.license?.trim() ?? '';
-    if (field === '') {
-      const why = p.meta.license === null ? 'no license field' : 'an empty license field';
-      const files = p.meta.licenseFile ? `; license-file ${p.meta.licenseFile} is not read by cratewatch` : '';
-      out.push(
-        finding('unlicensed', `${why}${files}: no license expression, so nothing allows it`, {
-          key: 'licenses.allow',
-          line: cfg.allow[0]?.line,
-        }),
-      );
-      continue;
-    }
-    let expr: LicenseExpr;
-    try {
-      const read = readExpression(field);
-      expr = read.expr;
-      if (read.notStrict.length)
-        out.push({
-          ...finding('parse-error', `license ${field} is not strict SPDX (${read.notStrict.join('; ')}); read leniently`, {
-            key: 'licenses.allow',
-            line: cfg.allow[0]?.line,
-          }),
-          level: 'warn',
-        });
-    } catch (err) {
-      out.push(
-        finding('unlicensed', `license field does not parse: ${(err as Error).message}`, {
-          key: 'licenses.allow',
-          line: cfg.allow[0]?.line,
-        }),
-      );
-      continue;
-    }
+    const expr = licenseExpression(p.meta, cfg, finding, out);
+    if (!expr) continue;
     const xi = exceptions.findIndex((x) => specMatches(x.spec, p));
     const verdicts = new Map<LicenseReq, RuleRef | undefined>();
     const ok = evaluate(expr, (req) => {

@@ -115,6 +115,17 @@ export function checkSources(pkgs: DenyPackages, cfg: SourcesConfig, excludeDev 
       rule: ref,
     });
   }
+  return [...out, ...unusedAllowances(cfg, allowed, usedSource, usedOrg)];
+}
+
+/** Allowed sources and organizations no crate used: findings at the level the config asks. */
+function unusedAllowances(
+  cfg: SourcesConfig,
+  allowed: SourcesConfig['allowed'],
+  usedSource: Set<number>,
+  usedOrg: Set<number>,
+): DenyFinding[] {
+  const out: DenyFinding[] = [];
   if (cfg.unusedAllowedSource !== 'allow') {
     allowed.forEach((a, i) => {
       if (!usedSource.has(i) && !isCratesIoUrl(a.url))

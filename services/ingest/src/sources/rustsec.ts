@@ -72,6 +72,25 @@ export class RustsecSource {
     private readonly opts: { upstream?: string; service?: string; batchSize?: number } = {},
   ) {}
 
+  /**
+   * The DLQ record of a file that does not parse, logged. Remembering the bad file's hash refuses
+   * it once, not on every poll; its previous good version stays what consumers hold (a broken
+   * edit is not a deletion).
+   */
+  private refusal(path: string, text: string, err: FormatError, now: string, file: FileState) {
+    const upstream = this.opts.upstream ?? this.db;
+    this.log.warn('refused advisory file', { upstream, file: path, reason: err.message });
+    const value = upstreamDlqValue({
+      topic: TOPICS.advisories,
+      key: path,
+      value: text,
+      error: `rustsec ${upstream}: ${err.message}`,
+      service: this.opts.service ?? 'ingest/rustsec',
+      at: now,
+    });
+    return { key: path, value, path, file };
+  }
+
   async poll(signal?: AbortSignal): Promise<PollResult> {
     if (!existsSync(join(this.db, 'crates'))) {
       throw new Error(`${this.db} is not a RustSec advisory-db (no crates/ folder)`);
@@ -118,23 +137,7 @@ export class RustsecSource {
         result.produced++;
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
-        const upstream = this.opts.upstream ?? this.db;
-        this.log.warn('refused advisory file', { upstream, file: path, reason: err.message });
-        // Remembering the bad file's hash refuses it once, not on every poll. Its previous good
-        // version stays what consumers hold (a broken edit is not a deletion).
-        dlq.push({
-          key: path,
-          value: upstreamDlqValue({
-            topic: TOPICS.advisories,
-            key: path,
-            value: text,
-            error: `rustsec ${upstream}: ${err.message}`,
-            service: this.opts.service ?? 'ingest/rustsec',
-            at: now,
-          }),
-          path,
-          file: { hash, ...(prev?.id ? { id: prev.id } : {}) },
-        });
+        dlq.push(this.refusal(path, text, err, now, { hash, ...(prev?.id ? { id: prev.id } : {}) }));
         if (prev?.id) liveIds.add(prev.id);
         result.refused++;
       }
