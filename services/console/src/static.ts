@@ -37,6 +37,6 @@ export async function serveStatic(root: string, path: string, res: ServerRespons
     res.end(body);
   } catch {
     res.writeHead(inside ? 404 : 503, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-    res.end(inside ? 'not found\n' : 'the console web UI is not built: run npm run build\n');
+    res.end(inside ? 'not found\n' : 'no web UI is built into this console yet (web-dist/ is missing): the JSON API is under /api/\n');
   }
 }
