@@ -198,8 +198,8 @@ export const NODE_KEYS = {
 
 /** The verdicts a LOCKS edge's `vetted` takes (cargo-vet's statuses, as coverage.ts writes them). */
 export const VET_STATUSES = names('vetted', 'not-required', 'exempted', 'unvetted', 'violation', 'first-party');
-/** `DEPENDS_ON.kind`: cargo's dependency kinds; `build` runs at build time. */
-export const DEPENDENCY_KINDS = names('normal', 'build', 'dev');
+/** `DEPENDS_ON.kind`: cargo's dependency kinds (`build` runs at build time; `unknown`: from a Cargo.lock alone). */
+export const DEPENDENCY_KINDS = names('normal', 'build', 'dev', 'unknown');
 export const FINDING_KINDS = names('advisory', 'unvetted', 'maintainer');
 export const FINDING_STATES = names('open', 'resolved');
 
