@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   checkDeny,
+  DENY_CONFIG_FILES as SHARED_DENY_CONFIG_FILES,
   denyPackages,
   parseDenyConfig,
   type DenyConfig,
@@ -74,6 +75,18 @@ export const METADATA_FILE = 'cargo-metadata.json';
  * another lockfile is refused, naming both files.
  */
 export function loadWorkspace(target: string, storeArg?: string, metadataArg?: string): Workspace {
+  const locked = loadLocked(target, metadataArg);
+  const dir = statSync(target).isDirectory() ? target : path.dirname(target);
+  const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
+  return { ...locked, store: storeDir ? loadStore(storeDir) : undefined, storeDir };
+}
+
+/**
+ * A workspace's locked packages alone (no store): `<workspace dir | Cargo.lock | CycloneDX SBOM>`
+ * with its dependency kinds from `--metadata` or the `cargo-metadata.json` beside it, as
+ * `loadWorkspace` reads them (also `gate --base`).
+ */
+export function loadLocked(target: string, metadataArg?: string): Omit<Workspace, 'store' | 'storeDir'> {
   if (!existsSync(target)) throw new UsageError(`${target}: no such file or directory`);
   const isDir = statSync(target).isDirectory();
   const dir = isDir ? target : path.dirname(target);
@@ -82,31 +95,17 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
   const lockfile = parseWorkspaceLock(lockText, lockPath);
   const beside = path.join(dir, METADATA_FILE);
   const metadataPath = metadataArg ?? (readsBeside(target, isDir) && existsSync(beside) ? beside : undefined);
-  let graph: DepGraph;
+  if (metadataPath === undefined) return { lockPath, lockText, lockfile, graph: graphFromLockfile(lockfile) };
   let metadata: unknown;
-  if (metadataPath !== undefined) {
-    let meta: unknown;
-    try {
-      meta = JSON.parse(read(metadataPath));
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new UsageError(
-        `${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`,
-      );
-    }
-    graph = graphForLockfile(lockfile, meta, metadataPath, lockPath);
-    metadata = meta;
-  } else graph = graphFromLockfile(lockfile);
-  const storeDir = storeArg ?? (existsSync(path.join(dir, 'supply-chain', 'config.toml')) ? path.join(dir, 'supply-chain') : undefined);
-  return {
-    lockPath,
-    lockText,
-    lockfile,
-    graph,
-    store: storeDir ? loadStore(storeDir) : undefined,
-    storeDir,
-    ...(metadataPath !== undefined ? { metadataPath, metadata } : {}),
-  };
+  try {
+    metadata = JSON.parse(read(metadataPath));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(
+      `${metadataPath}: not JSON (${(err as Error).message}); expected the output of cargo metadata --format-version 1 --all-features`,
+    );
+  }
+  return { lockPath, lockText, lockfile, graph: graphForLockfile(lockfile, metadata, metadataPath, lockPath), metadataPath, metadata };
 }
 
 /**
@@ -136,20 +135,20 @@ export function loadStore(dir: string): VetStore {
   return readStore({ config: read(f('config.toml')), audits: opt('audits.toml'), importsLock: opt('imports.lock') }, dir);
 }
 
-/** Where cargo-deny looks for its config in a workspace folder, in its order. */
-export const DENY_CONFIG_FILES = ['deny.toml', '.deny.toml', path.join('.cargo', 'deny.toml')];
+/** Where cargo-deny looks for its config in a workspace folder, in its order (shared, as ingest reads it too). */
+export const DENY_CONFIG_FILES = SHARED_DENY_CONFIG_FILES.map((f) => f.split('/').join(path.sep));
 
 /**
  * The workspace's deny.toml: `--deny-config FILE` (a missing file is an input error), else the
  * first of `deny.toml`, `.deny.toml`, `.cargo/deny.toml` in the folder of the Cargo.lock (the
- * scanned folder, or the folder of a path named Cargo.lock, as for VEX files), else none.
+ * scanned folder, or the folder of a path named Cargo.lock or as an SBOM, as for VEX files), else none.
  */
 export function loadDenyConfig(target: string, configArg?: string): DenyConfig | undefined {
   let file = configArg;
   if (file !== undefined && !existsSync(file)) throw new UsageError(`--deny-config ${file}: no such file`);
   if (file === undefined) {
     const isDir = existsSync(target) && statSync(target).isDirectory();
-    if (!isDir && path.basename(target) !== 'Cargo.lock') return undefined;
+    if (!readsBeside(target, isDir)) return undefined;
     const dir = isDir ? target : path.dirname(target);
     file = DENY_CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f) && statSync(f).isFile());
     if (file === undefined) return undefined;
@@ -158,7 +157,7 @@ export function loadDenyConfig(target: string, configArg?: string): DenyConfig |
 }
 
 /** The deny checks on a loaded workspace (licenses and declared requirements from its cargo metadata, when it has one). */
-export function runDeny(ws: Workspace, config: DenyConfig): DenyReport {
+export function runDeny(ws: Pick<Workspace, 'lockfile' | 'lockPath' | 'metadataPath' | 'metadata'>, config: DenyConfig): DenyReport {
   const pkgs = denyPackages(
     ws.lockfile,
     ws.metadataPath !== undefined ? { value: ws.metadata, file: ws.metadataPath, lockPath: ws.lockPath } : undefined,
