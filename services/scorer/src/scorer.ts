@@ -37,6 +37,7 @@ import { CRATES_IO_SOURCE, Graph, type LockedVersion, type StoredFinding } from 
 import { prepareWorkspace, storeOf, unvettedChanges, workspaceCoverage, type CoverageOptions, type PreparedWorkspace } from './coverage.js';
 import { factsFromGraph, maintainerChanges, maintainerDecisionStamp } from './maintainer.js';
 import { advisoryChanges } from './advisory.js';
+import { decideDenyFindings, denyReportOf } from './deny-findings.js';
 import { riskWrites } from './risk.js';
 import { ResolutionCache, reportDigest, utcDay } from './resolution-cache.js';
 import {
@@ -689,6 +690,7 @@ export class Scorer {
       if (err instanceof FormatError) throw new BadMessageError(`workspace ${ev.id}: ${err.message}`);
       throw err;
     }
+    const deny = denyReportOf(ev); // a deny.toml that does not read refuses the event, as a bad store does
     const checked = await this.graph.run('write', async (tx) => {
       const locked = await Graph.upsertWorkspace(tx, ev);
       const byCrate = new Map<string, typeof locked>();
@@ -711,6 +713,10 @@ export class Scorer {
     await this.recomputeAdvisoryFindings(ev.id);
     await this.recomputeCoverage(ev.id);
     await this.recomputeMaintainerFindings({ workspace: ev.id });
+    await this.publish(
+      async () => [ev.id],
+      (tx) => decideDenyFindings(tx, ev, deny, this.now()),
+    );
   }
 
   /**

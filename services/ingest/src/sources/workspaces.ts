@@ -11,6 +11,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import {
+  DENY_CONFIG_FILES,
   FormatError,
   TOPICS,
   dlqTopic,
@@ -49,6 +50,8 @@ export interface WorkspaceFiles {
    * shared `isVexDocumentFileName`), sorted by name.
    */
   vex?: { name: string; text: string }[];
+  /** The workspace's cargo-deny config (`name`: `deny.toml`, `.deny.toml` or `.cargo/deny.toml` beside the lockfile). */
+  deny?: { name: string; text: string };
   checksum: string;
 }
 
@@ -64,6 +67,7 @@ export function workspaceChecksum(
   store?: WorkspaceFiles['store'],
   metadata?: string,
   vex?: WorkspaceFiles['vex'],
+  deny?: WorkspaceFiles['deny'],
 ): string {
   const hash = createHash('sha256').update(lockText);
   for (const [k, f] of Object.entries(STORE_FILES)) {
@@ -72,6 +76,7 @@ export function workspaceChecksum(
   }
   if (metadata !== undefined) hash.update(`\0${METADATA_FILE}\0`).update(metadata);
   for (const v of sortVex(vex ?? [])) hash.update(`\0vex:${v.name}\0`).update(v.text);
+  if (deny) hash.update(`\0deny:${deny.name}\0`).update(deny.text);
   return hash.digest('hex');
 }
 
@@ -108,15 +113,23 @@ export function readWorkspaceFiles(path: string): WorkspaceFiles {
             .map((e) => ({ name: e.name, text: readFileSync(join(dir, e.name), 'utf8') })),
         )
       : [];
+  // The first deny.toml cargo-deny would read, beside the lockfile as VEX files are.
+  const denyName = basename(lockPath) === 'Cargo.lock' || isSbomFileName(lockPath) ? denyConfigIn(dir) : undefined;
+  const deny = denyName ? { name: denyName, text: readFileSync(join(dir, denyName), 'utf8') } : undefined;
   return {
     lockPath,
     lockText,
     ...(store ? { store } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
     ...(vex.length ? { vex } : {}),
-    checksum: workspaceChecksum(lockText, store, metadata, vex),
+    ...(deny ? { deny } : {}),
+    checksum: workspaceChecksum(lockText, store, metadata, vex, deny),
   };
 }
+
+/** The first of cargo-deny's config files in `dir` (`deny.toml`, `.deny.toml`, `.cargo/deny.toml`). */
+const denyConfigIn = (dir: string): string | undefined =>
+  DENY_CONFIG_FILES.find((f) => existsSync(join(dir, f)) && statSync(join(dir, f)).isFile());
 
 /**
  * A workspace folder's packages come from its `Cargo.lock`, else from its one CycloneDX SBOM
@@ -198,6 +211,7 @@ export class WorkspaceSource {
           ...(files.store ? { store: files.store } : {}),
           ...(metadata !== undefined ? { metadata, metadataFile } : {}),
           ...(vex.length ? { vex } : {}),
+          ...(files.deny ? { deny: { file: besideLock(files.deny.name), text: files.deny.text } } : {}),
           origin: { path: files.lockPath, checksum: files.checksum },
           observedAt: new Date().toISOString(),
         }),
@@ -205,7 +219,9 @@ export class WorkspaceSource {
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       // The raw bytes of the file at fault, for whoever fixes it: a VEX file's own text, else the lockfile.
-      const bad = files.vex?.find((v) => besideLock(v.name) === err.file);
+      const bad =
+        files.vex?.find((v) => besideLock(v.name) === err.file) ??
+        (files.deny && besideLock(files.deny.name) === err.file ? files.deny : undefined);
       this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: err.file, reason: err.message });
       await this.producer.send({
         topic: dlqTopic(TOPICS.workspaces),
