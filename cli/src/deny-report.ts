@@ -2,7 +2,7 @@
  * The cargo-deny section of `scan` (and all of `cratewatch deny`): findings grouped by check, each
  * line naming the crate-version, what is wrong and the deny.toml rule (file:line key) that says so.
  */
-import { denyFails, type DenyCheck, type DenyFinding, type DenyReport } from '@cratewatch/shared';
+import { denyFails, denyRuleAt, type DenyCheck, type DenyFinding, type DenyReport } from '@cratewatch/shared';
 import { bold, red, yellow } from './colour.js';
 
 const CHECKS: DenyCheck[] = ['licenses', 'bans', 'sources'];
@@ -11,7 +11,7 @@ const count = (fs: DenyFinding[], level: 'deny' | 'warn') => fs.filter((f) => f.
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** `deny.toml:12 bans.multiple-versions`. */
-export const ruleAt = (r: DenyReport, f: DenyFinding): string => `${r.config}${f.rule.line ? `:${f.rule.line}` : ''} ${f.rule.key}`;
+export const ruleAt = (r: DenyReport, f: DenyFinding): string => denyRuleAt(r.config, f);
 
 /** The summary line: `deny (deny.toml): 3 errors, 2 warnings (licenses 2, bans 1, sources 0)`. */
 export function denySummaryLine(r: DenyReport): string {

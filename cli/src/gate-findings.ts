@@ -1,5 +1,5 @@
 /**
- * What `gate` found, as one flat list of located findings with their rules: what the CI formats
+ * What `gate` found (cargo-vet, RustSec, cargo-deny), as one flat list of located findings with their rules: what the CI formats
  * (SARIF, GitHub annotations) both render, so that they cannot say different things. A finding is
  * located on the `[[package]]` line of its crate-version in the head Cargo.lock (an invalid store:
  * on its table's line in the store file), and carries a fingerprint that does not depend on lines.
@@ -8,8 +8,12 @@ import { createHash } from 'node:crypto';
 import {
   advisoryFacts,
   advisorySeverity,
+  denyFindingKey,
+  denyRuleAt,
+  denyRuleOf,
   describeRanges,
   packageTableLines,
+  type DenyFinding,
   type AdvisoryHit,
   type Lockfile,
   type PackageVerdict,
@@ -88,19 +92,39 @@ function vetRule(
   securitySeverity: string | undefined,
   tags: string[],
 ): Rule {
+  return documentedRule({ id, name, short, full, helpUri }, 'the cargo-vet book', securitySeverity, tags, 'error');
+}
+
+/** A rule whose help is its own text and a page of the tool whose rule it is (`docs`: how the link reads). */
+function documentedRule(
+  r: Pick<Rule, 'id' | 'name' | 'short' | 'full' | 'helpUri'>,
+  docs: string,
+  securitySeverity: string | undefined,
+  tags: string[],
+  level: Rule['level'],
+): Rule {
   return {
-    id,
-    name,
-    short,
-    full,
-    helpText: `${short}. ${full} See ${helpUri}`,
-    helpMarkdown: `**${short}.**\n\n${full}\n\nSee [the cargo-vet book](${helpUri}).`,
-    helpUri,
+    ...r,
+    helpText: `${r.short}. ${r.full} See ${r.helpUri}`,
+    helpMarkdown: `**${r.short}.**\n\n${r.full}\n\nSee [${docs}](${r.helpUri}).`,
     securitySeverity,
     tags,
-    level: 'error',
+    level,
   };
 }
+
+/**
+ * The rule of a kind of cargo-deny problem (shared `denyRuleInfo`: one per check and diagnostic
+ * code, its help cargo-deny's page for the code); `security-severity` only for what is a security
+ * matter (sources, bans but duplicates), from the score the scorer gives the same problem.
+ */
+export function denyRule(f: Pick<DenyFinding, 'check' | 'code' | 'level'>): Rule {
+  const info = denyRuleOf(f);
+  const tags = ['supply-chain', 'cargo-deny', f.check, ...(info.security ? ['security'] : [])];
+  return documentedRule(info, `cargo-deny's ${f.code} diagnostic`, info.security ? info.score.toFixed(1) : undefined, tags, ruleLevel(f));
+}
+
+const ruleLevel = (f: Pick<DenyFinding, 'level'>): Rule['level'] => (f.level === 'deny' ? 'error' : 'warning');
 
 /** The rule of one RustSec advisory: its id, its text as help, its page, its CVSS base score (or the score it is rated at without one). */
 export function advisoryRule(a: AdvisoryHit['advisory']): Rule {
@@ -154,6 +178,8 @@ export interface GateOutcome {
   /** The hits the change brings in that VEX does not suppress, in reading order. */
   exposed: VexedHit[];
   changeOf: (h: AdvisoryHit) => string;
+  /** The cargo-deny problems the change brings in (each about a crate-version), and the deny.toml that says so. */
+  deny?: { findings: DenyFinding[]; config: string };
 }
 
 /** Every finding of a gate run, in the order the text report says them: store problems, unvetted crates, advisory hits. */
@@ -204,5 +230,21 @@ export function gateFindings(g: GateOutcome): Finding[] {
       fingerprint: fingerprint(a.id, h.package.name, h.package.version),
     });
   }
+  for (const f of g.deny?.findings ?? []) out.push(denyResult(f, g.deny!.config, g.lockPath, lineOf));
   return out;
+}
+
+/** A cargo-deny problem as a located finding; its fingerprint is of its identity (`denyFindingKey`: for a duplicate, the versions too). */
+function denyResult(f: DenyFinding, config: string, lockPath: string, lineOf: (id: string) => number): Finding {
+  const rule = denyRule(f);
+  const pkg = f.package!;
+  return {
+    rule,
+    level: ruleLevel(f),
+    title: `${rule.id}: ${pkg.id}`,
+    message: `${pkg.id}: ${f.message} (${denyRuleAt(config, f)}). ${rule.helpUri}`,
+    file: lockPath,
+    line: lineOf(pkg.id),
+    fingerprint: fingerprint(rule.id, denyFindingKey(f)),
+  };
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import {
   graphForLockfile,
   graphFromLockfile,
-  parseLockfile,
+  parseWorkspaceLock,
   readStore,
   type DepGraph,
   type Lockfile,
@@ -25,6 +25,10 @@ export interface GitBase {
   graph: DepGraph;
   /** The store as REF has it; undefined when REF has none at the head store's place (or it does not read). */
   store?: VetStore;
+  /** The cargo metadata REF has beside the lockfile, parsed, when it describes REF's lockfile. */
+  metadata?: { value: unknown; file: string };
+  /** The deny.toml REF has at the head deny.toml's place, as text (`file`: `REF:path`). */
+  denyConfig?: { file: string; text: string };
 }
 
 /** Runs git in `cwd`; undefined when git exits non-zero, UsageError when git is not there at all. */
@@ -58,10 +62,11 @@ const inRepo = (root: string, file: string): string | undefined => {
 };
 
 /**
- * Reads the base at `ref` for the head lockfile `headLock`, with the store at `storeDir` and the
- * metadata at `metadataPath` (both as the head has them) when REF has them there too.
+ * Reads the base at `ref` for the head lockfile `headLock` (a Cargo.lock or a CycloneDX SBOM, told
+ * by its name as for the head), with the store at `storeDir`, the metadata at `metadataPath` and
+ * the deny.toml at `denyPath` (each as the head has them) when REF has them there too.
  */
-export function readGitBase(ref: string, headLock: string, storeDir?: string, metadataPath?: string): GitBase {
+export function readGitBase(ref: string, headLock: string, storeDir?: string, metadataPath?: string, denyPath?: string): GitBase {
   const what = `--base-ref ${ref}`;
   // git would read `-x:Cargo.lock` as an option of its own, not as a revision.
   if (ref === '' || ref.startsWith('-')) throw new UsageError(`${what}: not a git revision`);
@@ -80,32 +85,36 @@ export function readGitBase(ref: string, headLock: string, storeDir?: string, me
   const lockText = show(lockRel);
   if (lockText === undefined) throw new UsageError(`${what}: ${lockRel} does not exist at ${ref} (in ${root})`);
   progress(`reading the base from git: ${label}`);
-  const lockfile = parseLockfile(lockText, label);
+  const lockfile = parseWorkspaceLock(lockText, label);
+  const denyRel = denyPath && inRepo(root, denyPath);
+  const denyText = denyRel ? show(denyRel) : undefined;
   return {
     label,
     lockfile,
-    graph: baseGraph(ref, lockfile, label, metadataPath && inRepo(root, metadataPath), show),
+    ...baseGraph(ref, lockfile, label, metadataPath && inRepo(root, metadataPath), show),
     store: baseStore(ref, storeDir && inRepo(root, storeDir), show),
+    ...(denyText !== undefined ? { denyConfig: { file: `${ref}:${denyRel}`, text: denyText } } : {}),
   };
 }
 
-/** The base's graph, with dependency kinds when REF has the metadata; metadata REF has out of date is set aside (said on stderr). */
+/** The base's graph, with dependency kinds (and the metadata) when REF has the metadata; metadata REF has out of date is set aside (said on stderr). */
 function baseGraph(
   ref: string,
   lockfile: Lockfile,
   label: string,
   metaRel: string | undefined,
   show: (rel: string) => string | undefined,
-): DepGraph {
+): Pick<GitBase, 'graph' | 'metadata'> {
   const text = metaRel ? show(metaRel) : undefined;
-  if (text === undefined) return graphFromLockfile(lockfile);
+  if (text === undefined) return { graph: graphFromLockfile(lockfile) };
   try {
-    const graph = graphForLockfile(lockfile, JSON.parse(text), `${ref}:${metaRel}`, label);
+    const value: unknown = JSON.parse(text);
+    const graph = graphForLockfile(lockfile, value, `${ref}:${metaRel}`, label);
     progress(`base dependency kinds from ${ref}:${metaRel}`);
-    return graph;
+    return { graph, metadata: { value, file: `${ref}:${metaRel}` } };
   } catch (err) {
     progress(`warning: ${ref}:${metaRel} not used (${(err as Error).message.split('\n')[0]}); base dependency kinds unknown`);
-    return graphFromLockfile(lockfile);
+    return { graph: graphFromLockfile(lockfile) };
   }
 }
 

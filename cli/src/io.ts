@@ -99,6 +99,16 @@ export function loadWorkspace(target: string, storeArg?: string, metadataArg?: s
 }
 
 /**
+ * A workspace's locked packages alone (`gate --base`): read as `loadWorkspace` reads them, with
+ * their dependency kinds, but its store is not judged (a base is compared, not vetted on its own).
+ */
+export function loadLocked(target: string, metadataArg?: string): Omit<Workspace, 'store' | 'storeDir'> {
+  const folder = readFolder(() => readWorkspaceFolder(target, { metadata: metadataArg }));
+  const { store: _store, storeDir: _dir, ...locked } = workspaceOf({ ...folder, store: undefined, storeDir: undefined }, folder.metadata);
+  return locked;
+}
+
+/**
  * With `runCargo` (scan) and a root Cargo.toml: `cargo metadata` as cargo vet runs it (cached,
  * `./cargo-metadata.ts`). When cargo is absent the saved `cargo-metadata.json` (or the Cargo.lock
  * alone) is used and said; when cargo fails, a warning with cargo's error.
@@ -164,7 +174,7 @@ export function loadDenyConfig(target: string, configArg?: string): DenyConfig |
 }
 
 /** The deny checks on a loaded workspace (licenses and declared requirements from its cargo metadata, when it has one). */
-export function runDeny(ws: Workspace, config: DenyConfig): DenyReport {
+export function runDeny(ws: Pick<Workspace, 'lockfile' | 'lockPath' | 'metadataPath' | 'metadata'>, config: DenyConfig): DenyReport {
   const pkgs = denyPackages(
     ws.lockfile,
     ws.metadataPath !== undefined ? { value: ws.metadata, file: ws.metadataPath, lockPath: ws.lockPath } : undefined,

@@ -119,6 +119,38 @@ export const VexDocumentSchema = z.object({
 });
 export type VexDocument = z.infer<typeof VexDocumentSchema>;
 
+/**
+ * A workspace's cargo-deny facts: its deny.toml as text, and — when it ships cargo metadata — each
+ * crate the checks judge with what a Cargo.lock lacks (license, publish, declared requirements) and
+ * its edges as cargo-deny's graph has them (optional dependencies no feature enables left out).
+ * Made by shared `denyFacts`, read back by `denyPackagesOfEvent`.
+ */
+export const DenyFactsSchema = z.object({
+  config: z.object({ file: nonEmpty, text: z.string() }),
+  packages: z
+    .array(
+      z.object({
+        id: nonEmpty,
+        member: z.boolean(),
+        deps: z.array(z.object({ to: nonEmpty, kinds: z.array(z.enum(['normal', 'build', 'dev', 'unknown'])) })),
+        license: z.string().nullable(),
+        licenseFile: z.string().nullable(),
+        publish: z.array(z.string()).nullable(),
+        dependencies: z.array(
+          z.object({
+            name: nonEmpty,
+            req: z.string(),
+            kind: z.enum(['normal', 'dev', 'build']),
+            source: z.string().optional(),
+            path: z.string().optional(),
+          }),
+        ),
+      }),
+    )
+    .optional(),
+});
+export type DenyFacts = z.infer<typeof DenyFactsSchema>;
+
 /** `org.workspaces`, keyed by workspace id. */
 export const WorkspaceEventSchema = z.object({
   v: z.literal(1),
@@ -145,6 +177,8 @@ export const WorkspaceEventSchema = z.object({
    * checked by ingest: statements about advisories on its crates that the scorer honours.
    */
   vex: z.array(VexDocumentSchema).optional(),
+  /** The workspace's deny.toml and license facts, when it has a deny.toml (absent: no cargo-deny checks). */
+  deny: DenyFactsSchema.optional(),
   origin: z.object({ path: z.string(), checksum: z.string() }),
   observedAt: isoTime,
 });
@@ -203,7 +237,7 @@ export const SeveritySchema = z.enum(['critical', 'high', 'medium', 'low', 'info
 export const FindingEventSchema = z.object({
   v: z.literal(1),
   id: nonEmpty,
-  kind: z.enum(['advisory', 'unvetted', 'maintainer']),
+  kind: z.enum(['advisory', 'unvetted', 'maintainer', 'deny']),
   state: z.enum(['open', 'resolved']),
   severity: SeveritySchema,
   score: z.number().min(0).max(10),
@@ -250,6 +284,17 @@ export const FindingEventSchema = z.object({
       latestRelease: z.object({ version: nonEmpty, publishedAt: isoTime, publisher: z.string().optional() }).optional(),
       /** The widely used crate whose name this one resembles. */
       lookalikeOf: z.string().optional(),
+    })
+    .optional(),
+  /** A `deny` finding: the cargo-deny check and diagnostic, and the deny.toml rule (file, key, line) that says so. */
+  deny: z
+    .object({
+      check: z.enum(['licenses', 'bans', 'sources']),
+      code: nonEmpty,
+      message: z.string(),
+      rule: z.object({ file: nonEmpty, key: nonEmpty, line: z.number().int().positive().optional() }),
+      /** For a duplicate: every version of the crate the workspace locks. */
+      versions: z.array(z.string()).optional(),
     })
     .optional(),
   observedAt: isoTime,

@@ -10,14 +10,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isSbomFileName } from './cyclonedx/bom.js';
 import { isVexDocumentFileName } from './vexfile.js';
+import { DENY_CONFIG_FILES } from './deny/facts.js';
 
 /** `cargo metadata --format-version 1 --all-features` saved beside a Cargo.lock (as cargo-vet computes it). */
 export const METADATA_FILE = 'cargo-metadata.json';
 /** The cargo-vet store's folder beside the lockfile, and its files. */
 export const STORE_DIR = 'supply-chain';
 export const STORE_FILES = { config: 'config.toml', audits: 'audits.toml', importsLock: 'imports.lock' } as const;
-/** Where cargo-deny looks for its config in a workspace folder, in its order. */
-export const DENY_CONFIG_FILES = ['deny.toml', '.deny.toml', path.join('.cargo', 'deny.toml')];
 
 /** A workspace's folder or one of its files cannot be read as a workspace; the message names the path. */
 export class WorkspaceFolderError extends Error {
@@ -117,7 +116,7 @@ export function vexFilesIn(dir: string): string[] {
 export function denyConfigFileOf(target: string): string | undefined {
   if (!ownsFolder(target)) return undefined;
   const dir = isDir(target) ? target : path.dirname(target);
-  return DENY_CONFIG_FILES.map((f) => path.join(dir, f)).find(isFile);
+  return DENY_CONFIG_FILES.map((f) => path.join(dir, ...f.split('/'))).find(isFile);
 }
 
 /**

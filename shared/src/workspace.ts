@@ -2,6 +2,9 @@
  * Turning an org's workspace (its Cargo.lock and, when present, its cargo-vet store) into the
  * `org.workspaces` event. Pure: the ingest service reads the files and hashes them.
  */
+import { denyFacts } from './deny/facts.js';
+import { parseDenyConfig } from './deny/config.js';
+import { denyPackages } from './deny/packages.js';
 import type { VexDocument, WorkspaceEvent } from './events.js';
 import { isFirstParty, type Lockfile } from './lockfile.js';
 import { graphForLockfile } from './vet/graph.js';
@@ -24,6 +27,11 @@ export interface WorkspaceInput {
    * statements of the same instant, so it must not depend on how the files were listed.
    */
   vex?: VexDocument[];
+  /**
+   * The workspace's deny.toml as text (`file`: its name beside the lockfile). Checked here (a bad
+   * value is a `FormatError` naming line and key) and sent with the crates its checks judge.
+   */
+  deny?: { file: string; text: string };
   origin: { path: string; checksum: string };
   observedAt: string;
 }
@@ -48,6 +56,7 @@ export function workspaceEvent(w: WorkspaceInput): WorkspaceEvent {
     ...edgesAndMembers(w),
     ...(w.store ? { store: w.store } : {}),
     ...(w.vex?.length ? { vex: w.vex } : {}),
+    ...(w.deny ? { deny: denyOf(w, w.deny) } : {}),
     origin: w.origin,
     observedAt: w.observedAt,
   };
@@ -69,4 +78,12 @@ function edgesAndMembers(w: WorkspaceInput): Pick<WorkspaceEvent, 'edges' | 'mem
   const edges: WorkspaceEvent['edges'] = [];
   for (const n of graph.nodes.values()) for (const d of n.deps) for (const kind of d.kinds) edges.push({ from: n.id, to: d.to, kind });
   return { edges, members: [...graph.nodes.values()].filter((n) => n.workspaceMember).map((n) => n.id) };
+}
+
+/** The event's `deny`: the config (refused here when it does not read), and the crates judged with cargo metadata's facts. */
+function denyOf(w: WorkspaceInput, config: { file: string; text: string }): NonNullable<WorkspaceEvent['deny']> {
+  parseDenyConfig(config.text, config.file);
+  const meta =
+    w.metadata !== undefined ? { value: w.metadata, file: w.metadataFile ?? 'cargo metadata', lockPath: w.origin.path } : undefined;
+  return denyFacts(config, denyPackages(w.lock, meta));
 }

@@ -19,9 +19,7 @@ import {
   inReadingOrder,
   patchedRanges,
   failures,
-  graphFromLockfile,
   matchLockfile,
-  parseLockfile,
   resolveVet,
   vetVersionOf,
   type Advisory,
@@ -36,6 +34,7 @@ import {
   type VexedHit,
 } from '@cratewatch/shared';
 import { collect, newCommand, parseCommand } from '../args.js';
+import { denyBlocks, gateDeny, gateDenyJson, gateDenyLines, type GateDeny } from '../gate-deny.js';
 import { gateFindings } from '../gate-findings.js';
 import { readGitBase, gitRoot } from '../gitbase.js';
 import { workflowCommands } from '../github.js';
@@ -43,35 +42,42 @@ import {
   hitJson,
   hitLines,
   loadAdvisoryDb,
+  loadDenyConfig,
+  loadLocked,
   loadPools,
   loadStore,
   loadVex,
   loadWorkspace,
   progress,
-  read,
   storeErrorLines,
   UsageError,
 } from '../io.js';
 import { sarifLog } from '../sarif.js';
 import { describeFailure } from './scan.js';
 
-export const usage = `cratewatch gate (--base <old Cargo.lock> | --base-ref <git ref>) --head <new Cargo.lock> [--store supply-chain/]
+export const usage = `cratewatch gate (--base <old Cargo.lock | SBOM> | --base-ref <git ref>) --head <new Cargo.lock | SBOM> [--store supply-chain/]
                 [--metadata cargo-metadata.json] [--pools DIR|file[,file]] [--advisory-db DIR] [--vex FILE ...]
-                [--format text|json|sarif|github] [--srcroot DIR] [-q]`;
+                [--deny-config deny.toml] [--format text|json|sarif|github] [--srcroot DIR] [-q]`;
 
-export const summary = 'the CI gate: fails when a change to Cargo.lock brings in an unvetted or vulnerable crate';
+export const summary = 'the CI gate: fails when a change to Cargo.lock brings in an unvetted or vulnerable crate, or a cargo-deny problem';
 
 const FORMATS = ['text', 'json', 'sarif', 'github'] as const;
 type Format = (typeof FORMATS)[number];
 
 export const command = () =>
   newCommand('cratewatch gate', summary)
-    .option('--base <Cargo.lock>', 'the lockfile before the change (this or --base-ref is required)')
+    .option(
+      '--base <Cargo.lock>',
+      'the lockfile before the change, or a CycloneDX SBOM of it, or its workspace folder (this or --base-ref is required)',
+    )
     .option(
       '--base-ref <ref>',
       "the change's base as a git ref (e.g. origin/main): its Cargo.lock, store and cargo-metadata.json are read from git at the head Cargo.lock's place",
     )
-    .option('--head <Cargo.lock>', 'the lockfile after the change (required); its folder is read as scan reads a workspace')
+    .option(
+      '--head <Cargo.lock>',
+      'the lockfile after the change, or a CycloneDX SBOM (required); its folder is read as scan reads a workspace',
+    )
     .option('--store <dir>', 'the cargo-vet store (default: supply-chain/ beside the head Cargo.lock)')
     .option('--metadata <file>', 'cargo metadata JSON of the head, for exact dependency kinds')
     .option(
@@ -81,6 +87,10 @@ export const command = () =>
     )
     .option('--advisory-db <dir>', 'a local RustSec advisory-db checkout: also fail on a vulnerability the change brings in')
     .option('--vex <file>', 'an OpenVEX document (repeatable; needs --advisory-db)', collect)
+    .option(
+      '--deny-config <file>',
+      "cargo-deny's config: fail on a licenses, bans or sources problem the change brings in (default: deny.toml, .deny.toml or .cargo/deny.toml beside the head)",
+    )
     .addOption(
       new Option(
         '--format <format>',
@@ -95,7 +105,7 @@ export const command = () =>
     .option('--sarif', 'the same as --format sarif')
     .addHelpText(
       'after',
-      '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate; 2 input or usage error (also an invalid store, a git ref or file git does not have); 3 internal error.',
+      '\nExit codes: 0 the change passes; 1 it brings in an unvetted or vulnerable crate or a deny-level cargo-deny problem; 2 input or usage error (also an invalid store, a git ref or file git does not have); 3 internal error.',
     );
 
 interface GateOptions {
@@ -107,6 +117,7 @@ interface GateOptions {
   pools?: string[];
   advisoryDb?: string;
   vex?: string[];
+  denyConfig?: string;
   format: Format;
   srcroot?: string;
 }
@@ -134,6 +145,10 @@ interface Base {
   graph: DepGraph;
   /** Only from git (--base-ref): the store as the base had it, to see what the change un-vets. */
   store?: VetStore;
+  /** The base's cargo metadata (beside the base file, or at REF), for its deny checks. */
+  metadata?: { value: unknown; file: string };
+  /** Only from git: the deny.toml REF has. */
+  denyConfig?: { file: string; text: string };
   fromGit: boolean;
 }
 
@@ -156,6 +171,8 @@ interface Verdict {
   vulnerable: VexedHit[];
   fixed: AdvisoryHit[];
   changeOf: (h: AdvisoryHit) => string;
+  /** The cargo-deny problems the change brings in; undefined without a deny.toml. */
+  deny?: GateDeny;
 }
 
 export function run(argv: string[]): number {
@@ -172,13 +189,14 @@ export function run(argv: string[]): number {
       storeDir: v.storeDir,
       exposed: v.exposed,
       changeOf: v.changeOf,
+      ...(v.deny ? { deny: { findings: v.deny.brought, config: v.deny.head.config } } : {}),
     });
   const srcroot = () => realpathSync(o.srcroot ?? gitRoot(ws.lockPath) ?? path.dirname(path.resolve(ws.lockPath)));
   const render: Record<Format, () => string> = {
-    text: () => textReport(v).join('\n'),
+    text: () => [...textReport(v), ...gateDenyLines(v.deny)].join('\n'),
     json: () => JSON.stringify(jsonReport(v), null, 2),
     sarif: () => JSON.stringify(sarifLog(findings(), srcroot()), null, 2),
-    github: () => [...workflowCommands(findings(), srcroot()), ...textReport(v)].join('\n'),
+    github: () => [...workflowCommands(findings(), srcroot()), ...textReport(v), ...gateDenyLines(v.deny)].join('\n'),
   };
   process.stdout.write(`${render[o.format]()}\n`);
   // An invalid store is an input error (exit 2): cargo vet --locked refuses it before judging.
@@ -186,19 +204,15 @@ export function run(argv: string[]): number {
     process.stderr.write(`${storeErrorLines(v.report, v.storeDir).join('\n')}\n`);
     return 2;
   }
-  return v.blocking.length || v.vulnerable.length ? 1 : 0;
+  return v.blocking.length || v.vulnerable.length || denyBlocks(v.deny) ? 1 : 0;
 }
 
 function judge(o: GateOptions): Verdict {
   const ws = loadWorkspace(o.head, o.store, o.metadata);
   const store = ws.store ?? (o.store ? loadStore(o.store) : undefined);
   const storeDir = ws.storeDir ?? o.store;
-  let base: Base;
-  if (o.baseRef) base = { ...readGitBase(o.baseRef, ws.lockPath, storeDir, ws.metadataPath), fromGit: true };
-  else {
-    const lockfile = parseLockfile(read(o.base!), o.base!);
-    base = { label: o.base!, lockfile, graph: graphFromLockfile(lockfile), fromGit: false };
-  }
+  const denyConfig = loadDenyConfig(ws.lockPath, o.denyConfig);
+  const base = readBase(o, ws, storeDir, denyConfig?.file);
   const pools = o.pools?.length ? loadPools(o.pools) : undefined;
   if (o.advisoryDb) progress(`reading advisories from ${o.advisoryDb}`);
   const advisories = o.advisoryDb ? loadAdvisoryDb(o.advisoryDb) : undefined;
@@ -240,6 +254,23 @@ function judge(o: GateOptions): Verdict {
     fixed,
     vulnerable: exposed.filter((h) => h.advisory.informational === undefined),
     changeOf: (h) => changeKind(h.package.name, h.package.version),
+    deny: gateDeny(ws, base, denyConfig),
+  };
+}
+
+/**
+ * The base: from git at REF (`--base-ref`), else the `--base` file or folder, read as the head is
+ * (a Cargo.lock or a CycloneDX SBOM, with the cargo-metadata.json beside it).
+ */
+function readBase(o: GateOptions, ws: ReturnType<typeof loadWorkspace>, storeDir?: string, denyPath?: string): Base {
+  if (o.baseRef) return { ...readGitBase(o.baseRef, ws.lockPath, storeDir, ws.metadataPath, denyPath), fromGit: true };
+  const b = loadLocked(o.base!);
+  return {
+    label: b.lockPath,
+    lockfile: b.lockfile,
+    graph: b.graph,
+    ...(b.metadataPath !== undefined ? { metadata: { value: b.metadata, file: b.metadataPath } } : {}),
+    fromGit: false,
   };
 }
 
@@ -304,6 +335,7 @@ function jsonReport(v: Verdict) {
       : null,
     changed: v.changed.map((p) => ({ id: p.id, change: v.change(p), status: p.status })),
     blocking: v.blocking,
+    deny: gateDenyJson(v.deny),
     ...(v.advisories
       ? {
           advisories: v.exposed.map((h) => ({ ...hitJson(h), change: changeOf(h), patched: h.advisory.versions.patched })),

@@ -185,6 +185,7 @@ function entrySubject(f: FindingEvent): string {
     const signals = f.why.length ? ` (${f.why.map((w) => w.signal).join(', ')})` : '';
     return `maintainer risk${look}${signals}`;
   }
+  if (f.kind === 'deny') return f.deny ? `cargo-deny ${f.deny.check}/${f.deny.code}: ${f.deny.message}` : 'cargo-deny';
   return { advisory: 'advisory', unvetted: 'unvetted crate', maintainer: 'maintainer risk' }[f.kind];
 }
 

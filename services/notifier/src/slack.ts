@@ -6,7 +6,7 @@
  * at most 2000, and `&`, `<`, `>` are escaped in mrkdwn so a crate or advisory title cannot inject
  * a link or a mention.
  */
-import type { FindingEvent, Severity } from '@cratewatch/shared';
+import { denyRuleAt, denyRuleInfo, type FindingEvent, type Severity } from '@cratewatch/shared';
 
 export interface TextObject {
   type: 'plain_text' | 'mrkdwn';
@@ -38,6 +38,7 @@ const KIND_LABEL: Record<FindingEvent['kind'], string> = {
   advisory: 'advisory',
   unvetted: 'unvetted crate',
   maintainer: 'maintainer risk',
+  deny: 'cargo-deny',
 };
 
 /** A resolution the workspace's VEX made (the scorer's `vex.<status>` why entry): `not affected (<detail>)`. */
@@ -85,7 +86,35 @@ function maintainerOf(f: FindingEvent): MaintainerDetails | undefined {
 export function subject(f: FindingEvent): string {
   if (f.advisory) return `${f.advisory.id}: ${f.advisory.title}`;
   if (f.kind === 'unvetted') return `${vetStatus(f)}: ${f.crate} ${f.version}`;
+  if (f.kind === 'deny' && f.deny) return `${KIND_LABEL.deny} ${f.deny.check}/${f.deny.code}: ${f.crate} ${f.version}`;
   return `${KIND_LABEL[f.kind]}: ${f.crate} ${f.version}`;
+}
+
+/** Where a `deny` finding's rule is written: `deny.toml:10 bans.deny[0]`. */
+export const denyRuleLabel = (d: NonNullable<FindingEvent['deny']>): string => denyRuleAt(d.rule.file, d);
+
+/** The Block Kit fields of a `deny` finding: the problem and the deny.toml rule that says so (none for other kinds). */
+function denyFields(f: FindingEvent): TextObject[] {
+  if (f.kind !== 'deny' || !f.deny) return [];
+  return [
+    { type: 'mrkdwn', text: `*Problem*\n${escapeMrkdwn(truncate(f.deny.message, 1900))}` },
+    {
+      type: 'mrkdwn',
+      text: `*Rule*\n${codeSpan(truncate(denyRuleLabel(f.deny), 1900))} (<${denyRuleInfo(f.deny.check, f.deny.code).helpUri}|cargo-deny ${f.deny.code}>)`,
+    },
+  ];
+}
+
+/** What a resolved message says is no longer so, by kind. */
+function resolvedWhat(f: FindingEvent, maintainer: MaintainerDetails | undefined): string {
+  const at = `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)}`;
+  if (f.kind === 'unvetted' && !f.advisory) return `${at} is no longer reported as ${vetStatus(f)}.`;
+  if (maintainer) return `${at} is no longer reported as a maintainer risk.`;
+  if (f.kind === 'deny') return `${at} no longer fails cargo-deny's ${f.deny ? `${f.deny.check} ${f.deny.code}` : ''} check.`;
+  const vex = vexWhy(f);
+  if (vex)
+    return `a VEX statement of ${codeSpan(f.workspace.id)} says ${codeSpan(`${f.crate} ${f.version}`)} is ${escapeMrkdwn(truncate(vex, 1500))}.`;
+  return `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
 }
 
 /** "HIGH" or "LOW · informational (unmaintained)". */
@@ -251,17 +280,10 @@ export function slackMessage(f: FindingEvent, o: AlertOptions = {}): SlackMessag
   }
   const maintainer = maintainerOf(f);
   if (maintainer && !resolved) fields.push(...maintainerFields(f, maintainer));
+  fields.push(...denyFields(f));
   blocks.push({ type: 'section', fields });
   if (resolved) {
-    const what =
-      f.kind === 'unvetted' && !f.advisory
-        ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as ${vetStatus(f)}.`
-        : maintainer
-          ? `${codeSpan(`${f.crate} ${f.version}`)} in ${codeSpan(f.workspace.id)} is no longer reported as a maintainer risk.`
-          : vexWhy(f)
-            ? `a VEX statement of ${codeSpan(f.workspace.id)} says ${codeSpan(`${f.crate} ${f.version}`)} is ${escapeMrkdwn(truncate(vexWhy(f)!, 1500))}.`
-            : `${codeSpan(f.workspace.id)} no longer locks an affected ${codeSpan(`${f.crate} ${f.version}`)}.`;
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${what}` } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `This finding is *resolved*: ${resolvedWhat(f, maintainer)}` } });
   } else if (f.kind === 'unvetted' && !f.advisory) {
     const s = vet?.suggestion;
     const fix = s
@@ -309,6 +331,7 @@ export function plainSummary(f: FindingEvent, o: AlertOptions = {}): string {
   const parts = [`[${head}] ${subject(f)}`, `${f.crate} ${f.version} in ${workspaceLabel(f)}`];
   const patched = patchedLabel(f);
   if (patched !== undefined && f.state !== 'resolved') parts.push(`patched: ${patched}`);
+  if (f.deny && f.state !== 'resolved') parts.push(f.deny.message, denyRuleLabel(f.deny));
   if (f.advisory?.url) parts.push(f.advisory.url);
   return parts.join(' — ');
 }
@@ -327,6 +350,7 @@ export function plainTextAlert(f: FindingEvent, o: AlertOptions = {}): string {
   if (patched !== undefined) lines.push(`   patched:    ${patched}`);
   if (f.advisory?.aliases.length) lines.push(`   aliases:    ${f.advisory.aliases.join(', ')}`);
   if (f.advisory?.url) lines.push(`   link:       ${f.advisory.url}`);
+  if (f.kind === 'deny' && f.deny) lines.push(`   problem:    ${f.deny.message}`, `   rule:       ${denyRuleLabel(f.deny)}`);
   const vet = f.kind === 'unvetted' && !f.advisory ? f.vet : undefined;
   if (vet) {
     lines.push(`   needs:      ${needsLabel(vet)}`);

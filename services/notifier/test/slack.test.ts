@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { maintainerFinding, unvettedFinding, type FindingEvent, type MaintainerFacts, type PackageVerdict } from '@cratewatch/shared';
+import {
+  denyFindingEvent,
+  maintainerFinding,
+  unvettedFinding,
+  type FindingEvent,
+  type MaintainerFacts,
+  type PackageVerdict,
+} from '@cratewatch/shared';
 import { plainSummary, plainTextAlert, plainTextDigest, slackDigest, slackMessage } from '../src/slack.js';
 
 const finding: FindingEvent = {
@@ -760,5 +767,37 @@ describe('plain text and digests for maintainer findings', () => {
     expect(plainTextDigest([squat]).split('\n')[4]).toBe(
       '   - [MEDIUM] maintainer risk: rustdecimal 1.23.0 in ws-x — looks like rust_decimal — maintainer.single-owner +2, repository.missing +2, name.lookalike +3 (score 7; finding ws-x|rustdecimal|1.23.0|maintainer)',
     );
+  });
+});
+
+// cargo-deny findings, built with the scorer's own rule (shared denyFindingEvent).
+describe('slackMessage for cargo-deny findings', () => {
+  const problem = {
+    check: 'bans' as const,
+    code: 'banned',
+    level: 'deny' as const,
+    package: { id: 'openssl@0.10.0', name: 'openssl', version: '0.10.0' },
+    message: 'crate is banned by bans.deny[0] "openssl" (we use rustls)',
+    rule: { key: 'bans.deny[0]', line: 12 },
+  };
+  const open = denyFindingEvent({ id: 'ws-payments', org: 'acme' }, problem, 'ws-payments/deny.toml', 'open', '2025-01-02T03:04:05.000Z');
+  const text = (m: ReturnType<typeof slackMessage>) => JSON.stringify(m.blocks);
+
+  it('names the check and code in the header, the problem and the deny.toml rule with cargo-deny link as fields', () => {
+    const m = slackMessage(open);
+    expect((m.blocks[0] as { text: { text: string } }).text.text).toBe('[HIGH] cargo-deny bans/banned: openssl 0.10.0');
+    const fields = (m.blocks[1] as { fields: { text: string }[] }).fields.map((f) => f.text);
+    expect(fields).toContain('*Problem*\ncrate is banned by bans.deny[0] "openssl" (we use rustls)');
+    expect(fields).toContain(
+      '*Rule*\n`ws-payments/deny.toml:12 bans.deny[0]` (<https://embarkstudios.github.io/cargo-deny/checks/bans/diags.html#banned|cargo-deny banned>)',
+    );
+    expect(m.text).toContain('ws-payments/deny.toml:12 bans.deny[0]');
+    expect(plainTextAlert(open)).toContain('   rule:       ws-payments/deny.toml:12 bans.deny[0]');
+  });
+
+  it('a resolved one says the check no longer fails, not that an advisory no longer hits', () => {
+    const m = slackMessage({ ...open, state: 'resolved' });
+    expect(text(m)).toContain("no longer fails cargo-deny's bans banned check.");
+    expect(text(m)).not.toContain('affected');
   });
 });

@@ -23,6 +23,7 @@ import {
   upsertWorkspace,
   type Graph,
 } from './graph/index.js';
+import { decideDenyFindings, denyReportOf } from './deny-findings.js';
 import { FindingPublisher, type DecideContext } from './publish-findings.js';
 import { applyAdvisories, applyAdvisoryDeleted, recomputeAdvisoryFindings } from './recompute-advisories.js';
 import { CoverageRecompute, DEFAULT_MIN_UNVETTED_SCORE, DEFAULT_RESOLUTIONS_KEPT } from './recompute-coverage.js';
@@ -217,6 +218,7 @@ export class Scorer {
    */
   async onWorkspace(ev: WorkspaceEvent): Promise<void> {
     checkWorkspace(ev);
+    const deny = denyReportOf(ev); // a deny.toml that does not read refuses the event, as a bad store does
     const checked = await this.graph.run('write', async (tx) => linkAdvisories(tx, await upsertWorkspace(tx, ev)));
     this.log.info('workspace applied', { workspace: ev.id, packages: ev.packages.length, advisoriesChecked: checked });
     // Its LOCKS edges may have changed even when no finding did (and a replay of the workspaces
@@ -225,6 +227,10 @@ export class Scorer {
     await this.recomputeAdvisoryFindings(ev.id);
     await this.recomputeCoverage(ev.id);
     await this.recomputeMaintainerFindings({ workspace: ev.id });
+    await this.ctx.publisher.publish(
+      async () => [ev.id],
+      (tx) => decideDenyFindings(tx, ev, deny, this.ctx.now()),
+    );
   }
 
   /** Maintainer-risk findings of one workspace, or of every workspace locking crates whose risk moved. */

@@ -1,6 +1,6 @@
 /**
  * cargo-deny's licenses, bans and sources checks on one workspace: `checkDeny(packages, config)`
- * is the one entry point (scan and `cratewatch deny` today; gate, the scorer and SARIF later).
+ * is the one entry point (scan, `cratewatch deny`, gate, SARIF and the scorer).
  */
 import type { ConfigWarning, DenyConfig } from './config.js';
 import { checkBans } from './bans.js';
@@ -27,6 +27,9 @@ export {
 export { checkSources } from './sources.js';
 export { denyPackages, reachable, type DeclaredDependency, type DenyPackage, type DenyPackages } from './packages.js';
 export { parseSpecString, specMatches, type PackageSpec } from './spec.js';
+export { denyRuleAt, denyRuleId, denyRuleInfo, denyRuleOf, type DenyRuleInfo } from './rules.js';
+export { DENY_CONFIG_FILES, denyFacts, denyPackagesOfEvent } from './facts.js';
+export { denyFindingChanges, denyFindingEvent, denyFindingEvents, type StoredDenyFinding } from './finding-events.js';
 
 export type CheckState = 'checked' | 'not configured' | 'needs cargo metadata';
 
@@ -90,5 +93,26 @@ export function newDenyFindings(head: DenyReport, base: DenyReport): DenyFinding
   return head.findings.filter((f) => !before.has(denyFindingKey(f)));
 }
 
-/** A SARIF / scorer rule id: `deny/licenses/rejected`. */
-export const denyRuleId = (f: DenyFinding): string => `deny/${f.check}/${f.code}`;
+/** The base of a change, for `denyBroughtIn`: its report, whether it had cargo metadata, and the ids it locked. */
+export interface DenyBase {
+  report: DenyReport;
+  metadata: boolean;
+  locked: ReadonlySet<string>;
+}
+
+/**
+ * What a change brings in, for `gate`: the head's problems about a crate-version that the base does
+ * not have (`newDenyFindings`). A problem that only cargo metadata shows (every license one, a
+ * wildcard) cannot be told about a base without metadata: there it is the change's when its
+ * crate-version is new, as the gate judges unvetted crates. Problems of the config itself (an
+ * allowance nothing used) are no crate's and are left to `cratewatch deny`.
+ */
+export function denyBroughtIn(head: DenyReport, base: DenyBase): DenyFinding[] {
+  const unseen = new Set(newDenyFindings(head, base.report));
+  const needsMetadata = (f: DenyFinding) => f.check === 'licenses' || f.code === 'wildcard';
+  return head.findings.filter((f) => {
+    if (!f.package) return false;
+    if (!base.metadata && needsMetadata(f)) return !base.locked.has(f.package.id);
+    return unseen.has(f);
+  });
+}

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import type { Producer } from 'kafkajs';
 import {
   FormatError,
@@ -52,6 +52,8 @@ export interface WorkspaceFiles {
    * shared `isVexDocumentFileName`), sorted by name.
    */
   vex?: { name: string; text: string }[];
+  /** The workspace's cargo-deny config (`name`: `deny.toml`, `.deny.toml` or `.cargo/deny.toml` beside the lockfile). */
+  deny?: { name: string; text: string };
   checksum: string;
 }
 
@@ -67,6 +69,7 @@ export function workspaceChecksum(
   store?: WorkspaceFiles['store'],
   metadata?: string,
   vex?: WorkspaceFiles['vex'],
+  deny?: WorkspaceFiles['deny'],
 ): string {
   const hash = createHash('sha256').update(lockText);
   for (const [k, f] of Object.entries(STORE_FILES)) {
@@ -75,6 +78,7 @@ export function workspaceChecksum(
   }
   if (metadata !== undefined) hash.update(`\0${METADATA_FILE}\0`).update(metadata);
   for (const v of sortVex(vex ?? [])) hash.update(`\0vex:${v.name}\0`).update(v.text);
+  if (deny) hash.update(`\0deny:${deny.name}\0`).update(deny.text);
   return hash.digest('hex');
 }
 
@@ -87,16 +91,19 @@ export const sortVex = <T extends { name: string }>(files: T[]): T[] =>
  * lockfile, its store and its cargo metadata when present, and a hash over all of it.
  */
 export function readWorkspaceFiles(path: string): WorkspaceFiles {
-  const { lockPath, lockText, store, metadata: meta, vex: vexFiles } = readWorkspaceFolder(path);
+  const { dir, lockPath, lockText, store, metadata: meta, vex: vexFiles, denyConfig } = readWorkspaceFolder(path);
   const metadata = meta?.text;
   const vex = sortVex(vexFiles.map((v) => ({ name: v.name, text: v.text })));
+  // The first deny.toml cargo-deny would read, named as it stands in the folder (`.cargo/deny.toml`).
+  const deny = denyConfig ? { name: relative(dir, denyConfig.path).split(sep).join('/'), text: denyConfig.text } : undefined;
   return {
     lockPath,
     lockText,
     ...(store ? { store } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
     ...(vex.length ? { vex } : {}),
-    checksum: workspaceChecksum(lockText, store, metadata, vex),
+    ...(deny ? { deny } : {}),
+    checksum: workspaceChecksum(lockText, store, metadata, vex, deny),
   };
 }
 
@@ -167,6 +174,7 @@ export class WorkspaceSource {
           ...(files.store ? { store: files.store } : {}),
           ...(metadata !== undefined ? { metadata, metadataFile } : {}),
           ...(vex.length ? { vex } : {}),
+          ...(files.deny ? { deny: { file: besideLock(files.deny.name), text: files.deny.text } } : {}),
           origin: { path: files.lockPath, checksum: files.checksum },
           observedAt: new Date().toISOString(),
         }),
@@ -174,7 +182,9 @@ export class WorkspaceSource {
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       // The raw bytes of the file at fault, for whoever fixes it: a VEX file's own text, else the lockfile.
-      const bad = files.vex?.find((v) => besideLock(v.name) === err.file);
+      const bad =
+        files.vex?.find((v) => besideLock(v.name) === err.file) ??
+        (files.deny && besideLock(files.deny.name) === err.file ? files.deny : undefined);
       this.log.warn('refused workspace', { upstream: 'workspace', workspace: ref.id, file: err.file, reason: err.message });
       await this.producer.send({
         topic: dlqTopic(TOPICS.workspaces),
