@@ -169,6 +169,7 @@ export const NODE_PROPS = {
     'advisory',
     'vet',
     'maintainer',
+    'deny',
     'why',
     'observedAt',
     'pendingEvents',
@@ -200,7 +201,7 @@ export const NODE_KEYS = {
 export const VET_STATUSES = names('vetted', 'not-required', 'exempted', 'unvetted', 'violation', 'first-party');
 /** `DEPENDS_ON.kind`: cargo's dependency kinds (`build` runs at build time; `unknown`: from a Cargo.lock alone). */
 export const DEPENDENCY_KINDS = names('normal', 'build', 'dev', 'unknown');
-export const FINDING_KINDS = names('advisory', 'unvetted', 'maintainer');
+export const FINDING_KINDS = names('advisory', 'unvetted', 'maintainer', 'deny');
 export const FINDING_STATES = names('open', 'resolved');
 
 /** Every property name a label or relationship type has, for checking a query's names against the schema. */

@@ -4,17 +4,23 @@
  * scorer's Cypher names is in the module. Read from the scorer's source text, so a label the
  * scorer adds or renames fails here until the module follows.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LABELS, NODE_KEYS, NODE_PROPS, REL_ENDS, REL_PROPS, REL_TYPES, schemaPropertyNames } from '../src/graph-schema.js';
 
-const scorerSrc = (f: string) => readFileSync(join(resolve(__dirname, '../../services/scorer/src'), f), 'utf8');
-const graphTs = scorerSrc('graph.ts');
+import { SCHEMA } from '../../services/scorer/src/graph/session.js';
+
+// Every Cypher the scorer writes: its graph/ folder, one file per noun, and the deny findings' queries.
+const scorerDir = resolve(__dirname, '../../services/scorer/src');
+const graphTs = [...readdirSync(join(scorerDir, 'graph')).map((f) => join(scorerDir, 'graph', f)), join(scorerDir, 'deny-findings.ts')]
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => readFileSync(f, 'utf8'))
+  .join('\n');
 
 describe('graph schema', () => {
   it("has exactly the scorer's uniqueness constraints as node keys", () => {
-    const constraints = [...graphTs.matchAll(/FOR \(n:(\w+)\) REQUIRE n\.(\w+) IS UNIQUE/g)].map((m) => [m[1], m[2]]);
+    const constraints = [...SCHEMA.join('\n').matchAll(/FOR \(n:(\w+)\) REQUIRE n\.(\w+) IS UNIQUE/g)].map((m) => [m[1], m[2]]);
     expect(constraints.length).toBeGreaterThan(5);
     expect(Object.fromEntries(constraints)).toEqual(NODE_KEYS);
   });
@@ -33,7 +39,7 @@ describe('graph schema', () => {
     expect(schemaPropertyNames().has('vetUnvetted')).toBe(true);
   });
 
-  it("knows every property the scorer's SETs on a node written in graph.ts", () => {
+  it("knows every property the scorer's SETs on a node written in graph/", () => {
     const known = schemaPropertyNames();
     const set = [...graphTs.matchAll(/\b[a-z]\.([a-zA-Z_]+) = /g)].map((m) => m[1]!);
     expect(set.length).toBeGreaterThan(20);

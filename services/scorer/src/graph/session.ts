@@ -7,19 +7,14 @@
  * own `utils@0.1.0`). One property because composite node keys are an Enterprise feature.
  */
 import type { Driver, ManagedTransaction } from 'neo4j-driver';
+import { NODE_KEYS } from '@cratewatch/shared';
 
 /** A uniqueness constraint per node key (every write MERGEs on one), and the indexes reads look up by. */
 export const SCHEMA = [
-  'CREATE CONSTRAINT crate_name IF NOT EXISTS FOR (n:Crate) REQUIRE n.name IS UNIQUE',
-  'CREATE CONSTRAINT version_id IF NOT EXISTS FOR (n:Version) REQUIRE n.id IS UNIQUE',
-  'CREATE CONSTRAINT workspace_id IF NOT EXISTS FOR (n:Workspace) REQUIRE n.id IS UNIQUE',
-  'CREATE CONSTRAINT advisory_id IF NOT EXISTS FOR (n:Advisory) REQUIRE n.id IS UNIQUE',
-  'CREATE CONSTRAINT finding_id IF NOT EXISTS FOR (n:Finding) REQUIRE n.id IS UNIQUE',
-  'CREATE CONSTRAINT pool_name IF NOT EXISTS FOR (n:Pool) REQUIRE n.name IS UNIQUE',
-  'CREATE CONSTRAINT maintainer_login IF NOT EXISTS FOR (n:Maintainer) REQUIRE n.login IS UNIQUE',
-  'CREATE CONSTRAINT repository_url IF NOT EXISTS FOR (n:Repository) REQUIRE n.url IS UNIQUE',
-  'CREATE CONSTRAINT audit_id IF NOT EXISTS FOR (n:Audit) REQUIRE n.id IS UNIQUE',
-  'CREATE CONSTRAINT criteria_id IF NOT EXISTS FOR (n:Criteria) REQUIRE n.id IS UNIQUE',
+  // The node keys are the schema module's (shared graph-schema.ts), which the graph's readers import too.
+  ...Object.entries(NODE_KEYS).map(
+    ([label, key]) => `CREATE CONSTRAINT ${label.toLowerCase()}_${key} IF NOT EXISTS FOR (n:${label}) REQUIRE n.${key} IS UNIQUE`,
+  ),
   'CREATE INDEX version_crate IF NOT EXISTS FOR (n:Version) ON (n.crate)',
   'CREATE INDEX audit_pool_crate IF NOT EXISTS FOR (n:Audit) ON (n.pool, n.crate)',
   'CREATE INDEX criteria_pool IF NOT EXISTS FOR (n:Criteria) ON (n.pool)',
